@@ -1,0 +1,430 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"pforte/internal/password"
+)
+
+// NewCustomer is a customer created by an admin or a back office.
+type NewCustomer struct {
+	Email    string
+	UUID     string // optional; generated when empty
+	Password string // optional; without one the customer sets it through an invite
+	// PasswordHash imports a hash from another system (argon2id or bcrypt)
+	// instead of Password; it is upgraded to argon2id at the first login.
+	PasswordHash string
+	State        State // optional; active with a password, pending without
+	Profile
+
+	// TemplateRef names a customer (id or uuid) whose locale and partner
+	// reference the new one takes where it gives none.
+	TemplateRef string
+	// Adopt lets the address of an offline contact or a pending customer
+	// be created again: the offline contact keeps its identifiers, the
+	// pending customer takes the given uuid; both take the given password,
+	// profile and state. Other existing addresses still conflict. Only a
+	// secret key can ask for it, so only a trusted back office can change
+	// a customer it has not proven to own.
+	Adopt bool
+	// Activation gives pending customers an activation link and an 8-digit
+	// code (an invitation), with or without a password, instead of a
+	// confirmation token.
+	Activation bool
+}
+
+// CreateResult is a created customer and the token it needs next, if any,
+// for callers that receive tokens.
+type CreateResult struct {
+	Customer       Customer
+	ConfirmToken   string // pending customers with a password confirm their email
+	InviteToken    string // customers without a password, or asked for Activation, set one
+	ActivationCode string // the 8-digit code that goes with InviteToken
+}
+
+var errTemplateNotFound = &Error{Kind: KindInvalid, Code: "template_user_not_found", Message: "the template user does not exist"}
+
+// CreateCustomer adds a customer on behalf of the tenant (secret key only).
+func (s *Service) CreateCustomer(ctx context.Context, c Caller, n NewCustomer) (CreateResult, error) {
+	if err := c.requireSecret(); err != nil {
+		return CreateResult{}, err
+	}
+	key, fe := NormalizeEmail(n.Email)
+	var fields []FieldError
+	if fe != nil {
+		fields = append(fields, *fe)
+	}
+	fields = append(fields, n.Profile.validate()...)
+	if n.Password != "" {
+		fields = append(fields, s.checkNewPassword("password", n.Password, n.Email, nil)...)
+	}
+	if n.PasswordHash != "" {
+		if n.Password != "" {
+			fields = append(fields, FieldError{Field: "password_hash", Code: "invalid", Message: "give either password or password_hash, not both"})
+		} else if password.CheckImported(n.PasswordHash) != nil {
+			fields = append(fields, FieldError{Field: "password_hash", Code: "invalid", Message: "must be an argon2id PHC string or a bcrypt hash of cost 14 or less"})
+		}
+	}
+	id := uuid.NewString()
+	if n.UUID != "" {
+		u, err := uuid.Parse(n.UUID)
+		if err != nil || len(n.UUID) != 36 {
+			fields = append(fields, FieldError{Field: "uuid", Code: "invalid", Message: "must be a UUID such as 11efbcf6-1628-4719-a18b-b3e6f12b1130"})
+		}
+		id = u.String()
+	}
+	switch n.State {
+	case "":
+		n.State = StatePending
+		if n.Password != "" || n.PasswordHash != "" {
+			n.State = StateActive
+		}
+	case StateOffline, StatePending, StatePendingActive, StateActive:
+	default:
+		fields = append(fields, FieldError{Field: "state", Code: "invalid", Message: "must be offline, pending, pending_active or active"})
+	}
+	if len(fields) > 0 {
+		return CreateResult{}, Invalid(fields...)
+	}
+	hash := n.PasswordHash
+	if n.Password != "" {
+		var err error
+		if hash, err = s.hash(ctx, n.Password); err != nil {
+			return CreateResult{}, err
+		}
+	}
+	var res CreateResult
+	err := s.inTx(ctx, func(tx Tx) error {
+		res = CreateResult{}
+		if n.TemplateRef != "" {
+			tmpl, err := customerByRef(ctx, tx, c.Tenant.ID, n.TemplateRef)
+			if errors.Is(err, errCustomerNotFound) {
+				return errTemplateNotFound
+			} else if err != nil {
+				return err
+			}
+			n.Profile.setDefaults(Profile{Locale: tmpl.Locale, PartnerRef: tmpl.PartnerRef})
+		}
+		now := s.now()
+		cust := Customer{UUID: id, TenantID: c.Tenant.ID, Email: n.Email, EmailKey: key, State: n.State,
+			PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+		cust.setProfile(n.Profile)
+		adopted, err := s.adopt(ctx, tx, n, &cust)
+		if err != nil {
+			return err
+		}
+		if !adopted {
+			if err := checkUnique(ctx, tx, cust); err != nil {
+				return err
+			}
+			if err := tx.CreateCustomer(ctx, &cust); err != nil {
+				return err
+			}
+		}
+		res.Customer = cust
+		switch {
+		case cust.State == StateOffline || cust.State == StateActive && cust.HasPassword():
+		case !cust.HasPassword() || n.Activation:
+			if res.InviteToken, err = s.issueToken(ctx, tx, cust, PurposeInvite); err != nil {
+				return err
+			}
+			// The link comes with a code, for those who type it.
+			if res.ActivationCode, err = s.newCode(ctx, tx, cust, PurposeInvite); err != nil {
+				return err
+			}
+			return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailInvite, action: actionActivate,
+				token: res.InviteToken, code: res.ActivationCode, validFor: s.cfg.InviteTTL})
+		case cust.State == StatePending || cust.State == StatePendingActive:
+			if res.ConfirmToken, err = s.issueToken(ctx, tx, cust, PurposeConfirm); err != nil {
+				return err
+			}
+			return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: actionConfirm, token: res.ConfirmToken, validFor: s.cfg.ConfirmTTL})
+		}
+		return nil
+	})
+	if err != nil {
+		return CreateResult{}, err
+	}
+	s.notifyQueued()
+	if !c.receivesTokens() {
+		res.ConfirmToken, res.InviteToken, res.ActivationCode = "", "", ""
+	}
+	s.log.Info("customer created", "tenant", c.Tenant.Slug, "customer_id", res.Customer.ID, "adopt", n.Adopt)
+	return res, nil
+}
+
+// adopt applies n to an existing offline or pending customer of the same
+// address, when n asks for it; see NewCustomer.Adopt. It reports whether
+// it did; cust is then the updated customer.
+func (s *Service) adopt(ctx context.Context, tx Tx, n NewCustomer, cust *Customer) (bool, error) {
+	if !n.Adopt {
+		return false, nil
+	}
+	existing, err := tx.CustomerByEmailKey(ctx, cust.TenantID, cust.EmailKey)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case existing.State != StateOffline && existing.State != StatePending:
+		return false, errEmailTaken
+	}
+	if existing.State == StatePending && n.UUID != "" {
+		existing.UUID = cust.UUID
+	}
+	if cust.PasswordHash != "" {
+		existing.PasswordHash = cust.PasswordHash
+	}
+	existing.Email = cust.Email
+	existing.setProfile(cust.profile())
+	if err := setState(&existing, cust.State); err != nil {
+		return false, err
+	}
+	existing.UpdatedAt = s.now()
+	if err := checkUnique(ctx, tx, existing); err != nil {
+		return false, err
+	}
+	if err := tx.UpdateCustomer(ctx, &existing); err != nil {
+		return false, err
+	}
+	// The back office re-creates the customer: nothing issued before
+	// (reset links, invitations, strangers' registration claims) may
+	// apply to the new one. CreateCustomer issues what it needs next.
+	if err := tx.DeleteAllTokens(ctx, existing.TenantID, existing.ID); err != nil {
+		return false, err
+	}
+	*cust = existing
+	return true, nil
+}
+
+// Customer finds a customer by numeric id or uuid (secret key only).
+func (s *Service) Customer(ctx context.Context, c Caller, ref string) (Customer, error) {
+	if err := c.requireSecret(); err != nil {
+		return Customer{}, err
+	}
+	cust, err := customerByRef(ctx, s.store, c.Tenant.ID, ref)
+	if err != nil && !errors.Is(err, errCustomerNotFound) {
+		return Customer{}, Internal(err)
+	}
+	return cust, err
+}
+
+// CustomerByEmail finds a customer by email address (secret key only).
+func (s *Service) CustomerByEmail(ctx context.Context, c Caller, email string) (Customer, error) {
+	if err := c.requireSecret(); err != nil {
+		return Customer{}, err
+	}
+	key, fe := NormalizeEmail(email)
+	if fe != nil {
+		return Customer{}, Invalid(*fe)
+	}
+	cust, err := s.store.CustomerByEmailKey(ctx, c.Tenant.ID, key)
+	if errors.Is(err, ErrNotFound) {
+		return Customer{}, errCustomerNotFound
+	} else if err != nil {
+		return Customer{}, Internal(err)
+	}
+	return cust, nil
+}
+
+// MaxPageSize bounds ListCustomers.
+const MaxPageSize = 200
+
+// ListCustomers pages through a tenant's customers by id (secret key only).
+func (s *Service) ListCustomers(ctx context.Context, c Caller, afterID int64, limit int) ([]Customer, error) {
+	if err := c.requireSecret(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > MaxPageSize {
+		limit = MaxPageSize
+	}
+	cs, err := s.store.ListCustomers(ctx, c.Tenant.ID, afterID, limit)
+	if err != nil {
+		return nil, Internal(err)
+	}
+	return cs, nil
+}
+
+// CustomerPatch changes some fields of a customer; nil fields stay.
+type CustomerPatch struct {
+	Email      *string
+	Salutation *string
+	FirstName  *string
+	LastName   *string
+	Username   *string
+	Locale     *string
+	PartnerRef *string
+	State      *State // active or disabled
+}
+
+// UpdateCustomer applies a patch (secret key only). Disabling ends every
+// session. A new email address is unconfirmed until the customer confirms
+// it again.
+func (s *Service) UpdateCustomer(ctx context.Context, c Caller, ref string, p CustomerPatch) (Customer, error) {
+	if err := c.requireSecret(); err != nil {
+		return Customer{}, err
+	}
+	var fields []FieldError
+	var newKey string
+	if p.Email != nil {
+		var fe *FieldError
+		if newKey, fe = NormalizeEmail(*p.Email); fe != nil {
+			fields = append(fields, *fe)
+		}
+	}
+	if p.State != nil && *p.State != StateActive && *p.State != StateDisabled {
+		fields = append(fields, FieldError{Field: "state", Code: "invalid", Message: "must be active or disabled"})
+	}
+	if len(fields) > 0 {
+		return Customer{}, Invalid(fields...)
+	}
+	var cust Customer
+	err := s.inTx(ctx, func(tx Tx) error {
+		var err error
+		if cust, err = customerByRef(ctx, tx, c.Tenant.ID, ref); err != nil {
+			return err
+		}
+		if p.Email != nil && newKey != cust.EmailKey {
+			// Tokens were issued for the old address; none may confirm or
+			// reset the new one.
+			cust.EmailConfirmedAt = nil
+			if err := tx.DeleteAllTokens(ctx, cust.TenantID, cust.ID); err != nil {
+				return err
+			}
+			if err := s.cancelMail(ctx, tx, cust, "the customer's email address changed"); err != nil {
+				return err
+			}
+		}
+		if p.Email != nil {
+			cust.Email, cust.EmailKey = *p.Email, newKey
+		}
+		for _, f := range []struct {
+			dst *string
+			src *string
+		}{{&cust.Salutation, p.Salutation}, {&cust.FirstName, p.FirstName}, {&cust.LastName, p.LastName},
+			{&cust.Username, p.Username}, {&cust.Locale, p.Locale}, {&cust.PartnerRef, p.PartnerRef}} {
+			if f.src != nil {
+				*f.dst = *f.src
+			}
+		}
+		if fields := cust.profile().validate(); len(fields) > 0 {
+			return Invalid(fields...)
+		}
+		if p.State != nil {
+			if err := setEnabled(&cust, *p.State == StateActive); err != nil {
+				return err
+			}
+		}
+		cust.UpdatedAt = s.now()
+		if err := checkUnique(ctx, tx, cust); err != nil {
+			return err
+		}
+		if err := tx.UpdateCustomer(ctx, &cust); err != nil {
+			return err
+		}
+		if cust.State == StateDisabled {
+			// Nothing issued before disabling may work after re-enabling.
+			if err := tx.DeleteAllTokens(ctx, cust.TenantID, cust.ID); err != nil {
+				return err
+			}
+			if err := s.cancelMail(ctx, tx, cust, "the customer was disabled"); err != nil {
+				return err
+			}
+			return tx.DeleteSessions(ctx, cust.TenantID, cust.ID, 0)
+		}
+		return nil
+	})
+	if err != nil {
+		return Customer{}, err
+	}
+	s.log.Info("customer updated", "tenant", c.Tenant.Slug, "customer_id", cust.ID, "state", cust.State,
+		"email_changed", p.Email != nil)
+	return cust, nil
+}
+
+// setEnabled disables a customer, remembering its state, or re-enables it
+// into the state it was disabled from. Enabling a customer that is not
+// disabled makes it active.
+func setEnabled(c *Customer, enable bool) error {
+	switch {
+	case !enable && c.State != StateDisabled:
+		from := c.State
+		if err := setState(c, StateDisabled); err != nil {
+			return err
+		}
+		c.DisabledFrom = from
+	case enable && c.State == StateDisabled:
+		to := c.DisabledFrom
+		if to == "" {
+			to = StateActive
+		}
+		if err := setState(c, to); err != nil {
+			return err
+		}
+		c.DisabledFrom = ""
+	case enable:
+		return setState(c, StateActive)
+	}
+	return nil
+}
+
+// DeleteCustomer erases a customer with its tokens and sessions (secret key only).
+func (s *Service) DeleteCustomer(ctx context.Context, c Caller, ref string) error {
+	if err := c.requireSecret(); err != nil {
+		return err
+	}
+	var id int64
+	err := s.inTx(ctx, func(tx Tx) error {
+		cust, err := customerByRef(ctx, tx, c.Tenant.ID, ref)
+		if err != nil {
+			return err
+		}
+		id = cust.ID
+		if err := s.cancelMail(ctx, tx, cust, "the customer was erased"); err != nil {
+			return err
+		}
+		return tx.DeleteCustomer(ctx, cust.TenantID, cust.ID)
+	})
+	if err == nil {
+		s.log.Info("customer deleted", "tenant", c.Tenant.Slug, "customer_id", id)
+	}
+	return err
+}
+
+// SetCustomerPassword sets a password on the tenant's behalf (secret key
+// only). Every session ends.
+func (s *Service) SetCustomerPassword(ctx context.Context, c Caller, ref, pw string) (Customer, error) {
+	if err := c.requireSecret(); err != nil {
+		return Customer{}, err
+	}
+	if fields := s.checkNewPassword("password", pw, "", nil); len(fields) > 0 {
+		return Customer{}, Invalid(fields...)
+	}
+	hash, err := s.hash(ctx, pw)
+	if err != nil {
+		return Customer{}, err
+	}
+	var cust Customer
+	err = s.inTx(ctx, func(tx Tx) error {
+		var err error
+		if cust, err = customerByRef(ctx, tx, c.Tenant.ID, ref); err != nil {
+			return err
+		}
+		if strings.EqualFold(pw, cust.Email) {
+			return Invalid(FieldError{Field: "password", Code: "equals_email", Message: "must not be the email address"})
+		}
+		if err := s.setPassword(ctx, tx, &cust, hash, 0); err != nil {
+			return err
+		}
+		return s.mailPasswordChanged(ctx, tx, c, cust)
+	})
+	if err == nil {
+		s.notifyQueued()
+		s.log.Info("password set by admin", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	}
+	return cust, err
+}

@@ -1,0 +1,149 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"regexp"
+)
+
+var appNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+var errAppNotFound = &Error{Kind: KindNotFound, Code: "app_not_found", Message: "no such application"}
+
+func (a Application) validate() []FieldError {
+	var fields []FieldError
+	if !appNamePattern.MatchString(a.Name) {
+		fields = append(fields, FieldError{Field: "name", Code: "invalid", Message: "must be 1 to 64 letters, digits, dots, dashes or underscores"})
+	}
+	for _, f := range []struct {
+		name, value string
+		template    bool
+	}{{"endpoint", a.Endpoint, false}, {"confirm_url", a.ConfirmURL, true}, {"reset_url", a.ResetURL, true}, {"invite_url", a.InviteURL, true}} {
+		if err := checkLinkURL(f.value, f.template); err != nil {
+			fields = append(fields, FieldError{Field: f.name, Code: "invalid", Message: err.Error()})
+		}
+	}
+	if a.Delivery != "" && a.Delivery != DeliveryMail && a.Delivery != DeliveryReturn && a.Delivery != DeliveryBoth {
+		fields = append(fields, FieldError{Field: "delivery", Code: "invalid", Message: "must be mail, return, both or empty"})
+	}
+	return fields
+}
+
+// CreateApp adds an application with the patch's fields to the caller's
+// tenant (secret key only).
+func (s *Service) CreateApp(ctx context.Context, c Caller, p AppPatch) (Application, error) {
+	if err := c.requireSecret(); err != nil {
+		return Application{}, err
+	}
+	var a Application
+	p.apply(&a)
+	if fields := a.validate(); len(fields) > 0 {
+		return Application{}, Invalid(fields...)
+	}
+	now := s.now()
+	a.ID, a.TenantID, a.CreatedAt, a.UpdatedAt = 0, c.Tenant.ID, now, now
+	if err := s.store.CreateApp(ctx, &a); errors.Is(err, ErrDuplicate) {
+		return Application{}, Errorf(KindConflict, "app_exists", "an application named %q exists", a.Name)
+	} else if err != nil {
+		return Application{}, Internal(err)
+	}
+	return a, nil
+}
+
+// Apps lists the caller's tenant's applications (secret key only).
+func (s *Service) Apps(ctx context.Context, c Caller) ([]Application, error) {
+	if err := c.requireSecret(); err != nil {
+		return nil, err
+	}
+	as, err := s.store.ListApps(ctx, c.Tenant.ID)
+	if err != nil {
+		return nil, Internal(err)
+	}
+	return as, nil
+}
+
+// App finds an application by name (secret key only).
+func (s *Service) App(ctx context.Context, c Caller, name string) (Application, error) {
+	if err := c.requireSecret(); err != nil {
+		return Application{}, err
+	}
+	a, err := s.store.AppByName(ctx, c.Tenant.ID, name)
+	if errors.Is(err, ErrNotFound) {
+		return Application{}, errAppNotFound
+	} else if err != nil {
+		return Application{}, Internal(err)
+	}
+	return a, nil
+}
+
+// AppPatch changes some fields of an application; nil fields stay.
+type AppPatch struct {
+	Name, Endpoint, ConfirmURL, ResetURL, InviteURL *string
+	Delivery                                        *Delivery
+}
+
+func (p AppPatch) apply(a *Application) {
+	for _, f := range []struct{ dst, src *string }{{&a.Name, p.Name}, {&a.Endpoint, p.Endpoint},
+		{&a.ConfirmURL, p.ConfirmURL}, {&a.ResetURL, p.ResetURL}, {&a.InviteURL, p.InviteURL}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if p.Delivery != nil {
+		a.Delivery = *p.Delivery
+	}
+}
+
+// UpdateApp applies a patch to an application (secret key only).
+func (s *Service) UpdateApp(ctx context.Context, c Caller, name string, p AppPatch) (Application, error) {
+	a, err := s.App(ctx, c, name)
+	if err != nil {
+		return Application{}, err
+	}
+	p.apply(&a)
+	if fields := a.validate(); len(fields) > 0 {
+		return Application{}, Invalid(fields...)
+	}
+	a.UpdatedAt = s.now()
+	switch err := s.store.UpdateApp(ctx, &a); {
+	case errors.Is(err, ErrDuplicate):
+		return Application{}, Errorf(KindConflict, "app_exists", "an application named %q exists", a.Name)
+	case errors.Is(err, ErrNotFound):
+		return Application{}, errAppNotFound
+	case err != nil:
+		return Application{}, Internal(err)
+	}
+	return a, nil
+}
+
+// DeleteApp removes an application (secret key only).
+func (s *Service) DeleteApp(ctx context.Context, c Caller, name string) error {
+	a, err := s.App(ctx, c, name)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteApp(ctx, c.Tenant.ID, a.ID); errors.Is(err, ErrNotFound) {
+		return errAppNotFound
+	} else if err != nil {
+		return Internal(err)
+	}
+	return nil
+}
+
+// WithApp returns the caller with the named application, whose URLs and
+// delivery then apply. An unknown or empty name leaves the tenant's
+// defaults in force, as seed 004 describes for a wrong appName.
+func (s *Service) WithApp(ctx context.Context, c Caller, name string) (Caller, error) {
+	if name == "" || len(name) > 64 {
+		return c, nil
+	}
+	a, err := s.store.AppByName(ctx, c.Tenant.ID, name)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return c, nil
+	case err != nil:
+		return c, Internal(err)
+	}
+	c.App = &a
+	return c, nil
+}

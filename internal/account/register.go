@@ -1,0 +1,399 @@
+package account
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/text/language"
+)
+
+// Registration is a customer signing up with email and password.
+type Registration struct {
+	Email                string
+	Password             string
+	PasswordConfirmation *string // checked when given
+	// AcceptLanguage is the registering request's Accept-Language header;
+	// it picks the locale when Profile.Locale is empty.
+	AcceptLanguage string
+	Profile
+}
+
+// RegisterResult is what a registration produced. Accepted alone is set for
+// public callers, who learn nothing about whether the email had an account.
+type RegisterResult struct {
+	Accepted     bool
+	Customer     Customer
+	ConfirmToken string // only for callers that receive tokens
+}
+
+// claim is what a registration asks for: a password and a profile. It
+// travels on the confirmation token and reaches the customer only when the
+// mailbox owner confirms, so that a registration can never change a
+// customer it has not proven to own.
+type claim struct {
+	PasswordHash string  `json:"password_hash"`
+	Profile      Profile `json:"profile"`
+}
+
+// maxClaims bounds live registration claims per customer.
+const maxClaims = 5
+
+var errTooManyClaims = &Error{Kind: KindRateLimited, Code: "too_many_registrations", Message: "too many open registrations for this email address; confirm one or try again tomorrow", RetryAfter: time.Hour}
+
+// Register signs a customer up. The password and profile wait on the
+// confirmation token as a claim, so registering never changes an existing
+// customer: an offline contact or a pending account keeps its data until a
+// confirmation link is used, and then takes that registration's password
+// and profile. Claims of different registrations coexist until one is
+// confirmed, so a second registrant cannot void the owner's link.
+//
+// Secret-key callers get email_taken for addresses with online access.
+// Public callers get the same answer in every case; for an address that
+// already has an account the claim still exists, so that logging in with
+// the claimed password answers email_not_confirmed either way.
+func (s *Service) Register(ctx context.Context, c Caller, r Registration) (RegisterResult, error) {
+	defer s.uniform(ctx, time.Now())
+	key, fe := NormalizeEmail(r.Email)
+	var fields []FieldError
+	if fe != nil {
+		fields = append(fields, *fe)
+	}
+	fields = append(fields, s.checkNewPassword("password", r.Password, r.Email, r.PasswordConfirmation)...)
+	fields = append(fields, r.Profile.validate()...)
+	if len(fields) > 0 {
+		return RegisterResult{}, Invalid(fields...)
+	}
+	if r.Locale == "" {
+		r.Locale = matchLocale(r.AcceptLanguage, c.Tenant.Setting("default_locale"))
+	}
+	// Hash before looking anything up: every path costs one hash.
+	hash, err := s.hash(ctx, r.Password)
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	payload, err := json.Marshal(claim{PasswordHash: hash, Profile: r.Profile})
+	if err != nil {
+		return RegisterResult{}, Internal(err)
+	}
+	var res RegisterResult
+	err = s.inTx(ctx, func(tx Tx) error {
+		res = RegisterResult{}
+		// Only secret callers learn that a username is taken; a public
+		// caller's username waits in the claim and is applied at
+		// confirmation if it is still free.
+		if c.IsSecret() && r.Username != "" {
+			if err := usernameFree(ctx, tx, c.Tenant.ID, r.Username, key); err != nil {
+				return err
+			}
+		}
+		cust, err := tx.CustomerByEmailKey(ctx, c.Tenant.ID, key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// A new address gets a pending customer without a password. A
+			// registration that raced this one makes the insert fail with
+			// ErrDuplicate, and inTx runs this function again.
+			now := s.now()
+			cust = Customer{UUID: uuid.NewString(), TenantID: c.Tenant.ID, Email: r.Email, EmailKey: key,
+				State: StatePending, CreatedAt: now, UpdatedAt: now}
+			// A public caller's profile waits in the claim: names it chose
+			// must not greet the owner of an address it does not own.
+			p := r.Profile
+			if !c.IsSecret() {
+				p = Profile{Locale: p.Locale}
+			}
+			cust.setProfile(p)
+			if err := tx.CreateCustomer(ctx, &cust); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case cust.State == StateDisabled || cust.State == StatePendingActive || cust.State == StateActive:
+			if c.IsSecret() {
+				return errEmailTaken
+			}
+			// Someone registered an address that has an account. The claim
+			// is never sent to anyone and can never be confirmed; it makes
+			// a login with its password answer as for a new registration,
+			// whatever state the account is in.
+			if _, err := s.issueClaim(ctx, tx, cust, PurposeClaim, payload); err != nil {
+				return err
+			}
+			if cust.State == StateDisabled {
+				return nil // no way back in by mail
+			}
+			return s.mailRegisterAttempt(ctx, tx, c, cust)
+		}
+		if cust.Locale == "" {
+			cust.Locale = r.Locale // for the mail's language; the row takes it at confirmation
+		}
+		token, err := s.issueClaim(ctx, tx, cust, PurposeConfirm, payload)
+		if err != nil {
+			return err
+		}
+		res.Customer, res.ConfirmToken = cust, token
+		// Registrations count towards the hourly limit of confirmation
+		// mails too; past it the claim exists but no further mail goes out.
+		if full, err := s.mailLimitReached(ctx, tx, cust, 3, MailConfirm, MailConfirmResend); err != nil || full {
+			return err
+		}
+		return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: actionConfirm, token: token, validFor: s.cfg.ConfirmTTL})
+	})
+	if err == nil {
+		s.notifyQueued()
+	}
+	if err != nil && !(errors.Is(err, errTooManyClaims) && !c.IsSecret()) {
+		return RegisterResult{}, err
+	}
+	if !c.IsSecret() {
+		s.log.Info("public registration", "tenant", c.Tenant.Slug)
+		return RegisterResult{Accepted: true}, nil
+	}
+	if !c.receivesTokens() {
+		res.ConfirmToken = ""
+	}
+	s.log.Info("customer registered", "tenant", c.Tenant.Slug, "customer_id", res.Customer.ID)
+	return res, nil
+}
+
+// mailLimit bounds mails of some kinds to one customer per hour, so that
+// nobody can flood an address through public endpoints.
+func (s *Service) mailLimitReached(ctx context.Context, tx Tx, cust Customer, max int, kinds ...MailKind) (bool, error) {
+	n, err := tx.CountMail(ctx, cust.TenantID, cust.ID, kinds, s.now().Add(-time.Hour))
+	return n >= max, err
+}
+
+// mailRegisterAttempt tells the owner of an address with an account that
+// someone tried to register with it, with a reset link in case it was
+// them, instead of creating a second account.
+func (s *Service) mailRegisterAttempt(ctx context.Context, tx Tx, c Caller, cust Customer) error {
+	if !c.sendsMail() {
+		return nil
+	}
+	if full, err := s.mailLimitReached(ctx, tx, cust, 3, MailRegisterAttempt); err != nil || full {
+		return err
+	}
+	token, err := s.issueToken(ctx, tx, cust, PurposePasswordReset)
+	if err != nil {
+		return err
+	}
+	return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailRegisterAttempt, action: actionReset, token: token, validFor: s.cfg.ResetTTL})
+}
+
+// issueClaim adds a registration claim token, leaving earlier claims alive.
+func (s *Service) issueClaim(ctx context.Context, tx Tx, cust Customer, p Purpose, payload []byte) (string, error) {
+	now := s.now()
+	live, err := tx.LiveTokens(ctx, cust.TenantID, cust.ID, p, now)
+	if err != nil {
+		return "", err
+	}
+	if len(live) >= maxClaims {
+		return "", errTooManyClaims
+	}
+	raw, hash := newSecret()
+	t := Token{TenantID: cust.TenantID, CustomerID: cust.ID, Purpose: p, Hash: hash, Payload: payload,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.ConfirmTTL)}
+	return raw, tx.CreateToken(ctx, &t)
+}
+
+// usernameFree reports errUsernameTaken if a customer other than the one
+// with emailKey holds the username.
+func usernameFree(ctx context.Context, tx Tx, tenantID int64, username, emailKey string) error {
+	other, err := tx.CustomerByUsername(ctx, tenantID, username)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case other.EmailKey != emailKey:
+		return errUsernameTaken
+	}
+	return nil
+}
+
+var supportedLocales = language.NewMatcher([]language.Tag{language.German, language.English})
+
+// matchLocale picks de or en from an Accept-Language header, or fallback.
+func matchLocale(acceptLanguage, fallback string) string {
+	if acceptLanguage == "" {
+		return fallback
+	}
+	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
+	if err != nil || len(tags) == 0 {
+		return fallback
+	}
+	_, i, conf := supportedLocales.Match(tags...)
+	if conf == language.No {
+		return fallback
+	}
+	return []string{"de", "en"}[i]
+}
+
+// setProfile copies the non-empty fields of p.
+func (c *Customer) setProfile(p Profile) {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Salutation, p.Salutation)
+	set(&c.FirstName, p.FirstName)
+	set(&c.LastName, p.LastName)
+	set(&c.Username, p.Username)
+	set(&c.Locale, p.Locale)
+	set(&c.PartnerRef, p.PartnerRef)
+}
+
+// setDefaults fills the empty fields of p from d.
+func (p *Profile) setDefaults(d Profile) {
+	c := Customer{}
+	c.setProfile(d)
+	c.setProfile(*p)
+	*p = c.profile()
+}
+
+func (c Customer) profile() Profile {
+	return Profile{Salutation: c.Salutation, FirstName: c.FirstName, LastName: c.LastName,
+		Username: c.Username, Locale: c.Locale, PartnerRef: c.PartnerRef}
+}
+
+// ResendConfirmation mails a new confirmation link to a customer who has
+// not confirmed yet, at most three confirmation mails an hour. It answers
+// the same whether or not the address has an account, and does nothing
+// where pforte sends no mail.
+func (s *Service) ResendConfirmation(ctx context.Context, c Caller, email string) error {
+	defer s.uniform(ctx, time.Now())
+	key, fe := NormalizeEmail(email)
+	if fe != nil {
+		return Invalid(*fe)
+	}
+	if !c.sendsMail() {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx Tx) error {
+		cust, err := tx.CustomerByEmailKey(ctx, c.Tenant.ID, key)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if cust.State != StatePending && cust.State != StatePendingActive {
+			return nil
+		}
+		if full, err := s.mailLimitReached(ctx, tx, cust, 3, MailConfirm, MailConfirmResend); err != nil || full {
+			return err
+		}
+		// The resent link carries no registration's password: anyone can
+		// ask for a resend, so it cannot tell whose registration the
+		// requester made. It confirms the address; a customer without a
+		// password sets one when confirming it.
+		token, err := s.issueToken(ctx, tx, cust, PurposeConfirm)
+		if err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirmResend, action: actionConfirm, token: token, validFor: s.cfg.ConfirmTTL})
+	})
+	if err == nil {
+		s.notifyQueued()
+	}
+	return err
+}
+
+// Confirm uses a confirmation token: the registration's claim (password and
+// profile) applies, the customer becomes active and is logged in. A token
+// without a claim (a resent link) needs newPw when the customer has no
+// password yet; otherwise newPw must be empty.
+func (s *Service) Confirm(ctx context.Context, c Caller, token, newPw string) (Customer, NewSession, error) {
+	var hash string
+	if newPw != "" {
+		if fields := s.checkNewPassword("password", newPw, "", nil); len(fields) > 0 {
+			return Customer{}, NewSession{}, Invalid(fields...)
+		}
+		var err error
+		if hash, err = s.hash(ctx, newPw); err != nil {
+			return Customer{}, NewSession{}, err
+		}
+	}
+	var cust Customer
+	var sess NewSession
+	err := s.inTx(ctx, func(tx Tx) error {
+		t, cu, err := s.consumeToken(ctx, tx, c.Tenant.ID, token, PurposeConfirm)
+		if err != nil {
+			return err
+		}
+		cust = cu
+		if cust.State == StateDisabled {
+			return errAccountDisabled // rolls back: the token stays usable
+		}
+		claimed := len(t.Payload) > 0 && (cust.State == StateOffline || cust.State == StatePending)
+		switch {
+		case claimed && hash != "":
+			return Invalid(FieldError{Field: "password", Code: "not_allowed", Message: "this link already sets the password chosen at registration"})
+		case claimed:
+			if err := applyClaim(ctx, tx, &cust, t.Payload); err != nil {
+				return err
+			}
+		case hash != "" && cust.HasPassword():
+			return Invalid(FieldError{Field: "password", Code: "not_allowed", Message: "the account has a password; change it after logging in"})
+		case hash != "":
+			if fields := s.checkNewPassword("password", newPw, cust.Email, nil); len(fields) > 0 {
+				return Invalid(fields...) // rolls back: the token stays usable
+			}
+			cust.PasswordHash = hash
+		}
+		if !cust.HasPassword() {
+			return errPasswordRequired // rolls back: the token stays usable
+		}
+		if err := s.markConfirmed(ctx, tx, &cust); err != nil {
+			return err
+		}
+		sess, err = s.newSession(ctx, tx, cust)
+		return err
+	})
+	if err != nil {
+		return Customer{}, NewSession{}, err
+	}
+	s.log.Info("email confirmed", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	return cust, sess, nil
+}
+
+var errPasswordRequired = &Error{Kind: KindForbidden, Code: "password_required", Message: "this account has no password yet: send one with the token"}
+
+// applyClaim gives the customer a confirmed registration's password and
+// profile. A username taken meanwhile by someone else is left out.
+func applyClaim(ctx context.Context, tx Tx, cust *Customer, payload []byte) error {
+	var cl claim
+	if err := json.Unmarshal(payload, &cl); err != nil {
+		return err
+	}
+	if cl.Profile.Username != "" && usernameFree(ctx, tx, cust.TenantID, cl.Profile.Username, cust.EmailKey) != nil {
+		cl.Profile.Username = ""
+	}
+	cust.setProfile(cl.Profile)
+	cust.PasswordHash = cl.PasswordHash
+	return nil
+}
+
+// markConfirmed records that the customer controls the mailbox, makes the
+// account active, and ends every open registration claim.
+func (s *Service) markConfirmed(ctx context.Context, tx Tx, cust *Customer) error {
+	now := s.now()
+	if cust.EmailConfirmedAt == nil {
+		cust.EmailConfirmedAt = &now
+	}
+	if cust.State != StateActive {
+		if err := setState(cust, StateActive); err != nil {
+			return err
+		}
+	}
+	cust.UpdatedAt = now
+	if err := tx.UpdateCustomer(ctx, cust); err != nil {
+		return err
+	}
+	if err := tx.DeleteTokens(ctx, cust.TenantID, cust.ID, PurposeConfirm); err != nil {
+		return err
+	}
+	return tx.DeleteTokens(ctx, cust.TenantID, cust.ID, PurposeClaim)
+}

@@ -1,0 +1,98 @@
+package account_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"pforte/internal/account"
+	"pforte/internal/store/teststore"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// A setting changed by another process (the CLI) reaches a running service
+// once its tenant cache expires, without a restart.
+func TestSettingsReachRunningService(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		st := open(t)
+		clk := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+		server := account.NewService(account.Config{Store: st, Now: clk.Now})
+		if err := server.Start(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		cli := account.NewService(account.Config{Store: st})
+		key, _, err := cli.CreateAPIKey(ctx, account.DefaultTenant, account.KeySecret, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		locale := func() string {
+			t.Helper()
+			c, err := server.AuthenticateKey(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c.Tenant.Setting("default_locale")
+		}
+		if got := locale(); got != "de" {
+			t.Fatalf("default_locale = %q, want the default de", got)
+		}
+		if err := cli.SetTenantSetting(ctx, account.DefaultTenant, "default_locale", "en"); err != nil {
+			t.Fatal(err)
+		}
+		clk.advance(2100 * time.Millisecond)
+		if got := locale(); got != "en" {
+			t.Fatalf("default_locale = %q two seconds after the change, want en", got)
+		}
+		// Revocation, unlike settings, is never cached.
+		keys, _ := cli.APIKeys(ctx, account.DefaultTenant)
+		if err := cli.RevokeAPIKey(ctx, account.DefaultTenant, keys[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := server.AuthenticateKey(ctx, key); !account.IsKind(err, account.KindUnauthorized) {
+			t.Fatalf("revoked key: %v, want unauthorized at once", err)
+		}
+	})
+}
+
+// A secret given by the operator is used and never written to the
+// database; without one, the first start stores a generated secret that
+// later starts reuse.
+func TestServerSecretStorage(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		st := open(t)
+		if err := account.NewService(account.Config{Store: st}).Start(ctx, []byte("operator-secret")); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := st.ServerSecret(ctx, []byte("probe")); string(got) != "probe" {
+			t.Fatalf("the operator's secret was stored: the database holds %q", got)
+		}
+		fresh := open(t)
+		if err := account.NewService(account.Config{Store: fresh}).Start(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		stored, _ := fresh.ServerSecret(ctx, []byte("probe"))
+		if len(stored) < 32 || string(stored) == "probe" {
+			t.Fatalf("no generated secret was stored: %q", stored)
+		}
+	})
+}

@@ -1,0 +1,137 @@
+package account
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists pforte's data. It holds no business rules: the Service
+// decides, the Store reads and writes. Implementations live in
+// internal/store/sqlite and internal/store/postgres and pass the conformance
+// suite in internal/store/storetest.
+//
+// Errors: a missing row is ErrNotFound, a unique-constraint violation is
+// ErrDuplicate (both may be wrapped); anything else is a failure to log.
+type Store interface {
+	Tx
+	// InTx runs fn in one transaction: its writes commit together or not at
+	// all. Writers are serialised where the database needs it (SQLite) and
+	// customer rows read inside fn are locked until commit (PostgreSQL).
+	// fn may be called again if the database reports a serialisation
+	// conflict, so it must not have side effects outside tx. Inside fn, use
+	// only tx: on SQLite a call through the Store itself waits for the
+	// write connection that tx holds. A write that fails with ErrDuplicate
+	// leaves tx usable.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+	// Migrate applies the embedded schema migrations that are missing.
+	Migrate(ctx context.Context) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is the set of reads and writes, inside a transaction or, on Store,
+// each on its own.
+type Tx interface {
+	// ServerSecret returns the installation's secret, storing candidate
+	// first if none exists yet. Concurrent first starts agree on one value.
+	ServerSecret(ctx context.Context, candidate []byte) ([]byte, error)
+
+	CreateTenant(ctx context.Context, t *Tenant) error // sets ID and CreatedAt; ErrDuplicate on slug
+	TenantByID(ctx context.Context, id int64) (Tenant, error)
+	TenantBySlug(ctx context.Context, slug string) (Tenant, error)
+	ListTenants(ctx context.Context) ([]Tenant, error)
+	SetTenantSetting(ctx context.Context, tenantID int64, key, value string) error
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error // sets ID
+	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	ListAPIKeys(ctx context.Context, tenantID int64) ([]APIKey, error)
+	RevokeAPIKey(ctx context.Context, tenantID, id int64, at time.Time) error // ErrNotFound if no live key
+	TouchAPIKey(ctx context.Context, id int64, at time.Time) error
+
+	CreateCustomer(ctx context.Context, c *Customer) error // sets ID; ErrDuplicate on email key, uuid or username
+	CustomerByID(ctx context.Context, tenantID, id int64) (Customer, error)
+	CustomerByUUID(ctx context.Context, tenantID int64, uuid string) (Customer, error)
+	CustomerByEmailKey(ctx context.Context, tenantID int64, emailKey string) (Customer, error)
+	CustomerByUsername(ctx context.Context, tenantID int64, username string) (Customer, error) // case-insensitive
+	ListCustomers(ctx context.Context, tenantID, afterID int64, limit int) ([]Customer, error) // by ID ascending
+	UpdateCustomer(ctx context.Context, c *Customer) error                                     // every column but ID, TenantID, CreatedAt
+	DeleteCustomer(ctx context.Context, tenantID, id int64) error                              // with its tokens and sessions
+
+	CreateToken(ctx context.Context, t *Token) error // sets ID
+	// ConsumeToken marks the token with this hash used, if it belongs to
+	// tenantID, has this purpose, is unused, unexpired at now, and has had
+	// fewer than maxAttempts wrong guesses. Of concurrent calls exactly one
+	// gets the token; the others get ErrNotFound.
+	ConsumeToken(ctx context.Context, tenantID int64, hash []byte, purpose Purpose, now time.Time, maxAttempts int) (Token, error)
+	// RecordCodeFailure adds an attempt to the customer's live codes of this
+	// purpose and returns the highest attempt count among them (0: no live
+	// code). The service counts each guess before checking it, so that
+	// concurrent guesses cannot exceed the limit.
+	RecordCodeFailure(ctx context.Context, tenantID, customerID int64, purpose Purpose, now time.Time) (int, error)
+	// LiveTokens returns the customer's unused, unexpired tokens of this
+	// purpose, newest first.
+	LiveTokens(ctx context.Context, tenantID, customerID int64, purpose Purpose, now time.Time) ([]Token, error)
+	// DeleteTokens removes the customer's unused tokens of this purpose.
+	DeleteTokens(ctx context.Context, tenantID, customerID int64, purpose Purpose) error
+	// DeleteAllTokens removes the customer's unused tokens of every purpose.
+	DeleteAllTokens(ctx context.Context, tenantID, customerID int64) error
+
+	CreateSession(ctx context.Context, s *Session) error // sets ID
+	SessionByHash(ctx context.Context, hash []byte) (Session, error)
+	TouchSession(ctx context.Context, id int64, at time.Time) error
+	DeleteSession(ctx context.Context, tenantID, id int64) error
+	// DeleteSessions removes every session of the customer except exceptID (0 for none).
+	DeleteSessions(ctx context.Context, tenantID, customerID, exceptID int64) error
+
+	// LoginFailures returns the consecutive failed logins for an email key,
+	// known or not, so that throttling cannot reveal which accounts exist.
+	LoginFailures(ctx context.Context, tenantID int64, emailKey string) (LoginFailures, error) // zero value if none
+	RecordLoginFailure(ctx context.Context, tenantID int64, emailKey string, at time.Time) (LoginFailures, error)
+	ClearLoginFailures(ctx context.Context, tenantID int64, emailKey string) error
+	// ReleaseLoginFailure takes back one counted attempt (never below
+	// zero): one that was counted but never checked.
+	ReleaseLoginFailure(ctx context.Context, tenantID int64, emailKey string) error
+
+	// EnqueueMail adds a row to the outbox (sets ID).
+	EnqueueMail(ctx context.Context, m *Mail) error
+	// ClaimMail leases up to limit unsent mails that are due (NextAttemptAt
+	// <= now) and not leased by anyone (LeaseUntil null or before now),
+	// oldest first: it sets LeaseOwner and LeaseUntil, adds one to
+	// Attempts, and returns them. Concurrent claimers never get the same
+	// mail (PostgreSQL: FOR UPDATE SKIP LOCKED).
+	ClaimMail(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]Mail, error)
+	// MarkMailSent records delivery of an unsent mail, erases Sealed and
+	// clears the lease, whoever holds it: the first report of success wins.
+	MarkMailSent(ctx context.Context, id int64, at time.Time) error
+	// RescheduleMail returns a mail leased by owner to the queue, due at
+	// next, with the error of the failed attempt. ErrNotFound if owner no
+	// longer holds it or it is no longer unsent.
+	RescheduleMail(ctx context.Context, id int64, owner string, next time.Time, lastError string) error
+	// FailMail marks an unsent mail failed for good and erases Sealed.
+	FailMail(ctx context.Context, id int64, at time.Time, lastError string) error
+	// CancelMail fails every unsent mail of a customer, with reason, and
+	// erases its sealed content, whoever holds a lease on it.
+	CancelMail(ctx context.Context, tenantID, customerID int64, at time.Time, reason string) error
+	// ListMail returns the newest mails of a tenant (0: of every tenant).
+	ListMail(ctx context.Context, tenantID int64, limit int) ([]Mail, error)
+	// CountMail counts a customer's mails of these kinds created at or
+	// after since, whatever their status.
+	CountMail(ctx context.Context, tenantID, customerID int64, kinds []MailKind, since time.Time) (int, error)
+
+	CreateApp(ctx context.Context, a *Application) error // sets ID; ErrDuplicate on (tenant, name)
+	AppByName(ctx context.Context, tenantID int64, name string) (Application, error)
+	ListApps(ctx context.Context, tenantID int64) ([]Application, error) // by name
+	UpdateApp(ctx context.Context, a *Application) error                 // by tenant and ID; ErrNotFound, ErrDuplicate
+	DeleteApp(ctx context.Context, tenantID, id int64) error             // ErrNotFound
+
+	// Purge deletes tokens and sessions that expired before expiredBefore,
+	// and login failure records last touched before failuresBefore.
+	Purge(ctx context.Context, expiredBefore, failuresBefore time.Time) error
+}
+
+// LoginFailures counts consecutive failed logins for one email key.
+type LoginFailures struct {
+	Count int
+	Last  time.Time
+}

@@ -1,0 +1,227 @@
+package account
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DefaultTenant is the slug of the tenant that exists after the first start.
+const DefaultTenant = "default"
+
+// Tenant is a website or organisation using pforte. Every row of every other
+// table belongs to exactly one tenant.
+type Tenant struct {
+	ID        int64
+	Slug      string
+	Settings  map[string]string // only explicitly set values; see Setting
+	CreatedAt time.Time
+}
+
+// Setting returns the tenant's value for key, or the key's default.
+func (t Tenant) Setting(key string) string {
+	if v, ok := t.Settings[key]; ok {
+		return v
+	}
+	if spec, ok := settingSpecs[key]; ok {
+		return spec.Default
+	}
+	return ""
+}
+
+// Delivery is how tokens reach the customer.
+type Delivery string
+
+const (
+	// DeliveryReturn hands tokens to secret-key callers; the site sends its
+	// own mail and pforte sends none.
+	DeliveryReturn Delivery = "return"
+	// DeliveryMail sends mail; no token appears in any response.
+	DeliveryMail Delivery = "mail"
+	// DeliveryBoth sends mail and also hands tokens to secret-key callers.
+	DeliveryBoth Delivery = "both"
+)
+
+// Delivery returns the tenant's token delivery mode.
+func (t Tenant) Delivery() Delivery { return Delivery(t.Setting("delivery")) }
+
+// SettingSpec documents one tenant setting and validates its values.
+type SettingSpec struct {
+	Key      string
+	Default  string
+	Doc      string
+	validate func(string) error
+}
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+func oneOf(values ...string) func(string) error {
+	return func(v string) error {
+		for _, ok := range values {
+			if v == ok {
+				return nil
+			}
+		}
+		return fmt.Errorf("must be one of %s", strings.Join(values, ", "))
+	}
+}
+
+var settingSpecs = map[string]SettingSpec{
+	"delivery": {
+		Key: "delivery", Default: string(DeliveryBoth),
+		Doc:      "how tokens reach customers: mail (pforte mails them), return (secret-key callers get them and the site mails them), or both",
+		validate: oneOf(string(DeliveryMail), string(DeliveryReturn), string(DeliveryBoth)),
+	},
+	"default_locale": {
+		Key: "default_locale", Default: "de",
+		Doc:      "locale for customers that give none and whose request names no language: de or en",
+		validate: oneOf("de", "en"),
+	},
+	"mail_from": {
+		Key: "mail_from", Default: "",
+		Doc:      "sender of this tenant's mail, e.g. Example Shop <noreply@example.org>; empty: --mail-from",
+		validate: validateMailFrom,
+	},
+	"endpoint": {
+		Key: "endpoint", Default: "",
+		Doc:      "request endpoint for links without an application: {endpoint}?accountId=..&customerId=..&token=..&action=..",
+		validate: func(v string) error { return checkLinkURL(v, false) },
+	},
+	"confirm_url": {
+		Key: "confirm_url", Default: "",
+		Doc:      "link template for confirmations, with {token} (and optionally {customerId}, {accountId})",
+		validate: func(v string) error { return checkLinkURL(v, true) },
+	},
+	"reset_url": {
+		Key: "reset_url", Default: "",
+		Doc:      "link template for password resets, with {token}",
+		validate: func(v string) error { return checkLinkURL(v, true) },
+	},
+	"invite_url": {
+		Key: "invite_url", Default: "",
+		Doc:      "link template for invitations, with {token}",
+		validate: func(v string) error { return checkLinkURL(v, true) },
+	},
+	"templates": {
+		Key: "templates", Default: "",
+		Doc: "absolute path of a directory of mail templates overriding the defaults (de/confirm.txt, en/invite.html, ...); checked when set",
+		// Parsed and rendered by the Renderer when set: see Service.SetTenantSetting.
+		// Absolute, because the command that sets it and the server that
+		// reads it may not share a working directory.
+		validate: func(v string) error {
+			if v != "" && !filepath.IsAbs(v) {
+				return errors.New("must be an absolute path")
+			}
+			return nil
+		},
+	},
+}
+
+// validateMailFrom accepts an empty value or one mailbox, with no CR or LF.
+func validateMailFrom(v string) error {
+	if v == "" {
+		return nil
+	}
+	if _, err := ParseMailFrom(v); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ParseMailFrom parses a sender such as "Shop <noreply@example.org>". An
+// internationalised domain comes back in its ASCII (punycode) form, which
+// every SMTP server and Message-ID accept; the local part must be ASCII.
+func ParseMailFrom(v string) (*mail.Address, error) {
+	if strings.ContainsAny(v, "\r\n") {
+		return nil, errors.New("must be one line")
+	}
+	a, err := mail.ParseAddress(v)
+	if err != nil {
+		return nil, errors.New("must be an address such as Shop <noreply@example.org>")
+	}
+	at := strings.LastIndexByte(a.Address, '@')
+	domain, err := domainProfile.ToASCII(a.Address[at+1:])
+	if err != nil || !strings.Contains(domain, ".") && domain != "localhost" {
+		return nil, errors.New("has an invalid domain")
+	}
+	for _, r := range a.Address[:at] {
+		if r > 127 {
+			return nil, errors.New("must have an ASCII local part")
+		}
+	}
+	a.Address = a.Address[:at+1] + strings.ToLower(domain)
+	return a, nil
+}
+
+// checkLinkURL accepts an empty value or an absolute https URL (http only
+// for localhost), which a template must give a {token} place in. Links are
+// built only from such configured URLs, never from a request's Host.
+func checkLinkURL(v string, template bool) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(strings.NewReplacer("{token}", "t", "{customerId}", "1", "{accountId}", "a").Replace(v))
+	if err != nil || u.Host == "" || u.User != nil {
+		return errors.New("must be an absolute URL such as https://www.example.org/actions/")
+	}
+	local := u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1"
+	if u.Scheme != "https" && !(u.Scheme == "http" && local) {
+		return errors.New("must use https (http only for localhost)")
+	}
+	if template && !strings.Contains(v, "{token}") {
+		return errors.New("must contain {token}")
+	}
+	return nil
+}
+
+// SettingSpecs lists every tenant setting, sorted by key.
+func SettingSpecs() []SettingSpec {
+	specs := make([]SettingSpec, 0, len(settingSpecs))
+	for _, s := range settingSpecs {
+		specs = append(specs, s)
+	}
+	sort.Slice(specs, func(i, j int) bool { return specs[i].Key < specs[j].Key })
+	return specs
+}
+
+// ValidateSetting checks a key and value before they are stored.
+func ValidateSetting(key, value string) error {
+	spec, ok := settingSpecs[key]
+	if !ok {
+		return Errorf(KindInvalid, "unknown_setting", "unknown setting %q", key)
+	}
+	if err := spec.validate(value); err != nil {
+		return Errorf(KindInvalid, "invalid_setting", "%s: %v", key, err)
+	}
+	return nil
+}
+
+// KeyKind says what an API key may do.
+type KeyKind string
+
+const (
+	// KeyPublic may be used from a browser, for self-service calls only.
+	KeyPublic KeyKind = "public"
+	// KeySecret is for servers and may do everything within its tenant.
+	KeySecret KeyKind = "secret"
+)
+
+// APIKey authenticates a site or back office to one tenant. Only the
+// SHA-256 of the key is stored; Prefix identifies it in listings.
+type APIKey struct {
+	ID         int64
+	TenantID   int64
+	Kind       KeyKind
+	Name       string
+	Prefix     string
+	Hash       []byte
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}

@@ -1,0 +1,183 @@
+// Package password hashes and verifies passwords (argon2id, and bcrypt for
+// imported customers), enforces the password policy, and bounds how many
+// hashes run at once.
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Params are the argon2id cost parameters.
+type Params struct {
+	Memory      uint32 // KiB
+	Iterations  uint32
+	Parallelism uint8
+	SaltLength  uint32
+	KeyLength   uint32
+}
+
+// DefaultParams is the OWASP Password Storage minimum for argon2id:
+// 19 MiB, two passes, one lane.
+func DefaultParams() Params {
+	return Params{Memory: 19456, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+}
+
+// Validate refuses parameters argon2 cannot run with.
+func (p Params) Validate() error {
+	switch {
+	case p.Parallelism < 1:
+		return errors.New("argon2id parallelism must be at least 1")
+	case p.Iterations < 1:
+		return errors.New("argon2id iterations must be at least 1")
+	case p.Memory < 8*uint32(p.Parallelism):
+		return errors.New("argon2id memory must be at least 8 KiB per lane")
+	case p.SaltLength < 8 || p.KeyLength < 16:
+		return errors.New("argon2id salt must be at least 8 bytes and key at least 16")
+	}
+	return nil
+}
+
+// ErrMalformedHash means a stored hash is in no format this package reads.
+var ErrMalformedHash = errors.New("password: malformed hash")
+
+// Hasher hashes and verifies passwords through a bounded Pool.
+type Hasher struct {
+	params Params
+	pool   *Pool
+	dummy  string // a hash of a random password, verified when there is no real hash
+}
+
+// NewHasher returns a Hasher with the given parameters and pool.
+func NewHasher(p Params, pool *Pool) (*Hasher, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Hasher{params: p, pool: pool}
+	random := make([]byte, 32)
+	rand.Read(random)
+	h.dummy = h.hash(base64.RawStdEncoding.EncodeToString(random))
+	return h, nil
+}
+
+// Params returns the parameters new hashes use.
+func (h *Hasher) Params() Params { return h.params }
+
+// Hash returns the PHC string of password under the current parameters.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	var encoded string
+	err := h.pool.Do(ctx, func() { encoded = h.hash(password) })
+	return encoded, err
+}
+
+func (h *Hasher) hash(password string) string {
+	salt := make([]byte, h.params.SaltLength)
+	rand.Read(salt)
+	key := argon2.IDKey([]byte(password), salt, h.params.Iterations, h.params.Memory, h.params.Parallelism, h.params.KeyLength)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
+		h.params.Memory, h.params.Iterations, h.params.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// Verify checks password against an argon2id or bcrypt hash in constant
+// time. rehash is true when the password matched but the hash should be
+// replaced: it is bcrypt, or argon2id with other parameters. An empty
+// encoded hash (a customer without a password) verifies against a dummy
+// hash, so it costs as much as a real check and never matches.
+func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, rehash bool, err error) {
+	var verr error
+	if err := h.pool.Do(ctx, func() { ok, rehash, verr = h.verify(encoded, password) }); err != nil {
+		return false, false, err
+	}
+	return ok, rehash, verr
+}
+
+func (h *Hasher) verify(encoded, password string) (ok, rehash bool, err error) {
+	if encoded == "" {
+		h.verify(h.dummy, password)
+		return false, false, nil
+	}
+	switch {
+	case strings.HasPrefix(encoded, "$argon2id$"):
+		p, salt, key, err := decodeArgon2id(encoded)
+		if err != nil {
+			return false, false, err
+		}
+		got := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(key)))
+		if subtle.ConstantTimeCompare(got, key) != 1 {
+			return false, false, nil
+		}
+		return true, p != h.params, nil
+	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
+		// bcrypt reads at most 72 bytes, as the system that made the hash
+		// did. A match rehashes the whole password with argon2id, so the
+		// limit never carries over into new hashes.
+		err := bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password))
+		switch {
+		case err == nil:
+			return true, true, nil
+		case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
+			return false, false, nil
+		default:
+			return false, false, fmt.Errorf("%w: %v", ErrMalformedHash, err)
+		}
+	}
+	return false, false, ErrMalformedHash
+}
+
+// maxImportedBcryptCost bounds imported bcrypt hashes: cost 31 would hold a
+// hashing slot for days.
+const maxImportedBcryptCost = 14
+
+// CheckImported accepts a hash from another system if this package can
+// verify it at a bounded cost: argon2id within the limits decodeArgon2id
+// sets, or bcrypt up to cost 14.
+func CheckImported(encoded string) error {
+	switch {
+	case strings.HasPrefix(encoded, "$argon2id$"):
+		_, _, _, err := decodeArgon2id(encoded)
+		return err
+	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
+		cost, err := bcrypt.Cost([]byte(encoded))
+		if err != nil || cost > maxImportedBcryptCost || len(encoded) != 60 {
+			return ErrMalformedHash
+		}
+		return nil
+	}
+	return ErrMalformedHash
+}
+
+// decodeArgon2id parses $argon2id$v=19$m=..,t=..,p=..$salt$key.
+func decodeArgon2id(encoded string) (Params, []byte, []byte, error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	var p Params
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Iterations, &p.Parallelism); err != nil {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(key) == 0 {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	p.SaltLength, p.KeyLength = uint32(len(salt)), uint32(len(key))
+	if p.Validate() != nil || p.Memory > 4<<20 || p.Iterations > 64 {
+		// A stored hash must not be able to make a login allocate gigabytes.
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	return p, salt, key, nil
+}

@@ -1,0 +1,199 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// cheap keeps the suite fast; the defaults users get stay strong.
+var cheap = Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+func mustHasher(t testing.TB, p Params) *Hasher {
+	t.Helper()
+	h, err := NewHasher(p, NewPool(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestHashAndVerify(t *testing.T) {
+	h := mustHasher(t, cheap)
+	ctx := context.Background()
+	encoded, err := h.Hash(ctx, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(encoded, "$argon2id$v=19$m=64,t=1,p=1$") {
+		t.Fatalf("not a PHC argon2id string: %s", encoded)
+	}
+	again, _ := h.Hash(ctx, "correct horse")
+	if again == encoded {
+		t.Fatal("two hashes of one password are equal: salt is not random")
+	}
+	tests := []struct {
+		name     string
+		password string
+		ok       bool
+	}{
+		{"right", "correct horse", true},
+		{"wrong", "correct horsE", false},
+		{"trailing space is not trimmed", "correct horse ", false},
+		{"prefix is not enough", "correct hors", false},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, rehash, err := h.Verify(ctx, encoded, tt.password)
+			if err != nil || ok != tt.ok || rehash {
+				t.Fatalf("Verify = %v, %v, %v; want %v, false, nil", ok, rehash, err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestVerifyAsksForRehash(t *testing.T) {
+	ctx := context.Background()
+	old := mustHasher(t, cheap)
+	encoded, _ := old.Hash(ctx, "correct horse")
+	stronger := cheap
+	stronger.Iterations = 2
+	ok, rehash, err := mustHasher(t, stronger).Verify(ctx, encoded, "correct horse")
+	if !ok || !rehash || err != nil {
+		t.Fatalf("Verify with new params = %v, %v, %v; want true, true, nil", ok, rehash, err)
+	}
+}
+
+func TestBcrypt(t *testing.T) {
+	ctx := context.Background()
+	h := mustHasher(t, cheap)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("imported password"), bcrypt.MinCost)
+	if ok, rehash, err := h.Verify(ctx, string(hash), "imported password"); !ok || !rehash || err != nil {
+		t.Fatalf("bcrypt right password = %v, %v, %v; want true, true, nil", ok, rehash, err)
+	}
+	if ok, _, err := h.Verify(ctx, string(hash), "imported passworD"); ok || err != nil {
+		t.Fatalf("bcrypt wrong password = %v, %v", ok, err)
+	}
+	// A hash made by a system that truncated at 72 bytes verifies with the
+	// whole password; the new argon2id hash then covers every byte.
+	long := strings.Repeat("a", 72) + "tail"
+	truncated, _ := bcrypt.GenerateFromPassword([]byte(long[:72]), bcrypt.MinCost)
+	if ok, rehash, err := h.Verify(ctx, string(truncated), long); !ok || !rehash || err != nil {
+		t.Fatalf("long password against 72-byte bcrypt = %v, %v, %v", ok, rehash, err)
+	}
+	argon, _ := h.Hash(ctx, long)
+	if ok, _, _ := h.Verify(ctx, argon, long[:72]); ok {
+		t.Fatal("argon2id hash of a long password accepts its 72-byte prefix")
+	}
+}
+
+func TestVerifyEmptyAndMalformed(t *testing.T) {
+	ctx := context.Background()
+	h := mustHasher(t, cheap)
+	if ok, _, err := h.Verify(ctx, "", "anything"); ok || err != nil {
+		t.Fatalf("empty hash = %v, %v; want false, nil", ok, err)
+	}
+	for _, bad := range []string{
+		"plain", "$argon2id$v=19$m=64,t=1,p=1$c2FsdA", "$argon2id$v=18$m=64,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5",
+		"$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5", "$2b$04$short",
+	} {
+		if ok, _, err := h.Verify(ctx, bad, "x"); ok || !errors.Is(err, ErrMalformedHash) {
+			t.Errorf("Verify(%q) = %v, %v; want false, ErrMalformedHash", bad, ok, err)
+		}
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	p := DefaultPolicy()
+	tests := []struct {
+		name, password, email string
+		want                  Violation
+	}{
+		{"ok", "correct horse battery", "a@example.com", ""},
+		{"seven", "abcdefg", "", TooShort},
+		{"eight multibyte", "äöüäöüäö", "", ""},
+		{"too long", strings.Repeat("x", 257), "", TooLong},
+		{"max", strings.Repeat("xy", 128), "", ""},
+		{"common", "password123", "", Common},
+		{"common any case", "PassWord123", "", Common},
+		{"email", "Someone@Example.com", "someone@example.com", EqualsEmail},
+		{"not utf8", "abcdefgh\xff", "", NotUTF8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.Check(tt.password, tt.email); got != tt.want {
+				t.Fatalf("Check = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	p.Blocklist = false
+	if got := p.Check("password123", ""); got != "" {
+		t.Fatalf("blocklist off: Check = %q", got)
+	}
+}
+
+func TestPoolBounds(t *testing.T) {
+	pool := NewPool(1, 2)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	wg.Add(3)
+	for i := range 3 {
+		go func() {
+			defer wg.Done()
+			errs <- pool.Do(context.Background(), func() {
+				if i == 0 {
+					close(started)
+				}
+				<-release
+			})
+		}()
+		if i == 0 {
+			<-started // the first holds the only slot
+		}
+	}
+	// One running and (eventually) two waiting fill the pool: a fourth is refused.
+	for pool.pending.Load() < 3 {
+		// wait until both queue places are taken
+	}
+	if err := pool.Do(context.Background(), func() {}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("fourth caller: %v, want ErrBusy", err)
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("queued caller: %v", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	block := NewPool(1, 1)
+	hold := make(chan struct{})
+	go block.Do(context.Background(), func() { <-hold })
+	for block.pending.Load() < 1 {
+	}
+	if err := block.Do(ctx, func() {}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled waiter: %v, want context.Canceled", err)
+	}
+	close(hold)
+}
+
+// BenchmarkHashDefault measures one argon2id hash at the default
+// parameters: the floor of any login.
+func BenchmarkHashDefault(b *testing.B) {
+	h := mustHasher(b, DefaultParams())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.Hash(context.Background(), "correct horse battery staple"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

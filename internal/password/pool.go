@@ -1,0 +1,52 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync/atomic"
+)
+
+// ErrBusy means the hashing queue is full. The API answers 503 with
+// Retry-After rather than let memory grow with the number of callers.
+var ErrBusy = errors.New("password: hashing queue is full")
+
+// Pool runs at most Slots hashes at once and lets at most Queue more
+// callers wait. Each argon2id hash allocates its full memory cost, so the
+// slots bound memory; the queue bounds latency and goroutines.
+type Pool struct {
+	slots   chan struct{}
+	limit   int64 // slots + queue
+	pending atomic.Int64
+}
+
+// NewPool returns a pool with the given number of slots (0: one per CPU)
+// and queue length (0: 32 per slot).
+func NewPool(slots, queue int) *Pool {
+	if slots <= 0 {
+		slots = runtime.NumCPU()
+	}
+	if queue <= 0 {
+		queue = 32 * slots
+	}
+	return &Pool{slots: make(chan struct{}, slots), limit: int64(slots + queue)}
+}
+
+// Do runs fn in a slot, waiting in the queue if all slots are busy. It
+// returns ErrBusy at once when the queue is full, and ctx.Err() if the
+// caller gives up while waiting.
+func (p *Pool) Do(ctx context.Context, fn func()) error {
+	if p.pending.Add(1) > p.limit {
+		p.pending.Add(-1)
+		return ErrBusy
+	}
+	defer p.pending.Add(-1)
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.slots }()
+	fn()
+	return nil
+}
