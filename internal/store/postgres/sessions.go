@@ -1,0 +1,112 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pforte/internal/account"
+)
+
+const sessionColumns = `id, tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds`
+
+func scanSession(row scanner) (account.Session, error) {
+	var s account.Session
+	var idleSeconds int64
+	if err := row.Scan(&s.ID, &s.TenantID, &s.CustomerID, &s.Hash, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &idleSeconds); err != nil {
+		return account.Session{}, err
+	}
+	s.CreatedAt = s.CreatedAt.UTC()
+	s.LastSeenAt = s.LastSeenAt.UTC()
+	s.ExpiresAt = s.ExpiresAt.UTC()
+	s.IdleExpiry = time.Duration(idleSeconds) * time.Second
+	return s, nil
+}
+
+// CreateSession inserts s and sets s.ID. The idle expiry is stored in whole
+// seconds.
+func (q *queries) CreateSession(ctx context.Context, s *account.Session) error {
+	s.CreatedAt = dbTime(s.CreatedAt)
+	s.LastSeenAt = dbTime(s.LastSeenAt)
+	s.ExpiresAt = dbTime(s.ExpiresAt)
+	s.IdleExpiry = s.IdleExpiry.Truncate(time.Second)
+	err := q.guard(ctx, func(db querier) error {
+		return db.QueryRow(ctx, `INSERT INTO sessions (tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+			s.TenantID, s.CustomerID, s.Hash, s.CreatedAt, s.LastSeenAt, s.ExpiresAt, int64(s.IdleExpiry/time.Second)).Scan(&s.ID)
+	})
+	return storeError("create session", err)
+}
+
+// SessionByHash returns the session with this hash, expired or not: the
+// caller decides what expiry means.
+func (q *queries) SessionByHash(ctx context.Context, hash []byte) (account.Session, error) {
+	s, err := scanSession(q.db.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE hash = $1`, hash))
+	return s, storeError("session by hash", err)
+}
+
+// TouchSession records that the session was used at at.
+func (q *queries) TouchSession(ctx context.Context, id int64, at time.Time) error {
+	tag, err := q.db.Exec(ctx, `UPDATE sessions SET last_seen_at = $2 WHERE id = $1`, id, at)
+	return exactlyOne("touch session", tag, err)
+}
+
+// DeleteSession deletes one session of the tenant; ErrNotFound if there is
+// no such session.
+func (q *queries) DeleteSession(ctx context.Context, tenantID, id int64) error {
+	tag, err := q.db.Exec(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	return exactlyOne("delete session", tag, err)
+}
+
+// DeleteSessions deletes every session of the customer but exceptID (0
+// keeps none: identity columns start at 1).
+func (q *queries) DeleteSessions(ctx context.Context, tenantID, customerID, exceptID int64) error {
+	_, err := q.db.Exec(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND customer_id = $2 AND id <> $3`,
+		tenantID, customerID, exceptID)
+	return storeError("delete sessions", err)
+}
+
+// LoginFailures returns the failed logins recorded for the email key, or
+// the zero value: unknown and known addresses look the same.
+func (q *queries) LoginFailures(ctx context.Context, tenantID int64, emailKey string) (account.LoginFailures, error) {
+	var f account.LoginFailures
+	err := q.db.QueryRow(ctx, `SELECT count, last_at FROM login_failures WHERE tenant_id = $1 AND email_key = $2`,
+		tenantID, emailKey).Scan(&f.Count, &f.Last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return account.LoginFailures{}, nil
+	}
+	if err != nil {
+		return account.LoginFailures{}, storeError("login failures", err)
+	}
+	f.Last = f.Last.UTC()
+	return f, nil
+}
+
+// RecordLoginFailure counts one more failed login in one upsert, so
+// concurrent failures are all counted.
+func (q *queries) RecordLoginFailure(ctx context.Context, tenantID int64, emailKey string, at time.Time) (account.LoginFailures, error) {
+	var f account.LoginFailures
+	err := q.db.QueryRow(ctx, `INSERT INTO login_failures (tenant_id, email_key, count, last_at) VALUES ($1, $2, 1, $3)
+		ON CONFLICT (tenant_id, email_key) DO UPDATE SET count = login_failures.count + 1, last_at = excluded.last_at
+		RETURNING count, last_at`,
+		tenantID, emailKey, at).Scan(&f.Count, &f.Last)
+	if err != nil {
+		return account.LoginFailures{}, storeError("record login failure", err)
+	}
+	f.Last = f.Last.UTC()
+	return f, nil
+}
+
+// ClearLoginFailures forgets the failed logins of the email key.
+func (q *queries) ClearLoginFailures(ctx context.Context, tenantID int64, emailKey string) error {
+	_, err := q.db.Exec(ctx, `DELETE FROM login_failures WHERE tenant_id = $1 AND email_key = $2`, tenantID, emailKey)
+	return storeError("clear login failures", err)
+}
+
+// ReleaseLoginFailure takes back one counted attempt, never going below zero.
+func (q *queries) ReleaseLoginFailure(ctx context.Context, tenantID int64, emailKey string) error {
+	_, err := q.db.Exec(ctx, `UPDATE login_failures SET count = count - 1 WHERE tenant_id = $1 AND email_key = $2 AND count > 0`, tenantID, emailKey)
+	return storeError("release login failure", err)
+}

@@ -1,0 +1,143 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"pforte/internal/account"
+)
+
+const customerColumns = `id, uuid, tenant_id, email, email_key, username, salutation, first_name, last_name,
+	locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at`
+
+func scanCustomer(s scanner) (account.Customer, error) {
+	var (
+		c                account.Customer
+		confirmed        sql.NullInt64
+		created, updated int64
+	)
+	if err := s.Scan(&c.ID, &c.UUID, &c.TenantID, &c.Email, &c.EmailKey, &c.Username, &c.Salutation,
+		&c.FirstName, &c.LastName, &c.Locale, &c.PartnerRef, &c.State, &c.DisabledFrom, &c.PasswordHash,
+		&confirmed, &created, &updated); err != nil {
+		return account.Customer{}, err
+	}
+	c.EmailConfirmedAt = fromNullMicros(confirmed)
+	c.CreatedAt = fromMicros(created)
+	c.UpdatedAt = fromMicros(updated)
+	return c, nil
+}
+
+// CreateCustomer inserts c and sets its ID. It returns account.ErrDuplicate
+// if the tenant has a customer with this email key, UUID or username.
+func (q queries) CreateCustomer(ctx context.Context, c *account.Customer) error {
+	res, err := q.w.ExecContext(ctx, `INSERT INTO customers
+		(uuid, tenant_id, email, email_key, username, salutation, first_name, last_name,
+		 locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.UUID, c.TenantID, c.Email, c.EmailKey, c.Username, c.Salutation, c.FirstName, c.LastName,
+		c.Locale, c.PartnerRef, string(c.State), string(c.DisabledFrom), c.PasswordHash,
+		nullMicros(c.EmailConfirmedAt), micros(c.CreatedAt), micros(c.UpdatedAt))
+	if err != nil {
+		return dbErr("create customer", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return dbErr("create customer", err)
+	}
+	c.ID = id
+	c.EmailConfirmedAt = utcPtr(c.EmailConfirmedAt)
+	c.CreatedAt, c.UpdatedAt = utc(c.CreatedAt), utc(c.UpdatedAt)
+	return nil
+}
+
+// CustomerByID returns the tenant's customer with this ID.
+func (q queries) CustomerByID(ctx context.Context, tenantID, id int64) (account.Customer, error) {
+	return q.oneCustomer(ctx, "customer by id", `tenant_id = ? AND id = ?`, tenantID, id)
+}
+
+// CustomerByUUID returns the tenant's customer with this UUID.
+func (q queries) CustomerByUUID(ctx context.Context, tenantID int64, uuid string) (account.Customer, error) {
+	return q.oneCustomer(ctx, "customer by uuid", `tenant_id = ? AND uuid = ?`, tenantID, uuid)
+}
+
+// CustomerByEmailKey returns the tenant's customer with this normalised email.
+func (q queries) CustomerByEmailKey(ctx context.Context, tenantID int64, emailKey string) (account.Customer, error) {
+	return q.oneCustomer(ctx, "customer by email", `tenant_id = ? AND email_key = ?`, tenantID, emailKey)
+}
+
+// CustomerByUsername returns the tenant's customer with this username,
+// ignoring case (ASCII letters only, like the unique index). An empty
+// username matches nobody.
+func (q queries) CustomerByUsername(ctx context.Context, tenantID int64, username string) (account.Customer, error) {
+	// The conditions match the partial index customers_tenant_username.
+	return q.oneCustomer(ctx, "customer by username",
+		`tenant_id = ? AND lower(username) = lower(?) AND username <> ''`, tenantID, username)
+}
+
+// oneCustomer reads the customer that where selects; where is a constant.
+func (q queries) oneCustomer(ctx context.Context, op, where string, args ...any) (account.Customer, error) {
+	c, err := scanCustomer(q.r.QueryRowContext(ctx, `SELECT `+customerColumns+` FROM customers WHERE `+where, args...))
+	if err != nil {
+		return account.Customer{}, dbErr(op, err)
+	}
+	return c, nil
+}
+
+// ListCustomers returns up to limit of the tenant's customers with an ID
+// above afterID, by ID.
+func (q queries) ListCustomers(ctx context.Context, tenantID, afterID int64, limit int) ([]account.Customer, error) {
+	cs := []account.Customer{}
+	if limit <= 0 {
+		return cs, nil
+	}
+	rows, err := q.r.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers
+		WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, afterID, limit)
+	if err != nil {
+		return nil, dbErr("list customers", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanCustomer(rows)
+		if err != nil {
+			return nil, dbErr("list customers", err)
+		}
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list customers", err)
+	}
+	return cs, nil
+}
+
+// UpdateCustomer writes every column of c but ID, TenantID and CreatedAt.
+// It returns account.ErrNotFound if the tenant has no customer c.ID.
+func (q queries) UpdateCustomer(ctx context.Context, c *account.Customer) error {
+	res, err := q.w.ExecContext(ctx, `UPDATE customers SET
+		uuid = ?, email = ?, email_key = ?, username = ?, salutation = ?, first_name = ?, last_name = ?,
+		locale = ?, partner_ref = ?, state = ?, disabled_from = ?, password_hash = ?, email_confirmed_at = ?,
+		updated_at = ?
+		WHERE tenant_id = ? AND id = ?`,
+		c.UUID, c.Email, c.EmailKey, c.Username, c.Salutation, c.FirstName, c.LastName,
+		c.Locale, c.PartnerRef, string(c.State), string(c.DisabledFrom), c.PasswordHash,
+		nullMicros(c.EmailConfirmedAt), micros(c.UpdatedAt),
+		c.TenantID, c.ID)
+	if err != nil {
+		return dbErr("update customer", err)
+	}
+	if err := mustAffect("update customer", res); err != nil {
+		return err
+	}
+	c.EmailConfirmedAt, c.UpdatedAt = utcPtr(c.EmailConfirmedAt), utc(c.UpdatedAt)
+	return nil
+}
+
+// DeleteCustomer deletes the tenant's customer; its tokens and sessions go
+// with it (ON DELETE CASCADE). It returns account.ErrNotFound if the tenant
+// has no customer with this ID.
+func (q queries) DeleteCustomer(ctx context.Context, tenantID, id int64) error {
+	res, err := q.w.ExecContext(ctx, `DELETE FROM customers WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	if err != nil {
+		return dbErr("delete customer", err)
+	}
+	return mustAffect("delete customer", res)
+}

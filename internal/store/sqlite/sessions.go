@@ -1,0 +1,165 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"pforte/internal/account"
+)
+
+const sessionColumns = `id, tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds`
+
+func scanSession(s scanner) (account.Session, error) {
+	var (
+		x                            account.Session
+		created, seen, expires, idle int64
+	)
+	if err := s.Scan(&x.ID, &x.TenantID, &x.CustomerID, &x.Hash, &created, &seen, &expires, &idle); err != nil {
+		return account.Session{}, err
+	}
+	x.CreatedAt = fromMicros(created)
+	x.LastSeenAt = fromMicros(seen)
+	x.ExpiresAt = fromMicros(expires)
+	x.IdleExpiry = time.Duration(idle) * time.Second
+	return x, nil
+}
+
+// CreateSession inserts s and sets its ID. IdleExpiry is stored in whole
+// seconds.
+func (q queries) CreateSession(ctx context.Context, s *account.Session) error {
+	idle := s.IdleExpiry.Truncate(time.Second)
+	res, err := q.w.ExecContext(ctx, `INSERT INTO sessions
+		(tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		s.TenantID, s.CustomerID, s.Hash, micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ExpiresAt),
+		int64(idle/time.Second))
+	if err != nil {
+		return dbErr("create session", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return dbErr("create session", err)
+	}
+	s.ID = id
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = utc(s.CreatedAt), utc(s.LastSeenAt), utc(s.ExpiresAt)
+	s.IdleExpiry = idle
+	return nil
+}
+
+// SessionByHash returns the session with this hash, expired or not: the
+// caller checks its expiry.
+func (q queries) SessionByHash(ctx context.Context, hash []byte) (account.Session, error) {
+	s, err := scanSession(q.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE hash = ?`, hash))
+	if err != nil {
+		return account.Session{}, dbErr("session by hash", err)
+	}
+	return s, nil
+}
+
+// TouchSession records that the session was used at at.
+func (q queries) TouchSession(ctx context.Context, id int64, at time.Time) error {
+	res, err := q.w.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, micros(at), id)
+	if err != nil {
+		return dbErr("touch session", err)
+	}
+	return mustAffect("touch session", res)
+}
+
+// DeleteSession deletes the tenant's session with this ID. It returns
+// account.ErrNotFound if there is none.
+func (q queries) DeleteSession(ctx context.Context, tenantID, id int64) error {
+	res, err := q.w.ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND id = ?`, tenantID, id)
+	if err != nil {
+		return dbErr("delete session", err)
+	}
+	return mustAffect("delete session", res)
+}
+
+// DeleteSessions deletes every session of the customer but exceptID (0 for
+// none; no session has ID 0).
+func (q queries) DeleteSessions(ctx context.Context, tenantID, customerID, exceptID int64) error {
+	_, err := q.w.ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND customer_id = ? AND id <> ?`,
+		tenantID, customerID, exceptID)
+	if err != nil {
+		return dbErr("delete sessions", err)
+	}
+	return nil
+}
+
+// LoginFailures returns the failed logins recorded for the email key, or
+// the zero value if there are none.
+func (q queries) LoginFailures(ctx context.Context, tenantID int64, emailKey string) (account.LoginFailures, error) {
+	f, err := scanLoginFailures(q.r.QueryRowContext(ctx,
+		`SELECT count, last_at FROM login_failures WHERE tenant_id = ? AND email_key = ?`, tenantID, emailKey))
+	if errors.Is(err, sql.ErrNoRows) {
+		return account.LoginFailures{}, nil
+	}
+	if err != nil {
+		return account.LoginFailures{}, dbErr("login failures", err)
+	}
+	return f, nil
+}
+
+// RecordLoginFailure counts one more failed login for the email key, in
+// one statement, and returns the new count.
+func (q queries) RecordLoginFailure(ctx context.Context, tenantID int64, emailKey string, at time.Time) (account.LoginFailures, error) {
+	f, err := scanLoginFailures(q.w.QueryRowContext(ctx, `INSERT INTO login_failures (tenant_id, email_key, count, last_at)
+		VALUES (?, ?, 1, ?)
+		ON CONFLICT (tenant_id, email_key) DO UPDATE SET count = count + 1, last_at = excluded.last_at
+		RETURNING count, last_at`, tenantID, emailKey, micros(at)))
+	if err != nil {
+		return account.LoginFailures{}, dbErr("record login failure", err)
+	}
+	return f, nil
+}
+
+func scanLoginFailures(s scanner) (account.LoginFailures, error) {
+	var (
+		f    account.LoginFailures
+		last int64
+	)
+	if err := s.Scan(&f.Count, &last); err != nil {
+		return account.LoginFailures{}, err
+	}
+	f.Last = fromMicros(last)
+	return f, nil
+}
+
+// ClearLoginFailures forgets the failed logins of the email key.
+func (q queries) ClearLoginFailures(ctx context.Context, tenantID int64, emailKey string) error {
+	_, err := q.w.ExecContext(ctx, `DELETE FROM login_failures WHERE tenant_id = ? AND email_key = ?`, tenantID, emailKey)
+	if err != nil {
+		return dbErr("clear login failures", err)
+	}
+	return nil
+}
+
+// ReleaseLoginFailure takes back one counted attempt, never going below zero.
+func (q queries) ReleaseLoginFailure(ctx context.Context, tenantID int64, emailKey string) error {
+	_, err := q.w.ExecContext(ctx, `UPDATE login_failures SET count = count - 1 WHERE tenant_id = ? AND email_key = ? AND count > 0`, tenantID, emailKey)
+	if err != nil {
+		return dbErr("release login failure", err)
+	}
+	return nil
+}
+
+// Purge deletes the tokens and sessions that expired before expiredBefore,
+// and the login failures last recorded before failuresBefore, across all
+// tenants.
+func (q queries) Purge(ctx context.Context, expiredBefore, failuresBefore time.Time) error {
+	for _, p := range []struct {
+		op, query string
+		cutoff    time.Time
+	}{
+		{"purge tokens", `DELETE FROM tokens WHERE expires_at < ?`, expiredBefore},
+		{"purge sessions", `DELETE FROM sessions WHERE expires_at < ?`, expiredBefore},
+		{"purge login failures", `DELETE FROM login_failures WHERE last_at < ?`, failuresBefore},
+	} {
+		if _, err := q.w.ExecContext(ctx, p.query, micros(p.cutoff)); err != nil {
+			return dbErr(p.op, err)
+		}
+	}
+	return nil
+}

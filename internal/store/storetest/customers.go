@@ -1,0 +1,386 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"pforte/internal/account"
+)
+
+// fullCustomer returns an unsaved customer with every field set, its times
+// given in a zone other than UTC.
+func fullCustomer(tenantID int64, name string) account.Customer {
+	cest := time.FixedZone("CEST", 2*60*60)
+	c := newCustomer(tenantID, name)
+	c.Email = "Ünïcode." + name + "@Bücher.example"
+	c.EmailKey = "ünïcode." + name + "@xn--bcher-kva.example"
+	c.Username = name + ".Smith"
+	c.Salutation = "Dr."
+	c.FirstName = "Zoë"
+	c.LastName = "O'Brien-Müller"
+	c.Locale = "en"
+	c.PartnerRef = "crm:4711/" + name
+	c.State = account.StateDisabled
+	c.DisabledFrom = account.StatePendingActive
+	c.PasswordHash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
+	c.EmailConfirmedAt = ptr(at(2*time.Minute + 1*time.Microsecond).In(cest))
+	c.CreatedAt = t0.In(cest)
+	c.UpdatedAt = at(time.Minute + 999999*time.Microsecond).In(cest)
+	return c
+}
+
+// wantCustomerReads reads want back by ID, UUID, email key and (if set)
+// username and compares every field.
+func wantCustomerReads(t *testing.T, s account.Tx, want account.Customer) {
+	t.Helper()
+	ctx := t.Context()
+	reads := []struct {
+		name string
+		read func() (account.Customer, error)
+	}{
+		{"CustomerByID", func() (account.Customer, error) { return s.CustomerByID(ctx, want.TenantID, want.ID) }},
+		{"CustomerByUUID", func() (account.Customer, error) { return s.CustomerByUUID(ctx, want.TenantID, want.UUID) }},
+		{"CustomerByEmailKey", func() (account.Customer, error) { return s.CustomerByEmailKey(ctx, want.TenantID, want.EmailKey) }},
+	}
+	if want.Username != "" {
+		reads = append(reads, struct {
+			name string
+			read func() (account.Customer, error)
+		}{"CustomerByUsername", func() (account.Customer, error) { return s.CustomerByUsername(ctx, want.TenantID, want.Username) }})
+	}
+	for _, r := range reads {
+		got, err := r.read()
+		if err != nil {
+			t.Errorf("%s(customer %d): %v", r.name, want.ID, err)
+			continue
+		}
+		checkCustomer(t, fmt.Sprintf("%s(customer %d)", r.name, want.ID), got, want)
+	}
+}
+
+func testCustomerRoundTrip(t *testing.T, s account.Store) {
+	a := mustTenant(t, s, "acme")
+	full := mustCustomer(t, s, fullCustomer(a.ID, "alice"))
+	bare := mustCustomer(t, s, newCustomer(a.ID, "bob")) // EmailConfirmedAt nil, optional text empty
+	if full.ID == bare.ID {
+		t.Fatalf("two customers got one ID %d", full.ID)
+	}
+	wantCustomerReads(t, s, full)
+	wantCustomerReads(t, s, bare)
+
+	for _, st := range account.States {
+		c := newCustomer(a.ID, "state-"+string(st))
+		c.State = st
+		c = mustCustomer(t, s, c)
+		got, err := s.CustomerByID(t.Context(), a.ID, c.ID)
+		if err != nil {
+			t.Fatalf("CustomerByID: %v", err)
+		}
+		if got.State != st {
+			t.Errorf("State = %q, want %q", got.State, st)
+		}
+	}
+}
+
+// testCustomerDisabledFrom round-trips every value of DisabledFrom through
+// CreateCustomer and UpdateCustomer; the store stores it as given, whatever
+// the state.
+func testCustomerDisabledFrom(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	values := append([]account.State{""}, account.States...)
+	for i, from := range values {
+		c := newCustomer(a.ID, fmt.Sprintf("from-%d", i))
+		c.State = account.StateDisabled
+		c.DisabledFrom = from
+		c = mustCustomer(t, s, c)
+		wantCustomerReads(t, s, c)
+
+		// Update to the next value (wrapping around to ''), then back.
+		for _, v := range []account.State{values[(i+1)%len(values)], from} {
+			c.DisabledFrom = v
+			if err := s.UpdateCustomer(ctx, &c); err != nil {
+				t.Fatalf("UpdateCustomer(DisabledFrom %q): %v", v, err)
+			}
+			wantCustomerReads(t, s, c)
+		}
+	}
+	got, err := s.ListCustomers(ctx, a.ID, 0, 100)
+	if err != nil {
+		t.Fatalf("ListCustomers: %v", err)
+	}
+	if len(got) != len(values) {
+		t.Fatalf("ListCustomers returned %d customers, want %d", len(got), len(values))
+	}
+	for i, c := range got {
+		if c.DisabledFrom != values[i] {
+			t.Errorf("ListCustomers[%d].DisabledFrom = %q, want %q", i, c.DisabledFrom, values[i])
+		}
+	}
+}
+
+func testCustomerUsername(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	c := newCustomer(a.ID, "alice")
+	c.Username = "Alice.Smith"
+	c = mustCustomer(t, s, c)
+	mustCustomer(t, s, newCustomer(a.ID, "nameless")) // username ''
+
+	for _, name := range []string{"Alice.Smith", "alice.smith", "ALICE.SMITH", "aLiCe.sMiTh"} {
+		got, err := s.CustomerByUsername(ctx, a.ID, name)
+		if err != nil {
+			t.Errorf("CustomerByUsername(%q): %v", name, err)
+			continue
+		}
+		checkCustomer(t, fmt.Sprintf("CustomerByUsername(%q)", name), got, c) // stored as given
+	}
+	for _, name := range []string{"alice", "Alice.Smith ", "bob", ""} {
+		got, err := s.CustomerByUsername(ctx, a.ID, name)
+		if err == nil {
+			t.Errorf("CustomerByUsername(%q) found customer %d (%q), want ErrNotFound", name, got.ID, got.Username)
+		} else {
+			wantErr(t, fmt.Sprintf("CustomerByUsername(%q)", name), err, account.ErrNotFound)
+		}
+	}
+}
+
+func testCustomerNotFound(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	c := mustCustomer(t, s, fullCustomer(a.ID, "alice"))
+	_, err := s.CustomerByID(ctx, a.ID, c.ID+1000)
+	wantErr(t, "CustomerByID(unknown)", err, account.ErrNotFound)
+	_, err = s.CustomerByUUID(ctx, a.ID, uuidFor("nobody"))
+	wantErr(t, "CustomerByUUID(unknown)", err, account.ErrNotFound)
+	_, err = s.CustomerByEmailKey(ctx, a.ID, "nobody@example.com")
+	wantErr(t, "CustomerByEmailKey(unknown)", err, account.ErrNotFound)
+	_, err = s.CustomerByEmailKey(ctx, a.ID, c.Email) // the address as given is not the key
+	wantErr(t, "CustomerByEmailKey(email, not key)", err, account.ErrNotFound)
+	_, err = s.CustomerByUsername(ctx, a.ID, "nobody")
+	wantErr(t, "CustomerByUsername(unknown)", err, account.ErrNotFound)
+}
+
+func testCustomerDuplicates(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	orig := newCustomer(a.ID, "alice")
+	orig.Username = "alice"
+	orig = mustCustomer(t, s, orig)
+
+	for i, tc := range []struct {
+		name   string
+		modify func(c *account.Customer)
+	}{
+		{"email key", func(c *account.Customer) { c.EmailKey = orig.EmailKey }},
+		{"uuid", func(c *account.Customer) { c.UUID = orig.UUID }},
+		{"username", func(c *account.Customer) { c.Username = orig.Username }},
+		{"username in other case", func(c *account.Customer) { c.Username = "ALICE" }},
+	} {
+		c := newCustomer(a.ID, fmt.Sprintf("dup%d", i))
+		tc.modify(&c)
+		wantErr(t, "CreateCustomer(duplicate "+tc.name+")", s.CreateCustomer(ctx, &c), account.ErrDuplicate)
+	}
+	mustCustomerCount(t, s, a.ID, 1)
+	wantCustomerReads(t, s, orig)
+
+	// The same email key, UUID and username are free in another tenant.
+	other := orig
+	other.ID, other.TenantID = 0, b.ID
+	other = mustCustomer(t, s, other)
+	wantCustomerReads(t, s, other)
+	wantCustomerReads(t, s, orig)
+
+	// Customers without a username never collide on it.
+	for _, name := range []string{"x", "y", "z"} {
+		mustCustomer(t, s, newCustomer(a.ID, name))
+	}
+	mustCustomerCount(t, s, a.ID, 4)
+}
+
+func testCustomerIsolation(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	c := mustCustomer(t, s, fullCustomer(a.ID, "alice"))
+
+	_, err := s.CustomerByID(ctx, b.ID, c.ID)
+	wantErr(t, "CustomerByID(wrong tenant)", err, account.ErrNotFound)
+	_, err = s.CustomerByUUID(ctx, b.ID, c.UUID)
+	wantErr(t, "CustomerByUUID(wrong tenant)", err, account.ErrNotFound)
+	_, err = s.CustomerByEmailKey(ctx, b.ID, c.EmailKey)
+	wantErr(t, "CustomerByEmailKey(wrong tenant)", err, account.ErrNotFound)
+	_, err = s.CustomerByUsername(ctx, b.ID, c.Username)
+	wantErr(t, "CustomerByUsername(wrong tenant)", err, account.ErrNotFound)
+	mustCustomerCount(t, s, b.ID, 0)
+
+	// A namesake in b: each tenant finds its own.
+	namesake := c
+	namesake.ID, namesake.TenantID = 0, b.ID
+	namesake.FirstName = "Other"
+	namesake = mustCustomer(t, s, namesake)
+	wantCustomerReads(t, s, c)
+	wantCustomerReads(t, s, namesake)
+
+	wantErr(t, "DeleteCustomer(wrong tenant)", s.DeleteCustomer(ctx, b.ID, c.ID), account.ErrNotFound)
+	wantCustomerReads(t, s, c)
+	wantCustomerReads(t, s, namesake)
+}
+
+func testCustomerUpdate(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	c := mustCustomer(t, s, newCustomer(a.ID, "alice"))
+	bystander := mustCustomer(t, s, fullCustomer(a.ID, "bob"))
+
+	// Change every column.
+	upd := fullCustomer(a.ID, "carol")
+	upd.ID = c.ID
+	upd.DisabledFrom = account.StateActive
+	upd.CreatedAt = at(-time.Hour) // not a column UpdateCustomer writes
+	upd.UpdatedAt = at(time.Hour + time.Microsecond)
+	if err := s.UpdateCustomer(ctx, &upd); err != nil {
+		t.Fatalf("UpdateCustomer: %v", err)
+	}
+	want := upd
+	want.CreatedAt = c.CreatedAt
+	wantCustomerReads(t, s, want)
+	wantCustomerReads(t, s, bystander)
+	if _, err := s.CustomerByEmailKey(ctx, a.ID, c.EmailKey); err == nil {
+		t.Errorf("CustomerByEmailKey(old key %q) still finds the customer", c.EmailKey)
+	}
+
+	// Back to no username, no confirmation and no earlier state; an
+	// unchanged update is no clash with itself.
+	upd.Username, upd.EmailConfirmedAt = "", nil
+	upd.State, upd.DisabledFrom = account.StateActive, ""
+	for range 2 {
+		if err := s.UpdateCustomer(ctx, &upd); err != nil {
+			t.Fatalf("UpdateCustomer(clear username, confirmation, disabled_from): %v", err)
+		}
+	}
+	want = upd
+	want.CreatedAt = c.CreatedAt
+	wantCustomerReads(t, s, want)
+}
+
+func testCustomerUpdateRefused(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	c := newCustomer(a.ID, "alice")
+	c.Username = "alice"
+	c = mustCustomer(t, s, c)
+	d := newCustomer(a.ID, "dora")
+	d.Username = "Dora"
+	d = mustCustomer(t, s, d)
+
+	for _, tc := range []struct {
+		name   string
+		modify func(u *account.Customer)
+		want   error
+	}{
+		{"wrong tenant", func(u *account.Customer) { u.TenantID = b.ID }, account.ErrNotFound},
+		{"unknown id", func(u *account.Customer) { u.ID = d.ID + 1000 }, account.ErrNotFound},
+		{"username clash", func(u *account.Customer) { u.Username = "DORA" }, account.ErrDuplicate},
+		{"email key clash", func(u *account.Customer) { u.EmailKey = d.EmailKey }, account.ErrDuplicate},
+		{"uuid clash", func(u *account.Customer) { u.UUID = d.UUID }, account.ErrDuplicate},
+	} {
+		u := c
+		u.FirstName = "Changed"
+		tc.modify(&u)
+		wantErr(t, "UpdateCustomer("+tc.name+")", s.UpdateCustomer(ctx, &u), tc.want)
+	}
+	wantCustomerReads(t, s, c)
+	wantCustomerReads(t, s, d)
+	mustCustomerCount(t, s, b.ID, 0)
+}
+
+func testCustomerList(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	var as, bs []account.Customer
+	for i := range 5 {
+		as = append(as, mustCustomer(t, s, fullCustomer(a.ID, fmt.Sprintf("a%d", i))))
+		if i%2 == 0 {
+			bs = append(bs, mustCustomer(t, s, newCustomer(b.ID, fmt.Sprintf("b%d", i))))
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		tenant  int64
+		afterID int64
+		limit   int
+		want    []account.Customer
+	}{
+		{"all of a", a.ID, 0, 100, as},
+		{"first page", a.ID, 0, 2, as[:2]},
+		{"second page", a.ID, as[1].ID, 2, as[2:4]},
+		{"last page", a.ID, as[3].ID, 2, as[4:]},
+		{"past the end", a.ID, as[4].ID, 2, nil},
+		{"all of b", b.ID, 0, 100, bs},
+		{"b after a's id", b.ID, bs[0].ID, 100, bs[1:]},
+	} {
+		got, err := s.ListCustomers(ctx, tc.tenant, tc.afterID, tc.limit)
+		if err != nil {
+			t.Errorf("ListCustomers(%s): %v", tc.name, err)
+			continue
+		}
+		if len(got) != len(tc.want) {
+			var ids []int64
+			for _, c := range got {
+				ids = append(ids, c.ID)
+			}
+			t.Errorf("ListCustomers(%s) returned IDs %v, want %d customers", tc.name, ids, len(tc.want))
+			continue
+		}
+		for i := range got {
+			checkCustomer(t, fmt.Sprintf("ListCustomers(%s)[%d]", tc.name, i), got[i], tc.want[i])
+		}
+	}
+}
+
+func testCustomerDelete(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	c := mustCustomer(t, s, fullCustomer(a.ID, "alice"))
+	d := mustCustomer(t, s, fullCustomer(a.ID, "dora"))
+	cTokens := []account.Token{
+		mustToken(t, s, newToken(c, account.PurposeConfirm, "c confirm", false)),
+		mustToken(t, s, newToken(c, account.PurposePasswordReset, "c reset", true)),
+	}
+	cSessions := []account.Session{
+		mustSession(t, s, newSession(c, "c session 1")),
+		mustSession(t, s, newSession(c, "c session 2")),
+	}
+	dToken := mustToken(t, s, newToken(d, account.PurposeConfirm, "d confirm", false))
+	dSession := mustSession(t, s, newSession(d, "d session"))
+
+	wantErr(t, "DeleteCustomer(unknown id)", s.DeleteCustomer(ctx, a.ID, d.ID+1000), account.ErrNotFound)
+	if err := s.DeleteCustomer(ctx, a.ID, c.ID); err != nil {
+		t.Fatalf("DeleteCustomer: %v", err)
+	}
+	_, err := s.CustomerByID(ctx, a.ID, c.ID)
+	wantErr(t, "CustomerByID(deleted)", err, account.ErrNotFound)
+	_, err = s.CustomerByEmailKey(ctx, a.ID, c.EmailKey)
+	wantErr(t, "CustomerByEmailKey(deleted)", err, account.ErrNotFound)
+	for _, sess := range cSessions {
+		wantNoSession(t, s, "session of a deleted customer", sess)
+	}
+	for _, tok := range cTokens {
+		wantNoConsume(t, s, "token of a deleted customer", tok, at(time.Minute), 5)
+	}
+	wantErr(t, "DeleteCustomer(again)", s.DeleteCustomer(ctx, a.ID, c.ID), account.ErrNotFound)
+
+	// The other customer keeps everything.
+	wantCustomerReads(t, s, d)
+	wantSession(t, s, "other customer's session", dSession)
+	mustConsume(t, s, dToken, at(time.Minute), 5, 0)
+
+	// The email key, UUID and username are free again.
+	again := mustCustomer(t, s, fullCustomer(a.ID, "alice"))
+	wantCustomerReads(t, s, again)
+}
