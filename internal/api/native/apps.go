@@ -1,0 +1,113 @@
+package native
+
+import (
+	"net/http"
+	"time"
+
+	"pforte/internal/account"
+	"pforte/internal/api/wire"
+)
+
+// appJSON is an application on the wire.
+type appJSON struct {
+	Name       string    `json:"name"`
+	Endpoint   string    `json:"endpoint"`
+	ConfirmURL string    `json:"confirm_url"`
+	ResetURL   string    `json:"reset_url"`
+	InviteURL  string    `json:"invite_url"`
+	Delivery   string    `json:"delivery"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+func toApp(a account.Application) appJSON {
+	return appJSON{Name: a.Name, Endpoint: a.Endpoint, ConfirmURL: a.ConfirmURL, ResetURL: a.ResetURL,
+		InviteURL: a.InviteURL, Delivery: string(a.Delivery), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+}
+
+// appFields are the writable fields of an application; nil means unset.
+type appFields struct {
+	Name       *string `json:"name"`
+	Endpoint   *string `json:"endpoint"`
+	ConfirmURL *string `json:"confirm_url"`
+	ResetURL   *string `json:"reset_url"`
+	InviteURL  *string `json:"invite_url"`
+	Delivery   *string `json:"delivery"`
+}
+
+func (f appFields) patch() account.AppPatch {
+	p := account.AppPatch{Name: f.Name, Endpoint: f.Endpoint, ConfirmURL: f.ConfirmURL, ResetURL: f.ResetURL, InviteURL: f.InviteURL}
+	if f.Delivery != nil {
+		d := account.Delivery(*f.Delivery)
+		p.Delivery = &d
+	}
+	return p
+}
+
+// CreateApp serves POST /api/v1/apps.
+func (a *API) CreateApp() http.Handler {
+	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		req, err := wire.DecodeJSON[appFields](r)
+		if err != nil {
+			return err
+		}
+		created, err := a.svc.CreateApp(r.Context(), c, req.patch())
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Location", "/api/v1/apps/"+created.Name)
+		return writeJSON(w, http.StatusCreated, map[string]appJSON{"app": toApp(created)})
+	})
+}
+
+// ListApps serves GET /api/v1/apps.
+func (a *API) ListApps() http.Handler {
+	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		apps, err := a.svc.Apps(r.Context(), c)
+		if err != nil {
+			return err
+		}
+		out := make([]appJSON, 0, len(apps))
+		for _, app := range apps {
+			out = append(out, toApp(app))
+		}
+		return writeJSON(w, http.StatusOK, map[string][]appJSON{"apps": out})
+	})
+}
+
+// GetApp serves GET /api/v1/apps/{name}.
+func (a *API) GetApp() http.Handler {
+	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		app, err := a.svc.App(r.Context(), c, r.PathValue("name"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, map[string]appJSON{"app": toApp(app)})
+	})
+}
+
+// UpdateApp serves PATCH /api/v1/apps/{name}.
+func (a *API) UpdateApp() http.Handler {
+	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		req, err := wire.DecodeJSON[appFields](r)
+		if err != nil {
+			return err
+		}
+		app, err := a.svc.UpdateApp(r.Context(), c, r.PathValue("name"), req.patch())
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, map[string]appJSON{"app": toApp(app)})
+	})
+}
+
+// DeleteApp serves DELETE /api/v1/apps/{name}.
+func (a *API) DeleteApp() http.Handler {
+	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		if err := a.svc.DeleteApp(r.Context(), c, r.PathValue("name")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
