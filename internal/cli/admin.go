@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"pforte/internal/account"
+)
+
+// subcommand splits "NOUN SUB ARGS..." and prepares SUB's flags; done is
+// true when there is nothing more to do (help, or a usage error).
+func (e env) subcommand(noun string, args []string, help string) (sub string, fs *flagSet, done bool, err error) {
+	if len(args) == 0 {
+		return "", nil, true, fmt.Errorf("%w: %s", ErrUsage, help)
+	}
+	if args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
+		fmt.Fprintln(e.stdout, help)
+		return "", nil, true, nil
+	}
+	fs = e.flags(noun + " " + args[0])
+	fs.dsn = fs.db()
+	fs.secret = fs.string("secret", "", "the server secret, as given to serve (needed to read queued mail)")
+	fs.env, fs.rawArgs = e, args[1:]
+	return args[0], fs, false, nil
+}
+
+// run parses the flags, opens the database and calls fn with the
+// positional arguments.
+func (f *flagSet) run(fn func(svc *account.Service, rest []string) error) error {
+	if done, err := f.parse(f.rawArgs); done {
+		return err
+	}
+	svc, closeFn, err := f.env.service(*f.dsn, *f.secret)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return fn(svc, f.args)
+}
+
+func (e env) migrate(args []string) error {
+	fs := e.flags("migrate")
+	dsn := fs.db()
+	if done, err := fs.parse(args); done {
+		return err
+	}
+	st, err := e.openStore(*dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintln(e.stdout, "migrations applied")
+	return nil
+}
+
+func (e env) tenant(args []string) error {
+	const help = "usage: pforte tenant create SLUG | list | set SLUG KEY=VALUE... [--db DSN]"
+	sub, fs, done, err := e.subcommand("tenant", args, help)
+	if done {
+		return err
+	}
+	return fs.run(func(svc *account.Service, rest []string) error {
+		return e.tenantDo(svc, sub, rest, help)
+	})
+}
+
+func (e env) tenantDo(svc *account.Service, sub string, rest []string, help string) error {
+	switch {
+	case sub == "create" && len(rest) == 1:
+		t, err := svc.CreateTenant(e.ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, t.Slug)
+		return nil
+	case sub == "list" && len(rest) == 0:
+		ts, err := svc.Tenants(e.ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SLUG\tCREATED\tSETTINGS")
+		for _, t := range ts {
+			var settings []string
+			for _, spec := range account.SettingSpecs() {
+				settings = append(settings, spec.Key+"="+t.Setting(spec.Key))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Slug, t.CreatedAt.Format(time.RFC3339), strings.Join(settings, " "))
+		}
+		return tw.Flush()
+	case sub == "set" && len(rest) >= 2:
+		// Check every pair before changing anything.
+		settings := map[string]string{}
+		for _, kv := range rest[1:] {
+			key, value, ok := strings.Cut(kv, "=")
+			if !ok {
+				return fmt.Errorf("%w: %q is not KEY=VALUE", ErrUsage, kv)
+			}
+			if err := account.ValidateSetting(key, value); err != nil {
+				return err
+			}
+			settings[key] = value
+		}
+		for key, value := range settings {
+			if err := svc.SetTenantSetting(e.ctx, rest[0], key, value); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrUsage, help)
+}
+
+func (e env) apikey(args []string) error {
+	const help = "usage: pforte apikey create --kind secret|public [--name N] | list | revoke ID  [--tenant SLUG] [--db DSN]"
+	sub, fs, done, err := e.subcommand("apikey", args, help)
+	if done {
+		return err
+	}
+	tenant := fs.String("tenant", account.DefaultTenant, "tenant slug")
+	kind := fs.String("kind", "", "key kind: secret (servers) or public (browsers, self-service only)")
+	name := fs.String("name", "", "a name to recognise the key by")
+	return fs.run(func(svc *account.Service, rest []string) error {
+		return e.apikeyDo(svc, sub, rest, *tenant, *kind, *name, help)
+	})
+}
+
+func (e env) apikeyDo(svc *account.Service, sub string, rest []string, tenant, kind, name, help string) error {
+	switch {
+	case sub == "create" && kind == "":
+		return fmt.Errorf("%w: apikey create needs --kind secret or --kind public", ErrUsage)
+	case sub == "create" && len(rest) == 0:
+		raw, _, err := svc.CreateAPIKey(e.ctx, tenant, account.KeyKind(kind), name)
+		if err != nil {
+			return err
+		}
+		// Only the key on stdout, so scripts can capture it; it is shown once.
+		fmt.Fprintln(e.stdout, raw)
+		return nil
+	case sub == "list" && len(rest) == 0:
+		keys, err := svc.APIKeys(e.ctx, tenant)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tKIND\tPREFIX\tNAME\tCREATED\tLAST USED\tREVOKED")
+		for _, k := range keys {
+			fmt.Fprintf(tw, "%d\t%s\t%s…\t%s\t%s\t%s\t%s\n", k.ID, k.Kind, k.Prefix, k.Name,
+				k.CreatedAt.Format(time.RFC3339), formatTime(k.LastUsedAt), formatTime(k.RevokedAt))
+		}
+		return tw.Flush()
+	case sub == "revoke" && len(rest) == 1:
+		id, err := strconv.ParseInt(rest[0], 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: key id must be a number (see pforte apikey list)", ErrUsage)
+		}
+		return svc.RevokeAPIKey(e.ctx, tenant, id)
+	}
+	return fmt.Errorf("%w: %s", ErrUsage, help)
+}
+
+func formatTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}

@@ -1,0 +1,248 @@
+// Package cli is the pforte command: it parses flags and environment,
+// wires the store, the service and the server together, and runs the
+// subcommands. cmd/pforte only calls Run.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"pforte/internal/account"
+	"pforte/internal/mail"
+	"pforte/internal/password"
+	"pforte/internal/store/postgres"
+	"pforte/internal/store/sqlite"
+)
+
+// Run runs the pforte command with args (without the program name).
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	e := env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}
+	switch cmd {
+	case "serve":
+		return e.serve(args)
+	case "migrate":
+		return e.migrate(args)
+	case "tenant":
+		return e.tenant(args)
+	case "apikey":
+		return e.apikey(args)
+	case "app":
+		return e.app(args)
+	case "mail":
+		return e.mail(args)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q\n\n%s", ErrUsage, cmd, usage)
+}
+
+const usage = `Usage: pforte [COMMAND] [FLAGS]
+
+Commands:
+  serve      run the HTTP server (the default)
+  migrate    apply database migrations
+  tenant     create, list and configure tenants
+  apikey     create, list and revoke API keys
+  app        create, list, update and delete applications (the URLs mail links lead to)
+  mail       list recent mail in the outbox, with its links while it is unsent
+
+Run "pforte COMMAND --help" for the flags of a command.
+`
+
+// ErrUsage marks an error in how the command was called; main exits with 2.
+var ErrUsage = errors.New("usage error")
+
+type env struct {
+	ctx            context.Context
+	getenv         func(string) string
+	stdout, stderr io.Writer
+}
+
+// flags returns a flag set whose defaults come from PFORTE_* variables.
+func (e env) flags(name string) *flagSet {
+	fs := flag.NewFlagSet("pforte "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return &flagSet{FlagSet: fs, getenv: e.getenv}
+}
+
+type flagSet struct {
+	*flag.FlagSet
+	getenv func(string) string
+	errs   []error
+	args   []string // positional arguments, wherever they stood among the flags
+
+	// For subcommands: see env.subcommand and flagSet.run.
+	env     env
+	dsn     *string
+	secret  *string
+	rawArgs []string
+}
+
+// envName is PFORTE_ and the flag name in upper case with underscores.
+func envName(name string) string {
+	return "PFORTE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+func (f *flagSet) string(name, def, usage string) *string {
+	if v := f.getenv(envName(name)); v != "" {
+		def = v
+	}
+	return f.String(name, def, usage+" (env "+envName(name)+")")
+}
+
+func (f *flagSet) duration(name string, def time.Duration, usage string) *time.Duration {
+	if v := f.getenv(envName(name)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s: %v", envName(name), err))
+		}
+		def = d
+	}
+	return f.Duration(name, def, usage+" (env "+envName(name)+")")
+}
+
+func (f *flagSet) int(name string, def int, usage string) *int {
+	if v := f.getenv(envName(name)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s: %v", envName(name), err))
+		}
+		def = n
+	}
+	return f.Int(name, def, usage+" (env "+envName(name)+")")
+}
+
+func (f *flagSet) bool(name string, def bool, usage string) *bool {
+	if v := f.getenv(envName(name)); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s: %v", envName(name), err))
+		}
+		def = b
+	}
+	return f.Bool(name, def, usage+" (env "+envName(name)+")")
+}
+
+// parse parses args, allowing flags after positional arguments ("apikey
+// revoke 3 --db ..."); --help prints the flags and ends the command cleanly.
+func (f *flagSet) parse(args []string) (done bool, err error) {
+	for {
+		if err := f.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		} else if err != nil {
+			return true, fmt.Errorf("%w: %v", ErrUsage, err)
+		}
+		if f.NArg() == 0 {
+			break
+		}
+		f.args = append(f.args, f.Arg(0))
+		args = f.Args()[1:]
+	}
+	if len(f.errs) > 0 {
+		return true, errors.Join(f.errs...)
+	}
+	return false, nil
+}
+
+const defaultDB = "sqlite:pforte.db"
+
+func (f *flagSet) db() *string {
+	return f.string("db", defaultDB, "database: sqlite:PATH or postgres://USER@HOST/DB")
+}
+
+// openStore opens and migrates the database named by dsn.
+func (e env) openStore(dsn string) (account.Store, error) {
+	var (
+		st  account.Store
+		err error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, fmt.Errorf("%w: --db sqlite: needs a file path, e.g. sqlite:pforte.db", ErrUsage)
+		}
+		st, err = sqlite.Open(e.ctx, path)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		st, err = postgres.Open(e.ctx, dsn)
+	default:
+		return nil, fmt.Errorf("%w: --db must be sqlite:PATH or postgres://..., not %q", ErrUsage, redactDSN(dsn))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", redactDSN(dsn), err)
+	}
+	if err := st.Migrate(e.ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrating %s: %w", redactDSN(dsn), err)
+	}
+	return st, nil
+}
+
+// redactDSN hides the password of a database URL, in its user part or its
+// query, before it is printed.
+func redactDSN(dsn string) string {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable DSN)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// service opens the store and starts a service for the admin commands,
+// which never hash passwords.
+func (e env) service(dsn, secret string) (*account.Service, func(), error) {
+	st, err := e.openStore(dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	templates, err := mail.NewTemplates()
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	svc := account.NewService(account.Config{Store: st, Policy: password.DefaultPolicy(), Renderer: templates})
+	if err := svc.Start(e.ctx, []byte(secret)); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return svc, func() { st.Close() }, nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("%w: --log-level: %v", ErrUsage, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("%w: --log-format must be text or json", ErrUsage)
+}

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"pforte/internal/account"
+)
+
+func (e env) mail(args []string) error {
+	const help = "usage: pforte mail list [--tenant SLUG] [--limit N] [--db DSN]"
+	sub, fs, done, err := e.subcommand("mail", args, help)
+	if done {
+		return err
+	}
+	tenant := fs.String("tenant", "", "only this tenant's mail (default: every tenant)")
+	limit := fs.Int("limit", 20, "how many of the newest mails")
+	return fs.run(func(svc *account.Service, rest []string) error {
+		if sub != "list" || len(rest) != 0 {
+			return fmt.Errorf("%w: %s", ErrUsage, help)
+		}
+		mails, err := svc.Mails(e.ctx, *tenant, *limit)
+		if err != nil {
+			return err
+		}
+		if len(mails) == 0 {
+			fmt.Fprintln(e.stdout, "no mail")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tCREATED\tSTATUS\tKIND\tLOCALE\tATTEMPTS\tTO\tSUBJECT")
+		for _, m := range mails {
+			to, subject := "(erased after delivery)", ""
+			switch {
+			case m.Envelope != nil:
+				to, subject = m.Envelope.To, m.Envelope.Subject
+			case len(m.Sealed) > 0:
+				to = "(sealed under another secret: give --secret or PFORTE_SECRET as serve has it)"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.CreatedAt.Format(time.RFC3339), m.Status, m.Kind,
+				m.Locale, m.Attempts, to, subject)
+			if m.Envelope != nil {
+				for _, link := range m.Envelope.Links {
+					fmt.Fprintf(tw, "\t\t\t\t\t\tlink:\t%s\n", link)
+				}
+			}
+			if m.LastError != "" {
+				fmt.Fprintf(tw, "\t\t\t\t\t\terror:\t%s\n", strings.ReplaceAll(m.LastError, "\n", " "))
+			}
+		}
+		return tw.Flush()
+	})
+}
+
+func (e env) app(args []string) error {
+	const help = "usage: pforte app create NAME --endpoint URL [--confirm-url U] [--reset-url U] [--invite-url U] [--delivery mail|return|both]\n" +
+		"       pforte app update NAME [the same flags, --name NEW]\n" +
+		"       pforte app list | delete NAME            (all take --tenant SLUG and --db DSN)"
+	sub, fs, done, err := e.subcommand("app", args, help)
+	if done {
+		return err
+	}
+	tenant := fs.String("tenant", account.DefaultTenant, "tenant slug")
+	var p account.AppPatch
+	// Only flags given on the command line change anything.
+	optional := func(name, usage string, dst **string) {
+		fs.Func(name, usage, func(v string) error { *dst = &v; return nil })
+	}
+	optional("name", "new name (update)", &p.Name)
+	optional("endpoint", "request endpoint: links go to {endpoint}?accountId=..&customerId=..&token=..&action=..", &p.Endpoint)
+	optional("confirm-url", "link template for confirmations, with {token}", &p.ConfirmURL)
+	optional("reset-url", "link template for password resets, with {token}", &p.ResetURL)
+	optional("invite-url", "link template for invitations, with {token}", &p.InviteURL)
+	fs.Func("delivery", "mail, return or both (empty: the tenant's)", func(v string) error {
+		d := account.Delivery(v)
+		p.Delivery = &d
+		return nil
+	})
+	return fs.run(func(svc *account.Service, rest []string) error {
+		c, err := svc.TenantCaller(e.ctx, *tenant)
+		if err != nil {
+			return err
+		}
+		c.Key = account.KeySecret // the operator at the command line may do everything
+		switch {
+		case sub == "create" && len(rest) == 1:
+			p.Name = &rest[0]
+			a, err := svc.CreateApp(e.ctx, c, p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, a.Name)
+			return nil
+		case sub == "update" && len(rest) == 1:
+			_, err := svc.UpdateApp(e.ctx, c, rest[0], p)
+			return err
+		case sub == "delete" && len(rest) == 1:
+			return svc.DeleteApp(e.ctx, c, rest[0])
+		case sub == "list" && len(rest) == 0:
+			apps, err := svc.Apps(e.ctx, c)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tDELIVERY\tENDPOINT\tCONFIRM URL\tRESET URL\tINVITE URL")
+			for _, a := range apps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, orDash(string(a.Delivery)), orDash(a.Endpoint),
+					orDash(a.ConfirmURL), orDash(a.ResetURL), orDash(a.InviteURL))
+			}
+			return tw.Flush()
+		}
+		return fmt.Errorf("%w: %s", ErrUsage, help)
+	})
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

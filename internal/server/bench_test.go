@@ -1,0 +1,70 @@
+package server_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"pforte/internal/account"
+	"pforte/internal/password"
+	"pforte/internal/server"
+	"pforte/internal/store/teststore"
+)
+
+// The two benchmarks below run at the default argon2id parameters. A login
+// cannot be faster than its hash, so compare them as a ratio:
+//
+//	go test -run '^$' -bench 'Login|Argon2id' -benchmem ./internal/server/
+func BenchmarkArgon2idDefault(b *testing.B) {
+	h, err := password.NewHasher(password.DefaultParams(), password.NewPool(1, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	encoded, _ := h.Hash(context.Background(), "correct horse battery staple")
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _, err := h.Verify(context.Background(), encoded, "correct horse battery staple"); !ok || err != nil {
+			b.Fatal("verify failed", err)
+		}
+	}
+}
+
+// BenchmarkLoginHTTP is a whole POST /api/v1/sessions through the server's
+// handler on a SQLite store: key lookup, throttle check, customer lookup,
+// argon2id verify, session insert and the JSON answer.
+func BenchmarkLoginHTTP(b *testing.B) {
+	ctx := context.Background()
+	st := teststore.SQLite(b)
+	hasher, err := password.NewHasher(password.DefaultParams(), password.NewPool(1, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := account.NewService(account.Config{Store: st, Hasher: hasher, Policy: password.DefaultPolicy()})
+	if err := svc.Start(ctx, nil); err != nil {
+		b.Fatal(err)
+	}
+	key, _, err := svc.CreateAPIKey(ctx, account.DefaultTenant, account.KeySecret, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	caller, _ := svc.AuthenticateKey(ctx, key)
+	if _, err := svc.CreateCustomer(ctx, caller, account.NewCustomer{Email: "bench@example.com", Password: "correct horse battery staple"}); err != nil {
+		b.Fatal(err)
+	}
+	h := server.New(server.Deps{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+	body := `{"email":"bench@example.com","password":"correct horse battery staple"}`
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/sessions", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-API-KEY", key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated {
+			b.Fatalf("login: %d %s", rec.Code, rec.Body)
+		}
+	}
+}

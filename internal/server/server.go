@@ -1,0 +1,147 @@
+// Package server builds pforte's HTTP handler: every API on one mux, with
+// request ids, access logs and panic recovery around it.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"pforte/internal/account"
+	"pforte/internal/api/native"
+	"pforte/internal/api/wire"
+)
+
+// Deps are what the server needs.
+type Deps struct {
+	Service *account.Service
+	Logger  *slog.Logger
+	// CORSOrigins may call the API from a browser: exact origins such as
+	// https://www.example.org, or "*" for any. Empty: none.
+	CORSOrigins []string
+}
+
+// New returns the handler that serves every route in routes.go.
+func New(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	nat := native.New(d.Service, d.Logger)
+	addRoutes(mux, d, nat)
+	var h http.Handler = unrouted(mux, nat)
+	h = recoverPanics(h, d.Logger)
+	h = accessLog(h, d.Logger)
+	h = cors(h, d.CORSOrigins)
+	h = securityHeaders(h)
+	return wire.WithRequestID(h)
+}
+
+// cors lets the configured origins call the APIs (native and dialects)
+// from a browser, which is how public keys are meant to be used. No cookies
+// are involved, so credentials are never allowed.
+func cors(next http.Handler, origins []string) http.Handler {
+	allowed := map[string]bool{}
+	for _, o := range origins {
+		allowed[strings.TrimRight(o, "/")] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Add("Vary", "Origin")
+		ok := allowed["*"] || allowed[origin]
+		if ok {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Set("Access-Control-Expose-Headers", "Retry-After, X-Request-Id, Location")
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if ok {
+				w.Header().Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
+				w.Header().Set("Access-Control-Allow-Headers", "Content-Type, X-API-KEY, Authorization")
+				w.Header().Set("Access-Control-Max-Age", "600")
+			}
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// unrouted lets each API answer requests no route took in its own error
+// format instead of the mux's plain text.
+func unrouted(mux *http.ServeMux, nat *native.API) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern == "" && strings.HasPrefix(r.URL.Path, "/api/v1/") {
+			// Ask the mux what it would answer (404 or 405) without writing it.
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if allow := rec.Header().Get("Allow"); allow != "" {
+				w.Header().Set("Allow", allow)
+			}
+			nat.Unrouted(rec.Code).ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// accessLog logs one line per request. It logs the route pattern, never the
+// path or query: paths of some dialects carry tokens.
+func accessLog(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unrouted"
+		}
+		log.Info("request", "request_id", wire.RequestID(r.Context()), "method", r.Method, "route", route,
+			"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
+	})
+}
+
+func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil && v != http.ErrAbortHandler {
+				log.Error("panic", "request_id", wire.RequestID(r.Context()), "route", r.Pattern, "panic", v)
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusInternalServerError)
+				w.Write([]byte(`{"type":"urn:pforte:problem:internal","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal"}` + "\n"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
