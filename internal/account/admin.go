@@ -53,7 +53,7 @@ func (s *Service) CreateCustomer(ctx context.Context, c Caller, n NewCustomer) (
 	if err := c.requireSecret(); err != nil {
 		return CreateResult{}, err
 	}
-	key, fe := NormalizeEmail(n.Email)
+	key, fe := s.emailKey(c.Tenant, n.Email)
 	var fields []FieldError
 	if fe != nil {
 		fields = append(fields, *fe)
@@ -110,7 +110,7 @@ func (s *Service) CreateCustomer(ctx context.Context, c Caller, n NewCustomer) (
 			n.Profile.setDefaults(Profile{Locale: tmpl.Locale, PartnerRef: tmpl.PartnerRef})
 		}
 		now := s.now()
-		cust := Customer{UUID: id, TenantID: c.Tenant.ID, Email: n.Email, EmailKey: key, State: n.State,
+		cust := Customer{UUID: id, TenantID: c.Tenant.ID, Email: storedEmail(c.Tenant, n.Email), EmailKey: key, State: n.State,
 			PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 		cust.setProfile(n.Profile)
 		adopted, err := s.adopt(ctx, tx, n, &cust)
@@ -125,6 +125,7 @@ func (s *Service) CreateCustomer(ctx context.Context, c Caller, n NewCustomer) (
 				return err
 			}
 		}
+		cust.reachedAt(n.Email)
 		res.Customer = cust
 		switch {
 		case cust.State == StateOffline || cust.State == StateActive && cust.HasPassword():
@@ -136,13 +137,13 @@ func (s *Service) CreateCustomer(ctx context.Context, c Caller, n NewCustomer) (
 			if res.ActivationCode, err = s.newCode(ctx, tx, cust, PurposeInvite); err != nil {
 				return err
 			}
-			return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailInvite, action: actionActivate,
+			return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailInvite, action: ActionActivate,
 				token: res.InviteToken, code: res.ActivationCode, validFor: s.cfg.InviteTTL})
 		case cust.State == StatePending || cust.State == StatePendingActive:
 			if res.ConfirmToken, err = s.issueToken(ctx, tx, cust, PurposeConfirm); err != nil {
 				return err
 			}
-			return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: actionConfirm, token: res.ConfirmToken, validFor: s.cfg.ConfirmTTL})
+			return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: res.ConfirmToken, validFor: s.cfg.ConfirmTTL})
 		}
 		return nil
 	})
@@ -218,7 +219,7 @@ func (s *Service) CustomerByEmail(ctx context.Context, c Caller, email string) (
 	if err := c.requireSecret(); err != nil {
 		return Customer{}, err
 	}
-	key, fe := NormalizeEmail(email)
+	key, fe := s.emailKey(c.Tenant, email)
 	if fe != nil {
 		return Customer{}, Invalid(*fe)
 	}
@@ -228,6 +229,7 @@ func (s *Service) CustomerByEmail(ctx context.Context, c Caller, email string) (
 	} else if err != nil {
 		return Customer{}, Internal(err)
 	}
+	cust.reachedAt(email)
 	return cust, nil
 }
 
@@ -272,7 +274,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, c Caller, ref string, p Cu
 	var newKey string
 	if p.Email != nil {
 		var fe *FieldError
-		if newKey, fe = NormalizeEmail(*p.Email); fe != nil {
+		if newKey, fe = s.emailKey(c.Tenant, *p.Email); fe != nil {
 			fields = append(fields, *fe)
 		}
 	}
@@ -300,7 +302,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, c Caller, ref string, p Cu
 			}
 		}
 		if p.Email != nil {
-			cust.Email, cust.EmailKey = *p.Email, newKey
+			cust.Email, cust.EmailKey = storedEmail(c.Tenant, *p.Email), newKey
 		}
 		for _, f := range []struct {
 			dst *string

@@ -36,7 +36,7 @@ func (s *Service) ResetWithCode(ctx context.Context, c Caller, email, code, newP
 // neither they nor their timing tell which addresses have accounts.
 func (s *Service) useCode(ctx context.Context, c Caller, email, code string, p Purpose, newPw string, confirmation *string) (Customer, NewSession, error) {
 	defer s.uniform(ctx, time.Now())
-	key, fe := NormalizeEmail(email)
+	key, fe := s.emailKey(c.Tenant, email)
 	if fe != nil {
 		return Customer{}, NewSession{}, Invalid(*fe)
 	}
@@ -44,6 +44,7 @@ func (s *Service) useCode(ctx context.Context, c Caller, email, code string, p P
 		return Customer{}, NewSession{}, errTokenInvalid
 	}
 	cust, err := s.store.CustomerByEmailKey(ctx, c.Tenant.ID, key)
+	cust.reachedAt(email)
 	if errors.Is(err, ErrNotFound) {
 		return Customer{}, NewSession{}, errTokenInvalid
 	} else if err != nil {
@@ -66,7 +67,9 @@ func (s *Service) useCode(ctx context.Context, c Caller, email, code string, p P
 		} else if err != nil {
 			return Customer{}, err
 		}
-		return tx.CustomerByID(ctx, cust.TenantID, cust.ID)
+		current, err := tx.CustomerByID(ctx, cust.TenantID, cust.ID)
+		current.reachedAt(email)
+		return current, err
 	}
 	return s.setPasswordWithToken(ctx, c, p, newPw, confirmation, use)
 }
@@ -105,7 +108,7 @@ func (s *Service) IssueActivation(ctx context.Context, c Caller, cust Customer) 
 	if err != nil {
 		return Activation{}, err
 	}
-	a.Link = c.link(actionActivate, a.Token, cust.ID)
+	a.Link = c.link(ActionActivate, a.Token, cust.ID)
 	return a, nil
 }
 

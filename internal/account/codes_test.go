@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"pforte/internal/account"
 	"pforte/internal/mail"
@@ -12,6 +13,12 @@ import (
 )
 
 func mustService(t *testing.T, open teststore.Opener) (*account.Service, account.Store) {
+	t.Helper()
+	return mustServiceAt(t, open, nil)
+}
+
+// mustServiceAt is mustService on a clock (nil: the real one).
+func mustServiceAt(t *testing.T, open teststore.Opener, now func() time.Time) (*account.Service, account.Store) {
 	t.Helper()
 	st := open(t)
 	hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, password.NewPool(0, 0))
@@ -22,7 +29,7 @@ func mustService(t *testing.T, open teststore.Opener) (*account.Service, account
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := account.NewService(account.Config{Store: st, Hasher: hasher, Policy: password.DefaultPolicy(), Renderer: templates})
+	svc := account.NewService(account.Config{Store: st, Hasher: hasher, Policy: password.DefaultPolicy(), Renderer: templates, Now: now})
 	if err := svc.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}

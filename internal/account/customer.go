@@ -86,6 +86,8 @@ type Customer struct {
 	EmailConfirmedAt *time.Time
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+
+	mailTo string // see reachedAt
 }
 
 // Name is the display name: first and last name joined.

@@ -184,7 +184,7 @@ func (s *Service) checkLoginPassword(field, pw string) error {
 // session, for APIs whose vendor answers a login with the customer alone
 // (seed 000): the site keeps its own session.
 func (s *Service) Authenticate(ctx context.Context, c Caller, email, pw string) (Customer, error) {
-	cust, _, err := s.login(ctx, c, email, pw, false)
+	cust, _, err := s.login(ctx, c, email, pw, nil)
 	return cust, err
 }
 
@@ -192,11 +192,15 @@ func (s *Service) Authenticate(ctx context.Context, c Caller, email, pw string) 
 // wrong password give the same invalid_credentials; the state is revealed
 // only after a correct password.
 func (s *Service) Login(ctx context.Context, c Caller, email, pw string) (Customer, NewSession, error) {
-	return s.login(ctx, c, email, pw, true)
+	return s.login(ctx, c, email, pw, s.newSession)
 }
 
-func (s *Service) login(ctx context.Context, c Caller, email, pw string, withSession bool) (Customer, NewSession, error) {
-	key, fe := NormalizeEmail(email)
+// opener opens a session for a customer inside a transaction.
+type opener func(ctx context.Context, tx Tx, c Customer) (NewSession, error)
+
+// login checks email and password and, unless open is nil, opens a session.
+func (s *Service) login(ctx context.Context, c Caller, email, pw string, open opener) (Customer, NewSession, error) {
+	key, fe := s.emailKey(c.Tenant, email)
 	if fe != nil {
 		return Customer{}, NewSession{}, Invalid(*fe)
 	}
@@ -233,10 +237,10 @@ func (s *Service) login(ctx context.Context, c Caller, email, pw string, withSes
 			return err
 		}
 		cust = current
-		if !withSession {
+		if open == nil {
 			return nil
 		}
-		sess, err = s.newSession(ctx, tx, current)
+		sess, err = open(ctx, tx, current)
 		return err
 	})
 	if err != nil {

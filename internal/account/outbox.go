@@ -43,13 +43,6 @@ func (c Caller) Delivery() Delivery {
 	return c.Tenant.Delivery()
 }
 
-// Link actions, as seed 004's request endpoints receive them.
-const (
-	actionConfirm  = "confirm"
-	actionReset    = "resetPwd"
-	actionActivate = "activate"
-)
-
 // link builds the URL a mail leads to, only from configured URLs: the
 // caller's application, else the tenant's settings. A link template wins
 // over the request endpoint. Without either, there is no link and the mail
@@ -57,7 +50,7 @@ const (
 func (c Caller) link(action, token string, customerID int64) string {
 	var tmpl, endpoint string
 	pick := func(confirm, reset, invite string) string {
-		return map[string]string{actionConfirm: confirm, actionReset: reset, actionActivate: invite}[action]
+		return map[string]string{ActionConfirm: confirm, ActionReset: reset, ActionActivate: invite}[action]
 	}
 	if c.App != nil {
 		tmpl, endpoint = pick(c.App.ConfirmURL, c.App.ResetURL, c.App.InviteURL), c.App.Endpoint
@@ -113,10 +106,16 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o
 	if s.cfg.Renderer == nil {
 		return errors.New("no mail renderer configured")
 	}
+	to := cust.mailAddress()
+	if to == "" {
+		// email_storage=hmac and a flow whose request named no address.
+		s.log.Info("mail not sent: the tenant keeps no addresses", "tenant", c.Tenant.Slug, "kind", o.kind, "customer_id", cust.ID)
+		return nil
+	}
 	d := MailData{Kind: o.kind, Locale: mailLocale(cust, c.Tenant), Tenant: c.Tenant.Slug, Name: cust.Name(),
-		Email: cust.Email, Code: o.code, ValidFor: o.validFor}
+		Email: to, Code: o.code, ValidFor: o.validFor}
 	if o.action != "" {
-		if d.Link = c.link(o.action, o.token, cust.ID); d.Link == "" {
+		if d.Link = c.mailLink(o.action, o.token, cust); d.Link == "" {
 			d.Token = o.token
 		}
 	}
@@ -139,7 +138,7 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o
 	if err != nil {
 		return fmt.Errorf("mail sender %q: %w", from, err)
 	}
-	env := Envelope{To: cust.Email, ToName: cust.Name(), From: sender.Address, FromName: sender.Name,
+	env := Envelope{To: to, ToName: cust.Name(), From: sender.Address, FromName: sender.Name,
 		Subject: r.Subject, Text: r.Text, HTML: r.HTML}
 	if d.Link != "" {
 		env.Links = []string{d.Link}

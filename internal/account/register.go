@@ -18,6 +18,11 @@ type Registration struct {
 	// AcceptLanguage is the registering request's Accept-Language header;
 	// it picks the locale when Profile.Locale is empty.
 	AcceptLanguage string
+	// LoginBeforeConfirm lets a new customer log in before confirming the
+	// address (seed 002, whose users see email_checked false): a new
+	// address becomes pending_active with the password and profile at once.
+	// An address that already exists is handled as in every registration.
+	LoginBeforeConfirm bool
 	Profile
 }
 
@@ -56,7 +61,7 @@ var errTooManyClaims = &Error{Kind: KindRateLimited, Code: "too_many_registratio
 // the claimed password answers email_not_confirmed either way.
 func (s *Service) Register(ctx context.Context, c Caller, r Registration) (RegisterResult, error) {
 	defer s.uniform(ctx, time.Now())
-	key, fe := NormalizeEmail(r.Email)
+	key, fe := s.emailKey(c.Tenant, r.Email)
 	var fields []FieldError
 	if fe != nil {
 		fields = append(fields, *fe)
@@ -90,24 +95,31 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (Regis
 			}
 		}
 		cust, err := tx.CustomerByEmailKey(ctx, c.Tenant.ID, key)
+		cust.reachedAt(r.Email)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			// A new address gets a pending customer without a password. A
 			// registration that raced this one makes the insert fail with
 			// ErrDuplicate, and inTx runs this function again.
 			now := s.now()
-			cust = Customer{UUID: uuid.NewString(), TenantID: c.Tenant.ID, Email: r.Email, EmailKey: key,
+			cust = Customer{UUID: uuid.NewString(), TenantID: c.Tenant.ID, Email: storedEmail(c.Tenant, r.Email), EmailKey: key,
 				State: StatePending, CreatedAt: now, UpdatedAt: now}
 			// A public caller's profile waits in the claim: names it chose
 			// must not greet the owner of an address it does not own.
 			p := r.Profile
-			if !c.IsSecret() {
+			if !c.IsSecret() && !r.LoginBeforeConfirm {
 				p = Profile{Locale: p.Locale}
 			}
 			cust.setProfile(p)
+			if r.LoginBeforeConfirm {
+				// Nobody holds this address yet, so the registrant may have
+				// it now; its claim is ignored at confirmation.
+				cust.State, cust.PasswordHash = StatePendingActive, hash
+			}
 			if err := tx.CreateCustomer(ctx, &cust); err != nil {
 				return err
 			}
+			cust.reachedAt(r.Email)
 		case err != nil:
 			return err
 		case cust.State == StateDisabled || cust.State == StatePendingActive || cust.State == StateActive:
@@ -139,7 +151,7 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (Regis
 		if full, err := s.mailLimitReached(ctx, tx, cust, 3, MailConfirm, MailConfirmResend); err != nil || full {
 			return err
 		}
-		return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: actionConfirm, token: token, validFor: s.cfg.ConfirmTTL})
+		return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: token, validFor: s.cfg.ConfirmTTL})
 	})
 	if err == nil {
 		s.notifyQueued()
@@ -179,7 +191,7 @@ func (s *Service) mailRegisterAttempt(ctx context.Context, tx Tx, c Caller, cust
 	if err != nil {
 		return err
 	}
-	return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailRegisterAttempt, action: actionReset, token: token, validFor: s.cfg.ResetTTL})
+	return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailRegisterAttempt, action: ActionReset, token: token, validFor: s.cfg.ResetTTL})
 }
 
 // issueClaim adds a registration claim token, leaving earlier claims alive.
@@ -265,7 +277,7 @@ func (c Customer) profile() Profile {
 // where pforte sends no mail.
 func (s *Service) ResendConfirmation(ctx context.Context, c Caller, email string) error {
 	defer s.uniform(ctx, time.Now())
-	key, fe := NormalizeEmail(email)
+	key, fe := s.emailKey(c.Tenant, email)
 	if fe != nil {
 		return Invalid(*fe)
 	}
@@ -274,6 +286,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, c Caller, email string
 	}
 	err := s.inTx(ctx, func(tx Tx) error {
 		cust, err := tx.CustomerByEmailKey(ctx, c.Tenant.ID, key)
+		cust.reachedAt(email)
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		} else if err != nil {
@@ -293,7 +306,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, c Caller, email string
 		if err != nil {
 			return err
 		}
-		return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirmResend, action: actionConfirm, token: token, validFor: s.cfg.ConfirmTTL})
+		return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirmResend, action: ActionConfirm, token: token, validFor: s.cfg.ConfirmTTL})
 	})
 	if err == nil {
 		s.notifyQueued()

@@ -40,12 +40,14 @@ type ResetResult struct {
 	Customer Customer
 }
 
+var errEmailUnknown = &Error{Kind: KindNotFound, Code: "email_unknown", Message: "no customer has this email address"}
+
 // RequestPasswordReset issues a reset token if the email belongs to a
 // customer who may reset, replacing older ones. It answers the same either
 // way; the token comes back only to callers that receive tokens.
 func (s *Service) RequestPasswordReset(ctx context.Context, c Caller, email string) (ResetResult, error) {
 	defer s.uniform(ctx, time.Now())
-	key, fe := NormalizeEmail(email)
+	key, fe := s.emailKey(c.Tenant, email)
 	if fe != nil {
 		return ResetResult{}, Invalid(*fe)
 	}
@@ -56,7 +58,11 @@ func (s *Service) RequestPasswordReset(ctx context.Context, c Caller, email stri
 	var res ResetResult
 	err := s.inTx(ctx, func(tx Tx) error {
 		cust, err := tx.CustomerByEmailKey(ctx, c.Tenant.ID, key)
+		cust.reachedAt(email)
 		if errors.Is(err, ErrNotFound) {
+			if c.RevealUnknownEmail {
+				return errEmailUnknown
+			}
 			return nil
 		} else if err != nil {
 			return err
@@ -75,7 +81,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, c Caller, email stri
 		if res.Token, err = s.issueToken(ctx, tx, cust, PurposePasswordReset); err != nil {
 			return err
 		}
-		return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailPasswordReset, action: actionReset, token: res.Token, validFor: s.cfg.ResetTTL})
+		return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailPasswordReset, action: ActionReset, token: res.Token, validFor: s.cfg.ResetTTL})
 	})
 	if err == nil {
 		s.notifyQueued()

@@ -64,6 +64,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	tenants map[int64]cachedTenant
+	hosts   map[string]int64 // host name -> tenant ID, see TenantForHost
+	hostsAt time.Time
 
 	queued chan struct{} // see MailQueued
 }
@@ -154,6 +156,16 @@ type Caller struct {
 	// the site (seed 000): a secret-key caller then receives tokens
 	// whatever the delivery mode. Public keys still never do.
 	AlwaysTokens bool
+	// Links, when set, builds the links of the caller's mail instead of
+	// the tenant's URLs: for dialects whose links lead to pforte's own
+	// endpoints (seed 003's verify link) or carry the token in another
+	// form. action is one of the Action constants.
+	Links func(action, token string, cust Customer) string
+	// RevealUnknownEmail makes a password reset request for an address
+	// without a customer fail with email_unknown, for dialects whose
+	// vendor answers so and whose tenant opted in (seed 003). It lets
+	// anyone find out which addresses have accounts.
+	RevealUnknownEmail bool
 }
 
 // IsSecret reports whether the caller used a secret key.
@@ -299,9 +311,28 @@ func (s *Service) SetTenantSetting(ctx context.Context, slug, key, value string)
 	if err != nil {
 		return err
 	}
+	switch key {
+	case "hosts":
+		if err := s.hostsFree(ctx, t, value); err != nil {
+			return err
+		}
+	case "email_storage":
+		// Existing keys were computed the other way: lookups would miss.
+		if value != t.Setting(key) {
+			if list, err := s.store.ListCustomers(ctx, t.ID, 0, 1); err != nil {
+				return Internal(err)
+			} else if len(list) > 0 {
+				return Errorf(KindConflict, "tenant_has_customers", "email_storage can only change while the tenant has no customers")
+			}
+		}
+	}
 	if err := s.store.SetTenantSetting(ctx, t.ID, key, value); err != nil {
 		return Internal(err)
 	}
+	s.mu.Lock()
+	delete(s.tenants, t.ID)
+	s.hostsAt = time.Time{}
+	s.mu.Unlock()
 	return nil
 }
 

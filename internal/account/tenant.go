@@ -108,6 +108,37 @@ var settingSpecs = map[string]SettingSpec{
 		Doc:      "link template for invitations, with {token}",
 		validate: func(v string) error { return checkLinkURL(v, true) },
 	},
+	"hosts": {
+		Key: "hosts", Default: "",
+		Doc: "comma-separated host names whose requests to the keyless dialects (/login_api, /api/2/auth) belong to this tenant; requests from other hosts go to default",
+		// Uniqueness across tenants is checked by Service.SetTenantSetting.
+		validate: validateHosts,
+	},
+	"email_storage": {
+		Key: "email_storage", Default: "plain",
+		Doc: "plain, or hmac: addresses are kept only as an HMAC-SHA256 under the server secret, and mail goes out only when a request carries the address; settable only while the tenant has no customers",
+		validate: oneOf("plain", "hmac"),
+	},
+	"gradido.allow_password_via_json": {
+		Key: "gradido.allow_password_via_json", Default: "false",
+		Doc:      "seed 002: let POST /login_api/unsecureLogin check passwords sent as JSON (Gradido's unsecure.allow_passwort_via_json_request)",
+		validate: oneOf("true", "false"),
+	},
+	"gradido.allow_cors_all": {
+		Key: "gradido.allow_cors_all", Default: "false",
+		Doc:      "seed 002: add Access-Control-Allow-Origin: * to /login_api answers and answer their preflight requests (Gradido's unsecure.allow_cors_all)",
+		validate: oneOf("true", "false"),
+	},
+	"api2.frontend_url": {
+		Key: "api2.frontend_url", Default: "",
+		Doc:      "seed 003: where GET /api/2/auth/{username}/verify.json redirects after verifying, with ?verified=true|false&status=N; empty: answer JSON",
+		validate: func(v string) error { return checkLinkURL(v, false) },
+	},
+	"api2.reveal_unknown_email": {
+		Key: "api2.reveal_unknown_email", Default: "false",
+		Doc:      "seed 003: let POST /api/2/auth/{email}/forgot.json answer 404 for an unknown address, as the seed does; off, it answers 200 either way",
+		validate: oneOf("true", "false"),
+	},
 	"templates": {
 		Key: "templates", Default: "",
 		Doc: "absolute path of a directory of mail templates overriding the defaults (de/confirm.txt, en/invite.html, ...); checked when set",
@@ -176,6 +207,42 @@ func checkLinkURL(v string, template bool) error {
 	}
 	if template && !strings.Contains(v, "{token}") {
 		return errors.New("must contain {token}")
+	}
+	return nil
+}
+
+var hostPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+
+// validateHosts accepts host names in lower case, without ports, separated
+// by commas.
+func validateHosts(v string) error {
+	for _, h := range SplitHosts(v) {
+		if len(h) > 253 || !hostPattern.MatchString(h) {
+			return fmt.Errorf("%q is not a host name in lower case without a port", h)
+		}
+	}
+	return nil
+}
+
+// SplitHosts splits a hosts setting into its names.
+func SplitHosts(v string) []string {
+	var hosts []string
+	for _, h := range strings.Split(v, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// CheckPublicURL checks the URL pforte is reached at from outside: an
+// absolute https URL (http only for localhost), without query or fragment.
+func CheckPublicURL(v string) error {
+	if err := checkLinkURL(v, false); err != nil {
+		return err
+	}
+	if u, _ := url.Parse(v); u.RawQuery != "" || u.Fragment != "" || strings.Contains(v, "{") {
+		return errors.New("must have no query, fragment or placeholder")
 	}
 	return nil
 }

@@ -175,6 +175,9 @@ func TestUsageErrors(t *testing.T) {
 		{"migrate", "--db", "sqlite:"},
 		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--log-format", "xml"},
 		{"--db", "sqlite:x.db", "tenant", "list"}, // flags before the command: serve would start
+		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--public-url", "http://accounts.example.org"},
+		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--public-url", "https://accounts.example.org/?x=1"},
+		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--trusted-proxies", "10.0.0.0/8,proxy.local"},
 
 	} {
 		err := Run(context.Background(), args, noEnv, io.Discard, io.Discard)

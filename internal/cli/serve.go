@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/api/wire"
 	"pforte/internal/mail"
 	"pforte/internal/password"
 	"pforte/internal/server"
@@ -38,6 +39,8 @@ func (e env) serve(args []string) error {
 	corsOrigins := fs.string("cors-origins", "", "comma-separated origins allowed to call the API from a browser, or *")
 	smtpURL := fs.string("smtp-url", "", "SMTP server for the outbox, e.g. smtp://user:pass@host:587?tls=starttls (tls: none, starttls, tls); empty: mail stays in the outbox")
 	mailFrom := fs.string("mail-from", "pforte <noreply@localhost>", "sender of mail when a tenant sets no mail_from")
+	publicURL := fs.string("public-url", "", "URL pforte is reached at from outside, for links to its own endpoints, e.g. https://accounts.example.org (https except on localhost); empty: http://localhost:PORT")
+	trustedProxies := fs.string("trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed")
 	if done, err := fs.parse(args); done {
 		return err
 	}
@@ -60,6 +63,20 @@ func (e env) serve(args []string) error {
 	policy := password.DefaultPolicy()
 	policy.Blocklist = *blocklist
 
+	proxies, err := wire.ParseProxies(splitList(*trustedProxies))
+	if err != nil {
+		return fmt.Errorf("%w: --trusted-proxies: %v", ErrUsage, err)
+	}
+	if *publicURL == "" {
+		*publicURL, err = localURL(*addr)
+		if err != nil {
+			return err
+		}
+		log.Warn("no --public-url given: links to pforte's own endpoints use "+*publicURL+", which only this machine can open")
+	} else if err := account.CheckPublicURL(*publicURL); err != nil {
+		return fmt.Errorf("%w: --public-url: %v", ErrUsage, err)
+	}
+	*publicURL = strings.TrimRight(*publicURL, "/")
 	if _, err := account.ParseMailFrom(*mailFrom); err != nil {
 		return fmt.Errorf("%w: --mail-from: %v", ErrUsage, err)
 	}
@@ -109,7 +126,8 @@ func (e env) serve(args []string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           server.New(server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(*corsOrigins)}),
+		Handler:           server.New(server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(*corsOrigins),
+			PublicURL: *publicURL, TrustedProxies: proxies}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -136,6 +154,16 @@ func (e env) serve(args []string) error {
 		return err
 	}
 	return nil
+}
+
+// localURL is the public URL of a server nobody configured one for: its
+// own address on this machine.
+func localURL(addr string) (string, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("%w: --addr %q: %v", ErrUsage, addr, err)
+	}
+	return "http://localhost:" + port, nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

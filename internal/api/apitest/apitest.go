@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -100,6 +101,8 @@ type config struct {
 	relay       bool
 	contentType string
 	settings    [][2]string
+	publicURL   string
+	proxies     []netip.Prefix
 }
 
 // Option configures New.
@@ -124,6 +127,13 @@ func WithSetting(key, value string) Option {
 	return func(c *config) { c.settings = append(c.settings, [2]string{key, value}) }
 }
 
+// WithPublicURL sets the server's public URL (default
+// https://accounts.example).
+func WithPublicURL(u string) Option { return func(c *config) { c.publicURL = u } }
+
+// WithTrustedProxies lets these peers set X-Forwarded-For (default none).
+func WithTrustedProxies(p ...netip.Prefix) Option { return func(c *config) { c.proxies = p } }
+
 // New starts the service on a fresh store from open, with a secret and a
 // public key of tenant default, and serves server.New until the test ends.
 func New(t *testing.T, open teststore.Opener, opts ...Option) *Harness {
@@ -132,6 +142,7 @@ func New(t *testing.T, open teststore.Opener, opts ...Option) *Harness {
 		logger:      slog.New(slog.DiscardHandler),
 		mailFrom:    "Shop <noreply@shop.example>",
 		contentType: "application/json",
+		publicURL:   "https://accounts.example",
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -166,7 +177,8 @@ func New(t *testing.T, open teststore.Opener, opts ...Option) *Harness {
 	}
 	h.Secret = h.MustKey(t, account.DefaultTenant, account.KeySecret)
 	h.Public = h.MustKey(t, account.DefaultTenant, account.KeyPublic)
-	h.Srv = httptest.NewServer(server.New(server.Deps{Service: svc, Logger: cfg.logger}))
+	h.Srv = httptest.NewServer(server.New(server.Deps{Service: svc, Logger: cfg.logger,
+		PublicURL: cfg.publicURL, TrustedProxies: cfg.proxies}))
 	t.Cleanup(h.Srv.Close)
 	if cfg.relay {
 		h.startRelay(t)

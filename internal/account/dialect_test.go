@@ -1,0 +1,287 @@
+package account_test
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"pforte/internal/account"
+	"pforte/internal/store/teststore"
+)
+
+const dialectPassword = "Kundenbereich-Passwort-2030"
+
+func publicCaller(t *testing.T, svc *account.Service, slug string) account.Caller {
+	t.Helper()
+	c, err := svc.TenantCaller(context.Background(), slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestTenantForHost(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		svc, _ := mustService(t, open)
+		if _, err := svc.CreateTenant(ctx, "shop"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.CreateTenant(ctx, "news"); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.SetTenantSetting(ctx, "shop", "hosts", "shop.example, www.shop.example"); err != nil {
+			t.Fatal(err)
+		}
+		for host, want := range map[string]string{
+			"shop.example":     "shop",
+			"WWW.Shop.Example": "shop",
+			"shop.example.":    "shop",
+			"news.example":     account.DefaultTenant,
+			"":                 account.DefaultTenant,
+			"evil.example":     account.DefaultTenant,
+		} {
+			c, err := svc.TenantForHost(ctx, host)
+			if err != nil {
+				t.Fatalf("TenantForHost(%q): %v", host, err)
+			}
+			if c.Tenant.Slug != want || c.Key != "" {
+				t.Errorf("TenantForHost(%q) = %s (key %q), want %s without a key", host, c.Tenant.Slug, c.Key, want)
+			}
+		}
+		// A host leads to one tenant only.
+		if err := svc.SetTenantSetting(ctx, "news", "hosts", "news.example,shop.example"); !account.IsKind(err, account.KindConflict) {
+			t.Fatalf("a second tenant took shop.example: %v", err)
+		}
+		for _, bad := range []string{"shop.example:8080", "Shop.example", "https://shop.example", "a b"} {
+			if err := svc.SetTenantSetting(ctx, "news", "hosts", bad); !account.IsKind(err, account.KindInvalid) {
+				t.Errorf("hosts=%q accepted: %v", bad, err)
+			}
+		}
+		// Moving a host takes effect without a restart.
+		if err := svc.SetTenantSetting(ctx, "shop", "hosts", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.SetTenantSetting(ctx, "news", "hosts", "shop.example"); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := svc.TenantForHost(ctx, "shop.example"); err != nil || c.Tenant.Slug != "news" {
+			t.Fatalf("after moving the host: %s, %v", c.Tenant.Slug, err)
+		}
+	})
+}
+
+func TestNumericSessions(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		svc, st := mustService(t, open)
+		c := secretCaller(t, svc)
+		mustCreate(t, svc, c, account.NewCustomer{Email: "num@example.com", Password: dialectPassword})
+		if _, err := svc.CreateTenant(ctx, "other"); err != nil {
+			t.Fatal(err)
+		}
+		other := publicCaller(t, svc, "other")
+
+		seen := map[int64]bool{}
+		var negative bool
+		for range 20 {
+			_, id, err := svc.LoginNumeric(ctx, c, "num@example.com", dialectPassword)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id == 0 || id > 1<<53-1 || id < -(1<<53-1) || seen[id] {
+				t.Fatalf("session id %d is zero, repeated or beyond JavaScript's safe integers", id)
+			}
+			seen[id] = true
+			negative = negative || id < 0
+		}
+		if !negative {
+			t.Error("20 session ids, none negative: the range is not symmetric")
+		}
+		_, id, err := svc.LoginNumeric(ctx, c, "num@example.com", dialectPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.LoginNumeric(ctx, c, "num@example.com", "wrong-password-123"); !account.IsKind(err, account.KindUnauthorized) {
+			t.Fatalf("wrong password: %v", err)
+		}
+		// The id is a session like any other: its plain hash is not what
+		// the store keeps, and other tenants cannot end it.
+		if _, err := st.SessionByHash(ctx, account.HashSecret(formatInt(id))); err == nil {
+			t.Fatal("the store keeps the plain SHA-256 of a 54-bit session id")
+		}
+		if err := svc.LogoutNumeric(ctx, other.Tenant.ID, id); !account.IsKind(err, account.KindUnauthorized) {
+			t.Fatalf("another tenant ended the session: %v", err)
+		}
+		if err := svc.LogoutNumeric(ctx, c.Tenant.ID, id); err != nil {
+			t.Fatalf("logout: %v", err)
+		}
+		if err := svc.LogoutNumeric(ctx, c.Tenant.ID, id); !account.IsKind(err, account.KindUnauthorized) {
+			t.Fatalf("second logout of one session: %v", err)
+		}
+		for _, bad := range []int64{0, 1 << 53, -(1 << 53)} {
+			if err := svc.LogoutNumeric(ctx, c.Tenant.ID, bad); !account.IsKind(err, account.KindUnauthorized) {
+				t.Errorf("LogoutNumeric(%d): %v", bad, err)
+			}
+		}
+	})
+}
+
+func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestNumericSessionExpires(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		clk := &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+		svc, _ := mustServiceAt(t, open, clk.Now)
+		c := secretCaller(t, svc)
+		mustCreate(t, svc, c, account.NewCustomer{Email: "idle@example.com", Password: dialectPassword})
+		_, id, err := svc.LoginNumeric(ctx, c, "idle@example.com", dialectPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.advance(25 * time.Hour)
+		if err := svc.LogoutNumeric(ctx, c.Tenant.ID, id); !account.IsKind(err, account.KindUnauthorized) {
+			t.Fatalf("logout of a session idle for 25 h: %v", err)
+		}
+	})
+}
+
+func TestPublicKey(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		svc, _ := mustService(t, open)
+		c := secretCaller(t, svc)
+		a := mustCreate(t, svc, c, account.NewCustomer{Email: "a@example.com", State: account.StateOffline}).Customer
+		b := mustCreate(t, svc, c, account.NewCustomer{Email: "b@example.com", State: account.StateOffline}).Customer
+		ka, kb := svc.PublicKey(a), svc.PublicKey(b)
+		if len(ka) != 32 || bytes.Equal(ka, kb) {
+			t.Fatalf("public keys %x and %x", ka, kb)
+		}
+		if !bytes.Equal(ka, svc.PublicKey(a)) {
+			t.Fatal("a customer's public key changed")
+		}
+	})
+}
+
+func TestLoginBeforeConfirm(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		svc, _ := mustService(t, open)
+		pub := publicCaller(t, svc, account.DefaultTenant)
+		reg := account.Registration{Email: "early@example.com", Password: dialectPassword, LoginBeforeConfirm: true,
+			Profile: account.Profile{FirstName: "Max"}}
+		if _, err := svc.Register(ctx, pub, reg); err != nil {
+			t.Fatal(err)
+		}
+		cust, err := svc.Authenticate(ctx, pub, "early@example.com", dialectPassword)
+		if err != nil {
+			t.Fatalf("login before confirming: %v", err)
+		}
+		if cust.State != account.StatePendingActive || cust.EmailConfirmedAt != nil || cust.FirstName != "Max" {
+			t.Fatalf("registered as %+v", cust)
+		}
+		// A second registration of the address changes nothing and gives
+		// the stranger no way in.
+		reg.Password, reg.FirstName = "Fremdes-Passwort-2030", "Eve"
+		if _, err := svc.Register(ctx, pub, reg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Authenticate(ctx, pub, "early@example.com", "Fremdes-Passwort-2030"); err == nil {
+			t.Fatal("a second registrant logged in to the account")
+		}
+		again, err := svc.Authenticate(ctx, pub, "early@example.com", dialectPassword)
+		if err != nil || again.FirstName != "Max" {
+			t.Fatalf("the first registrant after a second registration: %+v, %v", again, err)
+		}
+	})
+}
+
+func TestEmailStorageHMAC(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		svc, st := mustService(t, open)
+		if _, err := svc.CreateTenant(ctx, "private"); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.SetTenantSetting(ctx, "private", "email_storage", "hmac"); err != nil {
+			t.Fatal(err)
+		}
+		pub := publicCaller(t, svc, "private")
+		sec := pub
+		sec.Key = account.KeySecret
+
+		const addr = "Privat.Person@Example.com"
+		if _, err := svc.Register(ctx, pub, account.Registration{Email: addr, Password: dialectPassword}); err != nil {
+			t.Fatal(err)
+		}
+		list, err := st.ListCustomers(ctx, pub.Tenant.ID, 0, 10)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("customers: %v %v", list, err)
+		}
+		cust := list[0]
+		if cust.Email != "" || !strings.HasPrefix(cust.EmailKey, "hmac:") || strings.Contains(strings.ToLower(cust.EmailKey), "example") {
+			t.Fatalf("the row keeps the address: email %q, key %q", cust.Email, cust.EmailKey)
+		}
+		// Lookups by address still work, whatever its case.
+		if got, err := svc.CustomerByEmail(ctx, sec, "privat.person@example.COM"); err != nil || got.ID != cust.ID {
+			t.Fatalf("CustomerByEmail: %+v %v", got, err)
+		}
+		if _, err := svc.CreateCustomer(ctx, sec, account.NewCustomer{Email: "PRIVAT.PERSON@example.com"}); !account.IsKind(err, account.KindConflict) {
+			t.Fatalf("a second customer for the address: %v", err)
+		}
+		// The key is tenant-salted: the same address elsewhere is another key.
+		other := publicCaller(t, svc, account.DefaultTenant)
+		other.Key = account.KeySecret
+		plain := mustCreate(t, svc, other, account.NewCustomer{Email: addr, State: account.StateOffline}).Customer
+		if plain.Email != addr {
+			t.Fatalf("a plain tenant lost the address: %q", plain.Email)
+		}
+
+		// The confirmation mail went to the address the request carried.
+		mails, err := svc.ClaimMail(ctx, "test", 10)
+		if err != nil || len(mails) != 1 || mails[0].To != addr {
+			t.Fatalf("queued mail: %+v, %v", mails, err)
+		}
+		// A flow without an address in the request sends nothing.
+		if _, err := svc.SetCustomerPassword(ctx, sec, formatInt(cust.ID), "Neues-Passwort-2031"); err != nil {
+			t.Fatal(err)
+		}
+		if ms, err := svc.ClaimMail(ctx, "test", 10); err != nil || len(ms) != 0 {
+			t.Fatalf("mail without a known address: %+v, %v", ms, err)
+		}
+		// A reset request names the address, so its mail goes out.
+		if _, err := svc.RequestPasswordReset(ctx, pub, "privat.person@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if ms, err := svc.ClaimMail(ctx, "test", 10); err != nil || len(ms) != 1 || ms[0].To != "privat.person@example.com" {
+			t.Fatalf("reset mail: %+v, %v", ms, err)
+		}
+
+		// The mode cannot change under existing customers.
+		if err := svc.SetTenantSetting(ctx, "private", "email_storage", "plain"); !account.IsKind(err, account.KindConflict) {
+			t.Fatalf("email_storage changed under a customer: %v", err)
+		}
+		if err := svc.SetTenantSetting(ctx, account.DefaultTenant, "email_storage", "hmac"); !account.IsKind(err, account.KindConflict) {
+			t.Fatalf("email_storage changed under a customer: %v", err)
+		}
+	})
+}
+
+func TestRevealUnknownEmail(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		svc, _ := mustService(t, open)
+		pub := publicCaller(t, svc, account.DefaultTenant)
+		if _, err := svc.RequestPasswordReset(ctx, pub, "nobody@example.com"); err != nil {
+			t.Fatalf("by default an unknown address is answered like a known one: %v", err)
+		}
+		pub.RevealUnknownEmail = true
+		_, err := svc.RequestPasswordReset(ctx, pub, "nobody@example.com")
+		if e, ok := err.(*account.Error); !ok || e.Kind != account.KindNotFound || e.Code != "email_unknown" {
+			t.Fatalf("with RevealUnknownEmail: %v", err)
+		}
+	})
+}

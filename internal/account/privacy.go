@@ -1,0 +1,66 @@
+package account
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+)
+
+// Email privacy (tenant setting email_storage=hmac, after seed 003, which
+// keeps addresses only as salted hashes): the customer row holds no
+// address, and its email key is an HMAC-SHA256 of the normalised address
+// under a key derived from the server secret and salted with the tenant.
+// Uniqueness and lookups work on that key as on a plain one. Mail goes out
+// only in flows whose request carries the address (registration, password
+// reset, resend, admin creation, lookups by address); the outbox holds it
+// sealed until the mail is sent and then erases it.
+
+// hmacKeyPrefix marks email keys that are HMACs, so that they can never
+// collide with a normalised address.
+const hmacKeyPrefix = "hmac:"
+
+// keepsAddresses reports whether the tenant stores customers' addresses.
+func keepsAddresses(t Tenant) bool { return t.Setting("email_storage") != "hmac" }
+
+// emailKey checks an address and returns the tenant's key for it: the
+// normalised address, or its HMAC under email_storage=hmac.
+func (s *Service) emailKey(t Tenant, email string) (string, *FieldError) {
+	key, fe := NormalizeEmail(email)
+	if fe != nil || keepsAddresses(t) {
+		return key, fe
+	}
+	m := hmac.New(sha256.New, s.DeriveKey("email key"))
+	var id [8]byte
+	binary.BigEndian.PutUint64(id[:], uint64(t.ID))
+	m.Write(id[:])
+	m.Write([]byte(key))
+	return hmacKeyPrefix + hex.EncodeToString(m.Sum(nil)), nil
+}
+
+// storedEmail is the address as the customer row keeps it: as given, or
+// nothing under email_storage=hmac.
+func storedEmail(t Tenant, email string) string {
+	if keepsAddresses(t) {
+		return email
+	}
+	return ""
+}
+
+// reachedAt remembers, for this request only, the address the request
+// named, so that mail can go out where the row keeps none. Stores never
+// see the field.
+func (c *Customer) reachedAt(email string) {
+	if c.Email == "" {
+		c.mailTo = email
+	}
+}
+
+// mailAddress is where the customer's mail goes; empty when pforte does
+// not know the address.
+func (c Customer) mailAddress() string {
+	if c.Email != "" {
+		return c.Email
+	}
+	return c.mailTo
+}
