@@ -116,7 +116,7 @@ var settingSpecs = map[string]SettingSpec{
 	},
 	"email_storage": {
 		Key: "email_storage", Default: "plain",
-		Doc: "plain, or hmac: addresses are kept only as an HMAC-SHA256 under the server secret, and mail goes out only when a request carries the address; settable only while the tenant has no customers",
+		Doc:      "plain, or hmac: addresses are kept only as an HMAC-SHA256 under the server secret, and mail goes out only when a request carries the address; settable only while the tenant has no customers",
 		validate: oneOf("plain", "hmac"),
 	},
 	"gradido.allow_password_via_json": {

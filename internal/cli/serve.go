@@ -72,7 +72,7 @@ func (e env) serve(args []string) error {
 		if err != nil {
 			return err
 		}
-		log.Warn("no --public-url given: links to pforte's own endpoints use "+*publicURL+", which only this machine can open")
+		log.Warn("no --public-url given: links to pforte's own endpoints use " + *publicURL + ", which only this machine can open")
 	} else if err := account.CheckPublicURL(*publicURL); err != nil {
 		return fmt.Errorf("%w: --public-url: %v", ErrUsage, err)
 	}
@@ -126,7 +126,7 @@ func (e env) serve(args []string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           server.New(server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(*corsOrigins),
+		Handler: server.New(server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(*corsOrigins),
 			PublicURL: *publicURL, TrustedProxies: proxies}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
