@@ -1,0 +1,96 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"net/http"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"pforte/internal/account"
+	"pforte/internal/mail/mailtest"
+	"pforte/internal/store/postgres"
+	"pforte/internal/store/sqlite"
+	"pforte/internal/store/teststore"
+)
+
+// TestEmailPrivacyAtRest runs the native flows for a tenant with
+// email_storage=hmac over real SMTP: mail reaches the address, logins and
+// resets work by address, and the database holds the address nowhere, in
+// any case or encoding, while mail is queued and after it was sent.
+func TestEmailPrivacyAtRest(t *testing.T) {
+	t.Parallel()
+	teststore.Each(t, func(t *testing.T, _ teststore.Opener) {
+		t.Parallel()
+		ctx := context.Background()
+		var st account.Store
+		var dump func(t *testing.T) []byte
+		switch kind := path.Base(t.Name()); kind {
+		case "sqlite":
+			file := teststore.SQLitePath(t)
+			s, err := sqlite.Open(ctx, file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st = s
+			dump = func(t *testing.T) []byte { return dumpDir(t, filepath.Dir(file)) }
+		case "postgres":
+			dsn := teststore.PostgresDSN(t)
+			s, err := postgres.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st = s
+			dump = func(t *testing.T) []byte { return dumpSchema(t, dsn) }
+		default:
+			t.Fatalf("unknown store %q", kind)
+		}
+		t.Cleanup(func() { st.Close() })
+		if err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		srv := mailtest.Start(t)
+		h := newHarness(t, nil, withStore(st))
+		h.mustSetting(t, "email_storage", "hmac")
+		h.mustApps(t)
+
+		const email = "Verborgen.Kundin@Example.org"
+		forms := [][]byte{[]byte(email), []byte(strings.ToLower(email)), []byte("verborgen.kundin"),
+			[]byte(hex.EncodeToString([]byte(strings.ToLower(email))))}
+		look := func(when string) {
+			t.Helper()
+			db := dump(t)
+			if !bytes.Contains(db, []byte("hmac:")) {
+				t.Fatalf("%s: the dump holds no email key; is it the database?", when)
+			}
+			for _, f := range forms {
+				if bytes.Contains(bytes.ToLower(db), bytes.ToLower(f)) {
+					t.Errorf("%s: the database holds %q", when, f)
+				}
+			}
+		}
+
+		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword, "app": "immobilien"})
+		look("queued")
+		startRelay(t, h.svc, srv.URL())
+		m := mustMailTo(t, srv, email)
+		token := mustTokenMail(t, m, "Bitte bestätigen Sie Ihre Registrierung", "https://www.meine-immobilien.de/confirm/")
+		h.mustSettle(t)
+		cs := h.mustConfirmPublic(t, token)
+		if cs.Customer.Email != "" {
+			t.Errorf("the API shows an address it should not have: %q", cs.Customer.Email)
+		}
+		// Logins and resets find the customer by address, in any case.
+		h.mustLogin(t, strings.ToUpper(email), mailPassword)
+		mustStatus(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": strings.ToLower(email), "app": "immobilien"}), http.StatusAccepted)
+		reset := mustTokenMail(t, mustMailTo(t, srv, strings.ToLower(email)), "Passwort zurücksetzen", "https://www.meine-immobilien.de/reset-password/")
+		res := h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": "Neues-Passwort-am-See-2031"})
+		mustStatus(t, res, http.StatusOK)
+		h.mustLogin(t, email, "Neues-Passwort-am-See-2031")
+		h.mustSettle(t)
+		look("sent")
+	})
+}
