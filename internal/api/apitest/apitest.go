@@ -240,6 +240,8 @@ type Request struct {
 	Bearer      string // Authorization: Bearer; empty sends none
 	Body        any    // nil: none; string or []byte: as is; else JSON
 	ContentType string // default the harness's with a body; "-": none
+	Host        string      // the Host header; empty: the server's address
+	Header      http.Header // further headers (Origin, X-Forwarded-For, ...)
 }
 
 // Response is the server's answer to a Request.
@@ -287,6 +289,12 @@ func (h *Harness) Do(t *testing.T, r Request) *Response {
 	}
 	if r.Bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+r.Bearer)
+	}
+	for name, values := range r.Header {
+		req.Header[http.CanonicalHeaderKey(name)] = values
+	}
+	if r.Host != "" {
+		req.Host = r.Host
 	}
 	res, err := h.Srv.Client().Do(req)
 	if err != nil {
