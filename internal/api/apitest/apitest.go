@@ -236,10 +236,10 @@ func (h *Harness) startRelay(t *testing.T) {
 type Request struct {
 	Method      string
 	Path        string
-	Key         string // X-API-KEY; empty sends none
-	Bearer      string // Authorization: Bearer; empty sends none
-	Body        any    // nil: none; string or []byte: as is; else JSON
-	ContentType string // default the harness's with a body; "-": none
+	Key         string      // X-API-KEY; empty sends none
+	Bearer      string      // Authorization: Bearer; empty sends none
+	Body        any         // nil: none; string or []byte: as is; else JSON
+	ContentType string      // default the harness's with a body; "-": none
 	Host        string      // the Host header; empty: the server's address
 	Header      http.Header // further headers (Origin, X-Forwarded-For, ...)
 }
