@@ -121,7 +121,7 @@ var settingSpecs = map[string]SettingSpec{
 	},
 	"gradido.allow_password_via_json": {
 		Key: "gradido.allow_password_via_json", Default: "false",
-		Doc:      "seed 002: let POST /login_api/unsecureLogin check passwords sent as JSON (Gradido's unsecure.allow_passwort_via_json_request)",
+		Doc:      "seed 002: accept passwords sent as JSON (Gradido's unsecure.allow_passwort_via_json_request): POST /login_api/unsecureLogin, and createUser calls that carry a password",
 		validate: oneOf("true", "false"),
 	},
 	"gradido.allow_cors_all": {
