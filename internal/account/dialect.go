@@ -54,12 +54,13 @@ func (c Caller) DefaultLink(action, token string, customerID int64) string {
 	return c.link(action, token, customerID)
 }
 
-// mailLink is the link of a mail: the dialect's, else the default one.
-func (c Caller) mailLink(action, token string, cust Customer) string {
+// mailLink is the link of a mail: the dialect's, else the default one;
+// without a link, shown is the token the mail shows instead.
+func (c Caller) mailLink(action, token string, cust Customer) (link, shown string) {
 	if c.Links != nil {
 		return c.Links(action, token, cust)
 	}
-	return c.link(action, token, cust.ID)
+	return c.link(action, token, cust.ID), token
 }
 
 // hostsTTL bounds how long a changed hosts setting takes to reach a running

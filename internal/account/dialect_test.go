@@ -285,3 +285,39 @@ func TestRevealUnknownEmail(t *testing.T) {
 		}
 	})
 }
+
+func TestNoSession(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		svc, _ := mustService(t, open)
+		c := secretCaller(t, svc)
+		res, err := svc.Register(ctx, c, account.Registration{Email: "quiet@example.com", Password: dialectPassword})
+		if err != nil || res.ConfirmToken == "" {
+			t.Fatalf("Register: %+v, %v", res, err)
+		}
+		quiet := c
+		quiet.NoSession = true
+		cust, sess, err := svc.Confirm(ctx, quiet, res.ConfirmToken, "")
+		if err != nil || cust.State != account.StateActive {
+			t.Fatalf("Confirm: %+v, %v", cust, err)
+		}
+		if sess.Token != "" || sess.ID != 0 {
+			t.Fatalf("a caller that keeps no session got one: %+v", sess)
+		}
+		reset, err := svc.RequestPasswordReset(ctx, c, "quiet@example.com")
+		if err != nil || reset.Token == "" {
+			t.Fatalf("RequestPasswordReset: %+v, %v", reset, err)
+		}
+		if _, sess, err = svc.CompletePasswordReset(ctx, quiet, reset.Token, "Neues-Passwort-2031", nil); err != nil || sess.Token != "" {
+			t.Fatalf("CompletePasswordReset: %+v, %v", sess, err)
+		}
+		// Others still get theirs.
+		reset, _ = svc.RequestPasswordReset(ctx, c, "quiet@example.com")
+		if _, sess, err = svc.CompletePasswordReset(ctx, c, reset.Token, "Drittes-Passwort-2032", nil); err != nil || sess.Token == "" {
+			t.Fatalf("CompletePasswordReset without NoSession: %+v, %v", sess, err)
+		}
+		if _, _, err := svc.Session(ctx, c.Tenant.ID, sess.Token); err != nil {
+			t.Fatalf("the session of a normal reset: %v", err)
+		}
+	})
+}

@@ -115,8 +115,9 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o
 	d := MailData{Kind: o.kind, Locale: mailLocale(cust, c.Tenant), Tenant: c.Tenant.Slug, Name: cust.Name(),
 		Email: to, Code: o.code, ValidFor: o.validFor}
 	if o.action != "" {
-		if d.Link = c.mailLink(o.action, o.token, cust); d.Link == "" {
-			d.Token = o.token
+		var shown string
+		if d.Link, shown = c.mailLink(o.action, o.token, cust); d.Link == "" {
+			d.Token = shown
 		}
 	}
 	dir := c.Tenant.Setting("templates")

@@ -362,7 +362,7 @@ func (s *Service) Confirm(ctx context.Context, c Caller, token, newPw string) (C
 		if err := s.markConfirmed(ctx, tx, &cust); err != nil {
 			return err
 		}
-		sess, err = s.newSession(ctx, tx, cust)
+		sess, err = s.logIn(ctx, tx, c, cust)
 		return err
 	})
 	if err != nil {

@@ -187,7 +187,7 @@ func (s *Service) setPasswordWithToken(ctx context.Context, c Caller, p Purpose,
 				return err
 			}
 		}
-		sess, err = s.newSession(ctx, tx, cust)
+		sess, err = s.logIn(ctx, tx, c, cust)
 		return err
 	})
 	if err != nil {

@@ -159,13 +159,19 @@ type Caller struct {
 	// Links, when set, builds the links of the caller's mail instead of
 	// the tenant's URLs: for dialects whose links lead to pforte's own
 	// endpoints (seed 003's verify link) or carry the token in another
-	// form. action is one of the Action constants.
-	Links func(action, token string, cust Customer) string
+	// form. action is one of the Action constants. It returns the link
+	// and, for a mail without one, the token to show instead (the form
+	// the dialect's API takes).
+	Links func(action, token string, cust Customer) (link, shown string)
 	// RevealUnknownEmail makes a password reset request for an address
 	// without a customer fail with email_unknown, for dialects whose
 	// vendor answers so and whose tenant opted in (seed 003). It lets
 	// anyone find out which addresses have accounts.
 	RevealUnknownEmail bool
+	// NoSession is set by dialects whose vendor logs nobody in when a
+	// token or code is used (confirmation, reset, activation): the flows
+	// then open no session, so that none exists that nobody holds.
+	NoSession bool
 }
 
 // IsSecret reports whether the caller used a secret key.
@@ -536,6 +542,15 @@ func (s *Service) consumeToken(ctx context.Context, tx Tx, tenantID int64, raw s
 		return Token{}, Customer{}, errTokenInvalid
 	}
 	return t, c, err
+}
+
+// logIn opens the session a flow that proves the customer (confirmation,
+// reset, activation) ends with, unless the caller keeps none.
+func (s *Service) logIn(ctx context.Context, tx Tx, c Caller, cust Customer) (NewSession, error) {
+	if c.NoSession {
+		return NewSession{}, nil
+	}
+	return s.newSession(ctx, tx, cust)
 }
 
 func (s *Service) newSession(ctx context.Context, tx Tx, c Customer) (NewSession, error) {
