@@ -37,6 +37,7 @@ func (a *API) keyed(fn func(w http.ResponseWriter, r *http.Request, c account.Ca
 		if err != nil {
 			return err
 		}
+		c.NoSession = true // a reset through this API logs nobody in
 		return fn(w, r, c)
 	})
 }

@@ -49,6 +49,7 @@ func (a *API) keyed(need access, fn func(w http.ResponseWriter, r *http.Request,
 		if need == secretKey && !c.IsSecret() {
 			return errServiceUserRequired
 		}
+		c.NoSession = true // activation and resets answer no SSO token
 		return fn(w, r, c)
 	})
 }

@@ -48,6 +48,7 @@ func (a *API) keyed(fn func(w http.ResponseWriter, r *http.Request, c account.Ca
 			return errSecretKeyRequired
 		}
 		c.AlwaysTokens = true
+		c.NoSession = true // the site keeps its own sessions
 		return fn(w, r, c)
 	})
 }
