@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"time"
 
+	"pforte/internal/api/api2auth"
 	"pforte/internal/api/betterez"
+	"pforte/internal/api/gradido"
 	"pforte/internal/api/hgsp"
 	"pforte/internal/api/native"
 	"pforte/internal/api/propstack"
@@ -77,6 +79,29 @@ func addRoutes(mux *http.ServeMux, d Deps, nat *native.API) {
 	mux.Handle("/v1/contats/{token}/reset_password", ps.NotAllowed(http.MethodPost))
 	mux.Handle("POST /v1/contacts/{token}/reset_password", ps.ResetPassword())
 	mux.Handle("/v1/contacts/{token}/reset_password", ps.NotAllowed(http.MethodPost))
+
+	// Gradido login server (seed 002): internal/api/gradido. No key: the
+	// tenant comes from the Host header; it answers CORS itself.
+	gr := gradido.New(d.Service, d.Logger, d.TrustedProxies)
+	mux.Handle("POST /login_api/unsecureLogin", gr.Login())
+	mux.Handle("POST /login_api/createUser", gr.CreateUser())
+	mux.Handle("POST /login_api/logout", gr.Logout())
+	mux.Handle("OPTIONS /login_api/{call}", gr.Preflight())
+	mux.Handle("/login_api/{call}", gr.NotFound())
+	mux.Handle("/login_api/", gr.NotFound())
+
+	// /api/2/auth (seed 003): internal/api/api2auth. No key: the tenant
+	// comes from the Host header; links lead to PublicURL.
+	a2 := api2auth.New(d.Service, d.Logger, d.PublicURL)
+	mux.Handle("POST /api/2/auth/register.json", a2.Register())
+	mux.Handle("/api/2/auth/register.json", a2.NotAllowed(http.MethodPost))
+	mux.Handle("GET /api/2/auth/{username}/verify.json", a2.Verify())
+	mux.Handle("/api/2/auth/{username}/verify.json", a2.NotAllowed(http.MethodGet))
+	mux.Handle("POST /api/2/auth/{email}/forgot.json", a2.Forgot())
+	mux.Handle("/api/2/auth/{email}/forgot.json", a2.NotAllowed(http.MethodPost))
+	mux.Handle("PUT /api/2/auth/{username}/resetpassword.json", a2.ResetPassword())
+	mux.Handle("/api/2/auth/{username}/resetpassword.json", a2.NotAllowed(http.MethodPut))
+	mux.Handle("/api/2/auth/", a2.NotFound())
 }
 
 func handleHealth() http.Handler {

@@ -1,0 +1,241 @@
+// Package api2auth mimics the /api/2/auth REST API (seed 003): public,
+// keyless registration with a username, verification of the address by a
+// link carrying a JWT, and a forgotten password reset by a JWT mailed to
+// the address given in the path. The tenant comes from the request's Host;
+// links lead to the server's public URL. Errors are one JSON document,
+// {"status", "error", "message", ...}. Handlers only translate: the
+// request in, one account.Service call, JSON out. See README.md.
+package api2auth
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"pforte/internal/account"
+	"pforte/internal/api/wire"
+)
+
+// API serves the seed 003 endpoints. server/routes.go mounts its handlers.
+type API struct {
+	svc        *account.Service
+	log        *slog.Logger
+	publicURL  string
+	publicHost string // publicURL's host name, as normalHost gives it
+}
+
+// New returns the seed 003 API over svc; links lead to publicURL.
+func New(svc *account.Service, log *slog.Logger, publicURL string) *API {
+	a := &API{svc: svc, log: log, publicURL: strings.TrimRight(publicURL, "/")}
+	if u, err := url.Parse(a.publicURL); err == nil {
+		a.publicHost = normalHost(u.Hostname())
+	}
+	return a
+}
+
+// handler is a function that may fail; serve writes its error.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+func (a *API) serve(fn handler) http.Handler { return wire.Handle(fn, a.writeError) }
+
+// codec returns the JWT codec: its key is derived from the server secret
+// each time (an HMAC, cheap), so that it exists only once the service has
+// started, and no key is stored.
+func (a *API) codec() jwtCodec {
+	return jwtCodec{key: a.svc.DeriveKey(jwtKeyLabel), issuer: a.publicURL, now: a.svc.Now}
+}
+
+// caller resolves the tenant from the request's Host, without its port.
+// This API has no key: every caller is public, and learns nothing that a
+// visitor of the site may not. The Host picks the tenant and is used for
+// nothing else; links are built from the public URL alone. username is the
+// name a registration asks for, for its verification link.
+func (a *API) caller(r *http.Request, username string) (account.Caller, error) {
+	c, err := a.svc.TenantForHost(r.Context(), hostOf(r))
+	if err != nil {
+		return account.Caller{}, err
+	}
+	c.Links = a.links(c, username)
+	c.NoSession = true // verifying and resetting log nobody in here
+	return c, nil
+}
+
+// hostOf is the request's host name without a port.
+func hostOf(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.Host); err == nil {
+		return host
+	}
+	return strings.Trim(r.Host, "[]")
+}
+
+// normalHost compares host names as TenantForHost does: in lower case,
+// without a final dot.
+func normalHost(h string) string { return strings.TrimSuffix(strings.ToLower(h), ".") }
+
+// jwtCaller checks the JWT of the token query parameter for purpose p and
+// resolves the caller it may act for. At a tenant's own host (its hosts
+// setting, or any other host for tenant default) the JWT must be that
+// tenant's. At the public URL's host, which every tenant's verification
+// links share, the tenant is the one the JWT names: the claim is signed
+// with the server's key, and the service binds the token it wraps to that
+// tenant as well, so it cannot reach into another tenant. Without this
+// the links of every tenant but the one owning the public host would fail.
+func (a *API) jwtCaller(r *http.Request, p purpose) (account.Caller, claims, error) {
+	raw, err := wire.Query(r, "token")
+	if err != nil {
+		return account.Caller{}, claims{}, err
+	}
+	cl, err := a.codec().parse(raw, p)
+	if err != nil {
+		return account.Caller{}, claims{}, errTokenInvalid
+	}
+	var c account.Caller
+	if host := normalHost(hostOf(r)); a.publicHost != "" && host == a.publicHost {
+		c, err = a.svc.TenantCaller(r.Context(), cl.Tenant)
+		if account.IsKind(err, account.KindNotFound) {
+			return account.Caller{}, claims{}, errTokenInvalid // the tenant is gone
+		}
+	} else {
+		c, err = a.svc.TenantForHost(r.Context(), host)
+	}
+	if err != nil {
+		return account.Caller{}, claims{}, err
+	}
+	if c.Tenant.Slug != cl.Tenant {
+		return account.Caller{}, claims{}, errTokenInvalid
+	}
+	c.Links = a.links(c, "")
+	c.NoSession = true
+	return c, cl, nil
+}
+
+// links builds the links of the mails the service sends for c. A
+// confirmation leads to this API's verify path under the public URL, with
+// a JWT wrapping the one-time token; a reset (a forgotten password, or the
+// "someone registered with your address" mail) leads to the tenant's
+// configured reset URL with the JWT as its token, since the seed's reset
+// is a PUT that a web frontend makes. username is the registration's
+// name; every other link names the customer's.
+func (a *API) links(c account.Caller, username string) func(action, token string, cust account.Customer) (string, string) {
+	return func(action, token string, cust account.Customer) (string, string) {
+		var p purpose
+		switch action {
+		case account.ActionConfirm:
+			p = purposeConfirm
+		case account.ActionReset:
+			p = purposeReset
+		default:
+			// The dialect's flows send no other links.
+			return c.DefaultLink(action, token, cust.ID), token
+		}
+		name := username
+		if p != purposeConfirm || name == "" {
+			name = userName(cust)
+		}
+		ttl := a.svc.TokenTTL(account.PurposeConfirm)
+		if p == purposeReset {
+			ttl = a.svc.TokenTTL(account.PurposePasswordReset)
+		}
+		signed, err := a.codec().issue(c.Tenant.Slug, p, cust.UUID, name, token, ttl)
+		if err != nil {
+			// HS256 with a byte key and string claims cannot fail; if it
+			// ever did, the mail gets a link without a token rather than
+			// the raw token.
+			a.log.Error("signing a JWT failed", "tenant", c.Tenant.Slug, "customer_id", cust.ID, "err", err)
+		}
+		if p == purposeConfirm {
+			return a.publicURL + "/api/2/auth/" + url.PathEscape(name) + "/verify.json?token=" + url.QueryEscape(signed), signed
+		}
+		// Without a reset_url the mail shows the JWT, which this API takes.
+		return c.DefaultLink(action, signed, cust.ID), signed
+	}
+}
+
+// userName is the {username} of a customer's links: the username, or for
+// a customer without one (registered through another API, or whose
+// username another customer took before the confirmation) the uuid.
+func userName(cust account.Customer) string {
+	if cust.Username != "" {
+		return cust.Username
+	}
+	return cust.UUID
+}
+
+// ---- answers ----
+
+// okJSON is every successful answer: the status, as in the error
+// document, and a message for people.
+type okJSON struct {
+	Status   int    `json:"status"`
+	Message  string `json:"message"`
+	Username string `json:"username,omitempty"`
+}
+
+// errorJSON is this dialect's one error document. error is a stable code
+// for programs, message is for people; fields name the offending request
+// fields; request_id equals the X-Request-Id header.
+type errorJSON struct {
+	Status    int                  `json:"status"`
+	Error     string               `json:"error"`
+	Message   string               `json:"message"`
+	Fields    []account.FieldError `json:"fields,omitempty"`
+	RequestID string               `json:"request_id"`
+}
+
+// statusOfCode holds this dialect's exceptions to wire.Status: a token
+// refused, by the JWT check or by the service (unknown, used, expired), is
+// the seed's 401 "JWT ist ungültig".
+var statusOfCode = map[string]int{
+	"token_invalid": http.StatusUnauthorized,
+}
+
+func statusFor(e *account.Error) int {
+	if s, ok := statusOfCode[e.Code]; ok {
+		return s
+	}
+	return wire.Status(e)
+}
+
+// writeError is the one place this dialect writes errors. A 5xx other
+// than "busy" is logged with its cause; the client sees only a generic
+// message and the request id.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	// wire.Failure logs the route pattern, never the path or query: they
+	// carry addresses and tokens.
+	e, status := wire.Failure(w, r, a.log, err, statusFor)
+	writeJSON(w, status, errorDoc(r, e, status))
+}
+
+func errorDoc(r *http.Request, e *account.Error, status int) errorJSON {
+	return errorJSON{Status: status, Error: e.Code, Message: e.Message, Fields: e.Fields, RequestID: wire.RequestID(r.Context())}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// NotAllowed answers a request to one of this dialect's paths with a
+// method it does not take, in this dialect's error format.
+func (a *API) NotAllowed(allow ...string) http.Handler {
+	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
+		return methodNotAllowed(w, r, allow...)
+	})
+}
+
+// NotFound answers a path under /api/2/auth/ that is none of this
+// dialect's, in its error format.
+func (a *API) NotFound() http.Handler {
+	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
+		return &account.Error{Kind: account.KindNotFound, Code: "not_found", Message: "no such resource"}
+	})
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow ...string) error {
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	return &account.Error{Kind: account.KindMethod, Code: "method_not_allowed", Message: "method " + r.Method + " is not allowed here"}
+}

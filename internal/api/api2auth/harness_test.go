@@ -1,0 +1,554 @@
+package api2auth_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pforte/internal/account"
+	"pforte/internal/api/apitest"
+	"pforte/internal/mail/mailtest"
+	"pforte/internal/store/teststore"
+)
+
+// The harness serves server.New over a fresh store through a real HTTP
+// server, with a clock the test controls, cheap argon2id parameters and a
+// mail relay that sends over real SMTP to a mailtest server. This API has
+// no key: requests name their tenant by Host, which apitest.Request cannot
+// set, so the harness sends the dialect's requests itself (send), without
+// following redirects. Every response has been checked for the invariants
+// of the whole dialect (see check) before a test sees it, and everything
+// the service and the server log is kept, to check that no token reaches
+// the log.
+
+const (
+	publicURL  = "https://accounts.example"
+	publicHost = "accounts.example"
+	// resetURL is tenant default's reset page, the site's frontend.
+	resetURL = "https://app.example/passwort-neu?token={token}"
+	// otherResetURL is tenant andere's.
+	otherResetURL = "https://andere.example/reset/{token}"
+
+	otherTenantSlug = "andere"
+	otherHost       = "andere.example"
+
+	seedPassword    = "MyNameIsJeff"
+	seedNewPassword = "APasswordIWontForgetAgain"
+	strongPassword  = "Jeffs-Kundenkonto-2030"
+	newPassword     = "Neues-Passwort-2031"
+
+	mailWait = 15 * time.Second
+)
+
+// logBuffer collects log lines from concurrent handlers.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type harness struct {
+	*apitest.Harness
+	svc    *account.Service
+	clock  *apitest.Clock
+	smtp   *mailtest.Server
+	logs   *logBuffer
+	client *http.Client // follows no redirect
+}
+
+type (
+	request  = apitest.Request
+	response = apitest.Response
+)
+
+// newHarness starts the service on a fresh store from open with tenant
+// default (reset page resetURL) and tenant andere, which the host
+// andere.example names (reset page otherResetURL). opts go to apitest.New
+// after the harness's own.
+func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *harness {
+	t.Helper()
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts = append([]apitest.Option{apitest.WithLogger(logger), apitest.WithRelay(), apitest.WithPublicURL(publicURL),
+		apitest.WithSetting("reset_url", resetURL)}, opts...)
+	a := apitest.New(t, open, opts...)
+	h := &harness{Harness: a, svc: a.Svc, clock: a.Clock, smtp: a.SMTP, logs: logs}
+	h.client = &http.Client{Transport: a.Srv.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	a.Check = h.check
+	if _, err := h.svc.CreateTenant(context.Background(), otherTenantSlug); err != nil {
+		t.Fatalf("CreateTenant: %v", err)
+	}
+	h.MustSetting(t, otherTenantSlug, "hosts", otherHost)
+	h.MustSetting(t, otherTenantSlug, "reset_url", otherResetURL)
+	return h
+}
+
+// ---- requests ----
+
+// send sends r with the Host header host (empty: the server's address, a
+// host no tenant names, so tenant default) and reads the whole answer,
+// which check sees first. Redirects are not followed. header holds
+// further header names and values, in pairs.
+func (h *harness) send(t *testing.T, r request, host string, header ...string) *response {
+	t.Helper()
+	out, err := h.roundTrip(r, host, header...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
+	}
+	h.check(t, out)
+	return out
+}
+
+// roundTrip is send without the test: for goroutines, whose answers the
+// test checks afterwards.
+func (h *harness) roundTrip(r request, host string, header ...string) (*response, error) {
+	var body io.Reader
+	switch b := r.Body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(js)
+	}
+	req, err := http.NewRequest(r.Method, h.Srv.URL+r.Path, body)
+	if err != nil {
+		return nil, err
+	}
+	if host != "" {
+		req.Host = host
+	}
+	switch {
+	case r.ContentType == "-":
+	case r.ContentType != "":
+		req.Header.Set("Content-Type", r.ContentType)
+	case r.Body != nil:
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.Key != "" {
+		req.Header.Set("X-API-KEY", r.Key)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := h.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	return &response{Method: r.Method, Path: r.Path, Status: res.StatusCode, Header: res.Header, Body: b}, nil
+}
+
+// do sends r to tenant default, for the golden replay.
+func (h *harness) do(t *testing.T, r request) *response {
+	t.Helper()
+	return h.send(t, r, "")
+}
+
+// dialect reports whether a path is this dialect's (and not the native
+// API's, which the tests use to log in).
+func dialect(path string) bool { return strings.HasPrefix(path, "/api/2/auth/") }
+
+// check holds for every answer: no 5xx; and for the dialect's, never
+// cached, always JSON (a redirect too), every error an error document and
+// every success the success document, each with the answer's status.
+func (h *harness) check(t *testing.T, r *response) {
+	t.Helper()
+	if r.Status >= 500 {
+		t.Errorf("server error: %s", r)
+	}
+	if !dialect(r.Path) {
+		return
+	}
+	h.Record(r)
+	if got := r.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("%s: Cache-Control %q, want no-store", r, got)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s: Content-Type %q, want application/json", r, ct)
+	}
+	if r.Method == http.MethodHead {
+		return // no body
+	}
+	status := r.Status
+	if r.Status == http.StatusSeeOther {
+		status = mustRedirect(t, r).status
+	}
+	if status >= 400 {
+		e := mustErrorDoc(t, r)
+		if e.Status != status {
+			t.Errorf("%s: status %d in the body", r, e.Status)
+		}
+		return
+	}
+	var ok okDoc
+	if err := apitest.DecodeStrict(r.Body, &ok); err != nil || ok.Status != status || ok.Message == "" {
+		t.Errorf("%s: not a success document with status %d: %v", r, status, err)
+	}
+}
+
+// okDoc is the dialect's success document as a client reads it.
+type okDoc struct {
+	Status   int    `json:"status"`
+	Message  string `json:"message"`
+	Username string `json:"username"`
+}
+
+// errorDoc is the dialect's error document as a client reads it.
+type errorDoc struct {
+	Status    int        `json:"status"`
+	Error     string     `json:"error"`
+	Message   string     `json:"message"`
+	Fields    []fieldDoc `json:"fields"`
+	RequestID string     `json:"request_id"`
+}
+
+// fieldDoc is an offending field of an error document.
+type fieldDoc struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// mustErrorDoc decodes r's body strictly as an error document with a
+// code, a message and the request's id.
+func mustErrorDoc(t *testing.T, r *response) errorDoc {
+	t.Helper()
+	var e errorDoc
+	if err := apitest.DecodeStrict(r.Body, &e); err != nil {
+		t.Errorf("%s: not an error document: %v", r, err)
+		return e
+	}
+	if e.Error == "" || e.Message == "" {
+		t.Errorf("%s: error without code or message", r)
+	}
+	for _, f := range e.Fields {
+		if f.Field == "" || f.Code == "" || f.Message == "" {
+			t.Errorf("%s: field error %+v", r, f)
+		}
+	}
+	if id := r.Header.Get("X-Request-Id"); id == "" || e.RequestID != id {
+		t.Errorf("%s: request_id %q, X-Request-Id %q", r, e.RequestID, id)
+	}
+	return e
+}
+
+// mustError checks that r is an error with this status and code, and
+// that field (when not empty) is named.
+func mustError(t *testing.T, r *response, status int, code, field string) errorDoc {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("%s, want %d %s", r, status, code)
+	}
+	e := mustErrorDoc(t, r)
+	if e.Error != code {
+		t.Fatalf("%s: error %q, want %q", r, e.Error, code)
+	}
+	if field != "" && !slices.ContainsFunc(e.Fields, func(f fieldDoc) bool { return f.Field == field }) {
+		t.Fatalf("%s: no error on %q", r, field)
+	}
+	return e
+}
+
+// mustOK checks that r is the success document.
+func mustOK(t *testing.T, r *response) okDoc {
+	t.Helper()
+	if r.Status != http.StatusOK {
+		t.Fatalf("%s, want 200", r)
+	}
+	var ok okDoc
+	if err := apitest.DecodeStrict(r.Body, &ok); err != nil {
+		t.Fatalf("%s: %v", r, err)
+	}
+	return ok
+}
+
+// redirect is a 303 to the frontend, taken apart.
+type redirect struct {
+	base     string // the Location without verified and status
+	verified string
+	status   int
+}
+
+// mustRedirect reads a 303's Location: the frontend URL with verified and
+// status appended, last.
+func mustRedirect(t *testing.T, r *response) redirect {
+	t.Helper()
+	loc := r.Header.Get("Location")
+	m := regexp.MustCompile(`^(.*)[?&]verified=(true|false)&status=(\d{3})(#.*)?$`).FindStringSubmatch(loc)
+	if m == nil {
+		t.Fatalf("%s: Location %q", r, loc)
+	}
+	status, _ := strconv.Atoi(m[3])
+	return redirect{base: m[1] + m[4], verified: m[2], status: status}
+}
+
+// withoutRequestID is an answer with its request id blanked, for
+// comparing two answers.
+func withoutRequestID(r *response) string {
+	var v map[string]any
+	if json.Unmarshal(r.Body, &v) == nil {
+		delete(v, "request_id")
+	}
+	b, _ := json.Marshal(v)
+	var hs []string
+	for k, vs := range r.Header {
+		if k != "X-Request-Id" && k != "Date" {
+			hs = append(hs, k+": "+strings.Join(vs, ","))
+		}
+	}
+	slices.Sort(hs)
+	return strconv.Itoa(r.Status) + " " + strings.Join(hs, "; ") + " " + string(b)
+}
+
+// ---- the dialect's calls, as a site makes them ----
+
+func (h *harness) register(t *testing.T, host, username, email, pw string) *response {
+	t.Helper()
+	return h.send(t, request{Method: http.MethodPost, Path: "/api/2/auth/register.json",
+		Body: map[string]string{"username": username, "email": email, "password": pw}}, host)
+}
+
+func (h *harness) mustRegister(t *testing.T, host, username, email, pw string) {
+	t.Helper()
+	mustOK(t, h.register(t, host, username, email, pw))
+}
+
+func (h *harness) verify(t *testing.T, host, username, token string) *response {
+	t.Helper()
+	return h.send(t, request{Method: http.MethodGet, Path: "/api/2/auth/" + url.PathEscape(username) + "/verify.json?token=" + url.QueryEscape(token)}, host)
+}
+
+func (h *harness) forgot(t *testing.T, host, email string) *response {
+	t.Helper()
+	return h.send(t, request{Method: http.MethodPost, Path: "/api/2/auth/" + url.PathEscape(email) + "/forgot.json"}, host)
+}
+
+func (h *harness) resetPassword(t *testing.T, host, username, token, pw string) *response {
+	t.Helper()
+	return h.send(t, request{Method: http.MethodPut, Path: "/api/2/auth/" + url.PathEscape(username) + "/resetpassword.json?token=" + url.QueryEscape(token),
+		Body: map[string]string{"password": pw}}, host)
+}
+
+// login tries a password through the native API with a public key of
+// tenant default: 201 or an error status.
+func (h *harness) login(t *testing.T, email, pw string) *response {
+	t.Helper()
+	return h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: h.Public,
+		Body: map[string]string{"email": email, "password": pw}})
+}
+
+// mustPassword checks that pw logs in and other does not.
+func (h *harness) mustPassword(t *testing.T, email, pw, other string) {
+	t.Helper()
+	if r := h.login(t, email, pw); r.Status != http.StatusCreated {
+		t.Errorf("login of %s with its password: %s", email, r)
+	}
+	if other != "" {
+		if r := h.login(t, email, other); r.Status != http.StatusUnauthorized {
+			t.Errorf("login of %s with another password: %s", email, r)
+		}
+	}
+}
+
+// ---- mail ----
+
+var linkPattern = regexp.MustCompile(`https?://[^\s<>"]+`)
+
+// mustMail waits until n mails to addr have arrived over SMTP and returns
+// the n-th (from 1).
+func (h *harness) mustMail(t *testing.T, addr string, n int) mailtest.Message {
+	t.Helper()
+	deadline := time.Now().Add(mailWait)
+	for {
+		all := h.smtp.Messages()
+		var to []mailtest.Message
+		for _, m := range all {
+			if slices.ContainsFunc(m.To, func(a string) bool { return strings.EqualFold(a, addr) }) {
+				to = append(to, m)
+			}
+		}
+		if len(to) >= n {
+			m := to[n-1]
+			if m.ParseErr != nil {
+				t.Fatalf("mail to %s does not parse: %v", addr, m.ParseErr)
+			}
+			return m
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			t.Fatalf("%d of %d mails to %s arrived within %v", len(to), n, addr, mailWait)
+		}
+		h.smtp.WaitFor(t, len(all)+1, left)
+	}
+}
+
+// mailsTo counts the mails to addr that have arrived so far.
+func (h *harness) mailsTo(addr string) int {
+	n := 0
+	for _, m := range h.smtp.Messages() {
+		if slices.ContainsFunc(m.To, func(a string) bool { return strings.EqualFold(a, addr) }) {
+			n++
+		}
+	}
+	return n
+}
+
+// mustLink returns the one link of a mail's text that starts with prefix.
+func mustLink(t *testing.T, m mailtest.Message, prefix string) string {
+	t.Helper()
+	var found []string
+	for _, l := range linkPattern.FindAllString(m.Text, -1) {
+		if strings.HasPrefix(l, prefix) {
+			found = append(found, l)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("mail %q: links %q with prefix %s, want one\n%s", m.Subject, found, prefix, m.Text)
+	}
+	return found[0]
+}
+
+// verifyLink is a verification link taken apart.
+type verifyLink struct {
+	link, username, token string
+}
+
+// mustVerifyLink waits for the n-th mail to addr and reads its
+// verification link: {publicURL}/api/2/auth/{username}/verify.json?token=JWT
+// and nothing else.
+func (h *harness) mustVerifyLink(t *testing.T, addr string, n int) verifyLink {
+	t.Helper()
+	link := mustLink(t, h.mustMail(t, addr, n), publicURL+"/api/2/auth/")
+	m := regexp.MustCompile(`^` + regexp.QuoteMeta(publicURL) + `/api/2/auth/([^/?#]+)/verify\.json\?token=([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$`).FindStringSubmatch(link)
+	if m == nil {
+		t.Fatalf("verification link %q", link)
+	}
+	name, err := url.PathUnescape(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return verifyLink{link: link, username: name, token: m[2]}
+}
+
+// mustResetToken waits for the n-th mail to addr and returns the JWT of
+// its link to the reset page tmpl (a reset_url with {token}).
+func (h *harness) mustResetToken(t *testing.T, addr string, n int, tmpl string) string {
+	t.Helper()
+	prefix, _, _ := strings.Cut(tmpl, "{token}")
+	link := mustLink(t, h.mustMail(t, addr, n), prefix)
+	tok := strings.TrimPrefix(link, prefix)
+	if !jwtShape.MatchString(tok) {
+		t.Fatalf("reset link %q does not carry a JWT", link)
+	}
+	return tok
+}
+
+var jwtShape = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
+
+// jwtClaims are a JWT's header and claims as anyone can read them.
+type jwtClaims struct {
+	Alg, Typ string
+	Claims   map[string]any
+}
+
+// readJWT decodes a JWT's header and payload without checking it, as a
+// frontend does.
+func readJWT(t *testing.T, raw string) jwtClaims {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("JWT %q", raw)
+	}
+	var header struct{ Alg, Typ string }
+	var c jwtClaims
+	for i, v := range []any{&header, &c.Claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			t.Fatalf("JWT part %d: %v", i, err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		if err := dec.Decode(v); err != nil {
+			t.Fatalf("JWT part %d: %v", i, err)
+		}
+	}
+	c.Alg, c.Typ = header.Alg, header.Typ
+	return c
+}
+
+// jti is the one-time token a JWT wraps.
+func jti(t *testing.T, raw string) string {
+	t.Helper()
+	s, _ := readJWT(t, raw).Claims["jti"].(string)
+	if len(s) != 43 {
+		t.Fatalf("jti %q is not a token of pforte's", s)
+	}
+	return s
+}
+
+// mustNotLeak checks that no JWT and no one-time token they wrap reached
+// the log, and that none came back in any answer.
+func (h *harness) mustNotLeak(t *testing.T, jwts ...string) {
+	t.Helper()
+	logs := h.logs.String()
+	if !strings.Contains(logs, `"msg":"request"`) {
+		t.Fatalf("the log holds no access log lines: is it the server's?")
+	}
+	var secrets []string
+	for _, j := range jwts {
+		secrets = append(secrets, j, jti(t, j))
+		// The signature alone identifies the JWT too.
+		secrets = append(secrets, j[strings.LastIndexByte(j, '.')+1:])
+	}
+	for _, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Errorf("a JWT or token reached the log")
+		}
+		for _, r := range h.Responses() {
+			if bytes.Contains(r.Body, []byte(s)) {
+				t.Errorf("%s: the body carries a JWT or token", r)
+			}
+			for k, vs := range r.Header {
+				for _, v := range vs {
+					if strings.Contains(v, s) {
+						t.Errorf("%s: header %s carries a JWT or token", r, k)
+					}
+				}
+			}
+		}
+	}
+}
