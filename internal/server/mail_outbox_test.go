@@ -4,18 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"pforte/internal/account"
 	"pforte/internal/api/apitest"
@@ -23,7 +18,6 @@ import (
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/password"
 	"pforte/internal/store/postgres"
-	"pforte/internal/store/sqlite"
 	"pforte/internal/store/teststore"
 )
 
@@ -353,77 +347,15 @@ func TestMailTwoRelaysOnePostgres(t *testing.T) {
 // row of every table as text.
 func TestMailTokensNotAtRest(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	t.Run("sqlite", func(t *testing.T) {
+	teststore.EachDumped(t, func(t *testing.T, st account.Store, dump teststore.Dumper) {
 		t.Parallel()
-		path := teststore.SQLitePath(t)
-		st, err := sqlite.Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		if err := st.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		checkNotAtRest(t, st, func(t *testing.T) []byte {
-			var all []byte
-			for _, name := range []string{path, path + "-wal", path + "-shm"} {
-				b, err := os.ReadFile(name)
-				if err != nil && !errors.Is(err, fs.ErrNotExist) {
-					t.Fatal(err)
-				}
-				all = append(all, b...)
-			}
-			return all
-		})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		dsn := teststore.PostgresDSN(t)
-		st, err := postgres.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		if err := st.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		checkNotAtRest(t, st, func(t *testing.T) []byte {
-			conn, err := pgx.Connect(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close(ctx)
-			rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil || len(tables) < 5 {
-				t.Fatalf("tables %v: %v", tables, err)
-			}
-			var all bytes.Buffer
-			for _, table := range tables {
-				rows, err := conn.Query(ctx, `SELECT t::text FROM `+pgx.Identifier{table}.Sanitize()+` t`)
-				if err != nil {
-					t.Fatal(err)
-				}
-				texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, s := range texts {
-					all.WriteString(s + "\n")
-				}
-			}
-			return all.Bytes()
-		})
+		checkNotAtRest(t, st, dump)
 	})
 }
 
 // checkNotAtRest queues a mail, looks for its token and subject in what
 // dump returns, sends the mail, and looks again.
-func checkNotAtRest(t *testing.T, st account.Store, dump func(t *testing.T) []byte) {
+func checkNotAtRest(t *testing.T, st account.Store, dump teststore.Dumper) {
 	t.Helper()
 	srv := mailtest.Start(t)
 	h := newHarness(t, nil, withStore(st))

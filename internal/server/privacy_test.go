@@ -2,18 +2,13 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"net/http"
-	"path"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"pforte/internal/account"
 	"pforte/internal/mail/mailtest"
-	"pforte/internal/store/postgres"
-	"pforte/internal/store/sqlite"
 	"pforte/internal/store/teststore"
 )
 
@@ -23,35 +18,8 @@ import (
 // any case or encoding, while mail is queued and after it was sent.
 func TestEmailPrivacyAtRest(t *testing.T) {
 	t.Parallel()
-	teststore.Each(t, func(t *testing.T, _ teststore.Opener) {
+	teststore.EachDumped(t, func(t *testing.T, st account.Store, dump teststore.Dumper) {
 		t.Parallel()
-		ctx := context.Background()
-		var st account.Store
-		var dump func(t *testing.T) []byte
-		switch kind := path.Base(t.Name()); kind {
-		case "sqlite":
-			file := teststore.SQLitePath(t)
-			s, err := sqlite.Open(ctx, file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st = s
-			dump = func(t *testing.T) []byte { return dumpDir(t, filepath.Dir(file)) }
-		case "postgres":
-			dsn := teststore.PostgresDSN(t)
-			s, err := postgres.Open(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st = s
-			dump = func(t *testing.T) []byte { return dumpSchema(t, dsn) }
-		default:
-			t.Fatalf("unknown store %q", kind)
-		}
-		t.Cleanup(func() { st.Close() })
-		if err := st.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
 		srv := mailtest.Start(t)
 		h := newHarness(t, nil, withStore(st))
 		h.mustSetting(t, "email_storage", "hmac")

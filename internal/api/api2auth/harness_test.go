@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,30 +51,12 @@ const (
 	mailWait = 15 * time.Second
 )
 
-// logBuffer collects log lines from concurrent handlers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type harness struct {
 	*apitest.Harness
 	svc    *account.Service
 	clock  *apitest.Clock
 	smtp   *mailtest.Server
-	logs   *logBuffer
+	logs   *apitest.LogBuffer
 	client *http.Client // follows no redirect
 }
 
@@ -90,7 +71,7 @@ type (
 // after the harness's own.
 func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *harness {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &apitest.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts = append([]apitest.Option{apitest.WithLogger(logger), apitest.WithRelay(), apitest.WithPublicURL(publicURL),
 		apitest.WithSetting("reset_url", resetURL)}, opts...)

@@ -2,22 +2,14 @@ package api2auth_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
-	"errors"
-	"io/fs"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"pforte/internal/account"
 	"pforte/internal/api/apitest"
-	"pforte/internal/store/postgres"
-	"pforte/internal/store/sqlite"
 	"pforte/internal/store/teststore"
 )
 
@@ -29,53 +21,14 @@ import (
 // file, its WAL or its shared memory; on PostgreSQL in no row of any
 // table.
 func TestEmailStorageHMAC(t *testing.T) {
-	ctx := context.Background()
-	t.Run("sqlite", func(t *testing.T) {
-		var path string
-		open := func(t testing.TB) account.Store {
-			path = teststore.SQLitePath(t)
-			st, err := sqlite.Open(ctx, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			if err := st.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			return st
-		}
-		checkNoAddress(t, open, func(t *testing.T) []byte {
-			var all []byte
-			for _, name := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
-				b, err := os.ReadFile(name)
-				if err != nil && !errors.Is(err, fs.ErrNotExist) {
-					t.Fatal(err)
-				}
-				all = append(all, b...)
-			}
-			return all
-		})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		dsn := teststore.PostgresDSN(t)
-		open := func(t testing.TB) account.Store {
-			st, err := postgres.Open(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			if err := st.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			return st
-		}
-		checkNoAddress(t, open, func(t *testing.T) []byte { return dumpSchema(t, dsn) })
+	teststore.EachDumped(t, func(t *testing.T, st account.Store, dump teststore.Dumper) {
+		checkNoAddress(t, func(testing.TB) account.Store { return st }, dump)
 	})
 }
 
 // checkNoAddress walks the dialect's flows under email_storage=hmac and
 // then looks for the address in what dump returns.
-func checkNoAddress(t *testing.T, open teststore.Opener, dump func(t *testing.T) []byte) {
+func checkNoAddress(t *testing.T, open teststore.Opener, dump teststore.Dumper) {
 	t.Helper()
 	h := newHarness(t, open, apitest.WithSetting("email_storage", "hmac"))
 	const addr = "Jeff.Privat@Example.com"
@@ -135,44 +88,4 @@ func checkNoAddress(t *testing.T, open teststore.Opener, dump func(t *testing.T)
 	if r := h.login(t, "nobody@example.com", seedNewPassword); r.Status != http.StatusUnauthorized {
 		t.Errorf("login of an unknown address: %s", r)
 	}
-}
-
-// dumpSchema returns every row of every table of the DSN's schema as
-// text: every text and bytea column (bytea as hex).
-func dumpSchema(t *testing.T, dsn string) []byte {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables
-		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tables) < 5 {
-		t.Fatalf("schema has tables %v", tables)
-	}
-	var all bytes.Buffer
-	for _, table := range tables {
-		rows, err := conn.Query(ctx, `SELECT t::text FROM `+pgx.Identifier{table}.Sanitize()+` t`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range texts {
-			all.WriteString(s)
-			all.WriteByte('\n')
-		}
-	}
-	return all.Bytes()
 }

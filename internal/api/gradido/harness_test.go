@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,27 +47,9 @@ const (
 // passwordsOn lets tenant default take passwords via JSON from the start.
 func passwordsOn() apitest.Option { return apitest.WithSetting(settingPasswords, "true") }
 
-// logBuffer collects log lines from concurrent handlers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type harness struct {
 	*apitest.Harness
-	logs        *logBuffer
+	logs        *apitest.LogBuffer
 	otherSecret string // secret key of tenant andere
 }
 
@@ -76,7 +57,7 @@ type harness struct {
 // default (links to wallet.example) and andere (reached from otherHost).
 func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *harness {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &apitest.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	base := []apitest.Option{apitest.WithLogger(logger),
 		apitest.WithSetting("confirm_url", confirmURL), apitest.WithSetting("invite_url", inviteURL)}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"pforte/internal/account"
@@ -30,29 +29,11 @@ const (
 	otherTenantSlug = "andere"
 )
 
-// logBuffer collects log lines from concurrent handlers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type harness struct {
 	*apitest.Harness
 	svc   *account.Service
 	clock *apitest.Clock
-	logs  *logBuffer
+	logs  *apitest.LogBuffer
 
 	secret, public string // keys of tenant default
 	otherSecret    string // secret key of tenant andere
@@ -62,7 +43,7 @@ type harness struct {
 // default and andere, both with delivery=return.
 func newHarness(t *testing.T, open teststore.Opener) *harness {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &apitest.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a := apitest.New(t, open, apitest.WithLogger(logger), apitest.WithMailFrom("Makler <noreply@meine-immobilien.de>"))
 	a.Check = a.JSONDialect(dialect, func(t *testing.T, r *response) { mustErrorDoc(t, r) })
