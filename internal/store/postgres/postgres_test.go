@@ -316,8 +316,11 @@ func TestInTxRetriesDeadlock(t *testing.T) {
 			t.Errorf("InTx: %v", err)
 		}
 	}
-	if n := calls.Load(); n != 3 {
-		t.Errorf("fn ran %d times, want 3 (one retry after the deadlock)", n)
+	// At least one retry. Under load the retried transaction may meet the
+	// other's locks again and be retried once more; what matters is that
+	// both commit.
+	if n := calls.Load(); n < 3 {
+		t.Errorf("fn ran %d times, want at least 3 (a retry after the deadlock)", n)
 	}
 }
 
