@@ -32,10 +32,9 @@ func BenchmarkArgon2idDefault(b *testing.B) {
 	}
 }
 
-// BenchmarkLoginHTTP is a whole POST /api/v1/sessions through the server's
-// handler on a SQLite store: key lookup, throttle check, customer lookup,
-// argon2id verify, session insert and the JSON answer.
-func BenchmarkLoginHTTP(b *testing.B) {
+// benchService is a service on a SQLite store at the default argon2id
+// parameters, with a secret key of tenant default and one active customer.
+func benchService(b *testing.B) (*account.Service, string) {
 	ctx := context.Background()
 	st := teststore.SQLite(b)
 	hasher, err := password.NewHasher(password.DefaultParams(), password.NewPool(1, 0))
@@ -54,6 +53,37 @@ func BenchmarkLoginHTTP(b *testing.B) {
 	if _, err := svc.CreateCustomer(ctx, caller, account.NewCustomer{Email: "bench@example.com", Password: "correct horse battery staple"}); err != nil {
 		b.Fatal(err)
 	}
+	return svc, key
+}
+
+// BenchmarkLoginHTTPGradido is seed 002's keyless POST
+// /login_api/unsecureLogin: tenant by host, the same checks as the native
+// login, a numeric session stored as an HMAC, and the user with its
+// derived Ed25519 public key.
+func BenchmarkLoginHTTPGradido(b *testing.B) {
+	svc, _ := benchService(b)
+	if err := svc.SetTenantSetting(context.Background(), account.DefaultTenant, "gradido.allow_password_via_json", "true"); err != nil {
+		b.Fatal(err)
+	}
+	h := server.New(server.Deps{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+	body := `{"email":"bench@example.com","password":"correct horse battery staple"}`
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/login_api/unsecureLogin", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"state":"success"`) {
+			b.Fatalf("login: %d %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkLoginHTTP is a whole POST /api/v1/sessions through the server's
+// handler on a SQLite store: key lookup, throttle check, customer lookup,
+// argon2id verify, session insert and the JSON answer.
+func BenchmarkLoginHTTP(b *testing.B) {
+	svc, key := benchService(b)
 	h := server.New(server.Deps{Service: svc, Logger: slog.New(slog.DiscardHandler)})
 	body := `{"email":"bench@example.com","password":"correct horse battery staple"}`
 	b.ReportAllocs()
