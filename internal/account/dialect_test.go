@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/mail"
+	"pforte/internal/password"
 	"pforte/internal/store/teststore"
 )
 
@@ -318,6 +320,53 @@ func TestNoSession(t *testing.T) {
 		}
 		if _, _, err := svc.Session(ctx, c.Tenant.ID, sess.Token); err != nil {
 			t.Fatalf("the session of a normal reset: %v", err)
+		}
+	})
+}
+
+// TestFailedLoginsCostTheSame: a wrong password costs two hashes whatever
+// the address: unknown, an account, a registration waiting for its link,
+// one that may log in before confirming, or an account someone registered
+// against. Login answers only tell "wrong" from "not confirmed", so time
+// must not tell more.
+func TestFailedLoginsCostTheSame(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		pool := password.NewPool(1, 0)
+		hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		templates, err := mail.NewTemplates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := account.NewService(account.Config{Store: open(t), Hasher: hasher, Policy: password.DefaultPolicy(), Renderer: templates})
+		if err := svc.Start(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		sec := secretCaller(t, svc)
+		pub := publicCaller(t, svc, account.DefaultTenant)
+		mustCreate(t, svc, sec, account.NewCustomer{Email: "active@example.com", Password: dialectPassword})
+		mustCreate(t, svc, sec, account.NewCustomer{Email: "claimed@example.com", Password: dialectPassword})
+		for _, r := range []account.Registration{
+			{Email: "pending@example.com", Password: dialectPassword},
+			{Email: "early@example.com", Password: dialectPassword, LoginBeforeConfirm: true},
+			{Email: "claimed@example.com", Password: "Fremdes-Passwort-2030"},
+		} {
+			if _, err := svc.Register(ctx, pub, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, email := range []string{"nobody@example.com", "active@example.com", "pending@example.com", "early@example.com", "claimed@example.com"} {
+			before := pool.Runs()
+			_, err := svc.Authenticate(ctx, pub, email, "Falsches-Passwort-2030")
+			if !account.IsKind(err, account.KindUnauthorized) {
+				t.Fatalf("%s: %v", email, err)
+			}
+			if n := pool.Runs() - before; n != 2 {
+				t.Errorf("a wrong password for %s cost %d hashes, want 2", email, n)
+			}
 		}
 	})
 }

@@ -88,17 +88,15 @@ func (s *Service) checkPassword(ctx context.Context, tenantID int64, emailKey st
 		s.releaseAttempt(ctx, tenantID, emailKey)
 		return false, hashError(err)
 	}
-	if !ok && cust != nil {
+	if !ok {
 		// The attempt stays counted even when it matches a claim: anyone
 		// may register a claim, and a claim must not reset the throttle
 		// of the account it was registered against.
-		if claimed, err := s.matchesClaim(ctx, *cust, pw); err != nil {
+		if claimed, err := s.matchesClaim(ctx, cust, pw); err != nil {
 			return false, err
 		} else if claimed {
 			return false, errEmailNotConfirmed
 		}
-	}
-	if !ok {
 		return false, errInvalidCredentials
 	}
 	return rehash, s.clearFailures(ctx, tenantID, emailKey)
@@ -118,14 +116,41 @@ func (s *Service) clearFailures(ctx context.Context, tenantID int64, emailKey st
 	return nil
 }
 
-// matchesClaim checks pw against the newest open registration claim.
-func (s *Service) matchesClaim(ctx context.Context, cust Customer, pw string) (bool, error) {
+// matchesClaim checks pw against the newest open registration claim of
+// cust (nil: an unknown address). It hashes once whether or not there is
+// a claim, so that every wrong password costs two hashes and the time of
+// a failed login does not tell which addresses have registrations waiting.
+func (s *Service) matchesClaim(ctx context.Context, cust *Customer, pw string) (bool, error) {
+	newest, err := s.newestClaim(ctx, cust)
+	if err != nil {
+		return false, err
+	}
+	encoded := "" // Verify checks a dummy hash and fails
+	if newest != nil {
+		var cl claim
+		if err := json.Unmarshal(newest.Payload, &cl); err != nil {
+			return false, Internal(err)
+		}
+		encoded = cl.PasswordHash
+	}
+	ok, _, err := s.cfg.Hasher.Verify(ctx, encoded, pw)
+	if err != nil {
+		return false, hashError(err)
+	}
+	return ok && newest != nil, nil
+}
+
+// newestClaim is the customer's newest open registration claim, if any.
+func (s *Service) newestClaim(ctx context.Context, cust *Customer) (*Token, error) {
+	if cust == nil {
+		return nil, nil
+	}
 	now := s.now()
 	var newest *Token
 	for _, p := range []Purpose{PurposeConfirm, PurposeClaim} {
 		live, err := s.store.LiveTokens(ctx, cust.TenantID, cust.ID, p, now)
 		if err != nil {
-			return false, Internal(err)
+			return nil, Internal(err)
 		}
 		for i := range live {
 			if len(live[i].Payload) > 0 && (newest == nil || live[i].CreatedAt.After(newest.CreatedAt)) {
@@ -133,18 +158,7 @@ func (s *Service) matchesClaim(ctx context.Context, cust Customer, pw string) (b
 			}
 		}
 	}
-	if newest == nil {
-		return false, nil
-	}
-	var cl claim
-	if err := json.Unmarshal(newest.Payload, &cl); err != nil {
-		return false, Internal(err)
-	}
-	ok, _, err := s.cfg.Hasher.Verify(ctx, cl.PasswordHash, pw)
-	if err != nil {
-		return false, hashError(err)
-	}
-	return ok, nil
+	return newest, nil
 }
 
 // rehash replaces an imported bcrypt hash, or one made with older

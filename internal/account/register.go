@@ -96,6 +96,7 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (Regis
 		}
 		cust, err := tx.CustomerByEmailKey(ctx, c.Tenant.ID, key)
 		cust.reachedAt(r.Email)
+		claimed := payload
 		switch {
 		case errors.Is(err, ErrNotFound):
 			// A new address gets a pending customer without a password. A
@@ -113,8 +114,9 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (Regis
 			cust.setProfile(p)
 			if r.LoginBeforeConfirm {
 				// Nobody holds this address yet, so the registrant may have
-				// it now; its claim is ignored at confirmation.
+				// it now, and its link only confirms: it carries no claim.
 				cust.State, cust.PasswordHash = StatePendingActive, hash
+				claimed = nil
 			}
 			if err := tx.CreateCustomer(ctx, &cust); err != nil {
 				return err
@@ -141,7 +143,7 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (Regis
 		if cust.Locale == "" {
 			cust.Locale = r.Locale // for the mail's language; the row takes it at confirmation
 		}
-		token, err := s.issueClaim(ctx, tx, cust, PurposeConfirm, payload)
+		token, err := s.issueClaim(ctx, tx, cust, PurposeConfirm, claimed)
 		if err != nil {
 			return err
 		}
