@@ -185,6 +185,12 @@ func TestLoginBeforeConfirm(t *testing.T) {
 		if cust.State != account.StatePendingActive || cust.EmailConfirmedAt != nil || cust.FirstName != "Max" {
 			t.Fatalf("registered as %+v", cust)
 		}
+		// The registrant's names are not the address owner's yet: the
+		// mail greets neutrally.
+		ms, err := svc.ClaimMail(ctx, "test", 10)
+		if err != nil || len(ms) != 1 || ms[0].ToName != "" || strings.Contains(ms[0].Text, "Max") {
+			t.Fatalf("confirmation mail of a registration that logs in first: %+v, %v", ms, err)
+		}
 		// A second registration of the address changes nothing and gives
 		// the stranger no way in.
 		reg.Password, reg.FirstName = "Fremdes-Passwort-2030", "Eve"

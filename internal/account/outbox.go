@@ -112,7 +112,14 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o
 		s.log.Info("mail not sent: the tenant keeps no addresses", "tenant", c.Tenant.Slug, "kind", o.kind, "customer_id", cust.ID)
 		return nil
 	}
-	d := MailData{Kind: o.kind, Locale: mailLocale(cust, c.Tenant), Tenant: c.Tenant.Slug, Name: cust.Name(),
+	// Names greet the customer only once the mailbox owner confirmed them,
+	// or when a back office (a secret key) gave them: names a stranger
+	// typed into a public registration must not reach the address's owner.
+	name := cust.Name()
+	if cust.EmailConfirmedAt == nil && !c.IsSecret() {
+		name = ""
+	}
+	d := MailData{Kind: o.kind, Locale: mailLocale(cust, c.Tenant), Tenant: c.Tenant.Slug, Name: name,
 		Email: to, Code: o.code, ValidFor: o.validFor}
 	if o.action != "" {
 		var shown string
@@ -139,7 +146,7 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o
 	if err != nil {
 		return fmt.Errorf("mail sender %q: %w", from, err)
 	}
-	env := Envelope{To: to, ToName: cust.Name(), From: sender.Address, FromName: sender.Name,
+	env := Envelope{To: to, ToName: name, From: sender.Address, FromName: sender.Name,
 		Subject: r.Subject, Text: r.Text, HTML: r.HTML}
 	if d.Link != "" {
 		env.Links = []string{d.Link}
