@@ -129,6 +129,11 @@ var settingSpecs = map[string]SettingSpec{
 		Doc:      "seed 002: add Access-Control-Allow-Origin: * to /login_api answers and answer their preflight requests (Gradido's unsecure.allow_cors_all)",
 		validate: oneOf("true", "false"),
 	},
+	"api2.enabled": {
+		Key: "api2.enabled", Default: "false",
+		Doc:      "seed 003: serve /api/2/auth for this tenant; it takes registrations without any key, so it is off until asked for",
+		validate: oneOf("true", "false"),
+	},
 	"api2.frontend_url": {
 		Key: "api2.frontend_url", Default: "",
 		Doc:      "seed 003: where GET /api/2/auth/{username}/verify.json redirects after verifying, with ?verified=true|false&status=N; empty: answer JSON",

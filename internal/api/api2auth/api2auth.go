@@ -58,10 +58,21 @@ func (a *API) caller(r *http.Request, username string) (account.Caller, error) {
 	if err != nil {
 		return account.Caller{}, err
 	}
+	if !enabled(c.Tenant) {
+		return account.Caller{}, errNotFound
+	}
 	c.Links = a.links(c, username)
 	c.NoSession = true // verifying and resetting log nobody in here
 	return c, nil
 }
+
+// enabled reports whether the tenant serves this API (api2.enabled): it
+// takes registrations without any key, so a tenant must ask for it.
+func enabled(t account.Tenant) bool { return t.Setting("api2.enabled") == "true" }
+
+// errNotFound answers every path of this API for a tenant that does not
+// serve it, and paths under /api/2/auth/ that are none of its own.
+var errNotFound = &account.Error{Kind: account.KindNotFound, Code: "not_found", Message: "no such resource"}
 
 // hostOf is the request's host name without a port.
 func hostOf(r *http.Request) string {
@@ -84,6 +95,18 @@ func normalHost(h string) string { return strings.TrimSuffix(strings.ToLower(h),
 // tenant as well, so it cannot reach into another tenant. Without this
 // the links of every tenant but the one owning the public host would fail.
 func (a *API) jwtCaller(r *http.Request, p purpose) (account.Caller, claims, error) {
+	host := normalHost(hostOf(r))
+	atPublicHost := a.publicHost != "" && host == a.publicHost
+	var c account.Caller
+	if !atPublicHost {
+		var err error
+		if c, err = a.svc.TenantForHost(r.Context(), host); err != nil {
+			return account.Caller{}, claims{}, err
+		}
+		if !enabled(c.Tenant) {
+			return account.Caller{}, claims{}, errNotFound
+		}
+	}
 	raw, err := wire.Query(r, "token")
 	if err != nil {
 		return account.Caller{}, claims{}, err
@@ -92,17 +115,16 @@ func (a *API) jwtCaller(r *http.Request, p purpose) (account.Caller, claims, err
 	if err != nil {
 		return account.Caller{}, claims{}, errTokenInvalid
 	}
-	var c account.Caller
-	if host := normalHost(hostOf(r)); a.publicHost != "" && host == a.publicHost {
+	if atPublicHost {
 		c, err = a.svc.TenantCaller(r.Context(), cl.Tenant)
 		if account.IsKind(err, account.KindNotFound) {
 			return account.Caller{}, claims{}, errTokenInvalid // the tenant is gone
+		} else if err != nil {
+			return account.Caller{}, claims{}, err
 		}
-	} else {
-		c, err = a.svc.TenantForHost(r.Context(), host)
-	}
-	if err != nil {
-		return account.Caller{}, claims{}, err
+		if !enabled(c.Tenant) {
+			return account.Caller{}, claims{}, errNotFound
+		}
 	}
 	if c.Tenant.Slug != cl.Tenant {
 		return account.Caller{}, claims{}, errTokenInvalid
@@ -230,9 +252,7 @@ func (a *API) NotAllowed(allow ...string) http.Handler {
 // NotFound answers a path under /api/2/auth/ that is none of this
 // dialect's, in its error format.
 func (a *API) NotFound() http.Handler {
-	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
-		return &account.Error{Kind: account.KindNotFound, Code: "not_found", Message: "no such resource"}
-	})
+	return a.serve(func(w http.ResponseWriter, r *http.Request) error { return errNotFound })
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow ...string) error {

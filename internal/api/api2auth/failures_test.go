@@ -516,3 +516,31 @@ func (h *harness) concurrently(t *testing.T, n int, req func(i int) request) map
 	}
 	return statuses
 }
+
+// TestDisabledTenant: a tenant that has not turned the API on
+// (api2.enabled) answers 404 on every path, for any Host, and a link it
+// mailed while it was on stops working; other tenants are unaffected.
+func TestDisabledTenant(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open)
+		const email = "off@example.com"
+		h.mustRegister(t, "", "offline", email, seedPassword)
+		v := h.mustVerifyLink(t, email, 1)
+
+		h.MustSetting(t, account.DefaultTenant, "api2.enabled", "false")
+		mustError(t, h.register(t, "", "someone", "someone@example.com", seedPassword), http.StatusNotFound, "not_found", "")
+		mustError(t, h.forgot(t, "", email), http.StatusNotFound, "not_found", "")
+		mustError(t, h.verify(t, "", v.username, v.token), http.StatusNotFound, "not_found", "")
+		mustError(t, h.send(t, request{Method: http.MethodGet, Path: strings.TrimPrefix(v.link, publicURL)}, publicHost), http.StatusNotFound, "not_found", "")
+		mustError(t, h.resetPassword(t, "", "offline", v.token, seedNewPassword), http.StatusNotFound, "not_found", "")
+		if h.mailsTo("someone@example.com") != 0 {
+			t.Error("a disabled tenant sent mail")
+		}
+		// Another tenant that turned it on still serves.
+		mustOK(t, h.register(t, otherHost, "andere", "andere@example.com", seedPassword))
+
+		// Turned on again, the link works: nothing was spent meanwhile.
+		h.MustSetting(t, account.DefaultTenant, "api2.enabled", "true")
+		mustOK(t, h.verify(t, "", v.username, v.token))
+	})
+}

@@ -143,8 +143,7 @@ func (a *API) verify(r *http.Request) (account.Caller, account.Customer, error) 
 	if verified {
 		return c, account.Customer{}, errAlreadyVerified
 	}
-	// The service's session is not handed out: the seed's verification
-	// logs nobody in. It expires unused.
+	// The caller keeps no session: the seed's verification logs nobody in.
 	cust, _, err := a.svc.Confirm(r.Context(), c, cl.ID, "")
 	if isCode(err, "token_invalid") {
 		// Another use of the same link may have won the race: then the
@@ -227,7 +226,6 @@ func (a *API) ResetPassword() http.Handler {
 			return err
 		}
 		// The token must be the one issued for the customer the JWT names.
-		// The service's session is not handed out, as on verify.
 		if _, _, err := a.svc.CompletePasswordResetFor(r.Context(), c, cl.Subject, cl.ID, req.Password); err != nil {
 			return err
 		}

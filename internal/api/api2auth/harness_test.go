@@ -74,7 +74,7 @@ func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *ha
 	logs := &apitest.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts = append([]apitest.Option{apitest.WithLogger(logger), apitest.WithRelay(), apitest.WithPublicURL(publicURL),
-		apitest.WithSetting("reset_url", resetURL)}, opts...)
+		apitest.WithSetting("reset_url", resetURL), apitest.WithSetting("api2.enabled", "true")}, opts...)
 	a := apitest.New(t, open, opts...)
 	h := &harness{Harness: a, svc: a.Svc, clock: a.Clock, smtp: a.SMTP, logs: logs}
 	h.client = &http.Client{Transport: a.Srv.Client().Transport,
@@ -84,6 +84,7 @@ func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *ha
 		t.Fatalf("CreateTenant: %v", err)
 	}
 	h.MustSetting(t, otherTenantSlug, "hosts", otherHost)
+	h.MustSetting(t, otherTenantSlug, "api2.enabled", "true")
 	h.MustSetting(t, otherTenantSlug, "reset_url", otherResetURL)
 	return h
 }
