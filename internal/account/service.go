@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"log/slog"
 	"math"
@@ -113,12 +114,35 @@ func (s *Service) Start(ctx context.Context, secret []byte) error {
 	if len(secret) > 0 {
 		s.secret = secret
 	} else {
-		random, _ := newSecret()
-		stored, err := s.store.ServerSecret(ctx, []byte(random))
+		stored, err := s.store.ServerState(ctx, secretKey, nil)
+		if errors.Is(err, ErrNotFound) {
+			// No generated secret: a first start, unless the installation
+			// runs with a given one (then its check exists and the start
+			// without it is refused below, before anything is stored).
+			if _, err := s.store.ServerState(ctx, secretCheckKey, nil); err == nil {
+				return ErrWrongSecret
+			} else if !errors.Is(err, ErrNotFound) {
+				return Internal(err)
+			}
+			random, _ := newSecret()
+			stored, err = s.store.ServerState(ctx, secretKey, []byte(random))
+		}
 		if err != nil {
 			return Internal(err)
 		}
 		s.secret = stored
+	}
+	// Email keys (email_storage=hmac), codes, sealed mail, numeric
+	// sessions, signed links and public keys all derive from the secret:
+	// with another one they silently stop matching. The first start keeps
+	// a check value, and later starts with another secret are refused.
+	check := s.DeriveKey("secret check")
+	stored, err := s.store.ServerState(ctx, secretCheckKey, check)
+	if err != nil {
+		return Internal(err)
+	}
+	if !hmac.Equal(stored, check) {
+		return ErrWrongSecret
 	}
 	if _, err := s.store.TenantBySlug(ctx, DefaultTenant); errors.Is(err, ErrNotFound) {
 		t := Tenant{Slug: DefaultTenant, CreatedAt: s.now()}
@@ -129,6 +153,32 @@ func (s *Service) Start(ctx context.Context, secret []byte) error {
 		return Internal(err)
 	}
 	return nil
+}
+
+// The server_state rows the service keeps: a generated secret, and the
+// check value of whichever secret the installation runs with.
+const (
+	secretKey      = "secret"
+	secretCheckKey = "secret_check"
+)
+
+// ErrWrongSecret refuses a start with a secret other than the one the
+// database was set up with, or without the one it runs with.
+var ErrWrongSecret = errors.New("the server secret (--secret, PFORTE_SECRET) is not the one this database was set up with: " +
+	"hashed addresses, codes, queued mail, sessions and links made with it would stop matching. " +
+	"Give the secret the server runs with, or, if the first start generated one, the value 'pforte secret show' prints")
+
+// StoredSecret is the secret the first start generated and kept in the
+// database, for an operator moving it to --secret; ErrNotFound when the
+// installation runs with a given secret.
+func (s *Service) StoredSecret(ctx context.Context) ([]byte, error) {
+	v, err := s.store.ServerState(ctx, secretKey, nil)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, Internal(err)
+	}
+	return v, nil
 }
 
 // Ready checks that the store answers.

@@ -83,14 +83,14 @@ func TestServerSecretStorage(t *testing.T) {
 		if err := account.NewService(account.Config{Store: st}).Start(ctx, []byte("operator-secret")); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := st.ServerSecret(ctx, []byte("probe")); string(got) != "probe" {
+		if got, _ := st.ServerState(ctx, "secret", []byte("probe")); string(got) != "probe" {
 			t.Fatalf("the operator's secret was stored: the database holds %q", got)
 		}
 		fresh := open(t)
 		if err := account.NewService(account.Config{Store: fresh}).Start(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
-		stored, _ := fresh.ServerSecret(ctx, []byte("probe"))
+		stored, _ := fresh.ServerState(ctx, "secret", []byte("probe"))
 		if len(stored) < 32 || string(stored) == "probe" {
 			t.Fatalf("no generated secret was stored: %q", stored)
 		}

@@ -33,9 +33,11 @@ type Store interface {
 // Tx is the set of reads and writes, inside a transaction or, on Store,
 // each on its own.
 type Tx interface {
-	// ServerSecret returns the installation's secret, storing candidate
-	// first if none exists yet. Concurrent first starts agree on one value.
-	ServerSecret(ctx context.Context, candidate []byte) ([]byte, error)
+	// ServerState returns the installation's value under key (the secret,
+	// its check), storing candidate first if none exists yet; a nil
+	// candidate only reads (ErrNotFound if none). Concurrent first starts
+	// agree on one value.
+	ServerState(ctx context.Context, key string, candidate []byte) ([]byte, error)
 
 	CreateTenant(ctx context.Context, t *Tenant) error // sets ID and CreatedAt; ErrDuplicate on slug
 	TenantByID(ctx context.Context, id int64) (Tenant, error)

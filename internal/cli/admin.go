@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -39,6 +40,42 @@ func (f *flagSet) run(fn func(svc *account.Service, rest []string) error) error 
 	}
 	defer closeFn()
 	return fn(svc, f.args)
+}
+
+// secret prints the secret the first start generated and stored, so that
+// an operator can move it to --secret (and then out of the database's
+// reach, which only a given secret is). It reads the database only: the
+// command needs no secret.
+func (e env) secret(args []string) error {
+	const help = "usage: pforte secret show [--db DSN]"
+	if len(args) == 0 || args[0] != "show" {
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+			fmt.Fprintln(e.stdout, help)
+			return nil
+		}
+		return fmt.Errorf("%w: %s", ErrUsage, help)
+	}
+	fs := e.flags("secret show")
+	dsn := fs.db()
+	if done, err := fs.parse(args[1:]); done {
+		return err
+	}
+	if len(fs.args) > 0 {
+		return fmt.Errorf("%w: %s", ErrUsage, help)
+	}
+	st, err := e.openStore(*dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	v, err := st.ServerState(e.ctx, "secret", nil)
+	if errors.Is(err, account.ErrNotFound) {
+		return errors.New("this database keeps no generated secret: the server runs with the secret given to it (--secret, PFORTE_SECRET), or has never started")
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, string(v))
+	return nil
 }
 
 func (e env) migrate(args []string) error {

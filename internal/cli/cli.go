@@ -42,6 +42,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return e.app(args)
 	case "mail":
 		return e.mail(args)
+	case "secret":
+		return e.secret(args)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -58,6 +60,7 @@ Commands:
   apikey     create, list and revoke API keys
   app        create, list, update and delete applications (the URLs mail links lead to)
   mail       list recent mail in the outbox, with its links while it is unsent
+  secret     show the server secret the first start generated, to move it to --secret
 
 Run "pforte COMMAND --help" for the flags of a command.
 `

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"pforte/internal/account"
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/store/teststore"
 )
@@ -383,5 +384,32 @@ func TestServeWithSMTPStops(t *testing.T) {
 	}
 	if err := Run(context.Background(), []string{"serve", "--db", db, "--smtp-url", "smtp://h?tls=maybe"}, noEnv, io.Discard, io.Discard); !errors.Is(err, ErrUsage) {
 		t.Fatalf("bad --smtp-url: %v, want a usage error", err)
+	}
+}
+
+// TestSecretShow: the generated secret can be read back and given as
+// --secret; a start with any other secret is refused.
+func TestSecretShow(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "s.db")
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := Run(context.Background(), append(args, "--db", db), noEnv, &out, io.Discard)
+		return strings.TrimSpace(out.String()), err
+	}
+	if _, err := run("secret", "show"); err == nil {
+		t.Fatal("secret show before any start printed a secret")
+	}
+	if _, err := run("tenant", "list"); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := run("secret", "show")
+	if err != nil || len(secret) < 32 {
+		t.Fatalf("secret show: %q, %v", secret, err)
+	}
+	if _, err := run("tenant", "list", "--secret", secret); err != nil {
+		t.Fatalf("the generated secret given as --secret: %v", err)
+	}
+	if _, err := run("tenant", "list", "--secret", "something-else"); !errors.Is(err, account.ErrWrongSecret) {
+		t.Fatalf("another secret: %v", err)
 	}
 }

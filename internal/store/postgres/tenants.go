@@ -9,23 +9,22 @@ import (
 	"pforte/internal/account"
 )
 
-// secretKey is the server_state row that holds the installation's secret.
-const secretKey = "secret"
-
-// ServerSecret stores candidate unless a secret exists, then reads the one
-// that does. The insert waits for a concurrent one and then does nothing,
-// and the select that follows sees the winner's row, so concurrent first
-// starts agree.
-func (q *queries) ServerSecret(ctx context.Context, candidate []byte) ([]byte, error) {
-	if _, err := q.db.Exec(ctx, `INSERT INTO server_state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
-		secretKey, candidate); err != nil {
-		return nil, storeError("server secret", err)
+// ServerState stores candidate under key unless a value exists, then reads
+// the one that does. The insert waits for a concurrent one and then does
+// nothing, and the select that follows sees the winner's row, so
+// concurrent first starts agree. A nil candidate only reads.
+func (q *queries) ServerState(ctx context.Context, key string, candidate []byte) ([]byte, error) {
+	if candidate != nil {
+		if _, err := q.db.Exec(ctx, `INSERT INTO server_state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
+			key, candidate); err != nil {
+			return nil, storeError("server state", err)
+		}
 	}
-	var secret []byte
-	if err := q.db.QueryRow(ctx, `SELECT value FROM server_state WHERE key = $1`, secretKey).Scan(&secret); err != nil {
-		return nil, storeError("server secret", err)
+	var value []byte
+	if err := q.db.QueryRow(ctx, `SELECT value FROM server_state WHERE key = $1`, key).Scan(&value); err != nil {
+		return nil, storeError("server state", err)
 	}
-	return secret, nil
+	return value, nil
 }
 
 // tenantColumns reads a tenant with its settings in one statement, so the

@@ -8,20 +8,22 @@ import (
 	"pforte/internal/account"
 )
 
-// ServerSecret stores candidate as the secret unless one exists, then reads
+// ServerState stores candidate under key unless a value exists, then reads
 // the one that does. Of concurrent first starts, one INSERT wins and all
-// read its value.
-func (q queries) ServerSecret(ctx context.Context, candidate []byte) ([]byte, error) {
-	if _, err := q.w.ExecContext(ctx,
-		`INSERT OR IGNORE INTO server_state (key, value) VALUES ('secret', ?)`, candidate); err != nil {
-		return nil, dbErr("store server secret", err)
+// read its value. A nil candidate only reads.
+func (q queries) ServerState(ctx context.Context, key string, candidate []byte) ([]byte, error) {
+	if candidate != nil {
+		if _, err := q.w.ExecContext(ctx,
+			`INSERT OR IGNORE INTO server_state (key, value) VALUES (?, ?)`, key, candidate); err != nil {
+			return nil, dbErr("store server state", err)
+		}
 	}
-	var secret []byte
+	var value []byte
 	if err := q.w.QueryRowContext(ctx,
-		`SELECT value FROM server_state WHERE key = 'secret'`).Scan(&secret); err != nil {
-		return nil, dbErr("read server secret", err)
+		`SELECT value FROM server_state WHERE key = ?`, key).Scan(&value); err != nil {
+		return nil, dbErr("read server state", err)
 	}
-	return secret, nil
+	return value, nil
 }
 
 // CreateTenant inserts t with the settings it carries, and sets its ID and,

@@ -47,9 +47,9 @@ var suite = []struct {
 		{"List", testTenantList},
 		{"Settings", testTenantSettings},
 	}},
-	{"ServerSecret", []storeTest{
-		{"FirstCandidateWins", testServerSecretFirstWins},
-		{"ConcurrentFirstCalls", testServerSecretConcurrent},
+	{"ServerState", []storeTest{
+		{"FirstCandidateWins", testServerStateFirstWins},
+		{"ConcurrentFirstCalls", testServerStateConcurrent},
 	}},
 	{"APIKeys", []storeTest{
 		{"CreateAndRead", testAPIKeyCreateAndRead},

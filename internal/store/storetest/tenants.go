@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -130,22 +131,35 @@ func testTenantSettings(t *testing.T, s account.Store) {
 
 // ---- server secret ----
 
-func testServerSecretFirstWins(t *testing.T, s account.Store) {
+func testServerStateFirstWins(t *testing.T, s account.Store) {
 	ctx := t.Context()
 	first := []byte("first candidate \x00\xff")
-	got, err := s.ServerSecret(ctx, first)
+	got, err := s.ServerState(ctx, "secret", first)
 	if err != nil {
-		t.Fatalf("ServerSecret(first): %v", err)
+		t.Fatalf("ServerState(first): %v", err)
 	}
-	checkBytes(t, "ServerSecret(first)", got, first)
-	got, err = s.ServerSecret(ctx, []byte("second candidate"))
+	checkBytes(t, "ServerState(first)", got, first)
+	got, err = s.ServerState(ctx, "secret", []byte("second candidate"))
 	if err != nil {
-		t.Fatalf("ServerSecret(second): %v", err)
+		t.Fatalf("ServerState(second): %v", err)
 	}
-	checkBytes(t, "ServerSecret(second)", got, first)
+	checkBytes(t, "ServerState(second)", got, first)
+	// Keys are independent, and a nil candidate only reads.
+	other, err := s.ServerState(ctx, "other", []byte("other value"))
+	if err != nil {
+		t.Fatalf("ServerState(other): %v", err)
+	}
+	checkBytes(t, "ServerState(other)", other, []byte("other value"))
+	if got, err = s.ServerState(ctx, "secret", nil); err != nil {
+		t.Fatalf("ServerState(secret, nil): %v", err)
+	}
+	checkBytes(t, "ServerState(secret, nil)", got, first)
+	if _, err := s.ServerState(ctx, "missing", nil); !errors.Is(err, account.ErrNotFound) {
+		t.Fatalf("ServerState(missing, nil): %v, want ErrNotFound", err)
+	}
 }
 
-func testServerSecretConcurrent(t *testing.T, s account.Store) {
+func testServerStateConcurrent(t *testing.T, s account.Store) {
 	const n = 8
 	candidates := make([][]byte, n)
 	for i := range candidates {
@@ -154,26 +168,26 @@ func testServerSecretConcurrent(t *testing.T, s account.Store) {
 	got := make([][]byte, n)
 	errs := make([]error, n)
 	concurrently(n, func(i int) {
-		got[i], errs[i] = s.ServerSecret(t.Context(), candidates[i])
+		got[i], errs[i] = s.ServerState(t.Context(), "secret", candidates[i])
 	})
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("goroutine %d: ServerSecret: %v", i, err)
+			t.Fatalf("goroutine %d: ServerState: %v", i, err)
 		}
 	}
 	if !slices.ContainsFunc(candidates, func(c []byte) bool { return bytes.Equal(c, got[0]) }) {
-		t.Fatalf("ServerSecret returned %q, none of the candidates", got[0])
+		t.Fatalf("ServerState returned %q, none of the candidates", got[0])
 	}
 	for i := range got {
 		if !bytes.Equal(got[i], got[0]) {
 			t.Errorf("goroutine %d got secret %q, goroutine 0 got %q", i, got[i], got[0])
 		}
 	}
-	later, err := s.ServerSecret(t.Context(), []byte("later"))
+	later, err := s.ServerState(t.Context(), "secret", []byte("later"))
 	if err != nil {
-		t.Fatalf("ServerSecret(later): %v", err)
+		t.Fatalf("ServerState(later): %v", err)
 	}
-	checkBytes(t, "ServerSecret after the race", later, got[0])
+	checkBytes(t, "ServerState after the race", later, got[0])
 }
 
 // ---- API keys ----
