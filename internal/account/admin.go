@@ -416,7 +416,7 @@ func (s *Service) SetCustomerPassword(ctx context.Context, c Caller, ref, pw str
 		if cust, err = customerByRef(ctx, tx, c.Tenant.ID, ref); err != nil {
 			return err
 		}
-		if strings.EqualFold(pw, cust.Email) {
+		if strings.EqualFold(pw, s.addressFor(cust, pw)) {
 			return Invalid(FieldError{Field: "password", Code: "equals_email", Message: "must not be the email address"})
 		}
 		if err := s.setPassword(ctx, tx, &cust, hash, 0); err != nil {

@@ -253,6 +253,10 @@ func TestEmailStorageHMAC(t *testing.T) {
 		if err != nil || len(mails) != 1 || mails[0].To != addr {
 			t.Fatalf("queued mail: %+v, %v", mails, err)
 		}
+		// The row keeps no address, and still a password may not be it.
+		if _, err := svc.SetCustomerPassword(ctx, sec, formatInt(cust.ID), "PRIVAT.person@example.com"); !account.IsKind(err, account.KindInvalid) {
+			t.Fatalf("the address as password under hmac: %v", err)
+		}
 		// A flow without an address in the request sends nothing.
 		if _, err := svc.SetCustomerPassword(ctx, sec, formatInt(cust.ID), "Neues-Passwort-2031"); err != nil {
 			t.Fatal(err)

@@ -335,7 +335,7 @@ func (s *Service) ChangePassword(ctx context.Context, tenantID int64, token, cur
 	if err != nil {
 		return err
 	}
-	if fields := s.checkNewPassword("password", newPw, cust.Email, confirmation); len(fields) > 0 {
+	if fields := s.checkNewPassword("password", newPw, s.addressFor(cust, newPw), confirmation); len(fields) > 0 {
 		return Invalid(fields...)
 	}
 	if err := s.checkLoginPassword("current_password", current); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"strings"
 )
 
 // Email privacy (tenant setting email_storage=hmac, after seed 003, which
@@ -54,6 +55,20 @@ func (c *Customer) reachedAt(email string) {
 	if c.Email == "" {
 		c.mailTo = email
 	}
+}
+
+// addressFor is the customer's address to hold a new password pw against
+// ("not the email address"): the stored one, or, where the row keeps none,
+// pw itself when pw is the address whose HMAC the row keeps.
+func (s *Service) addressFor(cust Customer, pw string) string {
+	if cust.Email != "" || !strings.HasPrefix(cust.EmailKey, hmacKeyPrefix) {
+		return cust.Email
+	}
+	t := Tenant{ID: cust.TenantID, Settings: map[string]string{"email_storage": "hmac"}}
+	if key, fe := s.emailKey(t, pw); fe == nil && key == cust.EmailKey {
+		return pw
+	}
+	return ""
 }
 
 // mailAddress is where the customer's mail goes; empty when pforte does

@@ -353,7 +353,7 @@ func (s *Service) Confirm(ctx context.Context, c Caller, token, newPw string) (C
 		case hash != "" && cust.HasPassword():
 			return Invalid(FieldError{Field: "password", Code: "not_allowed", Message: "the account has a password; change it after logging in"})
 		case hash != "":
-			if fields := s.checkNewPassword("password", newPw, cust.Email, nil); len(fields) > 0 {
+			if fields := s.checkNewPassword("password", newPw, s.addressFor(cust, newPw), nil); len(fields) > 0 {
 				return Invalid(fields...) // rolls back: the token stays usable
 			}
 			cust.PasswordHash = hash

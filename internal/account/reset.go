@@ -173,7 +173,7 @@ func (s *Service) setPasswordWithToken(ctx context.Context, c Caller, p Purpose,
 				return Invalid(FieldError{Field: "password", Code: "required", Message: "is required: the account has no password yet"})
 			}
 			hash = cust.PasswordHash
-		} else if fields := s.checkNewPassword("password", newPw, cust.Email, nil); len(fields) > 0 {
+		} else if fields := s.checkNewPassword("password", newPw, s.addressFor(cust, newPw), nil); len(fields) > 0 {
 			return Invalid(fields...) // rolls back: the token stays usable
 		}
 		if err := s.setPassword(ctx, tx, &cust, hash, 0); err != nil {

@@ -14,6 +14,13 @@ func ParseProxies(list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, s := range list {
 		if p, err := netip.ParsePrefix(s); err == nil {
+			// Peers are compared unmapped, so ::ffff:10.0.0.0/104 is 10.0.0.0/8.
+			if a := p.Addr(); a.Is4In6() {
+				if p.Bits() < 96 {
+					return nil, fmt.Errorf("trusted proxy %q mixes IPv4-mapped and IPv6 addresses", s)
+				}
+				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+			}
 			out = append(out, p.Masked())
 			continue
 		}

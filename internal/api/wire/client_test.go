@@ -35,6 +35,10 @@ func TestClientIP(t *testing.T) {
 			t.Errorf("%s: ClientIP = %s, want %s", c.name, got, c.want)
 		}
 	}
+	mapped, err := ParseProxies([]string{"::ffff:10.0.0.0/104"})
+	if err != nil || len(mapped) != 1 || mapped[0].String() != "10.0.0.0/8" {
+		t.Errorf("an IPv4-mapped prefix: %v, %v", mapped, err)
+	}
 	if _, err := ParseProxies([]string{"not-an-ip"}); err == nil {
 		t.Error("ParseProxies accepted a name")
 	}
