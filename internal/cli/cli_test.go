@@ -179,6 +179,7 @@ func TestUsageErrors(t *testing.T) {
 		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--public-url", "http://accounts.example.org"},
 		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--public-url", "https://accounts.example.org/?x=1"},
 		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--trusted-proxies", "10.0.0.0/8,proxy.local"},
+		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--client-burst", "0"},
 	} {
 		err := Run(context.Background(), args, noEnv, io.Discard, io.Discard)
 		if !errors.Is(err, ErrUsage) {

@@ -40,6 +40,8 @@ func (e env) serve(args []string) error {
 	smtpURL := fs.string("smtp-url", "", "SMTP server for the outbox, e.g. smtp://user:pass@host:587?tls=starttls (tls: none, starttls, tls); empty: mail stays in the outbox")
 	mailFrom := fs.string("mail-from", "pforte <noreply@localhost>", "sender of mail when a tenant sets no mail_from")
 	publicURL := fs.string("public-url", "", "URL pforte is reached at from outside, for links to its own endpoints, e.g. https://accounts.example.org (https except on localhost); empty: http://localhost:PORT")
+	clientRate := fs.int("client-rate-limit", 120, "requests a minute each client address may make to the keyless dialects (/login_api, /api/2/auth); 0: no limit")
+	clientBurst := fs.int("client-burst", 30, "requests a client address may make at once to the keyless dialects")
 	trustedProxies := fs.string("trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed")
 	if done, err := fs.parse(args); done {
 		return err
@@ -63,6 +65,9 @@ func (e env) serve(args []string) error {
 	policy := password.DefaultPolicy()
 	policy.Blocklist = *blocklist
 
+	if *clientRate < 0 || *clientBurst < 1 {
+		return fmt.Errorf("%w: --client-rate-limit must be 0 or more and --client-burst at least 1", ErrUsage)
+	}
 	proxies, err := wire.ParseProxies(splitList(*trustedProxies))
 	if err != nil {
 		return fmt.Errorf("%w: --trusted-proxies: %v", ErrUsage, err)
@@ -127,7 +132,8 @@ func (e env) serve(args []string) error {
 	}
 	srv := &http.Server{
 		Handler: server.New(server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(*corsOrigins),
-			PublicURL: *publicURL, TrustedProxies: proxies}),
+			PublicURL: *publicURL, TrustedProxies: proxies,
+			ClientLimiter: wire.NewClientLimiter(*clientRate, *clientBurst, nil)}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -11,6 +11,7 @@ import (
 	"pforte/internal/api/hgsp"
 	"pforte/internal/api/native"
 	"pforte/internal/api/propstack"
+	"pforte/internal/api/wire"
 )
 
 // addRoutes lists every route pforte serves.
@@ -82,7 +83,8 @@ func addRoutes(mux *http.ServeMux, d Deps, nat *native.API) {
 
 	// Gradido login server (seed 002): internal/api/gradido. No key: the
 	// tenant comes from the Host header; it answers CORS itself.
-	gr := gradido.New(d.Service, d.Logger, d.TrustedProxies)
+	clients := wire.Clients{Proxies: d.TrustedProxies, Limiter: d.ClientLimiter}
+	gr := gradido.New(d.Service, d.Logger, clients)
 	mux.Handle("POST /login_api/unsecureLogin", gr.Login())
 	mux.Handle("POST /login_api/createUser", gr.CreateUser())
 	mux.Handle("POST /login_api/logout", gr.Logout())
@@ -92,7 +94,7 @@ func addRoutes(mux *http.ServeMux, d Deps, nat *native.API) {
 
 	// /api/2/auth (seed 003): internal/api/api2auth. No key: the tenant
 	// comes from the Host header; links lead to PublicURL.
-	a2 := api2auth.New(d.Service, d.Logger, d.PublicURL)
+	a2 := api2auth.New(d.Service, d.Logger, d.PublicURL, clients)
 	mux.Handle("POST /api/2/auth/register.json", a2.Register())
 	mux.Handle("/api/2/auth/register.json", a2.NotAllowed(http.MethodPost))
 	mux.Handle("GET /api/2/auth/{username}/verify.json", a2.Verify())

@@ -28,6 +28,9 @@ type Deps struct {
 	PublicURL string
 	// TrustedProxies may set X-Forwarded-For; see wire.ClientIP.
 	TrustedProxies []netip.Prefix
+	// ClientLimiter bounds the requests of each client address to the
+	// keyless dialects (seeds 002 and 003); nil: no limit.
+	ClientLimiter *wire.ClientLimiter
 }
 
 // New returns the handler that serves every route in routes.go.

@@ -25,11 +25,13 @@ type API struct {
 	log        *slog.Logger
 	publicURL  string
 	publicHost string // publicURL's host name, as normalHost gives it
+	clients    wire.Clients
 }
 
-// New returns the seed 003 API over svc; links lead to publicURL.
-func New(svc *account.Service, log *slog.Logger, publicURL string) *API {
-	a := &API{svc: svc, log: log, publicURL: strings.TrimRight(publicURL, "/")}
+// New returns the seed 003 API over svc; links lead to publicURL, and
+// clients bounds how many requests a client may make.
+func New(svc *account.Service, log *slog.Logger, publicURL string, clients wire.Clients) *API {
+	a := &API{svc: svc, log: log, publicURL: strings.TrimRight(publicURL, "/"), clients: clients}
 	if u, err := url.Parse(a.publicURL); err == nil {
 		a.publicHost = normalHost(u.Hostname())
 	}
@@ -39,7 +41,14 @@ func New(svc *account.Service, log *slog.Logger, publicURL string) *API {
 // handler is a function that may fail; serve writes its error.
 type handler func(w http.ResponseWriter, r *http.Request) error
 
-func (a *API) serve(fn handler) http.Handler { return wire.Handle(fn, a.writeError) }
+func (a *API) serve(fn handler) http.Handler {
+	return wire.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		if err := a.clients.Limit(r); err != nil {
+			return err
+		}
+		return fn(w, r)
+	}, a.writeError)
+}
 
 // codec returns the JWT codec: its key is derived from the server secret
 // each time (an HMAC, cheap), so that it exists only once the service has

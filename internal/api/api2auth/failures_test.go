@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -542,5 +543,22 @@ func TestDisabledTenant(t *testing.T) {
 		// Turned on again, the link works: nothing was spent meanwhile.
 		h.MustSetting(t, account.DefaultTenant, "api2.enabled", "true")
 		mustOK(t, h.verify(t, "", v.username, v.token))
+	})
+}
+
+// TestClientLimit: requests beyond a client's burst answer 429 with
+// Retry-After in this dialect's error document, and send no mail.
+func TestClientLimit(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open, apitest.WithClientLimit(60, 2))
+		mustOK(t, h.forgot(t, "", "a@example.com"))
+		mustOK(t, h.forgot(t, "", "b@example.com"))
+		r := h.register(t, "", "limited", "limited@example.com", seedPassword)
+		mustError(t, r, http.StatusTooManyRequests, "too_many_requests", "")
+		if r.Header.Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After: %v", r.Header)
+		}
+		h.Clock.Advance(2 * time.Second)
+		mustOK(t, h.register(t, "", "limited", "limited@example.com", seedPassword))
 	})
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/api/wire"
 	"pforte/internal/mail"
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/password"
@@ -103,6 +104,8 @@ type config struct {
 	settings    [][2]string
 	publicURL   string
 	proxies     []netip.Prefix
+	perMinute   int // client limit of the keyless dialects; 0: none
+	burst       int
 }
 
 // Option configures New.
@@ -133,6 +136,12 @@ func WithPublicURL(u string) Option { return func(c *config) { c.publicURL = u }
 
 // WithTrustedProxies lets these peers set X-Forwarded-For (default none).
 func WithTrustedProxies(p ...netip.Prefix) Option { return func(c *config) { c.proxies = p } }
+
+// WithClientLimit limits each client address to perMinute requests a
+// minute, burst at once, on the keyless dialects, on the harness's clock.
+func WithClientLimit(perMinute, burst int) Option {
+	return func(c *config) { c.perMinute, c.burst = perMinute, burst }
+}
 
 // New starts the service on a fresh store from open, with a secret and a
 // public key of tenant default, and serves server.New until the test ends.
@@ -178,7 +187,8 @@ func New(t *testing.T, open teststore.Opener, opts ...Option) *Harness {
 	h.Secret = h.MustKey(t, account.DefaultTenant, account.KeySecret)
 	h.Public = h.MustKey(t, account.DefaultTenant, account.KeyPublic)
 	h.Srv = httptest.NewServer(server.New(server.Deps{Service: svc, Logger: cfg.logger,
-		PublicURL: cfg.publicURL, TrustedProxies: cfg.proxies}))
+		PublicURL: cfg.publicURL, TrustedProxies: cfg.proxies,
+		ClientLimiter: wire.NewClientLimiter(cfg.perMinute, cfg.burst, clk.Now)}))
 	t.Cleanup(h.Srv.Close)
 	if cfg.relay {
 		h.startRelay(t)

@@ -22,7 +22,7 @@ import (
 // answers say when to retry.
 func TestWriteError(t *testing.T) {
 	var logged strings.Builder
-	a := New(nil, slog.New(slog.NewTextHandler(&logged, nil)), nil)
+	a := New(nil, slog.New(slog.NewTextHandler(&logged, nil)), wire.Clients{})
 	cause := errors.New("pq: connection to 10.0.0.7 refused for user pforte")
 	invalid := account.Invalid(account.FieldError{Field: "password", Code: "too_common", Message: "is too common"})
 	for _, c := range []struct {

@@ -2,6 +2,7 @@ package gradido_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -426,6 +427,40 @@ func TestClientIP(t *testing.T) {
 					t.Errorf("clientIP %q, want %q", l.ClientIP, c.want)
 				}
 			})
+		}
+	})
+}
+
+// TestClientLimit: with a limit per client address, requests beyond the
+// burst answer 429 with Retry-After in this dialect's shape (readable by
+// a browser when CORS is on); other clients (by X-Forwarded-For from a
+// trusted proxy) and the same client a little later are served.
+func TestClientLimit(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open, passwordsOn(), apitest.WithClientLimit(60, 3),
+			apitest.WithTrustedProxies(netip.MustParsePrefix("127.0.0.1/32")))
+		h.MustSetting(t, account.DefaultTenant, settingCORS, "true")
+		from := func(ip string) map[string]string {
+			return map[string]string{"X-Forwarded-For": ip, "Origin": "https://wallet.example"}
+		}
+		body := map[string]string{"email": seedEmail, "password": strongPassword}
+		for i := range 3 {
+			if r := h.send(t, call{Call: "unsecureLogin", Header: from("203.0.113.7"), Body: body}); r.Status != http.StatusOK {
+				t.Fatalf("request %d within the burst: %s", i+1, r)
+			}
+		}
+		r := h.send(t, call{Call: "unsecureLogin", Header: from("203.0.113.7"), Body: body})
+		var doc struct{ State, Msg, Code string }
+		if err := json.Unmarshal(r.Body, &doc); err != nil || r.Status != http.StatusTooManyRequests || doc.State != "error" ||
+			doc.Code != "too_many_requests" || r.Header.Get("Retry-After") == "" || r.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Fatalf("beyond the burst: %s %v", r, r.Header)
+		}
+		if r := h.send(t, call{Call: "unsecureLogin", Header: from("203.0.113.8"), Body: body}); r.Status != http.StatusOK {
+			t.Fatalf("another client: %s", r)
+		}
+		h.Clock.Advance(2 * time.Second)
+		if r := h.send(t, call{Call: "unsecureLogin", Header: from("203.0.113.7"), Body: body}); r.Status != http.StatusOK {
+			t.Fatalf("two seconds later: %s", r)
 		}
 	})
 }

@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 
 	"pforte/internal/account"
@@ -27,12 +26,13 @@ import (
 type API struct {
 	svc     *account.Service
 	log     *slog.Logger
-	proxies []netip.Prefix
+	clients wire.Clients
 }
 
-// New returns the seed 002 API over svc; proxies may set X-Forwarded-For.
-func New(svc *account.Service, log *slog.Logger, proxies []netip.Prefix) *API {
-	return &API{svc: svc, log: log, proxies: proxies}
+// New returns the seed 002 API over svc. clients says which proxies may
+// name the client (for clientIP) and how many requests a client may make.
+func New(svc *account.Service, log *slog.Logger, clients wire.Clients) *API {
+	return &API{svc: svc, log: log, clients: clients}
 }
 
 // The tenant settings of this dialect (see account's settingSpecs), named
@@ -79,6 +79,10 @@ func (a *API) serve(fn handler) http.Handler {
 	return wire.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := a.caller(w, r)
 		if err != nil {
+			return err
+		}
+		// After the caller, so that a browser may read the 429 (CORS).
+		if err := a.clients.Limit(r); err != nil {
 			return err
 		}
 		return fn(w, r, c)

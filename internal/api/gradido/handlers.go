@@ -145,7 +145,7 @@ func (a *API) Login() http.Handler {
 			return err
 		}
 		return writeJSON(w, http.StatusOK, loginAnswer{State: "success", SessionID: sessionID,
-			ClientIP: wire.ClientIP(r, a.proxies).String(), User: a.user(c, cust, req.Email)})
+			ClientIP: a.clients.IP(r).String(), User: a.user(c, cust, req.Email)})
 	})
 }
 
