@@ -380,3 +380,42 @@ func TestFailedLoginsCostTheSame(t *testing.T) {
 		}
 	})
 }
+
+// TestPurgeMailRecords: the record of a sent mail goes after the retention
+// (30 days by default); unsent mail stays whatever its age.
+func TestPurgeMailRecords(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		clk := &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+		svc, _ := mustServiceAt(t, open, clk.Now)
+		pub := publicCaller(t, svc, account.DefaultTenant)
+		if _, err := svc.Register(ctx, pub, account.Registration{Email: "sent@example.com", Password: dialectPassword}); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := svc.ClaimMail(ctx, "relay", 10)
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("ClaimMail: %v, %v", ms, err)
+		}
+		if err := svc.MailSent(ctx, ms[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Register(ctx, pub, account.Registration{Email: "unsent@example.com", Password: dialectPassword}); err != nil {
+			t.Fatal(err)
+		}
+		count := func() int {
+			views, err := svc.Mails(ctx, account.DefaultTenant, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(views)
+		}
+		clk.advance(29 * 24 * time.Hour)
+		if err := svc.Purge(ctx); err != nil || count() != 2 {
+			t.Fatalf("after 29 days: %d mails, %v", count(), err)
+		}
+		clk.advance(2 * 24 * time.Hour)
+		if err := svc.Purge(ctx); err != nil || count() != 1 {
+			t.Fatalf("after 31 days: %d mails, %v; want the unsent one", count(), err)
+		}
+	})
+}

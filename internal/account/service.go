@@ -53,6 +53,10 @@ type Config struct {
 	MailRetryBase time.Duration
 	MailRetryMax  time.Duration
 	MailGiveUp    time.Duration
+	// MailRetention is how long the record of a sent or failed mail (no
+	// content: that is erased when it finishes) stays in the outbox;
+	// default 30 days, at least a day.
+	MailRetention time.Duration
 }
 
 // Service carries every flow of pforte. API packages translate their wire
@@ -93,6 +97,8 @@ func NewService(cfg Config) *Service {
 	def(&cfg.MailRetryBase, defaultRetryBase)
 	def(&cfg.MailRetryMax, defaultRetryMax)
 	def(&cfg.MailGiveUp, defaultGiveUpAfter)
+	def(&cfg.MailRetention, 30*24*time.Hour)
+	cfg.MailRetention = max(cfg.MailRetention, 24*time.Hour)
 	if cfg.MailFrom == "" {
 		cfg.MailFrom = "pforte <noreply@localhost>"
 	}
@@ -184,11 +190,15 @@ func (s *Service) StoredSecret(ctx context.Context) ([]byte, error) {
 // Ready checks that the store answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 
-// Purge removes tokens and sessions a day after they expired, and login
-// failure records untouched for failureMemory.
+// Purge removes tokens and sessions a day after they expired, login
+// failure records untouched for failureMemory, and the records of mail
+// finished longer than MailRetention ago.
 func (s *Service) Purge(ctx context.Context) error {
 	now := s.now()
 	if err := s.store.Purge(ctx, now.Add(-24*time.Hour), now.Add(-failureMemory)); err != nil {
+		return Internal(err)
+	}
+	if err := s.store.PurgeMail(ctx, now.Add(-s.cfg.MailRetention)); err != nil {
 		return Internal(err)
 	}
 	return nil

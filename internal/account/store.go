@@ -127,6 +127,10 @@ type Tx interface {
 	UpdateApp(ctx context.Context, a *Application) error                 // by tenant and ID; ErrNotFound, ErrDuplicate
 	DeleteApp(ctx context.Context, tenantID, id int64) error             // ErrNotFound
 
+	// PurgeMail deletes sent and failed outbox rows that finished before
+	// finishedBefore; unsent mail stays.
+	PurgeMail(ctx context.Context, finishedBefore time.Time) error
+
 	// Purge deletes tokens and sessions that expired before expiredBefore,
 	// and login failure records last touched before failuresBefore.
 	Purge(ctx context.Context, expiredBefore, failuresBefore time.Time) error

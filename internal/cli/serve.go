@@ -38,6 +38,7 @@ func (e env) serve(args []string) error {
 	uniform := fs.duration("uniform-response", 250*time.Millisecond, "least duration of answers that must not reveal whether an account exists")
 	corsOrigins := fs.string("cors-origins", "", "comma-separated origins allowed to call the API from a browser, or *")
 	smtpURL := fs.string("smtp-url", "", "SMTP server for the outbox, e.g. smtp://user:pass@host:587?tls=starttls (tls: none, starttls, tls); empty: mail stays in the outbox")
+	mailRetention := fs.duration("mail-retention", 30*24*time.Hour, "how long the record of a sent or failed mail (recipient and content are erased at once) stays for 'pforte mail list'; at least 24h")
 	mailFrom := fs.string("mail-from", "pforte <noreply@localhost>", "sender of mail when a tenant sets no mail_from")
 	publicURL := fs.string("public-url", "", "URL pforte is reached at from outside, for links to its own endpoints, e.g. https://accounts.example.org (https except on localhost); empty: http://localhost:PORT")
 	clientRate := fs.int("client-rate-limit", 120, "requests a minute each client address may make to the keyless dialects (/login_api, /api/2/auth); 0: no limit")
@@ -107,7 +108,7 @@ func (e env) serve(args []string) error {
 		Store: st, Hasher: hasher, Policy: policy, Logger: log,
 		ConfirmTTL: *confirmTTL, ResetTTL: *resetTTL, InviteTTL: *inviteTTL,
 		SessionIdle: *idle, SessionMaxAge: *maxAge, UniformResponse: *uniform,
-		Renderer: templates, MailFrom: *mailFrom,
+		Renderer: templates, MailFrom: *mailFrom, MailRetention: *mailRetention,
 	})
 	if err := svc.Start(e.ctx, []byte(*secret)); err != nil {
 		return err

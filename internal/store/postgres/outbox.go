@@ -134,6 +134,12 @@ func (q *queries) FailMail(ctx context.Context, id int64, at time.Time, lastErro
 	return exactlyOne("fail mail", tag, err)
 }
 
+// PurgeMail deletes sent and failed mail that finished before the cutoff.
+func (q *queries) PurgeMail(ctx context.Context, finishedBefore time.Time) error {
+	_, err := q.db.Exec(ctx, `DELETE FROM outbox WHERE status IN ('sent', 'failed') AND finished_at < $1`, finishedBefore)
+	return storeError("purge mail", err)
+}
+
 // CancelMail fails the customer's unsent mail and erases its content.
 func (q *queries) CancelMail(ctx context.Context, tenantID, customerID int64, at time.Time, reason string) error {
 	_, err := q.db.Exec(ctx, `UPDATE outbox

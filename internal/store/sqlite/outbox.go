@@ -157,6 +157,15 @@ func (q queries) FailMail(ctx context.Context, id int64, at time.Time, lastError
 	return mustAffect("fail mail", res)
 }
 
+// PurgeMail deletes sent and failed mail that finished before the cutoff.
+func (q queries) PurgeMail(ctx context.Context, finishedBefore time.Time) error {
+	if _, err := q.w.ExecContext(ctx, `DELETE FROM outbox WHERE status IN ('sent', 'failed') AND finished_at < ?`,
+		micros(finishedBefore)); err != nil {
+		return dbErr("purge mail", err)
+	}
+	return nil
+}
+
 // CancelMail fails the customer's unsent mail and erases its content.
 func (q queries) CancelMail(ctx context.Context, tenantID, customerID int64, at time.Time, reason string) error {
 	_, err := q.w.ExecContext(ctx, `UPDATE outbox

@@ -430,6 +430,47 @@ func testMailFail(t *testing.T, s account.Store) {
 	wantClaim(t, s, "nothing unsent", "w2", at(time.Hour), at(2*time.Hour), 10)
 }
 
+func testMailPurge(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	oldSent := mustMail(t, s, newMail(a.ID, 1, "old-sent"))
+	oldFailed := mustMail(t, s, newMail(a.ID, 1, "old-failed"))
+	newSent := mustMail(t, s, newMail(a.ID, 1, "new-sent"))
+	unsent := mustMail(t, s, newMail(a.ID, 1, "unsent"))
+	for _, step := range []struct {
+		m    *account.Mail
+		when time.Time
+		sent bool
+	}{{&oldSent, at(-48 * time.Hour), true}, {&oldFailed, at(-25 * time.Hour), false}, {&newSent, at(-time.Hour), true}} {
+		var err error
+		if step.sent {
+			err = s.MarkMailSent(ctx, step.m.ID, step.when)
+			step.m.Status = account.MailSent
+		} else {
+			err = s.FailMail(ctx, step.m.ID, step.when, "550 no")
+			step.m.Status, step.m.LastError = account.MailFailed, "550 no"
+		}
+		if err != nil {
+			t.Fatalf("finishing %s: %v", step.m.MessageID, err)
+		}
+		step.m.FinishedAt, step.m.Sealed = ptr(step.when), nil
+	}
+	if err := s.PurgeMail(ctx, at(-24*time.Hour)); err != nil {
+		t.Fatalf("PurgeMail: %v", err)
+	}
+	got, err := s.ListMail(ctx, a.ID, 10)
+	if err != nil {
+		t.Fatalf("ListMail: %v", err)
+	}
+	checkMails(t, "after PurgeMail", got, unsent, newSent)
+	// The cutoff is exclusive.
+	if err := s.PurgeMail(ctx, at(-time.Hour)); err != nil {
+		t.Fatalf("PurgeMail: %v", err)
+	}
+	got, _ = s.ListMail(ctx, a.ID, 10)
+	checkMails(t, "after PurgeMail at the finish time", got, unsent, newSent)
+}
+
 func testMailList(t *testing.T, s account.Store) {
 	ctx := t.Context()
 	a := mustTenant(t, s, "acme")

@@ -99,6 +99,7 @@ var suite = []struct {
 		{"MarkSent", testMailMarkSent},
 		{"Reschedule", testMailReschedule},
 		{"Fail", testMailFail},
+		{"Purge", testMailPurge},
 		{"Cancel", testMailCancel},
 		{"List", testMailList},
 		{"Count", testMailCount},
