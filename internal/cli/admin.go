@@ -21,9 +21,14 @@ func (e env) subcommand(noun string, args []string, help string) (sub string, fs
 		fmt.Fprintln(e.stdout, help)
 		return "", nil, true, nil
 	}
+	if strings.HasPrefix(args[0], "-") {
+		// A flag where the subcommand goes: refuse before any database is
+		// opened (or created in the working directory).
+		return "", nil, true, fmt.Errorf("%w: %s", ErrUsage, help)
+	}
 	fs = e.flags(noun + " " + args[0])
 	fs.dsn = fs.db()
-	fs.secret = fs.string("secret", "", "the server secret, as given to serve (needed to read queued mail)")
+	fs.secret = fs.string("secret", "", "the server secret, as given to serve (needed when serve runs with one)")
 	fs.env, fs.rawArgs = e, args[1:]
 	return args[0], fs, false, nil
 }
