@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"math"
@@ -111,43 +112,48 @@ func NewService(cfg Config) *Service {
 	return &Service{cfg: cfg, store: cfg.Store, log: cfg.Logger, tenants: map[int64]cachedTenant{}, queued: make(chan struct{}, 1)}
 }
 
-// Start makes sure the default tenant and the server secret exist. It is
-// safe for several replicas to start at once. A secret given by the
-// operator is used as it is and never stored; without one, the first start
-// generates one and keeps it in the database, where it is only as safe as
-// the database itself.
+// Start makes sure the default tenant and the server secret exist, for a
+// server. It is safe for several replicas to start at once. A secret given
+// by the operator is used as it is and never stored; without one, the
+// first start generates one and keeps it in the database, where it is only
+// as safe as the database itself. The first server start also keeps a
+// check value of the secret, and every later start with another secret is
+// refused (ErrWrongSecret): email keys (email_storage=hmac), codes, sealed
+// mail, numeric sessions, signed links and public keys all derive from
+// it, and with another one they would silently stop matching.
 func (s *Service) Start(ctx context.Context, secret []byte) error {
+	return s.start(ctx, secret, true)
+}
+
+// Attach is Start for administrative commands: it compares the secret
+// with the check a server keeps, but never writes one, so that a command
+// run without the secret cannot fix the wrong one for the server.
+func (s *Service) Attach(ctx context.Context, secret []byte) error {
+	return s.start(ctx, secret, false)
+}
+
+func (s *Service) start(ctx context.Context, secret []byte, keepCheck bool) error {
 	if len(secret) > 0 {
 		s.secret = secret
 	} else {
-		stored, err := s.store.ServerState(ctx, secretKey, nil)
-		if errors.Is(err, ErrNotFound) {
-			// No generated secret: a first start, unless the installation
-			// runs with a given one (then its check exists and the start
-			// without it is refused below, before anything is stored).
-			if _, err := s.store.ServerState(ctx, secretCheckKey, nil); err == nil {
-				return ErrWrongSecret
-			} else if !errors.Is(err, ErrNotFound) {
-				return Internal(err)
-			}
-			random, _ := newSecret()
-			stored, err = s.store.ServerState(ctx, secretKey, []byte(random))
-		}
+		stored, err := s.generatedSecret(ctx)
 		if err != nil {
-			return Internal(err)
+			return err
 		}
 		s.secret = stored
 	}
-	// Email keys (email_storage=hmac), codes, sealed mail, numeric
-	// sessions, signed links and public keys all derive from the secret:
-	// with another one they silently stop matching. The first start keeps
-	// a check value, and later starts with another secret are refused.
-	check := s.DeriveKey("secret check")
-	stored, err := s.store.ServerState(ctx, secretCheckKey, check)
+	check := secretCheck(s.secret)
+	var kept []byte
+	var err error
+	if keepCheck {
+		kept, err = s.store.ServerState(ctx, secretCheckKey, check)
+	} else if kept, err = s.store.ServerState(ctx, secretCheckKey, nil); errors.Is(err, ErrNotFound) {
+		kept, err = check, nil // no server has started yet
+	}
 	if err != nil {
 		return Internal(err)
 	}
-	if !hmac.Equal(stored, check) {
+	if !hmac.Equal(kept, check) {
 		return ErrWrongSecret
 	}
 	if _, err := s.store.TenantBySlug(ctx, DefaultTenant); errors.Is(err, ErrNotFound) {
@@ -174,14 +180,58 @@ var ErrWrongSecret = errors.New("the server secret (--secret, PFORTE_SECRET) is 
 	"hashed addresses, codes, queued mail, sessions and links made with it would stop matching. " +
 	"Give the secret the server runs with, or, if the first start generated one, the value 'pforte secret show' prints")
 
+// generatedSecret reads the generated secret, or generates and stores one
+// on the first start; concurrent first starts agree on one. A check value
+// without a generated secret means the installation runs with a given
+// secret, and a start without it is refused before anything is stored.
+func (s *Service) generatedSecret(ctx context.Context) ([]byte, error) {
+	stored, err := s.store.ServerState(ctx, secretKey, nil)
+	if errors.Is(err, ErrNotFound) {
+		if _, cerr := s.store.ServerState(ctx, secretCheckKey, nil); cerr == nil {
+			// Or another replica is starting for the first time: it
+			// stores the secret before the check, so read once more.
+			if stored, err = s.store.ServerState(ctx, secretKey, nil); errors.Is(err, ErrNotFound) {
+				return nil, ErrWrongSecret
+			}
+		} else if !errors.Is(cerr, ErrNotFound) {
+			return nil, Internal(cerr)
+		} else {
+			random, _ := newSecret()
+			stored, err = s.store.ServerState(ctx, secretKey, []byte(random))
+		}
+	}
+	if err != nil {
+		return nil, Internal(err)
+	}
+	return stored, nil
+}
+
+// secretCheck is the value the database keeps to recognise its secret.
+func secretCheck(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("pforte derived key\x00secret check"))
+	return m.Sum(nil)
+}
+
+// ErrStaleSecret: the database holds a generated secret, but the server
+// runs with another, given one.
+var ErrStaleSecret = errors.New("the secret stored in the database is not the one the server runs with (it runs with a given --secret); the stored one is unused")
+
 // StoredSecret is the secret the first start generated and kept in the
-// database, for an operator moving it to --secret; ErrNotFound when the
-// installation runs with a given secret.
+// database, for an operator moving it to --secret: ErrNotFound when there
+// is none, ErrStaleSecret when the server runs with another one. It needs
+// no Start.
 func (s *Service) StoredSecret(ctx context.Context) ([]byte, error) {
 	v, err := s.store.ServerState(ctx, secretKey, nil)
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrNotFound
 	} else if err != nil {
+		return nil, Internal(err)
+	}
+	check, err := s.store.ServerState(ctx, secretCheckKey, nil)
+	if err == nil && !hmac.Equal(check, secretCheck(v)) {
+		return nil, ErrStaleSecret
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, Internal(err)
 	}
 	return v, nil

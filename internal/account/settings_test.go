@@ -1,7 +1,9 @@
 package account_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -93,6 +95,51 @@ func TestServerSecretStorage(t *testing.T) {
 		stored, _ := fresh.ServerState(ctx, "secret", []byte("probe"))
 		if len(stored) < 32 || string(stored) == "probe" {
 			t.Fatalf("no generated secret was stored: %q", stored)
+		}
+	})
+}
+
+// TestSecretStarts: concurrent first starts agree on one secret and none
+// is refused; a command (Attach) without the secret never writes the check,
+// so a server with a given secret still starts; the generated secret left
+// behind is then reported stale.
+func TestSecretStarts(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		for round := range 5 {
+			st := open(t)
+			const n = 8
+			errs := make([]error, n)
+			svcs := make([]*account.Service, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				svcs[i] = account.NewService(account.Config{Store: st})
+				wg.Add(1)
+				go func() { defer wg.Done(); errs[i] = svcs[i].Start(ctx, nil) }()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("round %d, start %d of %d concurrent first starts: %v", round, i, n, err)
+				}
+				if !bytes.Equal(svcs[i].DeriveKey("x"), svcs[0].DeriveKey("x")) {
+					t.Fatalf("round %d: concurrent first starts disagree on the secret", round)
+				}
+			}
+		}
+
+		st := open(t)
+		if err := account.NewService(account.Config{Store: st}).Attach(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := account.NewService(account.Config{Store: st}).Start(ctx, []byte("the-operators-secret")); err != nil {
+			t.Fatalf("a server with a given secret after a command without it: %v", err)
+		}
+		if _, err := account.NewService(account.Config{Store: st}).StoredSecret(ctx); !errors.Is(err, account.ErrStaleSecret) {
+			t.Fatalf("StoredSecret of a stale generated secret: %v", err)
+		}
+		if err := account.NewService(account.Config{Store: st}).Attach(ctx, nil); !errors.Is(err, account.ErrWrongSecret) {
+			t.Fatalf("a command without the server's secret: %v", err)
 		}
 	})
 }

@@ -73,7 +73,7 @@ func (e env) secret(args []string) error {
 		return err
 	}
 	defer st.Close()
-	v, err := st.ServerState(e.ctx, "secret", nil)
+	v, err := account.NewService(account.Config{Store: st}).StoredSecret(e.ctx)
 	if errors.Is(err, account.ErrNotFound) {
 		return errors.New("this database keeps no generated secret: the server runs with the secret given to it (--secret, PFORTE_SECRET), or has never started")
 	} else if err != nil {

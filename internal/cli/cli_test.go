@@ -180,6 +180,8 @@ func TestUsageErrors(t *testing.T) {
 		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--public-url", "https://accounts.example.org/?x=1"},
 		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--trusted-proxies", "10.0.0.0/8,proxy.local"},
 		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--client-burst", "0"},
+		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--secret", "short"},
+		{"tenant", "list", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--secret", "short"},
 	} {
 		err := Run(context.Background(), args, noEnv, io.Discard, io.Discard)
 		if !errors.Is(err, ErrUsage) {
@@ -389,7 +391,9 @@ func TestServeWithSMTPStops(t *testing.T) {
 }
 
 // TestSecretShow: the generated secret can be read back and given as
-// --secret; a start with any other secret is refused.
+// --secret; once a server has run, commands with any other secret are
+// refused, and a command without the secret never decides it for the
+// server.
 func TestSecretShow(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "s.db")
 	run := func(args ...string) (string, error) {
@@ -407,10 +411,21 @@ func TestSecretShow(t *testing.T) {
 	if err != nil || len(secret) < 32 {
 		t.Fatalf("secret show: %q, %v", secret, err)
 	}
+	// A command keeps no check: the server that starts first decides.
+	if _, err := run("tenant", "list", "--secret", "a-command-with-another-secret"); err != nil {
+		t.Fatalf("a command before any server: %v", err)
+	}
+	env := func(k string) string {
+		return map[string]string{"PFORTE_DB": db, "PFORTE_ARGON2_MEMORY": "64", "PFORTE_SECRET": secret}[k]
+	}
+	startServe(t, env)
 	if _, err := run("tenant", "list", "--secret", secret); err != nil {
 		t.Fatalf("the generated secret given as --secret: %v", err)
 	}
-	if _, err := run("tenant", "list", "--secret", "something-else"); !errors.Is(err, account.ErrWrongSecret) {
+	if _, err := run("tenant", "list"); err != nil {
+		t.Fatalf("without a secret, the generated one: %v", err)
+	}
+	if _, err := run("tenant", "list", "--secret", "something-else-entirely"); !errors.Is(err, account.ErrWrongSecret) {
 		t.Fatalf("another secret: %v", err)
 	}
 }

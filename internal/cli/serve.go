@@ -22,7 +22,7 @@ func (e env) serve(args []string) error {
 	dsn := fs.db()
 	logFormat := fs.string("log-format", "text", "log format: text or json")
 	logLevel := fs.string("log-level", "info", "log level: debug, info, warn or error")
-	secret := fs.string("secret", "", "server secret for keyed hashes; generated and stored in the database when empty")
+	secret := fs.string("secret", "", "server secret (at least 16 characters) everything keyed derives from; generated and stored in the database when empty")
 	def := password.DefaultParams()
 	memory := fs.int("argon2-memory", int(def.Memory), "argon2id memory in KiB")
 	iterations := fs.int("argon2-iterations", int(def.Iterations), "argon2id passes")
@@ -66,6 +66,9 @@ func (e env) serve(args []string) error {
 	policy := password.DefaultPolicy()
 	policy.Blocklist = *blocklist
 
+	if err := checkSecret(*secret); err != nil {
+		return err
+	}
 	if *clientRate < 0 || *clientBurst < 1 {
 		return fmt.Errorf("%w: --client-rate-limit must be 0 or more and --client-burst at least 1", ErrUsage)
 	}
