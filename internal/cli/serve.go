@@ -137,7 +137,7 @@ func (e env) serve(args []string) error {
 	srv := &http.Server{
 		Handler: server.New(server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(*corsOrigins),
 			PublicURL: *publicURL, TrustedProxies: proxies,
-			ClientLimiter: wire.NewClientLimiter(*clientRate, *clientBurst, nil)}),
+			ClientLimiter: wire.NewClientLimiter(*clientRate, *clientBurst, nil, log)}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -188,7 +188,7 @@ func New(t *testing.T, open teststore.Opener, opts ...Option) *Harness {
 	h.Public = h.MustKey(t, account.DefaultTenant, account.KeyPublic)
 	h.Srv = httptest.NewServer(server.New(server.Deps{Service: svc, Logger: cfg.logger,
 		PublicURL: cfg.publicURL, TrustedProxies: cfg.proxies,
-		ClientLimiter: wire.NewClientLimiter(cfg.perMinute, cfg.burst, clk.Now)}))
+		ClientLimiter: wire.NewClientLimiter(cfg.perMinute, cfg.burst, clk.Now, cfg.logger)}))
 	t.Cleanup(h.Srv.Close)
 	if cfg.relay {
 		h.startRelay(t)

@@ -458,6 +458,19 @@ func TestClientLimit(t *testing.T) {
 		if r := h.send(t, call{Call: "unsecureLogin", Header: from("203.0.113.8"), Body: body}); r.Status != http.StatusOK {
 			t.Fatalf("another client: %s", r)
 		}
+		// A site's server with its key is not limited, and neither are
+		// preflights; a bad key counts like no key.
+		if r := h.send(t, call{Call: "logout", Key: h.Secret, Header: from("203.0.113.7"), Body: `{"session_id": 1}`}); r.Status != http.StatusOK {
+			t.Fatalf("a call with a secret key from a limited address: %s", r)
+		}
+		preflight := from("203.0.113.7")
+		preflight["Access-Control-Request-Method"] = "POST"
+		if r := h.send(t, call{Method: http.MethodOptions, Call: "unsecureLogin", Header: preflight}); r.Status != http.StatusNoContent {
+			t.Fatalf("a preflight from a limited address: %s", r)
+		}
+		if r := h.send(t, call{Call: "logout", Key: "pk_nonsense", Header: from("203.0.113.7"), Body: `{"session_id": 1}`}); r.Status != http.StatusTooManyRequests {
+			t.Fatalf("a bad key from a limited address: %s", r)
+		}
 		h.Clock.Advance(2 * time.Second)
 		if r := h.send(t, call{Call: "unsecureLogin", Header: from("203.0.113.7"), Body: body}); r.Status != http.StatusOK {
 			t.Fatalf("two seconds later: %s", r)

@@ -76,13 +76,22 @@ type handler func(w http.ResponseWriter, r *http.Request, c account.Caller) erro
 // serve resolves the caller's tenant, applies the tenant's CORS setting to
 // the answer (to errors too, so that a browser can read them), and runs fn.
 func (a *API) serve(fn handler) http.Handler {
+	return a.serveLimited(fn, true)
+}
+
+// serveLimited is serve; limit says whether the call counts towards the
+// client's rate limit. Calls made with a valid key (a site's server) never
+// do; a bad key counts, like a call without one.
+func (a *API) serveLimited(fn handler, limit bool) http.Handler {
 	return wire.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := a.caller(w, r)
-		if err != nil {
-			return err
-		}
 		// After the caller, so that a browser may read the 429 (CORS).
-		if err := a.clients.Limit(r); err != nil {
+		if limit && c.Key == "" {
+			if lerr := a.clients.Limit(r); lerr != nil {
+				return lerr
+			}
+		}
+		if err != nil {
 			return err
 		}
 		return fn(w, r, c)
@@ -246,8 +255,11 @@ func (a *API) NotFound() http.Handler {
 // it answers a browser's preflight for the POST to come; without, the
 // answer carries no Access-Control-Allow-* header, and the browser does not
 // send it.
+// Preflights do not count towards the rate limit: a browser sends one
+// before a call, and a 429 to it would reach the page as an unreadable
+// CORS failure; the call itself counts.
 func (a *API) Preflight() http.Handler {
-	return a.serve(func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+	return a.serveLimited(func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
 		if !known(r.PathValue("call"), c.Tenant) {
 			return errUnknownCall
 		}
@@ -259,5 +271,5 @@ func (a *API) Preflight() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
-	})
+	}, false)
 }

@@ -33,20 +33,29 @@ func ParseProxies(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// peer is the address of the connection's other end, unmapped; invalid if
+// RemoteAddr is not an address (as in some tests).
+func peer(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
 // ClientIP is the address of the client: the peer's, unless the peer is a
 // trusted proxy; then X-Forwarded-For is read from the right, skipping
 // trusted proxies, and the first address that is not one is the client.
 // Entries left of it were written by the client and prove nothing.
 func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	peer := peer(r)
+	if !peer.IsValid() {
+		return peer
 	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	peer = peer.Unmap()
 	isTrusted := func(a netip.Addr) bool {
 		for _, p := range trusted {
 			if p.Contains(a) {

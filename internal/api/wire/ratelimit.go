@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -16,16 +17,25 @@ import (
 // between a script and the registration and login flows. It is a token
 // bucket per address, kept in memory: each replica counts for itself.
 // IPv6 clients are counted per /64, the block one subscriber usually gets.
-// A nil ClientLimiter allows everything.
+// At most maxClients addresses have a bucket of their own; beyond that,
+// new ones share one, so that a flood of addresses cannot grow memory
+// without bound (nor flush the buckets it has already emptied). A nil
+// ClientLimiter allows everything.
 type ClientLimiter struct {
 	perMinute int
 	burst     int
 	now       func() time.Time
+	log       *slog.Logger
 
-	mu      sync.Mutex
-	clients map[netip.Addr]*client
-	swept   time.Time
+	mu       sync.Mutex
+	clients  map[netip.Addr]*client
+	overflow *client
+	swept    time.Time
+	warned   sync.Once
 }
+
+// maxClients bounds the addresses with a bucket of their own: about 20 MB.
+var maxClients = 100_000
 
 type client struct {
 	bucket *rate.Limiter
@@ -34,8 +44,9 @@ type client struct {
 
 // NewClientLimiter allows each client perMinute requests a minute on
 // average and burst at once. perMinute 0 returns nil: no limit. now is the
-// clock (nil: time.Now).
-func NewClientLimiter(perMinute, burst int, now func() time.Time) *ClientLimiter {
+// clock (nil: time.Now); log (nil: none) hears once when requests seem to
+// come through a proxy that is not trusted.
+func NewClientLimiter(perMinute, burst int, now func() time.Time, log *slog.Logger) *ClientLimiter {
 	if perMinute <= 0 {
 		return nil
 	}
@@ -45,7 +56,16 @@ func NewClientLimiter(perMinute, burst int, now func() time.Time) *ClientLimiter
 	if now == nil {
 		now = time.Now
 	}
-	return &ClientLimiter{perMinute: perMinute, burst: burst, now: now, clients: map[netip.Addr]*client{}}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l := &ClientLimiter{perMinute: perMinute, burst: burst, now: now, log: log, clients: map[netip.Addr]*client{}}
+	l.overflow = l.newClient()
+	return l
+}
+
+func (l *ClientLimiter) newClient() *client {
+	return &client{bucket: rate.NewLimiter(rate.Limit(float64(l.perMinute)/60), l.burst)}
 }
 
 // idleAfter is how long an address's bucket is kept unused: by then it is
@@ -60,13 +80,13 @@ func (l *ClientLimiter) Allow(addr netip.Addr) error {
 	if l == nil || !addr.IsValid() {
 		return nil
 	}
-	if addr.Is6() {
+	if addr = addr.Unmap(); addr.Is6() {
 		addr = netip.PrefixFrom(addr, 64).Masked().Addr()
 	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.swept) > time.Minute {
+	if now.Sub(l.swept) > time.Minute || len(l.clients) >= maxClients && now.Sub(l.swept) > time.Second {
 		// Forget full buckets, so that memory follows the active clients.
 		for a, c := range l.clients {
 			if now.Sub(c.seen) > l.idleAfter() {
@@ -76,9 +96,13 @@ func (l *ClientLimiter) Allow(addr netip.Addr) error {
 		l.swept = now
 	}
 	c := l.clients[addr]
-	if c == nil {
-		c = &client{bucket: rate.NewLimiter(rate.Limit(float64(l.perMinute)/60), l.burst)}
+	switch {
+	case c != nil:
+	case len(l.clients) < maxClients:
+		c = l.newClient()
 		l.clients[addr] = c
+	default:
+		c = l.overflow
 	}
 	c.seen = now
 	r := c.bucket.ReserveN(now, 1)
@@ -102,4 +126,26 @@ func (c Clients) IP(r *http.Request) netip.Addr { return ClientIP(r, c.Proxies) 
 
 // Limit takes one request from the client's bucket, or fails with a rate
 // limit error.
-func (c Clients) Limit(r *http.Request) error { return c.Limiter.Allow(c.IP(r)) }
+func (c Clients) Limit(r *http.Request) error {
+	if c.Limiter == nil {
+		return nil
+	}
+	if r.Header.Get("X-Forwarded-For") != "" && !trusted(peer(r), c.Proxies) {
+		// The peer forwards for others but is not trusted: every client
+		// behind it shares its bucket.
+		c.Limiter.warned.Do(func() {
+			c.Limiter.log.Warn("a request came with X-Forwarded-For from a peer not in --trusted-proxies: " +
+				"if pforte runs behind a reverse proxy, list it there, or every client behind it shares one rate limit")
+		})
+	}
+	return c.Limiter.Allow(c.IP(r))
+}
+
+func trusted(a netip.Addr, proxies []netip.Prefix) bool {
+	for _, p := range proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

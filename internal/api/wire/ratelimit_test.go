@@ -1,7 +1,10 @@
 package wire
 
 import (
+	"log/slog"
+	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,7 +13,7 @@ import (
 
 func TestClientLimiter(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := NewClientLimiter(60, 5, func() time.Time { return now })
+	l := NewClientLimiter(60, 5, func() time.Time { return now }, nil)
 	a := netip.MustParseAddr("203.0.113.7")
 	for i := range 5 {
 		if err := l.Allow(a); err != nil {
@@ -49,7 +52,64 @@ func TestClientLimiter(t *testing.T) {
 	if n := len(l.clients); n != 1 {
 		t.Fatalf("%d buckets after the others idled, want 1", n)
 	}
-	if NewClientLimiter(0, 0, nil).Allow(a) != nil {
+	if NewClientLimiter(0, 0, nil, nil).Allow(a) != nil {
 		t.Fatal("a disabled limiter refused")
+	}
+}
+
+func TestClientLimiterBounds(t *testing.T) {
+	defer func(n int) { maxClients = n }(maxClients)
+	maxClients = 3
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := NewClientLimiter(60, 2, func() time.Time { return now }, nil)
+	ip := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}) }
+	for i := range 3 {
+		if err := l.Allow(ip(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Beyond maxClients new addresses share one bucket (burst 2).
+	if l.Allow(ip(10)) != nil || l.Allow(ip(11)) != nil {
+		t.Fatal("the shared bucket refused within its burst")
+	}
+	if l.Allow(ip(12)) == nil {
+		t.Fatal("a flood of new addresses got a bucket each beyond maxClients")
+	}
+	if len(l.clients) != 3 {
+		t.Fatalf("%d buckets, want at most 3", len(l.clients))
+	}
+	// Known addresses keep theirs.
+	if err := l.Allow(ip(0)); err != nil {
+		t.Fatalf("a known address: %v", err)
+	}
+	// IPv4-mapped IPv6 addresses count as the IPv4 address.
+	if l.Allow(netip.MustParseAddr("::ffff:198.51.100.0")) == nil {
+		t.Fatal("the mapped form of an address whose bucket is empty was allowed")
+	}
+	// Once the buckets idle, room is made at once.
+	now = now.Add(5 * time.Minute)
+	if err := l.Allow(ip(20)); err != nil {
+		t.Fatalf("after the others idled: %v", err)
+	}
+	if _, ok := l.clients[ip(20)]; !ok {
+		t.Fatal("a new address got no bucket of its own after a sweep")
+	}
+}
+
+func TestClientsWarnsOfUntrustedProxy(t *testing.T) {
+	var logged strings.Builder
+	l := NewClientLimiter(60, 5, nil, slog.New(slog.NewTextHandler(&logged, nil)))
+	trustedProxy, _ := ParseProxies([]string{"10.0.0.1"})
+	r := httptest.NewRequest("POST", "/", nil)
+	r.RemoteAddr = "10.0.0.1:4000"
+	r.Header.Set("X-Forwarded-For", "203.0.113.7")
+	Clients{Proxies: trustedProxy, Limiter: l}.Limit(r)
+	if logged.Len() != 0 {
+		t.Fatalf("warned of a trusted proxy: %s", logged.String())
+	}
+	Clients{Limiter: l}.Limit(r)
+	Clients{Limiter: l}.Limit(r)
+	if n := strings.Count(logged.String(), "trusted-proxies"); n != 1 {
+		t.Fatalf("warned %d times of an untrusted proxy, want once:\n%s", n, logged.String())
 	}
 }
