@@ -92,7 +92,7 @@ func (s *Service) checkPassword(ctx context.Context, tenantID int64, emailKey st
 		// The attempt stays counted even when it matches a claim: anyone
 		// may register a claim, and a claim must not reset the throttle
 		// of the account it was registered against.
-		if claimed, err := s.matchesClaim(ctx, cust, pw); err != nil {
+		if claimed, err := s.matchesClaim(ctx, tenantID, cust, pw); err != nil {
 			return false, err
 		} else if claimed {
 			return false, errEmailNotConfirmed
@@ -120,8 +120,8 @@ func (s *Service) clearFailures(ctx context.Context, tenantID int64, emailKey st
 // cust (nil: an unknown address). It hashes once whether or not there is
 // a claim, so that every wrong password costs two hashes and the time of
 // a failed login does not tell which addresses have registrations waiting.
-func (s *Service) matchesClaim(ctx context.Context, cust *Customer, pw string) (bool, error) {
-	newest, err := s.newestClaim(ctx, cust)
+func (s *Service) matchesClaim(ctx context.Context, tenantID int64, cust *Customer, pw string) (bool, error) {
+	newest, err := s.newestClaim(ctx, tenantID, cust)
 	if err != nil {
 		return false, err
 	}
@@ -141,14 +141,17 @@ func (s *Service) matchesClaim(ctx context.Context, cust *Customer, pw string) (
 }
 
 // newestClaim is the customer's newest open registration claim, if any.
-func (s *Service) newestClaim(ctx context.Context, cust *Customer) (*Token, error) {
-	if cust == nil {
-		return nil, nil
+// For an unknown address (nil) it runs the same queries, for no customer,
+// so that they take the same time.
+func (s *Service) newestClaim(ctx context.Context, tenantID int64, cust *Customer) (*Token, error) {
+	var customerID int64 // none has id 0
+	if cust != nil {
+		customerID = cust.ID
 	}
 	now := s.now()
 	var newest *Token
 	for _, p := range []Purpose{PurposeConfirm, PurposeClaim} {
-		live, err := s.store.LiveTokens(ctx, cust.TenantID, cust.ID, p, now)
+		live, err := s.store.LiveTokens(ctx, tenantID, customerID, p, now)
 		if err != nil {
 			return nil, Internal(err)
 		}
