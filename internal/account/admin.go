@@ -182,6 +182,7 @@ func (s *Service) adopt(ctx context.Context, tx Tx, n NewCustomer, cust *Custome
 	}
 	existing.Email = cust.Email
 	existing.setProfile(cust.profile())
+	existing.NamesUnconfirmed = false
 	if err := setState(&existing, cust.State); err != nil {
 		return false, err
 	}
@@ -315,6 +316,9 @@ func (s *Service) UpdateCustomer(ctx context.Context, c Caller, ref string, p Cu
 		}
 		if fields := cust.profile().validate(); len(fields) > 0 {
 			return Invalid(fields...)
+		}
+		if p.Salutation != nil || p.FirstName != nil || p.LastName != nil {
+			cust.NamesUnconfirmed = false // the back office vouches for them now
 		}
 		if p.State != nil {
 			if err := setEnabled(&cust, *p.State == StateActive); err != nil {

@@ -86,6 +86,11 @@ type Customer struct {
 	EmailConfirmedAt *time.Time
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	// NamesUnconfirmed: the names came from a public registration that may
+	// log in before confirming (seed 002), so anyone may have typed them.
+	// Mail greets neutrally until the address is confirmed or a back
+	// office sets the names.
+	NamesUnconfirmed bool
 
 	mailTo string // see reachedAt
 }

@@ -419,3 +419,55 @@ func TestPurgeMailRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestMailGreetings: names greet the address's owner unless anyone may
+// have typed them (a public registration that logs in before confirming),
+// whoever triggers the mail; confirming, or a back office setting the
+// names, makes them the customer's.
+func TestMailGreetings(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		svc, _ := mustService(t, open)
+		sec := secretCaller(t, svc)
+		pub := publicCaller(t, svc, account.DefaultTenant)
+		nextMail := func(what string) account.OutgoingMail {
+			t.Helper()
+			ms, err := svc.ClaimMail(ctx, "test", 10)
+			if err != nil || len(ms) != 1 {
+				t.Fatalf("%s: %d mails, %v", what, len(ms), err)
+			}
+			return ms[0]
+		}
+		// A back office's names greet, even in mail a public caller asks for.
+		mustCreate(t, svc, sec, account.NewCustomer{Email: "office@example.com", Password: dialectPassword,
+			Profile: account.Profile{FirstName: "Erika", LastName: "Muster"}})
+		if _, err := svc.RequestPasswordReset(ctx, pub, "office@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if m := nextMail("public reset of a back office's customer"); m.ToName != "Erika Muster" || !strings.Contains(m.Text, "Erika") {
+			t.Errorf("public reset of a back office's customer greets %q:\n%s", m.ToName, m.Text)
+		}
+		// A stranger's names greet nobody, even in mail a secret key asks for.
+		if _, err := svc.Register(ctx, pub, account.Registration{Email: "early@example.com", Password: dialectPassword,
+			LoginBeforeConfirm: true, Profile: account.Profile{FirstName: "Call", LastName: "+1-555-0100"}}); err != nil {
+			t.Fatal(err)
+		}
+		if m := nextMail("registration"); m.ToName != "" || strings.Contains(m.Text, "555") {
+			t.Errorf("the registration's mail greets %q", m.ToName)
+		}
+		res, err := svc.RequestPasswordReset(ctx, sec, "early@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := nextMail("secret-key reset"); m.ToName != "" || strings.Contains(m.Text, "555") {
+			t.Errorf("a secret key's reset greets with a stranger's names: %q", m.ToName)
+		}
+		// Once the owner resets (or confirms), the names are the account's.
+		if _, _, err := svc.CompletePasswordReset(ctx, pub, res.Token, "Neues-Passwort-2031", nil); err != nil {
+			t.Fatal(err)
+		}
+		if m := nextMail("password changed"); m.ToName != "Call +1-555-0100" {
+			t.Errorf("after the owner's reset the mail greets %q", m.ToName)
+		}
+	})
+}

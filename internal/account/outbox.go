@@ -112,11 +112,10 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o
 		s.log.Info("mail not sent: the tenant keeps no addresses", "tenant", c.Tenant.Slug, "kind", o.kind, "customer_id", cust.ID)
 		return nil
 	}
-	// Names greet the customer only once the mailbox owner confirmed them,
-	// or when a back office (a secret key) gave them: names a stranger
-	// typed into a public registration must not reach the address's owner.
+	// Names a stranger may have typed into a public registration must not
+	// greet the address's owner (see Customer.NamesUnconfirmed).
 	name := cust.Name()
-	if cust.EmailConfirmedAt == nil && !c.IsSecret() {
+	if cust.NamesUnconfirmed {
 		name = ""
 	}
 	d := MailData{Kind: o.kind, Locale: mailLocale(cust, c.Tenant), Tenant: c.Tenant.Slug, Name: name,

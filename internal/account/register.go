@@ -116,6 +116,7 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (Regis
 				// Nobody holds this address yet, so the registrant may have
 				// it now, and its link only confirms: it carries no claim.
 				cust.State, cust.PasswordHash = StatePendingActive, hash
+				cust.NamesUnconfirmed = !c.IsSecret()
 				claimed = nil
 			}
 			if err := tx.CreateCustomer(ctx, &cust); err != nil {
@@ -398,6 +399,7 @@ func (s *Service) markConfirmed(ctx context.Context, tx Tx, cust *Customer) erro
 	if cust.EmailConfirmedAt == nil {
 		cust.EmailConfirmedAt = &now
 	}
+	cust.NamesUnconfirmed = false // the mailbox's owner took the registration
 	if cust.State != StateActive {
 		if err := setState(cust, StateActive); err != nil {
 			return err

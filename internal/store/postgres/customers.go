@@ -9,12 +9,13 @@ import (
 )
 
 const customerColumns = `id, uuid, tenant_id, email, email_key, username, salutation, first_name, last_name,
-	locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at`
+	locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed`
 
 func scanCustomer(row scanner) (account.Customer, error) {
 	var c account.Customer
 	if err := row.Scan(&c.ID, &c.UUID, &c.TenantID, &c.Email, &c.EmailKey, &c.Username, &c.Salutation, &c.FirstName, &c.LastName,
-		&c.Locale, &c.PartnerRef, &c.State, &c.DisabledFrom, &c.PasswordHash, &c.EmailConfirmedAt, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		&c.Locale, &c.PartnerRef, &c.State, &c.DisabledFrom, &c.PasswordHash, &c.EmailConfirmedAt, &c.CreatedAt, &c.UpdatedAt,
+		&c.NamesUnconfirmed); err != nil {
 		return account.Customer{}, err
 	}
 	c.EmailConfirmedAt = utcPtr(c.EmailConfirmedAt)
@@ -31,10 +32,11 @@ func (q *queries) CreateCustomer(ctx context.Context, c *account.Customer) error
 	c.UpdatedAt = dbTime(c.UpdatedAt)
 	err := q.guard(ctx, func(db querier) error {
 		return db.QueryRow(ctx, `INSERT INTO customers (uuid, tenant_id, email, email_key, username, salutation, first_name, last_name,
-				locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
+				locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
 			c.UUID, c.TenantID, c.Email, c.EmailKey, c.Username, c.Salutation, c.FirstName, c.LastName,
-			c.Locale, c.PartnerRef, c.State, c.DisabledFrom, c.PasswordHash, c.EmailConfirmedAt, c.CreatedAt, c.UpdatedAt).Scan(&c.ID)
+			c.Locale, c.PartnerRef, c.State, c.DisabledFrom, c.PasswordHash, c.EmailConfirmedAt, c.CreatedAt, c.UpdatedAt,
+			c.NamesUnconfirmed).Scan(&c.ID)
 	})
 	return storeError("create customer", err)
 }
@@ -93,11 +95,11 @@ func (q *queries) UpdateCustomer(ctx context.Context, c *account.Customer) error
 	err := q.guard(ctx, func(db querier) error {
 		tag, err := db.Exec(ctx, `UPDATE customers SET uuid = $3, email = $4, email_key = $5, username = $6, salutation = $7,
 				first_name = $8, last_name = $9, locale = $10, partner_ref = $11, state = $12, disabled_from = $13,
-				password_hash = $14, email_confirmed_at = $15, updated_at = $16
+				password_hash = $14, email_confirmed_at = $15, updated_at = $16, names_unconfirmed = $17
 			WHERE tenant_id = $1 AND id = $2`,
 			c.TenantID, c.ID, c.UUID, c.Email, c.EmailKey, c.Username, c.Salutation,
 			c.FirstName, c.LastName, c.Locale, c.PartnerRef, c.State, c.DisabledFrom, c.PasswordHash,
-			c.EmailConfirmedAt, c.UpdatedAt)
+			c.EmailConfirmedAt, c.UpdatedAt, c.NamesUnconfirmed)
 		if err == nil && tag.RowsAffected() == 0 {
 			return pgx.ErrNoRows
 		}

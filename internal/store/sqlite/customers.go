@@ -8,7 +8,7 @@ import (
 )
 
 const customerColumns = `id, uuid, tenant_id, email, email_key, username, salutation, first_name, last_name,
-	locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at`
+	locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed`
 
 func scanCustomer(s scanner) (account.Customer, error) {
 	var (
@@ -18,7 +18,7 @@ func scanCustomer(s scanner) (account.Customer, error) {
 	)
 	if err := s.Scan(&c.ID, &c.UUID, &c.TenantID, &c.Email, &c.EmailKey, &c.Username, &c.Salutation,
 		&c.FirstName, &c.LastName, &c.Locale, &c.PartnerRef, &c.State, &c.DisabledFrom, &c.PasswordHash,
-		&confirmed, &created, &updated); err != nil {
+		&confirmed, &created, &updated, &c.NamesUnconfirmed); err != nil {
 		return account.Customer{}, err
 	}
 	c.EmailConfirmedAt = fromNullMicros(confirmed)
@@ -32,11 +32,11 @@ func scanCustomer(s scanner) (account.Customer, error) {
 func (q queries) CreateCustomer(ctx context.Context, c *account.Customer) error {
 	res, err := q.w.ExecContext(ctx, `INSERT INTO customers
 		(uuid, tenant_id, email, email_key, username, salutation, first_name, last_name,
-		 locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.UUID, c.TenantID, c.Email, c.EmailKey, c.Username, c.Salutation, c.FirstName, c.LastName,
 		c.Locale, c.PartnerRef, string(c.State), string(c.DisabledFrom), c.PasswordHash,
-		nullMicros(c.EmailConfirmedAt), micros(c.CreatedAt), micros(c.UpdatedAt))
+		nullMicros(c.EmailConfirmedAt), micros(c.CreatedAt), micros(c.UpdatedAt), c.NamesUnconfirmed)
 	if err != nil {
 		return dbErr("create customer", err)
 	}
@@ -115,11 +115,11 @@ func (q queries) UpdateCustomer(ctx context.Context, c *account.Customer) error 
 	res, err := q.w.ExecContext(ctx, `UPDATE customers SET
 		uuid = ?, email = ?, email_key = ?, username = ?, salutation = ?, first_name = ?, last_name = ?,
 		locale = ?, partner_ref = ?, state = ?, disabled_from = ?, password_hash = ?, email_confirmed_at = ?,
-		updated_at = ?
+		updated_at = ?, names_unconfirmed = ?
 		WHERE tenant_id = ? AND id = ?`,
 		c.UUID, c.Email, c.EmailKey, c.Username, c.Salutation, c.FirstName, c.LastName,
 		c.Locale, c.PartnerRef, string(c.State), string(c.DisabledFrom), c.PasswordHash,
-		nullMicros(c.EmailConfirmedAt), micros(c.UpdatedAt),
+		nullMicros(c.EmailConfirmedAt), micros(c.UpdatedAt), c.NamesUnconfirmed,
 		c.TenantID, c.ID)
 	if err != nil {
 		return dbErr("update customer", err)

@@ -23,6 +23,7 @@ func fullCustomer(tenantID int64, name string) account.Customer {
 	c.PartnerRef = "crm:4711/" + name
 	c.State = account.StateDisabled
 	c.DisabledFrom = account.StatePendingActive
+	c.NamesUnconfirmed = true
 	c.PasswordHash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
 	c.EmailConfirmedAt = ptr(at(2*time.Minute + 1*time.Microsecond).In(cest))
 	c.CreatedAt = t0.In(cest)
