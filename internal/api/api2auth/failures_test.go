@@ -530,6 +530,7 @@ func TestDisabledTenant(t *testing.T) {
 
 		h.MustSetting(t, account.DefaultTenant, "api2.enabled", "false")
 		mustError(t, h.register(t, "", "someone", "someone@example.com", seedPassword), http.StatusNotFound, "not_found", "")
+		mustError(t, h.send(t, request{Method: http.MethodPost, Path: "/api/2/auth/register.json", Body: "{not json"}, ""), http.StatusNotFound, "not_found", "")
 		mustError(t, h.forgot(t, "", email), http.StatusNotFound, "not_found", "")
 		mustError(t, h.verify(t, "", v.username, v.token), http.StatusNotFound, "not_found", "")
 		mustError(t, h.send(t, request{Method: http.MethodGet, Path: strings.TrimPrefix(v.link, publicURL)}, publicHost), http.StatusNotFound, "not_found", "")

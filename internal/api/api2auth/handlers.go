@@ -56,6 +56,12 @@ const (
 // is still free). Only a malformed or invalid request is a 400.
 func (a *API) Register() http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
+		// The tenant first: one that does not serve this API answers 404
+		// whatever the body.
+		c, err := a.caller(r, "")
+		if err != nil {
+			return err
+		}
 		req, err := wire.DecodeJSON[registerRequest](r)
 		if err != nil {
 			return err
@@ -70,10 +76,7 @@ func (a *API) Register() http.Handler {
 		if len(missing) > 0 {
 			return account.Invalid(missing...)
 		}
-		c, err := a.caller(r, req.Username)
-		if err != nil {
-			return err
-		}
+		c.Links = a.links(c, req.Username) // the link names the username asked for
 		if _, err := a.svc.Register(r.Context(), c, account.Registration{Email: req.Email, Password: req.Password,
 			AcceptLanguage: r.Header.Get("Accept-Language"), Profile: account.Profile{Username: req.Username}}); err != nil {
 			return err
