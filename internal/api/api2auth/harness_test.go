@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -53,11 +52,10 @@ const (
 
 type harness struct {
 	*apitest.Harness
-	svc    *account.Service
-	clock  *apitest.Clock
-	smtp   *mailtest.Server
-	logs   *apitest.LogBuffer
-	client *http.Client // follows no redirect
+	svc   *account.Service
+	clock *apitest.Clock
+	smtp  *mailtest.Server
+	logs  *apitest.LogBuffer
 }
 
 type (
@@ -77,7 +75,7 @@ func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *ha
 		apitest.WithSetting("reset_url", resetURL), apitest.WithSetting("api2.enabled", "true")}, opts...)
 	a := apitest.New(t, open, opts...)
 	h := &harness{Harness: a, svc: a.Svc, clock: a.Clock, smtp: a.SMTP, logs: logs}
-	h.client = &http.Client{Transport: a.Srv.Client().Transport,
+	a.Client = &http.Client{Transport: a.Srv.Client().Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	a.Check = h.check
 	if _, err := h.svc.CreateTenant(context.Background(), otherTenantSlug); err != nil {
@@ -108,50 +106,14 @@ func (h *harness) send(t *testing.T, r request, host string, header ...string) *
 // roundTrip is send without the test: for goroutines, whose answers the
 // test checks afterwards.
 func (h *harness) roundTrip(r request, host string, header ...string) (*response, error) {
-	var body io.Reader
-	switch b := r.Body.(type) {
-	case nil:
-	case string:
-		body = strings.NewReader(b)
-	case []byte:
-		body = bytes.NewReader(b)
-	default:
-		js, err := json.Marshal(b)
-		if err != nil {
-			return nil, err
+	r.Host = host
+	if len(header) > 0 {
+		r.Header = http.Header{}
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
 		}
-		body = bytes.NewReader(js)
 	}
-	req, err := http.NewRequest(r.Method, h.Srv.URL+r.Path, body)
-	if err != nil {
-		return nil, err
-	}
-	if host != "" {
-		req.Host = host
-	}
-	switch {
-	case r.ContentType == "-":
-	case r.ContentType != "":
-		req.Header.Set("Content-Type", r.ContentType)
-	case r.Body != nil:
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if r.Key != "" {
-		req.Header.Set("X-API-KEY", r.Key)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := h.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	return &response{Method: r.Method, Path: r.Path, Status: res.StatusCode, Header: res.Header, Body: b}, nil
+	return h.RoundTrip(r)
 }
 
 // do sends r to tenant default, for the golden replay.

@@ -89,6 +89,8 @@ type Harness struct {
 
 	// Check, when set, sees every response before Do returns it.
 	Check func(*testing.T, *Response)
+	// Client sends the requests; nil: the server's, which follows redirects.
+	Client *http.Client
 
 	contentType string // of a request with a body and no content type
 
@@ -266,9 +268,23 @@ func (r *Response) String() string {
 	return fmt.Sprintf("%s %s: %d %s", r.Method, r.Path, r.Status, bytes.TrimSpace(r.Body))
 }
 
-// Do sends r and reads the whole answer.
+// Do sends r and reads the whole answer, which Check sees first.
 func (h *Harness) Do(t *testing.T, r Request) *Response {
 	t.Helper()
+	out, err := h.RoundTrip(r)
+	if err != nil {
+		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
+	}
+	if h.Check != nil {
+		h.Check(t, out)
+	}
+	return out
+}
+
+// RoundTrip is Do without a test and without Check: for goroutines, whose
+// answers the test checks afterwards. Redirects are followed unless
+// Client says otherwise.
+func (h *Harness) RoundTrip(r Request) (*Response, error) {
 	var body io.Reader
 	switch b := r.Body.(type) {
 	case nil:
@@ -279,13 +295,13 @@ func (h *Harness) Do(t *testing.T, r Request) *Response {
 	default:
 		js, err := json.Marshal(b)
 		if err != nil {
-			t.Fatalf("marshal: %v", err)
+			return nil, err
 		}
 		body = bytes.NewReader(js)
 	}
 	req, err := http.NewRequest(r.Method, h.Srv.URL+r.Path, body)
 	if err != nil {
-		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
+		return nil, err
 	}
 	switch {
 	case r.ContentType == "-":
@@ -306,20 +322,20 @@ func (h *Harness) Do(t *testing.T, r Request) *Response {
 	if r.Host != "" {
 		req.Host = r.Host
 	}
-	res, err := h.Srv.Client().Do(req)
+	client := h.Client
+	if client == nil {
+		client = h.Srv.Client()
+	}
+	res, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
+		return nil, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
+		return nil, err
 	}
-	out := &Response{Method: r.Method, Path: r.Path, Status: res.StatusCode, Header: res.Header, Body: b}
-	if h.Check != nil {
-		h.Check(t, out)
-	}
-	return out
+	return &Response{Method: r.Method, Path: r.Path, Status: res.StatusCode, Header: res.Header, Body: b}, nil
 }
 
 // Record keeps r for Responses.

@@ -1,11 +1,9 @@
 package gradido_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -93,54 +91,23 @@ type call struct {
 // send sends c and reads the whole answer, which check sees first.
 func (h *harness) send(t *testing.T, c call) *response {
 	t.Helper()
-	if c.Method == "" {
-		c.Method = http.MethodPost
+	r := apitest.Request{Method: c.Method, Path: c.Path, Host: c.Host, Key: c.Key, Body: c.Body, ContentType: c.ContentType}
+	if r.Method == "" {
+		r.Method = http.MethodPost
 	}
-	if c.Path == "" {
-		c.Path = "/login_api/" + c.Call
+	if r.Path == "" {
+		r.Path = "/login_api/" + c.Call
 	}
-	var body io.Reader
-	switch b := c.Body.(type) {
-	case nil:
-	case string:
-		body = strings.NewReader(b)
-	default:
-		js, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
+	if len(c.Header) > 0 {
+		r.Header = http.Header{}
+		for k, v := range c.Header {
+			r.Header.Set(k, v)
 		}
-		body = bytes.NewReader(js)
 	}
-	req, err := http.NewRequest(c.Method, h.Srv.URL+c.Path, body)
+	out, err := h.RoundTrip(r)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
 	}
-	switch {
-	case c.ContentType == "-":
-	case c.ContentType != "":
-		req.Header.Set("Content-Type", c.ContentType)
-	case c.Body != nil:
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.Key != "" {
-		req.Header.Set("X-API-KEY", c.Key)
-	}
-	for k, v := range c.Header {
-		req.Header.Set(k, v)
-	}
-	if c.Host != "" {
-		req.Host = c.Host
-	}
-	res, err := h.Srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", c.Method, c.Path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &response{Method: c.Method, Path: c.Path, Status: res.StatusCode, Header: res.Header, Body: b}
 	h.check(t, out)
 	return out
 }
