@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -427,5 +428,41 @@ func TestSecretShow(t *testing.T) {
 	}
 	if _, err := run("tenant", "list", "--secret", "something-else-entirely"); !errors.Is(err, account.ErrWrongSecret) {
 		t.Fatalf("another secret: %v", err)
+	}
+}
+
+// TestServeMetrics: with --metrics-addr, /metrics on that listener (and
+// only there) counts the API's requests.
+func TestServeMetrics(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := free.Addr().String()
+	free.Close()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	env := func(k string) string { return map[string]string{"PFORTE_DB": db, "PFORTE_ARGON2_MEMORY": "64"}[k] }
+	base := startServe(t, env, "--metrics-addr", metricsAddr)
+	for range 3 {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if resp, err := http.Get(base + "/metrics"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the public listener serves /metrics: %d", resp.StatusCode)
+	}
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	want := `pforte_http_requests_total{method="GET",route="GET /healthz",status="200"} 3`
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+		t.Fatalf("GET /metrics: %d, want a line %s in:\n%s", resp.StatusCode, want, body)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"pforte/internal/account"
 	"pforte/internal/api/wire"
 	"pforte/internal/mail"
+	"pforte/internal/metrics"
 	"pforte/internal/password"
 	"pforte/internal/server"
 )
@@ -43,6 +45,7 @@ func (e env) serve(args []string) error {
 	publicURL := fs.string("public-url", "", "URL pforte is reached at from outside, for links to its own endpoints, e.g. https://accounts.example.org (https except on localhost); empty: http://localhost:PORT")
 	clientRate := fs.int("client-rate-limit", 120, "requests a minute each client address may make to the keyless dialects (/login_api, /api/2/auth); 0: no limit")
 	clientBurst := fs.int("client-burst", 30, "requests a client address may make at once to the keyless dialects")
+	metricsAddr := fs.string("metrics-addr", "", "address of a separate listener for Prometheus metrics at /metrics, e.g. 127.0.0.1:9464; empty: none")
 	trustedProxies := fs.string("trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed")
 	if done, err := fs.parse(args); done {
 		return err
@@ -59,7 +62,8 @@ func (e env) serve(args []string) error {
 	if *parallelism < 1 || *parallelism > 255 || *memory < 1 || *iterations < 1 {
 		return fmt.Errorf("%w: argon2 parameters must be positive (parallelism at most 255)", ErrUsage)
 	}
-	hasher, err := password.NewHasher(params, password.NewPool(*slots, *queue))
+	pool := password.NewPool(*slots, *queue)
+	hasher, err := password.NewHasher(params, pool)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
@@ -116,8 +120,24 @@ func (e env) serve(args []string) error {
 	if err := svc.Start(e.ctx, []byte(*secret)); err != nil {
 		return err
 	}
+	deps := server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(*corsOrigins),
+		PublicURL: *publicURL, TrustedProxies: proxies,
+		ClientLimiter: wire.NewClientLimiter(*clientRate, *clientBurst, nil, log)}
+	var met *metrics.Metrics
+	if *metricsAddr != "" {
+		met = metrics.New(pool)
+		deps.Observer = met
+		stop, err := serveMetrics(*metricsAddr, met, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if sender != nil {
 		relay := &mail.Relay{Outbox: svc, Sender: sender, Logger: log}
+		if met != nil {
+			relay.Observer = met
+		}
 		relayCtx, stopRelay := context.WithCancel(e.ctx)
 		relayDone := make(chan struct{})
 		go func() { relay.Run(relayCtx); close(relayDone) }()
@@ -135,9 +155,7 @@ func (e env) serve(args []string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler: server.New(server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(*corsOrigins),
-			PublicURL: *publicURL, TrustedProxies: proxies,
-			ClientLimiter: wire.NewClientLimiter(*clientRate, *clientBurst, nil, log)}),
+		Handler:           server.New(deps),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -164,6 +182,25 @@ func (e env) serve(args []string) error {
 		return err
 	}
 	return nil
+}
+
+// serveMetrics serves /metrics on a listener of its own, so that metrics
+// never share the public address; stop shuts it down.
+func serveMetrics(addr string, met *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", met.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
 }
 
 // localURL is the public URL of a server nobody configured one for: its

@@ -59,6 +59,11 @@ type Relay struct {
 	// mail whose lease has passed to another relay is not sent twice.
 	SendTimeout time.Duration
 	Logger      *slog.Logger // nil: no logs
+	// Observer, when set, hears of every delivery attempt: its outcome
+	// ("sent", "retry" or "failed") and how long the SMTP exchange took.
+	Observer interface {
+		ObserveMail(outcome string, took time.Duration)
+	}
 }
 
 // Run sends mail until ctx is done, and then returns nil. Errors of the
@@ -136,6 +141,7 @@ func (r *Relay) deliver(ctx context.Context, log *slog.Logger, m account.Outgoin
 	start := time.Now()
 	err := r.Sender.Send(sendCtx, m.MessageID, m.Envelope)
 	cancel()
+	r.observe(err, time.Since(start))
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer rcancel()
 	if err == nil {
@@ -159,6 +165,20 @@ func (r *Relay) deliver(ctx context.Context, log *slog.Logger, m account.Outgoin
 	if err := r.Outbox.MailFailed(rctx, m, err, permanent); err != nil {
 		log.Error("recording a failed mail", "err", err)
 	}
+}
+
+func (r *Relay) observe(err error, took time.Duration) {
+	if r.Observer == nil {
+		return
+	}
+	outcome := "sent"
+	switch {
+	case err != nil && IsPermanent(err):
+		outcome = "failed"
+	case err != nil:
+		outcome = "retry"
+	}
+	r.Observer.ObserveMail(outcome, took)
 }
 
 // release hands claimed mails that were not tried back to the queue.

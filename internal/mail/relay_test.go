@@ -189,11 +189,15 @@ func TestRelaySendsAndReports(t *testing.T) {
 	srv := mailtest.Start(t)
 	out := newFakeOutbox()
 	out.add(testMail(1), testMail(2), testMail(3), testMail(4), testMail(5))
-	logs, _ := startRelay(t, &Relay{Outbox: out, Sender: mustSender(t, srv, 5*time.Second), Batch: 2, Poll: time.Hour})
+	obs := &outcomes{}
+	logs, _ := startRelay(t, &Relay{Outbox: out, Sender: mustSender(t, srv, 5*time.Second), Batch: 2, Poll: time.Hour, Observer: obs})
 
 	sent, failed := out.waitReports(t, 5, 10*time.Second)
 	if len(failed) != 0 || fmt.Sprint(sent) != "[1 2 3 4 5]" {
 		t.Fatalf("sent %v, failed %v", sent, failed)
+	}
+	if got := fmt.Sprint(obs.all()); got != "[sent sent sent sent sent]" {
+		t.Errorf("observed %s", got)
 	}
 	ms := srv.WaitFor(t, 5, 5*time.Second)
 	for i, m := range ms {
@@ -222,6 +226,24 @@ func TestRelaySendsAndReports(t *testing.T) {
 
 // A temporary failure is reported as such, and a 5xx as permanent; the
 // service decides what follows.
+// outcomes records what a relay reports to its Observer.
+type outcomes struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (o *outcomes) ObserveMail(outcome string, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.seen = append(o.seen, outcome)
+}
+
+func (o *outcomes) all() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.seen...)
+}
+
 func TestRelayReportsFailures(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -240,9 +262,17 @@ func TestRelayReportsFailures(t *testing.T) {
 			tt.set(srv)
 			out := newFakeOutbox()
 			out.add(testMail(1))
+			obs := &outcomes{}
 			logs, _ := startRelay(t, &Relay{Outbox: out, Sender: mustSender(t, srv, 30*time.Second),
-				Poll: time.Hour, SendTimeout: 300 * time.Millisecond})
+				Poll: time.Hour, SendTimeout: 300 * time.Millisecond, Observer: obs})
 			sent, failed := out.waitReports(t, 1, 10*time.Second)
+			want := "retry"
+			if tt.permanent {
+				want = "failed"
+			}
+			if got := obs.all(); len(got) != 1 || got[0] != want {
+				t.Errorf("observed %v, want [%s]", got, want)
+			}
 			if len(sent) != 0 || len(failed) != 1 {
 				t.Fatalf("sent %v, failed %v", sent, failed)
 			}

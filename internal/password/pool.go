@@ -21,9 +21,14 @@ type Pool struct {
 	runs    atomic.Uint64
 }
 
-// Runs is how many functions the pool has run: the hashes computed, for
-// tests that check what a flow costs.
+// Runs is how many functions the pool has run: the hashes computed.
 func (p *Pool) Runs() uint64 { return p.runs.Load() }
+
+// Pending is how many callers are hashing or waiting for a slot now.
+func (p *Pool) Pending() int64 { return p.pending.Load() }
+
+// Capacity is how many callers may hash or wait at once; one more is busy.
+func (p *Pool) Capacity() int64 { return p.limit }
 
 // NewPool returns a pool with the given number of slots (0: one per CPU)
 // and queue length (0: 32 per slot).

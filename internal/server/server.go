@@ -31,6 +31,10 @@ type Deps struct {
 	// ClientLimiter bounds the requests of each client address to the
 	// keyless dialects (seeds 002 and 003); nil: no limit.
 	ClientLimiter *wire.ClientLimiter
+	// Observer, when set, hears of every answered request (metrics).
+	Observer interface {
+		ObserveRequest(route, method string, status int, took time.Duration)
+	}
 }
 
 // New returns the handler that serves every route in routes.go.
@@ -40,7 +44,7 @@ func New(d Deps) http.Handler {
 	addRoutes(mux, d, nat)
 	var h http.Handler = unrouted(mux, nat)
 	h = recoverPanics(h, d.Logger)
-	h = accessLog(h, d.Logger)
+	h = accessLog(h, d.Logger, d.Observer)
 	h = cors(h, d.CORSOrigins)
 	h = securityHeaders(h)
 	return wire.WithRequestID(h)
@@ -129,17 +133,23 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 // accessLog logs one line per request. It logs the route pattern, never the
 // path or query: paths of some dialects carry tokens.
-func accessLog(next http.Handler, log *slog.Logger) http.Handler {
+func accessLog(next http.Handler, log *slog.Logger, obs interface {
+	ObserveRequest(route, method string, status int, took time.Duration)
+}) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		took := time.Since(start)
 		route := r.Pattern
 		if route == "" {
 			route = "unrouted"
 		}
 		log.Info("request", "request_id", wire.RequestID(r.Context()), "method", r.Method, "route", route,
-			"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
+			"status", rec.status, "duration_ms", took.Milliseconds())
+		if obs != nil {
+			obs.ObserveRequest(route, r.Method, rec.status, took)
+		}
 	})
 }
 
