@@ -317,8 +317,8 @@ func (s *Service) UpdateCustomer(ctx context.Context, c Caller, ref string, p Cu
 		if fields := cust.profile().validate(); len(fields) > 0 {
 			return Invalid(fields...)
 		}
-		if p.Salutation != nil || p.FirstName != nil || p.LastName != nil {
-			cust.NamesUnconfirmed = false // the back office vouches for them now
+		if p.FirstName != nil && p.LastName != nil {
+			cust.NamesUnconfirmed = false // the back office set the greeted names
 		}
 		if p.State != nil {
 			if err := setEnabled(&cust, *p.State == StateActive); err != nil {

@@ -462,6 +462,18 @@ func TestMailGreetings(t *testing.T) {
 		if m := nextMail("secret-key reset"); m.ToName != "" || strings.Contains(m.Text, "555") {
 			t.Errorf("a secret key's reset greets with a stranger's names: %q", m.ToName)
 		}
+		// A back office setting only the salutation vouches for nothing.
+		early, err := svc.CustomerByEmail(ctx, sec, "early@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := "ms"
+		if _, err := svc.UpdateCustomer(ctx, sec, formatInt(early.ID), account.CustomerPatch{Salutation: &ms}); err != nil {
+			t.Fatal(err)
+		}
+		if !mustLoad(t, svc, sec, early.ID).NamesUnconfirmed {
+			t.Error("a salutation patch vouched for a stranger's names")
+		}
 		// Once the owner resets (or confirms), the names are the account's.
 		if _, _, err := svc.CompletePasswordReset(ctx, pub, res.Token, "Neues-Passwort-2031", nil); err != nil {
 			t.Fatal(err)
@@ -470,4 +482,13 @@ func TestMailGreetings(t *testing.T) {
 			t.Errorf("after the owner's reset the mail greets %q", m.ToName)
 		}
 	})
+}
+
+func mustLoad(t *testing.T, svc *account.Service, c account.Caller, id int64) account.Customer {
+	t.Helper()
+	cust, err := svc.Customer(context.Background(), c, formatInt(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cust
 }

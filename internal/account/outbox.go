@@ -244,7 +244,7 @@ func (s *Service) ClaimMail(ctx context.Context, owner string, limit int) ([]Out
 			// that secret can still send it, so it waits rather than fails,
 			// until the give-up time like any other mail.
 			s.log.Error("outbox mail cannot be opened with this server's secret", "mail_id", m.ID, "err", err)
-			if ferr := s.MailFailed(ctx, OutgoingMail{Mail: m}, err, false); ferr != nil {
+			if _, ferr := s.MailFailed(ctx, OutgoingMail{Mail: m}, err, false); ferr != nil {
 				s.log.Error("rescheduling outbox mail", "mail_id", m.ID, "err", ferr)
 			}
 			continue
@@ -282,8 +282,9 @@ func (s *Service) MailSent(ctx context.Context, id int64) error {
 // MailFailed records a failed attempt. A permanent refusal, or a mail
 // undelivered for giveUpAfter, fails for good; anything else is retried
 // after a backoff that doubles from retryBase up to retryMax, with jitter
-// so that relays do not retry in step.
-func (s *Service) MailFailed(ctx context.Context, m OutgoingMail, cause error, permanent bool) error {
+// so that relays do not retry in step. failed reports that the mail failed
+// for good.
+func (s *Service) MailFailed(ctx context.Context, m OutgoingMail, cause error, permanent bool) (failed bool, err error) {
 	now := s.now()
 	reason := cause.Error()
 	if len(reason) > 500 {
@@ -295,17 +296,17 @@ func (s *Service) MailFailed(ctx context.Context, m OutgoingMail, cause error, p
 		}
 		s.log.Warn("mail failed", "mail_id", m.ID, "kind", m.Kind, "tenant_id", m.TenantID, "attempts", m.Attempts, "err", reason)
 		if err := s.store.FailMail(ctx, m.ID, now, reason); err != nil && !errors.Is(err, ErrNotFound) {
-			return Internal(err)
+			return false, Internal(err)
 		}
-		return nil
+		return true, nil
 	}
 	next := now.Add(s.backoff(m.Attempts))
 	s.log.Info("mail will be retried", "mail_id", m.ID, "kind", m.Kind, "tenant_id", m.TenantID, "attempts", m.Attempts,
 		"next_attempt_at", next, "err", reason)
 	if err := s.store.RescheduleMail(ctx, m.ID, m.LeaseOwner, next, reason); err != nil && !errors.Is(err, ErrNotFound) {
-		return Internal(err)
+		return false, Internal(err)
 	}
-	return nil
+	return false, nil
 }
 
 // backoff is the wait after the given number of attempts: retryBase,

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"regexp"
@@ -126,22 +127,35 @@ func (s *Service) Start(ctx context.Context, secret []byte) error {
 }
 
 // Attach is Start for administrative commands: it compares the secret
-// with the check a server keeps, but never writes one, so that a command
-// run without the secret cannot fix the wrong one for the server.
+// with the check a server keeps, but writes neither a check nor a
+// generated secret, so that a command cannot decide the secret for the
+// server. Before the first server start a command without a secret works
+// with a random one it forgets (no command keeps anything derived from
+// it).
 func (s *Service) Attach(ctx context.Context, secret []byte) error {
 	return s.start(ctx, secret, false)
 }
 
-func (s *Service) start(ctx context.Context, secret []byte, keepCheck bool) error {
+func (s *Service) start(ctx context.Context, secret []byte, server bool) error {
 	if len(secret) > 0 {
 		s.secret = secret
+		if server {
+			// Short secrets are refused when an installation is set up; one
+			// already set up with a shorter secret must keep it.
+			if _, err := s.store.ServerState(ctx, secretCheckKey, nil); errors.Is(err, ErrNotFound) && len(secret) < MinSecretLength {
+				return ErrShortSecret
+			} else if err != nil && !errors.Is(err, ErrNotFound) {
+				return Internal(err)
+			}
+		}
 	} else {
-		stored, err := s.generatedSecret(ctx)
+		stored, err := s.generatedSecret(ctx, server)
 		if err != nil {
 			return err
 		}
 		s.secret = stored
 	}
+	keepCheck := server
 	check := secretCheck(s.secret)
 	var kept []byte
 	var err error
@@ -184,7 +198,7 @@ var ErrWrongSecret = errors.New("the server secret (--secret, PFORTE_SECRET) is 
 // on the first start; concurrent first starts agree on one. A check value
 // without a generated secret means the installation runs with a given
 // secret, and a start without it is refused before anything is stored.
-func (s *Service) generatedSecret(ctx context.Context) ([]byte, error) {
+func (s *Service) generatedSecret(ctx context.Context, store bool) ([]byte, error) {
 	stored, err := s.store.ServerState(ctx, secretKey, nil)
 	if errors.Is(err, ErrNotFound) {
 		if _, cerr := s.store.ServerState(ctx, secretCheckKey, nil); cerr == nil {
@@ -195,9 +209,10 @@ func (s *Service) generatedSecret(ctx context.Context) ([]byte, error) {
 			}
 		} else if !errors.Is(cerr, ErrNotFound) {
 			return nil, Internal(cerr)
-		} else {
-			random, _ := newSecret()
+		} else if random, _ := newSecret(); store {
 			stored, err = s.store.ServerState(ctx, secretKey, []byte(random))
+		} else {
+			return []byte(random), nil
 		}
 	}
 	if err != nil {
@@ -212,6 +227,14 @@ func secretCheck(secret []byte) []byte {
 	m.Write([]byte("pforte derived key\x00secret check"))
 	return m.Sum(nil)
 }
+
+// MinSecretLength bounds a given secret from below when an installation is
+// set up: the check value the database keeps would let a dump test
+// guesses of a short one.
+const MinSecretLength = 16
+
+// ErrShortSecret refuses a first start with a secret under MinSecretLength.
+var ErrShortSecret = fmt.Errorf("the server secret must be at least %d characters; 'openssl rand -base64 32' makes a good one", MinSecretLength)
 
 // ErrStaleSecret: the database holds a generated secret, but the server
 // runs with another, given one.
@@ -235,6 +258,31 @@ func (s *Service) StoredSecret(ctx context.Context) ([]byte, error) {
 		return nil, Internal(err)
 	}
 	return v, nil
+}
+
+// ForgetStoredSecret deletes the generated secret from the database, so
+// that a dump no longer holds it: once the server runs with it as
+// --secret, or when it is stale. given must be the secret a server started
+// with (the check value says so); from then on every start needs it.
+func (s *Service) ForgetStoredSecret(ctx context.Context, given []byte) error {
+	if _, err := s.store.ServerState(ctx, secretKey, nil); errors.Is(err, ErrNotFound) {
+		return ErrNotFound
+	} else if err != nil {
+		return Internal(err)
+	}
+	check, err := s.store.ServerState(ctx, secretCheckKey, nil)
+	if errors.Is(err, ErrNotFound) {
+		return errors.New("no server has started with this database yet: start it with --secret first")
+	} else if err != nil {
+		return Internal(err)
+	}
+	if len(given) == 0 || !hmac.Equal(check, secretCheck(given)) {
+		return ErrWrongSecret
+	}
+	if err := s.store.DeleteServerState(ctx, secretKey); err != nil {
+		return Internal(err)
+	}
+	return nil
 }
 
 // Ready checks that the store answers.

@@ -3,6 +3,8 @@ package account_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"sync"
 	"testing"
@@ -82,7 +84,7 @@ func TestServerSecretStorage(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		ctx := context.Background()
 		st := open(t)
-		if err := account.NewService(account.Config{Store: st}).Start(ctx, []byte("operator-secret")); err != nil {
+		if err := account.NewService(account.Config{Store: st}).Start(ctx, []byte("operator-secret-0123")); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := st.ServerState(ctx, "secret", []byte("probe")); string(got) != "probe" {
@@ -132,14 +134,42 @@ func TestSecretStarts(t *testing.T) {
 		if err := account.NewService(account.Config{Store: st}).Attach(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := account.NewService(account.Config{Store: st}).StoredSecret(ctx); !errors.Is(err, account.ErrNotFound) {
+			t.Fatalf("a command before the first server start stored a secret: %v", err)
+		}
 		if err := account.NewService(account.Config{Store: st}).Start(ctx, []byte("the-operators-secret")); err != nil {
 			t.Fatalf("a server with a given secret after a command without it: %v", err)
 		}
-		if _, err := account.NewService(account.Config{Store: st}).StoredSecret(ctx); !errors.Is(err, account.ErrStaleSecret) {
-			t.Fatalf("StoredSecret of a stale generated secret: %v", err)
-		}
 		if err := account.NewService(account.Config{Store: st}).Attach(ctx, nil); !errors.Is(err, account.ErrWrongSecret) {
 			t.Fatalf("a command without the server's secret: %v", err)
+		}
+
+		// A generated secret left behind by an earlier version is stale once
+		// a server runs with a given one.
+		stale := open(t)
+		if _, err := stale.ServerState(ctx, "secret", []byte("an-old-generated-secret-0123456789")); err != nil {
+			t.Fatal(err)
+		}
+		if err := account.NewService(account.Config{Store: stale}).Start(ctx, []byte("the-operators-secret")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := account.NewService(account.Config{Store: stale}).StoredSecret(ctx); !errors.Is(err, account.ErrStaleSecret) {
+			t.Fatalf("StoredSecret of a stale generated secret: %v", err)
+		}
+
+		// Short secrets are refused when an installation is set up, and
+		// kept by one set up with one before the rule.
+		if err := account.NewService(account.Config{Store: open(t)}).Start(ctx, []byte("short")); !errors.Is(err, account.ErrShortSecret) {
+			t.Fatalf("a first start with a short secret: %v", err)
+		}
+		old := open(t)
+		m := hmac.New(sha256.New, []byte("hunter2hunter2"))
+		m.Write([]byte("pforte derived key\x00secret check"))
+		if _, err := old.ServerState(ctx, "secret_check", m.Sum(nil)); err != nil {
+			t.Fatal(err)
+		}
+		if err := account.NewService(account.Config{Store: old}).Start(ctx, []byte("hunter2hunter2")); err != nil {
+			t.Fatalf("an installation set up with a short secret: %v", err)
 		}
 	})
 }

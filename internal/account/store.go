@@ -38,6 +38,8 @@ type Tx interface {
 	// candidate only reads (ErrNotFound if none). Concurrent first starts
 	// agree on one value.
 	ServerState(ctx context.Context, key string, candidate []byte) ([]byte, error)
+	// DeleteServerState removes the value under key, if any.
+	DeleteServerState(ctx context.Context, key string) error
 
 	CreateTenant(ctx context.Context, t *Tenant) error // sets ID and CreatedAt; ErrDuplicate on slug
 	TenantByID(ctx context.Context, id int64) (Tenant, error)

@@ -52,16 +52,17 @@ func (f *flagSet) run(fn func(svc *account.Service, rest []string) error) error 
 // reach, which only a given secret is). It reads the database only: the
 // command needs no secret.
 func (e env) secret(args []string) error {
-	const help = "usage: pforte secret show [--db DSN]"
-	if len(args) == 0 || args[0] != "show" {
+	const help = "usage: pforte secret show | forget --secret SECRET [--db DSN]"
+	if len(args) == 0 || args[0] != "show" && args[0] != "forget" {
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
 			fmt.Fprintln(e.stdout, help)
 			return nil
 		}
 		return fmt.Errorf("%w: %s", ErrUsage, help)
 	}
-	fs := e.flags("secret show")
+	fs := e.flags("secret " + args[0])
 	dsn := fs.db()
+	secret := fs.string("secret", "", "the server secret (forget: the one the server runs with)")
 	if done, err := fs.parse(args[1:]); done {
 		return err
 	}
@@ -73,7 +74,20 @@ func (e env) secret(args []string) error {
 		return err
 	}
 	defer st.Close()
-	v, err := account.NewService(account.Config{Store: st}).StoredSecret(e.ctx)
+	svc := account.NewService(account.Config{Store: st})
+	if args[0] == "forget" {
+		if *secret == "" {
+			return fmt.Errorf("%w: secret forget needs --secret (or PFORTE_SECRET): the secret the server runs with", ErrUsage)
+		}
+		if err := svc.ForgetStoredSecret(e.ctx, []byte(*secret)); errors.Is(err, account.ErrNotFound) {
+			return errors.New("this database keeps no generated secret")
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "the generated secret is deleted from the database; every start needs --secret from now on")
+		return nil
+	}
+	v, err := svc.StoredSecret(e.ctx)
 	if errors.Is(err, account.ErrNotFound) {
 		return errors.New("this database keeps no generated secret: the server runs with the secret given to it (--secret, PFORTE_SECRET), or has never started")
 	} else if err != nil {

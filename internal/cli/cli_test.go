@@ -181,8 +181,8 @@ func TestUsageErrors(t *testing.T) {
 		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--public-url", "https://accounts.example.org/?x=1"},
 		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--trusted-proxies", "10.0.0.0/8,proxy.local"},
 		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--client-burst", "0"},
+		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--mail-retention", "1h"},
 		{"serve", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--secret", "short"},
-		{"tenant", "list", "--db", "sqlite:" + filepath.Join(t.TempDir(), "x.db"), "--secret", "short"},
 	} {
 		err := Run(context.Background(), args, noEnv, io.Discard, io.Discard)
 		if !errors.Is(err, ErrUsage) {
@@ -391,10 +391,9 @@ func TestServeWithSMTPStops(t *testing.T) {
 	}
 }
 
-// TestSecretShow: the generated secret can be read back and given as
-// --secret; once a server has run, commands with any other secret are
-// refused, and a command without the secret never decides it for the
-// server.
+// TestSecretShow: commands store no secret; the server's first start
+// generates one, which secret show prints and which works as --secret;
+// once a server has run, commands with any other secret are refused.
 func TestSecretShow(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "s.db")
 	run := func(args ...string) (string, error) {
@@ -402,24 +401,23 @@ func TestSecretShow(t *testing.T) {
 		err := Run(context.Background(), append(args, "--db", db), noEnv, &out, io.Discard)
 		return strings.TrimSpace(out.String()), err
 	}
-	if _, err := run("secret", "show"); err == nil {
-		t.Fatal("secret show before any start printed a secret")
-	}
 	if _, err := run("tenant", "list"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := run("secret", "show"); err == nil {
+		t.Fatal("a command before any server start stored a secret")
+	}
+	env := func(k string) string { return map[string]string{"PFORTE_DB": db, "PFORTE_ARGON2_MEMORY": "64"}[k] }
+	base := startServe(t, env)
+	if resp, err := http.Get(base + "/healthz"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
 	}
 	secret, err := run("secret", "show")
 	if err != nil || len(secret) < 32 {
 		t.Fatalf("secret show: %q, %v", secret, err)
 	}
-	// A command keeps no check: the server that starts first decides.
-	if _, err := run("tenant", "list", "--secret", "a-command-with-another-secret"); err != nil {
-		t.Fatalf("a command before any server: %v", err)
-	}
-	env := func(k string) string {
-		return map[string]string{"PFORTE_DB": db, "PFORTE_ARGON2_MEMORY": "64", "PFORTE_SECRET": secret}[k]
-	}
-	startServe(t, env)
 	if _, err := run("tenant", "list", "--secret", secret); err != nil {
 		t.Fatalf("the generated secret given as --secret: %v", err)
 	}
@@ -428,6 +426,22 @@ func TestSecretShow(t *testing.T) {
 	}
 	if _, err := run("tenant", "list", "--secret", "something-else-entirely"); !errors.Is(err, account.ErrWrongSecret) {
 		t.Fatalf("another secret: %v", err)
+	}
+	// Moved to --secret, the generated secret can leave the database.
+	if _, err := run("secret", "forget", "--secret", "something-else-entirely"); !errors.Is(err, account.ErrWrongSecret) {
+		t.Fatalf("secret forget with another secret: %v", err)
+	}
+	if _, err := run("secret", "forget", "--secret", secret); err != nil {
+		t.Fatalf("secret forget: %v", err)
+	}
+	if _, err := run("secret", "show"); err == nil {
+		t.Fatal("secret show after secret forget printed a secret")
+	}
+	if _, err := run("tenant", "list"); !errors.Is(err, account.ErrWrongSecret) {
+		t.Fatalf("a command without the secret after secret forget: %v", err)
+	}
+	if _, err := run("tenant", "list", "--secret", secret); err != nil {
+		t.Fatalf("a command with the secret after secret forget: %v", err)
 	}
 }
 

@@ -70,8 +70,8 @@ func (e env) serve(args []string) error {
 	policy := password.DefaultPolicy()
 	policy.Blocklist = *blocklist
 
-	if err := checkSecret(*secret); err != nil {
-		return err
+	if *mailRetention < 24*time.Hour {
+		return fmt.Errorf("%w: --mail-retention must be at least 24h", ErrUsage)
 	}
 	if *clientRate < 0 || *clientBurst < 1 {
 		return fmt.Errorf("%w: --client-rate-limit must be 0 or more and --client-burst at least 1", ErrUsage)
@@ -117,7 +117,9 @@ func (e env) serve(args []string) error {
 		SessionIdle: *idle, SessionMaxAge: *maxAge, UniformResponse: *uniform,
 		Renderer: templates, MailFrom: *mailFrom, MailRetention: *mailRetention,
 	})
-	if err := svc.Start(e.ctx, []byte(*secret)); err != nil {
+	if err := svc.Start(e.ctx, []byte(*secret)); errors.Is(err, account.ErrShortSecret) {
+		return fmt.Errorf("%w: --secret: %v", ErrUsage, err)
+	} else if err != nil {
 		return err
 	}
 	deps := server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(*corsOrigins),
@@ -194,7 +196,11 @@ func serveMetrics(addr string, met *metrics.Metrics, log *slog.Logger) (stop fun
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", met.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener stopped", "err", err)
+		}
+	}()
 	log.Info("metrics listening", "addr", ln.Addr().String())
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

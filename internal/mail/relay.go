@@ -18,8 +18,9 @@ type Outbox interface {
 	ClaimMail(ctx context.Context, owner string, limit int) ([]account.OutgoingMail, error)
 	// MailSent records that the SMTP server accepted the mail.
 	MailSent(ctx context.Context, id int64) error
-	// MailFailed records a failed attempt; the service decides between a retry (with backoff) and giving up.
-	MailFailed(ctx context.Context, m account.OutgoingMail, cause error, permanent bool) error
+	// MailFailed records a failed attempt; the service decides between a
+	// retry (with backoff) and giving up, and reports failed when it gave up.
+	MailFailed(ctx context.Context, m account.OutgoingMail, cause error, permanent bool) (failed bool, err error)
 	// MailQueued is signalled (non-blocking) whenever this process queued mail, so the relay need not wait for its next poll.
 	MailQueued() <-chan struct{}
 	// ReleaseMail hands a claimed mail that was never tried back to the queue at once.
@@ -141,11 +142,12 @@ func (r *Relay) deliver(ctx context.Context, log *slog.Logger, m account.Outgoin
 	start := time.Now()
 	err := r.Sender.Send(sendCtx, m.MessageID, m.Envelope)
 	cancel()
-	r.observe(err, time.Since(start))
+	took := time.Since(start)
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer rcancel()
 	if err == nil {
-		log.Info("mail sent", "took", time.Since(start).Round(time.Millisecond))
+		r.observe("sent", took)
+		log.Info("mail sent", "took", took.Round(time.Millisecond))
 		// A sent mail left unrecorded goes out again when its lease
 		// expires: try a few times.
 		for try := 0; ; try++ {
@@ -162,23 +164,22 @@ func (r *Relay) deliver(ctx context.Context, log *slog.Logger, m account.Outgoin
 	}
 	permanent := IsPermanent(err)
 	log.Warn("mail not sent", "permanent", permanent, "err", err)
-	if err := r.Outbox.MailFailed(rctx, m, err, permanent); err != nil {
-		log.Error("recording a failed mail", "err", err)
+	failed, ferr := r.Outbox.MailFailed(rctx, m, err, permanent)
+	if ferr != nil {
+		log.Error("recording a failed mail", "err", ferr)
+	}
+	// A temporary failure the outbox gave up on counts as failed.
+	if failed || permanent {
+		r.observe("failed", took)
+	} else {
+		r.observe("retry", took)
 	}
 }
 
-func (r *Relay) observe(err error, took time.Duration) {
-	if r.Observer == nil {
-		return
+func (r *Relay) observe(outcome string, took time.Duration) {
+	if r.Observer != nil {
+		r.Observer.ObserveMail(outcome, took)
 	}
-	outcome := "sent"
-	switch {
-	case err != nil && IsPermanent(err):
-		outcome = "failed"
-	case err != nil:
-		outcome = "retry"
-	}
-	r.Observer.ObserveMail(outcome, took)
 }
 
 // release hands claimed mails that were not tried back to the queue.

@@ -30,6 +30,7 @@ type fakeOutbox struct {
 	changed  chan struct{} // closed and replaced on every report
 	lease    time.Duration
 	released []int64
+	giveUp   bool // MailFailed gives temporary failures up too
 }
 
 type failure struct {
@@ -82,12 +83,12 @@ func (o *fakeOutbox) MailSent(_ context.Context, id int64) error {
 	return nil
 }
 
-func (o *fakeOutbox) MailFailed(_ context.Context, m account.OutgoingMail, cause error, permanent bool) error {
+func (o *fakeOutbox) MailFailed(_ context.Context, m account.OutgoingMail, cause error, permanent bool) (bool, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.failed = append(o.failed, failure{m.ID, cause, permanent})
 	o.notify()
-	return nil
+	return permanent || o.giveUp, nil
 }
 
 func (o *fakeOutbox) MailQueued() <-chan struct{} { return o.queued }
@@ -244,33 +245,47 @@ func (o *outcomes) all() []string {
 	return append([]string(nil), o.seen...)
 }
 
+// wait returns the outcomes once there are n (the relay reports a failure
+// after recording it), or what there is after a few seconds.
+func (o *outcomes) wait(n int) []string {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got := o.all(); len(got) >= n {
+			return got
+		}
+	}
+	return o.all()
+}
+
 func TestRelayReportsFailures(t *testing.T) {
 	tests := []struct {
 		name      string
 		set       func(*mailtest.Server)
 		permanent bool
+		giveUp    bool // the outbox gives the mail up
 	}{
-		{"4xx", (*mailtest.Server).ReplyTemp, false},
-		{"refused", (*mailtest.Server).Refuse, false},
-		{"dropped in DATA", (*mailtest.Server).DropInData, false},
-		{"slow", func(s *mailtest.Server) { s.Slow(5 * time.Second) }, false},
-		{"5xx", (*mailtest.Server).ReplyPerm, true},
+		{"4xx", (*mailtest.Server).ReplyTemp, false, false},
+		{"4xx, given up", (*mailtest.Server).ReplyTemp, false, true},
+		{"refused", (*mailtest.Server).Refuse, false, false},
+		{"dropped in DATA", (*mailtest.Server).DropInData, false, false},
+		{"slow", func(s *mailtest.Server) { s.Slow(5 * time.Second) }, false, false},
+		{"5xx", (*mailtest.Server).ReplyPerm, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := mailtest.Start(t)
 			tt.set(srv)
 			out := newFakeOutbox()
+			out.giveUp = tt.giveUp
 			out.add(testMail(1))
 			obs := &outcomes{}
 			logs, _ := startRelay(t, &Relay{Outbox: out, Sender: mustSender(t, srv, 30*time.Second),
 				Poll: time.Hour, SendTimeout: 300 * time.Millisecond, Observer: obs})
 			sent, failed := out.waitReports(t, 1, 10*time.Second)
 			want := "retry"
-			if tt.permanent {
+			if tt.permanent || tt.giveUp {
 				want = "failed"
 			}
-			if got := obs.all(); len(got) != 1 || got[0] != want {
+			if got := obs.wait(1); len(got) != 1 || got[0] != want {
 				t.Errorf("observed %v, want [%s]", got, want)
 			}
 			if len(sent) != 0 || len(failed) != 1 {

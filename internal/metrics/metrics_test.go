@@ -20,6 +20,8 @@ func TestMetrics(t *testing.T) {
 	m.ObserveRequest("POST /api/v1/sessions", "POST", 201, 30*time.Millisecond)
 	m.ObserveRequest("POST /api/v1/sessions", "POST", 201, 40*time.Millisecond)
 	m.ObserveRequest("unrouted", "GET", 404, time.Millisecond)
+	m.ObserveRequest("unrouted", "BREW", 405, time.Millisecond)
+	m.ObserveRequest("unrouted", "M1", 405, time.Millisecond)
 	m.ObserveMail("sent", 200*time.Millisecond)
 	m.ObserveMail("retry", time.Second)
 
@@ -30,6 +32,7 @@ func TestMetrics(t *testing.T) {
 	for _, want := range []string{
 		`pforte_http_requests_total{method="POST",route="POST /api/v1/sessions",status="201"} 2`,
 		`pforte_http_requests_total{method="GET",route="unrouted",status="404"} 1`,
+		`pforte_http_requests_total{method="other",route="unrouted",status="405"} 2`,
 		`pforte_http_request_duration_seconds_count{route="POST /api/v1/sessions"} 2`,
 		`pforte_http_request_duration_seconds_bucket{route="POST /api/v1/sessions",le="0.05"} 2`,
 		`pforte_mail_deliveries_total{outcome="sent"} 1`,

@@ -44,8 +44,9 @@ func New(d Deps) http.Handler {
 	addRoutes(mux, d, nat)
 	var h http.Handler = unrouted(mux, nat)
 	h = recoverPanics(h, d.Logger)
-	h = accessLog(h, d.Logger, d.Observer)
 	h = cors(h, d.CORSOrigins)
+	// Outside cors, so that the preflights it answers are logged and counted.
+	h = accessLog(h, d.Logger, d.Observer)
 	h = securityHeaders(h)
 	return wire.WithRequestID(h)
 }

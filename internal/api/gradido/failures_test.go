@@ -471,6 +471,9 @@ func TestClientLimit(t *testing.T) {
 		if r := h.send(t, call{Call: "logout", Key: "pk_nonsense", Header: from("203.0.113.7"), Body: `{"session_id": 1}`}); r.Status != http.StatusTooManyRequests {
 			t.Fatalf("a bad key from a limited address: %s", r)
 		}
+		if r := h.send(t, call{Call: "logout", Key: h.Public, Header: from("203.0.113.7"), Body: `{"session_id": 1}`}); r.Status != http.StatusTooManyRequests {
+			t.Fatalf("a public key from a limited address: %s", r)
+		}
 		h.Clock.Advance(2 * time.Second)
 		if r := h.send(t, call{Call: "unsecureLogin", Header: from("203.0.113.7"), Body: body}); r.Status != http.StatusOK {
 			t.Fatalf("two seconds later: %s", r)

@@ -80,13 +80,14 @@ func (a *API) serve(fn handler) http.Handler {
 }
 
 // serveLimited is serve; limit says whether the call counts towards the
-// client's rate limit. Calls made with a valid key (a site's server) never
-// do; a bad key counts, like a call without one.
+// client's rate limit. Calls made with a secret key (a site's server)
+// never do; a public key, which any browser may hold, or a bad one counts
+// like a call without a key.
 func (a *API) serveLimited(fn handler, limit bool) http.Handler {
 	return wire.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := a.caller(w, r)
 		// After the caller, so that a browser may read the 429 (CORS).
-		if limit && c.Key == "" {
+		if limit && !c.IsSecret() {
 			if lerr := a.clients.Limit(r); lerr != nil {
 				return lerr
 			}

@@ -17,21 +17,21 @@ import (
 // between a script and the registration and login flows. It is a token
 // bucket per address, kept in memory: each replica counts for itself.
 // IPv6 clients are counted per /64, the block one subscriber usually gets.
-// At most maxClients addresses have a bucket of their own; beyond that,
-// new ones share one, so that a flood of addresses cannot grow memory
-// without bound (nor flush the buckets it has already emptied). A nil
-// ClientLimiter allows everything.
+// At most maxClients addresses have a bucket; when a new one comes and
+// none has idled, an arbitrary bucket is dropped for it. So a flood of
+// addresses cannot grow memory without bound, nor lock out clients it did
+// not flood (a dropped bucket only starts full again). A nil ClientLimiter
+// allows everything.
 type ClientLimiter struct {
 	perMinute int
 	burst     int
 	now       func() time.Time
 	log       *slog.Logger
 
-	mu       sync.Mutex
-	clients  map[netip.Addr]*client
-	overflow *client
-	swept    time.Time
-	warned   sync.Once
+	mu      sync.Mutex
+	clients map[netip.Addr]*client
+	swept   time.Time
+	warned  sync.Once
 }
 
 // maxClients bounds the addresses with a bucket of their own: about 20 MB.
@@ -59,9 +59,7 @@ func NewClientLimiter(perMinute, burst int, now func() time.Time, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := &ClientLimiter{perMinute: perMinute, burst: burst, now: now, log: log, clients: map[netip.Addr]*client{}}
-	l.overflow = l.newClient()
-	return l
+	return &ClientLimiter{perMinute: perMinute, burst: burst, now: now, log: log, clients: map[netip.Addr]*client{}}
 }
 
 func (l *ClientLimiter) newClient() *client {
@@ -96,13 +94,15 @@ func (l *ClientLimiter) Allow(addr netip.Addr) error {
 		l.swept = now
 	}
 	c := l.clients[addr]
-	switch {
-	case c != nil:
-	case len(l.clients) < maxClients:
+	if c == nil {
+		if len(l.clients) >= maxClients {
+			for a := range l.clients { // an arbitrary one: map order is random
+				delete(l.clients, a)
+				break
+			}
+		}
 		c = l.newClient()
 		l.clients[addr] = c
-	default:
-		c = l.overflow
 	}
 	c.seen = now
 	r := c.bucket.ReserveN(now, 1)

@@ -136,7 +136,7 @@ func (q *queries) FailMail(ctx context.Context, id int64, at time.Time, lastErro
 
 // PurgeMail deletes sent and failed mail that finished before the cutoff.
 func (q *queries) PurgeMail(ctx context.Context, finishedBefore time.Time) error {
-	_, err := q.db.Exec(ctx, `DELETE FROM outbox WHERE status IN ('sent', 'failed') AND finished_at < $1`, finishedBefore)
+	_, err := q.db.Exec(ctx, `DELETE FROM outbox WHERE status <> 'unsent' AND finished_at < $1`, finishedBefore)
 	return storeError("purge mail", err)
 }
 

@@ -27,6 +27,12 @@ func (q *queries) ServerState(ctx context.Context, key string, candidate []byte)
 	return value, nil
 }
 
+// DeleteServerState removes the value under key, if any.
+func (q *queries) DeleteServerState(ctx context.Context, key string) error {
+	_, err := q.db.Exec(ctx, `DELETE FROM server_state WHERE key = $1`, key)
+	return storeError("delete server state", err)
+}
+
 // tenantColumns reads a tenant with its settings in one statement, so the
 // two are consistent without a transaction.
 const tenantColumns = `t.id, t.slug, t.created_at,

@@ -159,7 +159,7 @@ func (q queries) FailMail(ctx context.Context, id int64, at time.Time, lastError
 
 // PurgeMail deletes sent and failed mail that finished before the cutoff.
 func (q queries) PurgeMail(ctx context.Context, finishedBefore time.Time) error {
-	if _, err := q.w.ExecContext(ctx, `DELETE FROM outbox WHERE status IN ('sent', 'failed') AND finished_at < ?`,
+	if _, err := q.w.ExecContext(ctx, `DELETE FROM outbox WHERE status <> 'unsent' AND finished_at < ?`,
 		micros(finishedBefore)); err != nil {
 		return dbErr("purge mail", err)
 	}

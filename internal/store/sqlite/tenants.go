@@ -26,6 +26,14 @@ func (q queries) ServerState(ctx context.Context, key string, candidate []byte) 
 	return value, nil
 }
 
+// DeleteServerState removes the value under key, if any.
+func (q queries) DeleteServerState(ctx context.Context, key string) error {
+	if _, err := q.w.ExecContext(ctx, `DELETE FROM server_state WHERE key = ?`, key); err != nil {
+		return dbErr("delete server state", err)
+	}
+	return nil
+}
+
 // CreateTenant inserts t with the settings it carries, and sets its ID and,
 // if it is zero, its CreatedAt.
 func (q queries) CreateTenant(ctx context.Context, t *account.Tenant) error {

@@ -157,6 +157,18 @@ func testServerStateFirstWins(t *testing.T, s account.Store) {
 	if _, err := s.ServerState(ctx, "missing", nil); !errors.Is(err, account.ErrNotFound) {
 		t.Fatalf("ServerState(missing, nil): %v, want ErrNotFound", err)
 	}
+	if err := s.DeleteServerState(ctx, "secret"); err != nil {
+		t.Fatalf("DeleteServerState: %v", err)
+	}
+	if _, err := s.ServerState(ctx, "secret", nil); !errors.Is(err, account.ErrNotFound) {
+		t.Fatalf("ServerState after DeleteServerState: %v", err)
+	}
+	if got, err := s.ServerState(ctx, "other", nil); err != nil || string(got) != "other value" {
+		t.Fatalf("DeleteServerState took another key along: %q, %v", got, err)
+	}
+	if err := s.DeleteServerState(ctx, "never-there"); err != nil {
+		t.Fatalf("DeleteServerState of a missing key: %v", err)
+	}
 }
 
 func testServerStateConcurrent(t *testing.T, s account.Store) {

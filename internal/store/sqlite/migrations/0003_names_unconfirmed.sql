@@ -3,3 +3,7 @@
 -- address is confirmed, or a back office sets them, mail does not greet
 -- the address's owner with them.
 ALTER TABLE customers ADD COLUMN names_unconfirmed INTEGER NOT NULL DEFAULT 0 CHECK (names_unconfirmed IN (0, 1));
+-- Customers who registered themselves before this migration and have not
+-- confirmed yet may carry a stranger's names: leave them out of mail too,
+-- as the rule before it did for mail a public caller asked for.
+UPDATE customers SET names_unconfirmed = 1 WHERE email_confirmed_at IS NULL AND (first_name <> '' OR last_name <> '');
