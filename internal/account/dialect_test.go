@@ -492,3 +492,44 @@ func mustLoad(t *testing.T, svc *account.Service, c account.Caller, id int64) ac
 	}
 	return cust
 }
+
+// TestClaimsAndPasswordSets: an admin's password set ends the registrations
+// waiting on a pending customer (they would replace it when confirmed),
+// and a resend adds a link without voiding the registrant's.
+func TestClaimsAndPasswordSets(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		svc, _ := mustService(t, open)
+		sec := secretCaller(t, svc)
+		pub := publicCaller(t, svc, account.DefaultTenant)
+
+		res, err := svc.Register(ctx, sec, account.Registration{Email: "claimed@example.com", Password: dialectPassword})
+		if err != nil || res.ConfirmToken == "" {
+			t.Fatalf("Register: %+v, %v", res, err)
+		}
+		if _, err := svc.SetCustomerPassword(ctx, sec, formatInt(res.Customer.ID), "Admin-Passwort-2031"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := svc.Confirm(ctx, pub, res.ConfirmToken, ""); !account.IsKind(err, account.KindUnauthorized) && !account.IsKind(err, account.KindInvalid) {
+			t.Fatalf("a registration confirmed after an admin set the password: %v", err)
+		}
+		if _, err := svc.Authenticate(ctx, pub, "claimed@example.com", dialectPassword); err == nil {
+			t.Fatal("the registration's password replaced the admin's")
+		}
+
+		first, err := svc.Register(ctx, sec, account.Registration{Email: "resent@example.com", Password: dialectPassword})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.ResendConfirmation(ctx, pub, "resent@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		cust, _, err := svc.Confirm(ctx, pub, first.ConfirmToken, "")
+		if err != nil || cust.State != account.StateActive {
+			t.Fatalf("the registrant's link after a resend: %+v, %v", cust, err)
+		}
+		if _, err := svc.Authenticate(ctx, pub, "resent@example.com", dialectPassword); err != nil {
+			t.Fatalf("the registration's password after confirming: %v", err)
+		}
+	})
+}

@@ -304,9 +304,12 @@ func (s *Service) ResendConfirmation(ctx context.Context, c Caller, email string
 		// The resent link carries no registration's password: anyone can
 		// ask for a resend, so it cannot tell whose registration the
 		// requester made. It confirms the address; a customer without a
-		// password sets one when confirming it.
-		token, err := s.issueToken(ctx, tx, cust, PurposeConfirm)
-		if err != nil {
+		// password sets one when confirming it. Earlier links stay valid
+		// (a resend must not void a registrant's link), up to maxClaims.
+		token, err := s.issueClaim(ctx, tx, cust, PurposeConfirm, nil)
+		if errors.Is(err, errTooManyClaims) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirmResend, action: ActionConfirm, token: token, validFor: s.cfg.ConfirmTTL})

@@ -21,6 +21,11 @@ func (s *Service) setPassword(ctx context.Context, tx Tx, cust *Customer, hash s
 			return err
 		}
 	}
+	// Registrations waiting on a pending customer would replace this
+	// password when confirmed; links without a claim still confirm.
+	if err := tx.DeleteClaims(ctx, cust.TenantID, cust.ID); err != nil {
+		return err
+	}
 	if err := tx.DeleteSessions(ctx, cust.TenantID, cust.ID, keep); err != nil {
 		return err
 	}

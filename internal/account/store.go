@@ -78,6 +78,9 @@ type Tx interface {
 	LiveTokens(ctx context.Context, tenantID, customerID int64, purpose Purpose, now time.Time) ([]Token, error)
 	// DeleteTokens removes the customer's unused tokens of this purpose.
 	DeleteTokens(ctx context.Context, tenantID, customerID int64, purpose Purpose) error
+	// DeleteClaims removes the customer's unused tokens that carry a
+	// registration claim (a payload), of any purpose.
+	DeleteClaims(ctx context.Context, tenantID, customerID int64) error
 	// DeleteAllTokens removes the customer's unused tokens of every purpose.
 	DeleteAllTokens(ctx context.Context, tenantID, customerID int64) error
 

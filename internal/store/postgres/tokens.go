@@ -83,6 +83,13 @@ func (q *queries) DeleteTokens(ctx context.Context, tenantID, customerID int64, 
 	return storeError("delete tokens", err)
 }
 
+// DeleteClaims deletes the customer's unused tokens that carry a payload.
+func (q *queries) DeleteClaims(ctx context.Context, tenantID, customerID int64) error {
+	_, err := q.db.Exec(ctx, `DELETE FROM tokens WHERE tenant_id = $1 AND customer_id = $2 AND octet_length(payload) > 0 AND used_at IS NULL`,
+		tenantID, customerID)
+	return storeError("delete claims", err)
+}
+
 // LiveTokens returns the customer's unused tokens of this purpose that are
 // unexpired at now, newest first (by creation, then ID). It returns an
 // empty slice, not nil, if there are none.

@@ -119,6 +119,17 @@ func (q queries) DeleteTokens(ctx context.Context, tenantID, customerID int64, p
 	return nil
 }
 
+// DeleteClaims deletes the customer's unused tokens that carry a payload.
+func (q queries) DeleteClaims(ctx context.Context, tenantID, customerID int64) error {
+	_, err := q.w.ExecContext(ctx,
+		`DELETE FROM tokens WHERE tenant_id = ? AND customer_id = ? AND length(payload) > 0 AND used_at IS NULL`,
+		tenantID, customerID)
+	if err != nil {
+		return dbErr("delete claims", err)
+	}
+	return nil
+}
+
 // DeleteAllTokens deletes the customer's unused tokens of every purpose.
 // Used ones stay until Purge.
 func (q queries) DeleteAllTokens(ctx context.Context, tenantID, customerID int64) error {

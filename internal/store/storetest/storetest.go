@@ -75,6 +75,7 @@ var suite = []struct {
 		{"RecordCodeFailure", testTokenRecordCodeFailure},
 		{"DeleteTokens", testTokenDeleteTokens},
 		{"DeleteAllTokens", testTokenDeleteAllTokens},
+		{"DeleteClaims", testTokenDeleteClaims},
 		{"Payload", testTokenPayload},
 		{"LiveTokens", testTokenLiveTokens},
 		{"LiveTokensInTx", testTokenLiveTokensInTx},

@@ -222,6 +222,42 @@ func testTokenDeleteAllTokens(t *testing.T, s account.Store) {
 	}
 }
 
+// testTokenDeleteClaims: only the customer's unused tokens with a payload
+// go, of any purpose; tokens without one, used ones, and other customers'
+// and tenants' stay.
+func testTokenDeleteClaims(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	c := mustCustomer(t, s, newCustomer(a.ID, "alice"))
+	d := mustCustomer(t, s, newCustomer(a.ID, "dora"))
+	cb := mustCustomer(t, s, newCustomer(b.ID, "alice"))
+	withPayload := func(cust account.Customer, p account.Purpose, name string) account.Token {
+		tok := newToken(cust, p, name, false)
+		tok.Payload = []byte(`{"password_hash":"x"}`)
+		return mustToken(t, s, tok)
+	}
+	claimLink := withPayload(c, account.PurposeConfirm, "claim link")
+	claim := withPayload(c, account.PurposeClaim, "claim")
+	plain := mustToken(t, s, newToken(c, account.PurposeConfirm, "plain link", false))
+	used := withPayload(c, account.PurposeConfirm, "used claim")
+	mustConsume(t, s, used, t0, 5, 0)
+	dClaim := withPayload(d, account.PurposeConfirm, "dora's claim")
+	bClaim := withPayload(cb, account.PurposeConfirm, "b's claim")
+
+	if err := s.DeleteClaims(ctx, a.ID, c.ID); err != nil {
+		t.Fatalf("DeleteClaims: %v", err)
+	}
+	wantNoConsume(t, s, "deleted claim link", claimLink, at(time.Minute), 5)
+	wantNoConsume(t, s, "deleted claim", claim, at(time.Minute), 5)
+	again := newToken(c, account.PurposeConfirm, "", false)
+	again.Hash = used.Hash
+	wantErr(t, "CreateToken(hash of a used claim after DeleteClaims)", s.CreateToken(ctx, &again), account.ErrDuplicate)
+	mustConsume(t, s, plain, at(time.Minute), 5, 0)
+	mustConsume(t, s, dClaim, at(time.Minute), 5, 0)
+	mustConsume(t, s, bClaim, at(time.Minute), 5, 0)
+}
+
 // testTokenPayload round-trips payloads through CreateToken, LiveTokens and
 // ConsumeToken: arbitrary bytes come back unchanged, and nil and empty
 // payloads come back empty.
