@@ -55,7 +55,7 @@ func (e env) mail(args []string) error {
 }
 
 func (e env) app(args []string) error {
-	const help = "usage: pforte app create NAME --endpoint URL [--confirm-url U] [--reset-url U] [--invite-url U] [--delivery mail|return|both]\n" +
+	const help = "usage: pforte app create NAME [--endpoint URL] [--confirm-url U] [--reset-url U] [--invite-url U] [--delivery mail|return|both]\n" +
 		"       pforte app update NAME [the same flags, --name NEW]\n" +
 		"       pforte app list | delete NAME            (all take --tenant SLUG and --db DSN)"
 	sub, fs, done, err := e.subcommand("app", args, help)
