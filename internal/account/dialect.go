@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"time"
@@ -32,9 +33,23 @@ func (s *Service) TokenTTL(p Purpose) time.Duration { return s.ttl(p) }
 // DeriveKey returns a 256-bit key for one use, derived from the server
 // secret, so that every replica derives the same key and none is stored.
 // Distinct labels give independent keys.
-func (s *Service) DeriveKey(label string) []byte {
-	m := hmac.New(sha256.New, s.secret)
+func (s *Service) DeriveKey(label string) []byte { return deriveKey(s.secret, label) }
+
+func deriveKey(secret []byte, label string) []byte {
+	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("pforte derived key\x00" + label))
+	return m.Sum(nil)
+}
+
+// tenantHMAC is an HMAC-SHA256, under the key derived for label, of data
+// salted with the tenant: the same data in two tenants gives unrelated
+// values.
+func (s *Service) tenantHMAC(label string, tenantID int64, data []byte) []byte {
+	m := hmac.New(sha256.New, s.DeriveKey(label))
+	var id [8]byte
+	binary.BigEndian.PutUint64(id[:], uint64(tenantID))
+	m.Write(id[:])
+	m.Write(data)
 	return m.Sum(nil)
 }
 

@@ -289,17 +289,11 @@ func (s *Service) Session(ctx context.Context, tenantID int64, token string) (Cu
 	if token == "" || len(token) > 256 {
 		return Customer{}, Session{}, errSessionInvalid
 	}
-	sess, err := s.store.SessionByHash(ctx, HashSecret(token))
-	if errors.Is(err, ErrNotFound) || (err == nil && tenantID != 0 && sess.TenantID != tenantID) {
-		return Customer{}, Session{}, errSessionInvalid
-	} else if err != nil {
-		return Customer{}, Session{}, Internal(err)
+	sess, err := s.liveSession(ctx, tenantID, HashSecret(token))
+	if err != nil {
+		return Customer{}, Session{}, err
 	}
 	now := s.now()
-	if !now.Before(sess.EndsAt()) {
-		_ = s.store.DeleteSession(ctx, sess.TenantID, sess.ID)
-		return Customer{}, Session{}, errSessionInvalid
-	}
 	cust, err := s.store.CustomerByID(ctx, sess.TenantID, sess.CustomerID)
 	if errors.Is(err, ErrNotFound) || (err == nil && !cust.State.canLogIn()) {
 		return Customer{}, Session{}, errSessionInvalid
@@ -316,6 +310,22 @@ func (s *Service) Session(ctx context.Context, tenantID int64, token string) (Cu
 		sess.LastSeenAt = now
 	}
 	return cust, sess, nil
+}
+
+// liveSession finds the session with this hash, of tenantID (0: any); one
+// that has ended is deleted and, like an unknown one, session_invalid.
+func (s *Service) liveSession(ctx context.Context, tenantID int64, hash []byte) (Session, error) {
+	sess, err := s.store.SessionByHash(ctx, hash)
+	if errors.Is(err, ErrNotFound) || (err == nil && tenantID != 0 && sess.TenantID != tenantID) {
+		return Session{}, errSessionInvalid
+	} else if err != nil {
+		return Session{}, Internal(err)
+	}
+	if !s.now().Before(sess.EndsAt()) {
+		_ = s.store.DeleteSession(ctx, sess.TenantID, sess.ID)
+		return Session{}, errSessionInvalid
+	}
+	return sess, nil
 }
 
 // Logout ends a session.

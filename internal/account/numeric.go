@@ -2,9 +2,7 @@ package account
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"math/big"
@@ -24,12 +22,9 @@ const maxSafeInteger = 1<<53 - 1
 
 // numericSessionHash is what the sessions table holds for a numeric id.
 func (s *Service) numericSessionHash(tenantID, id int64) []byte {
-	m := hmac.New(sha256.New, s.DeriveKey("numeric session"))
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(tenantID))
-	binary.BigEndian.PutUint64(b[8:], uint64(id))
-	m.Write(b[:])
-	return m.Sum(nil)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(id))
+	return s.tenantHMAC("numeric session", tenantID, b[:])
 }
 
 // newNumericSession opens a session whose token is a numeric id.
@@ -74,15 +69,9 @@ func (s *Service) LogoutNumeric(ctx context.Context, tenantID, id int64) error {
 	if id == 0 || id > maxSafeInteger || id < -maxSafeInteger {
 		return errSessionInvalid
 	}
-	sess, err := s.store.SessionByHash(ctx, s.numericSessionHash(tenantID, id))
-	if errors.Is(err, ErrNotFound) || (err == nil && sess.TenantID != tenantID) {
-		return errSessionInvalid
-	} else if err != nil {
-		return Internal(err)
-	}
-	if !s.now().Before(sess.EndsAt()) {
-		_ = s.store.DeleteSession(ctx, sess.TenantID, sess.ID)
-		return errSessionInvalid
+	sess, err := s.liveSession(ctx, tenantID, s.numericSessionHash(tenantID, id))
+	if err != nil {
+		return err
 	}
 	if err := s.store.DeleteSession(ctx, sess.TenantID, sess.ID); errors.Is(err, ErrNotFound) {
 		return errSessionInvalid

@@ -1,9 +1,6 @@
 package account
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"strings"
 )
@@ -31,12 +28,13 @@ func (s *Service) emailKey(t Tenant, email string) (string, *FieldError) {
 	if fe != nil || keepsAddresses(t) {
 		return key, fe
 	}
-	m := hmac.New(sha256.New, s.DeriveKey("email key"))
-	var id [8]byte
-	binary.BigEndian.PutUint64(id[:], uint64(t.ID))
-	m.Write(id[:])
-	m.Write([]byte(key))
-	return hmacKeyPrefix + hex.EncodeToString(m.Sum(nil)), nil
+	return s.hashedEmailKey(t.ID, key), nil
+}
+
+// hashedEmailKey is the email key of a normalised address under
+// email_storage=hmac.
+func (s *Service) hashedEmailKey(tenantID int64, normalised string) string {
+	return hmacKeyPrefix + hex.EncodeToString(s.tenantHMAC("email key", tenantID, []byte(normalised)))
 }
 
 // storedEmail is the address as the customer row keeps it: as given, or
@@ -64,8 +62,7 @@ func (s *Service) addressFor(cust Customer, pw string) string {
 	if cust.Email != "" || !strings.HasPrefix(cust.EmailKey, hmacKeyPrefix) {
 		return cust.Email
 	}
-	t := Tenant{ID: cust.TenantID, Settings: map[string]string{"email_storage": "hmac"}}
-	if key, fe := s.emailKey(t, pw); fe == nil && key == cust.EmailKey {
+	if key, fe := NormalizeEmail(pw); fe == nil && s.hashedEmailKey(cust.TenantID, key) == cust.EmailKey {
 		return pw
 	}
 	return ""

@@ -3,7 +3,6 @@ package account
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -222,11 +221,7 @@ func (s *Service) generatedSecret(ctx context.Context, store bool) ([]byte, erro
 }
 
 // secretCheck is the value the database keeps to recognise its secret.
-func secretCheck(secret []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("pforte derived key\x00secret check"))
-	return m.Sum(nil)
-}
+func secretCheck(secret []byte) []byte { return deriveKey(secret, "secret check") }
 
 // MinSecretLength bounds a given secret from below when an installation is
 // set up: the check value the database keeps would let a dump test

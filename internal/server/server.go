@@ -32,9 +32,13 @@ type Deps struct {
 	// keyless dialects (seeds 002 and 003); nil: no limit.
 	ClientLimiter *wire.ClientLimiter
 	// Observer, when set, hears of every answered request (metrics).
-	Observer interface {
-		ObserveRequest(route, method string, status int, took time.Duration)
-	}
+	Observer Observer
+}
+
+// Observer hears of every answered request: its route pattern ("unrouted"
+// for none), method, status and duration.
+type Observer interface {
+	ObserveRequest(route, method string, status int, took time.Duration)
 }
 
 // New returns the handler that serves every route in routes.go.
@@ -134,9 +138,7 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 // accessLog logs one line per request. It logs the route pattern, never the
 // path or query: paths of some dialects carry tokens.
-func accessLog(next http.Handler, log *slog.Logger, obs interface {
-	ObserveRequest(route, method string, status int, took time.Duration)
-}) http.Handler {
+func accessLog(next http.Handler, log *slog.Logger, obs Observer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}

@@ -8,9 +8,7 @@
 package api2auth
 
 import (
-	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,7 +22,7 @@ type API struct {
 	svc        *account.Service
 	log        *slog.Logger
 	publicURL  string
-	publicHost string // publicURL's host name, as normalHost gives it
+	publicHost string // publicURL's host name, as wire.Host gives it
 	clients    wire.Clients
 }
 
@@ -33,7 +31,7 @@ type API struct {
 func New(svc *account.Service, log *slog.Logger, publicURL string, clients wire.Clients) *API {
 	a := &API{svc: svc, log: log, publicURL: strings.TrimRight(publicURL, "/"), clients: clients}
 	if u, err := url.Parse(a.publicURL); err == nil {
-		a.publicHost = normalHost(u.Hostname())
+		a.publicHost = wire.NormalHost(u.Hostname())
 	}
 	return a
 }
@@ -63,7 +61,7 @@ func (a *API) codec() jwtCodec {
 // nothing else; links are built from the public URL alone. username is the
 // name a registration asks for, for its verification link.
 func (a *API) caller(r *http.Request, username string) (account.Caller, error) {
-	c, err := a.svc.TenantForHost(r.Context(), hostOf(r))
+	c, err := a.svc.TenantForHost(r.Context(), wire.Host(r))
 	if err != nil {
 		return account.Caller{}, err
 	}
@@ -83,18 +81,6 @@ func enabled(t account.Tenant) bool { return t.Setting("api2.enabled") == "true"
 // serve it, and paths under /api/2/auth/ that are none of its own.
 var errNotFound = &account.Error{Kind: account.KindNotFound, Code: "not_found", Message: "no such resource"}
 
-// hostOf is the request's host name without a port.
-func hostOf(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.Host); err == nil {
-		return host
-	}
-	return strings.Trim(r.Host, "[]")
-}
-
-// normalHost compares host names as TenantForHost does: in lower case,
-// without a final dot.
-func normalHost(h string) string { return strings.TrimSuffix(strings.ToLower(h), ".") }
-
 // jwtCaller checks the JWT of the token query parameter for purpose p and
 // resolves the caller it may act for. At a tenant's own host (its hosts
 // setting, or any other host for tenant default) the JWT must be that
@@ -104,7 +90,7 @@ func normalHost(h string) string { return strings.TrimSuffix(strings.ToLower(h),
 // tenant as well, so it cannot reach into another tenant. Without this
 // the links of every tenant but the one owning the public host would fail.
 func (a *API) jwtCaller(r *http.Request, p purpose) (account.Caller, claims, error) {
-	host := normalHost(hostOf(r))
+	host := wire.Host(r)
 	atPublicHost := a.publicHost != "" && host == a.publicHost
 	var c account.Caller
 	if !atPublicHost {
@@ -237,17 +223,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	// wire.Failure logs the route pattern, never the path or query: they
 	// carry addresses and tokens.
 	e, status := wire.Failure(w, r, a.log, err, statusFor)
-	writeJSON(w, status, errorDoc(r, e, status))
+	wire.WriteJSON(w, status, errorDoc(r, e, status))
 }
 
 func errorDoc(r *http.Request, e *account.Error, status int) errorJSON {
 	return errorJSON{Status: status, Error: e.Code, Message: e.Message, Fields: e.Fields, RequestID: wire.RequestID(r.Context())}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
 }
 
 // NotAllowed answers a request to one of this dialect's paths with a

@@ -81,7 +81,7 @@ func (a *API) Register() http.Handler {
 			AcceptLanguage: r.Header.Get("Accept-Language"), Profile: account.Profile{Username: req.Username}}); err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, okJSON{Status: http.StatusOK, Message: msgRegistered})
+		return wire.WriteJSON(w, http.StatusOK, okJSON{Status: http.StatusOK, Message: msgRegistered})
 	})
 }
 
@@ -122,9 +122,9 @@ func (a *API) Verify() http.Handler {
 		}
 		if front := c.Tenant.Setting("api2.frontend_url"); front != "" {
 			w.Header().Set("Location", withOutcome(front, status))
-			return writeJSON(w, http.StatusSeeOther, body)
+			return wire.WriteJSON(w, http.StatusSeeOther, body)
 		}
-		return writeJSON(w, status, body)
+		return wire.WriteJSON(w, status, body)
 	})
 }
 
@@ -206,7 +206,7 @@ func (a *API) Forgot() http.Handler {
 		if _, err := a.svc.RequestPasswordReset(r.Context(), c, r.PathValue("email")); err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, okJSON{Status: http.StatusOK, Message: msgForgot})
+		return wire.WriteJSON(w, http.StatusOK, okJSON{Status: http.StatusOK, Message: msgForgot})
 	})
 }
 
@@ -232,6 +232,6 @@ func (a *API) ResetPassword() http.Handler {
 		if _, _, err := a.svc.CompletePasswordResetFor(r.Context(), c, cl.Subject, cl.ID, req.Password); err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, okJSON{Status: http.StatusOK, Message: msgReset})
+		return wire.WriteJSON(w, http.StatusOK, okJSON{Status: http.StatusOK, Message: msgReset})
 	})
 }

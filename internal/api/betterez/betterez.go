@@ -8,7 +8,6 @@
 package betterez
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -69,13 +68,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	for _, f := range e.Fields {
 		body.Fields = append(body.Fields, fieldJSON(f))
 	}
-	writeJSON(w, status, body)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
+	wire.WriteJSON(w, status, body)
 }
 
 // customerJSON is a customer shaped like the vendor's: camelCase, the id

@@ -42,7 +42,7 @@ func (a *API) RequestReset() http.Handler {
 		}
 		// The same answer whether or not the address has an account: no
 		// account enumeration.
-		return writeJSON(w, http.StatusOK, ok)
+		return wire.WriteJSON(w, http.StatusOK, ok)
 	})
 }
 
@@ -66,7 +66,7 @@ func (a *API) ResetPassword() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, toCustomer(cust, c.Tenant))
+		return wire.WriteJSON(w, http.StatusOK, toCustomer(cust, c.Tenant))
 	})
 }
 

@@ -115,15 +115,3 @@ func TestIdentHash(t *testing.T) {
 		}
 	}
 }
-
-// TestHost: the Host header without its port picks the tenant.
-func TestHost(t *testing.T) {
-	for in, want := range map[string]string{"wallet.example": "wallet.example", "wallet.example:8443": "wallet.example",
-		"[::1]:80": "::1", "[::1]": "::1", "127.0.0.1:5000": "127.0.0.1", "": ""} {
-		r := httptest.NewRequest(http.MethodPost, "/login_api/logout", nil)
-		r.Host = in
-		if got := host(r); got != want {
-			t.Errorf("host(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

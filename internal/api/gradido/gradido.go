@@ -11,12 +11,9 @@
 package gradido
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 
 	"pforte/internal/account"
 	"pforte/internal/api/wire"
@@ -113,25 +110,17 @@ func (a *API) caller(w http.ResponseWriter, r *http.Request) (account.Caller, er
 		}
 		// A bad key names no tenant; the host's decides whether a browser
 		// may read the error.
-		if hc, herr := a.svc.TenantForHost(ctx, host(r)); herr == nil {
+		if hc, herr := a.svc.TenantForHost(ctx, wire.Host(r)); herr == nil {
 			a.cors(w, hc.Tenant)
 		}
 		return account.Caller{}, err
 	}
-	c, err := a.svc.TenantForHost(ctx, host(r))
+	c, err := a.svc.TenantForHost(ctx, wire.Host(r))
 	if err != nil {
 		return account.Caller{}, err
 	}
 	a.cors(w, c.Tenant)
 	return c, nil
-}
-
-// host is the request's Host header without its port.
-func host(r *http.Request) string {
-	if h, _, err := net.SplitHostPort(r.Host); err == nil {
-		return h
-	}
-	return strings.Trim(r.Host, "[]")
 }
 
 // cors lets any origin read this dialect's answers when the tenant asks for
@@ -228,13 +217,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	for _, f := range e.Fields {
 		body.Details = append(body.Details, f.Field+": "+f.Message)
 	}
-	writeJSON(w, status, body)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
+	wire.WriteJSON(w, status, body)
 }
 
 // ---- unknown calls, other methods, preflights ----

@@ -144,7 +144,7 @@ func (a *API) Login() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, loginAnswer{State: "success", SessionID: sessionID,
+		return wire.WriteJSON(w, http.StatusOK, loginAnswer{State: "success", SessionID: sessionID,
 			ClientIP: a.clients.IP(r).String(), User: a.user(c, cust, req.Email)})
 	})
 }
@@ -190,7 +190,7 @@ func (a *API) CreateUser() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, success)
+		return wire.WriteJSON(w, http.StatusOK, success)
 	})
 }
 
@@ -206,6 +206,6 @@ func (a *API) Logout() http.Handler {
 		if err := a.svc.LogoutNumeric(r.Context(), c.Tenant.ID, req.SessionID); err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, success)
+		return wire.WriteJSON(w, http.StatusOK, success)
 	})
 }

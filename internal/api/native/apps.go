@@ -56,7 +56,7 @@ func (a *API) CreateApp() http.Handler {
 			return err
 		}
 		w.Header().Set("Location", "/api/v1/apps/"+created.Name)
-		return writeJSON(w, http.StatusCreated, map[string]appJSON{"app": toApp(created)})
+		return wire.WriteJSON(w, http.StatusCreated, map[string]appJSON{"app": toApp(created)})
 	})
 }
 
@@ -71,7 +71,7 @@ func (a *API) ListApps() http.Handler {
 		for _, app := range apps {
 			out = append(out, toApp(app))
 		}
-		return writeJSON(w, http.StatusOK, map[string][]appJSON{"apps": out})
+		return wire.WriteJSON(w, http.StatusOK, map[string][]appJSON{"apps": out})
 	})
 }
 
@@ -82,7 +82,7 @@ func (a *API) GetApp() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, map[string]appJSON{"app": toApp(app)})
+		return wire.WriteJSON(w, http.StatusOK, map[string]appJSON{"app": toApp(app)})
 	})
 }
 
@@ -97,7 +97,7 @@ func (a *API) UpdateApp() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, map[string]appJSON{"app": toApp(app)})
+		return wire.WriteJSON(w, http.StatusOK, map[string]appJSON{"app": toApp(app)})
 	})
 }
 

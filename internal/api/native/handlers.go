@@ -52,9 +52,9 @@ func (a *API) Register() http.Handler {
 		}
 		if res.Accepted {
 			// Public callers get this whether or not the email had an account.
-			return writeJSON(w, http.StatusAccepted, accepted)
+			return wire.WriteJSON(w, http.StatusAccepted, accepted)
 		}
-		return writeJSON(w, http.StatusCreated, response{toCustomer(res.Customer), res.ConfirmToken})
+		return wire.WriteJSON(w, http.StatusCreated, response{toCustomer(res.Customer), res.ConfirmToken})
 	})
 }
 
@@ -73,7 +73,7 @@ func (a *API) Confirm() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, withSession(cust, sess))
+		return wire.WriteJSON(w, http.StatusOK, withSession(cust, sess))
 	})
 }
 
@@ -92,7 +92,7 @@ func (a *API) Login() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusCreated, withSession(cust, sess))
+		return wire.WriteJSON(w, http.StatusCreated, withSession(cust, sess))
 	})
 }
 
@@ -107,7 +107,7 @@ func (a *API) CurrentSession() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, response{toCustomer(cust), toSession(sess, "")})
+		return wire.WriteJSON(w, http.StatusOK, response{toCustomer(cust), toSession(sess, "")})
 	})
 }
 
@@ -139,9 +139,9 @@ func (a *API) RequestPasswordReset() http.Handler {
 		if res.Token != "" {
 			// The site mails the token itself: tell it the stored address,
 			// which may be spelt differently from the one typed.
-			return writeJSON(w, http.StatusAccepted, resetResponse{"accepted", res.Token, res.Customer.ID, res.Customer.Email})
+			return wire.WriteJSON(w, http.StatusAccepted, resetResponse{"accepted", res.Token, res.Customer.ID, res.Customer.Email})
 		}
-		return writeJSON(w, http.StatusAccepted, accepted)
+		return wire.WriteJSON(w, http.StatusAccepted, accepted)
 	})
 }
 
@@ -177,7 +177,7 @@ func (a *API) ResendConfirmation() http.Handler {
 		if err := a.svc.ResendConfirmation(r.Context(), c, req.Email); err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusAccepted, accepted)
+		return wire.WriteJSON(w, http.StatusAccepted, accepted)
 	})
 }
 
@@ -209,7 +209,7 @@ func (a *API) CompletePasswordReset() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, withSession(cust, sess))
+		return wire.WriteJSON(w, http.StatusOK, withSession(cust, sess))
 	})
 }
 
@@ -239,7 +239,7 @@ func (a *API) AcceptInvite() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, withSession(cust, sess))
+		return wire.WriteJSON(w, http.StatusOK, withSession(cust, sess))
 	})
 }
 
@@ -295,7 +295,7 @@ func (a *API) CreateCustomer() http.Handler {
 			return err
 		}
 		w.Header().Set("Location", "/api/v1/customers/"+strconv.FormatInt(res.Customer.ID, 10))
-		return writeJSON(w, http.StatusCreated, response{toCustomer(res.Customer), res.ConfirmToken, res.InviteToken, res.ActivationCode})
+		return wire.WriteJSON(w, http.StatusCreated, response{toCustomer(res.Customer), res.ConfirmToken, res.InviteToken, res.ActivationCode})
 	})
 }
 
@@ -311,11 +311,11 @@ func (a *API) ListCustomers() http.Handler {
 		if q.Has("email") {
 			cust, err := a.svc.CustomerByEmail(r.Context(), c, q.Get("email"))
 			if account.IsKind(err, account.KindNotFound) {
-				return writeJSON(w, http.StatusOK, response{Customers: []customerJSON{}})
+				return wire.WriteJSON(w, http.StatusOK, response{Customers: []customerJSON{}})
 			} else if err != nil {
 				return err
 			}
-			return writeJSON(w, http.StatusOK, response{Customers: []customerJSON{toCustomer(cust)}})
+			return wire.WriteJSON(w, http.StatusOK, response{Customers: []customerJSON{toCustomer(cust)}})
 		}
 		after, err1 := parseInt(q.Get("after"), "after")
 		limit, err2 := parseInt(q.Get("limit"), "limit")
@@ -333,7 +333,7 @@ func (a *API) ListCustomers() http.Handler {
 		if page := int(limit); len(cs) > 0 && (len(cs) == page || len(cs) == account.MaxPageSize) {
 			res.Next = &cs[len(cs)-1].ID // there may be more
 		}
-		return writeJSON(w, http.StatusOK, res)
+		return wire.WriteJSON(w, http.StatusOK, res)
 	})
 }
 
@@ -355,7 +355,7 @@ func (a *API) GetCustomer() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, map[string]customerJSON{"customer": toCustomer(cust)})
+		return wire.WriteJSON(w, http.StatusOK, map[string]customerJSON{"customer": toCustomer(cust)})
 	})
 }
 
@@ -386,7 +386,7 @@ func (a *API) UpdateCustomer() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, map[string]customerJSON{"customer": toCustomer(cust)})
+		return wire.WriteJSON(w, http.StatusOK, map[string]customerJSON{"customer": toCustomer(cust)})
 	})
 }
 

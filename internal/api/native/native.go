@@ -79,12 +79,6 @@ func (a *API) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
-}
-
 // customerJSON is a customer on the wire.
 type customerJSON struct {
 	ID               int64      `json:"id"`

@@ -123,7 +123,7 @@ func (a *API) Register() http.Handler {
 			// successful registration; anything else is a bug.
 			return account.Internal(errors.New("register answered no confirmation token"))
 		}
-		return writeJSON(w, http.StatusOK, map[string]string{"confirmation_token": res.ConfirmToken})
+		return wire.WriteJSON(w, http.StatusOK, map[string]string{"confirmation_token": res.ConfirmToken})
 	})
 }
 
@@ -145,7 +145,7 @@ func (a *API) Confirm() http.Handler {
 		if err != nil {
 			return onField(err, "token_invalid", "confirmation_token", "is invalid, expired or already used")
 		}
-		return writeJSON(w, http.StatusOK, toClient(cust))
+		return wire.WriteJSON(w, http.StatusOK, toClient(cust))
 	})
 }
 
@@ -165,7 +165,7 @@ func (a *API) Login() http.Handler {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, toClient(cust))
+		return wire.WriteJSON(w, http.StatusOK, toClient(cust))
 	})
 }
 
@@ -192,7 +192,7 @@ func (a *API) SendReset() http.Handler {
 		if res.Token == "" {
 			return errNoResetToken
 		}
-		return writeJSON(w, http.StatusOK, map[string]string{"token": res.Token})
+		return wire.WriteJSON(w, http.StatusOK, map[string]string{"token": res.Token})
 	})
 }
 
@@ -214,6 +214,6 @@ func (a *API) ResetPassword() http.Handler {
 		if err != nil {
 			return onField(err, "token_invalid", "token", "is invalid, expired or already used")
 		}
-		return writeJSON(w, http.StatusOK, toClient(cust))
+		return wire.WriteJSON(w, http.StatusOK, toClient(cust))
 	})
 }

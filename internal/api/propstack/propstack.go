@@ -8,7 +8,6 @@
 package propstack
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -104,7 +103,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if len(body.Errors) == 0 {
 		body.Errors[base] = []string{e.Message}
 	}
-	writeJSON(w, status, body)
+	wire.WriteJSON(w, status, body)
 }
 
 // wrappers are the objects the vendor's requests wrap their fields in.
@@ -120,12 +119,6 @@ func attribute(field string) string {
 		}
 	}
 	return field
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
 }
 
 // onField puts an error of the service that names no field on the

@@ -33,6 +33,19 @@ func ParseProxies(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// Host is the request's host name as the keyless APIs resolve tenants by
+// it: without a port, in lower case, without a final dot.
+func Host(r *http.Request) string {
+	h := r.Host
+	if name, _, err := net.SplitHostPort(h); err == nil {
+		h = name
+	}
+	return NormalHost(strings.Trim(h, "[]"))
+}
+
+// NormalHost is a host name in the form Host gives.
+func NormalHost(h string) string { return strings.TrimSuffix(strings.ToLower(h), ".") }
+
 // peer is the address of the connection's other end, unmapped; invalid if
 // RemoteAddr is not an address (as in some tests).
 func peer(r *http.Request) netip.Addr {
@@ -51,20 +64,12 @@ func peer(r *http.Request) netip.Addr {
 // trusted proxy; then X-Forwarded-For is read from the right, skipping
 // trusted proxies, and the first address that is not one is the client.
 // Entries left of it were written by the client and prove nothing.
-func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+func ClientIP(r *http.Request, proxies []netip.Prefix) netip.Addr {
 	peer := peer(r)
 	if !peer.IsValid() {
 		return peer
 	}
-	isTrusted := func(a netip.Addr) bool {
-		for _, p := range trusted {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
-	if !isTrusted(peer) {
+	if !trusted(peer, proxies) {
 		return peer
 	}
 	var hops []string
@@ -79,7 +84,7 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 			break
 		}
 		client = a.Unmap()
-		if !isTrusted(client) {
+		if !trusted(client, proxies) {
 			break
 		}
 	}

@@ -43,3 +43,16 @@ func TestClientIP(t *testing.T) {
 		t.Error("ParseProxies accepted a name")
 	}
 }
+
+// TestHost: the Host header without its port, in lower case and without
+// a final dot, picks the tenant of the keyless APIs.
+func TestHost(t *testing.T) {
+	for in, want := range map[string]string{"wallet.example": "wallet.example", "Wallet.Example.:8443": "wallet.example",
+		"[::1]:80": "::1", "[::1]": "::1", "127.0.0.1:5000": "127.0.0.1", "": ""} {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.Host = in
+		if got := Host(r); got != want {
+			t.Errorf("Host(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

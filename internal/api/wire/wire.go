@@ -281,3 +281,10 @@ func Query(r *http.Request, name string) (string, error) {
 	}
 	return "", account.Invalid(account.FieldError{Field: name, Code: "duplicate_field", Message: "appears more than once"})
 }
+
+// WriteJSON writes v as a JSON answer with this status.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
