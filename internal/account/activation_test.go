@@ -12,7 +12,7 @@ import (
 
 func secretCaller(t *testing.T, svc *account.Service) account.Caller {
 	t.Helper()
-	c, err := svc.TenantCaller(context.Background(), account.DefaultTenant)
+	c, err := svc.Tenants.Caller(context.Background(), account.DefaultTenant)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,7 @@ func secretCaller(t *testing.T, svc *account.Service) account.Caller {
 
 func mustCreate(t *testing.T, svc *account.Service, c account.Caller, n account.NewCustomer) account.CreateResult {
 	t.Helper()
-	res, err := svc.CreateCustomer(context.Background(), c, n)
+	res, err := svc.Customers.Create(context.Background(), c, n)
 	if err != nil {
 		t.Fatalf("CreateCustomer(%s): %v", n.Email, err)
 	}
@@ -57,7 +57,7 @@ func TestAdopt(t *testing.T) {
 			{Email: "pend@example.com"},                            // exists, no adopt
 			{Email: "other@example.com", UUID: uuidA, Adopt: true}, // uuid taken
 		} {
-			if _, err := svc.CreateCustomer(ctx, c, n); !account.IsKind(err, account.KindConflict) {
+			if _, err := svc.Customers.Create(ctx, c, n); !account.IsKind(err, account.KindConflict) {
 				t.Errorf("CreateCustomer(%+v) = %v, want a conflict", n, err)
 			}
 		}
@@ -79,7 +79,7 @@ func TestTemplateUser(t *testing.T) {
 		if own.Customer.PartnerRef != "7" || own.Customer.Locale != "en" {
 			t.Fatalf("given values must win over the template's: %+v", own.Customer)
 		}
-		_, err := svc.CreateCustomer(context.Background(), c, account.NewCustomer{Email: "x@example.com", TemplateRef: uuidA})
+		_, err := svc.Customers.Create(context.Background(), c, account.NewCustomer{Email: "x@example.com", TemplateRef: uuidA})
 		if e := account.AsError(err); e.Code != "template_user_not_found" {
 			t.Fatalf("unknown template: %v", err)
 		}
@@ -96,37 +96,37 @@ func TestActivationAndResetCodes(t *testing.T) {
 		if res.InviteToken == "" || len(res.ActivationCode) != 8 || res.ConfirmToken != "" {
 			t.Fatalf("activation: %+v", res)
 		}
-		fresh, err := svc.IssueActivation(ctx, c, res.Customer)
+		fresh, err := svc.Invitations.Issue(ctx, c, res.Customer)
 		if err != nil || len(fresh.Code) != 8 || fresh.Token == "" {
 			t.Fatalf("IssueActivation: %+v, %v", fresh, err)
 		}
-		if _, _, err := svc.ActivateWithCode(ctx, c, "act@example.com", res.ActivationCode, "", nil); err == nil {
+		if _, _, err := svc.Invitations.AcceptCode(ctx, c, "act@example.com", res.ActivationCode, "", nil); err == nil {
 			t.Fatal("the code issued before IssueActivation still works")
 		}
-		cust, sess, err := svc.ActivateWithCode(ctx, c, "act@example.com", fresh.Code, "", nil)
+		cust, sess, err := svc.Invitations.AcceptCode(ctx, c, "act@example.com", fresh.Code, "", nil)
 		if err != nil || cust.State != account.StateActive || sess.Token == "" {
 			t.Fatalf("activation without a new password: %+v, %v", cust, err)
 		}
-		if _, _, err := svc.Login(ctx, c, "act@example.com", "act-Secret-phrase"); err != nil {
+		if _, _, err := svc.Sessions.Login(ctx, c, "act@example.com", "act-Secret-phrase"); err != nil {
 			t.Fatalf("login after activation: %v", err)
 		}
 
 		noPw := mustCreate(t, svc, c, account.NewCustomer{Email: "nopw@example.com", State: account.StatePending, Activation: true})
-		if _, _, err := svc.ActivateWithCode(ctx, c, "nopw@example.com", noPw.ActivationCode, "", nil); !account.IsKind(err, account.KindInvalid) {
+		if _, _, err := svc.Invitations.AcceptCode(ctx, c, "nopw@example.com", noPw.ActivationCode, "", nil); !account.IsKind(err, account.KindInvalid) {
 			t.Fatalf("activation of a customer without a password, with none given: %v", err)
 		}
 
-		_, code, err := svc.IssueResetCode(ctx, c, "act@example.com")
+		_, code, err := svc.Recovery.IssueCode(ctx, c, "act@example.com")
 		if err != nil || len(code) != 8 {
 			t.Fatalf("IssueResetCode: %q, %v", code, err)
 		}
-		if _, _, err := svc.ResetWithCode(ctx, c, "act@example.com", code, "reset-Secret-phrase"); err != nil {
+		if _, _, err := svc.Recovery.CompleteWithCode(ctx, c, "act@example.com", code, "reset-Secret-phrase"); err != nil {
 			t.Fatalf("ResetWithCode: %v", err)
 		}
-		if _, _, err := svc.ResetWithCode(ctx, c, "act@example.com", code, "again-Secret-phrase"); err == nil {
+		if _, _, err := svc.Recovery.CompleteWithCode(ctx, c, "act@example.com", code, "again-Secret-phrase"); err == nil {
 			t.Fatal("a reset code worked twice")
 		}
-		if _, _, err := svc.Login(ctx, c, "act@example.com", "reset-Secret-phrase"); err != nil {
+		if _, _, err := svc.Sessions.Login(ctx, c, "act@example.com", "reset-Secret-phrase"); err != nil {
 			t.Fatalf("login after reset: %v", err)
 		}
 	})
@@ -141,17 +141,17 @@ func TestResetBoundToCustomer(t *testing.T) {
 		c := secretCaller(t, svc)
 		a := mustCreate(t, svc, c, account.NewCustomer{Email: "a@example.com", Password: "a-Secret-phrase"})
 		b := mustCreate(t, svc, c, account.NewCustomer{Email: "b@example.com", Password: "b-Secret-phrase"})
-		res, err := svc.RequestPasswordReset(ctx, c, "a@example.com")
+		res, err := svc.Recovery.Request(ctx, c, "a@example.com")
 		if err != nil || res.Token == "" {
 			t.Fatalf("reset request: %+v, %v", res, err)
 		}
-		if _, _, err := svc.CompletePasswordResetFor(ctx, c, itoa(b.Customer.ID), res.Token, "taken-Secret-phrase"); !account.IsKind(err, account.KindInvalid) {
+		if _, _, err := svc.Recovery.CompleteFor(ctx, c, itoa(b.Customer.ID), res.Token, "taken-Secret-phrase"); !account.IsKind(err, account.KindInvalid) {
 			t.Fatalf("A's token on B: %v", err)
 		}
-		if _, _, err := svc.CompletePasswordResetFor(ctx, c, "999999", res.Token, "taken-Secret-phrase"); !account.IsKind(err, account.KindInvalid) {
+		if _, _, err := svc.Recovery.CompleteFor(ctx, c, "999999", res.Token, "taken-Secret-phrase"); !account.IsKind(err, account.KindInvalid) {
 			t.Fatalf("A's token on an unknown customer: %v", err)
 		}
-		cust, _, err := svc.CompletePasswordResetFor(ctx, c, itoa(a.Customer.ID), res.Token, "new-a-Secret-phrase")
+		cust, _, err := svc.Recovery.CompleteFor(ctx, c, itoa(a.Customer.ID), res.Token, "new-a-Secret-phrase")
 		if err != nil || cust.ID != a.Customer.ID {
 			t.Fatalf("A's token on A: %+v, %v", cust, err)
 		}
@@ -160,43 +160,48 @@ func TestResetBoundToCustomer(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// Authenticate checks like Login and opens no session; AlwaysTokens hands
-// a secret-key caller tokens whatever the delivery mode, and never a
-// public one.
-func TestAuthenticateAndAlwaysTokens(t *testing.T) {
+// A policy of TokensAlways hands a secret-key caller tokens whatever the
+// delivery mode, and never a public one; TokensNever hands none; with
+// SessionsNone a login checks the password and opens no session.
+func TestPolicyTokensAndSessions(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		ctx := context.Background()
 		svc, _ := mustService(t, open)
 		c := secretCaller(t, svc)
-		if err := svc.SetTenantSetting(ctx, account.DefaultTenant, "delivery", "mail"); err != nil {
+		if err := svc.Tenants.Set(ctx, account.DefaultTenant, "delivery", "mail"); err != nil {
 			t.Fatal(err)
 		}
-		c.Tenant, _ = svc.TenantBySlug(ctx, account.DefaultTenant)
+		c.Tenant, _ = svc.Tenants.BySlug(ctx, account.DefaultTenant)
 		reg := account.Registration{Email: "prop@example.com", Password: "prop-Secret-phrase"}
-		res, err := svc.Register(ctx, c, reg)
+		res, err := svc.Registrations.Register(ctx, c, reg)
 		if err != nil || res.ConfirmToken != "" {
 			t.Fatalf("delivery mail must return no token: %+v, %v", res, err)
 		}
-		c.AlwaysTokens = true
-		res, err = svc.Register(ctx, c, reg)
+		c.Policy = account.Policy{Tokens: account.TokensAlways, Sessions: account.SessionsNone}
+		res, err = svc.Registrations.Register(ctx, c, reg)
 		if err != nil || res.ConfirmToken == "" {
-			t.Fatalf("AlwaysTokens must return the token: %+v, %v", res, err)
+			t.Fatalf("TokensAlways must return the token: %+v, %v", res, err)
 		}
 		public := c
 		public.Key = account.KeyPublic
-		if res, err := svc.RequestPasswordReset(ctx, public, "prop@example.com"); err != nil || res.Token != "" {
+		if res, err := svc.Recovery.Request(ctx, public, "prop@example.com"); err != nil || res.Token != "" {
 			t.Fatalf("a public caller got a token: %+v, %v", res, err)
 		}
-		cust, _, err := svc.Confirm(ctx, c, res.ConfirmToken, "")
-		if err != nil {
-			t.Fatal(err)
+		never := c
+		never.Policy.Tokens = account.TokensNever
+		if res, err := svc.Recovery.Request(ctx, never, "prop@example.com"); err != nil || res.Token != "" {
+			t.Fatalf("a TokensNever caller got a token: %+v, %v", res, err)
 		}
-		got, err := svc.Authenticate(ctx, c, "prop@example.com", "prop-Secret-phrase")
-		if err != nil || got.ID != cust.ID {
-			t.Fatalf("Authenticate: %+v, %v", got, err)
+		cust, sess, err := svc.Registrations.Confirm(ctx, c, res.ConfirmToken, "")
+		if err != nil || sess.Token != "" {
+			t.Fatalf("Confirm under SessionsNone: %+v, %v", sess, err)
 		}
-		if _, err := svc.Authenticate(ctx, c, "prop@example.com", "wrong-Secret-phrase"); !account.IsKind(err, account.KindUnauthorized) {
-			t.Fatalf("Authenticate with a wrong password: %v", err)
+		got, sess, err := svc.Sessions.Login(ctx, c, "prop@example.com", "prop-Secret-phrase")
+		if err != nil || got.ID != cust.ID || sess.Token != "" {
+			t.Fatalf("Login under SessionsNone: %+v, %+v, %v", got, sess, err)
+		}
+		if _, _, err := svc.Sessions.Login(ctx, c, "prop@example.com", "wrong-Secret-phrase"); !account.IsKind(err, account.KindUnauthorized) {
+			t.Fatalf("Login with a wrong password: %v", err)
 		}
 	})
 }
@@ -214,20 +219,20 @@ func TestCodesRevealNothingAndSurviveRefusals(t *testing.T) {
 		if wrong == res.ActivationCode {
 			wrong = "11111111"
 		}
-		_, _, errKnown := svc.ActivateWithCode(ctx, c, "tom@example.com", wrong, "", nil)
-		_, _, errUnknown := svc.ActivateWithCode(ctx, c, "nobody@example.com", wrong, "", nil)
+		_, _, errKnown := svc.Invitations.AcceptCode(ctx, c, "tom@example.com", wrong, "", nil)
+		_, _, errUnknown := svc.Invitations.AcceptCode(ctx, c, "nobody@example.com", wrong, "", nil)
 		if account.AsError(errKnown).Code != "token_invalid" || account.AsError(errUnknown).Code != "token_invalid" {
 			t.Fatalf("wrong code: known %v, unknown %v; want token_invalid for both", errKnown, errUnknown)
 		}
 		// The right code without a password, then with the address as
 		// password: refused, and the code still works.
-		if _, _, err := svc.ActivateWithCode(ctx, c, "tom@example.com", res.ActivationCode, "", nil); !account.IsKind(err, account.KindInvalid) || account.AsError(err).Code == "token_invalid" {
+		if _, _, err := svc.Invitations.AcceptCode(ctx, c, "tom@example.com", res.ActivationCode, "", nil); !account.IsKind(err, account.KindInvalid) || account.AsError(err).Code == "token_invalid" {
 			t.Fatalf("right code without a password: %v", err)
 		}
-		if _, _, err := svc.ActivateWithCode(ctx, c, "tom@example.com", res.ActivationCode, "tom@example.com", nil); !account.IsKind(err, account.KindInvalid) {
+		if _, _, err := svc.Invitations.AcceptCode(ctx, c, "tom@example.com", res.ActivationCode, "tom@example.com", nil); !account.IsKind(err, account.KindInvalid) {
 			t.Fatalf("the address as password: %v", err)
 		}
-		if _, _, err := svc.ActivateWithCode(ctx, c, "tom@example.com", res.ActivationCode, "tom-Secret-phrase", nil); err != nil {
+		if _, _, err := svc.Invitations.AcceptCode(ctx, c, "tom@example.com", res.ActivationCode, "tom-Secret-phrase", nil); err != nil {
 			t.Fatalf("the code after two refusals: %v", err)
 		}
 		// Codes live 24 hours at most, even beside a 7-day invitation.
@@ -251,14 +256,14 @@ func TestNoCodesInMailDelivery(t *testing.T) {
 		svc, _ := mustService(t, open)
 		c := secretCaller(t, svc)
 		res := mustCreate(t, svc, c, account.NewCustomer{Email: "m@example.com", Password: "m-Secret-phrase", State: account.StatePending, Activation: true})
-		if err := svc.SetTenantSetting(ctx, account.DefaultTenant, "delivery", "mail"); err != nil {
+		if err := svc.Tenants.Set(ctx, account.DefaultTenant, "delivery", "mail"); err != nil {
 			t.Fatal(err)
 		}
-		c.Tenant, _ = svc.TenantBySlug(ctx, account.DefaultTenant)
-		if a, err := svc.IssueActivation(ctx, c, res.Customer); err != nil || a.Code != "" || a.Token != "" {
+		c.Tenant, _ = svc.Tenants.BySlug(ctx, account.DefaultTenant)
+		if a, err := svc.Invitations.Issue(ctx, c, res.Customer); err != nil || a.Code != "" || a.Token != "" {
 			t.Fatalf("IssueActivation under mail delivery: %+v, %v", a, err)
 		}
-		if _, code, err := svc.IssueResetCode(ctx, c, "m@example.com"); code != "" || !account.IsKind(err, account.KindForbidden) {
+		if _, code, err := svc.Recovery.IssueCode(ctx, c, "m@example.com"); code != "" || !account.IsKind(err, account.KindForbidden) {
 			t.Fatalf("IssueResetCode under mail delivery: %q, %v", code, err)
 		}
 	})
@@ -271,16 +276,16 @@ func TestBoundResetAndAdoptionEndTokens(t *testing.T) {
 		ctx := context.Background()
 		svc, _ := mustService(t, open)
 		c := secretCaller(t, svc)
-		if _, _, err := svc.CompletePasswordResetFor(ctx, c, "999999", "no-token", "short"); !account.IsKind(err, account.KindInvalid) || account.AsError(err).Code == "token_invalid" {
+		if _, _, err := svc.Recovery.CompleteFor(ctx, c, "999999", "no-token", "short"); !account.IsKind(err, account.KindInvalid) || account.AsError(err).Code == "token_invalid" {
 			t.Fatalf("unknown id with a weak password: %v, want the policy's answer first", err)
 		}
 		pend := mustCreate(t, svc, c, account.NewCustomer{Email: "p@example.com", Password: "p-Secret-phrase", State: account.StatePending})
-		reset, err := svc.RequestPasswordReset(ctx, c, "p@example.com")
+		reset, err := svc.Recovery.Request(ctx, c, "p@example.com")
 		if err != nil || reset.Token == "" {
 			t.Fatalf("reset: %+v, %v", reset, err)
 		}
 		mustCreate(t, svc, c, account.NewCustomer{Email: "p@example.com", Password: "new-p-Secret-phrase", State: account.StateActive, Adopt: true})
-		if _, _, err := svc.CompletePasswordReset(ctx, c, reset.Token, "x-Secret-phrase", nil); err == nil {
+		if _, _, err := svc.Recovery.Complete(ctx, c, reset.Token, "x-Secret-phrase", nil); err == nil {
 			t.Fatal("a reset token outlived adoption")
 		}
 		_ = pend

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"time"
 )
 
 var appNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -31,7 +32,7 @@ func (a Application) validate() []FieldError {
 
 // CreateApp adds an application with the patch's fields to the caller's
 // tenant (secret key only).
-func (s *Service) CreateApp(ctx context.Context, c Caller, p AppPatch) (Application, error) {
+func (s *Apps) Create(ctx context.Context, c Caller, p AppPatch) (Application, error) {
 	if err := c.requireSecret(); err != nil {
 		return Application{}, err
 	}
@@ -51,7 +52,7 @@ func (s *Service) CreateApp(ctx context.Context, c Caller, p AppPatch) (Applicat
 }
 
 // Apps lists the caller's tenant's applications (secret key only).
-func (s *Service) Apps(ctx context.Context, c Caller) ([]Application, error) {
+func (s *Apps) List(ctx context.Context, c Caller) ([]Application, error) {
 	if err := c.requireSecret(); err != nil {
 		return nil, err
 	}
@@ -63,7 +64,7 @@ func (s *Service) Apps(ctx context.Context, c Caller) ([]Application, error) {
 }
 
 // App finds an application by name (secret key only).
-func (s *Service) App(ctx context.Context, c Caller, name string) (Application, error) {
+func (s *Apps) Get(ctx context.Context, c Caller, name string) (Application, error) {
 	if err := c.requireSecret(); err != nil {
 		return Application{}, err
 	}
@@ -95,8 +96,8 @@ func (p AppPatch) apply(a *Application) {
 }
 
 // UpdateApp applies a patch to an application (secret key only).
-func (s *Service) UpdateApp(ctx context.Context, c Caller, name string, p AppPatch) (Application, error) {
-	a, err := s.App(ctx, c, name)
+func (s *Apps) Update(ctx context.Context, c Caller, name string, p AppPatch) (Application, error) {
+	a, err := s.apps.Get(ctx, c, name)
 	if err != nil {
 		return Application{}, err
 	}
@@ -117,8 +118,8 @@ func (s *Service) UpdateApp(ctx context.Context, c Caller, name string, p AppPat
 }
 
 // DeleteApp removes an application (secret key only).
-func (s *Service) DeleteApp(ctx context.Context, c Caller, name string) error {
-	a, err := s.App(ctx, c, name)
+func (s *Apps) Delete(ctx context.Context, c Caller, name string) error {
+	a, err := s.apps.Get(ctx, c, name)
 	if err != nil {
 		return err
 	}
@@ -133,7 +134,7 @@ func (s *Service) DeleteApp(ctx context.Context, c Caller, name string) error {
 // WithApp returns the caller with the named application, whose URLs and
 // delivery then apply. An unknown or empty name leaves the tenant's
 // defaults in force, as seed 004 describes for a wrong appName.
-func (s *Service) WithApp(ctx context.Context, c Caller, name string) (Caller, error) {
+func (s *Apps) With(ctx context.Context, c Caller, name string) (Caller, error) {
 	if name == "" || len(name) > 64 {
 		return c, nil
 	}
@@ -146,4 +147,23 @@ func (s *Service) WithApp(ctx context.Context, c Caller, name string) (Caller, e
 	}
 	c.App = &a
 	return c, nil
+}
+
+// Application is a website of a tenant, with the URLs that mail links
+// lead to. A request names it with an app field or an appName parameter.
+type Application struct {
+	ID       int64
+	TenantID int64
+	Name     string
+	// Endpoint receives links of the form
+	// {Endpoint}?accountId=..&customerId=..&token=..&action=confirm|resetPwd|activate.
+	Endpoint string
+	// Link templates per action, e.g. https://www.example.de/confirm/{token};
+	// each, when set, wins over Endpoint for its action.
+	ConfirmURL string
+	ResetURL   string
+	InviteURL  string
+	Delivery   Delivery // empty: the tenant's
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }

@@ -39,79 +39,92 @@ func mustServiceAt(t *testing.T, open teststore.Opener, now func() time.Time) (*
 func mustCustomer(t *testing.T, svc *account.Service) (account.Caller, account.Customer) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := svc.TenantCaller(ctx, account.DefaultTenant)
+	c, err := svc.Tenants.Caller(ctx, account.DefaultTenant)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Key = account.KeySecret
-	res, err := svc.CreateCustomer(ctx, c, account.NewCustomer{Email: "code@example.com", State: account.StatePending})
+	res, err := svc.Customers.Create(ctx, c, account.NewCustomer{Email: "code@example.com", State: account.StatePending})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, res.Customer
 }
 
+// TestCodes drives 8-digit reset codes through the flows that issue and
+// spend them.
 func TestCodes(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		ctx := context.Background()
 		svc, _ := mustService(t, open)
-		c, cust := mustCustomer(t, svc)
-		tenant := c.Tenant.ID
-
-		t.Run("right code once", func(t *testing.T) {
-			code, err := svc.IssueCode(ctx, tenant, cust.ID, account.PurposeConfirm)
+		c, _ := mustCustomer(t, svc)
+		issue := func(t *testing.T) string {
+			t.Helper()
+			_, code, err := svc.Recovery.IssueCode(ctx, c, "code@example.com")
 			if err != nil || len(code) != 8 {
 				t.Fatalf("IssueCode = %q, %v", code, err)
 			}
-			if err := svc.ConsumeCode(ctx, tenant, cust.ID, account.PurposePasswordReset, code); err == nil {
-				t.Fatal("code accepted for another purpose")
+			return code
+		}
+		use := func(c account.Caller, code string) error {
+			_, _, err := svc.Recovery.CompleteWithCode(ctx, c, "code@example.com", code, "Neues-Passwort-2031")
+			return err
+		}
+
+		t.Run("right code once", func(t *testing.T) {
+			code := issue(t)
+			if _, _, err := svc.Invitations.AcceptCode(ctx, c, "code@example.com", code, "Neues-Passwort-2031", nil); err == nil {
+				t.Fatal("reset code accepted as an activation code")
 			}
-			if err := svc.ConsumeCode(ctx, tenant+1, cust.ID, account.PurposeConfirm, code); err == nil {
+			other, err := svc.Tenants.Create(ctx, "codes-other")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := use(account.Caller{Tenant: other, Key: account.KeySecret}, code); err == nil {
 				t.Fatal("code accepted for another tenant")
 			}
-			if err := svc.ConsumeCode(ctx, tenant, cust.ID, account.PurposeConfirm, code); err != nil {
+			if err := use(c, code); err != nil {
 				t.Fatalf("right code: %v", err)
 			}
-			if err := svc.ConsumeCode(ctx, tenant, cust.ID, account.PurposeConfirm, code); err == nil {
+			if err := use(c, code); err == nil {
 				t.Fatal("code accepted twice")
 			}
 		})
 		t.Run("five wrong guesses kill it", func(t *testing.T) {
-			code, _ := svc.IssueCode(ctx, tenant, cust.ID, account.PurposeConfirm)
+			code := issue(t)
 			wrong := "00000000"
 			if wrong == code {
 				wrong = "11111111"
 			}
 			for i := range 5 {
-				if err := svc.ConsumeCode(ctx, tenant, cust.ID, account.PurposeConfirm, wrong); !account.IsKind(err, account.KindInvalid) {
+				if err := use(c, wrong); !account.IsKind(err, account.KindInvalid) {
 					t.Fatalf("wrong guess %d: %v", i+1, err)
 				}
 			}
-			if err := svc.ConsumeCode(ctx, tenant, cust.ID, account.PurposeConfirm, code); err == nil {
+			if err := use(c, code); err == nil {
 				t.Fatal("the right code still works after five wrong guesses")
 			}
 		})
 		t.Run("a new code replaces the old", func(t *testing.T) {
-			old, _ := svc.IssueCode(ctx, tenant, cust.ID, account.PurposeConfirm)
-			fresh, _ := svc.IssueCode(ctx, tenant, cust.ID, account.PurposeConfirm)
+			old, fresh := issue(t), issue(t)
 			if old != fresh {
-				if err := svc.ConsumeCode(ctx, tenant, cust.ID, account.PurposeConfirm, old); err == nil {
+				if err := use(c, old); err == nil {
 					t.Fatal("old code still works")
 				}
 			}
-			if err := svc.ConsumeCode(ctx, tenant, cust.ID, account.PurposeConfirm, fresh); err != nil {
+			if err := use(c, fresh); err != nil {
 				t.Fatalf("new code: %v", err)
 			}
 		})
 		t.Run("malformed", func(t *testing.T) {
 			for _, bad := range []string{"", "1234567", "123456789", "abcdefgh", "1234 678"} {
-				if err := svc.ConsumeCode(ctx, tenant, cust.ID, account.PurposeConfirm, bad); !account.IsKind(err, account.KindInvalid) {
-					t.Errorf("ConsumeCode(%q) = %v", bad, err)
+				if err := use(c, bad); !account.IsKind(err, account.KindInvalid) {
+					t.Errorf("CompleteWithCode(%q) = %v", bad, err)
 				}
 			}
 		})
 		t.Run("concurrent use succeeds once", func(t *testing.T) {
-			code, _ := svc.IssueCode(ctx, tenant, cust.ID, account.PurposeConfirm)
+			code := issue(t)
 			const n = 16
 			var wg sync.WaitGroup
 			start := make(chan struct{})
@@ -121,7 +134,7 @@ func TestCodes(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					results <- svc.ConsumeCode(ctx, tenant, cust.ID, account.PurposeConfirm, code)
+					results <- use(c, code)
 				}()
 			}
 			close(start)

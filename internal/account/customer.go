@@ -1,8 +1,13 @@
 package account
 
 import (
+	"context"
+	"errors"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // State is where a customer stands in the account lifecycle.
@@ -102,3 +107,88 @@ func (c Customer) Name() string {
 
 // HasPassword reports whether the customer can log in with a password.
 func (c Customer) HasPassword() bool { return c.PasswordHash != "" }
+
+// setEnabled disables a customer, remembering its state, or re-enables it
+// into the state it was disabled from. Enabling a customer that is not
+// disabled makes it active.
+func setEnabled(c *Customer, enable bool) error {
+	switch {
+	case !enable && c.State != StateDisabled:
+		from := c.State
+		if err := setState(c, StateDisabled); err != nil {
+			return err
+		}
+		c.DisabledFrom = from
+	case enable && c.State == StateDisabled:
+		to := c.DisabledFrom
+		if to == "" {
+			to = StateActive
+		}
+		if err := setState(c, to); err != nil {
+			return err
+		}
+		c.DisabledFrom = ""
+	case enable:
+		return setState(c, StateActive)
+	}
+	return nil
+}
+
+// setState moves a customer through the transition table.
+func setState(c *Customer, to State) error {
+	if !CanTransition(c.State, to) {
+		return Errorf(KindConflict, "invalid_transition", "a %s customer cannot become %s", c.State, to)
+	}
+	c.State = to
+	return nil
+}
+
+// customerByRef finds a customer by numeric id or by uuid.
+func customerByRef(ctx context.Context, tx Tx, tenantID int64, ref string) (Customer, error) {
+	var c Customer
+	var err error
+	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
+		c, err = tx.CustomerByID(ctx, tenantID, id)
+	} else if u, perr := uuid.Parse(ref); perr == nil && len(ref) == 36 {
+		c, err = tx.CustomerByUUID(ctx, tenantID, u.String())
+	} else {
+		return Customer{}, errCustomerNotFound // neither an id nor a uuid
+	}
+	if errors.Is(err, ErrNotFound) {
+		return Customer{}, errCustomerNotFound
+	}
+	return c, err
+}
+
+var (
+	errUUIDTaken     = &Error{Kind: KindConflict, Code: "uuid_taken", Message: "a customer with this uuid already exists"}
+	errUsernameTaken = &Error{Kind: KindConflict, Code: "username_taken", Message: "this username is taken"}
+)
+
+// checkUnique reports the first of a customer's unique fields that another
+// customer of the tenant already holds. Inside a transaction this gives a
+// precise error; the unique indexes stay the final guard.
+func checkUnique(ctx context.Context, tx Tx, c Customer) error {
+	type lookup struct {
+		find  func() (Customer, error)
+		taken *Error
+	}
+	lookups := []lookup{
+		{func() (Customer, error) { return tx.CustomerByEmailKey(ctx, c.TenantID, c.EmailKey) }, errEmailTaken},
+		{func() (Customer, error) { return tx.CustomerByUUID(ctx, c.TenantID, c.UUID) }, errUUIDTaken},
+	}
+	if c.Username != "" {
+		lookups = append(lookups, lookup{func() (Customer, error) { return tx.CustomerByUsername(ctx, c.TenantID, c.Username) }, errUsernameTaken})
+	}
+	for _, l := range lookups {
+		other, err := l.find()
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return err
+		case other.ID != c.ID:
+			return l.taken
+		}
+	}
+	return nil
+}

@@ -18,7 +18,7 @@ const dialectPassword = "Kundenbereich-Passwort-2030"
 
 func publicCaller(t *testing.T, svc *account.Service, slug string) account.Caller {
 	t.Helper()
-	c, err := svc.TenantCaller(context.Background(), slug)
+	c, err := svc.Tenants.Caller(context.Background(), slug)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,13 +29,13 @@ func TestTenantForHost(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		ctx := context.Background()
 		svc, _ := mustService(t, open)
-		if _, err := svc.CreateTenant(ctx, "shop"); err != nil {
+		if _, err := svc.Tenants.Create(ctx, "shop"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.CreateTenant(ctx, "news"); err != nil {
+		if _, err := svc.Tenants.Create(ctx, "news"); err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.SetTenantSetting(ctx, "shop", "hosts", "shop.example, www.shop.example"); err != nil {
+		if err := svc.Tenants.Set(ctx, "shop", "hosts", "shop.example, www.shop.example"); err != nil {
 			t.Fatal(err)
 		}
 		for host, want := range map[string]string{
@@ -46,7 +46,7 @@ func TestTenantForHost(t *testing.T) {
 			"":                 account.DefaultTenant,
 			"evil.example":     account.DefaultTenant,
 		} {
-			c, err := svc.TenantForHost(ctx, host)
+			c, err := svc.Tenants.ForHost(ctx, host)
 			if err != nil {
 				t.Fatalf("TenantForHost(%q): %v", host, err)
 			}
@@ -55,22 +55,22 @@ func TestTenantForHost(t *testing.T) {
 			}
 		}
 		// A host leads to one tenant only.
-		if err := svc.SetTenantSetting(ctx, "news", "hosts", "news.example,shop.example"); !account.IsKind(err, account.KindConflict) {
+		if err := svc.Tenants.Set(ctx, "news", "hosts", "news.example,shop.example"); !account.IsKind(err, account.KindConflict) {
 			t.Fatalf("a second tenant took shop.example: %v", err)
 		}
 		for _, bad := range []string{"shop.example:8080", "Shop.example", "https://shop.example", "a b"} {
-			if err := svc.SetTenantSetting(ctx, "news", "hosts", bad); !account.IsKind(err, account.KindInvalid) {
+			if err := svc.Tenants.Set(ctx, "news", "hosts", bad); !account.IsKind(err, account.KindInvalid) {
 				t.Errorf("hosts=%q accepted: %v", bad, err)
 			}
 		}
 		// Moving a host takes effect without a restart.
-		if err := svc.SetTenantSetting(ctx, "shop", "hosts", ""); err != nil {
+		if err := svc.Tenants.Set(ctx, "shop", "hosts", ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.SetTenantSetting(ctx, "news", "hosts", "shop.example"); err != nil {
+		if err := svc.Tenants.Set(ctx, "news", "hosts", "shop.example"); err != nil {
 			t.Fatal(err)
 		}
-		if c, err := svc.TenantForHost(ctx, "shop.example"); err != nil || c.Tenant.Slug != "news" {
+		if c, err := svc.Tenants.ForHost(ctx, "shop.example"); err != nil || c.Tenant.Slug != "news" {
 			t.Fatalf("after moving the host: %s, %v", c.Tenant.Slug, err)
 		}
 	})
@@ -82,7 +82,7 @@ func TestNumericSessions(t *testing.T) {
 		svc, st := mustService(t, open)
 		c := secretCaller(t, svc)
 		mustCreate(t, svc, c, account.NewCustomer{Email: "num@example.com", Password: dialectPassword})
-		if _, err := svc.CreateTenant(ctx, "other"); err != nil {
+		if _, err := svc.Tenants.Create(ctx, "other"); err != nil {
 			t.Fatal(err)
 		}
 		other := publicCaller(t, svc, "other")
@@ -90,7 +90,7 @@ func TestNumericSessions(t *testing.T) {
 		seen := map[int64]bool{}
 		var negative bool
 		for range 20 {
-			_, id, err := svc.LoginNumeric(ctx, c, "num@example.com", dialectPassword)
+			_, id, err := svc.Sessions.LoginNumeric(ctx, c, "num@example.com", dialectPassword)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,11 +103,11 @@ func TestNumericSessions(t *testing.T) {
 		if !negative {
 			t.Error("20 session ids, none negative: the range is not symmetric")
 		}
-		_, id, err := svc.LoginNumeric(ctx, c, "num@example.com", dialectPassword)
+		_, id, err := svc.Sessions.LoginNumeric(ctx, c, "num@example.com", dialectPassword)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := svc.LoginNumeric(ctx, c, "num@example.com", "wrong-password-123"); !account.IsKind(err, account.KindUnauthorized) {
+		if _, _, err := svc.Sessions.LoginNumeric(ctx, c, "num@example.com", "wrong-password-123"); !account.IsKind(err, account.KindUnauthorized) {
 			t.Fatalf("wrong password: %v", err)
 		}
 		// The id is a session like any other: its plain hash is not what
@@ -115,17 +115,17 @@ func TestNumericSessions(t *testing.T) {
 		if _, err := st.SessionByHash(ctx, account.HashSecret(formatInt(id))); err == nil {
 			t.Fatal("the store keeps the plain SHA-256 of a 54-bit session id")
 		}
-		if err := svc.LogoutNumeric(ctx, other.Tenant.ID, id); !account.IsKind(err, account.KindUnauthorized) {
+		if err := svc.Sessions.LogoutNumeric(ctx, other.Tenant.ID, id); !account.IsKind(err, account.KindUnauthorized) {
 			t.Fatalf("another tenant ended the session: %v", err)
 		}
-		if err := svc.LogoutNumeric(ctx, c.Tenant.ID, id); err != nil {
+		if err := svc.Sessions.LogoutNumeric(ctx, c.Tenant.ID, id); err != nil {
 			t.Fatalf("logout: %v", err)
 		}
-		if err := svc.LogoutNumeric(ctx, c.Tenant.ID, id); !account.IsKind(err, account.KindUnauthorized) {
+		if err := svc.Sessions.LogoutNumeric(ctx, c.Tenant.ID, id); !account.IsKind(err, account.KindUnauthorized) {
 			t.Fatalf("second logout of one session: %v", err)
 		}
 		for _, bad := range []int64{0, 1 << 53, -(1 << 53)} {
-			if err := svc.LogoutNumeric(ctx, c.Tenant.ID, bad); !account.IsKind(err, account.KindUnauthorized) {
+			if err := svc.Sessions.LogoutNumeric(ctx, c.Tenant.ID, bad); !account.IsKind(err, account.KindUnauthorized) {
 				t.Errorf("LogoutNumeric(%d): %v", bad, err)
 			}
 		}
@@ -141,12 +141,12 @@ func TestNumericSessionExpires(t *testing.T) {
 		svc, _ := mustServiceAt(t, open, clk.Now)
 		c := secretCaller(t, svc)
 		mustCreate(t, svc, c, account.NewCustomer{Email: "idle@example.com", Password: dialectPassword})
-		_, id, err := svc.LoginNumeric(ctx, c, "idle@example.com", dialectPassword)
+		_, id, err := svc.Sessions.LoginNumeric(ctx, c, "idle@example.com", dialectPassword)
 		if err != nil {
 			t.Fatal(err)
 		}
 		clk.advance(25 * time.Hour)
-		if err := svc.LogoutNumeric(ctx, c.Tenant.ID, id); !account.IsKind(err, account.KindUnauthorized) {
+		if err := svc.Sessions.LogoutNumeric(ctx, c.Tenant.ID, id); !account.IsKind(err, account.KindUnauthorized) {
 			t.Fatalf("logout of a session idle for 25 h: %v", err)
 		}
 	})
@@ -158,11 +158,11 @@ func TestPublicKey(t *testing.T) {
 		c := secretCaller(t, svc)
 		a := mustCreate(t, svc, c, account.NewCustomer{Email: "a@example.com", State: account.StateOffline}).Customer
 		b := mustCreate(t, svc, c, account.NewCustomer{Email: "b@example.com", State: account.StateOffline}).Customer
-		ka, kb := svc.PublicKey(a), svc.PublicKey(b)
+		ka, kb := svc.Keyring.CustomerKey(a), svc.Keyring.CustomerKey(b)
 		if len(ka) != 32 || bytes.Equal(ka, kb) {
 			t.Fatalf("public keys %x and %x", ka, kb)
 		}
-		if !bytes.Equal(ka, svc.PublicKey(a)) {
+		if !bytes.Equal(ka, svc.Keyring.CustomerKey(a)) {
 			t.Fatal("a customer's public key changed")
 		}
 	})
@@ -175,10 +175,10 @@ func TestLoginBeforeConfirm(t *testing.T) {
 		pub := publicCaller(t, svc, account.DefaultTenant)
 		reg := account.Registration{Email: "early@example.com", Password: dialectPassword, LoginBeforeConfirm: true,
 			Profile: account.Profile{FirstName: "Max"}}
-		if _, err := svc.Register(ctx, pub, reg); err != nil {
+		if _, err := svc.Registrations.Register(ctx, pub, reg); err != nil {
 			t.Fatal(err)
 		}
-		cust, err := svc.Authenticate(ctx, pub, "early@example.com", dialectPassword)
+		cust, _, err := svc.Sessions.Login(ctx, pub, "early@example.com", dialectPassword)
 		if err != nil {
 			t.Fatalf("login before confirming: %v", err)
 		}
@@ -187,20 +187,20 @@ func TestLoginBeforeConfirm(t *testing.T) {
 		}
 		// The registrant's names are not the address owner's yet: the
 		// mail greets neutrally.
-		ms, err := svc.ClaimMail(ctx, "test", 10)
+		ms, err := svc.Outbox.Claim(ctx, "test", 10)
 		if err != nil || len(ms) != 1 || ms[0].ToName != "" || strings.Contains(ms[0].Text, "Max") {
 			t.Fatalf("confirmation mail of a registration that logs in first: %+v, %v", ms, err)
 		}
 		// A second registration of the address changes nothing and gives
 		// the stranger no way in.
 		reg.Password, reg.FirstName = "Fremdes-Passwort-2030", "Eve"
-		if _, err := svc.Register(ctx, pub, reg); err != nil {
+		if _, err := svc.Registrations.Register(ctx, pub, reg); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Authenticate(ctx, pub, "early@example.com", "Fremdes-Passwort-2030"); err == nil {
+		if _, _, err := svc.Sessions.Login(ctx, pub, "early@example.com", "Fremdes-Passwort-2030"); err == nil {
 			t.Fatal("a second registrant logged in to the account")
 		}
-		again, err := svc.Authenticate(ctx, pub, "early@example.com", dialectPassword)
+		again, _, err := svc.Sessions.Login(ctx, pub, "early@example.com", dialectPassword)
 		if err != nil || again.FirstName != "Max" {
 			t.Fatalf("the first registrant after a second registration: %+v, %v", again, err)
 		}
@@ -211,10 +211,10 @@ func TestEmailStorageHMAC(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		ctx := context.Background()
 		svc, st := mustService(t, open)
-		if _, err := svc.CreateTenant(ctx, "private"); err != nil {
+		if _, err := svc.Tenants.Create(ctx, "private"); err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.SetTenantSetting(ctx, "private", "email_storage", "hmac"); err != nil {
+		if err := svc.Tenants.Set(ctx, "private", "email_storage", "hmac"); err != nil {
 			t.Fatal(err)
 		}
 		pub := publicCaller(t, svc, "private")
@@ -222,7 +222,7 @@ func TestEmailStorageHMAC(t *testing.T) {
 		sec.Key = account.KeySecret
 
 		const addr = "Privat.Person@Example.com"
-		if _, err := svc.Register(ctx, pub, account.Registration{Email: addr, Password: dialectPassword}); err != nil {
+		if _, err := svc.Registrations.Register(ctx, pub, account.Registration{Email: addr, Password: dialectPassword}); err != nil {
 			t.Fatal(err)
 		}
 		list, err := st.ListCustomers(ctx, pub.Tenant.ID, 0, 10)
@@ -234,10 +234,10 @@ func TestEmailStorageHMAC(t *testing.T) {
 			t.Fatalf("the row keeps the address: email %q, key %q", cust.Email, cust.EmailKey)
 		}
 		// Lookups by address still work, whatever its case.
-		if got, err := svc.CustomerByEmail(ctx, sec, "privat.person@example.COM"); err != nil || got.ID != cust.ID {
+		if got, err := svc.Customers.ByEmail(ctx, sec, "privat.person@example.COM"); err != nil || got.ID != cust.ID {
 			t.Fatalf("CustomerByEmail: %+v %v", got, err)
 		}
-		if _, err := svc.CreateCustomer(ctx, sec, account.NewCustomer{Email: "PRIVAT.PERSON@example.com"}); !account.IsKind(err, account.KindConflict) {
+		if _, err := svc.Customers.Create(ctx, sec, account.NewCustomer{Email: "PRIVAT.PERSON@example.com"}); !account.IsKind(err, account.KindConflict) {
 			t.Fatalf("a second customer for the address: %v", err)
 		}
 		// The key is tenant-salted: the same address elsewhere is another key.
@@ -249,34 +249,34 @@ func TestEmailStorageHMAC(t *testing.T) {
 		}
 
 		// The confirmation mail went to the address the request carried.
-		mails, err := svc.ClaimMail(ctx, "test", 10)
+		mails, err := svc.Outbox.Claim(ctx, "test", 10)
 		if err != nil || len(mails) != 1 || mails[0].To != addr {
 			t.Fatalf("queued mail: %+v, %v", mails, err)
 		}
 		// The row keeps no address, and still a password may not be it.
-		if _, err := svc.SetCustomerPassword(ctx, sec, formatInt(cust.ID), "PRIVAT.person@example.com"); !account.IsKind(err, account.KindInvalid) {
+		if _, err := svc.Customers.SetPassword(ctx, sec, formatInt(cust.ID), "PRIVAT.person@example.com"); !account.IsKind(err, account.KindInvalid) {
 			t.Fatalf("the address as password under hmac: %v", err)
 		}
 		// A flow without an address in the request sends nothing.
-		if _, err := svc.SetCustomerPassword(ctx, sec, formatInt(cust.ID), "Neues-Passwort-2031"); err != nil {
+		if _, err := svc.Customers.SetPassword(ctx, sec, formatInt(cust.ID), "Neues-Passwort-2031"); err != nil {
 			t.Fatal(err)
 		}
-		if ms, err := svc.ClaimMail(ctx, "test", 10); err != nil || len(ms) != 0 {
+		if ms, err := svc.Outbox.Claim(ctx, "test", 10); err != nil || len(ms) != 0 {
 			t.Fatalf("mail without a known address: %+v, %v", ms, err)
 		}
 		// A reset request names the address, so its mail goes out.
-		if _, err := svc.RequestPasswordReset(ctx, pub, "privat.person@example.com"); err != nil {
+		if _, err := svc.Recovery.Request(ctx, pub, "privat.person@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		if ms, err := svc.ClaimMail(ctx, "test", 10); err != nil || len(ms) != 1 || ms[0].To != "privat.person@example.com" {
+		if ms, err := svc.Outbox.Claim(ctx, "test", 10); err != nil || len(ms) != 1 || ms[0].To != "privat.person@example.com" {
 			t.Fatalf("reset mail: %+v, %v", ms, err)
 		}
 
 		// The mode cannot change under existing customers.
-		if err := svc.SetTenantSetting(ctx, "private", "email_storage", "plain"); !account.IsKind(err, account.KindConflict) {
+		if err := svc.Tenants.Set(ctx, "private", "email_storage", "plain"); !account.IsKind(err, account.KindConflict) {
 			t.Fatalf("email_storage changed under a customer: %v", err)
 		}
-		if err := svc.SetTenantSetting(ctx, account.DefaultTenant, "email_storage", "hmac"); !account.IsKind(err, account.KindConflict) {
+		if err := svc.Tenants.Set(ctx, account.DefaultTenant, "email_storage", "hmac"); !account.IsKind(err, account.KindConflict) {
 			t.Fatalf("email_storage changed under a customer: %v", err)
 		}
 	})
@@ -287,48 +287,56 @@ func TestRevealUnknownEmail(t *testing.T) {
 		ctx := context.Background()
 		svc, _ := mustService(t, open)
 		pub := publicCaller(t, svc, account.DefaultTenant)
-		if _, err := svc.RequestPasswordReset(ctx, pub, "nobody@example.com"); err != nil {
+		if _, err := svc.Recovery.Request(ctx, pub, "nobody@example.com"); err != nil {
 			t.Fatalf("by default an unknown address is answered like a known one: %v", err)
 		}
-		pub.RevealUnknownEmail = true
-		_, err := svc.RequestPasswordReset(ctx, pub, "nobody@example.com")
+		pub.Policy.RevealsUnknownEmail = func(t account.Tenant) bool { return t.Slug == account.DefaultTenant }
+		_, err := svc.Recovery.Request(ctx, pub, "nobody@example.com")
 		if e, ok := err.(*account.Error); !ok || e.Kind != account.KindNotFound || e.Code != "email_unknown" {
-			t.Fatalf("with RevealUnknownEmail: %v", err)
+			t.Fatalf("with RevealsUnknownEmail: %v", err)
+		}
+		other, err := svc.Tenants.Create(ctx, "keeps-quiet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub.Tenant = other
+		if _, err := svc.Recovery.Request(ctx, pub, "nobody@example.com"); err != nil {
+			t.Fatalf("a tenant the policy does not reveal for: %v", err)
 		}
 	})
 }
 
-func TestNoSession(t *testing.T) {
+func TestSessionsNone(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		ctx := context.Background()
 		svc, _ := mustService(t, open)
 		c := secretCaller(t, svc)
-		res, err := svc.Register(ctx, c, account.Registration{Email: "quiet@example.com", Password: dialectPassword})
+		res, err := svc.Registrations.Register(ctx, c, account.Registration{Email: "quiet@example.com", Password: dialectPassword})
 		if err != nil || res.ConfirmToken == "" {
 			t.Fatalf("Register: %+v, %v", res, err)
 		}
 		quiet := c
-		quiet.NoSession = true
-		cust, sess, err := svc.Confirm(ctx, quiet, res.ConfirmToken, "")
+		quiet.Policy.Sessions = account.SessionsNone
+		cust, sess, err := svc.Registrations.Confirm(ctx, quiet, res.ConfirmToken, "")
 		if err != nil || cust.State != account.StateActive {
 			t.Fatalf("Confirm: %+v, %v", cust, err)
 		}
 		if sess.Token != "" || sess.ID != 0 {
 			t.Fatalf("a caller that keeps no session got one: %+v", sess)
 		}
-		reset, err := svc.RequestPasswordReset(ctx, c, "quiet@example.com")
+		reset, err := svc.Recovery.Request(ctx, c, "quiet@example.com")
 		if err != nil || reset.Token == "" {
 			t.Fatalf("RequestPasswordReset: %+v, %v", reset, err)
 		}
-		if _, sess, err = svc.CompletePasswordReset(ctx, quiet, reset.Token, "Neues-Passwort-2031", nil); err != nil || sess.Token != "" {
+		if _, sess, err = svc.Recovery.Complete(ctx, quiet, reset.Token, "Neues-Passwort-2031", nil); err != nil || sess.Token != "" {
 			t.Fatalf("CompletePasswordReset: %+v, %v", sess, err)
 		}
 		// Others still get theirs.
-		reset, _ = svc.RequestPasswordReset(ctx, c, "quiet@example.com")
-		if _, sess, err = svc.CompletePasswordReset(ctx, c, reset.Token, "Drittes-Passwort-2032", nil); err != nil || sess.Token == "" {
-			t.Fatalf("CompletePasswordReset without NoSession: %+v, %v", sess, err)
+		reset, _ = svc.Recovery.Request(ctx, c, "quiet@example.com")
+		if _, sess, err = svc.Recovery.Complete(ctx, c, reset.Token, "Drittes-Passwort-2032", nil); err != nil || sess.Token == "" {
+			t.Fatalf("CompletePasswordReset under SessionsOpened: %+v, %v", sess, err)
 		}
-		if _, _, err := svc.Session(ctx, c.Tenant.ID, sess.Token); err != nil {
+		if _, _, err := svc.Sessions.Lookup(ctx, c.Tenant.ID, sess.Token); err != nil {
 			t.Fatalf("the session of a normal reset: %v", err)
 		}
 	})
@@ -364,13 +372,13 @@ func TestFailedLoginsCostTheSame(t *testing.T) {
 			{Email: "early@example.com", Password: dialectPassword, LoginBeforeConfirm: true},
 			{Email: "claimed@example.com", Password: "Fremdes-Passwort-2030"},
 		} {
-			if _, err := svc.Register(ctx, pub, r); err != nil {
+			if _, err := svc.Registrations.Register(ctx, pub, r); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for _, email := range []string{"nobody@example.com", "active@example.com", "pending@example.com", "early@example.com", "claimed@example.com"} {
 			before := pool.Runs()
-			_, err := svc.Authenticate(ctx, pub, email, "Falsches-Passwort-2030")
+			_, _, err := svc.Sessions.Login(ctx, pub, email, "Falsches-Passwort-2030")
 			if !account.IsKind(err, account.KindUnauthorized) {
 				t.Fatalf("%s: %v", email, err)
 			}
@@ -389,21 +397,21 @@ func TestPurgeMailRecords(t *testing.T) {
 		clk := &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 		svc, _ := mustServiceAt(t, open, clk.Now)
 		pub := publicCaller(t, svc, account.DefaultTenant)
-		if _, err := svc.Register(ctx, pub, account.Registration{Email: "sent@example.com", Password: dialectPassword}); err != nil {
+		if _, err := svc.Registrations.Register(ctx, pub, account.Registration{Email: "sent@example.com", Password: dialectPassword}); err != nil {
 			t.Fatal(err)
 		}
-		ms, err := svc.ClaimMail(ctx, "relay", 10)
+		ms, err := svc.Outbox.Claim(ctx, "relay", 10)
 		if err != nil || len(ms) != 1 {
 			t.Fatalf("ClaimMail: %v, %v", ms, err)
 		}
-		if err := svc.MailSent(ctx, ms[0].ID); err != nil {
+		if err := svc.Outbox.Sent(ctx, ms[0].ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Register(ctx, pub, account.Registration{Email: "unsent@example.com", Password: dialectPassword}); err != nil {
+		if _, err := svc.Registrations.Register(ctx, pub, account.Registration{Email: "unsent@example.com", Password: dialectPassword}); err != nil {
 			t.Fatal(err)
 		}
 		count := func() int {
-			views, err := svc.Mails(ctx, account.DefaultTenant, 10)
+			views, err := svc.Outbox.List(ctx, account.DefaultTenant, 10)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -432,7 +440,7 @@ func TestMailGreetings(t *testing.T) {
 		pub := publicCaller(t, svc, account.DefaultTenant)
 		nextMail := func(what string) account.OutgoingMail {
 			t.Helper()
-			ms, err := svc.ClaimMail(ctx, "test", 10)
+			ms, err := svc.Outbox.Claim(ctx, "test", 10)
 			if err != nil || len(ms) != 1 {
 				t.Fatalf("%s: %d mails, %v", what, len(ms), err)
 			}
@@ -441,21 +449,21 @@ func TestMailGreetings(t *testing.T) {
 		// A back office's names greet, even in mail a public caller asks for.
 		mustCreate(t, svc, sec, account.NewCustomer{Email: "office@example.com", Password: dialectPassword,
 			Profile: account.Profile{FirstName: "Erika", LastName: "Muster"}})
-		if _, err := svc.RequestPasswordReset(ctx, pub, "office@example.com"); err != nil {
+		if _, err := svc.Recovery.Request(ctx, pub, "office@example.com"); err != nil {
 			t.Fatal(err)
 		}
 		if m := nextMail("public reset of a back office's customer"); m.ToName != "Erika Muster" || !strings.Contains(m.Text, "Erika") {
 			t.Errorf("public reset of a back office's customer greets %q:\n%s", m.ToName, m.Text)
 		}
 		// A stranger's names greet nobody, even in mail a secret key asks for.
-		if _, err := svc.Register(ctx, pub, account.Registration{Email: "early@example.com", Password: dialectPassword,
+		if _, err := svc.Registrations.Register(ctx, pub, account.Registration{Email: "early@example.com", Password: dialectPassword,
 			LoginBeforeConfirm: true, Profile: account.Profile{FirstName: "Call", LastName: "+1-555-0100"}}); err != nil {
 			t.Fatal(err)
 		}
 		if m := nextMail("registration"); m.ToName != "" || strings.Contains(m.Text, "555") {
 			t.Errorf("the registration's mail greets %q", m.ToName)
 		}
-		res, err := svc.RequestPasswordReset(ctx, sec, "early@example.com")
+		res, err := svc.Recovery.Request(ctx, sec, "early@example.com")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,19 +471,19 @@ func TestMailGreetings(t *testing.T) {
 			t.Errorf("a secret key's reset greets with a stranger's names: %q", m.ToName)
 		}
 		// A back office setting only the salutation vouches for nothing.
-		early, err := svc.CustomerByEmail(ctx, sec, "early@example.com")
+		early, err := svc.Customers.ByEmail(ctx, sec, "early@example.com")
 		if err != nil {
 			t.Fatal(err)
 		}
 		ms := "ms"
-		if _, err := svc.UpdateCustomer(ctx, sec, formatInt(early.ID), account.CustomerPatch{Salutation: &ms}); err != nil {
+		if _, err := svc.Customers.Update(ctx, sec, formatInt(early.ID), account.CustomerPatch{Salutation: &ms}); err != nil {
 			t.Fatal(err)
 		}
 		if !mustLoad(t, svc, sec, early.ID).NamesUnconfirmed {
 			t.Error("a salutation patch vouched for a stranger's names")
 		}
 		// Once the owner resets (or confirms), the names are the account's.
-		if _, _, err := svc.CompletePasswordReset(ctx, pub, res.Token, "Neues-Passwort-2031", nil); err != nil {
+		if _, _, err := svc.Recovery.Complete(ctx, pub, res.Token, "Neues-Passwort-2031", nil); err != nil {
 			t.Fatal(err)
 		}
 		if m := nextMail("password changed"); m.ToName != "Call +1-555-0100" {
@@ -486,7 +494,7 @@ func TestMailGreetings(t *testing.T) {
 
 func mustLoad(t *testing.T, svc *account.Service, c account.Caller, id int64) account.Customer {
 	t.Helper()
-	cust, err := svc.Customer(context.Background(), c, formatInt(id))
+	cust, err := svc.Customers.Get(context.Background(), c, formatInt(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,32 +511,32 @@ func TestClaimsAndPasswordSets(t *testing.T) {
 		sec := secretCaller(t, svc)
 		pub := publicCaller(t, svc, account.DefaultTenant)
 
-		res, err := svc.Register(ctx, sec, account.Registration{Email: "claimed@example.com", Password: dialectPassword})
+		res, err := svc.Registrations.Register(ctx, sec, account.Registration{Email: "claimed@example.com", Password: dialectPassword})
 		if err != nil || res.ConfirmToken == "" {
 			t.Fatalf("Register: %+v, %v", res, err)
 		}
-		if _, err := svc.SetCustomerPassword(ctx, sec, formatInt(res.Customer.ID), "Admin-Passwort-2031"); err != nil {
+		if _, err := svc.Customers.SetPassword(ctx, sec, formatInt(res.Customer.ID), "Admin-Passwort-2031"); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := svc.Confirm(ctx, pub, res.ConfirmToken, ""); !account.IsKind(err, account.KindUnauthorized) && !account.IsKind(err, account.KindInvalid) {
+		if _, _, err := svc.Registrations.Confirm(ctx, pub, res.ConfirmToken, ""); !account.IsKind(err, account.KindUnauthorized) && !account.IsKind(err, account.KindInvalid) {
 			t.Fatalf("a registration confirmed after an admin set the password: %v", err)
 		}
-		if _, err := svc.Authenticate(ctx, pub, "claimed@example.com", dialectPassword); err == nil {
+		if _, _, err := svc.Sessions.Login(ctx, pub, "claimed@example.com", dialectPassword); err == nil {
 			t.Fatal("the registration's password replaced the admin's")
 		}
 
-		first, err := svc.Register(ctx, sec, account.Registration{Email: "resent@example.com", Password: dialectPassword})
+		first, err := svc.Registrations.Register(ctx, sec, account.Registration{Email: "resent@example.com", Password: dialectPassword})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.ResendConfirmation(ctx, pub, "resent@example.com"); err != nil {
+		if err := svc.Registrations.ResendConfirmation(ctx, pub, "resent@example.com"); err != nil {
 			t.Fatal(err)
 		}
-		cust, _, err := svc.Confirm(ctx, pub, first.ConfirmToken, "")
+		cust, _, err := svc.Registrations.Confirm(ctx, pub, first.ConfirmToken, "")
 		if err != nil || cust.State != account.StateActive {
 			t.Fatalf("the registrant's link after a resend: %+v, %v", cust, err)
 		}
-		if _, err := svc.Authenticate(ctx, pub, "resent@example.com", dialectPassword); err != nil {
+		if _, _, err := svc.Sessions.Login(ctx, pub, "resent@example.com", dialectPassword); err != nil {
 			t.Fatalf("the registration's password after confirming: %v", err)
 		}
 	})

@@ -95,25 +95,6 @@ type Renderer interface {
 	Check(dir string) error
 }
 
-// Application is a website of a tenant, with the URLs that mail links
-// lead to. A request names it with an app field or an appName parameter.
-type Application struct {
-	ID       int64
-	TenantID int64
-	Name     string
-	// Endpoint receives links of the form
-	// {Endpoint}?accountId=..&customerId=..&token=..&action=confirm|resetPwd|activate.
-	Endpoint string
-	// Link templates per action, e.g. https://www.example.de/confirm/{token};
-	// each, when set, wins over Endpoint for its action.
-	ConfirmURL string
-	ResetURL   string
-	InviteURL  string
-	Delivery   Delivery // empty: the tenant's
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-}
-
 // OutgoingMail is a claimed outbox row, opened for sending.
 type OutgoingMail struct {
 	Mail

@@ -1,7 +1,6 @@
 package account
 
 import (
-	"encoding/hex"
 	"strings"
 )
 
@@ -23,18 +22,12 @@ func keepsAddresses(t Tenant) bool { return t.Setting("email_storage") != "hmac"
 
 // emailKey checks an address and returns the tenant's key for it: the
 // normalised address, or its HMAC under email_storage=hmac.
-func (s *Service) emailKey(t Tenant, email string) (string, *FieldError) {
+func (s *core) emailKey(t Tenant, email string) (string, *FieldError) {
 	key, fe := NormalizeEmail(email)
 	if fe != nil || keepsAddresses(t) {
 		return key, fe
 	}
-	return s.hashedEmailKey(t.ID, key), nil
-}
-
-// hashedEmailKey is the email key of a normalised address under
-// email_storage=hmac.
-func (s *Service) hashedEmailKey(tenantID int64, normalised string) string {
-	return hmacKeyPrefix + hex.EncodeToString(s.tenantHMAC("email key", tenantID, []byte(normalised)))
+	return s.keys.hashedEmailKey(t.ID, key), nil
 }
 
 // storedEmail is the address as the customer row keeps it: as given, or
@@ -58,11 +51,11 @@ func (c *Customer) reachedAt(email string) {
 // addressFor is the customer's address to hold a new password pw against
 // ("not the email address"): the stored one, or, where the row keeps none,
 // pw itself when pw is the address whose HMAC the row keeps.
-func (s *Service) addressFor(cust Customer, pw string) string {
+func (s *core) addressFor(cust Customer, pw string) string {
 	if cust.Email != "" || !strings.HasPrefix(cust.EmailKey, hmacKeyPrefix) {
 		return cust.Email
 	}
-	if key, fe := NormalizeEmail(pw); fe == nil && s.hashedEmailKey(cust.TenantID, key) == cust.EmailKey {
+	if key, fe := NormalizeEmail(pw); fe == nil && s.keys.hashedEmailKey(cust.TenantID, key) == cust.EmailKey {
 		return pw
 	}
 	return ""

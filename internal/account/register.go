@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/text/language"
 )
 
 // Registration is a customer signing up with email and password.
@@ -59,8 +58,11 @@ var errTooManyClaims = &Error{Kind: KindRateLimited, Code: "too_many_registratio
 // Public callers get the same answer in every case; for an address that
 // already has an account the claim still exists, so that logging in with
 // the claimed password answers email_not_confirmed either way.
-func (s *Service) Register(ctx context.Context, c Caller, r Registration) (RegisterResult, error) {
+func (s *Registrations) Register(ctx context.Context, c Caller, r Registration) (RegisterResult, error) {
 	defer s.uniform(ctx, time.Now())
+	// A secret key learns whether the address had an account, unless the
+	// API takes every registration as the customer's own.
+	secret := c.IsSecret() && !c.Policy.SelfRegistration
 	key, fe := s.emailKey(c.Tenant, r.Email)
 	var fields []FieldError
 	if fe != nil {
@@ -89,7 +91,7 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (Regis
 		// Only secret callers learn that a username is taken; a public
 		// caller's username waits in the claim and is applied at
 		// confirmation if it is still free.
-		if c.IsSecret() && r.Username != "" {
+		if secret && r.Username != "" {
 			if err := usernameFree(ctx, tx, c.Tenant.ID, r.Username, key); err != nil {
 				return err
 			}
@@ -108,7 +110,7 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (Regis
 			// A public caller's profile waits in the claim: names it chose
 			// must not greet the owner of an address it does not own.
 			p := r.Profile
-			if !c.IsSecret() && !r.LoginBeforeConfirm {
+			if !secret && !r.LoginBeforeConfirm {
 				p = Profile{Locale: p.Locale}
 			}
 			cust.setProfile(p)
@@ -116,7 +118,7 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (Regis
 				// Nobody holds this address yet, so the registrant may have
 				// it now, and its link only confirms: it carries no claim.
 				cust.State, cust.PasswordHash = StatePendingActive, hash
-				cust.NamesUnconfirmed = !c.IsSecret()
+				cust.NamesUnconfirmed = !secret
 				claimed = nil
 			}
 			if err := tx.CreateCustomer(ctx, &cust); err != nil {
@@ -126,43 +128,43 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (Regis
 		case err != nil:
 			return err
 		case cust.State == StateDisabled || cust.State == StatePendingActive || cust.State == StateActive:
-			if c.IsSecret() {
+			if secret {
 				return errEmailTaken
 			}
 			// Someone registered an address that has an account. The claim
 			// is never sent to anyone and can never be confirmed; it makes
 			// a login with its password answer as for a new registration,
 			// whatever state the account is in.
-			if _, err := s.issueClaim(ctx, tx, cust, PurposeClaim, payload); err != nil {
+			if _, err := s.tokens.issueClaim(ctx, tx, cust, PurposeClaim, payload); err != nil {
 				return err
 			}
 			if cust.State == StateDisabled {
 				return nil // no way back in by mail
 			}
-			return s.mailRegisterAttempt(ctx, tx, c, cust)
+			return s.registrations.mailRegisterAttempt(ctx, tx, c, cust)
 		}
 		if cust.Locale == "" {
 			cust.Locale = r.Locale // for the mail's language; the row takes it at confirmation
 		}
-		token, err := s.issueClaim(ctx, tx, cust, PurposeConfirm, claimed)
+		token, err := s.tokens.issueClaim(ctx, tx, cust, PurposeConfirm, claimed)
 		if err != nil {
 			return err
 		}
 		res.Customer, res.ConfirmToken = cust, token
 		// Registrations count towards the hourly limit of confirmation
 		// mails too; past it the claim exists but no further mail goes out.
-		if full, err := s.mailLimitReached(ctx, tx, cust, 3, MailConfirm, MailConfirmResend); err != nil || full {
+		if full, err := s.mail.mailLimitReached(ctx, tx, cust, 3, MailConfirm, MailConfirmResend); err != nil || full {
 			return err
 		}
-		return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: token, validFor: s.cfg.ConfirmTTL})
+		return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: token, validFor: s.cfg.ConfirmTTL, username: r.Username})
 	})
 	if err == nil {
-		s.notifyQueued()
+		s.mail.notifyQueued()
 	}
-	if err != nil && !(errors.Is(err, errTooManyClaims) && !c.IsSecret()) {
+	if err != nil && !(errors.Is(err, errTooManyClaims) && !secret) {
 		return RegisterResult{}, err
 	}
-	if !c.IsSecret() {
+	if !secret {
 		s.log.Info("public registration", "tenant", c.Tenant.Slug)
 		return RegisterResult{Accepted: true}, nil
 	}
@@ -173,44 +175,21 @@ func (s *Service) Register(ctx context.Context, c Caller, r Registration) (Regis
 	return res, nil
 }
 
-// mailLimit bounds mails of some kinds to one customer per hour, so that
-// nobody can flood an address through public endpoints.
-func (s *Service) mailLimitReached(ctx context.Context, tx Tx, cust Customer, max int, kinds ...MailKind) (bool, error) {
-	n, err := tx.CountMail(ctx, cust.TenantID, cust.ID, kinds, s.now().Add(-time.Hour))
-	return n >= max, err
-}
-
 // mailRegisterAttempt tells the owner of an address with an account that
 // someone tried to register with it, with a reset link in case it was
 // them, instead of creating a second account.
-func (s *Service) mailRegisterAttempt(ctx context.Context, tx Tx, c Caller, cust Customer) error {
+func (s *Registrations) mailRegisterAttempt(ctx context.Context, tx Tx, c Caller, cust Customer) error {
 	if !c.sendsMail() {
 		return nil
 	}
-	if full, err := s.mailLimitReached(ctx, tx, cust, 3, MailRegisterAttempt); err != nil || full {
+	if full, err := s.mail.mailLimitReached(ctx, tx, cust, 3, MailRegisterAttempt); err != nil || full {
 		return err
 	}
-	token, err := s.issueToken(ctx, tx, cust, PurposePasswordReset)
+	token, err := s.tokens.issueToken(ctx, tx, cust, PurposePasswordReset)
 	if err != nil {
 		return err
 	}
-	return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailRegisterAttempt, action: ActionReset, token: token, validFor: s.cfg.ResetTTL})
-}
-
-// issueClaim adds a registration claim token, leaving earlier claims alive.
-func (s *Service) issueClaim(ctx context.Context, tx Tx, cust Customer, p Purpose, payload []byte) (string, error) {
-	now := s.now()
-	live, err := tx.LiveTokens(ctx, cust.TenantID, cust.ID, p, now)
-	if err != nil {
-		return "", err
-	}
-	if len(live) >= maxClaims {
-		return "", errTooManyClaims
-	}
-	raw, hash := newSecret()
-	t := Token{TenantID: cust.TenantID, CustomerID: cust.ID, Purpose: p, Hash: hash, Payload: payload,
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.ConfirmTTL)}
-	return raw, tx.CreateToken(ctx, &t)
+	return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailRegisterAttempt, action: ActionReset, token: token, validFor: s.cfg.ResetTTL})
 }
 
 // usernameFree reports errUsernameTaken if a customer other than the one
@@ -228,57 +207,11 @@ func usernameFree(ctx context.Context, tx Tx, tenantID int64, username, emailKey
 	return nil
 }
 
-var supportedLocales = language.NewMatcher([]language.Tag{language.German, language.English})
-
-// matchLocale picks de or en from an Accept-Language header, or fallback.
-func matchLocale(acceptLanguage, fallback string) string {
-	if acceptLanguage == "" {
-		return fallback
-	}
-	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
-	if err != nil || len(tags) == 0 {
-		return fallback
-	}
-	_, i, conf := supportedLocales.Match(tags...)
-	if conf == language.No {
-		return fallback
-	}
-	return []string{"de", "en"}[i]
-}
-
-// setProfile copies the non-empty fields of p.
-func (c *Customer) setProfile(p Profile) {
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	set(&c.Salutation, p.Salutation)
-	set(&c.FirstName, p.FirstName)
-	set(&c.LastName, p.LastName)
-	set(&c.Username, p.Username)
-	set(&c.Locale, p.Locale)
-	set(&c.PartnerRef, p.PartnerRef)
-}
-
-// setDefaults fills the empty fields of p from d.
-func (p *Profile) setDefaults(d Profile) {
-	c := Customer{}
-	c.setProfile(d)
-	c.setProfile(*p)
-	*p = c.profile()
-}
-
-func (c Customer) profile() Profile {
-	return Profile{Salutation: c.Salutation, FirstName: c.FirstName, LastName: c.LastName,
-		Username: c.Username, Locale: c.Locale, PartnerRef: c.PartnerRef}
-}
-
 // ResendConfirmation mails a new confirmation link to a customer who has
 // not confirmed yet, at most three confirmation mails an hour. It answers
 // the same whether or not the address has an account, and does nothing
 // where pforte sends no mail.
-func (s *Service) ResendConfirmation(ctx context.Context, c Caller, email string) error {
+func (s *Registrations) ResendConfirmation(ctx context.Context, c Caller, email string) error {
 	defer s.uniform(ctx, time.Now())
 	key, fe := s.emailKey(c.Tenant, email)
 	if fe != nil {
@@ -298,7 +231,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, c Caller, email string
 		if cust.State != StatePending && cust.State != StatePendingActive {
 			return nil
 		}
-		if full, err := s.mailLimitReached(ctx, tx, cust, 3, MailConfirm, MailConfirmResend); err != nil || full {
+		if full, err := s.mail.mailLimitReached(ctx, tx, cust, 3, MailConfirm, MailConfirmResend); err != nil || full {
 			return err
 		}
 		// The resent link carries no registration's password: anyone can
@@ -306,16 +239,16 @@ func (s *Service) ResendConfirmation(ctx context.Context, c Caller, email string
 		// requester made. It confirms the address; a customer without a
 		// password sets one when confirming it. Earlier links stay valid
 		// (a resend must not void a registrant's link), up to maxClaims.
-		token, err := s.issueClaim(ctx, tx, cust, PurposeConfirm, nil)
+		token, err := s.tokens.issueClaim(ctx, tx, cust, PurposeConfirm, nil)
 		if errors.Is(err, errTooManyClaims) {
 			return nil
 		} else if err != nil {
 			return err
 		}
-		return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirmResend, action: ActionConfirm, token: token, validFor: s.cfg.ConfirmTTL})
+		return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirmResend, action: ActionConfirm, token: token, validFor: s.cfg.ConfirmTTL})
 	})
 	if err == nil {
-		s.notifyQueued()
+		s.mail.notifyQueued()
 	}
 	return err
 }
@@ -324,7 +257,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, c Caller, email string
 // profile) applies, the customer becomes active and is logged in. A token
 // without a claim (a resent link) needs newPw when the customer has no
 // password yet; otherwise newPw must be empty.
-func (s *Service) Confirm(ctx context.Context, c Caller, token, newPw string) (Customer, NewSession, error) {
+func (s *Registrations) Confirm(ctx context.Context, c Caller, token, newPw string) (Customer, NewSession, error) {
 	var hash string
 	if newPw != "" {
 		if fields := s.checkNewPassword("password", newPw, "", nil); len(fields) > 0 {
@@ -338,7 +271,7 @@ func (s *Service) Confirm(ctx context.Context, c Caller, token, newPw string) (C
 	var cust Customer
 	var sess NewSession
 	err := s.inTx(ctx, func(tx Tx) error {
-		t, cu, err := s.consumeToken(ctx, tx, c.Tenant.ID, token, PurposeConfirm)
+		t, cu, err := s.tokens.consumeToken(ctx, tx, c.Tenant.ID, token, PurposeConfirm)
 		if err != nil {
 			return err
 		}
@@ -365,10 +298,10 @@ func (s *Service) Confirm(ctx context.Context, c Caller, token, newPw string) (C
 		if !cust.HasPassword() {
 			return errPasswordRequired // rolls back: the token stays usable
 		}
-		if err := s.markConfirmed(ctx, tx, &cust); err != nil {
+		if err := s.creds.markConfirmed(ctx, tx, &cust); err != nil {
 			return err
 		}
-		sess, err = s.logIn(ctx, tx, c, cust)
+		sess, err = s.creds.logIn(ctx, tx, c, cust)
 		return err
 	})
 	if err != nil {
@@ -393,27 +326,4 @@ func applyClaim(ctx context.Context, tx Tx, cust *Customer, payload []byte) erro
 	cust.setProfile(cl.Profile)
 	cust.PasswordHash = cl.PasswordHash
 	return nil
-}
-
-// markConfirmed records that the customer controls the mailbox, makes the
-// account active, and ends every open registration claim.
-func (s *Service) markConfirmed(ctx context.Context, tx Tx, cust *Customer) error {
-	now := s.now()
-	if cust.EmailConfirmedAt == nil {
-		cust.EmailConfirmedAt = &now
-	}
-	cust.NamesUnconfirmed = false // the mailbox's owner took the registration
-	if cust.State != StateActive {
-		if err := setState(cust, StateActive); err != nil {
-			return err
-		}
-	}
-	cust.UpdatedAt = now
-	if err := tx.UpdateCustomer(ctx, cust); err != nil {
-		return err
-	}
-	if err := tx.DeleteTokens(ctx, cust.TenantID, cust.ID, PurposeConfirm); err != nil {
-		return err
-	}
-	return tx.DeleteTokens(ctx, cust.TenantID, cust.ID, PurposeClaim)
 }

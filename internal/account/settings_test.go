@@ -44,13 +44,13 @@ func TestSettingsReachRunningService(t *testing.T) {
 			t.Fatal(err)
 		}
 		cli := account.NewService(account.Config{Store: st})
-		key, _, err := cli.CreateAPIKey(ctx, account.DefaultTenant, account.KeySecret, "")
+		key, _, err := cli.APIKeys.Create(ctx, account.DefaultTenant, account.KeySecret, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		locale := func() string {
 			t.Helper()
-			c, err := server.AuthenticateKey(ctx, key)
+			c, err := server.APIKeys.Authenticate(ctx, key)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +59,7 @@ func TestSettingsReachRunningService(t *testing.T) {
 		if got := locale(); got != "de" {
 			t.Fatalf("default_locale = %q, want the default de", got)
 		}
-		if err := cli.SetTenantSetting(ctx, account.DefaultTenant, "default_locale", "en"); err != nil {
+		if err := cli.Tenants.Set(ctx, account.DefaultTenant, "default_locale", "en"); err != nil {
 			t.Fatal(err)
 		}
 		clk.advance(2100 * time.Millisecond)
@@ -67,11 +67,11 @@ func TestSettingsReachRunningService(t *testing.T) {
 			t.Fatalf("default_locale = %q two seconds after the change, want en", got)
 		}
 		// Revocation, unlike settings, is never cached.
-		keys, _ := cli.APIKeys(ctx, account.DefaultTenant)
-		if err := cli.RevokeAPIKey(ctx, account.DefaultTenant, keys[0].ID); err != nil {
+		keys, _ := cli.APIKeys.List(ctx, account.DefaultTenant)
+		if err := cli.APIKeys.Revoke(ctx, account.DefaultTenant, keys[0].ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := server.AuthenticateKey(ctx, key); !account.IsKind(err, account.KindUnauthorized) {
+		if _, err := server.APIKeys.Authenticate(ctx, key); !account.IsKind(err, account.KindUnauthorized) {
 			t.Fatalf("revoked key: %v, want unauthorized at once", err)
 		}
 	})
@@ -124,7 +124,7 @@ func TestSecretStarts(t *testing.T) {
 				if err != nil {
 					t.Fatalf("round %d, start %d of %d concurrent first starts: %v", round, i, n, err)
 				}
-				if !bytes.Equal(svcs[i].DeriveKey("x"), svcs[0].DeriveKey("x")) {
+				if !bytes.Equal(svcs[i].Keyring.DialectKey("x"), svcs[0].Keyring.DialectKey("x")) {
 					t.Fatalf("round %d: concurrent first starts disagree on the secret", round)
 				}
 			}

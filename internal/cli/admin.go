@@ -126,14 +126,14 @@ func (e env) tenant(args []string) error {
 func (e env) tenantDo(svc *account.Service, sub string, rest []string, help string) error {
 	switch {
 	case sub == "create" && len(rest) == 1:
-		t, err := svc.CreateTenant(e.ctx, rest[0])
+		t, err := svc.Tenants.Create(e.ctx, rest[0])
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(e.stdout, t.Slug)
 		return nil
 	case sub == "list" && len(rest) == 0:
-		ts, err := svc.Tenants(e.ctx)
+		ts, err := svc.Tenants.List(e.ctx)
 		if err != nil {
 			return err
 		}
@@ -161,7 +161,7 @@ func (e env) tenantDo(svc *account.Service, sub string, rest []string, help stri
 			settings[key] = value
 		}
 		for key, value := range settings {
-			if err := svc.SetTenantSetting(e.ctx, rest[0], key, value); err != nil {
+			if err := svc.Tenants.Set(e.ctx, rest[0], key, value); err != nil {
 				return err
 			}
 		}
@@ -189,7 +189,7 @@ func (e env) apikeyDo(svc *account.Service, sub string, rest []string, tenant, k
 	case sub == "create" && kind == "":
 		return fmt.Errorf("%w: apikey create needs --kind secret or --kind public", ErrUsage)
 	case sub == "create" && len(rest) == 0:
-		raw, _, err := svc.CreateAPIKey(e.ctx, tenant, account.KeyKind(kind), name)
+		raw, _, err := svc.APIKeys.Create(e.ctx, tenant, account.KeyKind(kind), name)
 		if err != nil {
 			return err
 		}
@@ -197,7 +197,7 @@ func (e env) apikeyDo(svc *account.Service, sub string, rest []string, tenant, k
 		fmt.Fprintln(e.stdout, raw)
 		return nil
 	case sub == "list" && len(rest) == 0:
-		keys, err := svc.APIKeys(e.ctx, tenant)
+		keys, err := svc.APIKeys.List(e.ctx, tenant)
 		if err != nil {
 			return err
 		}
@@ -213,7 +213,7 @@ func (e env) apikeyDo(svc *account.Service, sub string, rest []string, tenant, k
 		if err != nil {
 			return fmt.Errorf("%w: key id must be a number (see pforte apikey list)", ErrUsage)
 		}
-		return svc.RevokeAPIKey(e.ctx, tenant, id)
+		return svc.APIKeys.Revoke(e.ctx, tenant, id)
 	}
 	return fmt.Errorf("%w: %s", ErrUsage, help)
 }

@@ -21,7 +21,7 @@ func (e env) mail(args []string) error {
 		if sub != "list" || len(rest) != 0 {
 			return fmt.Errorf("%w: %s", ErrUsage, help)
 		}
-		mails, err := svc.Mails(e.ctx, *tenant, *limit)
+		mails, err := svc.Outbox.List(e.ctx, *tenant, *limit)
 		if err != nil {
 			return err
 		}
@@ -79,7 +79,7 @@ func (e env) app(args []string) error {
 		return nil
 	})
 	return fs.run(func(svc *account.Service, rest []string) error {
-		c, err := svc.TenantCaller(e.ctx, *tenant)
+		c, err := svc.Tenants.Caller(e.ctx, *tenant)
 		if err != nil {
 			return err
 		}
@@ -87,19 +87,19 @@ func (e env) app(args []string) error {
 		switch {
 		case sub == "create" && len(rest) == 1:
 			p.Name = &rest[0]
-			a, err := svc.CreateApp(e.ctx, c, p)
+			a, err := svc.Apps.Create(e.ctx, c, p)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(e.stdout, a.Name)
 			return nil
 		case sub == "update" && len(rest) == 1:
-			_, err := svc.UpdateApp(e.ctx, c, rest[0], p)
+			_, err := svc.Apps.Update(e.ctx, c, rest[0], p)
 			return err
 		case sub == "delete" && len(rest) == 1:
-			return svc.DeleteApp(e.ctx, c, rest[0])
+			return svc.Apps.Delete(e.ctx, c, rest[0])
 		case sub == "list" && len(rest) == 0:
-			apps, err := svc.Apps(e.ctx, c)
+			apps, err := svc.Apps.List(e.ctx, c)
 			if err != nil {
 				return err
 			}

@@ -136,7 +136,7 @@ func (e env) serve(args []string) error {
 		defer stop()
 	}
 	if sender != nil {
-		relay := &mail.Relay{Outbox: svc, Sender: sender, Logger: log}
+		relay := &mail.Relay{Outbox: svc.Outbox, Sender: sender, Logger: log}
 		if met != nil {
 			relay.Observer = met
 		}

@@ -14,17 +14,17 @@ import (
 
 // Outbox is what the relay needs from the account service.
 type Outbox interface {
-	// ClaimMail leases up to limit due mails for owner and opens them.
-	ClaimMail(ctx context.Context, owner string, limit int) ([]account.OutgoingMail, error)
-	// MailSent records that the SMTP server accepted the mail.
-	MailSent(ctx context.Context, id int64) error
-	// MailFailed records a failed attempt; the service decides between a
+	// Claim leases up to limit due mails for owner and opens them.
+	Claim(ctx context.Context, owner string, limit int) ([]account.OutgoingMail, error)
+	// Sent records that the SMTP server accepted the mail.
+	Sent(ctx context.Context, id int64) error
+	// Failed records a failed attempt; the service decides between a
 	// retry (with backoff) and giving up, and reports failed when it gave up.
-	MailFailed(ctx context.Context, m account.OutgoingMail, cause error, permanent bool) (failed bool, err error)
-	// MailQueued is signalled (non-blocking) whenever this process queued mail, so the relay need not wait for its next poll.
-	MailQueued() <-chan struct{}
-	// ReleaseMail hands a claimed mail that was never tried back to the queue at once.
-	ReleaseMail(ctx context.Context, m account.OutgoingMail) error
+	Failed(ctx context.Context, m account.OutgoingMail, cause error, permanent bool) (failed bool, err error)
+	// Queued is signalled (non-blocking) whenever this process queued mail, so the relay need not wait for its next poll.
+	Queued() <-chan struct{}
+	// Release hands a claimed mail that was never tried back to the queue at once.
+	Release(ctx context.Context, m account.OutgoingMail) error
 }
 
 // Sender delivers one mail. Its errors say whether a retry could succeed
@@ -90,7 +90,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	log.Info("mail relay started", "batch", batch, "poll", poll)
 
 	for ctx.Err() == nil {
-		ms, err := r.Outbox.ClaimMail(ctx, owner, batch)
+		ms, err := r.Outbox.Claim(ctx, owner, batch)
 		if err != nil && ctx.Err() == nil {
 			log.Error("claiming mail", "err", err)
 		}
@@ -108,7 +108,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-timer.C:
-		case <-r.Outbox.MailQueued():
+		case <-r.Outbox.Queued():
 		}
 		timer.Stop()
 	}
@@ -151,7 +151,7 @@ func (r *Relay) deliver(ctx context.Context, log *slog.Logger, m account.Outgoin
 		// A sent mail left unrecorded goes out again when its lease
 		// expires: try a few times.
 		for try := 0; ; try++ {
-			err := r.Outbox.MailSent(rctx, m.ID)
+			err := r.Outbox.Sent(rctx, m.ID)
 			if err == nil {
 				return
 			}
@@ -164,7 +164,7 @@ func (r *Relay) deliver(ctx context.Context, log *slog.Logger, m account.Outgoin
 	}
 	permanent := IsPermanent(err)
 	log.Warn("mail not sent", "permanent", permanent, "err", err)
-	failed, ferr := r.Outbox.MailFailed(rctx, m, err, permanent)
+	failed, ferr := r.Outbox.Failed(rctx, m, err, permanent)
 	if ferr != nil {
 		log.Error("recording a failed mail", "err", ferr)
 	}
@@ -187,7 +187,7 @@ func (r *Relay) release(ctx context.Context, log *slog.Logger, ms []account.Outg
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	for _, m := range ms {
-		if err := r.Outbox.ReleaseMail(rctx, m); err != nil {
+		if err := r.Outbox.Release(rctx, m); err != nil {
 			log.Error("releasing a claimed mail", "mail_id", m.ID, "err", err)
 		}
 	}

@@ -30,7 +30,7 @@ type fakeOutbox struct {
 	changed  chan struct{} // closed and replaced on every report
 	lease    time.Duration
 	released []int64
-	giveUp   bool // MailFailed gives temporary failures up too
+	giveUp   bool // Failed gives temporary failures up too
 }
 
 type failure struct {
@@ -55,7 +55,7 @@ func (o *fakeOutbox) add(ms ...account.OutgoingMail) {
 	}
 }
 
-func (o *fakeOutbox) ClaimMail(_ context.Context, owner string, limit int) ([]account.OutgoingMail, error) {
+func (o *fakeOutbox) Claim(_ context.Context, owner string, limit int) ([]account.OutgoingMail, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.claims++
@@ -75,7 +75,7 @@ func (o *fakeOutbox) ClaimMail(_ context.Context, owner string, limit int) ([]ac
 	return out, nil
 }
 
-func (o *fakeOutbox) MailSent(_ context.Context, id int64) error {
+func (o *fakeOutbox) Sent(_ context.Context, id int64) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.sent = append(o.sent, id)
@@ -83,7 +83,7 @@ func (o *fakeOutbox) MailSent(_ context.Context, id int64) error {
 	return nil
 }
 
-func (o *fakeOutbox) MailFailed(_ context.Context, m account.OutgoingMail, cause error, permanent bool) (bool, error) {
+func (o *fakeOutbox) Failed(_ context.Context, m account.OutgoingMail, cause error, permanent bool) (bool, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.failed = append(o.failed, failure{m.ID, cause, permanent})
@@ -91,9 +91,9 @@ func (o *fakeOutbox) MailFailed(_ context.Context, m account.OutgoingMail, cause
 	return permanent || o.giveUp, nil
 }
 
-func (o *fakeOutbox) MailQueued() <-chan struct{} { return o.queued }
+func (o *fakeOutbox) Queued() <-chan struct{} { return o.queued }
 
-func (o *fakeOutbox) ReleaseMail(_ context.Context, m account.OutgoingMail) error {
+func (o *fakeOutbox) Release(_ context.Context, m account.OutgoingMail) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	m.LeaseOwner, m.LeaseUntil = "", nil
@@ -293,7 +293,7 @@ func TestRelayReportsFailures(t *testing.T) {
 			}
 			f := failed[0]
 			if f.id != 1 || f.permanent != tt.permanent || f.cause == nil {
-				t.Errorf("MailFailed(%d, %v, permanent=%v), want permanent=%v", f.id, f.cause, f.permanent, tt.permanent)
+				t.Errorf("Failed(%d, %v, permanent=%v), want permanent=%v", f.id, f.cause, f.permanent, tt.permanent)
 			}
 			if strings.Contains(f.cause.Error(), "customer1@example.org") || strings.Contains(logs.String(), "customer1@example.org") {
 				t.Errorf("the recipient reaches the outbox row or the log: %v", f.cause)

@@ -42,7 +42,7 @@ func newMailBench(b *testing.B, retryBase time.Duration) *mailBench {
 	if err := svc.Start(ctx, nil); err != nil {
 		b.Fatal(err)
 	}
-	key, _, err := svc.CreateAPIKey(ctx, account.DefaultTenant, account.KeyPublic, "bench")
+	key, _, err := svc.APIKeys.Create(ctx, account.DefaultTenant, account.KeyPublic, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func newMailBench(b *testing.B, retryBase time.Duration) *mailBench {
 	}
 	relayCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	relay := &mail.Relay{Outbox: svc, Sender: mail.NewSMTPSender(cfg, 30*time.Second), Poll: 100 * time.Millisecond,
+	relay := &mail.Relay{Outbox: svc.Outbox, Sender: mail.NewSMTPSender(cfg, 30*time.Second), Poll: 100 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)}
 	go func() { relay.Run(relayCtx); close(done) }()
 	b.Cleanup(func() { stop(); <-done })

@@ -46,12 +46,12 @@ func benchService(b *testing.B) (*account.Service, string) {
 	if err := svc.Start(ctx, nil); err != nil {
 		b.Fatal(err)
 	}
-	key, _, err := svc.CreateAPIKey(ctx, account.DefaultTenant, account.KeySecret, "bench")
+	key, _, err := svc.APIKeys.Create(ctx, account.DefaultTenant, account.KeySecret, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	caller, _ := svc.AuthenticateKey(ctx, key)
-	if _, err := svc.CreateCustomer(ctx, caller, account.NewCustomer{Email: "bench@example.com", Password: "correct horse battery staple"}); err != nil {
+	caller, _ := svc.APIKeys.Authenticate(ctx, key)
+	if _, err := svc.Customers.Create(ctx, caller, account.NewCustomer{Email: "bench@example.com", Password: "correct horse battery staple"}); err != nil {
 		b.Fatal(err)
 	}
 	return svc, key
@@ -63,7 +63,7 @@ func benchService(b *testing.B) (*account.Service, string) {
 // derived Ed25519 public key.
 func BenchmarkLoginHTTPGradido(b *testing.B) {
 	svc, _ := benchService(b)
-	if err := svc.SetTenantSetting(context.Background(), account.DefaultTenant, "gradido.allow_password_via_json", "true"); err != nil {
+	if err := svc.Tenants.Set(context.Background(), account.DefaultTenant, "gradido.allow_password_via_json", "true"); err != nil {
 		b.Fatal(err)
 	}
 	h := server.New(server.Deps{Service: svc, Logger: slog.New(slog.DiscardHandler)})

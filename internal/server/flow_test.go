@@ -409,10 +409,10 @@ func TestAPIKeys(t *testing.T) {
 		// A revoked key fails on the very next request.
 		mustStatus(t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK)
 		mustStatus(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "keys@example.com"}), http.StatusAccepted)
-		if err := h.svc.RevokeAPIKey(t.Context(), "default", h.secretKey.ID); err != nil {
+		if err := h.svc.APIKeys.Revoke(t.Context(), "default", h.secretKey.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.svc.RevokeAPIKey(t.Context(), "default", h.publicKey.ID); err != nil {
+		if err := h.svc.APIKeys.Revoke(t.Context(), "default", h.publicKey.ID); err != nil {
 			t.Fatal(err)
 		}
 		mustProblem(t, h.get(t, h.secret, "/api/v1/customers"), http.StatusUnauthorized, "api_key_invalid")

@@ -121,14 +121,14 @@ func newHarness(t *testing.T, open teststore.Opener, opts ...option) *harness {
 	h := &harness{svc: svc, store: st, clock: clk, opts: o}
 	h.secret, h.secretKey = mustCreateKey(t, svc, account.DefaultTenant, account.KeySecret)
 	h.public, h.publicKey = mustCreateKey(t, svc, account.DefaultTenant, account.KeyPublic)
-	if h.tenant, err = svc.TenantBySlug(ctx, account.DefaultTenant); err != nil {
+	if h.tenant, err = svc.Tenants.BySlug(ctx, account.DefaultTenant); err != nil {
 		t.Fatalf("TenantBySlug: %v", err)
 	}
 	h.srv = httptest.NewServer(server.New(server.Deps{Service: svc, Logger: slog.New(slog.DiscardHandler), CORSOrigins: o.cors}))
 	t.Cleanup(h.srv.Close)
 	h.client = h.srv.Client()
 	if o.relayURL != "" {
-		startRelay(t, svc, o.relayURL)
+		startRelay(t, svc.Outbox, o.relayURL)
 	}
 	return h
 }
@@ -167,7 +167,7 @@ func runRelay(t *testing.T, r *mail.Relay) {
 
 func mustCreateKey(t *testing.T, svc *account.Service, tenant string, kind account.KeyKind) (string, account.APIKey) {
 	t.Helper()
-	raw, k, err := svc.CreateAPIKey(context.Background(), tenant, kind, "test")
+	raw, k, err := svc.APIKeys.Create(context.Background(), tenant, kind, "test")
 	if err != nil {
 		t.Fatalf("CreateAPIKey(%s, %s): %v", tenant, kind, err)
 	}
@@ -177,7 +177,7 @@ func mustCreateKey(t *testing.T, svc *account.Service, tenant string, kind accou
 // mustCreateTenant adds a tenant and returns a secret and a public key of it.
 func (h *harness) mustCreateTenant(t *testing.T, slug string) (secret, public string) {
 	t.Helper()
-	if _, err := h.svc.CreateTenant(context.Background(), slug); err != nil {
+	if _, err := h.svc.Tenants.Create(context.Background(), slug); err != nil {
 		t.Fatalf("CreateTenant(%s): %v", slug, err)
 	}
 	secret, _ = mustCreateKey(t, h.svc, slug, account.KeySecret)

@@ -211,15 +211,15 @@ func TestMailLeaseRecovery(t *testing.T) {
 		h := newHarness(t, open, withLease(time.Minute))
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": "orphan@example.com", "password": mailPassword})
 
-		claimed, err := h.svc.ClaimMail(ctx, "crashed-relay", 10)
+		claimed, err := h.svc.Outbox.Claim(ctx, "crashed-relay", 10)
 		if err != nil || len(claimed) != 1 {
 			t.Fatalf("ClaimMail = %d mails, %v; want 1", len(claimed), err)
 		}
 		// The crashed relay never reports. A relay starts.
-		startRelay(t, h.svc, srv.URL())
+		startRelay(t, h.svc.Outbox, srv.URL())
 
 		h.clock.Advance(59 * time.Second)
-		if got, err := h.svc.ClaimMail(ctx, "probe", 10); err != nil || len(got) != 0 {
+		if got, err := h.svc.Outbox.Claim(ctx, "probe", 10); err != nil || len(got) != 0 {
 			t.Fatalf("within the lease, another claim got %d mails (%v)", len(got), err)
 		}
 		if ms := h.outbox(t); ms[0].LeaseOwner != "crashed-relay" || ms[0].Status != account.MailUnsent {
@@ -320,8 +320,8 @@ func TestMailTwoRelaysOnePostgres(t *testing.T) {
 	b := &countingSender{Sender: mail.NewSMTPSender(cfg, 5*time.Second)}
 	// One mail per claim: the replicas claim forty times between them, often
 	// at the same moment.
-	runRelay(t, &mail.Relay{Outbox: h.svc, Sender: a, Owner: "replica-a", Batch: 1, Poll: relayPoll})
-	runRelay(t, &mail.Relay{Outbox: replica, Sender: b, Owner: "replica-b", Batch: 1, Poll: relayPoll})
+	runRelay(t, &mail.Relay{Outbox: h.svc.Outbox, Sender: a, Owner: "replica-a", Batch: 1, Poll: relayPoll})
+	runRelay(t, &mail.Relay{Outbox: replica.Outbox, Sender: b, Owner: "replica-b", Batch: 1, Poll: relayPoll})
 
 	srv.WaitFor(t, n, mailWait)
 	ms := h.mustSettle(t)
@@ -389,7 +389,7 @@ func checkNotAtRest(t *testing.T, st account.Store, dump teststore.Dumper) {
 	}
 	look("queued", queued)
 
-	startRelay(t, h.svc, srv.URL())
+	startRelay(t, h.svc.Outbox, srv.URL())
 	m := mustMailTo(t, srv, email)
 	sent := mustTokenMail(t, m, "Bitte bestätigen Sie Ihre Registrierung", "https://www.meine-immobilien.de/confirm/")
 	if sent != queued {
@@ -467,7 +467,7 @@ func TestMailAPIDoesNotWaitForSMTP(t *testing.T) {
 		// A sender that waits as long as the server: the relay is stuck for
 		// its send timeout (which also bounds how long stopping it at the
 		// end of the test waits for the send in flight).
-		runRelay(t, &mail.Relay{Outbox: h.svc, Sender: mail.NewSMTPSender(cfg, time.Hour), Owner: "stuck", Batch: 1, Poll: relayPoll,
+		runRelay(t, &mail.Relay{Outbox: h.svc.Outbox, Sender: mail.NewSMTPSender(cfg, time.Hour), Owner: "stuck", Batch: 1, Poll: relayPoll,
 			SendTimeout: 5 * time.Second})
 
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": "first@example.com", "password": mailPassword})

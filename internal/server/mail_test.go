@@ -60,7 +60,7 @@ func (h *harness) mustApps(t *testing.T) {
 // request sees it.
 func (h *harness) mustSetting(t *testing.T, key, value string) {
 	t.Helper()
-	if err := h.svc.SetTenantSetting(context.Background(), account.DefaultTenant, key, value); err != nil {
+	if err := h.svc.Tenants.Set(context.Background(), account.DefaultTenant, key, value); err != nil {
 		t.Fatalf("SetTenantSetting(%s=%s): %v", key, value, err)
 	}
 	h.clock.Advance(3 * time.Second)
@@ -89,7 +89,7 @@ func mustAccepted(t *testing.T, r *response) {
 // outbox lists tenant default's mails, newest first.
 func (h *harness) outbox(t testing.TB) []account.MailView {
 	t.Helper()
-	ms, err := h.svc.Mails(context.Background(), account.DefaultTenant, 500)
+	ms, err := h.svc.Outbox.List(context.Background(), account.DefaultTenant, 500)
 	if err != nil {
 		t.Fatalf("Mails: %v", err)
 	}
@@ -805,14 +805,14 @@ func TestMailTemplateOverride(t *testing.T) {
 			{"empty directory", t.TempDir()},
 			{"no such directory", filepath.Join(t.TempDir(), "missing")},
 		} {
-			err := h.svc.SetTenantSetting(context.Background(), account.DefaultTenant, "templates", c.dir)
+			err := h.svc.Tenants.Set(context.Background(), account.DefaultTenant, "templates", c.dir)
 			var e *account.Error
 			if !errors.As(err, &e) || e.Kind != account.KindInvalid {
 				t.Errorf("%s: SetTenantSetting = %v, want an invalid error", c.name, err)
 			}
 		}
 		h.clock.Advance(3 * time.Second)
-		tenant, err := h.svc.TenantBySlug(context.Background(), account.DefaultTenant)
+		tenant, err := h.svc.Tenants.BySlug(context.Background(), account.DefaultTenant)
 		if err != nil || tenant.Setting("templates") != good {
 			t.Fatalf("templates setting %q (%v), want %q kept", tenant.Setting("templates"), err, good)
 		}
@@ -922,7 +922,7 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 
 		t.Run("second tenant", func(t *testing.T) {
 			secret, public := h.mustCreateTenant(t, "zweiter-mandant")
-			if err := h.svc.SetTenantSetting(context.Background(), "zweiter-mandant", "endpoint", tenantEndpoint); err != nil {
+			if err := h.svc.Tenants.Set(context.Background(), "zweiter-mandant", "endpoint", tenantEndpoint); err != nil {
 				t.Fatal(err)
 			}
 			h.clock.Advance(3 * time.Second)
@@ -948,7 +948,7 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 			var ms []account.MailView
 			var err error
 			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-				if ms, err = h.svc.Mails(context.Background(), "zweiter-mandant", 10); err != nil || len(ms) == 1 && ms[0].Status == account.MailSent {
+				if ms, err = h.svc.Outbox.List(context.Background(), "zweiter-mandant", 10); err != nil || len(ms) == 1 && ms[0].Status == account.MailSent {
 					break
 				}
 			}

@@ -43,7 +43,7 @@ func TestEmailPrivacyAtRest(t *testing.T) {
 
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword, "app": "immobilien"})
 		look("queued")
-		startRelay(t, h.svc, srv.URL())
+		startRelay(t, h.svc.Outbox, srv.URL())
 		m := mustMailTo(t, srv, email)
 		token := mustTokenMail(t, m, "Bitte bestätigen Sie Ihre Registrierung", "https://www.meine-immobilien.de/confirm/")
 		h.mustSettle(t)

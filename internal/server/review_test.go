@@ -124,7 +124,7 @@ func TestPublicResetRequestKeepsTheSitesToken(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
 		h := newHarness(t, open)
-		if err := h.svc.SetTenantSetting(context.Background(), "default", "delivery", "return"); err != nil {
+		if err := h.svc.Tenants.Set(context.Background(), "default", "delivery", "return"); err != nil {
 			t.Fatal(err)
 		}
 		h.clock.Advance(3 * time.Second) // past the tenant cache

@@ -24,12 +24,16 @@ type API struct {
 	publicURL  string
 	publicHost string // publicURL's host name, as wire.Host gives it
 	clients    wire.Clients
+	policy     account.Policy
 }
 
 // New returns the seed 003 API over svc; links lead to publicURL, and
 // clients bounds how many requests a client may make.
 func New(svc *account.Service, log *slog.Logger, publicURL string, clients wire.Clients) *API {
 	a := &API{svc: svc, log: log, publicURL: strings.TrimRight(publicURL, "/"), clients: clients}
+	// Verifying and resetting log nobody in here; links lead to this API's
+	// own paths; a tenant may let forgot.json reveal unknown addresses.
+	a.policy = account.Policy{Sessions: account.SessionsNone, Links: a.link, RevealsUnknownEmail: revealsUnknownEmail}
 	if u, err := url.Parse(a.publicURL); err == nil {
 		a.publicHost = wire.NormalHost(u.Hostname())
 	}
@@ -52,30 +56,34 @@ func (a *API) serve(fn handler) http.Handler {
 // each time (an HMAC, cheap), so that it exists only once the service has
 // started, and no key is stored.
 func (a *API) codec() jwtCodec {
-	return jwtCodec{key: a.svc.DeriveKey(jwtKeyLabel), issuer: a.publicURL, now: a.svc.Now}
+	return jwtCodec{key: a.svc.Keyring.DialectKey(jwtKeyLabel), issuer: a.publicURL, now: a.svc.Now}
 }
 
 // caller resolves the tenant from the request's Host, without its port.
 // This API has no key: every caller is public, and learns nothing that a
 // visitor of the site may not. The Host picks the tenant and is used for
-// nothing else; links are built from the public URL alone. username is the
-// name a registration asks for, for its verification link.
-func (a *API) caller(r *http.Request, username string) (account.Caller, error) {
-	c, err := a.svc.TenantForHost(r.Context(), wire.Host(r))
+// nothing else; links are built from the public URL alone.
+func (a *API) caller(r *http.Request) (account.Caller, error) {
+	c, err := a.svc.Tenants.ForHost(r.Context(), wire.Host(r))
 	if err != nil {
 		return account.Caller{}, err
 	}
 	if !enabled(c.Tenant) {
 		return account.Caller{}, errNotFound
 	}
-	c.Links = a.links(c, username)
-	c.NoSession = true // verifying and resetting log nobody in here
+	c.Policy = a.policy
 	return c, nil
 }
 
 // enabled reports whether the tenant serves this API (api2.enabled): it
 // takes registrations without any key, so a tenant must ask for it.
 func enabled(t account.Tenant) bool { return t.Setting("api2.enabled") == "true" }
+
+// revealsUnknownEmail: forgot.json answers 404 for an unknown address only
+// where the tenant asks for it (api2.reveal_unknown_email).
+func revealsUnknownEmail(t account.Tenant) bool {
+	return t.Setting("api2.reveal_unknown_email") == "true"
+}
 
 // errNotFound answers every path of this API for a tenant that does not
 // serve it, and paths under /api/2/auth/ that are none of its own.
@@ -95,7 +103,7 @@ func (a *API) jwtCaller(r *http.Request, p purpose) (account.Caller, claims, err
 	var c account.Caller
 	if !atPublicHost {
 		var err error
-		if c, err = a.svc.TenantForHost(r.Context(), host); err != nil {
+		if c, err = a.svc.Tenants.ForHost(r.Context(), host); err != nil {
 			return account.Caller{}, claims{}, err
 		}
 		if !enabled(c.Tenant) {
@@ -111,7 +119,7 @@ func (a *API) jwtCaller(r *http.Request, p purpose) (account.Caller, claims, err
 		return account.Caller{}, claims{}, errTokenInvalid
 	}
 	if atPublicHost {
-		c, err = a.svc.TenantCaller(r.Context(), cl.Tenant)
+		c, err = a.svc.Tenants.Caller(r.Context(), cl.Tenant)
 		if account.IsKind(err, account.KindNotFound) {
 			return account.Caller{}, claims{}, errTokenInvalid // the tenant is gone
 		} else if err != nil {
@@ -124,8 +132,7 @@ func (a *API) jwtCaller(r *http.Request, p purpose) (account.Caller, claims, err
 	if c.Tenant.Slug != cl.Tenant {
 		return account.Caller{}, claims{}, errTokenInvalid
 	}
-	c.Links = a.links(c, "")
-	c.NoSession = true
+	c.Policy = a.policy
 	return c, cl, nil
 }
 
@@ -136,39 +143,38 @@ func (a *API) jwtCaller(r *http.Request, p purpose) (account.Caller, claims, err
 // configured reset URL with the JWT as its token, since the seed's reset
 // is a PUT that a web frontend makes. username is the registration's
 // name; every other link names the customer's.
-func (a *API) links(c account.Caller, username string) func(action, token string, cust account.Customer) (string, string) {
-	return func(action, token string, cust account.Customer) (string, string) {
-		var p purpose
-		switch action {
-		case account.ActionConfirm:
-			p = purposeConfirm
-		case account.ActionReset:
-			p = purposeReset
-		default:
-			// The dialect's flows send no other links.
-			return c.DefaultLink(action, token, cust.ID), token
-		}
-		name := username
-		if p != purposeConfirm || name == "" {
-			name = userName(cust)
-		}
-		ttl := a.svc.TokenTTL(account.PurposeConfirm)
-		if p == purposeReset {
-			ttl = a.svc.TokenTTL(account.PurposePasswordReset)
-		}
-		signed, err := a.codec().issue(c.Tenant.Slug, p, cust.UUID, name, token, ttl)
-		if err != nil {
-			// HS256 with a byte key and string claims cannot fail; if it
-			// ever did, the mail gets a link without a token rather than
-			// the raw token.
-			a.log.Error("signing a JWT failed", "tenant", c.Tenant.Slug, "customer_id", cust.ID, "err", err)
-		}
-		if p == purposeConfirm {
-			return a.publicURL + "/api/2/auth/" + url.PathEscape(name) + "/verify.json?token=" + url.QueryEscape(signed), signed
-		}
-		// Without a reset_url the mail shows the JWT, which this API takes.
-		return c.DefaultLink(action, signed, cust.ID), signed
+func (a *API) link(c account.Caller, l account.Link) (string, string) {
+	cust := l.Customer
+	var p purpose
+	switch l.Action {
+	case account.ActionConfirm:
+		p = purposeConfirm
+	case account.ActionReset:
+		p = purposeReset
+	default:
+		// The dialect's flows send no other links.
+		return c.DefaultLink(l.Action, l.Token, cust.ID), l.Token
 	}
+	name := l.Username
+	if p != purposeConfirm || name == "" {
+		name = userName(cust)
+	}
+	ttl := a.svc.TokenTTL(account.PurposeConfirm)
+	if p == purposeReset {
+		ttl = a.svc.TokenTTL(account.PurposePasswordReset)
+	}
+	signed, err := a.codec().issue(c.Tenant.Slug, p, cust.UUID, name, l.Token, ttl)
+	if err != nil {
+		// HS256 with a byte key and string claims cannot fail; if it
+		// ever did, the mail gets a link without a token rather than
+		// the raw token.
+		a.log.Error("signing a JWT failed", "tenant", c.Tenant.Slug, "customer_id", cust.ID, "err", err)
+	}
+	if p == purposeConfirm {
+		return a.publicURL + "/api/2/auth/" + url.PathEscape(name) + "/verify.json?token=" + url.QueryEscape(signed), signed
+	}
+	// Without a reset_url the mail shows the JWT, which this API takes.
+	return c.DefaultLink(l.Action, signed, cust.ID), signed
 }
 
 // userName is the {username} of a customer's links: the username, or for

@@ -441,11 +441,11 @@ func TestMethods(t *testing.T) {
 func (h *harness) mustCustomer(t *testing.T, email string) account.Customer {
 	t.Helper()
 	ctx := context.Background()
-	c, err := h.svc.AuthenticateKey(ctx, h.Secret)
+	c, err := h.svc.APIKeys.Authenticate(ctx, h.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cust, err := h.svc.CustomerByEmail(ctx, c, email)
+	cust, err := h.svc.Customers.ByEmail(ctx, c, email)
 	if err != nil {
 		t.Fatalf("customer %s: %v", email, err)
 	}

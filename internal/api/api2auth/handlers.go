@@ -58,7 +58,7 @@ func (a *API) Register() http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
 		// The tenant first: one that does not serve this API answers 404
 		// whatever the body.
-		c, err := a.caller(r, "")
+		c, err := a.caller(r)
 		if err != nil {
 			return err
 		}
@@ -76,8 +76,7 @@ func (a *API) Register() http.Handler {
 		if len(missing) > 0 {
 			return account.Invalid(missing...)
 		}
-		c.Links = a.links(c, req.Username) // the link names the username asked for
-		if _, err := a.svc.Register(r.Context(), c, account.Registration{Email: req.Email, Password: req.Password,
+		if _, err := a.svc.Registrations.Register(r.Context(), c, account.Registration{Email: req.Email, Password: req.Password,
 			AcceptLanguage: r.Header.Get("Accept-Language"), Profile: account.Profile{Username: req.Username}}); err != nil {
 			return err
 		}
@@ -108,7 +107,7 @@ func (a *API) Verify() http.Handler {
 			// No tenant the JWT may act for: the Host's decides where the
 			// browser goes.
 			var herr error
-			if c, herr = a.caller(r, ""); herr != nil {
+			if c, herr = a.caller(r); herr != nil {
 				return herr
 			}
 		}
@@ -147,7 +146,7 @@ func (a *API) verify(r *http.Request) (account.Caller, account.Customer, error) 
 		return c, account.Customer{}, errAlreadyVerified
 	}
 	// The caller keeps no session: the seed's verification logs nobody in.
-	cust, _, err := a.svc.Confirm(r.Context(), c, cl.ID, "")
+	cust, _, err := a.svc.Registrations.Confirm(r.Context(), c, cl.ID, "")
 	if isCode(err, "token_invalid") {
 		// Another use of the same link may have won the race: then the
 		// answer is the one that link now gets.
@@ -161,7 +160,7 @@ func (a *API) verify(r *http.Request) (account.Caller, account.Customer, error) 
 // verified reports whether the customer a JWT names has confirmed the
 // address; an unknown one (deleted since) is errUserNotFound.
 func (a *API) verified(ctx context.Context, c account.Caller, sub string) (bool, error) {
-	cust, err := a.svc.CustomerBySubject(ctx, c.Tenant.ID, sub)
+	cust, err := a.svc.Customers.BySubject(ctx, c.Tenant.ID, sub)
 	if account.IsKind(err, account.KindNotFound) {
 		return false, errUserNotFound
 	} else if err != nil {
@@ -198,12 +197,11 @@ func withOutcome(front string, status int) string {
 // unknown address sets api2.reveal_unknown_email=true.
 func (a *API) Forgot() http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
-		c, err := a.caller(r, "")
+		c, err := a.caller(r)
 		if err != nil {
 			return err
 		}
-		c.RevealUnknownEmail = c.Tenant.Setting("api2.reveal_unknown_email") == "true"
-		if _, err := a.svc.RequestPasswordReset(r.Context(), c, r.PathValue("email")); err != nil {
+		if _, err := a.svc.Recovery.Request(r.Context(), c, r.PathValue("email")); err != nil {
 			return err
 		}
 		return wire.WriteJSON(w, http.StatusOK, okJSON{Status: http.StatusOK, Message: msgForgot})
@@ -229,7 +227,7 @@ func (a *API) ResetPassword() http.Handler {
 			return err
 		}
 		// The token must be the one issued for the customer the JWT names.
-		if _, _, err := a.svc.CompletePasswordResetFor(r.Context(), c, cl.Subject, cl.ID, req.Password); err != nil {
+		if _, _, err := a.svc.Recovery.CompleteFor(r.Context(), c, cl.Subject, cl.ID, req.Password); err != nil {
 			return err
 		}
 		return wire.WriteJSON(w, http.StatusOK, okJSON{Status: http.StatusOK, Message: msgReset})

@@ -78,7 +78,7 @@ func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *ha
 	a.Client = &http.Client{Transport: a.Srv.Client().Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	a.Check = h.check
-	if _, err := h.svc.CreateTenant(context.Background(), otherTenantSlug); err != nil {
+	if _, err := h.svc.Tenants.Create(context.Background(), otherTenantSlug); err != nil {
 		t.Fatalf("CreateTenant: %v", err)
 	}
 	h.MustSetting(t, otherTenantSlug, "hosts", otherHost)

@@ -178,7 +178,7 @@ func New(t *testing.T, open teststore.Opener, opts ...Option) *Harness {
 		t.Fatalf("Start: %v", err)
 	}
 	for _, s := range cfg.settings {
-		if err := svc.SetTenantSetting(ctx, account.DefaultTenant, s[0], s[1]); err != nil {
+		if err := svc.Tenants.Set(ctx, account.DefaultTenant, s[0], s[1]); err != nil {
 			t.Fatalf("SetTenantSetting: %v", err)
 		}
 	}
@@ -201,7 +201,7 @@ func New(t *testing.T, open teststore.Opener, opts ...Option) *Harness {
 // MustKey makes a new key of a tenant and returns it.
 func (h *Harness) MustKey(t *testing.T, tenant string, kind account.KeyKind) string {
 	t.Helper()
-	raw, _, err := h.Svc.CreateAPIKey(context.Background(), tenant, kind, "test")
+	raw, _, err := h.Svc.APIKeys.Create(context.Background(), tenant, kind, "test")
 	if err != nil {
 		t.Fatalf("CreateAPIKey(%s, %s): %v", tenant, kind, err)
 	}
@@ -212,7 +212,7 @@ func (h *Harness) MustKey(t *testing.T, tenant string, kind account.KeyKind) str
 // (2 s on its clock) expire, so that the next request sees it.
 func (h *Harness) MustSetting(t *testing.T, tenant, key, value string) {
 	t.Helper()
-	if err := h.Svc.SetTenantSetting(context.Background(), tenant, key, value); err != nil {
+	if err := h.Svc.Tenants.Set(context.Background(), tenant, key, value); err != nil {
 		t.Fatalf("SetTenantSetting(%s, %s=%s): %v", tenant, key, value, err)
 	}
 	h.Clock.Advance(3 * time.Second)
@@ -227,7 +227,7 @@ func (h *Harness) startRelay(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ParseSMTPURL: %v", err)
 	}
-	r := &mail.Relay{Outbox: h.Svc, Sender: mail.NewSMTPSender(cfg, 5*time.Second), Poll: 10 * time.Millisecond}
+	r := &mail.Relay{Outbox: h.Svc.Outbox, Sender: mail.NewSMTPSender(cfg, 5*time.Second), Poll: 10 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -29,15 +29,13 @@ func (a *API) RequestReset() http.Handler {
 		if err != nil {
 			return err
 		}
-		if c, err = a.svc.WithApp(r.Context(), c, app); err != nil {
+		if c, err = a.svc.Apps.With(r.Context(), c, app); err != nil {
 			return err
 		}
-		// This dialect never answers with a token, so it asks as a caller
-		// that receives none, whatever its key: with delivery "return" the
-		// service then issues no token that nobody would get and that
-		// would void the one the site mailed itself.
-		c.Key = account.KeyPublic
-		if _, err := a.svc.RequestPasswordReset(r.Context(), c, req.Email); err != nil {
+		// The policy receives no token, so with delivery "return" the
+		// service issues none that nobody would get and that would void
+		// the one the site mailed itself.
+		if _, err := a.svc.Recovery.Request(r.Context(), c, req.Email); err != nil {
 			return err
 		}
 		// The same answer whether or not the address has an account: no
@@ -62,7 +60,7 @@ func (a *API) ResetPassword() http.Handler {
 		}
 		// The service also opens a session; the vendor's answer is the
 		// customer alone, so its token is not handed out.
-		cust, _, err := a.svc.CompletePasswordResetFor(r.Context(), c, r.PathValue("customerId"), req.Token, req.Password)
+		cust, _, err := a.svc.Recovery.CompleteFor(r.Context(), c, r.PathValue("customerId"), req.Token, req.Password)
 		if err != nil {
 			return err
 		}

@@ -55,7 +55,7 @@ func newHarness(t *testing.T, open teststore.Opener) *harness {
 	a := apitest.New(t, open, apitest.WithRelay())
 	a.Check = a.JSONDialect(dialect, func(t *testing.T, r *response) { mustErrorDoc(t, r) })
 	h := &harness{Harness: a, clock: a.Clock, smtp: a.SMTP, secret: a.Secret, public: a.Public}
-	if _, err := h.Svc.CreateTenant(context.Background(), otherTenantSlug); err != nil {
+	if _, err := h.Svc.Tenants.Create(context.Background(), otherTenantSlug); err != nil {
 		t.Fatalf("CreateTenant: %v", err)
 	}
 	h.otherSecret = h.MustKey(t, otherTenantSlug, account.KeySecret)

@@ -101,21 +101,32 @@ func (a *API) serveLimited(fn handler, limit bool) http.Handler {
 // setting names the Host header, else default. The Host header only picks
 // a tenant: no link is ever built from it.
 func (a *API) caller(w http.ResponseWriter, r *http.Request) (account.Caller, error) {
+	c, err := a.tenantOf(w, r)
+	c.Policy = policy
+	return c, err
+}
+
+// policy: registering through createUser (emailType 2) is always the
+// customer's own, so even a secret key learns nothing of whether the
+// address had an account; a key only names the tenant.
+var policy = account.Policy{SelfRegistration: true}
+
+func (a *API) tenantOf(w http.ResponseWriter, r *http.Request) (account.Caller, error) {
 	ctx := r.Context()
 	if key := wire.APIKey(r); key != "" {
-		c, err := a.svc.AuthenticateKey(ctx, key)
+		c, err := a.svc.APIKeys.Authenticate(ctx, key)
 		if err == nil {
 			a.cors(w, c.Tenant)
 			return c, nil
 		}
 		// A bad key names no tenant; the host's decides whether a browser
 		// may read the error.
-		if hc, herr := a.svc.TenantForHost(ctx, wire.Host(r)); herr == nil {
+		if hc, herr := a.svc.Tenants.ForHost(ctx, wire.Host(r)); herr == nil {
 			a.cors(w, hc.Tenant)
 		}
 		return account.Caller{}, err
 	}
-	c, err := a.svc.TenantForHost(ctx, wire.Host(r))
+	c, err := a.svc.Tenants.ForHost(ctx, wire.Host(r))
 	if err != nil {
 		return account.Caller{}, err
 	}

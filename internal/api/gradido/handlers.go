@@ -115,7 +115,7 @@ func (a *API) user(c account.Caller, cust account.Customer, requested string) us
 		FirstName:    cust.FirstName,
 		GroupAlias:   c.Tenant.Slug,
 		IdentHash:    identHash(normalised),
-		PublicHex:    hex.EncodeToString(a.svc.PublicKey(cust)),
+		PublicHex:    hex.EncodeToString(a.svc.Keyring.CustomerKey(cust)),
 		LastName:     cust.LastName,
 		Role:         "none",
 		Username:     "",
@@ -140,7 +140,7 @@ func (a *API) Login() http.Handler {
 		if err != nil {
 			return err
 		}
-		cust, sessionID, err := a.svc.LoginNumeric(r.Context(), c, req.Email, req.Password)
+		cust, sessionID, err := a.svc.Sessions.LoginNumeric(r.Context(), c, req.Email, req.Password)
 		if err != nil {
 			return err
 		}
@@ -178,13 +178,11 @@ func (a *API) CreateUser() http.Handler {
 		}
 		profile := account.Profile{FirstName: req.FirstName, LastName: req.LastName}
 		if emailType == emailTypeAdmin {
-			_, err = a.svc.CreateCustomer(r.Context(), c, account.NewCustomer{Email: req.Email, Password: req.Password,
+			_, err = a.svc.Customers.Create(r.Context(), c, account.NewCustomer{Email: req.Email, Password: req.Password,
 				State: account.StatePendingActive, Activation: true, Profile: profile})
 		} else {
-			// Registering oneself: a key only names the tenant. Without
-			// its rights the service answers the same whether or not the
-			// address had an account, even to a secret key.
-			_, err = a.svc.Register(r.Context(), account.Caller{Tenant: c.Tenant}, account.Registration{Email: req.Email,
+			// Registering oneself: a key only names the tenant (see policy).
+			_, err = a.svc.Registrations.Register(r.Context(), c, account.Registration{Email: req.Email,
 				Password: req.Password, AcceptLanguage: r.Header.Get("Accept-Language"), LoginBeforeConfirm: true, Profile: profile})
 		}
 		if err != nil {
@@ -203,7 +201,7 @@ func (a *API) Logout() http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := a.svc.LogoutNumeric(r.Context(), c.Tenant.ID, req.SessionID); err != nil {
+		if err := a.svc.Sessions.LogoutNumeric(r.Context(), c.Tenant.ID, req.SessionID); err != nil {
 			return err
 		}
 		return wire.WriteJSON(w, http.StatusOK, success)

@@ -62,7 +62,7 @@ func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *ha
 	a := apitest.New(t, open, append(base, opts...)...)
 	h := &harness{Harness: a, logs: logs}
 	a.Check = h.check
-	if _, err := a.Svc.CreateTenant(context.Background(), otherTenantSlug); err != nil {
+	if _, err := a.Svc.Tenants.Create(context.Background(), otherTenantSlug); err != nil {
 		t.Fatalf("CreateTenant: %v", err)
 	}
 	h.otherSecret = h.MustKey(t, otherTenantSlug, account.KeySecret)
@@ -342,15 +342,15 @@ func (h *harness) mustSetState(t *testing.T, id int64, state string) {
 func (h *harness) publicHex(t *testing.T, id int64) string {
 	t.Helper()
 	ctx := context.Background()
-	c, err := h.Svc.AuthenticateKey(ctx, h.Secret)
+	c, err := h.Svc.APIKeys.Authenticate(ctx, h.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cust, err := h.Svc.Customer(ctx, c, strconv.FormatInt(id, 10))
+	cust, err := h.Svc.Customers.Get(ctx, c, strconv.FormatInt(id, 10))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("%x", h.Svc.PublicKey(cust))
+	return fmt.Sprintf("%x", h.Svc.Keyring.CustomerKey(cust))
 }
 
 // ---- mail ----

@@ -475,10 +475,10 @@ func TestPasswordChange(t *testing.T) {
 			h.mustNoLogin(t, email, strongPw)
 			h.mustLogin(t, email, "Selbst-geaendert-2030")
 			// The token's own session lives on; the others end.
-			if _, _, err := h.svc.Session(context.Background(), 0, token); err != nil {
+			if _, _, err := h.svc.Sessions.Lookup(context.Background(), 0, token); err != nil {
 				t.Errorf("own session ended: %v", err)
 			}
-			if _, _, err := h.svc.Session(context.Background(), 0, second); err == nil {
+			if _, _, err := h.svc.Sessions.Lookup(context.Background(), 0, second); err == nil {
 				t.Error("other session survived")
 			}
 			// With a key too, the session must be of its tenant.
@@ -507,7 +507,7 @@ func TestPasswordChange(t *testing.T) {
 			mustStatus(t, change(h.secret, "", "HMGUserID", me.HMGUserID, "NewPassword", "Vom-Dienst-gesetzt-2030"), http.StatusNoContent)
 			h.mustNoLogin(t, email, strongPw)
 			h.mustLogin(t, email, "Vom-Dienst-gesetzt-2030")
-			if _, _, err := h.svc.Session(context.Background(), 0, token); err == nil {
+			if _, _, err := h.svc.Sessions.Lookup(context.Background(), 0, token); err == nil {
 				t.Error("a session survived a password set by the service user")
 			}
 		})
@@ -578,7 +578,7 @@ func TestTenantIsolation(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
 		h := newHarness(t, open)
-		if _, err := h.svc.CreateTenant(context.Background(), "other"); err != nil {
+		if _, err := h.svc.Tenants.Create(context.Background(), "other"); err != nil {
 			t.Fatal(err)
 		}
 		otherSecret, otherPublic := mustKeys(t, h.svc, "other")

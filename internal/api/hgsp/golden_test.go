@@ -137,7 +137,7 @@ func TestGolden(t *testing.T) {
 // mustTemplate creates a template user with a locale and a partner.
 func (h *harness) mustTemplate(t *testing.T, id, locale, partner string) {
 	t.Helper()
-	_, err := h.svc.CreateCustomer(context.Background(), h.caller, account.NewCustomer{Email: "template-" + id[:8] + "@example.com",
+	_, err := h.svc.Customers.Create(context.Background(), h.caller, account.NewCustomer{Email: "template-" + id[:8] + "@example.com",
 		UUID: id, Password: "Template-Passwort-2030", Profile: account.Profile{Locale: locale, PartnerRef: partner}})
 	if err != nil {
 		t.Fatalf("create template user: %v", err)

@@ -158,7 +158,7 @@ func (a *API) RegisterUser() http.Handler {
 			if err := publicRegistration(req, state); err != nil {
 				return err
 			}
-			if _, err := a.svc.Register(r.Context(), c, account.Registration{Email: req.Email, Password: req.Password,
+			if _, err := a.svc.Registrations.Register(r.Context(), c, account.Registration{Email: req.Email, Password: req.Password,
 				AcceptLanguage: r.Header.Get("Accept-Language"), Profile: profile}); err != nil {
 				return err
 			}
@@ -166,7 +166,7 @@ func (a *API) RegisterUser() http.Handler {
 			// whatever state: no HMGUserID, which would tell.
 			return writeXML(w, http.StatusAccepted, registerUserResponse{State: stateXML(account.StatePending)})
 		}
-		res, err := a.svc.CreateCustomer(r.Context(), c, account.NewCustomer{Email: req.Email, UUID: req.HMGUserID,
+		res, err := a.svc.Customers.Create(r.Context(), c, account.NewCustomer{Email: req.Email, UUID: req.HMGUserID,
 			Password: req.Password, State: state, Profile: profile, TemplateRef: req.TemplateUserID,
 			Adopt: true, Activation: true})
 		if err != nil {
@@ -210,11 +210,11 @@ func (a *API) User() http.Handler {
 		if err != nil {
 			return err
 		}
-		cust, err := a.svc.CustomerByEmail(r.Context(), c, email)
+		cust, err := a.svc.Customers.ByEmail(r.Context(), c, email)
 		if err != nil {
 			return renamed(err, "email", queryEmail)
 		}
-		act, err := a.svc.IssueActivation(r.Context(), c, cust)
+		act, err := a.svc.Invitations.Issue(r.Context(), c, cust)
 		if err != nil {
 			return err
 		}
@@ -233,7 +233,7 @@ func (a *API) Activate() http.Handler {
 		if err != nil {
 			return err
 		}
-		cust, _, err := a.svc.ActivateWithCode(r.Context(), c, req.Email, req.ActivationCode, req.Password, nil)
+		cust, _, err := a.svc.Invitations.AcceptCode(r.Context(), c, req.Email, req.ActivationCode, req.Password, nil)
 		if err != nil {
 			return codeError(err, "ActivationCode")
 		}
@@ -282,7 +282,7 @@ func (a *API) changeOwnPassword(r *http.Request, tenantID int64, token string, r
 		return account.Invalid(account.FieldError{Field: "OldPassword", Code: "required", Message: "is required with an SSO token"})
 	}
 	if req.HMGUserID != "" {
-		cust, _, err := a.svc.Session(r.Context(), tenantID, token)
+		cust, _, err := a.svc.Sessions.Lookup(r.Context(), tenantID, token)
 		if err != nil {
 			return err
 		}
@@ -290,7 +290,7 @@ func (a *API) changeOwnPassword(r *http.Request, tenantID int64, token string, r
 			return account.Errorf(account.KindForbidden, "wrong_user", "HMGUserID: is not the user of the SSO token")
 		}
 	}
-	return a.svc.ChangePassword(r.Context(), tenantID, token, req.OldPassword, req.NewPassword, nil)
+	return a.svc.Sessions.ChangePassword(r.Context(), tenantID, token, req.OldPassword, req.NewPassword, nil)
 }
 
 // setPassword is a service user setting a user's password.
@@ -302,7 +302,7 @@ func (a *API) setPassword(r *http.Request, c account.Caller, req passwordChangeR
 		// Refused rather than ignored: a site must not believe it was checked.
 		return account.Invalid(account.FieldError{Field: "OldPassword", Code: "invalid", Message: "is not checked for a service user; send NewPassword only"})
 	}
-	_, err := a.svc.SetCustomerPassword(r.Context(), c, req.HMGUserID, req.NewPassword)
+	_, err := a.svc.Customers.SetPassword(r.Context(), c, req.HMGUserID, req.NewPassword)
 	return err
 }
 
@@ -314,7 +314,7 @@ func (a *API) ResetCode() http.Handler {
 		if err != nil {
 			return err
 		}
-		cust, code, err := a.svc.IssueResetCode(r.Context(), c, email)
+		cust, code, err := a.svc.Recovery.IssueCode(r.Context(), c, email)
 		if err != nil {
 			return renamed(err, "email", queryEmail)
 		}
@@ -330,7 +330,7 @@ func (a *API) ResetPassword() http.Handler {
 		if err != nil {
 			return err
 		}
-		if _, _, err := a.svc.ResetWithCode(r.Context(), c, req.Email, req.ResetCode, req.NewPassword); err != nil {
+		if _, _, err := a.svc.Recovery.CompleteWithCode(r.Context(), c, req.Email, req.ResetCode, req.NewPassword); err != nil {
 			return codeError(renamed(err, "password", "NewPassword"), "ResetCode")
 		}
 		w.WriteHeader(http.StatusNoContent)

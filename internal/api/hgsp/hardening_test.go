@@ -222,7 +222,7 @@ func TestXMLHardeningEveryRoute(t *testing.T) {
 			t.Errorf("refused documents stored something: %v, then %v", before, after)
 		}
 		h.mustLogin(t, "target@example.com", strongPw)
-		if _, _, err := h.svc.Session(t.Context(), 0, token); err != nil {
+		if _, _, err := h.svc.Sessions.Lookup(t.Context(), 0, token); err != nil {
 			t.Errorf("session ended: %v", err)
 		}
 	})

@@ -36,7 +36,7 @@ func newHarness(t *testing.T, open teststore.Opener) *harness {
 	a := apitest.New(t, open, apitest.WithContentType("application/xml"), apitest.WithSetting("endpoint", endpoint))
 	h := &harness{Harness: a, svc: a.Svc, secret: a.Secret, public: a.Public}
 	var err error
-	if h.caller, err = h.svc.AuthenticateKey(context.Background(), h.secret); err != nil {
+	if h.caller, err = h.svc.APIKeys.Authenticate(context.Background(), h.secret); err != nil {
 		t.Fatalf("AuthenticateKey: %v", err)
 	}
 	return h
@@ -46,10 +46,10 @@ func newHarness(t *testing.T, open teststore.Opener) *harness {
 func mustKeys(t *testing.T, svc *account.Service, slug string) (secret, public string) {
 	t.Helper()
 	var err error
-	if secret, _, err = svc.CreateAPIKey(context.Background(), slug, account.KeySecret, "test"); err != nil {
+	if secret, _, err = svc.APIKeys.Create(context.Background(), slug, account.KeySecret, "test"); err != nil {
 		t.Fatalf("CreateAPIKey: %v", err)
 	}
-	if public, _, err = svc.CreateAPIKey(context.Background(), slug, account.KeyPublic, "test"); err != nil {
+	if public, _, err = svc.APIKeys.Create(context.Background(), slug, account.KeyPublic, "test"); err != nil {
 		t.Fatalf("CreateAPIKey: %v", err)
 	}
 	return secret, public
@@ -310,7 +310,7 @@ func (h *harness) mustActivate(t *testing.T, key, email, code, pw string) user {
 // stored reads a customer through the service; ok is false if none exists.
 func (h *harness) stored(t *testing.T, email string) (account.Customer, bool) {
 	t.Helper()
-	c, err := h.svc.CustomerByEmail(context.Background(), h.caller, email)
+	c, err := h.svc.Customers.ByEmail(context.Background(), h.caller, email)
 	if account.IsKind(err, account.KindNotFound) {
 		return c, false
 	} else if err != nil {
@@ -339,11 +339,11 @@ func (h *harness) mustNotStored(t *testing.T, email string) {
 // refused request stored nothing.
 func (h *harness) counts(t *testing.T) [2]int {
 	t.Helper()
-	cs, err := h.svc.ListCustomers(context.Background(), h.caller, 0, account.MaxPageSize)
+	cs, err := h.svc.Customers.List(context.Background(), h.caller, 0, account.MaxPageSize)
 	if err != nil {
 		t.Fatalf("ListCustomers: %v", err)
 	}
-	ms, err := h.svc.Mails(context.Background(), account.DefaultTenant, 1000)
+	ms, err := h.svc.Outbox.List(context.Background(), account.DefaultTenant, 1000)
 	if err != nil {
 		t.Fatalf("Mails: %v", err)
 	}
@@ -353,7 +353,7 @@ func (h *harness) counts(t *testing.T) [2]int {
 // login opens a session: the SSO token.
 func (h *harness) login(t *testing.T, email, pw string) (string, error) {
 	t.Helper()
-	_, s, err := h.svc.Login(context.Background(), h.caller, email, pw)
+	_, s, err := h.svc.Sessions.Login(context.Background(), h.caller, email, pw)
 	return s.Token, err
 }
 
@@ -377,7 +377,7 @@ func (h *harness) mustNoLogin(t *testing.T, email, pw string) {
 func (h *harness) mails(t *testing.T, email string) []account.MailView {
 	t.Helper()
 	id := h.mustStored(t, email).ID
-	ms, err := h.svc.Mails(context.Background(), account.DefaultTenant, 1000)
+	ms, err := h.svc.Outbox.List(context.Background(), account.DefaultTenant, 1000)
 	if err != nil {
 		t.Fatalf("Mails: %v", err)
 	}

@@ -49,13 +49,17 @@ func (a *API) keyed(need access, fn func(w http.ResponseWriter, r *http.Request,
 		if need == secretKey && !c.IsSecret() {
 			return errServiceUserRequired
 		}
-		c.NoSession = true // activation and resets answer no SSO token
+		c.Policy = policy
 		return fn(w, r, c)
 	})
 }
 
+// policy: HGSP's activation and resets answer no SSO token, so they open
+// no session.
+var policy = account.Policy{Sessions: account.SessionsNone}
+
 func (a *API) caller(r *http.Request) (account.Caller, error) {
-	c, err := a.svc.AuthenticateKey(r.Context(), wire.APIKey(r))
+	c, err := a.svc.APIKeys.Authenticate(r.Context(), wire.APIKey(r))
 	if err != nil {
 		return c, err
 	}
@@ -63,7 +67,7 @@ func (a *API) caller(r *http.Request) (account.Caller, error) {
 	if err != nil {
 		return c, err
 	}
-	return a.svc.WithApp(r.Context(), c, app)
+	return a.svc.Apps.With(r.Context(), c, app)
 }
 
 var errServiceUserRequired = account.Errorf(account.KindForbidden, "secret_key_required", "this request needs a service user (a secret API key)")

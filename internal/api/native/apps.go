@@ -51,7 +51,7 @@ func (a *API) CreateApp() http.Handler {
 		if err != nil {
 			return err
 		}
-		created, err := a.svc.CreateApp(r.Context(), c, req.patch())
+		created, err := a.svc.Apps.Create(r.Context(), c, req.patch())
 		if err != nil {
 			return err
 		}
@@ -63,7 +63,7 @@ func (a *API) CreateApp() http.Handler {
 // ListApps serves GET /api/v1/apps.
 func (a *API) ListApps() http.Handler {
 	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
-		apps, err := a.svc.Apps(r.Context(), c)
+		apps, err := a.svc.Apps.List(r.Context(), c)
 		if err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func (a *API) ListApps() http.Handler {
 // GetApp serves GET /api/v1/apps/{name}.
 func (a *API) GetApp() http.Handler {
 	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
-		app, err := a.svc.App(r.Context(), c, r.PathValue("name"))
+		app, err := a.svc.Apps.Get(r.Context(), c, r.PathValue("name"))
 		if err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func (a *API) UpdateApp() http.Handler {
 		if err != nil {
 			return err
 		}
-		app, err := a.svc.UpdateApp(r.Context(), c, r.PathValue("name"), req.patch())
+		app, err := a.svc.Apps.Update(r.Context(), c, r.PathValue("name"), req.patch())
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func (a *API) UpdateApp() http.Handler {
 // DeleteApp serves DELETE /api/v1/apps/{name}.
 func (a *API) DeleteApp() http.Handler {
 	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
-		if err := a.svc.DeleteApp(r.Context(), c, r.PathValue("name")); err != nil {
+		if err := a.svc.Apps.Delete(r.Context(), c, r.PathValue("name")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)

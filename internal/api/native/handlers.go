@@ -45,7 +45,7 @@ func (a *API) Register() http.Handler {
 		if c, err = a.withApp(r, c, req.App); err != nil {
 			return err
 		}
-		res, err := a.svc.Register(r.Context(), c, account.Registration{Email: req.Email, Password: req.Password,
+		res, err := a.svc.Registrations.Register(r.Context(), c, account.Registration{Email: req.Email, Password: req.Password,
 			PasswordConfirmation: req.PasswordConfirmation, AcceptLanguage: r.Header.Get("Accept-Language"), Profile: req.profile()})
 		if err != nil {
 			return err
@@ -69,7 +69,7 @@ func (a *API) Confirm() http.Handler {
 		if err != nil {
 			return err
 		}
-		cust, sess, err := a.svc.Confirm(r.Context(), c, req.Token, req.Password)
+		cust, sess, err := a.svc.Registrations.Confirm(r.Context(), c, req.Token, req.Password)
 		if err != nil {
 			return err
 		}
@@ -88,7 +88,7 @@ func (a *API) Login() http.Handler {
 		if err != nil {
 			return err
 		}
-		cust, sess, err := a.svc.Login(r.Context(), c, req.Email, req.Password)
+		cust, sess, err := a.svc.Sessions.Login(r.Context(), c, req.Email, req.Password)
 		if err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ func (a *API) CurrentSession() http.Handler {
 		Session  sessionJSON  `json:"session"`
 	}
 	return a.keyed(optionalKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
-		cust, sess, err := a.svc.Session(r.Context(), c.Tenant.ID, wire.BearerToken(r))
+		cust, sess, err := a.svc.Sessions.Lookup(r.Context(), c.Tenant.ID, wire.BearerToken(r))
 		if err != nil {
 			return err
 		}
@@ -114,7 +114,7 @@ func (a *API) CurrentSession() http.Handler {
 // Logout serves DELETE /api/v1/session.
 func (a *API) Logout() http.Handler {
 	return a.keyed(optionalKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
-		if err := a.svc.Logout(r.Context(), c.Tenant.ID, wire.BearerToken(r)); err != nil {
+		if err := a.svc.Sessions.Logout(r.Context(), c.Tenant.ID, wire.BearerToken(r)); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -132,7 +132,7 @@ func (a *API) RequestPasswordReset() http.Handler {
 		if c, err = a.withApp(r, c, req.App); err != nil {
 			return err
 		}
-		res, err := a.svc.RequestPasswordReset(r.Context(), c, req.Email)
+		res, err := a.svc.Recovery.Request(r.Context(), c, req.Email)
 		if err != nil {
 			return err
 		}
@@ -161,7 +161,7 @@ func (a *API) withApp(r *http.Request, c account.Caller, name string) (account.C
 			return c, err
 		}
 	}
-	return a.svc.WithApp(r.Context(), c, name)
+	return a.svc.Apps.With(r.Context(), c, name)
 }
 
 // ResendConfirmation serves POST /api/v1/confirmations/resend.
@@ -174,7 +174,7 @@ func (a *API) ResendConfirmation() http.Handler {
 		if c, err = a.withApp(r, c, req.App); err != nil {
 			return err
 		}
-		if err := a.svc.ResendConfirmation(r.Context(), c, req.Email); err != nil {
+		if err := a.svc.Registrations.ResendConfirmation(r.Context(), c, req.Email); err != nil {
 			return err
 		}
 		return wire.WriteJSON(w, http.StatusAccepted, accepted)
@@ -205,7 +205,7 @@ func (a *API) CompletePasswordReset() http.Handler {
 		if c, err = a.withApp(r, c, req.App); err != nil {
 			return err
 		}
-		cust, sess, err := a.svc.CompletePasswordReset(r.Context(), c, req.Token, req.Password, req.PasswordConfirmation)
+		cust, sess, err := a.svc.Recovery.Complete(r.Context(), c, req.Token, req.Password, req.PasswordConfirmation)
 		if err != nil {
 			return err
 		}
@@ -232,9 +232,9 @@ func (a *API) AcceptInvite() http.Handler {
 			if req.Token != "" {
 				return account.Invalid(account.FieldError{Field: "token", Code: "invalid", Message: "give either token, or email and code"})
 			}
-			cust, sess, err = a.svc.ActivateWithCode(r.Context(), c, req.Email, req.Code, req.Password, req.PasswordConfirmation)
+			cust, sess, err = a.svc.Invitations.AcceptCode(r.Context(), c, req.Email, req.Code, req.Password, req.PasswordConfirmation)
 		} else {
-			cust, sess, err = a.svc.AcceptInvite(r.Context(), c, req.Token, req.Password, req.PasswordConfirmation)
+			cust, sess, err = a.svc.Invitations.Accept(r.Context(), c, req.Token, req.Password, req.PasswordConfirmation)
 		}
 		if err != nil {
 			return err
@@ -255,7 +255,7 @@ func (a *API) ChangePassword() http.Handler {
 		if err != nil {
 			return err
 		}
-		err = a.svc.ChangePassword(r.Context(), c.Tenant.ID, wire.BearerToken(r), req.CurrentPassword, req.Password, req.PasswordConfirmation)
+		err = a.svc.Sessions.ChangePassword(r.Context(), c.Tenant.ID, wire.BearerToken(r), req.CurrentPassword, req.Password, req.PasswordConfirmation)
 		if err != nil {
 			return err
 		}
@@ -289,7 +289,7 @@ func (a *API) CreateCustomer() http.Handler {
 		if c, err = a.withApp(r, c, req.App); err != nil {
 			return err
 		}
-		res, err := a.svc.CreateCustomer(r.Context(), c, account.NewCustomer{Email: req.Email, UUID: req.UUID,
+		res, err := a.svc.Customers.Create(r.Context(), c, account.NewCustomer{Email: req.Email, UUID: req.UUID,
 			Password: req.Password, PasswordHash: req.PasswordHash, State: account.State(req.State), Profile: req.profile()})
 		if err != nil {
 			return err
@@ -309,7 +309,7 @@ func (a *API) ListCustomers() http.Handler {
 	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
 		q := r.URL.Query()
 		if q.Has("email") {
-			cust, err := a.svc.CustomerByEmail(r.Context(), c, q.Get("email"))
+			cust, err := a.svc.Customers.ByEmail(r.Context(), c, q.Get("email"))
 			if account.IsKind(err, account.KindNotFound) {
 				return wire.WriteJSON(w, http.StatusOK, response{Customers: []customerJSON{}})
 			} else if err != nil {
@@ -322,7 +322,7 @@ func (a *API) ListCustomers() http.Handler {
 		if err1 != nil || err2 != nil {
 			return account.Invalid(append(err1, err2...)...)
 		}
-		cs, err := a.svc.ListCustomers(r.Context(), c, after, int(limit))
+		cs, err := a.svc.Customers.List(r.Context(), c, after, int(limit))
 		if err != nil {
 			return err
 		}
@@ -351,7 +351,7 @@ func parseInt(s, field string) (int64, []account.FieldError) {
 // GetCustomer serves GET /api/v1/customers/{ref}, ref an id or uuid.
 func (a *API) GetCustomer() http.Handler {
 	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
-		cust, err := a.svc.Customer(r.Context(), c, r.PathValue("ref"))
+		cust, err := a.svc.Customers.Get(r.Context(), c, r.PathValue("ref"))
 		if err != nil {
 			return err
 		}
@@ -382,7 +382,7 @@ func (a *API) UpdateCustomer() http.Handler {
 			st := account.State(*req.State)
 			p.State = &st
 		}
-		cust, err := a.svc.UpdateCustomer(r.Context(), c, r.PathValue("ref"), p)
+		cust, err := a.svc.Customers.Update(r.Context(), c, r.PathValue("ref"), p)
 		if err != nil {
 			return err
 		}
@@ -393,7 +393,7 @@ func (a *API) UpdateCustomer() http.Handler {
 // DeleteCustomer serves DELETE /api/v1/customers/{ref}.
 func (a *API) DeleteCustomer() http.Handler {
 	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
-		if err := a.svc.DeleteCustomer(r.Context(), c, r.PathValue("ref")); err != nil {
+		if err := a.svc.Customers.Delete(r.Context(), c, r.PathValue("ref")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -411,7 +411,7 @@ func (a *API) SetCustomerPassword() http.Handler {
 		if err != nil {
 			return err
 		}
-		if _, err := a.svc.SetCustomerPassword(r.Context(), c, r.PathValue("ref"), req.Password); err != nil {
+		if _, err := a.svc.Customers.SetPassword(r.Context(), c, r.PathValue("ref"), req.Password); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)

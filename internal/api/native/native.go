@@ -41,7 +41,7 @@ func (a *API) keyed(need access, fn func(w http.ResponseWriter, r *http.Request,
 		var c account.Caller
 		if need != optionalKey || wire.APIKey(r) != "" {
 			var err error
-			if c, err = a.svc.AuthenticateKey(r.Context(), wire.APIKey(r)); err != nil {
+			if c, err = a.svc.APIKeys.Authenticate(r.Context(), wire.APIKey(r)); err != nil {
 				return err
 			}
 		}

@@ -13,7 +13,7 @@ import (
 // mailKinds lists the kinds of the tenant's mails, oldest first.
 func (h *harness) mailKinds(t *testing.T, tenant string) []string {
 	t.Helper()
-	ms, err := h.svc.Mails(context.Background(), tenant, 1000)
+	ms, err := h.svc.Outbox.List(context.Background(), tenant, 1000)
 	if err != nil {
 		t.Fatalf("Mails: %v", err)
 	}

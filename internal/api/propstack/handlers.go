@@ -112,14 +112,14 @@ func (a *API) Register() http.Handler {
 		if !ok {
 			return account.Invalid(account.FieldError{Field: "salutation", Code: "invalid", Message: "must be " + salutations})
 		}
-		res, err := a.svc.Register(r.Context(), c, account.Registration{Email: cl.Email, Password: cl.Password,
+		res, err := a.svc.Registrations.Register(r.Context(), c, account.Registration{Email: cl.Email, Password: cl.Password,
 			PasswordConfirmation: cl.PasswordConfirmation, AcceptLanguage: r.Header.Get("Accept-Language"),
 			Profile: account.Profile{Salutation: salutation, FirstName: cl.FirstName, LastName: cl.LastName}})
 		if err != nil {
 			return onField(err, "email_taken", "email", "has already been taken")
 		}
 		if res.ConfirmToken == "" {
-			// A secret caller with AlwaysTokens always gets the token of a
+			// A secret caller under TokensAlways always gets the token of a
 			// successful registration; anything else is a bug.
 			return account.Internal(errors.New("register answered no confirmation token"))
 		}
@@ -141,7 +141,7 @@ func (a *API) Confirm() http.Handler {
 		// The service also opens a session; the vendor's answer is the
 		// contact alone and the site keeps its own login, so the session's
 		// token is not handed out and the session is never used.
-		cust, _, err := a.svc.Confirm(r.Context(), c, req.ConfirmationToken, "")
+		cust, _, err := a.svc.Registrations.Confirm(r.Context(), c, req.ConfirmationToken, "")
 		if err != nil {
 			return onField(err, "token_invalid", "confirmation_token", "is invalid, expired or already used")
 		}
@@ -161,7 +161,7 @@ func (a *API) Login() http.Handler {
 		if req.Credentials == nil {
 			return required("credentials")
 		}
-		cust, err := a.svc.Authenticate(r.Context(), c, req.Credentials.Email, req.Credentials.Password)
+		cust, _, err := a.svc.Sessions.Login(r.Context(), c, req.Credentials.Email, req.Credentials.Password)
 		if err != nil {
 			return err
 		}
@@ -185,7 +185,7 @@ func (a *API) SendReset() http.Handler {
 		if err != nil {
 			return err
 		}
-		res, err := a.svc.RequestPasswordReset(r.Context(), c, req.Email)
+		res, err := a.svc.Recovery.Request(r.Context(), c, req.Email)
 		if err != nil {
 			return err
 		}
@@ -210,7 +210,7 @@ func (a *API) ResetPassword() http.Handler {
 			return required("client")
 		}
 		// The service also opens a session, left unused as on confirm.
-		cust, _, err := a.svc.CompletePasswordReset(r.Context(), c, r.PathValue("token"), req.Client.Password, req.Client.PasswordConfirmation)
+		cust, _, err := a.svc.Recovery.Complete(r.Context(), c, r.PathValue("token"), req.Client.Password, req.Client.PasswordConfirmation)
 		if err != nil {
 			return onField(err, "token_invalid", "token", "is invalid, expired or already used")
 		}

@@ -48,7 +48,7 @@ func newHarness(t *testing.T, open teststore.Opener) *harness {
 	a := apitest.New(t, open, apitest.WithLogger(logger), apitest.WithMailFrom("Makler <noreply@meine-immobilien.de>"))
 	a.Check = a.JSONDialect(dialect, func(t *testing.T, r *response) { mustErrorDoc(t, r) })
 	h := &harness{Harness: a, svc: a.Svc, clock: a.Clock, logs: logs, secret: a.Secret, public: a.Public}
-	if _, err := h.svc.CreateTenant(context.Background(), otherTenantSlug); err != nil {
+	if _, err := h.svc.Tenants.Create(context.Background(), otherTenantSlug); err != nil {
 		t.Fatalf("CreateTenant: %v", err)
 	}
 	h.otherSecret = h.MustKey(t, otherTenantSlug, account.KeySecret)

@@ -39,18 +39,21 @@ var errSecretKeyRequired = account.Errorf(account.KindUnauthorized, "secret_key_
 // delivery mode: the vendor hands every token to the site.
 func (a *API) keyed(fn func(w http.ResponseWriter, r *http.Request, c account.Caller) error) http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
-		c, err := a.svc.AuthenticateKey(r.Context(), wire.APIKey(r))
+		c, err := a.svc.APIKeys.Authenticate(r.Context(), wire.APIKey(r))
 		if err != nil {
 			return err
 		}
 		if !c.IsSecret() {
 			return errSecretKeyRequired
 		}
-		c.AlwaysTokens = true
-		c.NoSession = true // the site keeps its own sessions
+		c.Policy = policy
 		return fn(w, r, c)
 	})
 }
+
+// policy: Propstack hands every token to the site, which sends its own
+// mail, and logs nobody in: the site keeps its own sessions.
+var policy = account.Policy{Tokens: account.TokensAlways, Sessions: account.SessionsNone}
 
 func (a *API) serve(fn handler) http.Handler { return wire.Handle(fn, a.writeError) }
 

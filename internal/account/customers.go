@@ -49,7 +49,7 @@ type CreateResult struct {
 var errTemplateNotFound = &Error{Kind: KindInvalid, Code: "template_user_not_found", Message: "the template user does not exist"}
 
 // CreateCustomer adds a customer on behalf of the tenant (secret key only).
-func (s *Service) CreateCustomer(ctx context.Context, c Caller, n NewCustomer) (CreateResult, error) {
+func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (CreateResult, error) {
 	if err := c.requireSecret(); err != nil {
 		return CreateResult{}, err
 	}
@@ -113,7 +113,7 @@ func (s *Service) CreateCustomer(ctx context.Context, c Caller, n NewCustomer) (
 		cust := Customer{UUID: id, TenantID: c.Tenant.ID, Email: storedEmail(c.Tenant, n.Email), EmailKey: key, State: n.State,
 			PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 		cust.setProfile(n.Profile)
-		adopted, err := s.adopt(ctx, tx, n, &cust)
+		adopted, err := s.customers.adopt(ctx, tx, n, &cust)
 		if err != nil {
 			return err
 		}
@@ -130,27 +130,27 @@ func (s *Service) CreateCustomer(ctx context.Context, c Caller, n NewCustomer) (
 		switch {
 		case cust.State == StateOffline || cust.State == StateActive && cust.HasPassword():
 		case !cust.HasPassword() || n.Activation:
-			if res.InviteToken, err = s.issueToken(ctx, tx, cust, PurposeInvite); err != nil {
+			if res.InviteToken, err = s.tokens.issueToken(ctx, tx, cust, PurposeInvite); err != nil {
 				return err
 			}
 			// The link comes with a code, for those who type it.
-			if res.ActivationCode, err = s.newCode(ctx, tx, cust, PurposeInvite); err != nil {
+			if res.ActivationCode, err = s.tokens.newCode(ctx, tx, cust, PurposeInvite); err != nil {
 				return err
 			}
-			return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailInvite, action: ActionActivate,
+			return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailInvite, action: ActionActivate,
 				token: res.InviteToken, code: res.ActivationCode, validFor: s.cfg.InviteTTL})
 		case cust.State == StatePending || cust.State == StatePendingActive:
-			if res.ConfirmToken, err = s.issueToken(ctx, tx, cust, PurposeConfirm); err != nil {
+			if res.ConfirmToken, err = s.tokens.issueToken(ctx, tx, cust, PurposeConfirm); err != nil {
 				return err
 			}
-			return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: res.ConfirmToken, validFor: s.cfg.ConfirmTTL})
+			return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: res.ConfirmToken, validFor: s.cfg.ConfirmTTL})
 		}
 		return nil
 	})
 	if err != nil {
 		return CreateResult{}, err
 	}
-	s.notifyQueued()
+	s.mail.notifyQueued()
 	if !c.receivesTokens() {
 		res.ConfirmToken, res.InviteToken, res.ActivationCode = "", "", ""
 	}
@@ -161,7 +161,7 @@ func (s *Service) CreateCustomer(ctx context.Context, c Caller, n NewCustomer) (
 // adopt applies n to an existing offline or pending customer of the same
 // address, when n asks for it; see NewCustomer.Adopt. It reports whether
 // it did; cust is then the updated customer.
-func (s *Service) adopt(ctx context.Context, tx Tx, n NewCustomer, cust *Customer) (bool, error) {
+func (s *Customers) adopt(ctx context.Context, tx Tx, n NewCustomer, cust *Customer) (bool, error) {
 	if !n.Adopt {
 		return false, nil
 	}
@@ -204,7 +204,7 @@ func (s *Service) adopt(ctx context.Context, tx Tx, n NewCustomer, cust *Custome
 }
 
 // Customer finds a customer by numeric id or uuid (secret key only).
-func (s *Service) Customer(ctx context.Context, c Caller, ref string) (Customer, error) {
+func (s *Customers) Get(ctx context.Context, c Caller, ref string) (Customer, error) {
 	if err := c.requireSecret(); err != nil {
 		return Customer{}, err
 	}
@@ -216,7 +216,7 @@ func (s *Service) Customer(ctx context.Context, c Caller, ref string) (Customer,
 }
 
 // CustomerByEmail finds a customer by email address (secret key only).
-func (s *Service) CustomerByEmail(ctx context.Context, c Caller, email string) (Customer, error) {
+func (s *Customers) ByEmail(ctx context.Context, c Caller, email string) (Customer, error) {
 	if err := c.requireSecret(); err != nil {
 		return Customer{}, err
 	}
@@ -238,7 +238,7 @@ func (s *Service) CustomerByEmail(ctx context.Context, c Caller, email string) (
 const MaxPageSize = 200
 
 // ListCustomers pages through a tenant's customers by id (secret key only).
-func (s *Service) ListCustomers(ctx context.Context, c Caller, afterID int64, limit int) ([]Customer, error) {
+func (s *Customers) List(ctx context.Context, c Caller, afterID int64, limit int) ([]Customer, error) {
 	if err := c.requireSecret(); err != nil {
 		return nil, err
 	}
@@ -267,7 +267,7 @@ type CustomerPatch struct {
 // UpdateCustomer applies a patch (secret key only). Disabling ends every
 // session. A new email address is unconfirmed until the customer confirms
 // it again.
-func (s *Service) UpdateCustomer(ctx context.Context, c Caller, ref string, p CustomerPatch) (Customer, error) {
+func (s *Customers) Update(ctx context.Context, c Caller, ref string, p CustomerPatch) (Customer, error) {
 	if err := c.requireSecret(); err != nil {
 		return Customer{}, err
 	}
@@ -298,7 +298,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, c Caller, ref string, p Cu
 			if err := tx.DeleteAllTokens(ctx, cust.TenantID, cust.ID); err != nil {
 				return err
 			}
-			if err := s.cancelMail(ctx, tx, cust, "the customer's email address changed"); err != nil {
+			if err := s.mail.cancelMail(ctx, tx, cust, "the customer's email address changed"); err != nil {
 				return err
 			}
 		}
@@ -337,7 +337,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, c Caller, ref string, p Cu
 			if err := tx.DeleteAllTokens(ctx, cust.TenantID, cust.ID); err != nil {
 				return err
 			}
-			if err := s.cancelMail(ctx, tx, cust, "the customer was disabled"); err != nil {
+			if err := s.mail.cancelMail(ctx, tx, cust, "the customer was disabled"); err != nil {
 				return err
 			}
 			return tx.DeleteSessions(ctx, cust.TenantID, cust.ID, 0)
@@ -352,34 +352,8 @@ func (s *Service) UpdateCustomer(ctx context.Context, c Caller, ref string, p Cu
 	return cust, nil
 }
 
-// setEnabled disables a customer, remembering its state, or re-enables it
-// into the state it was disabled from. Enabling a customer that is not
-// disabled makes it active.
-func setEnabled(c *Customer, enable bool) error {
-	switch {
-	case !enable && c.State != StateDisabled:
-		from := c.State
-		if err := setState(c, StateDisabled); err != nil {
-			return err
-		}
-		c.DisabledFrom = from
-	case enable && c.State == StateDisabled:
-		to := c.DisabledFrom
-		if to == "" {
-			to = StateActive
-		}
-		if err := setState(c, to); err != nil {
-			return err
-		}
-		c.DisabledFrom = ""
-	case enable:
-		return setState(c, StateActive)
-	}
-	return nil
-}
-
 // DeleteCustomer erases a customer with its tokens and sessions (secret key only).
-func (s *Service) DeleteCustomer(ctx context.Context, c Caller, ref string) error {
+func (s *Customers) Delete(ctx context.Context, c Caller, ref string) error {
 	if err := c.requireSecret(); err != nil {
 		return err
 	}
@@ -390,7 +364,7 @@ func (s *Service) DeleteCustomer(ctx context.Context, c Caller, ref string) erro
 			return err
 		}
 		id = cust.ID
-		if err := s.cancelMail(ctx, tx, cust, "the customer was erased"); err != nil {
+		if err := s.mail.cancelMail(ctx, tx, cust, "the customer was erased"); err != nil {
 			return err
 		}
 		return tx.DeleteCustomer(ctx, cust.TenantID, cust.ID)
@@ -403,7 +377,7 @@ func (s *Service) DeleteCustomer(ctx context.Context, c Caller, ref string) erro
 
 // SetCustomerPassword sets a password on the tenant's behalf (secret key
 // only). Every session ends.
-func (s *Service) SetCustomerPassword(ctx context.Context, c Caller, ref, pw string) (Customer, error) {
+func (s *Customers) SetPassword(ctx context.Context, c Caller, ref, pw string) (Customer, error) {
 	if err := c.requireSecret(); err != nil {
 		return Customer{}, err
 	}
@@ -423,14 +397,26 @@ func (s *Service) SetCustomerPassword(ctx context.Context, c Caller, ref, pw str
 		if strings.EqualFold(pw, s.addressFor(cust, pw)) {
 			return Invalid(FieldError{Field: "password", Code: "equals_email", Message: "must not be the email address"})
 		}
-		if err := s.setPassword(ctx, tx, &cust, hash, 0); err != nil {
+		if err := s.creds.setPassword(ctx, tx, &cust, hash, 0); err != nil {
 			return err
 		}
-		return s.mailPasswordChanged(ctx, tx, c, cust)
+		return s.mail.mailPasswordChanged(ctx, tx, c, cust)
 	})
 	if err == nil {
-		s.notifyQueued()
+		s.mail.notifyQueued()
 		s.log.Info("password set by admin", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	}
 	return cust, err
+}
+
+// CustomerBySubject finds a customer by the uuid that a token signed by
+// this server names (seed 003's JWTs). Nothing unsigned may reach it.
+func (s *Customers) BySubject(ctx context.Context, tenantID int64, uuid string) (Customer, error) {
+	cust, err := s.store.CustomerByUUID(ctx, tenantID, uuid)
+	if errors.Is(err, ErrNotFound) {
+		return Customer{}, ErrNotFound
+	} else if err != nil {
+		return Customer{}, Internal(err)
+	}
+	return cust, nil
 }

@@ -6,50 +6,9 @@ import (
 	"net/mail"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
-	"time"
 )
-
-// DefaultTenant is the slug of the tenant that exists after the first start.
-const DefaultTenant = "default"
-
-// Tenant is a website or organisation using pforte. Every row of every other
-// table belongs to exactly one tenant.
-type Tenant struct {
-	ID        int64
-	Slug      string
-	Settings  map[string]string // only explicitly set values; see Setting
-	CreatedAt time.Time
-}
-
-// Setting returns the tenant's value for key, or the key's default.
-func (t Tenant) Setting(key string) string {
-	if v, ok := t.Settings[key]; ok {
-		return v
-	}
-	if spec, ok := settingSpecs[key]; ok {
-		return spec.Default
-	}
-	return ""
-}
-
-// Delivery is how tokens reach the customer.
-type Delivery string
-
-const (
-	// DeliveryReturn hands tokens to secret-key callers; the site sends its
-	// own mail and pforte sends none.
-	DeliveryReturn Delivery = "return"
-	// DeliveryMail sends mail; no token appears in any response.
-	DeliveryMail Delivery = "mail"
-	// DeliveryBoth sends mail and also hands tokens to secret-key callers.
-	DeliveryBoth Delivery = "both"
-)
-
-// Delivery returns the tenant's token delivery mode.
-func (t Tenant) Delivery() Delivery { return Delivery(t.Setting("delivery")) }
 
 // SettingSpec documents one tenant setting and validates its values.
 type SettingSpec struct {
@@ -58,8 +17,6 @@ type SettingSpec struct {
 	Doc      string
 	validate func(string) error
 }
-
-var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 func oneOf(values ...string) func(string) error {
 	return func(v string) error {
@@ -216,30 +173,6 @@ func checkLinkURL(v string, template bool) error {
 	return nil
 }
 
-var hostPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
-
-// validateHosts accepts host names in lower case, without ports, separated
-// by commas.
-func validateHosts(v string) error {
-	for _, h := range SplitHosts(v) {
-		if len(h) > 253 || !hostPattern.MatchString(h) {
-			return fmt.Errorf("%q is not a host name in lower case without a port", h)
-		}
-	}
-	return nil
-}
-
-// SplitHosts splits a hosts setting into its names.
-func SplitHosts(v string) []string {
-	var hosts []string
-	for _, h := range strings.Split(v, ",") {
-		if h = strings.TrimSpace(h); h != "" {
-			hosts = append(hosts, h)
-		}
-	}
-	return hosts
-}
-
 // CheckPublicURL checks the URL pforte is reached at from outside: an
 // absolute https URL (http only for localhost), without query or fragment.
 func CheckPublicURL(v string) error {
@@ -272,28 +205,4 @@ func ValidateSetting(key, value string) error {
 		return Errorf(KindInvalid, "invalid_setting", "%s: %v", key, err)
 	}
 	return nil
-}
-
-// KeyKind says what an API key may do.
-type KeyKind string
-
-const (
-	// KeyPublic may be used from a browser, for self-service calls only.
-	KeyPublic KeyKind = "public"
-	// KeySecret is for servers and may do everything within its tenant.
-	KeySecret KeyKind = "secret"
-)
-
-// APIKey authenticates a site or back office to one tenant. Only the
-// SHA-256 of the key is stored; Prefix identifies it in listings.
-type APIKey struct {
-	ID         int64
-	TenantID   int64
-	Kind       KeyKind
-	Name       string
-	Prefix     string
-	Hash       []byte
-	CreatedAt  time.Time
-	LastUsedAt *time.Time
-	RevokedAt  *time.Time
 }

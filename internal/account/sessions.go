@@ -1,0 +1,334 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"math/big"
+	"strconv"
+	"time"
+)
+
+// rehash replaces an imported bcrypt hash, or one made with older
+// parameters, now that the password is at hand. A failure only costs the
+// upgrade, not the login.
+func (s *Sessions) rehash(ctx context.Context, cust Customer, pw string) {
+	h, err := s.hash(ctx, pw)
+	if err != nil {
+		return
+	}
+	err = s.inTx(ctx, func(tx Tx) error {
+		current, err := tx.CustomerByID(ctx, cust.TenantID, cust.ID)
+		if err != nil || current.PasswordHash != cust.PasswordHash {
+			return err // changed meanwhile: leave it
+		}
+		current.PasswordHash = h
+		return tx.UpdateCustomer(ctx, &current)
+	})
+	if err != nil {
+		s.log.Warn("rehash failed", "customer_id", cust.ID, "err", err)
+	}
+}
+
+// Login checks email and password and opens a session, unless the
+// caller's API keeps none (its site keeps its own sessions; NewSession is
+// then empty). Unknown email and wrong password give the same
+// invalid_credentials; the state is revealed only after a correct
+// password.
+func (s *Sessions) Login(ctx context.Context, c Caller, email, pw string) (Customer, NewSession, error) {
+	return s.login(ctx, c, email, pw, s.newSession)
+}
+
+// opener opens a session for a customer inside a transaction.
+type opener func(ctx context.Context, tx Tx, c Customer) (NewSession, error)
+
+// login checks email and password and opens a session with open, if the
+// caller's policy opens sessions.
+func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, open opener) (Customer, NewSession, error) {
+	key, fe := s.emailKey(c.Tenant, email)
+	if fe != nil {
+		return Customer{}, NewSession{}, Invalid(*fe)
+	}
+	if err := s.checkLoginPassword("password", pw); err != nil {
+		return Customer{}, NewSession{}, err
+	}
+	var found *Customer
+	cust, err := s.store.CustomerByEmailKey(ctx, c.Tenant.ID, key)
+	switch {
+	case err == nil:
+		found = &cust
+	case !errors.Is(err, ErrNotFound):
+		return Customer{}, NewSession{}, Internal(err)
+	}
+	rehash, err := s.guard.checkPassword(ctx, c.Tenant.ID, key, found, pw)
+	if err != nil {
+		if IsKind(err, KindUnauthorized) {
+			s.log.Info("login failed", "tenant", c.Tenant.Slug)
+		}
+		return Customer{}, NewSession{}, err
+	}
+	// The session is created only if the password that was checked is
+	// still the customer's: a reset or disable that committed meanwhile
+	// must not be outlived by this login.
+	var sess NewSession
+	err = s.inTx(ctx, func(tx Tx) error {
+		current, err := tx.CustomerByID(ctx, cust.TenantID, cust.ID)
+		if errors.Is(err, ErrNotFound) || (err == nil && current.PasswordHash != cust.PasswordHash) {
+			return errInvalidCredentials
+		} else if err != nil {
+			return err
+		}
+		if err := loginAllowed(current.State); err != nil {
+			return err
+		}
+		cust = current
+		if !c.opensSession() {
+			return nil
+		}
+		sess, err = open(ctx, tx, current)
+		return err
+	})
+	if err != nil {
+		return Customer{}, NewSession{}, err
+	}
+	if rehash {
+		s.sessions.rehash(ctx, cust, pw)
+	}
+	s.log.Info("login", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	return cust, sess, nil
+}
+
+func loginAllowed(st State) error {
+	switch st {
+	case StatePending:
+		return errEmailNotConfirmed
+	case StateDisabled:
+		return errAccountDisabled
+	case StateOffline:
+		return errAccountOffline
+	}
+	return nil
+}
+
+// Session returns the customer and session for a session token. tenantID
+// limits the lookup to one tenant (0: any). A session is extended on use,
+// at most once a minute, until its absolute end.
+func (s *Sessions) Lookup(ctx context.Context, tenantID int64, token string) (Customer, Session, error) {
+	if token == "" || len(token) > 256 {
+		return Customer{}, Session{}, errSessionInvalid
+	}
+	sess, err := s.sessions.liveSession(ctx, tenantID, HashSecret(token))
+	if err != nil {
+		return Customer{}, Session{}, err
+	}
+	now := s.now()
+	cust, err := s.store.CustomerByID(ctx, sess.TenantID, sess.CustomerID)
+	if errors.Is(err, ErrNotFound) || (err == nil && !cust.State.canLogIn()) {
+		return Customer{}, Session{}, errSessionInvalid
+	} else if err != nil {
+		return Customer{}, Session{}, Internal(err)
+	}
+	if now.Sub(sess.LastSeenAt) > time.Minute {
+		// Ended meanwhile (logout, reset): the session is gone.
+		if err := s.store.TouchSession(ctx, sess.ID, now); errors.Is(err, ErrNotFound) {
+			return Customer{}, Session{}, errSessionInvalid
+		} else if err != nil {
+			return Customer{}, Session{}, Internal(err)
+		}
+		sess.LastSeenAt = now
+	}
+	return cust, sess, nil
+}
+
+// liveSession finds the session with this hash, of tenantID (0: any); one
+// that has ended is deleted and, like an unknown one, session_invalid.
+func (s *Sessions) liveSession(ctx context.Context, tenantID int64, hash []byte) (Session, error) {
+	sess, err := s.store.SessionByHash(ctx, hash)
+	if errors.Is(err, ErrNotFound) || (err == nil && tenantID != 0 && sess.TenantID != tenantID) {
+		return Session{}, errSessionInvalid
+	} else if err != nil {
+		return Session{}, Internal(err)
+	}
+	if !s.now().Before(sess.EndsAt()) {
+		_ = s.store.DeleteSession(ctx, sess.TenantID, sess.ID)
+		return Session{}, errSessionInvalid
+	}
+	return sess, nil
+}
+
+// Logout ends a session.
+func (s *Sessions) Logout(ctx context.Context, tenantID int64, token string) error {
+	_, sess, err := s.sessions.Lookup(ctx, tenantID, token)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteSession(ctx, sess.TenantID, sess.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return Internal(err)
+	}
+	return nil
+}
+
+// ChangePassword sets a new password for a logged-in customer who knows
+// the current one. A wrong current password counts as a failed login.
+// Every other session ends, and so do pending reset and invite tokens.
+func (s *Sessions) ChangePassword(ctx context.Context, tenantID int64, token, current, newPw string, confirmation *string) error {
+	cust, sess, err := s.sessions.Lookup(ctx, tenantID, token)
+	if err != nil {
+		return err
+	}
+	if fields := s.checkNewPassword("password", newPw, s.addressFor(cust, newPw), confirmation); len(fields) > 0 {
+		return Invalid(fields...)
+	}
+	if err := s.checkLoginPassword("current_password", current); err != nil {
+		return err
+	}
+	if _, err := s.guard.checkPassword(ctx, cust.TenantID, cust.EmailKey, &cust, current); err != nil {
+		if IsKind(err, KindForbidden) {
+			return errInvalidCredentials // a claim's password is not the current one
+		}
+		return err
+	}
+	hash, err := s.hash(ctx, newPw)
+	if err != nil {
+		return err
+	}
+	tenant, err := s.tenants.byID(ctx, sess.TenantID)
+	if err != nil {
+		return err
+	}
+	err = s.inTx(ctx, func(tx Tx) error {
+		// A reset or another change that committed meanwhile wins: the
+		// password checked above is no longer current, or this session ended.
+		if _, err := tx.SessionByHash(ctx, sess.Hash); errors.Is(err, ErrNotFound) {
+			return errSessionInvalid
+		} else if err != nil {
+			return err
+		}
+		now, err := tx.CustomerByID(ctx, sess.TenantID, sess.CustomerID)
+		if err != nil {
+			return err
+		}
+		if now.PasswordHash != cust.PasswordHash {
+			return errInvalidCredentials
+		}
+		if err := s.creds.setPassword(ctx, tx, &now, hash, sess.ID); err != nil {
+			return err
+		}
+		return s.mail.mailPasswordChanged(ctx, tx, Caller{Tenant: tenant}, now)
+	})
+	if err == nil {
+		s.mail.notifyQueued()
+		s.log.Info("password changed", "tenant_id", cust.TenantID, "customer_id", cust.ID)
+	}
+	return err
+}
+
+// Numeric sessions serve seed 002, whose clients hold a session as a
+// JSON number. JavaScript holds integers exactly only within ±(2^53-1), so
+// the identifier is drawn uniformly from that range without zero: 2^54-2
+// values, about 54 bits of entropy. That is too few to store a plain hash
+// (an offline search of 2^54 SHA-256 values is feasible), so only an HMAC
+// under a key derived from the server secret is stored, in the Hash of an
+// ordinary session: idle and absolute expiry, logout and revocation work
+// as for any other session. Guessing online is hopeless: a random guess
+// hits one of a million live sessions with probability below 10^-10.
+const maxSafeInteger = 1<<53 - 1
+
+// newNumericSession opens a session whose token is a numeric id.
+func (s *Sessions) newNumericSession(ctx context.Context, tx Tx, c Customer) (NewSession, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(2*maxSafeInteger))
+	if err != nil {
+		return NewSession{}, err
+	}
+	// [0, 2^54-2) onto [-(2^53-1), -1] and [1, 2^53-1].
+	id := n.Int64() - maxSafeInteger
+	if id >= 0 {
+		id++
+	}
+	now := s.now()
+	sess := Session{TenantID: c.TenantID, CustomerID: c.ID, Hash: s.keys.numericSessionHash(c.TenantID, id),
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.SessionMaxAge), IdleExpiry: s.cfg.SessionIdle}
+	// A collision makes the insert fail with ErrDuplicate, and inTx runs
+	// the login's transaction again with a new id.
+	if err := tx.CreateSession(ctx, &sess); err != nil {
+		return NewSession{}, err
+	}
+	return NewSession{Session: sess, Token: strconv.FormatInt(id, 10)}, nil
+}
+
+// LoginNumeric is Login for clients that hold their session as a number
+// (seed 002): the session's token is an integer within ±(2^53-1).
+func (s *Sessions) LoginNumeric(ctx context.Context, c Caller, email, pw string) (Customer, int64, error) {
+	cust, sess, err := s.login(ctx, c, email, pw, s.newNumericSession)
+	if err != nil {
+		return Customer{}, 0, err
+	}
+	id, err := strconv.ParseInt(sess.Token, 10, 64)
+	if err != nil {
+		return Customer{}, 0, Internal(err)
+	}
+	return cust, id, nil
+}
+
+// LogoutNumeric ends a session opened by LoginNumeric. An unknown, ended or
+// other tenant's id is session_invalid.
+func (s *Sessions) LogoutNumeric(ctx context.Context, tenantID, id int64) error {
+	if id == 0 || id > maxSafeInteger || id < -maxSafeInteger {
+		return errSessionInvalid
+	}
+	sess, err := s.sessions.liveSession(ctx, tenantID, s.keys.numericSessionHash(tenantID, id))
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteSession(ctx, sess.TenantID, sess.ID); errors.Is(err, ErrNotFound) {
+		return errSessionInvalid
+	} else if err != nil {
+		return Internal(err)
+	}
+	return nil
+}
+
+// NewSession is a session together with its token, which exists only in
+// this value and in the response that carries it.
+type NewSession struct {
+	Session
+	Token string
+}
+
+func (s *Sessions) newSession(ctx context.Context, tx Tx, c Customer) (NewSession, error) {
+	raw, hash := newSecret()
+	now := s.now()
+	sess := Session{TenantID: c.TenantID, CustomerID: c.ID, Hash: hash, CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(s.cfg.SessionMaxAge), IdleExpiry: s.cfg.SessionIdle}
+	if err := tx.CreateSession(ctx, &sess); err != nil {
+		return NewSession{}, err
+	}
+	return NewSession{Session: sess, Token: raw}, nil
+}
+
+// Session is a logged-in customer. Only the hash of its token is stored.
+type Session struct {
+	ID         int64
+	TenantID   int64
+	CustomerID int64
+	Hash       []byte
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // absolute end
+	IdleExpiry time.Duration
+}
+
+// IdleExpiresAt is when the session ends if it is not used again.
+func (s Session) IdleExpiresAt() time.Time { return s.LastSeenAt.Add(s.IdleExpiry) }
+
+// EndsAt is the earlier of the idle and the absolute expiry.
+func (s Session) EndsAt() time.Time {
+	if idle := s.IdleExpiresAt(); idle.Before(s.ExpiresAt) {
+		return idle
+	}
+	return s.ExpiresAt
+}
+
+// Sessions logs customers in and out, resolves session tokens, and
+// changes the password of a logged-in customer.
+type Sessions struct{ *core }

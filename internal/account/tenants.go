@@ -1,0 +1,258 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultTenant is the slug of the tenant that exists after the first start.
+const DefaultTenant = "default"
+
+// Tenant is a website or organisation using pforte. Every row of every other
+// table belongs to exactly one tenant.
+type Tenant struct {
+	ID        int64
+	Slug      string
+	Settings  map[string]string // only explicitly set values; see Setting
+	CreatedAt time.Time
+}
+
+// Setting returns the tenant's value for key, or the key's default.
+func (t Tenant) Setting(key string) string {
+	if v, ok := t.Settings[key]; ok {
+		return v
+	}
+	if spec, ok := settingSpecs[key]; ok {
+		return spec.Default
+	}
+	return ""
+}
+
+// Delivery is how tokens reach the customer.
+type Delivery string
+
+const (
+	// DeliveryReturn hands tokens to secret-key callers; the site sends its
+	// own mail and pforte sends none.
+	DeliveryReturn Delivery = "return"
+	// DeliveryMail sends mail; no token appears in any response.
+	DeliveryMail Delivery = "mail"
+	// DeliveryBoth sends mail and also hands tokens to secret-key callers.
+	DeliveryBoth Delivery = "both"
+)
+
+// Delivery returns the tenant's token delivery mode.
+func (t Tenant) Delivery() Delivery { return Delivery(t.Setting("delivery")) }
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+var hostPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+
+// validateHosts accepts host names in lower case, without ports, separated
+// by commas.
+func validateHosts(v string) error {
+	for _, h := range SplitHosts(v) {
+		if len(h) > 253 || !hostPattern.MatchString(h) {
+			return fmt.Errorf("%q is not a host name in lower case without a port", h)
+		}
+	}
+	return nil
+}
+
+// SplitHosts splits a hosts setting into its names.
+func SplitHosts(v string) []string {
+	var hosts []string
+	for _, h := range strings.Split(v, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// hostsTTL bounds how long a changed hosts setting takes to reach a running
+// server (the CLI and other replicas change it behind its back).
+const hostsTTL = 5 * time.Second
+
+// TenantForHost resolves a request that carries no API key to a tenant, by
+// its host name (the Host header without a port), matched against the
+// tenants' hosts settings. An unknown host belongs to the default tenant.
+// This is the only use pforte makes of a Host header: links are never built
+// from it.
+func (s *Tenants) ForHost(ctx context.Context, host string) (Caller, error) {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	s.mu.Lock()
+	fresh := s.hosts != nil && s.cfg.Now().Sub(s.hostsAt) < hostsTTL
+	id, known := s.hosts[host]
+	s.mu.Unlock()
+	if !fresh {
+		tenants, err := s.store.ListTenants(ctx)
+		if err != nil {
+			return Caller{}, Internal(err)
+		}
+		hosts := map[string]int64{}
+		for _, t := range tenants {
+			for _, h := range SplitHosts(t.Setting("hosts")) {
+				hosts[h] = t.ID
+			}
+		}
+		s.mu.Lock()
+		s.hosts, s.hostsAt = hosts, s.cfg.Now()
+		s.mu.Unlock()
+		id, known = hosts[host]
+	}
+	if !known {
+		return s.tenants.Caller(ctx, DefaultTenant)
+	}
+	t, err := s.tenants.byID(ctx, id)
+	return Caller{Tenant: t}, err
+}
+
+// hostsFree refuses host names that another tenant already claims: a host
+// must lead to one tenant.
+func (s *Tenants) hostsFree(ctx context.Context, t Tenant, value string) error {
+	tenants, err := s.store.ListTenants(ctx)
+	if err != nil {
+		return Internal(err)
+	}
+	for _, other := range tenants {
+		if other.ID == t.ID {
+			continue
+		}
+		for _, h := range SplitHosts(other.Setting("hosts")) {
+			for _, want := range SplitHosts(value) {
+				if h == want {
+					return Errorf(KindConflict, "host_taken", "host %s already belongs to tenant %s", h, other.Slug)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+type cachedTenant struct {
+	tenant Tenant
+	at     time.Time
+}
+
+// tenant returns a tenant from a short-lived cache, so that settings changed
+// elsewhere (the CLI, another replica) apply within TenantCacheTTL.
+func (s *Tenants) byID(ctx context.Context, id int64) (Tenant, error) {
+	s.mu.Lock()
+	c, ok := s.cache[id]
+	s.mu.Unlock()
+	if ok && s.cfg.Now().Sub(c.at) < s.cfg.TenantCacheTTL {
+		return c.tenant, nil
+	}
+	t, err := s.store.TenantByID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Tenant{}, errTenantNotFound
+	} else if err != nil {
+		return Tenant{}, Internal(err)
+	}
+	s.mu.Lock()
+	s.cache[id] = cachedTenant{tenant: t, at: s.cfg.Now()}
+	s.mu.Unlock()
+	return t, nil
+}
+
+// TenantCaller returns a caller for a tenant found without a key.
+func (s *Tenants) Caller(ctx context.Context, slug string) (Caller, error) {
+	t, err := s.tenants.BySlug(ctx, slug)
+	return Caller{Tenant: t}, err
+}
+
+// CreateTenant adds a tenant.
+func (s *Tenants) Create(ctx context.Context, slug string) (Tenant, error) {
+	if !slugPattern.MatchString(slug) {
+		return Tenant{}, Invalid(FieldError{Field: "slug", Code: "invalid", Message: "must be 1 to 63 lower-case letters, digits or dashes"})
+	}
+	t := Tenant{Slug: slug, CreatedAt: s.now(), Settings: map[string]string{}}
+	if err := s.store.CreateTenant(ctx, &t); errors.Is(err, ErrDuplicate) {
+		return Tenant{}, Errorf(KindConflict, "tenant_exists", "tenant %q already exists", slug)
+	} else if err != nil {
+		return Tenant{}, Internal(err)
+	}
+	return t, nil
+}
+
+// Tenants lists every tenant.
+func (s *Tenants) List(ctx context.Context) ([]Tenant, error) {
+	ts, err := s.store.ListTenants(ctx)
+	if err != nil {
+		return nil, Internal(err)
+	}
+	return ts, nil
+}
+
+// TenantBySlug finds a tenant.
+func (s *Tenants) BySlug(ctx context.Context, slug string) (Tenant, error) {
+	t, err := s.store.TenantBySlug(ctx, slug)
+	if errors.Is(err, ErrNotFound) {
+		return Tenant{}, errTenantNotFound
+	} else if err != nil {
+		return Tenant{}, Internal(err)
+	}
+	return t, nil
+}
+
+// SetTenantSetting validates and stores one setting. A templates
+// directory is parsed and rendered now, so that a broken template is
+// refused here rather than when a mail is sent.
+func (s *Tenants) Set(ctx context.Context, slug, key, value string) error {
+	if err := ValidateSetting(key, value); err != nil {
+		return err
+	}
+	if key == "templates" && value != "" {
+		if s.cfg.Renderer == nil {
+			return Errorf(KindInternal, "no_renderer", "no mail renderer configured")
+		}
+		if err := s.cfg.Renderer.Check(value); err != nil {
+			return Errorf(KindInvalid, "invalid_setting", "templates: %v", err)
+		}
+	}
+	t, err := s.tenants.BySlug(ctx, slug)
+	if err != nil {
+		return err
+	}
+	switch key {
+	case "hosts":
+		if err := s.hostsFree(ctx, t, value); err != nil {
+			return err
+		}
+	case "email_storage":
+		// Existing keys were computed the other way: lookups would miss.
+		if value != t.Setting(key) {
+			if list, err := s.store.ListCustomers(ctx, t.ID, 0, 1); err != nil {
+				return Internal(err)
+			} else if len(list) > 0 {
+				return Errorf(KindConflict, "tenant_has_customers", "email_storage can only change while the tenant has no customers")
+			}
+		}
+	}
+	if err := s.store.SetTenantSetting(ctx, t.ID, key, value); err != nil {
+		return Internal(err)
+	}
+	s.mu.Lock()
+	delete(s.cache, t.ID)
+	s.hostsAt = time.Time{}
+	s.mu.Unlock()
+	return nil
+}
+
+// Tenants manages tenants, their settings and the host names that lead to
+// them. It keeps tenants in a short-lived cache, so that settings changed
+// elsewhere (the CLI, another replica) apply within TenantCacheTTL.
+type Tenants struct {
+	*core
+
+	mu      sync.Mutex
+	cache   map[int64]cachedTenant
+	hosts   map[string]int64 // host name -> tenant ID, see ForHost
+	hostsAt time.Time
+}

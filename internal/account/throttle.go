@@ -1,0 +1,165 @@
+package account
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Login throttling, per email key whether or not it has an account: the
+// first throttleFree consecutive failures are free; after that each one
+// locks the address for 30 s, doubling up to an hour; at throttleHardLimit
+// (NIST SP 800-63B's 100) the address stays locked until a password reset,
+// or until its record is purged after failureMemory without attempts.
+const (
+	throttleFree      = 5
+	throttleHardLimit = 100
+	throttleMaxLock   = time.Hour
+	failureMemory     = 30 * 24 * time.Hour
+)
+
+// lockedFor is how much longer logins for an address are refused.
+func lockedFor(f LoginFailures, now time.Time) time.Duration {
+	if f.Count >= throttleHardLimit {
+		return throttleMaxLock
+	}
+	if f.Count < throttleFree {
+		return 0
+	}
+	lock := throttleMaxLock
+	if shift := f.Count - throttleFree; shift < 7 {
+		lock = min(30*time.Second<<shift, throttleMaxLock)
+	}
+	if left := f.Last.Add(lock).Sub(now); left > 0 {
+		return left
+	}
+	return 0
+}
+
+func errThrottled(wait time.Duration) *Error {
+	return &Error{Kind: KindRateLimited, Code: "too_many_attempts", Message: "too many failed attempts; try again later", RetryAfter: wait}
+}
+
+// checkPassword verifies a customer's password with throttling. The
+// attempt is counted before the hash runs, so parallel guesses cannot slip
+// past the limit; a success clears the count. Unknown customers (cust nil)
+// cost the same hash and count the same way, so neither the answer nor its
+// timing says whether an account exists. rehash reports that the stored
+// hash should be upgraded.
+//
+// A wrong password that matches the newest registration claim on the
+// customer answers email_not_confirmed: registering and then logging in
+// must look the same whether or not the address had an account.
+func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey string, cust *Customer, pw string) (rehash bool, err error) {
+	prior, err := s.store.LoginFailures(ctx, tenantID, emailKey)
+	if err != nil {
+		return false, Internal(err)
+	}
+	now := s.now()
+	if wait := lockedFor(prior, now); wait > 0 {
+		return false, errThrottled(wait)
+	}
+	reserved, err := s.store.RecordLoginFailure(ctx, tenantID, emailKey, now)
+	if err != nil {
+		return false, Internal(err)
+	}
+	// Attempts counted since our read are concurrent ones: they happened now.
+	before := LoginFailures{Count: reserved.Count - 1, Last: prior.Last}
+	if before.Count > prior.Count {
+		before.Last = now
+	}
+	if wait := lockedFor(before, now); wait > 0 {
+		// Refused without a check: the attempt must not count, or a burst
+		// of right passwords under load would lock the address.
+		s.guard.releaseAttempt(ctx, tenantID, emailKey)
+		return false, errThrottled(wait)
+	}
+	encoded := ""
+	if cust != nil {
+		encoded = cust.PasswordHash
+	}
+	ok, rehash, err := s.cfg.Hasher.Verify(ctx, encoded, pw)
+	if err != nil {
+		// The password was never checked (the pool was full, or the caller
+		// gave up): the attempt must not count, or load would lock people out.
+		s.guard.releaseAttempt(ctx, tenantID, emailKey)
+		return false, hashError(err)
+	}
+	if !ok {
+		// The attempt stays counted even when it matches a claim: anyone
+		// may register a claim, and a claim must not reset the throttle
+		// of the account it was registered against.
+		if claimed, err := s.guard.matchesClaim(ctx, tenantID, cust, pw); err != nil {
+			return false, err
+		} else if claimed {
+			return false, errEmailNotConfirmed
+		}
+		return false, errInvalidCredentials
+	}
+	return rehash, s.guard.clearFailures(ctx, tenantID, emailKey)
+}
+
+// releaseAttempt takes back an attempt that was counted but never checked.
+func (s *loginGuard) releaseAttempt(ctx context.Context, tenantID int64, emailKey string) {
+	if err := s.store.ReleaseLoginFailure(ctx, tenantID, emailKey); err != nil {
+		s.log.Warn("releasing a login attempt failed", "err", err)
+	}
+}
+
+func (s *loginGuard) clearFailures(ctx context.Context, tenantID int64, emailKey string) error {
+	if err := s.store.ClearLoginFailures(ctx, tenantID, emailKey); err != nil {
+		return Internal(err)
+	}
+	return nil
+}
+
+// matchesClaim checks pw against the newest open registration claim of
+// cust (nil: an unknown address). It hashes once whether or not there is
+// a claim, so that every wrong password costs two hashes and the time of
+// a failed login does not tell which addresses have registrations waiting.
+func (s *loginGuard) matchesClaim(ctx context.Context, tenantID int64, cust *Customer, pw string) (bool, error) {
+	newest, err := s.guard.newestClaim(ctx, tenantID, cust)
+	if err != nil {
+		return false, err
+	}
+	encoded := "" // Verify checks a dummy hash and fails
+	if newest != nil {
+		var cl claim
+		if err := json.Unmarshal(newest.Payload, &cl); err != nil {
+			return false, Internal(err)
+		}
+		encoded = cl.PasswordHash
+	}
+	ok, _, err := s.cfg.Hasher.Verify(ctx, encoded, pw)
+	if err != nil {
+		return false, hashError(err)
+	}
+	return ok && newest != nil, nil
+}
+
+// newestClaim is the customer's newest open registration claim, if any.
+// For an unknown address (nil) it runs the same queries, for no customer,
+// so that they take the same time.
+func (s *loginGuard) newestClaim(ctx context.Context, tenantID int64, cust *Customer) (*Token, error) {
+	var customerID int64 // none has id 0
+	if cust != nil {
+		customerID = cust.ID
+	}
+	now := s.now()
+	var newest *Token
+	for _, p := range []Purpose{PurposeConfirm, PurposeClaim} {
+		live, err := s.store.LiveTokens(ctx, tenantID, customerID, p, now)
+		if err != nil {
+			return nil, Internal(err)
+		}
+		for i := range live {
+			if len(live[i].Payload) > 0 && (newest == nil || live[i].CreatedAt.After(newest.CreatedAt)) {
+				newest = &live[i]
+			}
+		}
+	}
+	return newest, nil
+}
+
+// loginGuard checks passwords under the per-address throttle.
+type loginGuard struct{ *core }
