@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-var errAPIKeyInvalid = &Error{Kind: KindUnauthorized, Code: "api_key_invalid", Message: "the API key is missing, unknown or revoked"}
+var errAPIKeyInvalid = &Error{Kind: KindUnauthorized, Code: CodeAPIKeyInvalid, Message: "the API key is missing, unknown or revoked"}
 
 // AuthenticateKey resolves an API key to its caller. A revoked key fails at
 // once: keys are never cached.
@@ -39,7 +39,7 @@ func (s *APIKeys) Authenticate(ctx context.Context, raw string) (Caller, error) 
 // never stored.
 func (s *APIKeys) Create(ctx context.Context, slug string, kind KeyKind, name string) (string, APIKey, error) {
 	if kind != KeyPublic && kind != KeySecret {
-		return "", APIKey{}, Invalid(FieldError{Field: "kind", Code: "invalid", Message: "must be public or secret"})
+		return "", APIKey{}, Invalid(FieldError{Field: "kind", Code: FieldInvalid, Message: "must be public or secret"})
 	}
 	if err := checkText("name", name, 100); err != nil {
 		return "", APIKey{}, Invalid(*err)
@@ -77,7 +77,7 @@ func (s *APIKeys) Revoke(ctx context.Context, slug string, id int64) error {
 		return err
 	}
 	if err := s.store.RevokeAPIKey(ctx, t.ID, id, s.now()); errors.Is(err, ErrNotFound) {
-		return Errorf(KindNotFound, "api_key_not_found", "no live API key %d in tenant %q", id, slug)
+		return Errorf(KindNotFound, CodeAPIKeyNotFound, "no live API key %d in tenant %q", id, slug)
 	} else if err != nil {
 		return Internal(err)
 	}

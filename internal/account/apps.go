@@ -9,23 +9,23 @@ import (
 
 var appNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-var errAppNotFound = &Error{Kind: KindNotFound, Code: "app_not_found", Message: "no such application"}
+var errAppNotFound = &Error{Kind: KindNotFound, Code: CodeAppNotFound, Message: "no such application"}
 
 func (a Application) validate() []FieldError {
 	var fields []FieldError
 	if !appNamePattern.MatchString(a.Name) {
-		fields = append(fields, FieldError{Field: "name", Code: "invalid", Message: "must be 1 to 64 letters, digits, dots, dashes or underscores"})
+		fields = append(fields, FieldError{Field: "name", Code: FieldInvalid, Message: "must be 1 to 64 letters, digits, dots, dashes or underscores"})
 	}
 	for _, f := range []struct {
 		name, value string
 		template    bool
 	}{{"endpoint", a.Endpoint, false}, {"confirm_url", a.ConfirmURL, true}, {"reset_url", a.ResetURL, true}, {"invite_url", a.InviteURL, true}} {
 		if err := checkLinkURL(f.value, f.template); err != nil {
-			fields = append(fields, FieldError{Field: f.name, Code: "invalid", Message: err.Error()})
+			fields = append(fields, FieldError{Field: f.name, Code: FieldInvalid, Message: err.Error()})
 		}
 	}
 	if a.Delivery != "" && a.Delivery != DeliveryMail && a.Delivery != DeliveryReturn && a.Delivery != DeliveryBoth {
-		fields = append(fields, FieldError{Field: "delivery", Code: "invalid", Message: "must be mail, return, both or empty"})
+		fields = append(fields, FieldError{Field: "delivery", Code: FieldInvalid, Message: "must be mail, return, both or empty"})
 	}
 	return fields
 }
@@ -44,7 +44,7 @@ func (s *Apps) Create(ctx context.Context, c Caller, p AppPatch) (Application, e
 	now := s.now()
 	a.ID, a.TenantID, a.CreatedAt, a.UpdatedAt = 0, c.Tenant.ID, now, now
 	if err := s.store.CreateApp(ctx, &a); errors.Is(err, ErrDuplicate) {
-		return Application{}, Errorf(KindConflict, "app_exists", "an application named %q exists", a.Name)
+		return Application{}, Errorf(KindConflict, CodeAppExists, "an application named %q exists", a.Name)
 	} else if err != nil {
 		return Application{}, Internal(err)
 	}
@@ -97,7 +97,7 @@ func (p AppPatch) apply(a *Application) {
 
 // UpdateApp applies a patch to an application (secret key only).
 func (s *Apps) Update(ctx context.Context, c Caller, name string, p AppPatch) (Application, error) {
-	a, err := s.apps.Get(ctx, c, name)
+	a, err := s.Get(ctx, c, name)
 	if err != nil {
 		return Application{}, err
 	}
@@ -108,7 +108,7 @@ func (s *Apps) Update(ctx context.Context, c Caller, name string, p AppPatch) (A
 	a.UpdatedAt = s.now()
 	switch err := s.store.UpdateApp(ctx, &a); {
 	case errors.Is(err, ErrDuplicate):
-		return Application{}, Errorf(KindConflict, "app_exists", "an application named %q exists", a.Name)
+		return Application{}, Errorf(KindConflict, CodeAppExists, "an application named %q exists", a.Name)
 	case errors.Is(err, ErrNotFound):
 		return Application{}, errAppNotFound
 	case err != nil:
@@ -119,7 +119,7 @@ func (s *Apps) Update(ctx context.Context, c Caller, name string, p AppPatch) (A
 
 // DeleteApp removes an application (secret key only).
 func (s *Apps) Delete(ctx context.Context, c Caller, name string) error {
-	a, err := s.apps.Get(ctx, c, name)
+	a, err := s.Get(ctx, c, name)
 	if err != nil {
 		return err
 	}

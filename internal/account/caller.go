@@ -179,11 +179,10 @@ func (c Caller) receivesTokens() bool {
 	return c.IsSecret() && (d == DeliveryReturn || d == DeliveryBoth)
 }
 
-var errSecretKeyRequired = &Error{Kind: KindForbidden, Code: "secret_key_required", Message: "this call needs a secret API key"}
 
 func (c Caller) requireSecret() error {
 	if !c.IsSecret() {
-		return errSecretKeyRequired
+		return ErrSecretKeyRequired
 	}
 	return nil
 }

@@ -21,12 +21,12 @@ func (s *credentials) useCode(ctx context.Context, c Caller, email, code string,
 		return Customer{}, NewSession{}, Invalid(*fe)
 	}
 	if !codePattern.MatchString(code) {
-		return Customer{}, NewSession{}, errTokenInvalid
+		return Customer{}, NewSession{}, ErrTokenInvalid
 	}
 	cust, err := s.store.CustomerByEmailKey(ctx, c.Tenant.ID, key)
 	cust.reachedAt(email)
 	if errors.Is(err, ErrNotFound) {
-		return Customer{}, NewSession{}, errTokenInvalid
+		return Customer{}, NewSession{}, ErrTokenInvalid
 	} else if err != nil {
 		return Customer{}, NewSession{}, Internal(err)
 	}
@@ -38,12 +38,12 @@ func (s *credentials) useCode(ctx context.Context, c Caller, email, code string,
 	// may still win after later ones pushed the count past the limit, so
 	// the consume itself does not look at the count.
 	if attempts == 0 || attempts > maxCodeAttempts {
-		return Customer{}, NewSession{}, errTokenInvalid
+		return Customer{}, NewSession{}, ErrTokenInvalid
 	}
 	use := func(tx Tx) (Customer, error) {
 		_, err := tx.ConsumeToken(ctx, c.Tenant.ID, s.keys.codeHash(cust.ID, p, code), p, s.now(), math.MaxInt32)
 		if errors.Is(err, ErrNotFound) {
-			return Customer{}, errTokenInvalid
+			return Customer{}, ErrTokenInvalid
 		} else if err != nil {
 			return Customer{}, err
 		}
@@ -51,7 +51,7 @@ func (s *credentials) useCode(ctx context.Context, c Caller, email, code string,
 		current.reachedAt(email)
 		return current, err
 	}
-	return s.creds.setPasswordWithToken(ctx, c, p, newPw, confirmation, use)
+	return s.setPasswordWithToken(ctx, c, p, newPw, confirmation, use)
 }
 
 // setPassword stores a new hash; ends pending resets, invitations and
@@ -106,16 +106,16 @@ func (s *credentials) setPasswordWithToken(ctx context.Context, c Caller, p Purp
 		}
 		if keepPassword {
 			if !cust.HasPassword() {
-				return Invalid(FieldError{Field: "password", Code: "required", Message: "is required: the account has no password yet"})
+				return Invalid(FieldError{Field: "password", Code: FieldRequired, Message: "is required: the account has no password yet"})
 			}
 			hash = cust.PasswordHash
 		} else if fields := s.checkNewPassword("password", newPw, s.addressFor(cust, newPw), nil); len(fields) > 0 {
 			return Invalid(fields...) // rolls back: the token stays usable
 		}
-		if err := s.creds.setPassword(ctx, tx, &cust, hash, 0); err != nil {
+		if err := s.setPassword(ctx, tx, &cust, hash, 0); err != nil {
 			return err
 		}
-		if err := s.creds.markConfirmed(ctx, tx, &cust); err != nil {
+		if err := s.markConfirmed(ctx, tx, &cust); err != nil {
 			return err
 		}
 		if p == PurposePasswordReset {
@@ -123,7 +123,7 @@ func (s *credentials) setPasswordWithToken(ctx context.Context, c Caller, p Purp
 				return err
 			}
 		}
-		sess, err = s.creds.logIn(ctx, tx, c, cust)
+		sess, err = s.logIn(ctx, tx, c, cust)
 		return err
 	})
 	if err != nil {
@@ -162,13 +162,13 @@ func (s *credentials) markConfirmed(ctx context.Context, tx Tx, cust *Customer) 
 func (s *core) checkNewPassword(field, pw, email string, confirmation *string) []FieldError {
 	var fields []FieldError
 	if pw == "" {
-		return []FieldError{{Field: field, Code: "required", Message: "is required"}}
+		return []FieldError{{Field: field, Code: FieldRequired, Message: "is required"}}
 	}
 	if v := s.cfg.Policy.Check(pw, email); v != "" {
 		fields = append(fields, FieldError{Field: field, Code: string(v), Message: v.Message(s.cfg.Policy)})
 	}
 	if confirmation != nil && *confirmation != pw {
-		fields = append(fields, FieldError{Field: field + "_confirmation", Code: "mismatch", Message: "does not match the password"})
+		fields = append(fields, FieldError{Field: field + "_confirmation", Code: FieldMismatch, Message: "does not match the password"})
 	}
 	return fields
 }
@@ -184,7 +184,7 @@ func (s *credentials) logIn(ctx context.Context, tx Tx, c Caller, cust Customer)
 
 func (s *core) checkLoginPassword(field, pw string) error {
 	if pw == "" {
-		return Invalid(FieldError{Field: field, Code: "required", Message: "is required"})
+		return Invalid(FieldError{Field: field, Code: FieldRequired, Message: "is required"})
 	}
 	// Too long is refused before any hashing; too short is not, so that
 	// imported customers with older, shorter passwords can still log in.

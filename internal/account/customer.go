@@ -137,7 +137,7 @@ func setEnabled(c *Customer, enable bool) error {
 // setState moves a customer through the transition table.
 func setState(c *Customer, to State) error {
 	if !CanTransition(c.State, to) {
-		return Errorf(KindConflict, "invalid_transition", "a %s customer cannot become %s", c.State, to)
+		return Errorf(KindConflict, CodeInvalidTransition, "a %s customer cannot become %s", c.State, to)
 	}
 	c.State = to
 	return nil
@@ -152,17 +152,17 @@ func customerByRef(ctx context.Context, tx Tx, tenantID int64, ref string) (Cust
 	} else if u, perr := uuid.Parse(ref); perr == nil && len(ref) == 36 {
 		c, err = tx.CustomerByUUID(ctx, tenantID, u.String())
 	} else {
-		return Customer{}, errCustomerNotFound // neither an id nor a uuid
+		return Customer{}, ErrCustomerNotFound // neither an id nor a uuid
 	}
 	if errors.Is(err, ErrNotFound) {
-		return Customer{}, errCustomerNotFound
+		return Customer{}, ErrCustomerNotFound
 	}
 	return c, err
 }
 
 var (
-	errUUIDTaken     = &Error{Kind: KindConflict, Code: "uuid_taken", Message: "a customer with this uuid already exists"}
-	errUsernameTaken = &Error{Kind: KindConflict, Code: "username_taken", Message: "this username is taken"}
+	errUUIDTaken     = &Error{Kind: KindConflict, Code: CodeUUIDTaken, Message: "a customer with this uuid already exists"}
+	errUsernameTaken = &Error{Kind: KindConflict, Code: CodeUsernameTaken, Message: "this username is taken"}
 )
 
 // checkUnique reports the first of a customer's unique fields that another
@@ -174,7 +174,7 @@ func checkUnique(ctx context.Context, tx Tx, c Customer) error {
 		taken *Error
 	}
 	lookups := []lookup{
-		{func() (Customer, error) { return tx.CustomerByEmailKey(ctx, c.TenantID, c.EmailKey) }, errEmailTaken},
+		{func() (Customer, error) { return tx.CustomerByEmailKey(ctx, c.TenantID, c.EmailKey) }, ErrEmailTaken},
 		{func() (Customer, error) { return tx.CustomerByUUID(ctx, c.TenantID, c.UUID) }, errUUIDTaken},
 	}
 	if c.Username != "" {

@@ -46,7 +46,6 @@ type CreateResult struct {
 	ActivationCode string // the 8-digit code that goes with InviteToken
 }
 
-var errTemplateNotFound = &Error{Kind: KindInvalid, Code: "template_user_not_found", Message: "the template user does not exist"}
 
 // CreateCustomer adds a customer on behalf of the tenant (secret key only).
 func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (CreateResult, error) {
@@ -64,16 +63,16 @@ func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (Create
 	}
 	if n.PasswordHash != "" {
 		if n.Password != "" {
-			fields = append(fields, FieldError{Field: "password_hash", Code: "invalid", Message: "give either password or password_hash, not both"})
+			fields = append(fields, FieldError{Field: "password_hash", Code: FieldInvalid, Message: "give either password or password_hash, not both"})
 		} else if password.CheckImported(n.PasswordHash) != nil {
-			fields = append(fields, FieldError{Field: "password_hash", Code: "invalid", Message: "must be an argon2id PHC string or a bcrypt hash of cost 14 or less"})
+			fields = append(fields, FieldError{Field: "password_hash", Code: FieldInvalid, Message: "must be an argon2id PHC string or a bcrypt hash of cost 14 or less"})
 		}
 	}
 	id := uuid.NewString()
 	if n.UUID != "" {
 		u, err := uuid.Parse(n.UUID)
 		if err != nil || len(n.UUID) != 36 {
-			fields = append(fields, FieldError{Field: "uuid", Code: "invalid", Message: "must be a UUID such as 11efbcf6-1628-4719-a18b-b3e6f12b1130"})
+			fields = append(fields, FieldError{Field: "uuid", Code: FieldInvalid, Message: "must be a UUID such as 11efbcf6-1628-4719-a18b-b3e6f12b1130"})
 		}
 		id = u.String()
 	}
@@ -85,7 +84,7 @@ func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (Create
 		}
 	case StateOffline, StatePending, StatePendingActive, StateActive:
 	default:
-		fields = append(fields, FieldError{Field: "state", Code: "invalid", Message: "must be offline, pending, pending_active or active"})
+		fields = append(fields, FieldError{Field: "state", Code: FieldInvalid, Message: "must be offline, pending, pending_active or active"})
 	}
 	if len(fields) > 0 {
 		return CreateResult{}, Invalid(fields...)
@@ -102,8 +101,8 @@ func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (Create
 		res = CreateResult{}
 		if n.TemplateRef != "" {
 			tmpl, err := customerByRef(ctx, tx, c.Tenant.ID, n.TemplateRef)
-			if errors.Is(err, errCustomerNotFound) {
-				return errTemplateNotFound
+			if errors.Is(err, ErrCustomerNotFound) {
+				return ErrTemplateNotFound
 			} else if err != nil {
 				return err
 			}
@@ -113,7 +112,7 @@ func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (Create
 		cust := Customer{UUID: id, TenantID: c.Tenant.ID, Email: storedEmail(c.Tenant, n.Email), EmailKey: key, State: n.State,
 			PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 		cust.setProfile(n.Profile)
-		adopted, err := s.customers.adopt(ctx, tx, n, &cust)
+		adopted, err := s.adopt(ctx, tx, n, &cust)
 		if err != nil {
 			return err
 		}
@@ -172,7 +171,7 @@ func (s *Customers) adopt(ctx context.Context, tx Tx, n NewCustomer, cust *Custo
 	case err != nil:
 		return false, err
 	case existing.State != StateOffline && existing.State != StatePending:
-		return false, errEmailTaken
+		return false, ErrEmailTaken
 	}
 	if existing.State == StatePending && n.UUID != "" {
 		existing.UUID = cust.UUID
@@ -209,7 +208,7 @@ func (s *Customers) Get(ctx context.Context, c Caller, ref string) (Customer, er
 		return Customer{}, err
 	}
 	cust, err := customerByRef(ctx, s.store, c.Tenant.ID, ref)
-	if err != nil && !errors.Is(err, errCustomerNotFound) {
+	if err != nil && !errors.Is(err, ErrCustomerNotFound) {
 		return Customer{}, Internal(err)
 	}
 	return cust, err
@@ -226,7 +225,7 @@ func (s *Customers) ByEmail(ctx context.Context, c Caller, email string) (Custom
 	}
 	cust, err := s.store.CustomerByEmailKey(ctx, c.Tenant.ID, key)
 	if errors.Is(err, ErrNotFound) {
-		return Customer{}, errCustomerNotFound
+		return Customer{}, ErrCustomerNotFound
 	} else if err != nil {
 		return Customer{}, Internal(err)
 	}
@@ -280,7 +279,7 @@ func (s *Customers) Update(ctx context.Context, c Caller, ref string, p Customer
 		}
 	}
 	if p.State != nil && *p.State != StateActive && *p.State != StateDisabled {
-		fields = append(fields, FieldError{Field: "state", Code: "invalid", Message: "must be active or disabled"})
+		fields = append(fields, FieldError{Field: "state", Code: FieldInvalid, Message: "must be active or disabled"})
 	}
 	if len(fields) > 0 {
 		return Customer{}, Invalid(fields...)
@@ -395,7 +394,7 @@ func (s *Customers) SetPassword(ctx context.Context, c Caller, ref, pw string) (
 			return err
 		}
 		if strings.EqualFold(pw, s.addressFor(cust, pw)) {
-			return Invalid(FieldError{Field: "password", Code: "equals_email", Message: "must not be the email address"})
+			return Invalid(FieldError{Field: "password", Code: FieldEqualsEmail, Message: "must not be the email address"})
 		}
 		if err := s.creds.setPassword(ctx, tx, &cust, hash, 0); err != nil {
 			return err
@@ -407,16 +406,4 @@ func (s *Customers) SetPassword(ctx context.Context, c Caller, ref, pw string) (
 		s.log.Info("password set by admin", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	}
 	return cust, err
-}
-
-// CustomerBySubject finds a customer by the uuid that a token signed by
-// this server names (seed 003's JWTs). Nothing unsigned may reach it.
-func (s *Customers) BySubject(ctx context.Context, tenantID int64, uuid string) (Customer, error) {
-	cust, err := s.store.CustomerByUUID(ctx, tenantID, uuid)
-	if errors.Is(err, ErrNotFound) {
-		return Customer{}, ErrNotFound
-	} else if err != nil {
-		return Customer{}, Internal(err)
-	}
-	return cust, nil
 }

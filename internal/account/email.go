@@ -20,10 +20,10 @@ var domainProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.StrictDo
 // one customer. The address itself is kept as given.
 func NormalizeEmail(email string) (string, *FieldError) {
 	bad := func(msg string) (string, *FieldError) {
-		return "", &FieldError{Field: "email", Code: "invalid", Message: msg}
+		return "", &FieldError{Field: "email", Code: FieldInvalid, Message: msg}
 	}
 	if email == "" {
-		return "", &FieldError{Field: "email", Code: "required", Message: "is required"}
+		return "", &FieldError{Field: "email", Code: FieldRequired, Message: "is required"}
 	}
 	if !utf8.ValidString(email) || utf8.RuneCountInString(email) > maxEmailLength {
 		return bad("is not a valid email address")

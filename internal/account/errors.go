@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// Kind classifies an error. Each API dialect maps kinds to its own status
-// codes in one place; the native API uses HTTPStatus.
+// Kind classifies an error. wire.Status maps kinds to HTTP statuses in one
+// table; an API whose vendor answers some errors otherwise maps those in
+// its one error writer.
 type Kind string
 
 const (
@@ -58,7 +59,7 @@ func Errorf(kind Kind, code, format string, args ...any) *Error {
 
 // Internal wraps an unexpected failure. The caller sees a generic message.
 func Internal(cause error) *Error {
-	return &Error{Kind: KindInternal, Code: "internal", Message: "internal error", Cause: cause}
+	return &Error{Kind: KindInternal, Code: CodeInternal, Message: "internal error", Cause: cause}
 }
 
 // Invalid builds a validation error from field errors.
@@ -67,7 +68,7 @@ func Invalid(fields ...FieldError) *Error {
 	if len(fields) == 1 {
 		msg = fields[0].Field + ": " + fields[0].Message
 	}
-	return &Error{Kind: KindInvalid, Code: "validation_failed", Message: msg, Fields: fields}
+	return &Error{Kind: KindInvalid, Code: CodeValidationFailed, Message: msg, Fields: fields}
 }
 
 // AsError returns err as an *Error. Errors of other types become internal.
@@ -85,24 +86,105 @@ func IsKind(err error, k Kind) bool {
 	return errors.As(err, &e) && e.Kind == k
 }
 
+// Codes of the errors pforte answers with, each defined once. API
+// packages match errors by these names and map them to their own formats.
+const (
+	// Requests.
+	CodeValidationFailed     = "validation_failed"
+	CodeMalformedJSON        = "malformed_json"
+	CodeInvalidUTF8          = "invalid_utf8"
+	CodeUnreadableBody       = "unreadable_body"
+	CodeBodyTooLarge         = "body_too_large"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeUnsupportedCharset   = "unsupported_charset"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeNoSuchEndpoint       = "no_such_endpoint"
+	CodeTooManyRequests      = "too_many_requests"
+	CodeBusy                 = "busy"
+	CodeInternal             = "internal"
+
+	// Stores.
+	CodeNotFound  = "not_found"
+	CodeDuplicate = "duplicate"
+
+	// Credentials and keys.
+	CodeAPIKeyInvalid      = "api_key_invalid"
+	CodeAPIKeyNotFound     = "api_key_not_found"
+	CodeSecretKeyRequired  = "secret_key_required"
+	CodeInvalidCredentials = "invalid_credentials"
+	CodeTooManyAttempts    = "too_many_attempts"
+	CodeSessionInvalid     = "session_invalid"
+	CodeTokenInvalid       = "token_invalid"
+	CodeTokensNotReturned  = "tokens_not_returned"
+	CodeWrongUser          = "wrong_user"
+
+	// Customers and their states.
+	CodeEmailTaken           = "email_taken"
+	CodeEmailUnknown         = "email_unknown"
+	CodeUUIDTaken            = "uuid_taken"
+	CodeUsernameTaken        = "username_taken"
+	CodeCustomerNotFound     = "customer_not_found"
+	CodeTemplateUserNotFound = "template_user_not_found"
+	CodeEmailNotConfirmed    = "email_not_confirmed"
+	CodeAlreadyConfirmed     = "already_confirmed"
+	CodeAccountDisabled      = "account_disabled"
+	CodeAccountOffline       = "account_offline"
+	CodePasswordRequired     = "password_required"
+	CodeNotResettable        = "not_resettable"
+	CodeInvalidTransition    = "invalid_transition"
+	CodeTooManyRegistrations = "too_many_registrations"
+
+	// Tenants and applications.
+	CodeTenantNotFound      = "tenant_not_found"
+	CodeTenantExists        = "tenant_exists"
+	CodeTenantHasCustomers  = "tenant_has_customers"
+	CodeHostTaken           = "host_taken"
+	CodeUnknownSetting      = "unknown_setting"
+	CodeInvalidSetting      = "invalid_setting"
+	CodeNoRenderer          = "no_renderer"
+	CodeAppNotFound         = "app_not_found"
+	CodeAppExists           = "app_exists"
+)
+
+// Codes of FieldError: what is wrong with one field.
+const (
+	FieldRequired    = "required"
+	FieldInvalid     = "invalid"
+	FieldTooLong     = "too_long"
+	FieldMismatch    = "mismatch"
+	FieldNotAllowed  = "not_allowed"
+	FieldEqualsEmail = "equals_email"
+	FieldUnknown     = "unknown_field"
+	FieldDuplicate   = "duplicate_field"
+	FieldWrongType   = "wrong_type"
+)
+
 // Sentinel errors that stores return. The service turns them into
 // caller-facing errors with a precise code.
 var (
 	// ErrNotFound: no row matched.
-	ErrNotFound = &Error{Kind: KindNotFound, Code: "not_found", Message: "not found"}
+	ErrNotFound = &Error{Kind: KindNotFound, Code: CodeNotFound, Message: "not found"}
 	// ErrDuplicate: a unique constraint refused the write.
-	ErrDuplicate = &Error{Kind: KindConflict, Code: "duplicate", Message: "already exists"}
+	ErrDuplicate = &Error{Kind: KindConflict, Code: CodeDuplicate, Message: "already exists"}
+)
+
+// Caller-facing errors that API packages recognise.
+var (
+	ErrTokenInvalid       = &Error{Kind: KindInvalid, Code: CodeTokenInvalid, Message: "the token is invalid, expired or already used"}
+	ErrCustomerNotFound   = &Error{Kind: KindNotFound, Code: CodeCustomerNotFound, Message: "no such customer"}
+	ErrAlreadyConfirmed   = &Error{Kind: KindConflict, Code: CodeAlreadyConfirmed, Message: "the email address is already confirmed"}
+	ErrSecretKeyRequired  = &Error{Kind: KindForbidden, Code: CodeSecretKeyRequired, Message: "this call needs a secret API key"}
+	ErrTemplateNotFound   = &Error{Kind: KindInvalid, Code: CodeTemplateUserNotFound, Message: "the template user does not exist"}
+	ErrEmailTaken         = &Error{Kind: KindConflict, Code: CodeEmailTaken, Message: "an account with this email address already exists"}
+	ErrWrongUser          = &Error{Kind: KindForbidden, Code: CodeWrongUser, Message: "the session belongs to another customer"}
+	ErrInvalidCredentials = &Error{Kind: KindUnauthorized, Code: CodeInvalidCredentials, Message: "email or password is wrong"}
 )
 
 // Caller-facing errors used by more than one flow.
 var (
-	errInvalidCredentials = &Error{Kind: KindUnauthorized, Code: "invalid_credentials", Message: "email or password is wrong"}
-	errTokenInvalid       = &Error{Kind: KindInvalid, Code: "token_invalid", Message: "the token is invalid, expired or already used"}
-	errSessionInvalid     = &Error{Kind: KindUnauthorized, Code: "session_invalid", Message: "the session is invalid or has expired"}
-	errEmailNotConfirmed  = &Error{Kind: KindForbidden, Code: "email_not_confirmed", Message: "the email address is not confirmed yet"}
-	errAccountDisabled    = &Error{Kind: KindForbidden, Code: "account_disabled", Message: "the account is disabled"}
-	errAccountOffline     = &Error{Kind: KindForbidden, Code: "account_offline", Message: "the account has no online access"}
-	errEmailTaken         = &Error{Kind: KindConflict, Code: "email_taken", Message: "an account with this email address already exists"}
-	errCustomerNotFound   = &Error{Kind: KindNotFound, Code: "customer_not_found", Message: "no such customer"}
-	errTenantNotFound     = &Error{Kind: KindNotFound, Code: "tenant_not_found", Message: "no such tenant"}
+	errSessionInvalid    = &Error{Kind: KindUnauthorized, Code: CodeSessionInvalid, Message: "the session is invalid or has expired"}
+	errEmailNotConfirmed = &Error{Kind: KindForbidden, Code: CodeEmailNotConfirmed, Message: "the email address is not confirmed yet"}
+	errAccountDisabled   = &Error{Kind: KindForbidden, Code: CodeAccountDisabled, Message: "the account is disabled"}
+	errAccountOffline    = &Error{Kind: KindForbidden, Code: CodeAccountOffline, Message: "the account has no online access"}
+	errTenantNotFound    = &Error{Kind: KindNotFound, Code: CodeTenantNotFound, Message: "no such tenant"}
 )

@@ -123,7 +123,7 @@ func (s *mailer) cancelMail(ctx context.Context, tx Tx, cust Customer, reason st
 // mailPasswordChanged notifies the customer of a new password (NIST SP
 // 800-63B asks for it after a reset; pforte sends it after every change).
 func (s *mailer) mailPasswordChanged(ctx context.Context, tx Tx, c Caller, cust Customer) error {
-	return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailPasswordChanged})
+	return s.enqueue(ctx, tx, c, cust, outgoing{kind: MailPasswordChanged})
 }
 
 // mailLimit bounds mails of some kinds to one customer per hour, so that

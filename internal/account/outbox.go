@@ -37,7 +37,7 @@ func (s *Outbox) Claim(ctx context.Context, owner string, limit int) ([]Outgoing
 			// that secret can still send it, so it waits rather than fails,
 			// until the give-up time like any other mail.
 			s.log.Error("outbox mail cannot be opened with this server's secret", "mail_id", m.ID, "err", err)
-			if _, ferr := s.outbox.Failed(ctx, OutgoingMail{Mail: m}, err, false); ferr != nil {
+			if _, ferr := s.Failed(ctx, OutgoingMail{Mail: m}, err, false); ferr != nil {
 				s.log.Error("rescheduling outbox mail", "mail_id", m.ID, "err", ferr)
 			}
 			continue
@@ -86,7 +86,7 @@ func (s *Outbox) Failed(ctx context.Context, m OutgoingMail, cause error, perman
 		}
 		return true, nil
 	}
-	next := now.Add(s.outbox.backoff(m.Attempts))
+	next := now.Add(s.backoff(m.Attempts))
 	s.log.Info("mail will be retried", "mail_id", m.ID, "kind", m.Kind, "tenant_id", m.TenantID, "attempts", m.Attempts,
 		"next_attempt_at", next, "err", reason)
 	if err := s.store.RescheduleMail(ctx, m.ID, m.LeaseOwner, next, reason); err != nil && !errors.Is(err, ErrNotFound) {

@@ -78,11 +78,11 @@ var (
 // mail headers) and overlong values.
 func checkText(field, v string, max int) *FieldError {
 	if utf8.RuneCountInString(v) > max {
-		return &FieldError{Field: field, Code: "too_long", Message: "must be at most " + strconv.Itoa(max) + " characters"}
+		return &FieldError{Field: field, Code: FieldTooLong, Message: "must be at most " + strconv.Itoa(max) + " characters"}
 	}
 	for _, r := range v {
 		if unicode.IsControl(r) {
-			return &FieldError{Field: field, Code: "invalid", Message: "must not contain control characters"}
+			return &FieldError{Field: field, Code: FieldInvalid, Message: "must not contain control characters"}
 		}
 	}
 	return nil
@@ -99,13 +99,13 @@ func (p Profile) validate() []FieldError {
 	add(checkText("last_name", p.LastName, 100))
 	add(checkText("partner_ref", p.PartnerRef, 64))
 	if p.Salutation != "" && !contains(Salutations, p.Salutation) {
-		add(&FieldError{Field: "salutation", Code: "invalid", Message: "must be one of " + strings.Join(Salutations, ", ")})
+		add(&FieldError{Field: "salutation", Code: FieldInvalid, Message: "must be one of " + strings.Join(Salutations, ", ")})
 	}
 	if p.Username != "" && !usernamePattern.MatchString(p.Username) {
-		add(&FieldError{Field: "username", Code: "invalid", Message: "must be 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit"})
+		add(&FieldError{Field: "username", Code: FieldInvalid, Message: "must be 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit"})
 	}
 	if p.Locale != "" && !localePattern.MatchString(p.Locale) {
-		add(&FieldError{Field: "locale", Code: "invalid", Message: "must be a language tag such as de or en-GB"})
+		add(&FieldError{Field: "locale", Code: FieldInvalid, Message: "must be a language tag such as de or en-GB"})
 	}
 	return fields
 }

@@ -21,7 +21,7 @@ type ResetResult struct {
 	Customer Customer
 }
 
-var errEmailUnknown = &Error{Kind: KindNotFound, Code: "email_unknown", Message: "no customer has this email address"}
+var errEmailUnknown = &Error{Kind: KindNotFound, Code: CodeEmailUnknown, Message: "no customer has this email address"}
 
 // RequestPasswordReset issues a reset token if the email belongs to a
 // customer who may reset, replacing older ones. It answers the same either
@@ -96,12 +96,12 @@ func (s *Recovery) CompleteFor(ctx context.Context, c Caller, ref, token, newPw 
 // code of a reset.
 func (s *Recovery) CompleteWithCode(ctx context.Context, c Caller, email, code, newPw string) (Customer, NewSession, error) {
 	if newPw == "" {
-		return Customer{}, NewSession{}, Invalid(FieldError{Field: "password", Code: "required", Message: "is required"})
+		return Customer{}, NewSession{}, Invalid(FieldError{Field: "password", Code: FieldRequired, Message: "is required"})
 	}
 	return s.creds.useCode(ctx, c, email, code, PurposePasswordReset, newPw, nil)
 }
 
-var errNoTokensInMailDelivery = &Error{Kind: KindForbidden, Code: "tokens_not_returned",
+var errNoTokensInMailDelivery = &Error{Kind: KindForbidden, Code: CodeTokensNotReturned,
 	Message: "with delivery=mail pforte mails codes and returns none; set delivery to return or both"}
 
 // IssueResetCode gives a site a reset code for a customer (secret key
@@ -118,7 +118,7 @@ func (s *Recovery) IssueCode(ctx context.Context, c Caller, email string) (Custo
 		return Customer{}, "", err
 	}
 	if !resettable(cust.State) {
-		return Customer{}, "", Errorf(KindForbidden, "not_resettable", "a %s customer cannot reset a password", cust.State)
+		return Customer{}, "", Errorf(KindForbidden, CodeNotResettable, "a %s customer cannot reset a password", cust.State)
 	}
 	code, err := s.tokens.issueCode(ctx, cust.TenantID, cust.ID, PurposePasswordReset)
 	return cust, code, err

@@ -45,7 +45,7 @@ type claim struct {
 // maxClaims bounds live registration claims per customer.
 const maxClaims = 5
 
-var errTooManyClaims = &Error{Kind: KindRateLimited, Code: "too_many_registrations", Message: "too many open registrations for this email address; confirm one or try again tomorrow", RetryAfter: time.Hour}
+var errTooManyClaims = &Error{Kind: KindRateLimited, Code: CodeTooManyRegistrations, Message: "too many open registrations for this email address; confirm one or try again tomorrow", RetryAfter: time.Hour}
 
 // Register signs a customer up. The password and profile wait on the
 // confirmation token as a claim, so registering never changes an existing
@@ -129,7 +129,7 @@ func (s *Registrations) Register(ctx context.Context, c Caller, r Registration) 
 			return err
 		case cust.State == StateDisabled || cust.State == StatePendingActive || cust.State == StateActive:
 			if secret {
-				return errEmailTaken
+				return ErrEmailTaken
 			}
 			// Someone registered an address that has an account. The claim
 			// is never sent to anyone and can never be confirmed; it makes
@@ -141,7 +141,7 @@ func (s *Registrations) Register(ctx context.Context, c Caller, r Registration) 
 			if cust.State == StateDisabled {
 				return nil // no way back in by mail
 			}
-			return s.registrations.mailRegisterAttempt(ctx, tx, c, cust)
+			return s.mailRegisterAttempt(ctx, tx, c, cust)
 		}
 		if cust.Locale == "" {
 			cust.Locale = r.Locale // for the mail's language; the row takes it at confirmation
@@ -282,13 +282,13 @@ func (s *Registrations) Confirm(ctx context.Context, c Caller, token, newPw stri
 		claimed := len(t.Payload) > 0 && (cust.State == StateOffline || cust.State == StatePending)
 		switch {
 		case claimed && hash != "":
-			return Invalid(FieldError{Field: "password", Code: "not_allowed", Message: "this link already sets the password chosen at registration"})
+			return Invalid(FieldError{Field: "password", Code: FieldNotAllowed, Message: "this link already sets the password chosen at registration"})
 		case claimed:
 			if err := applyClaim(ctx, tx, &cust, t.Payload); err != nil {
 				return err
 			}
 		case hash != "" && cust.HasPassword():
-			return Invalid(FieldError{Field: "password", Code: "not_allowed", Message: "the account has a password; change it after logging in"})
+			return Invalid(FieldError{Field: "password", Code: FieldNotAllowed, Message: "the account has a password; change it after logging in"})
 		case hash != "":
 			if fields := s.checkNewPassword("password", newPw, s.addressFor(cust, newPw), nil); len(fields) > 0 {
 				return Invalid(fields...) // rolls back: the token stays usable
@@ -311,7 +311,70 @@ func (s *Registrations) Confirm(ctx context.Context, c Caller, token, newPw stri
 	return cust, sess, nil
 }
 
-var errPasswordRequired = &Error{Kind: KindForbidden, Code: "password_required", Message: "this account has no password yet: send one with the token"}
+// Enrol adds a customer as the caller may: a secret key creates it as n
+// asks (see Customers.Create); any other key registers it as the
+// customer's own registration (see Register), which answers the same
+// whether or not the address had an account. What only a back office may
+// ask for (a state other than pending, a uuid of its choosing, a template
+// user, whose existence a refusal would reveal) is refused to other keys,
+// not ignored.
+func (s *Registrations) Enrol(ctx context.Context, c Caller, n NewCustomer, acceptLanguage string) (CreateResult, error) {
+	if c.IsSecret() {
+		return s.customers.Create(ctx, c, n)
+	}
+	if field := n.backOfficeField(); field != "" {
+		return CreateResult{}, &Error{Kind: KindForbidden, Code: CodeSecretKeyRequired, Message: field + ": only a secret API key may set it",
+			Fields: []FieldError{{Field: field, Code: CodeSecretKeyRequired, Message: "only a secret API key may set it"}}}
+	}
+	_, err := s.Register(ctx, c, Registration{Email: n.Email, Password: n.Password, AcceptLanguage: acceptLanguage, Profile: n.Profile})
+	return CreateResult{}, err
+}
+
+// backOfficeField names the first field of n that only a back office may
+// set, if any.
+func (n NewCustomer) backOfficeField() string {
+	switch {
+	case n.State != "" && n.State != StatePending:
+		return "state"
+	case n.UUID != "":
+		return "uuid"
+	case n.TemplateRef != "":
+		return "template_user"
+	}
+	return ""
+}
+
+// ConfirmCustomer is Confirm for a link that names its customer by uuid
+// (the subject of a link this server signed; nothing unsigned may name
+// it): a customer that is gone is ErrCustomerNotFound, and one whose
+// address is confirmed already is ErrAlreadyConfirmed, also when a
+// concurrent use of the same link won the race.
+func (s *Registrations) ConfirmCustomer(ctx context.Context, c Caller, uuid, token string) (Customer, NewSession, error) {
+	confirmed := func() (bool, error) {
+		cust, err := s.store.CustomerByUUID(ctx, c.Tenant.ID, uuid)
+		if errors.Is(err, ErrNotFound) {
+			return false, ErrCustomerNotFound
+		} else if err != nil {
+			return false, Internal(err)
+		}
+		return cust.EmailConfirmedAt != nil, nil
+	}
+	if done, err := confirmed(); err != nil || done {
+		if done {
+			err = ErrAlreadyConfirmed
+		}
+		return Customer{}, NewSession{}, err
+	}
+	cust, sess, err := s.Confirm(ctx, c, token, "")
+	if errors.Is(err, ErrTokenInvalid) {
+		if done, cerr := confirmed(); cerr == nil && done {
+			return Customer{}, NewSession{}, ErrAlreadyConfirmed
+		}
+	}
+	return cust, sess, err
+}
+
+var errPasswordRequired = &Error{Kind: KindForbidden, Code: CodePasswordRequired, Message: "this account has no password yet: send one with the token"}
 
 // applyClaim gives the customer a confirmed registration's password and
 // profile. A username taken meanwhile by someone else is left out.

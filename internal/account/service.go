@@ -194,7 +194,7 @@ func hashError(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, password.ErrBusy), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return &Error{Kind: KindUnavailable, Code: "busy", Message: "the service is busy; try again shortly", RetryAfter: time.Second, Cause: err}
+		return &Error{Kind: KindUnavailable, Code: CodeBusy, Message: "the service is busy; try again shortly", RetryAfter: time.Second, Cause: err}
 	}
 	return Internal(err)
 }

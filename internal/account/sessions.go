@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/big"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -74,7 +75,7 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, open o
 	err = s.inTx(ctx, func(tx Tx) error {
 		current, err := tx.CustomerByID(ctx, cust.TenantID, cust.ID)
 		if errors.Is(err, ErrNotFound) || (err == nil && current.PasswordHash != cust.PasswordHash) {
-			return errInvalidCredentials
+			return ErrInvalidCredentials
 		} else if err != nil {
 			return err
 		}
@@ -92,7 +93,7 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, open o
 		return Customer{}, NewSession{}, err
 	}
 	if rehash {
-		s.sessions.rehash(ctx, cust, pw)
+		s.rehash(ctx, cust, pw)
 	}
 	s.log.Info("login", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	return cust, sess, nil
@@ -117,7 +118,7 @@ func (s *Sessions) Lookup(ctx context.Context, tenantID int64, token string) (Cu
 	if token == "" || len(token) > 256 {
 		return Customer{}, Session{}, errSessionInvalid
 	}
-	sess, err := s.sessions.liveSession(ctx, tenantID, HashSecret(token))
+	sess, err := s.liveSession(ctx, tenantID, HashSecret(token))
 	if err != nil {
 		return Customer{}, Session{}, err
 	}
@@ -158,7 +159,7 @@ func (s *Sessions) liveSession(ctx context.Context, tenantID int64, hash []byte)
 
 // Logout ends a session.
 func (s *Sessions) Logout(ctx context.Context, tenantID int64, token string) error {
-	_, sess, err := s.sessions.Lookup(ctx, tenantID, token)
+	_, sess, err := s.Lookup(ctx, tenantID, token)
 	if err != nil {
 		return err
 	}
@@ -168,13 +169,27 @@ func (s *Sessions) Logout(ctx context.Context, tenantID int64, token string) err
 	return nil
 }
 
+// PasswordChange is a logged-in customer's change of password.
+type PasswordChange struct {
+	Current      string
+	New          string
+	Confirmation *string // checked when given
+	// Customer, when set, names (by id or uuid) whom the request means to
+	// change; the session of anyone else is refused with ErrWrongUser.
+	Customer string
+}
+
 // ChangePassword sets a new password for a logged-in customer who knows
 // the current one. A wrong current password counts as a failed login.
 // Every other session ends, and so do pending reset and invite tokens.
-func (s *Sessions) ChangePassword(ctx context.Context, tenantID int64, token, current, newPw string, confirmation *string) error {
-	cust, sess, err := s.sessions.Lookup(ctx, tenantID, token)
+func (s *Sessions) ChangePassword(ctx context.Context, tenantID int64, token string, ch PasswordChange) error {
+	current, newPw, confirmation := ch.Current, ch.New, ch.Confirmation
+	cust, sess, err := s.Lookup(ctx, tenantID, token)
 	if err != nil {
 		return err
+	}
+	if ch.Customer != "" && ch.Customer != strconv.FormatInt(cust.ID, 10) && !strings.EqualFold(ch.Customer, cust.UUID) {
+		return ErrWrongUser
 	}
 	if fields := s.checkNewPassword("password", newPw, s.addressFor(cust, newPw), confirmation); len(fields) > 0 {
 		return Invalid(fields...)
@@ -184,7 +199,7 @@ func (s *Sessions) ChangePassword(ctx context.Context, tenantID int64, token, cu
 	}
 	if _, err := s.guard.checkPassword(ctx, cust.TenantID, cust.EmailKey, &cust, current); err != nil {
 		if IsKind(err, KindForbidden) {
-			return errInvalidCredentials // a claim's password is not the current one
+			return ErrInvalidCredentials // a claim's password is not the current one
 		}
 		return err
 	}
@@ -209,7 +224,7 @@ func (s *Sessions) ChangePassword(ctx context.Context, tenantID int64, token, cu
 			return err
 		}
 		if now.PasswordHash != cust.PasswordHash {
-			return errInvalidCredentials
+			return ErrInvalidCredentials
 		}
 		if err := s.creds.setPassword(ctx, tx, &now, hash, sess.ID); err != nil {
 			return err
@@ -276,7 +291,7 @@ func (s *Sessions) LogoutNumeric(ctx context.Context, tenantID, id int64) error 
 	if id == 0 || id > maxSafeInteger || id < -maxSafeInteger {
 		return errSessionInvalid
 	}
-	sess, err := s.sessions.liveSession(ctx, tenantID, s.keys.numericSessionHash(tenantID, id))
+	sess, err := s.liveSession(ctx, tenantID, s.keys.numericSessionHash(tenantID, id))
 	if err != nil {
 		return err
 	}

@@ -199,10 +199,10 @@ func SettingSpecs() []SettingSpec {
 func ValidateSetting(key, value string) error {
 	spec, ok := settingSpecs[key]
 	if !ok {
-		return Errorf(KindInvalid, "unknown_setting", "unknown setting %q", key)
+		return Errorf(KindInvalid, CodeUnknownSetting, "unknown setting %q", key)
 	}
 	if err := spec.validate(value); err != nil {
-		return Errorf(KindInvalid, "invalid_setting", "%s: %v", key, err)
+		return Errorf(KindInvalid, CodeInvalidSetting, "%s: %v", key, err)
 	}
 	return nil
 }

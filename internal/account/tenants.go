@@ -107,9 +107,9 @@ func (s *Tenants) ForHost(ctx context.Context, host string) (Caller, error) {
 		id, known = hosts[host]
 	}
 	if !known {
-		return s.tenants.Caller(ctx, DefaultTenant)
+		return s.Caller(ctx, DefaultTenant)
 	}
-	t, err := s.tenants.byID(ctx, id)
+	t, err := s.byID(ctx, id)
 	return Caller{Tenant: t}, err
 }
 
@@ -127,7 +127,7 @@ func (s *Tenants) hostsFree(ctx context.Context, t Tenant, value string) error {
 		for _, h := range SplitHosts(other.Setting("hosts")) {
 			for _, want := range SplitHosts(value) {
 				if h == want {
-					return Errorf(KindConflict, "host_taken", "host %s already belongs to tenant %s", h, other.Slug)
+					return Errorf(KindConflict, CodeHostTaken, "host %s already belongs to tenant %s", h, other.Slug)
 				}
 			}
 		}
@@ -163,18 +163,18 @@ func (s *Tenants) byID(ctx context.Context, id int64) (Tenant, error) {
 
 // TenantCaller returns a caller for a tenant found without a key.
 func (s *Tenants) Caller(ctx context.Context, slug string) (Caller, error) {
-	t, err := s.tenants.BySlug(ctx, slug)
+	t, err := s.BySlug(ctx, slug)
 	return Caller{Tenant: t}, err
 }
 
 // CreateTenant adds a tenant.
 func (s *Tenants) Create(ctx context.Context, slug string) (Tenant, error) {
 	if !slugPattern.MatchString(slug) {
-		return Tenant{}, Invalid(FieldError{Field: "slug", Code: "invalid", Message: "must be 1 to 63 lower-case letters, digits or dashes"})
+		return Tenant{}, Invalid(FieldError{Field: "slug", Code: FieldInvalid, Message: "must be 1 to 63 lower-case letters, digits or dashes"})
 	}
 	t := Tenant{Slug: slug, CreatedAt: s.now(), Settings: map[string]string{}}
 	if err := s.store.CreateTenant(ctx, &t); errors.Is(err, ErrDuplicate) {
-		return Tenant{}, Errorf(KindConflict, "tenant_exists", "tenant %q already exists", slug)
+		return Tenant{}, Errorf(KindConflict, CodeTenantExists, "tenant %q already exists", slug)
 	} else if err != nil {
 		return Tenant{}, Internal(err)
 	}
@@ -210,13 +210,13 @@ func (s *Tenants) Set(ctx context.Context, slug, key, value string) error {
 	}
 	if key == "templates" && value != "" {
 		if s.cfg.Renderer == nil {
-			return Errorf(KindInternal, "no_renderer", "no mail renderer configured")
+			return Errorf(KindInternal, CodeNoRenderer, "no mail renderer configured")
 		}
 		if err := s.cfg.Renderer.Check(value); err != nil {
-			return Errorf(KindInvalid, "invalid_setting", "templates: %v", err)
+			return Errorf(KindInvalid, CodeInvalidSetting, "templates: %v", err)
 		}
 	}
-	t, err := s.tenants.BySlug(ctx, slug)
+	t, err := s.BySlug(ctx, slug)
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func (s *Tenants) Set(ctx context.Context, slug, key, value string) error {
 			if list, err := s.store.ListCustomers(ctx, t.ID, 0, 1); err != nil {
 				return Internal(err)
 			} else if len(list) > 0 {
-				return Errorf(KindConflict, "tenant_has_customers", "email_storage can only change while the tenant has no customers")
+				return Errorf(KindConflict, CodeTenantHasCustomers, "email_storage can only change while the tenant has no customers")
 			}
 		}
 	}

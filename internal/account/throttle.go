@@ -37,7 +37,7 @@ func lockedFor(f LoginFailures, now time.Time) time.Duration {
 }
 
 func errThrottled(wait time.Duration) *Error {
-	return &Error{Kind: KindRateLimited, Code: "too_many_attempts", Message: "too many failed attempts; try again later", RetryAfter: wait}
+	return &Error{Kind: KindRateLimited, Code: CodeTooManyAttempts, Message: "too many failed attempts; try again later", RetryAfter: wait}
 }
 
 // checkPassword verifies a customer's password with throttling. The
@@ -71,7 +71,7 @@ func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey
 	if wait := lockedFor(before, now); wait > 0 {
 		// Refused without a check: the attempt must not count, or a burst
 		// of right passwords under load would lock the address.
-		s.guard.releaseAttempt(ctx, tenantID, emailKey)
+		s.releaseAttempt(ctx, tenantID, emailKey)
 		return false, errThrottled(wait)
 	}
 	encoded := ""
@@ -82,21 +82,21 @@ func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey
 	if err != nil {
 		// The password was never checked (the pool was full, or the caller
 		// gave up): the attempt must not count, or load would lock people out.
-		s.guard.releaseAttempt(ctx, tenantID, emailKey)
+		s.releaseAttempt(ctx, tenantID, emailKey)
 		return false, hashError(err)
 	}
 	if !ok {
 		// The attempt stays counted even when it matches a claim: anyone
 		// may register a claim, and a claim must not reset the throttle
 		// of the account it was registered against.
-		if claimed, err := s.guard.matchesClaim(ctx, tenantID, cust, pw); err != nil {
+		if claimed, err := s.matchesClaim(ctx, tenantID, cust, pw); err != nil {
 			return false, err
 		} else if claimed {
 			return false, errEmailNotConfirmed
 		}
-		return false, errInvalidCredentials
+		return false, ErrInvalidCredentials
 	}
-	return rehash, s.guard.clearFailures(ctx, tenantID, emailKey)
+	return rehash, s.clearFailures(ctx, tenantID, emailKey)
 }
 
 // releaseAttempt takes back an attempt that was counted but never checked.
@@ -118,7 +118,7 @@ func (s *loginGuard) clearFailures(ctx context.Context, tenantID int64, emailKey
 // a claim, so that every wrong password costs two hashes and the time of
 // a failed login does not tell which addresses have registrations waiting.
 func (s *loginGuard) matchesClaim(ctx context.Context, tenantID int64, cust *Customer, pw string) (bool, error) {
-	newest, err := s.guard.newestClaim(ctx, tenantID, cust)
+	newest, err := s.newestClaim(ctx, tenantID, cust)
 	if err != nil {
 		return false, err
 	}

@@ -81,12 +81,12 @@ type spend func(tx Tx) (Customer, error)
 // is given, must match.
 func (s *tokens) spendToken(ctx context.Context, c Caller, token string, p Purpose, match func(Customer) bool) spend {
 	return func(tx Tx) (Customer, error) {
-		_, cust, err := s.tokens.consumeToken(ctx, tx, c.Tenant.ID, token, p)
+		_, cust, err := s.consumeToken(ctx, tx, c.Tenant.ID, token, p)
 		if err != nil {
 			return Customer{}, err
 		}
 		if match != nil && !match(cust) {
-			return Customer{}, errTokenInvalid
+			return Customer{}, ErrTokenInvalid
 		}
 		return cust, nil
 	}
@@ -126,7 +126,7 @@ func (s *tokens) issueToken(ctx context.Context, tx Tx, c Customer, p Purpose) (
 	}
 	raw, hash := newSecret()
 	now := s.now()
-	t := Token{TenantID: c.TenantID, CustomerID: c.ID, Purpose: p, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(s.tokens.ttl(p))}
+	t := Token{TenantID: c.TenantID, CustomerID: c.ID, Purpose: p, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(s.ttl(p))}
 	return raw, tx.CreateToken(ctx, &t)
 }
 
@@ -134,17 +134,17 @@ func (s *tokens) issueToken(ctx context.Context, tx Tx, c Customer, p Purpose) (
 // reason (unknown, used, expired, other purpose or tenant).
 func (s *tokens) consumeToken(ctx context.Context, tx Tx, tenantID int64, raw string, p Purpose) (Token, Customer, error) {
 	if raw == "" || len(raw) > 256 {
-		return Token{}, Customer{}, errTokenInvalid
+		return Token{}, Customer{}, ErrTokenInvalid
 	}
 	t, err := tx.ConsumeToken(ctx, tenantID, HashSecret(raw), p, s.now(), maxCodeAttempts)
 	if errors.Is(err, ErrNotFound) {
-		return Token{}, Customer{}, errTokenInvalid
+		return Token{}, Customer{}, ErrTokenInvalid
 	} else if err != nil {
 		return Token{}, Customer{}, err
 	}
 	c, err := tx.CustomerByID(ctx, tenantID, t.CustomerID)
 	if errors.Is(err, ErrNotFound) {
-		return Token{}, Customer{}, errTokenInvalid
+		return Token{}, Customer{}, ErrTokenInvalid
 	}
 	return t, c, err
 }
@@ -163,7 +163,7 @@ func (s *tokens) issueCode(ctx context.Context, tenantID, customerID int64, p Pu
 			return err
 		}
 		var err error
-		code, err = s.tokens.newCode(ctx, tx, Customer{ID: customerID, TenantID: tenantID}, p)
+		code, err = s.newCode(ctx, tx, Customer{ID: customerID, TenantID: tenantID}, p)
 		return err
 	})
 	return code, err
@@ -177,6 +177,6 @@ func (s *tokens) newCode(ctx context.Context, tx Tx, cust Customer, p Purpose) (
 	// A code sent by mail is valid for 24 hours at most (NIST SP 800-63B),
 	// even beside a longer-lived invitation link.
 	t := Token{TenantID: cust.TenantID, CustomerID: cust.ID, Purpose: p, Code: true,
-		Hash: s.keys.codeHash(cust.ID, p, code), CreatedAt: now, ExpiresAt: now.Add(min(s.tokens.ttl(p), maxCodeTTL))}
+		Hash: s.keys.codeHash(cust.ID, p, code), CreatedAt: now, ExpiresAt: now.Add(min(s.ttl(p), maxCodeTTL))}
 	return code, tx.CreateToken(ctx, &t)
 }

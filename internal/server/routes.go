@@ -14,96 +14,90 @@ import (
 	"pforte/internal/api/wire"
 )
 
-// addRoutes lists every route pforte serves.
-func addRoutes(mux *http.ServeMux, d Deps, nat *native.API) {
-	mux.Handle("GET /healthz", handleHealth())
-	mux.Handle("GET /readyz", handleReady(d))
+// addRoutes lists every route pforte serves. Each path answers the methods
+// it does not take with its API's 405; the catch-alls answer unknown paths
+// with their API's 404.
+func addRoutes(mux *http.ServeMux, d Deps) *router {
+	rt := newRouter(mux)
+	rt.handleAny("GET /healthz", handleHealth())
+	rt.handleAny("GET /readyz", handleReady(d))
 
 	// Native API: self-service (public or secret key).
-	mux.Handle("POST /api/v1/registrations", nat.Register())
-	mux.Handle("POST /api/v1/confirmations", nat.Confirm())
-	mux.Handle("POST /api/v1/confirmations/resend", nat.ResendConfirmation())
-	mux.Handle("POST /api/v1/sessions", nat.Login())
-	mux.Handle("GET /api/v1/session", nat.CurrentSession())
-	mux.Handle("DELETE /api/v1/session", nat.Logout())
-	mux.Handle("POST /api/v1/password-resets", nat.RequestPasswordReset())
-	mux.Handle("POST /api/v1/password-resets/complete", nat.CompletePasswordReset())
-	mux.Handle("POST /api/v1/invitations/accept", nat.AcceptInvite())
-	mux.Handle("PUT /api/v1/password", nat.ChangePassword())
+	nat := native.New(d.Service, d.Logger)
+	rt.handle(nat, "POST /api/v1/registrations", nat.Register())
+	rt.handle(nat, "POST /api/v1/confirmations", nat.Confirm())
+	rt.handle(nat, "POST /api/v1/confirmations/resend", nat.ResendConfirmation())
+	rt.handle(nat, "POST /api/v1/sessions", nat.Login())
+	rt.handle(nat, "GET /api/v1/session", nat.CurrentSession())
+	rt.handle(nat, "DELETE /api/v1/session", nat.Logout())
+	rt.handle(nat, "POST /api/v1/password-resets", nat.RequestPasswordReset())
+	rt.handle(nat, "POST /api/v1/password-resets/complete", nat.CompletePasswordReset())
+	rt.handle(nat, "POST /api/v1/invitations/accept", nat.AcceptInvite())
+	rt.handle(nat, "PUT /api/v1/password", nat.ChangePassword())
 
 	// Native API: administration (secret key).
-	mux.Handle("POST /api/v1/customers", nat.CreateCustomer())
-	mux.Handle("GET /api/v1/customers", nat.ListCustomers())
-	mux.Handle("GET /api/v1/customers/{ref}", nat.GetCustomer())
-	mux.Handle("PATCH /api/v1/customers/{ref}", nat.UpdateCustomer())
-	mux.Handle("DELETE /api/v1/customers/{ref}", nat.DeleteCustomer())
-	mux.Handle("PUT /api/v1/customers/{ref}/password", nat.SetCustomerPassword())
-	mux.Handle("POST /api/v1/apps", nat.CreateApp())
-	mux.Handle("GET /api/v1/apps", nat.ListApps())
-	mux.Handle("GET /api/v1/apps/{name}", nat.GetApp())
-	mux.Handle("PATCH /api/v1/apps/{name}", nat.UpdateApp())
-	mux.Handle("DELETE /api/v1/apps/{name}", nat.DeleteApp())
+	rt.handle(nat, "POST /api/v1/customers", nat.CreateCustomer())
+	rt.handle(nat, "GET /api/v1/customers", nat.ListCustomers())
+	rt.handle(nat, "GET /api/v1/customers/{ref}", nat.GetCustomer())
+	rt.handle(nat, "PATCH /api/v1/customers/{ref}", nat.UpdateCustomer())
+	rt.handle(nat, "DELETE /api/v1/customers/{ref}", nat.DeleteCustomer())
+	rt.handle(nat, "PUT /api/v1/customers/{ref}/password", nat.SetCustomerPassword())
+	rt.handle(nat, "POST /api/v1/apps", nat.CreateApp())
+	rt.handle(nat, "GET /api/v1/apps", nat.ListApps())
+	rt.handle(nat, "GET /api/v1/apps/{name}", nat.GetApp())
+	rt.handle(nat, "PATCH /api/v1/apps/{name}", nat.UpdateApp())
+	rt.handle(nat, "DELETE /api/v1/apps/{name}", nat.DeleteApp())
+	rt.handleAny("/api/v1/", nat.NotFound())
 
-	// Application-based password reset (seed 004): internal/api/betterez.
+	// Betterez's application-based password reset: internal/api/betterez.
 	bz := betterez.New(d.Service, d.Logger)
-	mux.Handle("POST /notifications/customers/reset", bz.RequestReset())
-	mux.Handle("/notifications/customers/reset", bz.NotAllowed(http.MethodPost))
-	mux.Handle("PUT /accounts/customers/{customerId}", bz.ResetPassword())
-	mux.Handle("PATCH /accounts/customers/{customerId}", bz.ResetPassword())
-	mux.Handle("/accounts/customers/{customerId}", bz.NotAllowed(http.MethodPut, http.MethodPatch))
+	rt.handle(bz, "POST /notifications/customers/reset", bz.RequestReset())
+	rt.handle(bz, "PUT /accounts/customers/{customerId}", bz.ResetPassword())
+	rt.handle(bz, "PATCH /accounts/customers/{customerId}", bz.ResetPassword())
 
-	// HGSP user management (seed 001): internal/api/hgsp.
+	// HGSP user management: internal/api/hgsp.
 	hg := hgsp.New(d.Service, d.Logger)
-	mux.Handle("POST /registeruserrequest", hg.RegisterUser())
-	mux.Handle("/registeruserrequest", hg.MethodNotAllowed(http.MethodPost))
-	mux.Handle("GET /users", hg.User())
-	mux.Handle("/users", hg.MethodNotAllowed(http.MethodGet))
-	mux.Handle("POST /activationrequest", hg.Activate())
-	mux.Handle("/activationrequest", hg.MethodNotAllowed(http.MethodPost))
-	mux.Handle("POST /passwordchangerequest", hg.ChangePassword())
-	mux.Handle("/passwordchangerequest", hg.MethodNotAllowed(http.MethodPost))
-	mux.Handle("GET /passwordresetrequest", hg.ResetCode())
-	mux.Handle("POST /passwordresetrequest", hg.ResetPassword())
-	mux.Handle("/passwordresetrequest", hg.MethodNotAllowed(http.MethodGet, http.MethodPost))
+	rt.handle(hg, "POST /registeruserrequest", hg.RegisterUser())
+	rt.handle(hg, "GET /users", hg.User())
+	rt.handle(hg, "POST /activationrequest", hg.Activate())
+	rt.handle(hg, "POST /passwordchangerequest", hg.ChangePassword())
+	rt.handle(hg, "GET /passwordresetrequest", hg.ResetCode())
+	rt.handle(hg, "POST /passwordresetrequest", hg.ResetPassword())
 
-	// Propstack contacts (seed 000): internal/api/propstack.
+	// Propstack contacts: internal/api/propstack.
 	ps := propstack.New(d.Service, d.Logger)
-	mux.Handle("POST /v1/contacts/register", ps.Register())
-	mux.Handle("/v1/contacts/register", ps.NotAllowed(http.MethodPost))
-	mux.Handle("POST /v1/contacts/confirm", ps.Confirm())
-	mux.Handle("/v1/contacts/confirm", ps.NotAllowed(http.MethodPost))
-	mux.Handle("POST /v1/contacts/login", ps.Login())
-	mux.Handle("/v1/contacts/login", ps.NotAllowed(http.MethodPost))
-	mux.Handle("POST /v1/contacts/send_password_reset", ps.SendReset())
-	mux.Handle("/v1/contacts/send_password_reset", ps.NotAllowed(http.MethodPost))
-	mux.Handle("POST /v1/contats/{token}/reset_password", ps.ResetPassword()) // sic: the seed's spelling
-	mux.Handle("/v1/contats/{token}/reset_password", ps.NotAllowed(http.MethodPost))
-	mux.Handle("POST /v1/contacts/{token}/reset_password", ps.ResetPassword())
-	mux.Handle("/v1/contacts/{token}/reset_password", ps.NotAllowed(http.MethodPost))
+	rt.handle(ps, "POST /v1/contacts/register", ps.Register())
+	rt.handle(ps, "POST /v1/contacts/confirm", ps.Confirm())
+	rt.handle(ps, "POST /v1/contacts/login", ps.Login())
+	rt.handle(ps, "POST /v1/contacts/send_password_reset", ps.SendReset())
+	rt.handle(ps, "POST /v1/contats/{token}/reset_password", ps.ResetPassword()) // sic: Propstack's spelling
+	rt.handle(ps, "POST /v1/contacts/{token}/reset_password", ps.ResetPassword())
 
-	// Gradido login server (seed 002): internal/api/gradido. No key: the
-	// tenant comes from the Host header; it answers CORS itself.
+	// Gradido login server: internal/api/gradido. No key: the tenant
+	// comes from the Host header. Which calls exist, and so its 404s and
+	// 405s, and its CORS depend on the tenant's settings: it answers them
+	// itself.
 	clients := wire.Clients{Proxies: d.TrustedProxies, Limiter: d.ClientLimiter}
 	gr := gradido.New(d.Service, d.Logger, clients)
-	mux.Handle("POST /login_api/unsecureLogin", gr.Login())
-	mux.Handle("POST /login_api/createUser", gr.CreateUser())
-	mux.Handle("POST /login_api/logout", gr.Logout())
-	mux.Handle("OPTIONS /login_api/{call}", gr.Preflight())
-	mux.Handle("/login_api/{call}", gr.NotFound())
-	mux.Handle("/login_api/", gr.NotFound())
+	rt.answersCORS("/login_api/")
+	rt.handleAny("POST /login_api/unsecureLogin", gr.Login())
+	rt.handleAny("POST /login_api/createUser", gr.CreateUser())
+	rt.handleAny("POST /login_api/logout", gr.Logout())
+	rt.handleAny("OPTIONS /login_api/{call}", gr.Preflight())
+	rt.handleAny("/login_api/{call}", gr.NotFound())
+	rt.handleAny("/login_api/", gr.NotFound())
 
-	// /api/2/auth (seed 003): internal/api/api2auth. No key: the tenant
-	// comes from the Host header; links lead to PublicURL.
+	// /api/2/auth: internal/api/api2auth. No key: the tenant comes from
+	// the Host header; links lead to PublicURL.
 	a2 := api2auth.New(d.Service, d.Logger, d.PublicURL, clients)
-	mux.Handle("POST /api/2/auth/register.json", a2.Register())
-	mux.Handle("/api/2/auth/register.json", a2.NotAllowed(http.MethodPost))
-	mux.Handle("GET /api/2/auth/{username}/verify.json", a2.Verify())
-	mux.Handle("/api/2/auth/{username}/verify.json", a2.NotAllowed(http.MethodGet))
-	mux.Handle("POST /api/2/auth/{email}/forgot.json", a2.Forgot())
-	mux.Handle("/api/2/auth/{email}/forgot.json", a2.NotAllowed(http.MethodPost))
-	mux.Handle("PUT /api/2/auth/{username}/resetpassword.json", a2.ResetPassword())
-	mux.Handle("/api/2/auth/{username}/resetpassword.json", a2.NotAllowed(http.MethodPut))
-	mux.Handle("/api/2/auth/", a2.NotFound())
+	rt.handle(a2, "POST /api/2/auth/register.json", a2.Register())
+	rt.handle(a2, "GET /api/2/auth/{username}/verify.json", a2.Verify())
+	rt.handle(a2, "POST /api/2/auth/{email}/forgot.json", a2.Forgot())
+	rt.handle(a2, "PUT /api/2/auth/{username}/resetpassword.json", a2.ResetPassword())
+	rt.handleAny("/api/2/auth/", a2.NotFound())
+
+	rt.refuseOtherMethods()
+	return rt
 }
 
 func handleHealth() http.Handler {

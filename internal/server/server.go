@@ -5,13 +5,11 @@ package server
 import (
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"time"
 
 	"pforte/internal/account"
-	"pforte/internal/api/native"
 	"pforte/internal/api/wire"
 )
 
@@ -44,11 +42,9 @@ type Observer interface {
 // New returns the handler that serves every route in routes.go.
 func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	nat := native.New(d.Service, d.Logger)
-	addRoutes(mux, d, nat)
-	var h http.Handler = unrouted(mux, nat)
-	h = recoverPanics(h, d.Logger)
-	h = cors(h, d.CORSOrigins)
+	routes := addRoutes(mux, d)
+	h := recoverPanics(mux, d.Logger)
+	h = cors(h, d.CORSOrigins, routes.selfCORS)
 	// Outside cors, so that the preflights it answers are logged and counted.
 	h = accessLog(h, d.Logger, d.Observer)
 	h = securityHeaders(h)
@@ -58,15 +54,14 @@ func New(d Deps) http.Handler {
 // cors lets the configured origins call the APIs (native and dialects)
 // from a browser, which is how public keys are meant to be used. No cookies
 // are involved, so credentials are never allowed.
-func cors(next http.Handler, origins []string) http.Handler {
+func cors(next http.Handler, origins, selfCORS []string) http.Handler {
 	allowed := map[string]bool{}
 	for _, o := range origins {
 		allowed[strings.TrimRight(o, "/")] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		// Seed 002's dialect answers CORS itself, by tenant setting.
-		if origin == "" || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || strings.HasPrefix(r.URL.Path, "/login_api/") {
+		if origin == "" || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || hasAnyPrefix(r.URL.Path, selfCORS) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -90,23 +85,13 @@ func cors(next http.Handler, origins []string) http.Handler {
 	})
 }
 
-// unrouted lets each API answer requests no route took in its own error
-// format instead of the mux's plain text.
-func unrouted(mux *http.ServeMux, nat *native.API) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern == "" && strings.HasPrefix(r.URL.Path, "/api/v1/") {
-			// Ask the mux what it would answer (404 or 405) without writing it.
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, r)
-			if allow := rec.Header().Get("Allow"); allow != "" {
-				w.Header().Set("Allow", allow)
-			}
-			nat.Unrouted(rec.Code).ServeHTTP(w, r)
-			return
+func hasAnyPrefix(path string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(path, p) {
+			return true
 		}
-		mux.ServeHTTP(w, r)
-	})
+	}
+	return false
 }
 
 func securityHeaders(next http.Handler) http.Handler {

@@ -87,7 +87,7 @@ func revealsUnknownEmail(t account.Tenant) bool {
 
 // errNotFound answers every path of this API for a tenant that does not
 // serve it, and paths under /api/2/auth/ that are none of its own.
-var errNotFound = &account.Error{Kind: account.KindNotFound, Code: "not_found", Message: "no such resource"}
+var errNotFound = &account.Error{Kind: account.KindNotFound, Code: account.CodeNotFound, Message: "no such resource"}
 
 // jwtCaller checks the JWT of the token query parameter for purpose p and
 // resolves the caller it may act for. At a tenant's own host (its hosts
@@ -212,7 +212,7 @@ type errorJSON struct {
 // refused, by the JWT check or by the service (unknown, used, expired), is
 // the seed's 401 "JWT ist ungültig".
 var statusOfCode = map[string]int{
-	"token_invalid": http.StatusUnauthorized,
+	account.CodeTokenInvalid: http.StatusUnauthorized,
 }
 
 func statusFor(e *account.Error) int {
@@ -240,7 +240,7 @@ func errorDoc(r *http.Request, e *account.Error, status int) errorJSON {
 // method it does not take, in this dialect's error format.
 func (a *API) NotAllowed(allow ...string) http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
-		return methodNotAllowed(w, r, allow...)
+		return wire.MethodNotAllowed(w, r, allow...)
 	})
 }
 
@@ -248,9 +248,4 @@ func (a *API) NotAllowed(allow ...string) http.Handler {
 // dialect's, in its error format.
 func (a *API) NotFound() http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error { return errNotFound })
-}
-
-func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow ...string) error {
-	w.Header().Set("Allow", strings.Join(allow, ", "))
-	return &account.Error{Kind: account.KindMethod, Code: "method_not_allowed", Message: "method " + r.Method + " is not allowed here"}
 }

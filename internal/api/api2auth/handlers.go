@@ -1,7 +1,6 @@
 package api2auth
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -25,13 +24,13 @@ type resetRequest struct {
 }
 
 func required(field string) account.FieldError {
-	return account.FieldError{Field: field, Code: "required", Message: "is required"}
+	return account.FieldError{Field: field, Code: account.FieldRequired, Message: "is required"}
 }
 
 // The dialect's own errors. A JWT refused for any reason, and a one-time
 // token the service refuses, are one error: the caller learns no reason.
 var (
-	errTokenInvalid    = &account.Error{Kind: account.KindUnauthorized, Code: "token_invalid", Message: "the token is invalid, expired or already used"}
+	errTokenInvalid    = &account.Error{Kind: account.KindUnauthorized, Code: account.CodeTokenInvalid, Message: "the token is invalid, expired or already used"}
 	errUserNotFound    = &account.Error{Kind: account.KindNotFound, Code: "user_not_found", Message: "no user has this name"}
 	errAlreadyVerified = &account.Error{Kind: account.KindInvalid, Code: "already_verified", Message: "the user is already verified"}
 )
@@ -100,7 +99,7 @@ func (a *API) Register() http.Handler {
 func (a *API) Verify() http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
 		if r.Method == http.MethodHead {
-			return methodNotAllowed(w, r, http.MethodGet)
+			return wire.MethodNotAllowed(w, r, http.MethodGet)
 		}
 		c, cust, err := a.verify(r)
 		if c.Tenant.ID == 0 {
@@ -138,35 +137,15 @@ func (a *API) verify(r *http.Request) (account.Caller, account.Customer, error) 
 	if !strings.EqualFold(r.PathValue("username"), cl.Username) {
 		return c, account.Customer{}, errUserNotFound
 	}
-	verified, err := a.verified(r.Context(), c, cl.Subject)
-	if err != nil {
-		return c, account.Customer{}, err
-	}
-	if verified {
-		return c, account.Customer{}, errAlreadyVerified
-	}
 	// The caller keeps no session: the seed's verification logs nobody in.
-	cust, _, err := a.svc.Registrations.Confirm(r.Context(), c, cl.ID, "")
-	if isCode(err, "token_invalid") {
-		// Another use of the same link may have won the race: then the
-		// answer is the one that link now gets.
-		if verified, e := a.verified(r.Context(), c, cl.Subject); e == nil && verified {
-			return c, account.Customer{}, errAlreadyVerified
-		}
+	cust, _, err := a.svc.Registrations.ConfirmCustomer(r.Context(), c, cl.Subject, cl.ID)
+	switch {
+	case errors.Is(err, account.ErrAlreadyConfirmed):
+		return c, account.Customer{}, errAlreadyVerified
+	case errors.Is(err, account.ErrCustomerNotFound):
+		return c, account.Customer{}, errUserNotFound
 	}
 	return c, cust, err
-}
-
-// verified reports whether the customer a JWT names has confirmed the
-// address; an unknown one (deleted since) is errUserNotFound.
-func (a *API) verified(ctx context.Context, c account.Caller, sub string) (bool, error) {
-	cust, err := a.svc.Customers.BySubject(ctx, c.Tenant.ID, sub)
-	if account.IsKind(err, account.KindNotFound) {
-		return false, errUserNotFound
-	} else if err != nil {
-		return false, err
-	}
-	return cust.EmailConfirmedAt != nil, nil
 }
 
 func isCode(err error, code string) bool {

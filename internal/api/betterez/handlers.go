@@ -2,7 +2,6 @@ package betterez
 
 import (
 	"net/http"
-	"strings"
 
 	"pforte/internal/account"
 	"pforte/internal/api/wire"
@@ -72,7 +71,6 @@ func (a *API) ResetPassword() http.Handler {
 // method it does not take, in this dialect's error format.
 func (a *API) NotAllowed(allow ...string) http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		return &account.Error{Kind: account.KindMethod, Code: "method_not_allowed", Message: "method " + r.Method + " is not allowed here"}
+		return wire.MethodNotAllowed(w, r, allow...)
 	})
 }

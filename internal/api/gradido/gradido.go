@@ -241,8 +241,7 @@ func (a *API) NotFound() http.Handler {
 		if !known(r.PathValue("call"), c.Tenant) {
 			return errUnknownCall
 		}
-		w.Header().Set("Allow", allowed)
-		return &account.Error{Kind: account.KindMethod, Code: "method_not_allowed", Message: "method " + r.Method + " is not allowed here"}
+		return wire.MethodNotAllowed(w, r, http.MethodPost, http.MethodOptions)
 	})
 }
 

@@ -149,7 +149,7 @@ func (a *API) Login() http.Handler {
 	})
 }
 
-var errEmailType = badInput(account.Invalid(account.FieldError{Field: "emailType", Code: "invalid",
+var errEmailType = badInput(account.Invalid(account.FieldError{Field: "emailType", Code: account.FieldInvalid,
 	Message: "must be 2 (registered directly) or 5 (registered by an admin)"}))
 
 // CreateUser serves POST /login_api/createUser. emailType 2 (the default)

@@ -114,7 +114,7 @@ var salutationXML = map[string]string{"ms": "Frau", "mr": "Herr", "mx": "Divers"
 // codeError names the element of a code the service refused.
 func codeError(err error, element string) error {
 	var e *account.Error
-	if errors.As(err, &e) && e.Code == "token_invalid" {
+	if errors.As(err, &e) && e.Code == account.CodeTokenInvalid {
 		c := *e
 		c.Message = element + ": is wrong, expired or used up"
 		return &c
@@ -142,62 +142,36 @@ func (a *API) RegisterUser() http.Handler {
 		if req.State != "" {
 			var ok bool
 			if state, ok = stateOf[req.State]; !ok {
-				fields = append(fields, account.FieldError{Field: "State", Code: "invalid", Message: "must be OFFLINE, PENDING, PENDING_ACTIVE or ACTIVE"})
+				fields = append(fields, account.FieldError{Field: "State", Code: account.FieldInvalid, Message: "must be OFFLINE, PENDING, PENDING_ACTIVE or ACTIVE"})
 			}
 		}
 		salutation, ok := salutationOf[strings.ToLower(req.NaturalName.Salutation)]
 		if !ok {
-			fields = append(fields, account.FieldError{Field: "Salutation", Code: "invalid", Message: "must be Frau, Herr or Divers (or Mrs, Ms, Mr, Mx)"})
+			fields = append(fields, account.FieldError{Field: "Salutation", Code: account.FieldInvalid, Message: "must be Frau, Herr or Divers (or Mrs, Ms, Mr, Mx)"})
 		}
 		if len(fields) > 0 {
 			return account.Invalid(fields...)
 		}
 		profile := account.Profile{Salutation: salutation, FirstName: req.NaturalName.FirstName,
 			LastName: req.NaturalName.LastName, PartnerRef: req.RefID}
-		if !c.IsSecret() {
-			if err := publicRegistration(req, state); err != nil {
-				return err
-			}
-			if _, err := a.svc.Registrations.Register(r.Context(), c, account.Registration{Email: req.Email, Password: req.Password,
-				AcceptLanguage: r.Header.Get("Accept-Language"), Profile: profile}); err != nil {
-				return err
-			}
-			// The same answer whether or not the address had an account, in
-			// whatever state: no HMGUserID, which would tell.
-			return writeXML(w, http.StatusAccepted, registerUserResponse{State: stateXML(account.StatePending)})
-		}
-		res, err := a.svc.Customers.Create(r.Context(), c, account.NewCustomer{Email: req.Email, UUID: req.HMGUserID,
+		res, err := a.svc.Registrations.Enrol(r.Context(), c, account.NewCustomer{Email: req.Email, UUID: req.HMGUserID,
 			Password: req.Password, State: state, Profile: profile, TemplateRef: req.TemplateUserID,
-			Adopt: true, Activation: true})
+			Adopt: true, Activation: true}, r.Header.Get("Accept-Language"))
 		if err != nil {
-			var e *account.Error
-			if errors.As(err, &e) && e.Code == "template_user_not_found" {
-				named := *e
-				named.Message = "TemplateUserID: " + e.Message
+			if errors.Is(err, account.ErrTemplateNotFound) {
+				named := *account.ErrTemplateNotFound
+				named.Message = "TemplateUserID: " + named.Message
 				return &named
 			}
 			return err
 		}
+		if !c.IsSecret() {
+			// The same answer whether or not the address had an account, in
+			// whatever state: no HMGUserID, which would tell.
+			return writeXML(w, http.StatusAccepted, registerUserResponse{State: stateXML(account.StatePending)})
+		}
 		return writeXML(w, http.StatusCreated, registerUserResponse{HMGUserID: res.Customer.UUID, State: stateXML(res.Customer.State)})
 	})
-}
-
-// publicRegistration refuses what only a service user may ask for: a state
-// other than PENDING, an identifier of its choosing, and a template user
-// (whose existence a 400 would reveal).
-func publicRegistration(req registerUserRequest, state account.State) error {
-	var element string
-	switch {
-	case state != account.StatePending:
-		element = "State"
-	case req.HMGUserID != "":
-		element = "HMGUserID"
-	case req.TemplateUserID != "":
-		element = "TemplateUserID"
-	default:
-		return nil
-	}
-	return account.Errorf(account.KindForbidden, "secret_key_required", "%s: only a service user (a secret API key) may set it", element)
 }
 
 // User serves GET /users?email= (service user). A PENDING or
@@ -257,7 +231,7 @@ func (a *API) ChangePassword() http.Handler {
 			}
 		}
 		if token == "" && !c.IsSecret() {
-			return errServiceUserRequired
+			return account.ErrSecretKeyRequired
 		}
 		req, err := decode[passwordChangeRequest](r, "PasswordChangeRequest")
 		if err != nil {
@@ -279,28 +253,28 @@ func (a *API) ChangePassword() http.Handler {
 // changeOwnPassword is the user changing their own password.
 func (a *API) changeOwnPassword(r *http.Request, tenantID int64, token string, req passwordChangeRequest) error {
 	if req.OldPassword == "" {
-		return account.Invalid(account.FieldError{Field: "OldPassword", Code: "required", Message: "is required with an SSO token"})
+		return account.Invalid(account.FieldError{Field: "OldPassword", Code: account.FieldRequired, Message: "is required with an SSO token"})
 	}
-	if req.HMGUserID != "" {
-		cust, _, err := a.svc.Sessions.Lookup(r.Context(), tenantID, token)
-		if err != nil {
-			return err
-		}
-		if !strings.EqualFold(cust.UUID, req.HMGUserID) {
-			return account.Errorf(account.KindForbidden, "wrong_user", "HMGUserID: is not the user of the SSO token")
-		}
+	// The user may change only their own password: an HMGUserID must be
+	// the SSO token's user.
+	err := a.svc.Sessions.ChangePassword(r.Context(), tenantID, token,
+		account.PasswordChange{Current: req.OldPassword, New: req.NewPassword, Customer: req.HMGUserID})
+	if errors.Is(err, account.ErrWrongUser) {
+		named := *account.ErrWrongUser
+		named.Message = "HMGUserID: is not the user of the SSO token"
+		return &named
 	}
-	return a.svc.Sessions.ChangePassword(r.Context(), tenantID, token, req.OldPassword, req.NewPassword, nil)
+	return err
 }
 
 // setPassword is a service user setting a user's password.
 func (a *API) setPassword(r *http.Request, c account.Caller, req passwordChangeRequest) error {
 	switch {
 	case req.HMGUserID == "":
-		return account.Invalid(account.FieldError{Field: "HMGUserID", Code: "required", Message: "is required for a service user"})
+		return account.Invalid(account.FieldError{Field: "HMGUserID", Code: account.FieldRequired, Message: "is required for a service user"})
 	case req.OldPassword != "":
 		// Refused rather than ignored: a site must not believe it was checked.
-		return account.Invalid(account.FieldError{Field: "OldPassword", Code: "invalid", Message: "is not checked for a service user; send NewPassword only"})
+		return account.Invalid(account.FieldError{Field: "OldPassword", Code: account.FieldInvalid, Message: "is not checked for a service user; send NewPassword only"})
 	}
 	_, err := a.svc.Customers.SetPassword(r.Context(), c, req.HMGUserID, req.NewPassword)
 	return err

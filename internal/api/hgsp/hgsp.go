@@ -47,7 +47,7 @@ func (a *API) keyed(need access, fn func(w http.ResponseWriter, r *http.Request,
 			return err
 		}
 		if need == secretKey && !c.IsSecret() {
-			return errServiceUserRequired
+			return account.ErrSecretKeyRequired
 		}
 		c.Policy = policy
 		return fn(w, r, c)
@@ -70,8 +70,6 @@ func (a *API) caller(r *http.Request) (account.Caller, error) {
 	return a.svc.Apps.With(r.Context(), c, app)
 }
 
-var errServiceUserRequired = account.Errorf(account.KindForbidden, "secret_key_required", "this request needs a service user (a secret API key)")
-
 // serve never lets an answer be cached: answers carry personal data,
 // activation and reset codes.
 func (a *API) serve(fn handler) http.Handler { return wire.Handle(fn, a.writeError) }
@@ -80,14 +78,15 @@ func (a *API) serve(fn handler) http.Handler { return wire.Handle(fn, a.writeErr
 // A route whose element for "password" is not Password renames it first
 // (see renamed).
 var elementOf = map[string]string{
-	"email":       "Email",
-	"uuid":        "HMGUserID",
-	"state":       "State",
-	"salutation":  "Salutation",
-	"first_name":  "FirstName",
-	"last_name":   "LastName",
-	"partner_ref": "RefID",
-	"password":    "Password",
+	"email":         "Email",
+	"uuid":          "HMGUserID",
+	"template_user": "TemplateUserID",
+	"state":         "State",
+	"salutation":    "Salutation",
+	"first_name":    "FirstName",
+	"last_name":     "LastName",
+	"partner_ref":   "RefID",
+	"password":      "Password",
 }
 
 // errorXML is the error document.
@@ -152,13 +151,11 @@ func writeXML(w http.ResponseWriter, status int, v any) error {
 	return nil
 }
 
-// MethodNotAllowed answers a request to an HGSP path with a method it does
-// not serve, in this API's error format; methods are the ones it serves.
-func (a *API) MethodNotAllowed(methods ...string) http.Handler {
-	allow := strings.Join(methods, ", ")
+// NotAllowed answers a request to an HGSP path with a method it does not
+// take, in HGSP's error format.
+func (a *API) NotAllowed(allow ...string) http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Allow", allow)
-		return &account.Error{Kind: account.KindMethod, Code: "method_not_allowed", Message: "method " + r.Method + " is not allowed here"}
+		return wire.MethodNotAllowed(w, r, allow...)
 	})
 }
 
@@ -166,7 +163,7 @@ func (a *API) MethodNotAllowed(methods ...string) http.Handler {
 // this API issue codes, and a HEAD would revoke the old ones without
 // showing the new.
 func (a *API) getOnly(next http.Handler) http.Handler {
-	refuse := a.MethodNotAllowed(http.MethodGet)
+	refuse := a.NotAllowed(http.MethodGet)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodHead {
 			refuse.ServeHTTP(w, r)

@@ -26,6 +26,19 @@ type element struct {
 	seen     map[string]bool // names of the children, to refuse duplicates
 }
 
+// Codes of the errors HGSP's XML reader answers with.
+const (
+	codeMalformedXML          = "malformed_xml"
+	codeWrongRoot             = "wrong_root_element"
+	codeProcessingInstruction = "processing_instruction_not_allowed"
+	codeDTDNotAllowed         = "dtd_not_allowed"
+	codeTooDeep               = "too_deep"
+	codeAttributeNotAllowed   = "attribute_not_allowed"
+	codeDuplicateElement      = "duplicate_element"
+	codeUnexpectedText        = "unexpected_text"
+	codeUnknownElement        = "unknown_element"
+)
+
 var (
 	utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 	// errCharset is what CharsetReader answers: only UTF-8 is read.
@@ -33,7 +46,7 @@ var (
 )
 
 func malformed(format string, args ...any) error {
-	return account.Errorf(account.KindInvalid, "malformed_xml", format, args...)
+	return account.Errorf(account.KindInvalid, codeMalformedXML, format, args...)
 }
 
 // decode reads a request body of root element root into a T. It runs in
@@ -59,7 +72,7 @@ func decode[T any](r *http.Request, root string) (T, error) {
 		return v, err
 	}
 	if doc.name != root {
-		return v, account.Errorf(account.KindInvalid, "wrong_root_element", "the root element must be %s, not %s", root, doc.name)
+		return v, account.Errorf(account.KindInvalid, codeWrongRoot, "the root element must be %s, not %s", root, doc.name)
 	}
 	var missing []account.FieldError
 	if err := fill(doc, reflect.ValueOf(&v).Elem(), &missing); err != nil {
@@ -110,22 +123,22 @@ func parse(body []byte) (*element, error) {
 		switch t := tok.(type) {
 		case xml.ProcInst:
 			if t.Target != "xml" || !first {
-				return nil, account.Errorf(account.KindInvalid, "processing_instruction_not_allowed",
+				return nil, account.Errorf(account.KindInvalid, codeProcessingInstruction,
 					"processing instructions are not allowed; only an XML declaration at the very start")
 			}
 		case xml.Directive:
-			return nil, account.Errorf(account.KindInvalid, "dtd_not_allowed", "DOCTYPE and ENTITY declarations are not allowed")
+			return nil, account.Errorf(account.KindInvalid, codeDTDNotAllowed, "DOCTYPE and ENTITY declarations are not allowed")
 		case xml.Comment:
 		case xml.StartElement:
 			if root != nil && len(stack) == 0 {
 				return nil, malformed("the document has content after its root element")
 			}
 			if len(stack) == maxDepth {
-				return nil, account.Errorf(account.KindInvalid, "too_deep", "elements are nested more than %d deep", maxDepth)
+				return nil, account.Errorf(account.KindInvalid, codeTooDeep, "elements are nested more than %d deep", maxDepth)
 			}
 			for _, a := range t.Attr {
 				if a.Name.Space != "xmlns" && !(a.Name.Space == "" && a.Name.Local == "xmlns") {
-					return nil, account.Errorf(account.KindInvalid, "attribute_not_allowed", "%s: attributes are not allowed (%s)", t.Name.Local, a.Name.Local)
+					return nil, account.Errorf(account.KindInvalid, codeAttributeNotAllowed, "%s: attributes are not allowed (%s)", t.Name.Local, a.Name.Local)
 				}
 			}
 			el := &element{name: t.Name.Local}
@@ -134,7 +147,7 @@ func parse(body []byte) (*element, error) {
 			} else {
 				parent := stack[len(stack)-1]
 				if parent.seen[el.name] {
-					return nil, account.Errorf(account.KindInvalid, "duplicate_element", "%s: appears more than once in %s", el.name, parent.name)
+					return nil, account.Errorf(account.KindInvalid, codeDuplicateElement, "%s: appears more than once in %s", el.name, parent.name)
 				}
 				if parent.seen == nil {
 					parent.seen = map[string]bool{}
@@ -165,7 +178,7 @@ func syntaxError(err error) error {
 	var se *xml.SyntaxError
 	switch {
 	case errors.Is(err, errCharset):
-		return account.Errorf(account.KindUnsupported, "unsupported_charset", "the body must be UTF-8")
+		return account.Errorf(account.KindUnsupported, account.CodeUnsupportedCharset, "the body must be UTF-8")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return malformed("the document ends before its root element does")
 	case errors.As(err, &se):
@@ -178,7 +191,7 @@ func syntaxError(err error) error {
 // elements are collected in missing, so that one answer names them all.
 func fill(el *element, v reflect.Value, missing *[]account.FieldError) error {
 	if strings.TrimSpace(el.text.String()) != "" {
-		return account.Errorf(account.KindInvalid, "unexpected_text", "%s: must contain elements, not text", el.name)
+		return account.Errorf(account.KindInvalid, codeUnexpectedText, "%s: must contain elements, not text", el.name)
 	}
 	t := v.Type()
 	index := map[string]int{}
@@ -190,7 +203,7 @@ func fill(el *element, v reflect.Value, missing *[]account.FieldError) error {
 	for _, child := range el.children {
 		i, ok := index[child.name]
 		if !ok {
-			return account.Errorf(account.KindInvalid, "unknown_element", "%s: is not an element of %s", child.name, el.name)
+			return account.Errorf(account.KindInvalid, codeUnknownElement, "%s: is not an element of %s", child.name, el.name)
 		}
 		f := v.Field(i)
 		if f.Kind() == reflect.Struct {
@@ -200,7 +213,7 @@ func fill(el *element, v reflect.Value, missing *[]account.FieldError) error {
 			continue
 		}
 		if len(child.children) > 0 {
-			return account.Errorf(account.KindInvalid, "unknown_element", "%s: is not an element of %s", child.children[0].name, child.name)
+			return account.Errorf(account.KindInvalid, codeUnknownElement, "%s: is not an element of %s", child.children[0].name, child.name)
 		}
 		f.SetString(child.text.String())
 	}
@@ -211,7 +224,7 @@ func fill(el *element, v reflect.Value, missing *[]account.FieldError) error {
 		}
 		name, _, _ := strings.Cut(sf.Tag.Get("xml"), ",")
 		if !el.seen[name] || (sf.Type.Kind() == reflect.String && v.Field(i).String() == "") {
-			*missing = append(*missing, account.FieldError{Field: name, Code: "required", Message: "is required"})
+			*missing = append(*missing, account.FieldError{Field: name, Code: account.FieldRequired, Message: "is required"})
 		}
 	}
 	return nil

@@ -230,7 +230,7 @@ func (a *API) AcceptInvite() http.Handler {
 		var sess account.NewSession
 		if req.Code != "" || req.Email != "" {
 			if req.Token != "" {
-				return account.Invalid(account.FieldError{Field: "token", Code: "invalid", Message: "give either token, or email and code"})
+				return account.Invalid(account.FieldError{Field: "token", Code: account.FieldInvalid, Message: "give either token, or email and code"})
 			}
 			cust, sess, err = a.svc.Invitations.AcceptCode(r.Context(), c, req.Email, req.Code, req.Password, req.PasswordConfirmation)
 		} else {
@@ -255,7 +255,8 @@ func (a *API) ChangePassword() http.Handler {
 		if err != nil {
 			return err
 		}
-		err = a.svc.Sessions.ChangePassword(r.Context(), c.Tenant.ID, wire.BearerToken(r), req.CurrentPassword, req.Password, req.PasswordConfirmation)
+		err = a.svc.Sessions.ChangePassword(r.Context(), c.Tenant.ID, wire.BearerToken(r),
+			account.PasswordChange{Current: req.CurrentPassword, New: req.Password, Confirmation: req.PasswordConfirmation})
 		if err != nil {
 			return err
 		}
@@ -343,7 +344,7 @@ func parseInt(s, field string) (int64, []account.FieldError) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, []account.FieldError{{Field: field, Code: "invalid", Message: "must be a non-negative integer"}}
+		return 0, []account.FieldError{{Field: field, Code: account.FieldInvalid, Message: "must be a non-negative integer"}}
 	}
 	return n, nil
 }
@@ -419,13 +420,17 @@ func (a *API) SetCustomerPassword() http.Handler {
 	})
 }
 
-// Unrouted answers a request no route took, in the native format: 405 when
-// the path exists with other methods, else 404.
-func (a *API) Unrouted(status int) http.Handler {
+// NotAllowed answers a request to a native path with a method it does not
+// take.
+func (a *API) NotAllowed(allow ...string) http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
-		if status == http.StatusMethodNotAllowed {
-			return &account.Error{Kind: account.KindMethod, Code: "method_not_allowed", Message: "method " + r.Method + " is not allowed here"}
-		}
-		return account.Errorf(account.KindNotFound, "no_such_endpoint", "no endpoint %s", r.URL.Path)
+		return wire.MethodNotAllowed(w, r, allow...)
+	})
+}
+
+// NotFound answers a path under /api/v1/ that is no endpoint.
+func (a *API) NotFound() http.Handler {
+	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
+		return account.Errorf(account.KindNotFound, account.CodeNoSuchEndpoint, "no endpoint %s", r.URL.Path)
 	})
 }

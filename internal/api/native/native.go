@@ -46,7 +46,7 @@ func (a *API) keyed(need access, fn func(w http.ResponseWriter, r *http.Request,
 			}
 		}
 		if need == secretKey && !c.IsSecret() {
-			return account.Errorf(account.KindForbidden, "secret_key_required", "this endpoint needs a secret API key")
+			return account.ErrSecretKeyRequired
 		}
 		return fn(w, r, c)
 	})

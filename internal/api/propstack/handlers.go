@@ -70,7 +70,7 @@ type resetRequest struct {
 }
 
 func required(field string) error {
-	return account.Invalid(account.FieldError{Field: field, Code: "required", Message: "is required"})
+	return account.Invalid(account.FieldError{Field: field, Code: account.FieldRequired, Message: "is required"})
 }
 
 // ---- salutations ----
@@ -110,13 +110,13 @@ func (a *API) Register() http.Handler {
 		cl := req.Client
 		salutation, ok := salutationOf[strings.ToLower(cl.Salutation)]
 		if !ok {
-			return account.Invalid(account.FieldError{Field: "salutation", Code: "invalid", Message: "must be " + salutations})
+			return account.Invalid(account.FieldError{Field: "salutation", Code: account.FieldInvalid, Message: "must be " + salutations})
 		}
 		res, err := a.svc.Registrations.Register(r.Context(), c, account.Registration{Email: cl.Email, Password: cl.Password,
 			PasswordConfirmation: cl.PasswordConfirmation, AcceptLanguage: r.Header.Get("Accept-Language"),
 			Profile: account.Profile{Salutation: salutation, FirstName: cl.FirstName, LastName: cl.LastName}})
 		if err != nil {
-			return onField(err, "email_taken", "email", "has already been taken")
+			return onField(err, account.CodeEmailTaken, "email", "has already been taken")
 		}
 		if res.ConfirmToken == "" {
 			// A secret caller under TokensAlways always gets the token of a
@@ -143,7 +143,7 @@ func (a *API) Confirm() http.Handler {
 		// token is not handed out and the session is never used.
 		cust, _, err := a.svc.Registrations.Confirm(r.Context(), c, req.ConfirmationToken, "")
 		if err != nil {
-			return onField(err, "token_invalid", "confirmation_token", "is invalid, expired or already used")
+			return onField(err, account.CodeTokenInvalid, "confirmation_token", "is invalid, expired or already used")
 		}
 		return wire.WriteJSON(w, http.StatusOK, toClient(cust))
 	})
@@ -170,8 +170,8 @@ func (a *API) Login() http.Handler {
 }
 
 // errNoResetToken: no token was issued for the address (see SendReset).
-var errNoResetToken = &account.Error{Kind: account.KindNotFound, Code: "customer_not_found", Message: "email: not found",
-	Fields: []account.FieldError{{Field: "email", Code: "not_found", Message: "not found"}}}
+var errNoResetToken = &account.Error{Kind: account.KindNotFound, Code: account.CodeCustomerNotFound, Message: "email: not found",
+	Fields: []account.FieldError{{Field: "email", Code: account.CodeNotFound, Message: "not found"}}}
 
 // SendReset serves POST /v1/contacts/send_password_reset: a reset token
 // for the site's mail, replacing older ones. When no token is issued (no
@@ -212,7 +212,7 @@ func (a *API) ResetPassword() http.Handler {
 		// The service also opens a session, left unused as on confirm.
 		cust, _, err := a.svc.Recovery.Complete(r.Context(), c, r.PathValue("token"), req.Client.Password, req.Client.PasswordConfirmation)
 		if err != nil {
-			return onField(err, "token_invalid", "token", "is invalid, expired or already used")
+			return onField(err, account.CodeTokenInvalid, "token", "is invalid, expired or already used")
 		}
 		return wire.WriteJSON(w, http.StatusOK, toClient(cust))
 	})

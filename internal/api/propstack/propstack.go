@@ -29,11 +29,6 @@ func New(svc *account.Service, log *slog.Logger) *API { return &API{svc: svc, lo
 // handler is a function that may fail; serve writes its error.
 type handler func(w http.ResponseWriter, r *http.Request) error
 
-// errSecretKeyRequired refuses public keys. Propstack's API is for a
-// site's server: it hands out confirmation and reset tokens, which a
-// browser (where public keys live) must never see.
-var errSecretKeyRequired = account.Errorf(account.KindUnauthorized, "secret_key_required", "this API needs a secret API key")
-
 // keyed resolves the caller's X-API-KEY, which must be a secret key, before
 // fn runs. The caller always receives tokens, whatever the tenant's
 // delivery mode: the vendor hands every token to the site.
@@ -43,8 +38,11 @@ func (a *API) keyed(fn func(w http.ResponseWriter, r *http.Request, c account.Ca
 		if err != nil {
 			return err
 		}
+		// Propstack's API is for a site's server: it hands out
+		// confirmation and reset tokens, which a browser (where public
+		// keys live) must never see.
 		if !c.IsSecret() {
-			return errSecretKeyRequired
+			return account.ErrSecretKeyRequired
 		}
 		c.Policy = policy
 		return fn(w, r, c)
@@ -61,10 +59,12 @@ func (a *API) serve(fn handler) http.Handler { return wire.Handle(fn, a.writeErr
 // Rails, a body that is not JSON at all is a 400, and a JSON request that
 // does not fit (validation, a taken address, a bad token) a 422.
 var statusOfCode = map[string]int{
-	"malformed_json":  http.StatusBadRequest,
-	"invalid_utf8":    http.StatusBadRequest,
-	"unreadable_body": http.StatusBadRequest,
-	"email_taken":     http.StatusUnprocessableEntity,
+	account.CodeMalformedJSON:  http.StatusBadRequest,
+	account.CodeInvalidUTF8:    http.StatusBadRequest,
+	account.CodeUnreadableBody: http.StatusBadRequest,
+	account.CodeEmailTaken:     http.StatusUnprocessableEntity,
+	// A public key is no credential for this API at all.
+	account.CodeSecretKeyRequired: http.StatusUnauthorized,
 }
 
 func statusFor(e *account.Error) int {
@@ -143,7 +143,6 @@ func onField(err error, code, field, message string) error {
 // method it does not take, in this dialect's error format.
 func (a *API) NotAllowed(allow ...string) http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		return &account.Error{Kind: account.KindMethod, Code: "method_not_allowed", Message: "method " + r.Method + " is not allowed here"}
+		return wire.MethodNotAllowed(w, r, allow...)
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"pforte/internal/account"
 )
@@ -62,4 +63,11 @@ func Handle(fn func(http.ResponseWriter, *http.Request) error, writeErr func(htt
 			writeErr(w, r, err)
 		}
 	})
+}
+
+// MethodNotAllowed sets Allow to the methods a path takes and returns the
+// error an API's writer then writes as its 405.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow ...string) error {
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	return account.Errorf(account.KindMethod, account.CodeMethodNotAllowed, "method %s is not allowed here", r.Method)
 }

@@ -108,7 +108,7 @@ func (l *ClientLimiter) Allow(addr netip.Addr) error {
 	r := c.bucket.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return &account.Error{Kind: account.KindRateLimited, Code: "too_many_requests",
+		return &account.Error{Kind: account.KindRateLimited, Code: account.CodeTooManyRequests,
 			Message: "too many requests from this address; try again later", RetryAfter: d.Round(time.Second) + time.Second}
 	}
 	return nil

@@ -30,25 +30,25 @@ const MaxBody = 64 << 10
 func ReadBody(r *http.Request, types ...string) ([]byte, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || !contains(types, mt) {
-		return nil, account.Errorf(account.KindUnsupported, "unsupported_media_type", "the body must be %s", strings.Join(types, " or "))
+		return nil, account.Errorf(account.KindUnsupported, account.CodeUnsupportedMediaType, "the body must be %s", strings.Join(types, " or "))
 	}
 	for name, value := range params {
 		switch {
 		case name == "charset" && !strings.EqualFold(value, "utf-8"):
-			return nil, account.Errorf(account.KindUnsupported, "unsupported_charset", "the body must be UTF-8")
+			return nil, account.Errorf(account.KindUnsupported, account.CodeUnsupportedCharset, "the body must be UTF-8")
 		case name != "charset":
-			return nil, account.Errorf(account.KindUnsupported, "unsupported_media_type", "the body must be %s without parameters other than charset=utf-8", strings.Join(types, " or "))
+			return nil, account.Errorf(account.KindUnsupported, account.CodeUnsupportedMediaType, "the body must be %s without parameters other than charset=utf-8", strings.Join(types, " or "))
 		}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
-		return nil, account.Errorf(account.KindInvalid, "unreadable_body", "the body could not be read")
+		return nil, account.Errorf(account.KindInvalid, account.CodeUnreadableBody, "the body could not be read")
 	}
 	if len(body) > MaxBody {
-		return nil, account.Errorf(account.KindTooLarge, "body_too_large", "the body exceeds %d bytes", MaxBody)
+		return nil, account.Errorf(account.KindTooLarge, account.CodeBodyTooLarge, "the body exceeds %d bytes", MaxBody)
 	}
 	if !utf8.Valid(body) {
-		return nil, account.Errorf(account.KindInvalid, "invalid_utf8", "the body is not valid UTF-8")
+		return nil, account.Errorf(account.KindInvalid, account.CodeInvalidUTF8, "the body is not valid UTF-8")
 	}
 	return body, nil
 }
@@ -65,14 +65,14 @@ func DecodeJSON[T any](r *http.Request) (T, error) {
 		return v, err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return v, account.Errorf(account.KindInvalid, "malformed_json", "the body is empty")
+		return v, account.Errorf(account.KindInvalid, account.CodeMalformedJSON, "the body is empty")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&v); err != nil {
 		return v, jsonError(err, embeddedNames(reflect.TypeOf(v)))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return v, account.Errorf(account.KindInvalid, "malformed_json", "the body has data after the JSON value")
+		return v, account.Errorf(account.KindInvalid, account.CodeMalformedJSON, "the body has data after the JSON value")
 	}
 	if err := checkKeys(json.NewDecoder(bytes.NewReader(body)), reflect.TypeOf(v), ""); err != nil {
 		var zero T
@@ -89,7 +89,7 @@ func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 	}
 	tok, err := dec.Token()
 	if err != nil {
-		return account.Errorf(account.KindInvalid, "malformed_json", "the body is not valid JSON")
+		return account.Errorf(account.KindInvalid, account.CodeMalformedJSON, "the body is not valid JSON")
 	}
 	switch tok {
 	case json.Delim('{'):
@@ -105,7 +105,7 @@ func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 		for dec.More() {
 			keyTok, err := dec.Token()
 			if err != nil {
-				return account.Errorf(account.KindInvalid, "malformed_json", "the body is not valid JSON")
+				return account.Errorf(account.KindInvalid, account.CodeMalformedJSON, "the body is not valid JSON")
 			}
 			key := keyTok.(string)
 			field := key
@@ -113,14 +113,14 @@ func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 				field = path + "." + key
 			}
 			if seen[key] {
-				return account.Invalid(account.FieldError{Field: field, Code: "duplicate_field", Message: "appears more than once"})
+				return account.Invalid(account.FieldError{Field: field, Code: account.FieldDuplicate, Message: "appears more than once"})
 			}
 			seen[key] = true
 			ft := elem
 			if fields != nil {
 				var known bool
 				if ft, known = fields[key]; !known {
-					return account.Invalid(account.FieldError{Field: field, Code: "unknown_field", Message: "is not a known field"})
+					return account.Invalid(account.FieldError{Field: field, Code: account.FieldUnknown, Message: "is not a known field"})
 				}
 			}
 			if err := checkKeys(dec, ft, field); err != nil {
@@ -203,13 +203,13 @@ func jsonError(err error, embedded map[string]bool) error {
 		}
 		field := strings.Join(path, ".")
 		if field == "" {
-			return account.Errorf(account.KindInvalid, "malformed_json", "the body must be a JSON object")
+			return account.Errorf(account.KindInvalid, account.CodeMalformedJSON, "the body must be a JSON object")
 		}
-		return account.Invalid(account.FieldError{Field: field, Code: "wrong_type", Message: "must be a " + jsonType(typeErr.Type.Kind().String())})
+		return account.Invalid(account.FieldError{Field: field, Code: account.FieldWrongType, Message: "must be a " + jsonType(typeErr.Type.Kind().String())})
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return account.Errorf(account.KindInvalid, "malformed_json", "the body is not valid JSON")
+		return account.Errorf(account.KindInvalid, account.CodeMalformedJSON, "the body is not valid JSON")
 	}
-	return account.Errorf(account.KindInvalid, "malformed_json", "the body is not valid JSON")
+	return account.Errorf(account.KindInvalid, account.CodeMalformedJSON, "the body is not valid JSON")
 }
 
 func jsonType(kind string) string {
@@ -279,7 +279,7 @@ func Query(r *http.Request, name string) (string, error) {
 	case 1:
 		return values[0], nil
 	}
-	return "", account.Invalid(account.FieldError{Field: name, Code: "duplicate_field", Message: "appears more than once"})
+	return "", account.Invalid(account.FieldError{Field: name, Code: account.FieldDuplicate, Message: "appears more than once"})
 }
 
 // WriteJSON writes v as a JSON answer with this status.
