@@ -110,7 +110,7 @@ func (f *flagSet) duration(name string, def time.Duration, usage string) *time.D
 	if v := f.getenv(envName(name)); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s: %v", envName(name), err))
+			f.envError(name, v, "a duration such as 90s, 15m or 24h")
 		}
 		def = d
 	}
@@ -121,7 +121,7 @@ func (f *flagSet) int(name string, def int, usage string) *int {
 	if v := f.getenv(envName(name)); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s: %v", envName(name), err))
+			f.envError(name, v, "a whole number")
 		}
 		def = n
 	}
@@ -132,11 +132,17 @@ func (f *flagSet) bool(name string, def bool, usage string) *bool {
 	if v := f.getenv(envName(name)); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s: %v", envName(name), err))
+			f.envError(name, v, "true or false")
 		}
 		def = b
 	}
 	return f.Bool(name, def, usage+" (env "+envName(name)+")")
+}
+
+// envError records a PFORTE_* variable that does not parse: a usage error
+// like the same value given as a flag.
+func (f *flagSet) envError(name, value, want string) {
+	f.errs = append(f.errs, fmt.Errorf("env %s=%q (--%s) is not %s", envName(name), value, name, want))
 }
 
 // parse parses args, allowing flags after positional arguments ("apikey
@@ -155,7 +161,7 @@ func (f *flagSet) parse(args []string) (done bool, err error) {
 		args = f.Args()[1:]
 	}
 	if len(f.errs) > 0 {
-		return true, errors.Join(f.errs...)
+		return true, fmt.Errorf("%w: %w", ErrUsage, errors.Join(f.errs...))
 	}
 	return false, nil
 }
