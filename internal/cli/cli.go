@@ -99,44 +99,60 @@ func envName(name string) string {
 	return "PFORTE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
-func (f *flagSet) string(name, def, usage string) *string {
+// stringVar defines a flag; like the other ...Var methods it takes as its
+// default the value *p holds, unless the flag's PFORTE_* variable is set:
+// then it is that.
+func (f *flagSet) stringVar(p *string, name, usage string) {
 	if v := f.getenv(envName(name)); v != "" {
-		def = v
+		*p = v
 	}
-	return f.String(name, def, usage+" (env "+envName(name)+")")
+	f.StringVar(p, name, *p, usage+" (env "+envName(name)+")")
 }
 
-func (f *flagSet) duration(name string, def time.Duration, usage string) *time.Duration {
+func (f *flagSet) durationVar(p *time.Duration, name, usage string) {
 	if v := f.getenv(envName(name)); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
+		if d, err := time.ParseDuration(v); err != nil {
 			f.envError(name, v, "a duration such as 90s, 15m or 24h")
+		} else {
+			*p = d
 		}
-		def = d
 	}
-	return f.Duration(name, def, usage+" (env "+envName(name)+")")
+	f.DurationVar(p, name, *p, usage+" (env "+envName(name)+")")
 }
 
-func (f *flagSet) int(name string, def int, usage string) *int {
+func (f *flagSet) intVar(p *int, name, usage string) {
 	if v := f.getenv(envName(name)); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
+		if n, err := strconv.Atoi(v); err != nil {
 			f.envError(name, v, "a whole number")
+		} else {
+			*p = n
 		}
-		def = n
 	}
-	return f.Int(name, def, usage+" (env "+envName(name)+")")
+	f.IntVar(p, name, *p, usage+" (env "+envName(name)+")")
 }
 
-func (f *flagSet) bool(name string, def bool, usage string) *bool {
+func (f *flagSet) boolVar(p *bool, name, usage string) {
 	if v := f.getenv(envName(name)); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
+		if b, err := strconv.ParseBool(v); err != nil {
 			f.envError(name, v, "true or false")
+		} else {
+			*p = b
 		}
-		def = b
 	}
-	return f.Bool(name, def, usage+" (env "+envName(name)+")")
+	f.BoolVar(p, name, *p, usage+" (env "+envName(name)+")")
+}
+
+func (f *flagSet) string(name, def, usage string) *string {
+	f.stringVar(&def, name, usage)
+	return &def
+}
+
+// given reports whether the flag was set on the command line or in the
+// environment.
+func (f *flagSet) given(name string) bool {
+	set := f.getenv(envName(name)) != ""
+	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
 }
 
 // envError records a PFORTE_* variable that does not parse: a usage error
@@ -172,23 +188,35 @@ func (f *flagSet) db() *string {
 	return f.string("db", defaultDB, "database: sqlite:PATH or postgres://USER@HOST/DB")
 }
 
+// checkDSN refuses a --db value that names no database pforte can open
+// (a usage error), before anything is opened.
+func checkDSN(dsn string) error {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
+			return errors.New("--db (env PFORTE_DB) sqlite: needs a file path, e.g. sqlite:pforte.db")
+		}
+		return nil
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return nil
+	}
+	return fmt.Errorf("--db (env PFORTE_DB) must be sqlite:PATH or postgres://..., not %q", redactDSN(dsn))
+}
+
 // openStore opens and migrates the database named by dsn.
 func (e env) openStore(dsn string) (account.Store, error) {
+	if err := checkDSN(dsn); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
 	var (
 		st  account.Store
 		err error
 	)
-	switch {
-	case strings.HasPrefix(dsn, "sqlite:"):
-		path := strings.TrimPrefix(dsn, "sqlite:")
-		if path == "" {
-			return nil, fmt.Errorf("%w: --db sqlite: needs a file path, e.g. sqlite:pforte.db", ErrUsage)
-		}
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
 		st, err = sqlite.Open(e.ctx, path)
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+	} else {
 		st, err = postgres.Open(e.ctx, dsn)
-	default:
-		return nil, fmt.Errorf("%w: --db must be sqlite:PATH or postgres://..., not %q", ErrUsage, redactDSN(dsn))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", redactDSN(dsn), err)
@@ -241,10 +269,12 @@ func (e env) service(dsn, secret string) (*account.Service, func(), error) {
 	return svc, func() { st.Close() }, nil
 }
 
+// newLogger makes serve's logger; an error is a usage error, which the
+// caller marks.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("%w: --log-level: %v", ErrUsage, err)
+		return nil, fmt.Errorf("%s: %v", flagRef("log-level"), err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
@@ -253,5 +283,5 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("%w: --log-format must be text or json", ErrUsage)
+	return nil, fmt.Errorf("%s must be text or json, not %q", flagRef("log-format"), format)
 }
