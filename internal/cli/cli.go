@@ -25,45 +25,54 @@ import (
 // Run runs the pforte command with args (without the program name).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (isHelp(args[0]) || !strings.HasPrefix(args[0], "-")) {
 		cmd, args = args[0], args[1:]
 	}
-	e := env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}
-	switch cmd {
-	case "serve":
-		return e.serve(args)
-	case "migrate":
-		return e.migrate(args)
-	case "tenant":
-		return e.tenant(args)
-	case "apikey":
-		return e.apikey(args)
-	case "app":
-		return e.app(args)
-	case "mail":
-		return e.mail(args)
-	case "secret":
-		return e.secret(args)
-	case "help":
-		fmt.Fprint(stdout, usage)
+	if isHelp(cmd) {
+		fmt.Fprint(stdout, usage())
 		return nil
 	}
-	return fmt.Errorf("%w: unknown command %q\n\n%s", ErrUsage, cmd, usage)
+	e := env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}
+	for _, c := range commands {
+		if c.name == cmd {
+			return c.run(e, args)
+		}
+	}
+	return fmt.Errorf("%w: unknown command %q\n\n%s", ErrUsage, cmd, usage())
 }
 
-const usage = `Usage: pforte [COMMAND] [FLAGS]
+// commands are pforte's commands, in the order help lists them.
+var commands = []struct {
+	name, summary string
+	run           func(env, []string) error
+}{
+	{"serve", "run the HTTP server (the default)", env.serve},
+	{"migrate", "apply database migrations", env.migrate},
+	{"tenant", "create, list and configure tenants", env.tenant},
+	{"apikey", "create, list and revoke API keys", env.apikey},
+	{"app", "create, list, update and delete applications (the URLs mail links lead to)", env.app},
+	{"mail", "list recent mail in the outbox, with its links while it is unsent", env.mail},
+	{"secret", "show the server secret the first start generated, to move it to --secret", env.secret},
+}
 
-Commands:
-  serve      run the HTTP server (the default)
-  migrate    apply database migrations
-  tenant     create, list and configure tenants
-  apikey     create, list and revoke API keys
-  app        create, list, update and delete applications (the URLs mail links lead to)
-  mail       list recent mail in the outbox, with its links while it is unsent
-  secret     show the server secret the first start generated, to move it to --secret
+// isHelp reports whether arg asks for help rather than naming a command.
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "--help" || arg == "-help"
+}
 
-Run "pforte COMMAND --help" for the flags of a command.
-`
+// usage lists every command, one line each.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("Usage: pforte [COMMAND] [FLAGS]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-9s  %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(&b, "  %-9s  %s\n", "help", "show this list (also -h, --help)")
+	b.WriteString("\nRun \"pforte serve --help\" for the server's flags (each can also be set as a\n" +
+		"PFORTE_* environment variable, see README.md) and \"pforte COMMAND --help\"\n" +
+		"for those of any other command.\n")
+	return b.String()
+}
 
 // ErrUsage marks an error in how the command was called; main exits with 2.
 var ErrUsage = errors.New("usage error")
