@@ -101,6 +101,8 @@ type flagSet struct {
 	dsn     *string
 	secret  *string
 	rawArgs []string
+	arity   arity
+	help    string
 }
 
 // envName is PFORTE_ and the flag name in upper case with underscores.
