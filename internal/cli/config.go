@@ -92,7 +92,7 @@ func defineServeFlags(fs *flagSet, c *serveConfig) {
 	fs.intVar(&c.Argon2Memory, "argon2-memory", "argon2id memory in KiB, at least 8 per lane")
 	fs.intVar(&c.Argon2Iterations, "argon2-iterations", "argon2id passes, at least 1")
 	fs.intVar(&c.Argon2Parallelism, "argon2-parallelism", "argon2id lanes, 1 to 255")
-	fs.intVar(&c.HashSlots, "hash-slots", "password hashes run at once, at least 1 (default: one per CPU)")
+	fs.intVar(&c.HashSlots, "hash-slots", "password hashes run at once, at least 1; the default is the number of CPUs")
 	fs.intVar(&c.HashQueue, "hash-queue", fmt.Sprintf("password hashes that may wait for a slot before the API answers 503, at least 1 (default: %d per slot)", hashQueuePerSlot))
 	fs.boolVar(&c.PasswordBlocklist, "password-blocklist", "refuse common passwords")
 	fs.durationVar(&c.ConfirmTTL, "confirm-ttl", "lifetime of confirmation tokens, more than 0")
@@ -283,7 +283,10 @@ func (c *serveConfig) checkSecret() error {
 		return nil
 	}
 	path, ok := strings.CutPrefix(c.DB, "sqlite:")
-	if _, err := os.Stat(path); ok && errors.Is(err, os.ErrNotExist) {
+	if !ok {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s: %v", flagRef("secret"), account.ErrShortSecret)
 	}
 	return nil
