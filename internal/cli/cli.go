@@ -25,45 +25,54 @@ import (
 // Run runs the pforte command with args (without the program name).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (isHelp(args[0]) || !strings.HasPrefix(args[0], "-")) {
 		cmd, args = args[0], args[1:]
 	}
-	e := env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}
-	switch cmd {
-	case "serve":
-		return e.serve(args)
-	case "migrate":
-		return e.migrate(args)
-	case "tenant":
-		return e.tenant(args)
-	case "apikey":
-		return e.apikey(args)
-	case "app":
-		return e.app(args)
-	case "mail":
-		return e.mail(args)
-	case "secret":
-		return e.secret(args)
-	case "help":
-		fmt.Fprint(stdout, usage)
+	if isHelp(cmd) {
+		fmt.Fprint(stdout, usage())
 		return nil
 	}
-	return fmt.Errorf("%w: unknown command %q\n\n%s", ErrUsage, cmd, usage)
+	e := env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}
+	for _, c := range commands {
+		if c.name == cmd {
+			return c.run(e, args)
+		}
+	}
+	return fmt.Errorf("%w: unknown command %q\n\n%s", ErrUsage, cmd, usage())
 }
 
-const usage = `Usage: pforte [COMMAND] [FLAGS]
+// commands are pforte's commands, in the order help lists them.
+var commands = []struct {
+	name, summary string
+	run           func(env, []string) error
+}{
+	{"serve", "run the HTTP server (the default)", env.serve},
+	{"migrate", "apply database migrations", env.migrate},
+	{"tenant", "create, list and configure tenants", env.tenant},
+	{"apikey", "create, list and revoke API keys", env.apikey},
+	{"app", "create, list, update and delete applications (the URLs mail links lead to)", env.app},
+	{"mail", "list recent mail in the outbox, with its links while it is unsent", env.mail},
+	{"secret", "show the server secret the first start generated, to move it to --secret", env.secret},
+}
 
-Commands:
-  serve      run the HTTP server (the default)
-  migrate    apply database migrations
-  tenant     create, list and configure tenants
-  apikey     create, list and revoke API keys
-  app        create, list, update and delete applications (the URLs mail links lead to)
-  mail       list recent mail in the outbox, with its links while it is unsent
-  secret     show the server secret the first start generated, to move it to --secret
+// isHelp reports whether arg asks for help rather than naming a command.
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "--help" || arg == "-help"
+}
 
-Run "pforte COMMAND --help" for the flags of a command.
-`
+// usage lists every command, one line each.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("Usage: pforte [COMMAND] [FLAGS]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-9s  %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(&b, "  %-9s  %s\n", "help", "show this list (also -h, --help)")
+	b.WriteString("\nRun \"pforte serve --help\" for the server's flags (each can also be set as a\n" +
+		"PFORTE_* environment variable, see README.md) and \"pforte COMMAND --help\"\n" +
+		"for those of any other command.\n")
+	return b.String()
+}
 
 // ErrUsage marks an error in how the command was called; main exits with 2.
 var ErrUsage = errors.New("usage error")
@@ -92,6 +101,8 @@ type flagSet struct {
 	dsn     *string
 	secret  *string
 	rawArgs []string
+	arity   arity
+	help    string
 }
 
 // envName is PFORTE_ and the flag name in upper case with underscores.
@@ -99,44 +110,66 @@ func envName(name string) string {
 	return "PFORTE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
+// stringVar defines a flag; like the other ...Var methods it takes as its
+// default the value *p holds, unless the flag's PFORTE_* variable is set:
+// then it is that.
+func (f *flagSet) stringVar(p *string, name, usage string) {
+	if v := f.getenv(envName(name)); v != "" {
+		*p = v
+	}
+	f.StringVar(p, name, *p, usage+" (env "+envName(name)+")")
+}
+
+func (f *flagSet) durationVar(p *time.Duration, name, usage string) {
+	if v := f.getenv(envName(name)); v != "" {
+		if d, err := time.ParseDuration(v); err != nil {
+			f.envError(name, v, "a duration such as 90s, 15m or 24h")
+		} else {
+			*p = d
+		}
+	}
+	f.DurationVar(p, name, *p, usage+" (env "+envName(name)+")")
+}
+
+func (f *flagSet) intVar(p *int, name, usage string) {
+	if v := f.getenv(envName(name)); v != "" {
+		if n, err := strconv.Atoi(v); err != nil {
+			f.envError(name, v, "a whole number")
+		} else {
+			*p = n
+		}
+	}
+	f.IntVar(p, name, *p, usage+" (env "+envName(name)+")")
+}
+
+func (f *flagSet) boolVar(p *bool, name, usage string) {
+	if v := f.getenv(envName(name)); v != "" {
+		if b, err := strconv.ParseBool(v); err != nil {
+			f.envError(name, v, "true or false")
+		} else {
+			*p = b
+		}
+	}
+	f.BoolVar(p, name, *p, usage+" (env "+envName(name)+")")
+}
+
 func (f *flagSet) string(name, def, usage string) *string {
-	if v := f.getenv(envName(name)); v != "" {
-		def = v
-	}
-	return f.String(name, def, usage+" (env "+envName(name)+")")
+	f.stringVar(&def, name, usage)
+	return &def
 }
 
-func (f *flagSet) duration(name string, def time.Duration, usage string) *time.Duration {
-	if v := f.getenv(envName(name)); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s: %v", envName(name), err))
-		}
-		def = d
-	}
-	return f.Duration(name, def, usage+" (env "+envName(name)+")")
+// given reports whether the flag was set on the command line or in the
+// environment.
+func (f *flagSet) given(name string) bool {
+	set := f.getenv(envName(name)) != ""
+	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
 }
 
-func (f *flagSet) int(name string, def int, usage string) *int {
-	if v := f.getenv(envName(name)); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s: %v", envName(name), err))
-		}
-		def = n
-	}
-	return f.Int(name, def, usage+" (env "+envName(name)+")")
-}
-
-func (f *flagSet) bool(name string, def bool, usage string) *bool {
-	if v := f.getenv(envName(name)); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s: %v", envName(name), err))
-		}
-		def = b
-	}
-	return f.Bool(name, def, usage+" (env "+envName(name)+")")
+// envError records a PFORTE_* variable that does not parse: a usage error
+// like the same value given as a flag.
+func (f *flagSet) envError(name, value, want string) {
+	f.errs = append(f.errs, fmt.Errorf("env %s=%q (--%s) is not %s", envName(name), value, name, want))
 }
 
 // parse parses args, allowing flags after positional arguments ("apikey
@@ -155,7 +188,7 @@ func (f *flagSet) parse(args []string) (done bool, err error) {
 		args = f.Args()[1:]
 	}
 	if len(f.errs) > 0 {
-		return true, errors.Join(f.errs...)
+		return true, fmt.Errorf("%w: %w", ErrUsage, errors.Join(f.errs...))
 	}
 	return false, nil
 }
@@ -166,23 +199,35 @@ func (f *flagSet) db() *string {
 	return f.string("db", defaultDB, "database: sqlite:PATH or postgres://USER@HOST/DB")
 }
 
+// checkDSN refuses a --db value that names no database pforte can open
+// (a usage error), before anything is opened.
+func checkDSN(dsn string) error {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
+			return errors.New("--db (env PFORTE_DB) sqlite: needs a file path, e.g. sqlite:pforte.db")
+		}
+		return nil
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return nil
+	}
+	return fmt.Errorf("--db (env PFORTE_DB) must be sqlite:PATH or postgres://..., not %q", redactDSN(dsn))
+}
+
 // openStore opens and migrates the database named by dsn.
 func (e env) openStore(dsn string) (account.Store, error) {
+	if err := checkDSN(dsn); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
 	var (
 		st  account.Store
 		err error
 	)
-	switch {
-	case strings.HasPrefix(dsn, "sqlite:"):
-		path := strings.TrimPrefix(dsn, "sqlite:")
-		if path == "" {
-			return nil, fmt.Errorf("%w: --db sqlite: needs a file path, e.g. sqlite:pforte.db", ErrUsage)
-		}
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
 		st, err = sqlite.Open(e.ctx, path)
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+	} else {
 		st, err = postgres.Open(e.ctx, dsn)
-	default:
-		return nil, fmt.Errorf("%w: --db must be sqlite:PATH or postgres://..., not %q", ErrUsage, redactDSN(dsn))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", redactDSN(dsn), err)
@@ -235,10 +280,12 @@ func (e env) service(dsn, secret string) (*account.Service, func(), error) {
 	return svc, func() { st.Close() }, nil
 }
 
+// newLogger makes serve's logger; an error is a usage error, which the
+// caller marks.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("%w: --log-level: %v", ErrUsage, err)
+		return nil, fmt.Errorf("%s: %v", flagRef("log-level"), err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
@@ -247,5 +294,5 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("%w: --log-format must be text or json", ErrUsage)
+	return nil, fmt.Errorf("%s must be text or json, not %q", flagRef("log-format"), format)
 }

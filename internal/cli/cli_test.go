@@ -197,8 +197,8 @@ func TestUsageErrors(t *testing.T) {
 		t.Fatalf("serve --help does not document the environment:\n%s", stderr.String())
 	}
 	env := func(k string) string { return map[string]string{"PFORTE_SESSION_IDLE": "soon"}[k] }
-	if err := Run(context.Background(), []string{"serve"}, env, io.Discard, io.Discard); err == nil {
-		t.Fatal("a malformed PFORTE_SESSION_IDLE was accepted")
+	if err := Run(context.Background(), []string{"serve"}, env, io.Discard, io.Discard); !errors.Is(err, ErrUsage) {
+		t.Fatalf("a malformed PFORTE_SESSION_IDLE: %v, want a usage error", err)
 	}
 }
 

@@ -11,16 +11,19 @@ import (
 
 func (e env) mail(args []string) error {
 	const help = "usage: pforte mail list [--tenant SLUG] [--limit N] [--db DSN]"
-	sub, fs, done, err := e.subcommand("mail", args, help)
+	_, fs, done, err := e.subcommand("mail", args, help, map[string]arity{"list": {0, 0}})
 	if done {
 		return err
 	}
 	tenant := fs.String("tenant", "", "only this tenant's mail (default: every tenant)")
-	limit := fs.Int("limit", 20, "how many of the newest mails")
-	return fs.run(func(svc *account.Service, rest []string) error {
-		if sub != "list" || len(rest) != 0 {
-			return fmt.Errorf("%w: %s", ErrUsage, help)
+	limit := fs.Int("limit", 20, "how many of the newest mails, at least 1")
+	check := func([]string) error {
+		if *limit < 1 {
+			return fmt.Errorf("%w: --limit is %d: it must be at least 1", ErrUsage, *limit)
 		}
+		return nil
+	}
+	return fs.run(check, func(svc *account.Service, rest []string) error {
 		mails, err := svc.Outbox.List(e.ctx, *tenant, *limit)
 		if err != nil {
 			return err
@@ -58,7 +61,9 @@ func (e env) app(args []string) error {
 	const help = "usage: pforte app create NAME [--endpoint URL] [--confirm-url U] [--reset-url U] [--invite-url U] [--delivery mail|return|both]\n" +
 		"       pforte app update NAME [the same flags, --name NEW]\n" +
 		"       pforte app list | delete NAME            (all take --tenant SLUG and --db DSN)"
-	sub, fs, done, err := e.subcommand("app", args, help)
+	sub, fs, done, err := e.subcommand("app", args, help, map[string]arity{
+		"create": {1, 1}, "update": {1, 1}, "delete": {1, 1}, "list": {0, 0},
+	})
 	if done {
 		return err
 	}
@@ -78,7 +83,7 @@ func (e env) app(args []string) error {
 		p.Delivery = &d
 		return nil
 	})
-	return fs.run(func(svc *account.Service, rest []string) error {
+	return fs.run(nil, func(svc *account.Service, rest []string) error {
 		c, err := svc.Tenants.Caller(e.ctx, *tenant)
 		if err != nil {
 			return err

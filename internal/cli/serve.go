@@ -19,144 +19,99 @@ import (
 )
 
 func (e env) serve(args []string) error {
-	fs := e.flags("serve")
-	addr := fs.string("addr", "127.0.0.1:8080", "address to listen on")
-	dsn := fs.db()
-	logFormat := fs.string("log-format", "text", "log format: text or json")
-	logLevel := fs.string("log-level", "info", "log level: debug, info, warn or error")
-	secret := fs.string("secret", "", "server secret (at least 16 characters) everything keyed derives from; generated and stored in the database when empty")
-	def := password.DefaultParams()
-	memory := fs.int("argon2-memory", int(def.Memory), "argon2id memory in KiB")
-	iterations := fs.int("argon2-iterations", int(def.Iterations), "argon2id passes")
-	parallelism := fs.int("argon2-parallelism", int(def.Parallelism), "argon2id lanes")
-	slots := fs.int("hash-slots", 0, "password hashes run at once (0: one per CPU)")
-	queue := fs.int("hash-queue", 0, "password hashes that may wait for a slot before the API answers 503 (0: 32 per slot)")
-	blocklist := fs.bool("password-blocklist", true, "refuse common passwords")
-	confirmTTL := fs.duration("confirm-ttl", 24*time.Hour, "lifetime of confirmation tokens")
-	resetTTL := fs.duration("reset-ttl", time.Hour, "lifetime of password reset tokens")
-	inviteTTL := fs.duration("invite-ttl", 7*24*time.Hour, "lifetime of invitation tokens")
-	idle := fs.duration("session-idle", 24*time.Hour, "sessions end after this long unused")
-	maxAge := fs.duration("session-max-age", 30*24*time.Hour, "sessions end this long after login")
-	uniform := fs.duration("uniform-response", 250*time.Millisecond, "least duration of answers that must not reveal whether an account exists")
-	corsOrigins := fs.string("cors-origins", "", "comma-separated origins allowed to call the API from a browser, or *")
-	smtpURL := fs.string("smtp-url", "", "SMTP server for the outbox, e.g. smtp://user:pass@host:587?tls=starttls (tls: none, starttls, tls); empty: mail stays in the outbox")
-	mailRetention := fs.duration("mail-retention", 30*24*time.Hour, "how long the record of a sent or failed mail (recipient and content are erased at once) stays for 'pforte mail list'; at least 24h")
-	mailFrom := fs.string("mail-from", "pforte <noreply@localhost>", "sender of mail when a tenant sets no mail_from")
-	publicURL := fs.string("public-url", "", "URL pforte is reached at from outside, for links to its own endpoints, e.g. https://accounts.example.org (https except on localhost); empty: http://localhost:PORT")
-	clientRate := fs.int("client-rate-limit", 120, "requests a minute each client address may make to the keyless dialects (/login_api, /api/2/auth); 0: no limit")
-	clientBurst := fs.int("client-burst", 30, "requests a client address may make at once to the keyless dialects")
-	metricsAddr := fs.string("metrics-addr", "", "address of a separate listener for Prometheus metrics at /metrics, e.g. 127.0.0.1:9464; empty: none")
-	trustedProxies := fs.string("trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed")
-	if done, err := fs.parse(args); done {
+	c, done, err := e.parseServeConfig(args)
+	if done {
 		return err
 	}
-	if len(fs.args) > 0 {
-		return fmt.Errorf("%w: unexpected argument %q (flags such as --db go after the command: pforte COMMAND --db ...)", ErrUsage, fs.args[0])
-	}
-	log, err := newLogger(e.stderr, *logFormat, *logLevel)
+	log, err := newLogger(e.stderr, c.LogFormat, c.LogLevel)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	params := password.Params{Memory: uint32(*memory), Iterations: uint32(*iterations), Parallelism: uint8(*parallelism),
-		SaltLength: def.SaltLength, KeyLength: def.KeyLength}
-	if *parallelism < 1 || *parallelism > 255 || *memory < 1 || *iterations < 1 {
-		return fmt.Errorf("%w: argon2 parameters must be positive (parallelism at most 255)", ErrUsage)
+	if c.PublicURL == "" {
+		log.Warn("no --public-url given: links to pforte's own endpoints use " + c.publicURL + ", which only this machine can open")
 	}
-	pool := password.NewPool(*slots, *queue)
-	hasher, err := password.NewHasher(params, pool)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUsage, err)
-	}
-	policy := password.DefaultPolicy()
-	policy.Blocklist = *blocklist
-
-	if *mailRetention < 24*time.Hour {
-		return fmt.Errorf("%w: --mail-retention must be at least 24h", ErrUsage)
-	}
-	if *clientRate < 0 || *clientBurst < 1 {
-		return fmt.Errorf("%w: --client-rate-limit must be 0 or more and --client-burst at least 1", ErrUsage)
-	}
-	proxies, err := wire.ParseProxies(splitList(*trustedProxies))
-	if err != nil {
-		return fmt.Errorf("%w: --trusted-proxies: %v", ErrUsage, err)
-	}
-	if *publicURL == "" {
-		*publicURL, err = localURL(*addr)
-		if err != nil {
-			return err
-		}
-		log.Warn("no --public-url given: links to pforte's own endpoints use " + *publicURL + ", which only this machine can open")
-	} else if err := account.CheckPublicURL(*publicURL); err != nil {
-		return fmt.Errorf("%w: --public-url: %v", ErrUsage, err)
-	}
-	*publicURL = strings.TrimRight(*publicURL, "/")
-	if _, err := account.ParseMailFrom(*mailFrom); err != nil {
-		return fmt.Errorf("%w: --mail-from: %v", ErrUsage, err)
-	}
-	var sender *mail.SMTPSender
-	if *smtpURL != "" {
-		cfg, err := mail.ParseSMTPURL(*smtpURL)
-		if err != nil {
-			return fmt.Errorf("%w: --smtp-url: %v", ErrUsage, err)
-		}
-		sender = mail.NewSMTPSender(cfg, 30*time.Second)
-	}
-	templates, err := mail.NewTemplates()
-	if err != nil {
-		return err
-	}
-
-	st, err := e.openStore(*dsn)
+	st, err := e.openStore(c.DB)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	svc := account.NewService(account.Config{
-		Store: st, Hasher: hasher, Policy: policy, Logger: log,
-		ConfirmTTL: *confirmTTL, ResetTTL: *resetTTL, InviteTTL: *inviteTTL,
-		SessionIdle: *idle, SessionMaxAge: *maxAge, UniformResponse: *uniform,
-		Renderer: templates, MailFrom: *mailFrom, MailRetention: *mailRetention,
-	})
-	if err := svc.Start(e.ctx, []byte(*secret)); errors.Is(err, account.ErrShortSecret) {
-		return fmt.Errorf("%w: --secret: %v", ErrUsage, err)
-	} else if err != nil {
+	pool := password.NewPool(c.HashSlots, c.HashQueue)
+	svc, err := e.startService(c, st, pool, log)
+	if err != nil {
 		return err
 	}
-	deps := server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(*corsOrigins),
-		PublicURL: *publicURL, TrustedProxies: proxies,
-		ClientLimiter: wire.NewClientLimiter(*clientRate, *clientBurst, nil, log)}
 	var met *metrics.Metrics
-	if *metricsAddr != "" {
+	if c.MetricsAddr != "" {
 		met = metrics.New(pool)
-		deps.Observer = met
-		stop, err := serveMetrics(*metricsAddr, met, log)
+		stop, err := serveMetrics(c.MetricsAddr, met, log)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
-	if sender != nil {
-		relay := &mail.Relay{Outbox: svc.Outbox, Sender: sender, Logger: log}
-		if met != nil {
-			relay.Observer = met
-		}
-		relayCtx, stopRelay := context.WithCancel(e.ctx)
-		relayDone := make(chan struct{})
-		go func() { relay.Run(relayCtx); close(relayDone) }()
-		// However serve ends, the relay stops and records its last result
-		// before the store closes.
-		defer func() { stopRelay(); <-relayDone }()
-		log.Info("mail relay running", "smtp", sender.String())
-	} else {
+	// However serve ends, the relay stops and records its last result
+	// before the store closes.
+	stopRelay := e.startRelay(c, svc, met, log)
+	defer stopRelay()
+	return e.run(c, newServer(c, svc, met, log), svc, log)
+}
+
+// startService builds the account service from c, every value handed on
+// explicitly, and starts it on st.
+func (e env) startService(c serveConfig, st account.Store, pool *password.Pool, log *slog.Logger) (*account.Service, error) {
+	hasher, err := password.NewHasher(c.params, pool)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	policy := password.DefaultPolicy()
+	policy.Blocklist = c.PasswordBlocklist
+	templates, err := mail.NewTemplates()
+	if err != nil {
+		return nil, err
+	}
+	svc := account.NewService(account.Config{
+		Store: st, Hasher: hasher, Policy: policy, Logger: log,
+		ConfirmTTL: c.ConfirmTTL, ResetTTL: c.ResetTTL, InviteTTL: c.InviteTTL,
+		SessionIdle: c.SessionIdle, SessionMaxAge: c.SessionMaxAge, UniformResponse: c.UniformResponse,
+		Renderer: templates, MailFrom: c.MailFrom, MailRetention: c.MailRetention,
+	})
+	if err := svc.Start(e.ctx, []byte(c.Secret)); errors.Is(err, account.ErrShortSecret) {
+		return nil, fmt.Errorf("%w: %s: %v", ErrUsage, flagRef("secret"), err)
+	} else if err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// startRelay starts the mail relay when an SMTP server is configured;
+// stop ends it and waits until it has recorded its last result.
+func (e env) startRelay(c serveConfig, svc *account.Service, met *metrics.Metrics, log *slog.Logger) (stop func()) {
+	if c.smtp == nil {
 		log.Warn("no SMTP server configured: mail stays in the outbox as unsent; read it with 'pforte mail list', " +
 			"or start with --smtp-url smtp://USER:PASS@HOST:587?tls=starttls")
+		return func() {}
 	}
+	sender := mail.NewSMTPSender(*c.smtp, 30*time.Second)
+	relay := &mail.Relay{Outbox: svc.Outbox, Sender: sender, Logger: log}
+	if met != nil {
+		relay.Observer = met
+	}
+	relayCtx, stopRelay := context.WithCancel(e.ctx)
+	relayDone := make(chan struct{})
+	go func() { relay.Run(relayCtx); close(relayDone) }()
+	log.Info("mail relay running", "smtp", sender.String())
+	return func() { stopRelay(); <-relayDone }
+}
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
+// newServer builds the HTTP server of the API and the dialects.
+func newServer(c serveConfig, svc *account.Service, met *metrics.Metrics, log *slog.Logger) *http.Server {
+	deps := server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(c.CORSOrigins),
+		PublicURL: c.publicURL, TrustedProxies: c.proxies,
+		ClientLimiter: wire.NewClientLimiter(c.ClientRateLimit, c.ClientBurst, nil, log)}
+	if met != nil {
+		deps.Observer = met
 	}
-	srv := &http.Server{
+	return &http.Server{
 		Handler:           server.New(deps),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -164,7 +119,16 @@ func (e env) serve(args []string) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	log.Info("pforte listening", "addr", ln.Addr().String(), "db", redactDSN(*dsn))
+}
+
+// run listens on c.Addr and serves srv until the context ends, then shuts
+// it down gracefully.
+func (e env) run(c serveConfig, srv *http.Server, svc *account.Service, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info("pforte listening", "addr", ln.Addr().String(), "db", redactDSN(c.DB))
 
 	go purgeLoop(e.ctx, svc, log)
 	errc := make(chan error, 1)
@@ -207,16 +171,6 @@ func serveMetrics(addr string, met *metrics.Metrics, log *slog.Logger) (stop fun
 		defer cancel()
 		srv.Shutdown(ctx)
 	}, nil
-}
-
-// localURL is the public URL of a server nobody configured one for: its
-// own address on this machine.
-func localURL(addr string) (string, error) {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("%w: --addr %q: %v", ErrUsage, addr, err)
-	}
-	return "http://localhost:" + port, nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.
