@@ -179,7 +179,6 @@ func (c Caller) receivesTokens() bool {
 	return c.IsSecret() && (d == DeliveryReturn || d == DeliveryBoth)
 }
 
-
 func (c Caller) requireSecret() error {
 	if !c.IsSecret() {
 		return ErrSecretKeyRequired

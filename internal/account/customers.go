@@ -46,7 +46,6 @@ type CreateResult struct {
 	ActivationCode string // the 8-digit code that goes with InviteToken
 }
 
-
 // CreateCustomer adds a customer on behalf of the tenant (secret key only).
 func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (CreateResult, error) {
 	if err := c.requireSecret(); err != nil {

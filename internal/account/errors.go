@@ -135,15 +135,15 @@ const (
 	CodeTooManyRegistrations = "too_many_registrations"
 
 	// Tenants and applications.
-	CodeTenantNotFound      = "tenant_not_found"
-	CodeTenantExists        = "tenant_exists"
-	CodeTenantHasCustomers  = "tenant_has_customers"
-	CodeHostTaken           = "host_taken"
-	CodeUnknownSetting      = "unknown_setting"
-	CodeInvalidSetting      = "invalid_setting"
-	CodeNoRenderer          = "no_renderer"
-	CodeAppNotFound         = "app_not_found"
-	CodeAppExists           = "app_exists"
+	CodeTenantNotFound     = "tenant_not_found"
+	CodeTenantExists       = "tenant_exists"
+	CodeTenantHasCustomers = "tenant_has_customers"
+	CodeHostTaken          = "host_taken"
+	CodeUnknownSetting     = "unknown_setting"
+	CodeInvalidSetting     = "invalid_setting"
+	CodeNoRenderer         = "no_renderer"
+	CodeAppNotFound        = "app_not_found"
+	CodeAppExists          = "app_exists"
 )
 
 // Codes of FieldError: what is wrong with one field.
