@@ -8,14 +8,91 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 )
 
-// SettingSpec documents one tenant setting and validates its values.
+// SettingSpec documents one tenant setting and validates its values. The
+// service's own settings are in settingSpecs; an API package registers its
+// own with RegisterSettings.
 type SettingSpec struct {
-	Key      string
-	Default  string
-	Doc      string
-	validate func(string) error
+	Key     string
+	Type    SettingType
+	Default string
+	Doc     string
+	// Values lists the allowed values of an enum.
+	Values []string
+	// Validate checks a value beyond its type; nil: the type's check only.
+	Validate func(string) error
+}
+
+// SettingType is the kind of value a setting holds.
+type SettingType string
+
+const (
+	SettingBool   SettingType = "bool"   // true or false
+	SettingEnum   SettingType = "enum"   // one of Values
+	SettingURL    SettingType = "url"    // an absolute https URL (http only for localhost), or empty
+	SettingString SettingType = "string" // checked by Validate alone
+)
+
+// check validates v against the setting's type and its own rule.
+func (s SettingSpec) check(v string) error {
+	switch s.Type {
+	case SettingBool:
+		if err := oneOf("true", "false")(v); err != nil {
+			return err
+		}
+	case SettingEnum:
+		if err := oneOf(s.Values...)(v); err != nil {
+			return err
+		}
+	case SettingURL:
+		if err := checkLinkURL(v, false); err != nil {
+			return err
+		}
+	}
+	if s.Validate != nil {
+		return s.Validate(v)
+	}
+	return nil
+}
+
+var (
+	registryMu sync.RWMutex
+	registered = map[string]SettingSpec{} // the API packages' settings
+)
+
+// RegisterSettings adds an API package's tenant settings, from its init
+// function. A key must be the package's name, a dot and the setting's
+// name (gradido.allow_cors_all), so that no package's setting can shadow
+// the service's or another package's; a clash panics at start-up.
+func RegisterSettings(specs ...SettingSpec) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	for _, spec := range specs {
+		prefix, name, ok := strings.Cut(spec.Key, ".")
+		if !ok || prefix == "" || name == "" {
+			panic("account: setting " + spec.Key + " must be named package.setting")
+		}
+		if _, taken := registered[spec.Key]; taken {
+			panic("account: setting " + spec.Key + " registered twice")
+		}
+		if err := spec.check(spec.Default); err != nil {
+			panic("account: the default of setting " + spec.Key + " is invalid: " + err.Error())
+		}
+		registered[spec.Key] = spec
+	}
+}
+
+// settingSpec finds a setting, the service's or a registered one.
+func settingSpec(key string) (SettingSpec, bool) {
+	if spec, ok := settingSpecs[key]; ok {
+		return spec, true
+	}
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	spec, ok := registered[key]
+	return spec, ok
 }
 
 func oneOf(values ...string) func(string) error {
@@ -32,82 +109,58 @@ func oneOf(values ...string) func(string) error {
 var settingSpecs = map[string]SettingSpec{
 	"delivery": {
 		Key: "delivery", Default: string(DeliveryBoth),
-		Doc:      "how tokens reach customers: mail (pforte mails them), return (secret-key callers get them and the site mails them), or both",
-		validate: oneOf(string(DeliveryMail), string(DeliveryReturn), string(DeliveryBoth)),
+		Doc:  "how tokens reach customers: mail (pforte mails them), return (secret-key callers get them and the site mails them), or both",
+		Type: SettingEnum, Values: []string{string(DeliveryMail), string(DeliveryReturn), string(DeliveryBoth)},
 	},
 	"default_locale": {
 		Key: "default_locale", Default: "de",
-		Doc:      "locale for customers that give none and whose request names no language: de or en",
-		validate: oneOf("de", "en"),
+		Doc:  "locale for customers that give none and whose request names no language: de or en",
+		Type: SettingEnum, Values: []string{"de", "en"},
 	},
 	"mail_from": {
 		Key: "mail_from", Default: "",
-		Doc:      "sender of this tenant's mail, e.g. Example Shop <noreply@example.org>; empty: --mail-from",
-		validate: validateMailFrom,
+		Doc:  "sender of this tenant's mail, e.g. Example Shop <noreply@example.org>; empty: --mail-from",
+		Type: SettingString, Validate: validateMailFrom,
 	},
 	"endpoint": {
 		Key: "endpoint", Default: "",
-		Doc:      "request endpoint for links without an application: {endpoint}?accountId=..&customerId=..&token=..&action=..",
-		validate: func(v string) error { return checkLinkURL(v, false) },
+		Doc:  "request endpoint for links without an application: {endpoint}?accountId=..&customerId=..&token=..&action=..",
+		Type: SettingURL,
 	},
 	"confirm_url": {
 		Key: "confirm_url", Default: "",
-		Doc:      "link template for confirmations, with {token} (and optionally {customerId}, {accountId})",
-		validate: func(v string) error { return checkLinkURL(v, true) },
+		Doc:  "link template for confirmations, with {token} (and optionally {customerId}, {accountId})",
+		Type: SettingString, Validate: func(v string) error { return checkLinkURL(v, true) },
 	},
 	"reset_url": {
 		Key: "reset_url", Default: "",
-		Doc:      "link template for password resets, with {token}",
-		validate: func(v string) error { return checkLinkURL(v, true) },
+		Doc:  "link template for password resets, with {token}",
+		Type: SettingString, Validate: func(v string) error { return checkLinkURL(v, true) },
 	},
 	"invite_url": {
 		Key: "invite_url", Default: "",
-		Doc:      "link template for invitations, with {token}",
-		validate: func(v string) error { return checkLinkURL(v, true) },
+		Doc:  "link template for invitations, with {token}",
+		Type: SettingString, Validate: func(v string) error { return checkLinkURL(v, true) },
 	},
 	"hosts": {
 		Key: "hosts", Default: "",
-		Doc: "comma-separated host names whose requests to the keyless dialects (/login_api, /api/2/auth) belong to this tenant; requests from other hosts go to default",
-		// Uniqueness across tenants is checked by Service.SetTenantSetting.
-		validate: validateHosts,
+		Doc: "comma-separated host names whose requests to the keyless APIs belong to this tenant; requests from other hosts go to default",
+		// Uniqueness across tenants is checked by Tenants.Set.
+		Type: SettingString, Validate: validateHosts,
 	},
 	"email_storage": {
 		Key: "email_storage", Default: "plain",
-		Doc:      "plain, or hmac: addresses are kept only as an HMAC-SHA256 under the server secret, and mail goes out only when a request carries the address; settable only while the tenant has no customers",
-		validate: oneOf("plain", "hmac"),
+		Doc:  "plain, or hmac: addresses are kept only as an HMAC-SHA256 under the server secret, and mail goes out only when a request carries the address; settable only while the tenant has no customers",
+		Type: SettingEnum, Values: []string{"plain", "hmac"},
 	},
-	"gradido.allow_password_via_json": {
-		Key: "gradido.allow_password_via_json", Default: "false",
-		Doc:      "seed 002: accept passwords sent as JSON (Gradido's unsecure.allow_passwort_via_json_request): POST /login_api/unsecureLogin, and createUser calls that carry a password",
-		validate: oneOf("true", "false"),
-	},
-	"gradido.allow_cors_all": {
-		Key: "gradido.allow_cors_all", Default: "false",
-		Doc:      "seed 002: add Access-Control-Allow-Origin: * to /login_api answers and answer their preflight requests (Gradido's unsecure.allow_cors_all)",
-		validate: oneOf("true", "false"),
-	},
-	"api2.enabled": {
-		Key: "api2.enabled", Default: "false",
-		Doc:      "seed 003: serve /api/2/auth for this tenant; it takes registrations without any key, so it is off until asked for",
-		validate: oneOf("true", "false"),
-	},
-	"api2.frontend_url": {
-		Key: "api2.frontend_url", Default: "",
-		Doc:      "seed 003: where GET /api/2/auth/{username}/verify.json redirects after verifying, with ?verified=true|false&status=N; empty: answer JSON",
-		validate: func(v string) error { return checkLinkURL(v, false) },
-	},
-	"api2.reveal_unknown_email": {
-		Key: "api2.reveal_unknown_email", Default: "false",
-		Doc:      "seed 003: let POST /api/2/auth/{email}/forgot.json answer 404 for an unknown address, as the seed does; off, it answers 200 either way",
-		validate: oneOf("true", "false"),
-	},
+
 	"templates": {
 		Key: "templates", Default: "",
 		Doc: "absolute path of a directory of mail templates overriding the defaults (de/confirm.txt, en/invite.html, ...); checked when set",
-		// Parsed and rendered by the Renderer when set: see Service.SetTenantSetting.
+		// Parsed and rendered by the Renderer when set: see Tenants.Set.
 		// Absolute, because the command that sets it and the server that
 		// reads it may not share a working directory.
-		validate: func(v string) error {
+		Type: SettingString, Validate: func(v string) error {
 			if v != "" && !filepath.IsAbs(v) {
 				return errors.New("must be an absolute path")
 			}
@@ -185,9 +238,15 @@ func CheckPublicURL(v string) error {
 	return nil
 }
 
-// SettingSpecs lists every tenant setting, sorted by key.
+// SettingSpecs lists every tenant setting, the service's and the
+// registered ones, sorted by key.
 func SettingSpecs() []SettingSpec {
-	specs := make([]SettingSpec, 0, len(settingSpecs))
+	registryMu.RLock()
+	specs := make([]SettingSpec, 0, len(settingSpecs)+len(registered))
+	for _, s := range registered {
+		specs = append(specs, s)
+	}
+	registryMu.RUnlock()
 	for _, s := range settingSpecs {
 		specs = append(specs, s)
 	}
@@ -197,11 +256,11 @@ func SettingSpecs() []SettingSpec {
 
 // ValidateSetting checks a key and value before they are stored.
 func ValidateSetting(key, value string) error {
-	spec, ok := settingSpecs[key]
+	spec, ok := settingSpec(key)
 	if !ok {
 		return Errorf(KindInvalid, CodeUnknownSetting, "unknown setting %q", key)
 	}
-	if err := spec.validate(value); err != nil {
+	if err := spec.check(value); err != nil {
 		return Errorf(KindInvalid, CodeInvalidSetting, "%s: %v", key, err)
 	}
 	return nil

@@ -27,7 +27,7 @@ func (t Tenant) Setting(key string) string {
 	if v, ok := t.Settings[key]; ok {
 		return v
 	}
-	if spec, ok := settingSpecs[key]; ok {
+	if spec, ok := settingSpec(key); ok {
 		return spec.Default
 	}
 	return ""

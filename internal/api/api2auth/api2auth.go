@@ -77,12 +77,30 @@ func (a *API) caller(r *http.Request) (account.Caller, error) {
 
 // enabled reports whether the tenant serves this API (api2.enabled): it
 // takes registrations without any key, so a tenant must ask for it.
-func enabled(t account.Tenant) bool { return t.Setting("api2.enabled") == "true" }
+func enabled(t account.Tenant) bool { return t.Setting(settingEnabled) == "true" }
+
+// The tenant settings of this API.
+const (
+	settingEnabled            = "api2.enabled"
+	settingFrontendURL        = "api2.frontend_url"
+	settingRevealUnknownEmail = "api2.reveal_unknown_email"
+)
+
+func init() {
+	account.RegisterSettings(
+		account.SettingSpec{Key: settingEnabled, Type: account.SettingBool, Default: "false",
+			Doc: "serve /api/2/auth for this tenant; it takes registrations without any key, so it is off until asked for"},
+		account.SettingSpec{Key: settingFrontendURL, Type: account.SettingURL, Default: "",
+			Doc: "where GET /api/2/auth/{username}/verify.json redirects after verifying, with ?verified=true|false&status=N; empty: answer JSON"},
+		account.SettingSpec{Key: settingRevealUnknownEmail, Type: account.SettingBool, Default: "false",
+			Doc: "let POST /api/2/auth/{email}/forgot.json answer 404 for an unknown address, as the original API does; off, it answers 200 either way"},
+	)
+}
 
 // revealsUnknownEmail: forgot.json answers 404 for an unknown address only
 // where the tenant asks for it (api2.reveal_unknown_email).
 func revealsUnknownEmail(t account.Tenant) bool {
-	return t.Setting("api2.reveal_unknown_email") == "true"
+	return t.Setting(settingRevealUnknownEmail) == "true"
 }
 
 // errNotFound answers every path of this API for a tenant that does not

@@ -118,7 +118,7 @@ func (a *API) Verify() http.Handler {
 		} else {
 			body = okJSON{Status: status, Message: msgVerified, Username: cust.Username}
 		}
-		if front := c.Tenant.Setting("api2.frontend_url"); front != "" {
+		if front := c.Tenant.Setting(settingFrontendURL); front != "" {
 			w.Header().Set("Location", withOutcome(front, status))
 			return wire.WriteJSON(w, http.StatusSeeOther, body)
 		}

@@ -32,13 +32,21 @@ func New(svc *account.Service, log *slog.Logger, clients wire.Clients) *API {
 	return &API{svc: svc, log: log, clients: clients}
 }
 
-// The tenant settings of this dialect (see account's settingSpecs), named
-// after the login server's unsecure.allow_passwort_via_json_request and
-// unsecure.allow_cors_all.
+// The tenant settings of this dialect, named after the login server's
+// unsecure.allow_passwort_via_json_request and unsecure.allow_cors_all.
 const (
 	settingPasswordViaJSON = "gradido.allow_password_via_json"
 	settingCORSAll         = "gradido.allow_cors_all"
 )
+
+func init() {
+	account.RegisterSettings(
+		account.SettingSpec{Key: settingPasswordViaJSON, Type: account.SettingBool, Default: "false",
+			Doc: "accept passwords sent as JSON (Gradido's unsecure.allow_passwort_via_json_request): POST /login_api/unsecureLogin, and createUser calls that carry a password"},
+		account.SettingSpec{Key: settingCORSAll, Type: account.SettingBool, Default: "false",
+			Doc: "add Access-Control-Allow-Origin: * to /login_api answers and answer their preflight requests (Gradido's unsecure.allow_cors_all)"},
+	)
+}
 
 func enabled(t account.Tenant, setting string) bool { return t.Setting(setting) == "true" }
 
