@@ -8,7 +8,7 @@ import (
 
 var errAPIKeyInvalid = &Error{Kind: KindUnauthorized, Code: CodeAPIKeyInvalid, Message: "the API key is missing, unknown or revoked"}
 
-// AuthenticateKey resolves an API key to its caller. A revoked key fails at
+// Authenticate resolves an API key to its caller. A revoked key fails at
 // once: keys are never cached.
 func (s *APIKeys) Authenticate(ctx context.Context, raw string) (Caller, error) {
 	if raw == "" || len(raw) > 200 {
@@ -35,7 +35,7 @@ func (s *APIKeys) Authenticate(ctx context.Context, raw string) (Caller, error) 
 	return Caller{Tenant: t, Key: k.Kind}, nil
 }
 
-// CreateAPIKey makes a key for a tenant. The raw key is returned once and
+// Create makes a key for a tenant. The raw key is returned once and
 // never stored.
 func (s *APIKeys) Create(ctx context.Context, slug string, kind KeyKind, name string) (string, APIKey, error) {
 	if kind != KeyPublic && kind != KeySecret {
@@ -57,7 +57,7 @@ func (s *APIKeys) Create(ctx context.Context, slug string, kind KeyKind, name st
 	return raw, k, nil
 }
 
-// APIKeys lists a tenant's keys, revoked ones included.
+// List lists a tenant's keys, revoked ones included.
 func (s *APIKeys) List(ctx context.Context, slug string) ([]APIKey, error) {
 	t, err := s.tenants.BySlug(ctx, slug)
 	if err != nil {
@@ -70,7 +70,7 @@ func (s *APIKeys) List(ctx context.Context, slug string) ([]APIKey, error) {
 	return ks, nil
 }
 
-// RevokeAPIKey ends a key at once.
+// Revoke ends a key at once.
 func (s *APIKeys) Revoke(ctx context.Context, slug string, id int64) error {
 	t, err := s.tenants.BySlug(ctx, slug)
 	if err != nil {

@@ -30,7 +30,7 @@ func (a Application) validate() []FieldError {
 	return fields
 }
 
-// CreateApp adds an application with the patch's fields to the caller's
+// Create adds an application with the patch's fields to the caller's
 // tenant (secret key only).
 func (s *Apps) Create(ctx context.Context, c Caller, p AppPatch) (Application, error) {
 	if err := c.requireSecret(); err != nil {
@@ -51,7 +51,7 @@ func (s *Apps) Create(ctx context.Context, c Caller, p AppPatch) (Application, e
 	return a, nil
 }
 
-// Apps lists the caller's tenant's applications (secret key only).
+// List lists the caller's tenant's applications (secret key only).
 func (s *Apps) List(ctx context.Context, c Caller) ([]Application, error) {
 	if err := c.requireSecret(); err != nil {
 		return nil, err
@@ -63,7 +63,7 @@ func (s *Apps) List(ctx context.Context, c Caller) ([]Application, error) {
 	return as, nil
 }
 
-// App finds an application by name (secret key only).
+// Get finds an application by name (secret key only).
 func (s *Apps) Get(ctx context.Context, c Caller, name string) (Application, error) {
 	if err := c.requireSecret(); err != nil {
 		return Application{}, err
@@ -95,7 +95,7 @@ func (p AppPatch) apply(a *Application) {
 	}
 }
 
-// UpdateApp applies a patch to an application (secret key only).
+// Update applies a patch to an application (secret key only).
 func (s *Apps) Update(ctx context.Context, c Caller, name string, p AppPatch) (Application, error) {
 	a, err := s.Get(ctx, c, name)
 	if err != nil {
@@ -117,7 +117,7 @@ func (s *Apps) Update(ctx context.Context, c Caller, name string, p AppPatch) (A
 	return a, nil
 }
 
-// DeleteApp removes an application (secret key only).
+// Delete removes an application (secret key only).
 func (s *Apps) Delete(ctx context.Context, c Caller, name string) error {
 	a, err := s.Get(ctx, c, name)
 	if err != nil {
@@ -131,9 +131,9 @@ func (s *Apps) Delete(ctx context.Context, c Caller, name string) error {
 	return nil
 }
 
-// WithApp returns the caller with the named application, whose URLs and
+// With returns the caller with the named application, whose URLs and
 // delivery then apply. An unknown or empty name leaves the tenant's
-// defaults in force, as seed 004 describes for a wrong appName.
+// defaults in force, as Betterez describes for a wrong appName.
 func (s *Apps) With(ctx context.Context, c Caller, name string) (Caller, error) {
 	if name == "" || len(name) > 64 {
 		return c, nil

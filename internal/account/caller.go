@@ -76,7 +76,7 @@ func (c Caller) link(action, token string, customerID int64) string {
 		return strings.NewReplacer("{token}", url.PathEscape(token), "{customerId}", id,
 			"{accountId}", url.PathEscape(c.Tenant.Slug)).Replace(tmpl)
 	case endpoint != "":
-		// The order of seed 004's example, which url.Values would sort away.
+		// The order of Betterez's example, which url.Values would sort away.
 		sep := "?"
 		if strings.Contains(endpoint, "?") {
 			sep = "&"

@@ -33,7 +33,7 @@ var States = []State{StateOffline, StatePending, StatePendingActive, StateActive
 
 // transitions is the one table of allowed state changes. The README
 // reproduces it; every state change in the service goes through
-// checkTransition.
+// setState.
 var transitions = map[State][]State{
 	StateOffline:       {StatePending, StatePendingActive, StateActive, StateDisabled},
 	StatePending:       {StatePending, StatePendingActive, StateActive, StateDisabled},
@@ -55,19 +55,6 @@ func CanTransition(from, to State) bool {
 		}
 	}
 	return false
-}
-
-// Transitions returns the states reachable from s, for documentation.
-func Transitions(s State) []State { return append([]State(nil), transitions[s]...) }
-
-// ParseState validates a state name.
-func ParseState(s string) (State, bool) {
-	for _, st := range States {
-		if string(st) == s {
-			return st, true
-		}
-	}
-	return "", false
 }
 
 func (s State) canLogIn() bool { return s == StatePendingActive || s == StateActive }
@@ -92,7 +79,7 @@ type Customer struct {
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	// NamesUnconfirmed: the names came from a public registration that may
-	// log in before confirming (seed 002), so anyone may have typed them.
+	// log in before confirming (Gradido), so anyone may have typed them.
 	// Mail greets neutrally until the address is confirmed or a back
 	// office sets the names.
 	NamesUnconfirmed bool

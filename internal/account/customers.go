@@ -46,7 +46,7 @@ type CreateResult struct {
 	ActivationCode string // the 8-digit code that goes with InviteToken
 }
 
-// CreateCustomer adds a customer on behalf of the tenant (secret key only).
+// Create adds a customer on behalf of the tenant (secret key only).
 func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (CreateResult, error) {
 	if err := c.requireSecret(); err != nil {
 		return CreateResult{}, err
@@ -193,7 +193,7 @@ func (s *Customers) adopt(ctx context.Context, tx Tx, n NewCustomer, cust *Custo
 	}
 	// The back office re-creates the customer: nothing issued before
 	// (reset links, invitations, strangers' registration claims) may
-	// apply to the new one. CreateCustomer issues what it needs next.
+	// apply to the new one. Create issues what it needs next.
 	if err := tx.DeleteAllTokens(ctx, existing.TenantID, existing.ID); err != nil {
 		return false, err
 	}
@@ -201,7 +201,7 @@ func (s *Customers) adopt(ctx context.Context, tx Tx, n NewCustomer, cust *Custo
 	return true, nil
 }
 
-// Customer finds a customer by numeric id or uuid (secret key only).
+// Get finds a customer by numeric id or uuid (secret key only).
 func (s *Customers) Get(ctx context.Context, c Caller, ref string) (Customer, error) {
 	if err := c.requireSecret(); err != nil {
 		return Customer{}, err
@@ -213,7 +213,7 @@ func (s *Customers) Get(ctx context.Context, c Caller, ref string) (Customer, er
 	return cust, err
 }
 
-// CustomerByEmail finds a customer by email address (secret key only).
+// ByEmail finds a customer by email address (secret key only).
 func (s *Customers) ByEmail(ctx context.Context, c Caller, email string) (Customer, error) {
 	if err := c.requireSecret(); err != nil {
 		return Customer{}, err
@@ -232,10 +232,10 @@ func (s *Customers) ByEmail(ctx context.Context, c Caller, email string) (Custom
 	return cust, nil
 }
 
-// MaxPageSize bounds ListCustomers.
+// MaxPageSize bounds Customers.List.
 const MaxPageSize = 200
 
-// ListCustomers pages through a tenant's customers by id (secret key only).
+// List pages through a tenant's customers by id (secret key only).
 func (s *Customers) List(ctx context.Context, c Caller, afterID int64, limit int) ([]Customer, error) {
 	if err := c.requireSecret(); err != nil {
 		return nil, err
@@ -262,7 +262,7 @@ type CustomerPatch struct {
 	State      *State // active or disabled
 }
 
-// UpdateCustomer applies a patch (secret key only). Disabling ends every
+// Update applies a patch (secret key only). Disabling ends every
 // session. A new email address is unconfirmed until the customer confirms
 // it again.
 func (s *Customers) Update(ctx context.Context, c Caller, ref string, p CustomerPatch) (Customer, error) {
@@ -350,7 +350,7 @@ func (s *Customers) Update(ctx context.Context, c Caller, ref string, p Customer
 	return cust, nil
 }
 
-// DeleteCustomer erases a customer with its tokens and sessions (secret key only).
+// Delete erases a customer with its tokens and sessions (secret key only).
 func (s *Customers) Delete(ctx context.Context, c Caller, ref string) error {
 	if err := c.requireSecret(); err != nil {
 		return err
@@ -373,7 +373,7 @@ func (s *Customers) Delete(ctx context.Context, c Caller, ref string) error {
 	return err
 }
 
-// SetCustomerPassword sets a password on the tenant's behalf (secret key
+// SetPassword sets a password on the tenant's behalf (secret key
 // only). Every session ends.
 func (s *Customers) SetPassword(ctx context.Context, c Caller, ref, pw string) (Customer, error) {
 	if err := c.requireSecret(); err != nil {

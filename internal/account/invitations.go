@@ -2,7 +2,7 @@ package account
 
 import "context"
 
-// ActivateWithCode activates an invited or pending customer with the
+// AcceptCode activates an invited or pending customer with the
 // email address and the 8-digit code of the activation mail. A password is
 // needed only if the customer has none yet.
 func (s *Invitations) AcceptCode(ctx context.Context, c Caller, email, code, newPw string, confirmation *string) (Customer, NewSession, error) {
@@ -16,7 +16,7 @@ type Activation struct {
 	Code  string
 }
 
-// IssueActivation gives a pending customer a fresh activation link and
+// Issue gives a pending customer a fresh activation link and
 // code (secret key only). Only hashes are stored, so the old ones cannot be
 // shown again: issuing new ones revokes them. Customers that need no
 // activation get none.
@@ -44,7 +44,7 @@ func (s *Invitations) Issue(ctx context.Context, c Caller, cust Customer) (Activ
 	return a, nil
 }
 
-// AcceptInvite sets the first password of a customer created without one
+// Accept sets the first password of a customer created without one
 // and activates the account.
 func (s *Invitations) Accept(ctx context.Context, c Caller, token, newPw string, confirmation *string) (Customer, NewSession, error) {
 	return s.creds.setPasswordWithToken(ctx, c, PurposeInvite, newPw, confirmation, s.tokens.spendToken(ctx, c, token, PurposeInvite, nil))

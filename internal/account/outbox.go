@@ -18,10 +18,10 @@ const (
 	defaultMailLease   = 5 * time.Minute
 )
 
-// MailQueued is signalled after this process queued mail.
+// Queued is signalled after this process queued mail.
 func (s *Outbox) Queued() <-chan struct{} { return s.mail.queued }
 
-// ClaimMail leases due mails for a relay and opens them. A mail that
+// Claim leases due mails for a relay and opens them. A mail that
 // cannot be opened is failed at once.
 func (s *Outbox) Claim(ctx context.Context, owner string, limit int) ([]OutgoingMail, error) {
 	now := s.now()
@@ -47,7 +47,7 @@ func (s *Outbox) Claim(ctx context.Context, owner string, limit int) ([]Outgoing
 	return out, nil
 }
 
-// ReleaseMail hands a claimed mail that was never tried back to the queue
+// Release hands a claimed mail that was never tried back to the queue
 // at once, for a relay that is shutting down.
 func (s *Outbox) Release(ctx context.Context, m OutgoingMail) error {
 	if err := s.store.RescheduleMail(ctx, m.ID, m.LeaseOwner, s.now(), m.LastError); err != nil && !errors.Is(err, ErrNotFound) {
@@ -56,7 +56,7 @@ func (s *Outbox) Release(ctx context.Context, m OutgoingMail) error {
 	return nil
 }
 
-// MailSent records that the SMTP server accepted a mail; its content is
+// Sent records that the SMTP server accepted a mail; its content is
 // erased.
 func (s *Outbox) Sent(ctx context.Context, id int64) error {
 	if err := s.store.MarkMailSent(ctx, id, s.now()); err != nil {
@@ -65,7 +65,7 @@ func (s *Outbox) Sent(ctx context.Context, id int64) error {
 	return nil
 }
 
-// MailFailed records a failed attempt. A permanent refusal, or a mail
+// Failed records a failed attempt. A permanent refusal, or a mail
 // undelivered for giveUpAfter, fails for good; anything else is retried
 // after a backoff that doubles from retryBase up to retryMax, with jitter
 // so that relays do not retry in step. failed reports that the mail failed
@@ -113,7 +113,7 @@ type MailView struct {
 	Envelope *Envelope // nil once sent or failed
 }
 
-// Mails lists the newest mails of a tenant ("" for every tenant).
+// List lists the newest mails of a tenant ("" for every tenant).
 func (s *Outbox) List(ctx context.Context, slug string, limit int) ([]MailView, error) {
 	var tenantID int64
 	if slug != "" {

@@ -4,7 +4,7 @@ import (
 	"strings"
 )
 
-// Email privacy (tenant setting email_storage=hmac, after seed 003, which
+// Email privacy (tenant setting email_storage=hmac, after /api/2/auth, which
 // keeps addresses only as salted hashes): the customer row holds no
 // address, and its email key is an HMAC-SHA256 of the normalised address
 // under a key derived from the server secret and salted with the tenant.

@@ -23,7 +23,7 @@ type ResetResult struct {
 
 var errEmailUnknown = &Error{Kind: KindNotFound, Code: CodeEmailUnknown, Message: "no customer has this email address"}
 
-// RequestPasswordReset issues a reset token if the email belongs to a
+// Request issues a reset token if the email belongs to a
 // customer who may reset, replacing older ones. It answers the same either
 // way; the token comes back only to callers that receive tokens.
 func (s *Recovery) Request(ctx context.Context, c Caller, email string) (ResetResult, error) {
@@ -73,15 +73,15 @@ func (s *Recovery) Request(ctx context.Context, c Caller, email string) (ResetRe
 	return res, nil
 }
 
-// CompletePasswordReset sets a new password with a reset token. Every
+// Complete sets a new password with a reset token. Every
 // session ends and a new one is opened. A reset proves control of the
 // mailbox, so it also confirms a pending customer's email.
 func (s *Recovery) Complete(ctx context.Context, c Caller, token, newPw string, confirmation *string) (Customer, NewSession, error) {
 	return s.creds.setPasswordWithToken(ctx, c, PurposePasswordReset, newPw, confirmation, s.tokens.spendToken(ctx, c, token, PurposePasswordReset, nil))
 }
 
-// CompletePasswordResetFor is CompletePasswordReset for a site that names
-// the customer (by id or uuid) along with the token (seed 004's
+// CompleteFor is Complete for a site that names
+// the customer (by id or uuid) along with the token (Betterez's
 // /accounts/customers/{id}): a token issued for any other customer is
 // refused and stays unused. An unknown customer fails at the same point
 // and cost as a wrong one, so the path cannot probe for ids.
@@ -92,7 +92,7 @@ func (s *Recovery) CompleteFor(ctx context.Context, c Caller, ref, token, newPw 
 	return s.creds.setPasswordWithToken(ctx, c, PurposePasswordReset, newPw, nil, s.tokens.spendToken(ctx, c, token, PurposePasswordReset, match))
 }
 
-// ResetWithCode sets a new password with the email address and the 8-digit
+// CompleteWithCode sets a new password with the email address and the 8-digit
 // code of a reset.
 func (s *Recovery) CompleteWithCode(ctx context.Context, c Caller, email, code, newPw string) (Customer, NewSession, error) {
 	if newPw == "" {
@@ -104,7 +104,7 @@ func (s *Recovery) CompleteWithCode(ctx context.Context, c Caller, email, code, 
 var errNoTokensInMailDelivery = &Error{Kind: KindForbidden, Code: CodeTokensNotReturned,
 	Message: "with delivery=mail pforte mails codes and returns none; set delivery to return or both"}
 
-// IssueResetCode gives a site a reset code for a customer (secret key
+// IssueCode gives a site a reset code for a customer (secret key
 // only), replacing older reset tokens and codes. It does not mail.
 func (s *Recovery) IssueCode(ctx context.Context, c Caller, email string) (Customer, string, error) {
 	if err := c.requireSecret(); err != nil {

@@ -18,7 +18,7 @@ type Registration struct {
 	// it picks the locale when Profile.Locale is empty.
 	AcceptLanguage string
 	// LoginBeforeConfirm lets a new customer log in before confirming the
-	// address (seed 002, whose users see email_checked false): a new
+	// address (Gradido, whose users see email_checked false): a new
 	// address becomes pending_active with the password and profile at once.
 	// An address that already exists is handled as in every registration.
 	LoginBeforeConfirm bool

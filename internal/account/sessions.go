@@ -111,7 +111,7 @@ func loginAllowed(st State) error {
 	return nil
 }
 
-// Session returns the customer and session for a session token. tenantID
+// Lookup returns the customer and session for a session token. tenantID
 // limits the lookup to one tenant (0: any). A session is extended on use,
 // at most once a minute, until its absolute end.
 func (s *Sessions) Lookup(ctx context.Context, tenantID int64, token string) (Customer, Session, error) {
@@ -238,7 +238,7 @@ func (s *Sessions) ChangePassword(ctx context.Context, tenantID int64, token str
 	return err
 }
 
-// Numeric sessions serve seed 002, whose clients hold a session as a
+// Numeric sessions serve Gradido, whose clients hold a session as a
 // JSON number. JavaScript holds integers exactly only within ±(2^53-1), so
 // the identifier is drawn uniformly from that range without zero: 2^54-2
 // values, about 54 bits of entropy. That is too few to store a plain hash
@@ -272,7 +272,7 @@ func (s *Sessions) newNumericSession(ctx context.Context, tx Tx, c Customer) (Ne
 }
 
 // LoginNumeric is Login for clients that hold their session as a number
-// (seed 002): the session's token is an integer within ±(2^53-1).
+// (Gradido): the session's token is an integer within ±(2^53-1).
 func (s *Sessions) LoginNumeric(ctx context.Context, c Caller, email, pw string) (Customer, int64, error) {
 	cust, sess, err := s.login(ctx, c, email, pw, s.newNumericSession)
 	if err != nil {

@@ -79,7 +79,7 @@ func SplitHosts(v string) []string {
 // server (the CLI and other replicas change it behind its back).
 const hostsTTL = 5 * time.Second
 
-// TenantForHost resolves a request that carries no API key to a tenant, by
+// ForHost resolves a request that carries no API key to a tenant, by
 // its host name (the Host header without a port), matched against the
 // tenants' hosts settings. An unknown host belongs to the default tenant.
 // This is the only use pforte makes of a Host header: links are never built
@@ -140,7 +140,7 @@ type cachedTenant struct {
 	at     time.Time
 }
 
-// tenant returns a tenant from a short-lived cache, so that settings changed
+// byID returns a tenant from a short-lived cache, so that settings changed
 // elsewhere (the CLI, another replica) apply within TenantCacheTTL.
 func (s *Tenants) byID(ctx context.Context, id int64) (Tenant, error) {
 	s.mu.Lock()
@@ -161,13 +161,13 @@ func (s *Tenants) byID(ctx context.Context, id int64) (Tenant, error) {
 	return t, nil
 }
 
-// TenantCaller returns a caller for a tenant found without a key.
+// Caller returns a caller for a tenant found without a key.
 func (s *Tenants) Caller(ctx context.Context, slug string) (Caller, error) {
 	t, err := s.BySlug(ctx, slug)
 	return Caller{Tenant: t}, err
 }
 
-// CreateTenant adds a tenant.
+// Create adds a tenant.
 func (s *Tenants) Create(ctx context.Context, slug string) (Tenant, error) {
 	if !slugPattern.MatchString(slug) {
 		return Tenant{}, Invalid(FieldError{Field: "slug", Code: FieldInvalid, Message: "must be 1 to 63 lower-case letters, digits or dashes"})
@@ -181,7 +181,7 @@ func (s *Tenants) Create(ctx context.Context, slug string) (Tenant, error) {
 	return t, nil
 }
 
-// Tenants lists every tenant.
+// List lists every tenant.
 func (s *Tenants) List(ctx context.Context) ([]Tenant, error) {
 	ts, err := s.store.ListTenants(ctx)
 	if err != nil {
@@ -190,7 +190,7 @@ func (s *Tenants) List(ctx context.Context) ([]Tenant, error) {
 	return ts, nil
 }
 
-// TenantBySlug finds a tenant.
+// BySlug finds a tenant.
 func (s *Tenants) BySlug(ctx context.Context, slug string) (Tenant, error) {
 	t, err := s.store.TenantBySlug(ctx, slug)
 	if errors.Is(err, ErrNotFound) {
@@ -201,7 +201,7 @@ func (s *Tenants) BySlug(ctx context.Context, slug string) (Tenant, error) {
 	return t, nil
 }
 
-// SetTenantSetting validates and stores one setting. A templates
+// Set validates and stores one setting. A templates
 // directory is parsed and rendered now, so that a broken template is
 // refused here rather than when a mail is sent.
 func (s *Tenants) Set(ctx context.Context, slug, key, value string) error {

@@ -154,7 +154,7 @@ var codePattern = regexp.MustCompile(`^[0-9]{8}$`)
 // maxCodeTTL bounds the lifetime of 8-digit codes.
 const maxCodeTTL = 24 * time.Hour
 
-// IssueCode replaces the customer's live tokens of this purpose with an
+// issueCode replaces the customer's live tokens of this purpose with an
 // 8-digit code, for dialects whose users type a code from a mail.
 func (s *tokens) issueCode(ctx context.Context, tenantID, customerID int64, p Purpose) (string, error) {
 	var code string

@@ -39,7 +39,7 @@ const (
 	DefaultPoll        = 5 * time.Second
 	DefaultSendTimeout = time.Minute
 
-	recordTimeout = 10 * time.Second // for MailSent and MailFailed
+	recordTimeout = 10 * time.Second // for Sent and Failed
 	leaseMargin   = 5 * time.Second  // a send ends this long before its lease
 )
 
@@ -47,7 +47,7 @@ const (
 // sends it one mail at a time, and reports each outcome; the service
 // decides about retries. Several relays, in one process or in replicas on
 // one database, never hold the same mail at once. Delivery is at least
-// once: a relay that stops between the server's acceptance and MailSent
+// once: a relay that stops between the server's acceptance and Sent
 // leaves the mail to be sent again when its lease expires.
 type Relay struct {
 	Outbox Outbox

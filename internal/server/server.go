@@ -27,7 +27,7 @@ type Deps struct {
 	// TrustedProxies may set X-Forwarded-For; see wire.ClientIP.
 	TrustedProxies []netip.Prefix
 	// ClientLimiter bounds the requests of each client address to the
-	// keyless dialects (seeds 002 and 003); nil: no limit.
+	// keyless dialects (Gradido and /api/2/auth); nil: no limit.
 	ClientLimiter *wire.ClientLimiter
 	// Observer, when set, hears of every answered request (metrics).
 	Observer Observer

@@ -1,4 +1,4 @@
-// Package api2auth mimics the /api/2/auth REST API (seed 003): public,
+// Package api2auth mimics the /api/2/auth REST API (/api/2/auth): public,
 // keyless registration with a username, verification of the address by a
 // link carrying a JWT, and a forgotten password reset by a JWT mailed to
 // the address given in the path. The tenant comes from the request's Host;
@@ -17,7 +17,7 @@ import (
 	"pforte/internal/api/wire"
 )
 
-// API serves the seed 003 endpoints. server/routes.go mounts its handlers.
+// API serves /api/2/auth endpoints. server/routes.go mounts its handlers.
 type API struct {
 	svc        *account.Service
 	log        *slog.Logger
@@ -27,7 +27,7 @@ type API struct {
 	policy     account.Policy
 }
 
-// New returns the seed 003 API over svc; links lead to publicURL, and
+// New returns /api/2/auth API over svc; links lead to publicURL, and
 // clients bounds how many requests a client may make.
 func New(svc *account.Service, log *slog.Logger, publicURL string, clients wire.Clients) *API {
 	a := &API{svc: svc, log: log, publicURL: strings.TrimRight(publicURL, "/"), clients: clients}
@@ -158,7 +158,7 @@ func (a *API) jwtCaller(r *http.Request, p purpose) (account.Caller, claims, err
 // confirmation leads to this API's verify path under the public URL, with
 // a JWT wrapping the one-time token; a reset (a forgotten password, or the
 // "someone registered with your address" mail) leads to the tenant's
-// configured reset URL with the JWT as its token, since the seed's reset
+// configured reset URL with the JWT as its token, since the original API's reset
 // is a PUT that a web frontend makes. username is the registration's
 // name; every other link names the customer's.
 func (a *API) link(c account.Caller, l account.Link) (string, string) {
@@ -228,7 +228,7 @@ type errorJSON struct {
 
 // statusOfCode holds this dialect's exceptions to wire.Status: a token
 // refused, by the JWT check or by the service (unknown, used, expired), is
-// the seed's 401 "JWT ist ungültig".
+// the original API's 401 "JWT ist ungültig".
 var statusOfCode = map[string]int{
 	account.CodeTokenInvalid: http.StatusUnauthorized,
 }

@@ -65,7 +65,7 @@ func (a *API) Register() http.Handler {
 		if err != nil {
 			return err
 		}
-		// The seed requires all three; the service checks what they hold.
+		// The original API requires all three; the service checks what they hold.
 		var missing []account.FieldError
 		for _, f := range []struct{ name, value string }{{"username", req.Username}, {"email", req.Email}, {"password", req.Password}} {
 			if f.value == "" {
@@ -87,13 +87,13 @@ func (a *API) Register() http.Handler {
 // of the verification mail: 200 verified; 400 already verified; 401 the
 // JWT is invalid (signature, expiry, tenant, purpose, or its token was
 // used); 404 the JWT names another user. The JWT is checked first, so the
-// other answers tell only about the user the JWT names. As the seed
+// other answers tell only about the user the JWT names. As the original API
 // defines it, the GET itself verifies: a link scanner that fetches the
 // link verifies the address too. HEAD is refused, so that scanners that
 // only probe do not.
 //
 // With the tenant setting api2.frontend_url the answer is a 303 to that
-// URL with ?verified=true|false&status=N, as the seed's "automatically
+// URL with ?verified=true|false&status=N, as the original API's "automatically
 // forwarded to the web frontend"; the body is the same JSON. The tenant is
 // the JWT's, or, when the JWT is refused, the Host's.
 func (a *API) Verify() http.Handler {
@@ -137,7 +137,7 @@ func (a *API) verify(r *http.Request) (account.Caller, account.Customer, error) 
 	if !strings.EqualFold(r.PathValue("username"), cl.Username) {
 		return c, account.Customer{}, errUserNotFound
 	}
-	// The caller keeps no session: the seed's verification logs nobody in.
+	// The caller keeps no session: the original API's verification logs nobody in.
 	cust, _, err := a.svc.Registrations.ConfirmCustomer(r.Context(), c, cl.Subject, cl.ID)
 	switch {
 	case errors.Is(err, account.ErrAlreadyConfirmed):
@@ -172,7 +172,7 @@ func withOutcome(front string, status int) string {
 // Forgot serves POST /api/2/auth/{email}/forgot.json: it mails a reset link
 // to the address, if it belongs to an account that may reset (at most 5 an
 // hour), and answers 200 either way, so that nobody can learn which
-// addresses have accounts. A tenant that wants the seed's 404 for an
+// addresses have accounts. A tenant that wants the original API's 404 for an
 // unknown address sets api2.reveal_unknown_email=true.
 func (a *API) Forgot() http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {

@@ -9,16 +9,16 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// The seed's links carry a JSON Web Token. pforte's own one-time tokens
+// The original API's links carry a JSON Web Token. pforte's own one-time tokens
 // stay what they are everywhere else (256 random bits, stored only as a
 // hash, bound to one tenant, customer and purpose, used once); the JWT
 // only wraps one of them, as its jti, and names what the link is for.
 // Its signature lets the dialect refuse a forged or altered link before
 // the store is asked, and its username lets the paths name a user as the
-// seed's do. The jti makes each JWT good for one use: the service spends
+// original's do. The jti makes each JWT good for one use: the service spends
 // the token it wraps.
 
-// jwtKeyLabel names the key DeriveKey derives from the server secret for
+// jwtKeyLabel names the key Keyring.DialectKey derives from the server secret for
 // the dialect's JWTs; no other use shares it.
 const jwtKeyLabel = "api2auth jwt"
 
@@ -79,7 +79,7 @@ func (j jwtCodec) issue(tenant string, p purpose, sub, username, jti string, ttl
 // parse checks a JWT's signature (HS256 under the key, nothing else), its
 // expiry on the service's clock, its issuer and purpose, and the shape of
 // its claims, and returns them; the caller checks the tenant (see
-// parseFor). Any failure is errJWT.
+// API.jwtCaller). Any failure is errJWT.
 func (j jwtCodec) parse(raw string, p purpose) (claims, error) {
 	var c claims
 	if raw == "" || len(raw) > maxJWT {
@@ -96,15 +96,6 @@ func (j jwtCodec) parse(raw string, p purpose) (claims, error) {
 	}
 	if c.Purpose != p || c.Tenant == "" || !uuidShape.MatchString(c.Subject) || c.ID == "" ||
 		strings.TrimSpace(c.Username) == "" {
-		return claims{}, errJWT
-	}
-	return c, nil
-}
-
-// parseFor is parse for a JWT that must have been issued for tenant.
-func (j jwtCodec) parseFor(raw, tenant string, p purpose) (claims, error) {
-	c, err := j.parse(raw, p)
-	if err != nil || c.Tenant != tenant {
 		return claims{}, errJWT
 	}
 	return c, nil

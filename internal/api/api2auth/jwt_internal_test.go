@@ -234,3 +234,13 @@ func BenchmarkJWT(b *testing.B) {
 		}
 	})
 }
+
+// parseFor is parse for a JWT that must have been issued for tenant, as
+// API.jwtCaller checks it.
+func (j jwtCodec) parseFor(raw, tenant string, p purpose) (claims, error) {
+	c, err := j.parse(raw, p)
+	if err != nil || c.Tenant != tenant {
+		return claims{}, errJWT
+	}
+	return c, nil
+}

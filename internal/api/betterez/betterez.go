@@ -1,5 +1,5 @@
 // Package betterez mimics the application-based password reset of Betterez
-// (seed 004): a site asks for a reset mail naming one of its applications,
+// (Betterez): a site asks for a reset mail naming one of its applications,
 // the customer follows the link to the application's request endpoint, and
 // the site sends the link's token and a new password to
 // /accounts/customers/{customerId}. JSON in camelCase, errors as
@@ -17,13 +17,13 @@ import (
 	"pforte/internal/api/wire"
 )
 
-// API serves the seed 004 endpoints. server/routes.go mounts its handlers.
+// API serves Betterez endpoints. server/routes.go mounts its handlers.
 type API struct {
 	svc *account.Service
 	log *slog.Logger
 }
 
-// New returns the seed 004 API over svc.
+// New returns Betterez API over svc.
 func New(svc *account.Service, log *slog.Logger) *API { return &API{svc: svc, log: log} }
 
 // handler is a function that may fail; serve writes its error.

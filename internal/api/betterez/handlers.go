@@ -14,7 +14,7 @@ var ok = map[string]string{"status": "ok"}
 // RequestReset serves POST /notifications/customers/reset?appName=NAME:
 // it mails a reset link built from the named application's request
 // endpoint, or from the tenant's default URLs when the name is missing or
-// unknown (as the seed says of a wrong appName).
+// unknown (as Betterez's documentation says of a wrong appName).
 func (a *API) RequestReset() http.Handler {
 	type request struct {
 		Email string `json:"email"`
@@ -57,8 +57,8 @@ func (a *API) ResetPassword() http.Handler {
 		if err != nil {
 			return err
 		}
-		// The service also opens a session; the vendor's answer is the
-		// customer alone, so its token is not handed out.
+		// The policy opens no session: the vendor's answer is the customer
+		// alone.
 		cust, _, err := a.svc.Recovery.CompleteFor(r.Context(), c, r.PathValue("customerId"), req.Token, req.Password)
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-// Package gradido mimics the JSON API of Gradido's login server (seed 002)
+// Package gradido mimics the JSON API of Gradido's login server (Gradido)
 // for a JavaScript frontend: POST /login_api/unsecureLogin answers a
 // numeric session id and the user, /login_api/createUser registers (and
 // mails the verification link), /login_api/logout ends the session. There
@@ -19,14 +19,14 @@ import (
 	"pforte/internal/api/wire"
 )
 
-// API serves the seed 002 endpoints. server/routes.go mounts its handlers.
+// API serves Gradido endpoints. server/routes.go mounts its handlers.
 type API struct {
 	svc     *account.Service
 	log     *slog.Logger
 	clients wire.Clients
 }
 
-// New returns the seed 002 API over svc. clients says which proxies may
+// New returns Gradido API over svc. clients says which proxies may
 // name the client (for clientIP) and how many requests a client may make.
 func New(svc *account.Service, log *slog.Logger, clients wire.Clients) *API {
 	return &API{svc: svc, log: log, clients: clients}

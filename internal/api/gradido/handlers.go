@@ -16,7 +16,7 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
-// createUserRequest is the seed's createUser. emailType is a pointer: when
+// createUserRequest is Gradido's createUser. emailType is a pointer: when
 // it is missing (or null) it is 2, the documented default.
 // login_after_register is what Gradido's own frontend sends; it is accepted
 // and has no effect (see README.md: logging in right after registering
@@ -30,7 +30,7 @@ type createUserRequest struct {
 	LoginAfterRegister bool   `json:"login_after_register"`
 }
 
-// The emailTypes of the seed: the text of the verification mail.
+// The emailTypes of Gradido's documentation: the text of the verification mail.
 const (
 	emailTypeDirect = 2 // the user registered directly (the default)
 	emailTypeAdmin  = 5 // an admin registered the user
@@ -40,9 +40,9 @@ type logoutRequest struct {
 	SessionID int64 `json:"session_id"`
 }
 
-// userJSON is the user as the seed's unsecureLogin answers it, every field
-// in the seed's order. pforte keeps no ledger and no roles: balance is 0
-// and role "none"; username is "for later use" in the seed and stays "".
+// userJSON is the user as Gradido's unsecureLogin answers it, every field
+// in Gradido's order. pforte keeps no ledger and no roles: balance is 0
+// and role "none"; username is "for later use" in Gradido's documentation and stays "".
 type userJSON struct {
 	Created      int64  `json:"created"`
 	Disabled     bool   `json:"disabled"`
@@ -88,7 +88,7 @@ func decode[T any](r *http.Request) (T, error) {
 // chars, as on the x86 servers it ran on), over the normalised address
 // (account.NormalizeEmail: NFC, lower case, ASCII domain), so that
 // addresses that are one customer have one hash. It is no secret and
-// identifies nothing by itself: the seed uses it only to speed up
+// identifies nothing by itself: Gradido's documentation uses it only to speed up
 // lookups, and it collides easily.
 func identHash(normalised string) uint32 {
 	var h uint32
@@ -98,7 +98,7 @@ func identHash(normalised string) uint32 {
 	return h
 }
 
-// user is cust as the seed shows a user. requested is the address the
+// user is cust as Gradido's documentation shows a user. requested is the address the
 // request gave: under email_storage=hmac the customer row keeps none, and
 // the answer shows the one the client sent.
 func (a *API) user(c account.Caller, cust account.Customer, requested string) userJSON {

@@ -108,7 +108,7 @@ var salutationOf = map[string]string{
 	"divers": "mx", "mx": "mx",
 }
 
-// salutationXML is the salutation answered: the German form, as in the seed.
+// salutationXML is the salutation answered: the German form, as in HGSP's documentation.
 var salutationXML = map[string]string{"ms": "Frau", "mr": "Herr", "mx": "Divers"}
 
 // codeError names the element of a code the service refused.

@@ -1,4 +1,4 @@
-// Package hgsp speaks HGSP's user-registration API (seed 001): users are
+// Package hgsp speaks HGSP's user-registration API (HGSP): users are
 // registered, activated with an 8-digit code, and change or reset their
 // passwords, all in XML. A service user is a secret API key; an SSO token
 // is a pforte session token sent as "Authorization: Bearer". Errors are

@@ -153,7 +153,7 @@ type emailRequest struct {
 }
 
 // withApp applies the application a request names, in its body or in an
-// appName query parameter (seed 004's spelling).
+// appName query parameter (Betterez's spelling).
 func (a *API) withApp(r *http.Request, c account.Caller, name string) (account.Caller, error) {
 	if name == "" {
 		var err error

@@ -138,9 +138,8 @@ func (a *API) Confirm() http.Handler {
 		if req.ConfirmationToken == "" {
 			return required("confirmation_token")
 		}
-		// The service also opens a session; the vendor's answer is the
-		// contact alone and the site keeps its own login, so the session's
-		// token is not handed out and the session is never used.
+		// The policy opens no session: the vendor's answer is the contact
+		// alone, and the site keeps its own login.
 		cust, _, err := a.svc.Registrations.Confirm(r.Context(), c, req.ConfirmationToken, "")
 		if err != nil {
 			return onField(err, account.CodeTokenInvalid, "confirmation_token", "is invalid, expired or already used")
@@ -196,8 +195,8 @@ func (a *API) SendReset() http.Handler {
 	})
 }
 
-// ResetPassword serves POST /v1/contats/{token}/reset_password (the
-// seed's spelling) and POST /v1/contacts/{token}/reset_password: the new
+// ResetPassword serves POST /v1/contats/{token}/reset_password (Propstack's
+// spelling) and POST /v1/contacts/{token}/reset_password: the new
 // password, with the token of send_password_reset in the path. The server
 // logs route patterns only, so the token reaches no log.
 func (a *API) ResetPassword() http.Handler {
@@ -209,7 +208,7 @@ func (a *API) ResetPassword() http.Handler {
 		if req.Client == nil {
 			return required("client")
 		}
-		// The service also opens a session, left unused as on confirm.
+		// No session, as on confirm.
 		cust, _, err := a.svc.Recovery.Complete(r.Context(), c, r.PathValue("token"), req.Client.Password, req.Client.PasswordConfirmation)
 		if err != nil {
 			return onField(err, account.CodeTokenInvalid, "token", "is invalid, expired or already used")

@@ -1,5 +1,5 @@
 // Package propstack mimics Propstack's contacts API for customer areas
-// (seed 000): a site's server registers contacts, confirms them with the
+// (Propstack): a site's server registers contacts, confirms them with the
 // token it mailed itself, checks logins, and resets passwords, all in JSON
 // with a secret key in X-API-KEY. Every token comes back to the site, which
 // sends its own mail. Errors are Rails-like {"errors": {"field":
@@ -17,13 +17,13 @@ import (
 	"pforte/internal/api/wire"
 )
 
-// API serves the seed 000 endpoints. server/routes.go mounts its handlers.
+// API serves Propstack endpoints. server/routes.go mounts its handlers.
 type API struct {
 	svc *account.Service
 	log *slog.Logger
 }
 
-// New returns the seed 000 API over svc.
+// New returns Propstack API over svc.
 func New(svc *account.Service, log *slog.Logger) *API { return &API{svc: svc, log: log} }
 
 // handler is a function that may fail; serve writes its error.

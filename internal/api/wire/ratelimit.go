@@ -13,7 +13,7 @@ import (
 )
 
 // ClientLimiter bounds the requests each client address may make to the
-// APIs that take no key (seeds 002 and 003), where nothing else stands
+// APIs that take no key (Gradido and /api/2/auth), where nothing else stands
 // between a script and the registration and login flows. It is a token
 // bucket per address, kept in memory: each replica counts for itself.
 // IPv6 clients are counted per /64, the block one subscriber usually gets.
