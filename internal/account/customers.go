@@ -51,40 +51,7 @@ func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (Create
 	if err := c.requireSecret(); err != nil {
 		return CreateResult{}, err
 	}
-	key, fe := s.emailKey(c.Tenant, n.Email)
-	var fields []FieldError
-	if fe != nil {
-		fields = append(fields, *fe)
-	}
-	fields = append(fields, n.Profile.validate()...)
-	if n.Password != "" {
-		fields = append(fields, s.checkNewPassword("password", n.Password, n.Email, nil)...)
-	}
-	if n.PasswordHash != "" {
-		if n.Password != "" {
-			fields = append(fields, FieldError{Field: "password_hash", Code: FieldInvalid, Message: "give either password or password_hash, not both"})
-		} else if password.CheckImported(n.PasswordHash) != nil {
-			fields = append(fields, FieldError{Field: "password_hash", Code: FieldInvalid, Message: "must be an argon2id PHC string or a bcrypt hash of cost 14 or less"})
-		}
-	}
-	id := uuid.NewString()
-	if n.UUID != "" {
-		u, err := uuid.Parse(n.UUID)
-		if err != nil || len(n.UUID) != 36 {
-			fields = append(fields, FieldError{Field: "uuid", Code: FieldInvalid, Message: "must be a UUID such as 11efbcf6-1628-4719-a18b-b3e6f12b1130"})
-		}
-		id = u.String()
-	}
-	switch n.State {
-	case "":
-		n.State = StatePending
-		if n.Password != "" || n.PasswordHash != "" {
-			n.State = StateActive
-		}
-	case StateOffline, StatePending, StatePendingActive, StateActive:
-	default:
-		fields = append(fields, FieldError{Field: "state", Code: FieldInvalid, Message: "must be offline, pending, pending_active or active"})
-	}
+	key, id, fields := s.checkNew(c.Tenant, &n)
 	if len(fields) > 0 {
 		return CreateResult{}, Invalid(fields...)
 	}
@@ -98,14 +65,8 @@ func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (Create
 	var res CreateResult
 	err := s.inTx(ctx, func(tx Tx) error {
 		res = CreateResult{}
-		if n.TemplateRef != "" {
-			tmpl, err := customerByRef(ctx, tx, c.Tenant.ID, n.TemplateRef)
-			if errors.Is(err, ErrCustomerNotFound) {
-				return ErrTemplateNotFound
-			} else if err != nil {
-				return err
-			}
-			n.Profile.setDefaults(Profile{Locale: tmpl.Locale, PartnerRef: tmpl.PartnerRef})
+		if err := s.applyTemplate(ctx, tx, c, &n); err != nil {
+			return err
 		}
 		now := s.now()
 		cust := Customer{UUID: id, TenantID: c.Tenant.ID, Email: storedEmail(c.Tenant, n.Email), EmailKey: key, State: n.State,
@@ -125,25 +86,7 @@ func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (Create
 		}
 		cust.reachedAt(n.Email)
 		res.Customer = cust
-		switch {
-		case cust.State == StateOffline || cust.State == StateActive && cust.HasPassword():
-		case !cust.HasPassword() || n.Activation:
-			if res.InviteToken, err = s.tokens.issueToken(ctx, tx, cust, PurposeInvite); err != nil {
-				return err
-			}
-			// The link comes with a code, for those who type it.
-			if res.ActivationCode, err = s.tokens.newCode(ctx, tx, cust, PurposeInvite); err != nil {
-				return err
-			}
-			return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailInvite, action: ActionActivate,
-				token: res.InviteToken, code: res.ActivationCode, validFor: s.cfg.InviteTTL})
-		case cust.State == StatePending || cust.State == StatePendingActive:
-			if res.ConfirmToken, err = s.tokens.issueToken(ctx, tx, cust, PurposeConfirm); err != nil {
-				return err
-			}
-			return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: res.ConfirmToken, validFor: s.cfg.ConfirmTTL})
-		}
-		return nil
+		return s.issueNext(ctx, tx, c, n, &res)
 	})
 	if err != nil {
 		return CreateResult{}, err
@@ -154,6 +97,99 @@ func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (Create
 	}
 	s.log.Info("customer created", "tenant", c.Tenant.Slug, "customer_id", res.Customer.ID, "adopt", n.Adopt)
 	return res, nil
+}
+
+// checkNew validates a new customer and fills in its default state. It
+// returns the email key, the uuid to create the customer with, and what
+// is wrong.
+func (s *Customers) checkNew(t Tenant, n *NewCustomer) (key, id string, fields []FieldError) {
+	key, fe := s.emailKey(t, n.Email)
+	if fe != nil {
+		fields = append(fields, *fe)
+	}
+	fields = append(fields, n.Profile.validate()...)
+	if n.Password != "" {
+		fields = append(fields, s.checkNewPassword("password", n.Password, n.Email, nil)...)
+	}
+	if fe := checkImportedHash(*n); fe != nil {
+		fields = append(fields, *fe)
+	}
+	id = uuid.NewString()
+	if n.UUID != "" {
+		u, err := uuid.Parse(n.UUID)
+		if err != nil || len(n.UUID) != 36 {
+			fields = append(fields, FieldError{Field: "uuid", Code: FieldInvalid, Message: "must be a UUID such as 11efbcf6-1628-4719-a18b-b3e6f12b1130"})
+		}
+		id = u.String()
+	}
+	switch n.State {
+	case "":
+		n.State = StatePending
+		if n.Password != "" || n.PasswordHash != "" {
+			n.State = StateActive
+		}
+	case StateOffline, StatePending, StatePendingActive, StateActive:
+	default:
+		fields = append(fields, FieldError{Field: "state", Code: FieldInvalid, Message: "must be offline, pending, pending_active or active"})
+	}
+	return key, id, fields
+}
+
+// checkImportedHash checks a hash imported from another system.
+func checkImportedHash(n NewCustomer) *FieldError {
+	switch {
+	case n.PasswordHash == "":
+		return nil
+	case n.Password != "":
+		return &FieldError{Field: "password_hash", Code: FieldInvalid, Message: "give either password or password_hash, not both"}
+	case password.CheckImported(n.PasswordHash) != nil:
+		return &FieldError{Field: "password_hash", Code: FieldInvalid, Message: "must be an argon2id PHC string or a bcrypt hash of cost 14 or less"}
+	}
+	return nil
+}
+
+// applyTemplate gives n the locale and partner reference of its template
+// customer where it gives none.
+func (s *Customers) applyTemplate(ctx context.Context, tx Tx, c Caller, n *NewCustomer) error {
+	if n.TemplateRef == "" {
+		return nil
+	}
+	tmpl, err := customerByRef(ctx, tx, c.Tenant.ID, n.TemplateRef)
+	if errors.Is(err, ErrCustomerNotFound) {
+		return ErrTemplateNotFound
+	} else if err != nil {
+		return err
+	}
+	n.Profile.setDefaults(Profile{Locale: tmpl.Locale, PartnerRef: tmpl.PartnerRef})
+	return nil
+}
+
+// issueNext gives a created customer what it needs next, and mails it:
+// an invitation (link and code) to one without a password or asked to
+// activate, a confirmation to a pending one with a password, nothing to
+// an offline contact or an active customer with a password.
+func (s *Customers) issueNext(ctx context.Context, tx Tx, c Caller, n NewCustomer, res *CreateResult) error {
+	cust := res.Customer
+	var err error
+	switch {
+	case cust.State == StateOffline || cust.State == StateActive && cust.HasPassword():
+	case !cust.HasPassword() || n.Activation:
+		if res.InviteToken, err = s.tokens.issueToken(ctx, tx, cust, PurposeInvite); err != nil {
+			return err
+		}
+		// The link comes with a code, for those who type it.
+		if res.ActivationCode, err = s.tokens.newCode(ctx, tx, cust, PurposeInvite); err != nil {
+			return err
+		}
+		return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailInvite, action: ActionActivate,
+			token: res.InviteToken, code: res.ActivationCode, validFor: s.cfg.InviteTTL})
+	case cust.State == StatePending || cust.State == StatePendingActive:
+		if res.ConfirmToken, err = s.tokens.issueToken(ctx, tx, cust, PurposeConfirm); err != nil {
+			return err
+		}
+		return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: res.ConfirmToken, validFor: s.cfg.ConfirmTTL})
+	}
+	return nil
 }
 
 // adopt applies n to an existing offline or pending customer of the same
@@ -293,35 +329,15 @@ func (s *Customers) Update(ctx context.Context, c Caller, ref string, p Customer
 			// Tokens were issued for the old address; none may confirm or
 			// reset the new one.
 			cust.EmailConfirmedAt = nil
-			if err := tx.DeleteAllTokens(ctx, cust.TenantID, cust.ID); err != nil {
-				return err
-			}
-			if err := s.mail.cancelMail(ctx, tx, cust, "the customer's email address changed"); err != nil {
+			if err := s.revokeIssued(ctx, tx, cust, "the customer's email address changed"); err != nil {
 				return err
 			}
 		}
 		if p.Email != nil {
 			cust.Email, cust.EmailKey = storedEmail(c.Tenant, *p.Email), newKey
 		}
-		for _, f := range []struct {
-			dst *string
-			src *string
-		}{{&cust.Salutation, p.Salutation}, {&cust.FirstName, p.FirstName}, {&cust.LastName, p.LastName},
-			{&cust.Username, p.Username}, {&cust.Locale, p.Locale}, {&cust.PartnerRef, p.PartnerRef}} {
-			if f.src != nil {
-				*f.dst = *f.src
-			}
-		}
-		if fields := cust.profile().validate(); len(fields) > 0 {
-			return Invalid(fields...)
-		}
-		if p.FirstName != nil && p.LastName != nil {
-			cust.NamesUnconfirmed = false // the back office set the greeted names
-		}
-		if p.State != nil {
-			if err := setEnabled(&cust, *p.State == StateActive); err != nil {
-				return err
-			}
+		if err := p.apply(&cust); err != nil {
+			return err
 		}
 		cust.UpdatedAt = s.now()
 		if err := checkUnique(ctx, tx, cust); err != nil {
@@ -330,17 +346,14 @@ func (s *Customers) Update(ctx context.Context, c Caller, ref string, p Customer
 		if err := tx.UpdateCustomer(ctx, &cust); err != nil {
 			return err
 		}
-		if cust.State == StateDisabled {
-			// Nothing issued before disabling may work after re-enabling.
-			if err := tx.DeleteAllTokens(ctx, cust.TenantID, cust.ID); err != nil {
-				return err
-			}
-			if err := s.mail.cancelMail(ctx, tx, cust, "the customer was disabled"); err != nil {
-				return err
-			}
-			return tx.DeleteSessions(ctx, cust.TenantID, cust.ID, 0)
+		if cust.State != StateDisabled {
+			return nil
 		}
-		return nil
+		// Nothing issued before disabling may work after re-enabling.
+		if err := s.revokeIssued(ctx, tx, cust, "the customer was disabled"); err != nil {
+			return err
+		}
+		return tx.DeleteSessions(ctx, cust.TenantID, cust.ID, 0)
 	})
 	if err != nil {
 		return Customer{}, err
@@ -348,6 +361,38 @@ func (s *Customers) Update(ctx context.Context, c Caller, ref string, p Customer
 	s.log.Info("customer updated", "tenant", c.Tenant.Slug, "customer_id", cust.ID, "state", cust.State,
 		"email_changed", p.Email != nil)
 	return cust, nil
+}
+
+// apply sets the patch's profile fields and state on cust.
+func (p CustomerPatch) apply(cust *Customer) error {
+	for _, f := range []struct {
+		dst *string
+		src *string
+	}{{&cust.Salutation, p.Salutation}, {&cust.FirstName, p.FirstName}, {&cust.LastName, p.LastName},
+		{&cust.Username, p.Username}, {&cust.Locale, p.Locale}, {&cust.PartnerRef, p.PartnerRef}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if fields := cust.profile().validate(); len(fields) > 0 {
+		return Invalid(fields...)
+	}
+	if p.FirstName != nil && p.LastName != nil {
+		cust.NamesUnconfirmed = false // the back office set the greeted names
+	}
+	if p.State != nil {
+		return setEnabled(cust, *p.State == StateActive)
+	}
+	return nil
+}
+
+// revokeIssued ends every unused token of the customer and fails its
+// unsent mail, for reason.
+func (s *Customers) revokeIssued(ctx context.Context, tx Tx, cust Customer, reason string) error {
+	if err := tx.DeleteAllTokens(ctx, cust.TenantID, cust.ID); err != nil {
+		return err
+	}
+	return s.mail.cancelMail(ctx, tx, cust, reason)
 }
 
 // Delete erases a customer with its tokens and sessions (secret key only).

@@ -62,8 +62,9 @@ func (s *Registrations) Register(ctx context.Context, c Caller, r Registration) 
 	defer s.uniform(ctx, time.Now())
 	// A secret key learns whether the address had an account, unless the
 	// API takes every registration as the customer's own.
-	secret := c.IsSecret() && !c.Policy.SelfRegistration
-	key, fe := s.emailKey(c.Tenant, r.Email)
+	reg := registration{Caller: c, Registration: r, secret: c.IsSecret() && !c.Policy.SelfRegistration}
+	var fe *FieldError
+	reg.key, fe = s.emailKey(c.Tenant, r.Email)
 	var fields []FieldError
 	if fe != nil {
 		fields = append(fields, *fe)
@@ -73,98 +74,30 @@ func (s *Registrations) Register(ctx context.Context, c Caller, r Registration) 
 	if len(fields) > 0 {
 		return RegisterResult{}, Invalid(fields...)
 	}
-	if r.Locale == "" {
-		r.Locale = matchLocale(r.AcceptLanguage, c.Tenant.Setting("default_locale"))
+	if reg.Locale == "" {
+		reg.Locale = matchLocale(r.AcceptLanguage, c.Tenant.Setting("default_locale"))
 	}
 	// Hash before looking anything up: every path costs one hash.
-	hash, err := s.hash(ctx, r.Password)
-	if err != nil {
+	var err error
+	if reg.hash, err = s.hash(ctx, r.Password); err != nil {
 		return RegisterResult{}, err
 	}
-	payload, err := json.Marshal(claim{PasswordHash: hash, Profile: r.Profile})
-	if err != nil {
+	if reg.payload, err = json.Marshal(claim{PasswordHash: reg.hash, Profile: reg.Profile}); err != nil {
 		return RegisterResult{}, Internal(err)
 	}
 	var res RegisterResult
 	err = s.inTx(ctx, func(tx Tx) error {
-		res = RegisterResult{}
-		// Only secret callers learn that a username is taken; a public
-		// caller's username waits in the claim and is applied at
-		// confirmation if it is still free.
-		if secret && r.Username != "" {
-			if err := usernameFree(ctx, tx, c.Tenant.ID, r.Username, key); err != nil {
-				return err
-			}
-		}
-		cust, err := tx.CustomerByEmailKey(ctx, c.Tenant.ID, key)
-		cust.reachedAt(r.Email)
-		claimed := payload
-		switch {
-		case errors.Is(err, ErrNotFound):
-			// A new address gets a pending customer without a password. A
-			// registration that raced this one makes the insert fail with
-			// ErrDuplicate, and inTx runs this function again.
-			now := s.now()
-			cust = Customer{UUID: uuid.NewString(), TenantID: c.Tenant.ID, Email: storedEmail(c.Tenant, r.Email), EmailKey: key,
-				State: StatePending, CreatedAt: now, UpdatedAt: now}
-			// A public caller's profile waits in the claim: names it chose
-			// must not greet the owner of an address it does not own.
-			p := r.Profile
-			if !secret && !r.LoginBeforeConfirm {
-				p = Profile{Locale: p.Locale}
-			}
-			cust.setProfile(p)
-			if r.LoginBeforeConfirm {
-				// Nobody holds this address yet, so the registrant may have
-				// it now, and its link only confirms: it carries no claim.
-				cust.State, cust.PasswordHash = StatePendingActive, hash
-				cust.NamesUnconfirmed = !secret
-				claimed = nil
-			}
-			if err := tx.CreateCustomer(ctx, &cust); err != nil {
-				return err
-			}
-			cust.reachedAt(r.Email)
-		case err != nil:
-			return err
-		case cust.State == StateDisabled || cust.State == StatePendingActive || cust.State == StateActive:
-			if secret {
-				return ErrEmailTaken
-			}
-			// Someone registered an address that has an account. The claim
-			// is never sent to anyone and can never be confirmed; it makes
-			// a login with its password answer as for a new registration,
-			// whatever state the account is in.
-			if _, err := s.tokens.issueClaim(ctx, tx, cust, PurposeClaim, payload); err != nil {
-				return err
-			}
-			if cust.State == StateDisabled {
-				return nil // no way back in by mail
-			}
-			return s.mailRegisterAttempt(ctx, tx, c, cust)
-		}
-		if cust.Locale == "" {
-			cust.Locale = r.Locale // for the mail's language; the row takes it at confirmation
-		}
-		token, err := s.tokens.issueClaim(ctx, tx, cust, PurposeConfirm, claimed)
-		if err != nil {
-			return err
-		}
-		res.Customer, res.ConfirmToken = cust, token
-		// Registrations count towards the hourly limit of confirmation
-		// mails too; past it the claim exists but no further mail goes out.
-		if full, err := s.mail.mailLimitReached(ctx, tx, cust, 3, MailConfirm, MailConfirmResend); err != nil || full {
-			return err
-		}
-		return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: token, validFor: s.cfg.ConfirmTTL, username: r.Username})
+		var err error
+		res, err = s.register(ctx, tx, reg)
+		return err
 	})
 	if err == nil {
 		s.mail.notifyQueued()
 	}
-	if err != nil && !(errors.Is(err, errTooManyClaims) && !secret) {
+	if err != nil && !(errors.Is(err, errTooManyClaims) && !reg.secret) {
 		return RegisterResult{}, err
 	}
-	if !secret {
+	if !reg.secret {
 		s.log.Info("public registration", "tenant", c.Tenant.Slug)
 		return RegisterResult{Accepted: true}, nil
 	}
@@ -173,6 +106,107 @@ func (s *Registrations) Register(ctx context.Context, c Caller, r Registration) 
 	}
 	s.log.Info("customer registered", "tenant", c.Tenant.Slug, "customer_id", res.Customer.ID)
 	return res, nil
+}
+
+// registration is one Register call, checked and hashed.
+type registration struct {
+	Caller
+	Registration
+	secret  bool   // the caller learns whether the address had an account
+	key     string // the address's email key
+	hash    string // the password's hash
+	payload []byte // the claim: hash and profile
+}
+
+// register is Register's transaction: a new customer for a new address,
+// a confirmation claim for one that is not confirmed yet, and for one
+// with an account a claim nobody can confirm and a notice to its owner.
+func (s *Registrations) register(ctx context.Context, tx Tx, r registration) (RegisterResult, error) {
+	// Only secret callers learn that a username is taken; a public
+	// caller's username waits in the claim and is applied at
+	// confirmation if it is still free.
+	if r.secret && r.Username != "" {
+		if err := usernameFree(ctx, tx, r.Tenant.ID, r.Username, r.key); err != nil {
+			return RegisterResult{}, err
+		}
+	}
+	cust, err := tx.CustomerByEmailKey(ctx, r.Tenant.ID, r.key)
+	cust.reachedAt(r.Email)
+	claimed := r.payload
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if cust, err = s.newCustomer(ctx, tx, r); err != nil {
+			return RegisterResult{}, err
+		}
+		if r.LoginBeforeConfirm {
+			// Nobody held the address, so the registrant has it now, and
+			// its link only confirms: it carries no claim.
+			claimed = nil
+		}
+	case err != nil:
+		return RegisterResult{}, err
+	case cust.State == StateDisabled || cust.State == StatePendingActive || cust.State == StateActive:
+		return RegisterResult{}, s.claimTaken(ctx, tx, r, cust)
+	}
+	if cust.Locale == "" {
+		cust.Locale = r.Locale // for the mail's language; the row takes it at confirmation
+	}
+	token, err := s.tokens.issueClaim(ctx, tx, cust, PurposeConfirm, claimed)
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	res := RegisterResult{Customer: cust, ConfirmToken: token}
+	// Registrations count towards the hourly limit of confirmation
+	// mails too; past it the claim exists but no further mail goes out.
+	if full, err := s.mail.mailLimitReached(ctx, tx, cust, 3, MailConfirm, MailConfirmResend); err != nil || full {
+		return res, err
+	}
+	return res, s.mail.enqueue(ctx, tx, r.Caller, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: token,
+		validFor: s.cfg.ConfirmTTL, username: r.Username})
+}
+
+// newCustomer creates the pending customer of a new address, without a
+// password unless the registrant may log in before confirming. A
+// registration that raced this one makes the insert fail with
+// ErrDuplicate, and inTx runs the transaction again.
+func (s *Registrations) newCustomer(ctx context.Context, tx Tx, r registration) (Customer, error) {
+	now := s.now()
+	cust := Customer{UUID: uuid.NewString(), TenantID: r.Tenant.ID, Email: storedEmail(r.Tenant, r.Email), EmailKey: r.key,
+		State: StatePending, CreatedAt: now, UpdatedAt: now}
+	// A public caller's profile waits in the claim: names it chose must
+	// not greet the owner of an address it does not own.
+	p := r.Profile
+	if !r.secret && !r.LoginBeforeConfirm {
+		p = Profile{Locale: p.Locale}
+	}
+	cust.setProfile(p)
+	if r.LoginBeforeConfirm {
+		cust.State, cust.PasswordHash = StatePendingActive, r.hash
+		cust.NamesUnconfirmed = !r.secret
+	}
+	if err := tx.CreateCustomer(ctx, &cust); err != nil {
+		return Customer{}, err
+	}
+	cust.reachedAt(r.Email)
+	return cust, nil
+}
+
+// claimTaken answers a registration of an address that has an account: a
+// secret caller learns so; for anyone else a claim is kept that is never
+// sent and can never be confirmed, so that a login with its password
+// answers as for a new registration, whatever state the account is in,
+// and the owner hears of the attempt.
+func (s *Registrations) claimTaken(ctx context.Context, tx Tx, r registration, cust Customer) error {
+	if r.secret {
+		return ErrEmailTaken
+	}
+	if _, err := s.tokens.issueClaim(ctx, tx, cust, PurposeClaim, r.payload); err != nil {
+		return err
+	}
+	if cust.State == StateDisabled {
+		return nil // no way back in by mail
+	}
+	return s.mailRegisterAttempt(ctx, tx, r.Caller, cust)
 }
 
 // mailRegisterAttempt tells the owner of an address with an account that

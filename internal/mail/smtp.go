@@ -61,24 +61,8 @@ func ParseSMTPURL(raw string) (SMTPConfig, error) {
 	if (u.Path != "" && u.Path != "/") || u.Fragment != "" {
 		return cfg, errors.New("smtp url: a path or fragment means nothing here")
 	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return cfg, fmt.Errorf("smtp url: query: %w", err)
-	}
-	cfg.TLS = TLSStartTLS
-	for k, vs := range q {
-		if k != "tls" {
-			return cfg, fmt.Errorf("smtp url: unknown parameter %q; only tls=none|starttls|tls", k)
-		}
-		if len(vs) != 1 {
-			return cfg, errors.New("smtp url: tls given more than once")
-		}
-		switch m := TLSMode(strings.ToLower(vs[0])); m {
-		case TLSNone, TLSStartTLS, TLSImplicit:
-			cfg.TLS = m
-		default:
-			return cfg, fmt.Errorf("smtp url: tls=%q, want none, starttls or tls", vs[0])
-		}
+	if cfg.TLS, err = tlsMode(u.RawQuery); err != nil {
+		return cfg, err
 	}
 	cfg.Host = u.Hostname()
 	cfg.Port = defaultPorts[cfg.TLS]
@@ -102,6 +86,31 @@ func ParseSMTPURL(raw string) (SMTPConfig, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// tlsMode reads the query of an SMTP URL: at most one tls parameter,
+// starttls when there is none.
+func tlsMode(rawQuery string) (TLSMode, error) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", fmt.Errorf("smtp url: query: %w", err)
+	}
+	mode := TLSStartTLS
+	for k, vs := range q {
+		if k != "tls" {
+			return "", fmt.Errorf("smtp url: unknown parameter %q; only tls=none|starttls|tls", k)
+		}
+		if len(vs) != 1 {
+			return "", errors.New("smtp url: tls given more than once")
+		}
+		switch m := TLSMode(strings.ToLower(vs[0])); m {
+		case TLSNone, TLSStartTLS, TLSImplicit:
+			mode = m
+		default:
+			return "", fmt.Errorf("smtp url: tls=%q, want none, starttls or tls", vs[0])
+		}
+	}
+	return mode, nil
 }
 
 // isLoopback tells the hosts go-mail's PLAIN and LOGIN accept without TLS.

@@ -21,8 +21,15 @@ func addRoutes(mux *http.ServeMux, d Deps) *router {
 	rt := newRouter(mux)
 	rt.handleAny("GET /healthz", handleHealth())
 	rt.handleAny("GET /readyz", handleReady(d))
+	addNativeRoutes(rt, d)
+	addDialectRoutes(rt, d)
+	rt.refuseOtherMethods()
+	return rt
+}
 
-	// Native API: self-service (public or secret key).
+// addNativeRoutes lists the routes of the native API.
+func addNativeRoutes(rt *router, d Deps) {
+	// Self-service (public or secret key).
 	nat := native.New(d.Service, d.Logger)
 	rt.handle(nat, "POST /api/v1/registrations", nat.Register())
 	rt.handle(nat, "POST /api/v1/confirmations", nat.Confirm())
@@ -35,7 +42,7 @@ func addRoutes(mux *http.ServeMux, d Deps) *router {
 	rt.handle(nat, "POST /api/v1/invitations/accept", nat.AcceptInvite())
 	rt.handle(nat, "PUT /api/v1/password", nat.ChangePassword())
 
-	// Native API: administration (secret key).
+	// Administration (secret key).
 	rt.handle(nat, "POST /api/v1/customers", nat.CreateCustomer())
 	rt.handle(nat, "GET /api/v1/customers", nat.ListCustomers())
 	rt.handle(nat, "GET /api/v1/customers/{ref}", nat.GetCustomer())
@@ -48,7 +55,10 @@ func addRoutes(mux *http.ServeMux, d Deps) *router {
 	rt.handle(nat, "PATCH /api/v1/apps/{name}", nat.UpdateApp())
 	rt.handle(nat, "DELETE /api/v1/apps/{name}", nat.DeleteApp())
 	rt.handleAny("/api/v1/", nat.NotFound())
+}
 
+// addDialectRoutes lists the routes of the vendors' APIs.
+func addDialectRoutes(rt *router, d Deps) {
 	// Betterez's application-based password reset: internal/api/betterez.
 	bz := betterez.New(d.Service, d.Logger)
 	rt.handle(bz, "POST /notifications/customers/reset", bz.RequestReset())
@@ -95,9 +105,6 @@ func addRoutes(mux *http.ServeMux, d Deps) *router {
 	rt.handle(a2, "POST /api/2/auth/{email}/forgot.json", a2.Forgot())
 	rt.handle(a2, "PUT /api/2/auth/{username}/resetpassword.json", a2.ResetPassword())
 	rt.handleAny("/api/2/auth/", a2.NotFound())
-
-	rt.refuseOtherMethods()
-	return rt
 }
 
 func handleHealth() http.Handler {

@@ -107,15 +107,14 @@ func parse(body []byte) (*element, error) {
 	dec := xml.NewDecoder(bytes.NewReader(body))
 	dec.Strict = true
 	dec.CharsetReader = func(string, io.Reader) (io.Reader, error) { return nil, errCharset }
-	var root *element
-	var stack []*element
+	var b treeBuilder
 	for first := true; ; first = false {
 		tok, err := dec.Token()
 		if err == io.EOF {
-			if root == nil || len(stack) > 0 {
+			if b.root == nil || len(b.stack) > 0 {
 				return nil, malformed("the document ends before its root element does")
 			}
-			return root, nil
+			return b.root, nil
 		}
 		if err != nil {
 			return nil, syntaxError(err)
@@ -128,47 +127,68 @@ func parse(body []byte) (*element, error) {
 			}
 		case xml.Directive:
 			return nil, account.Errorf(account.KindInvalid, codeDTDNotAllowed, "DOCTYPE and ENTITY declarations are not allowed")
-		case xml.Comment:
 		case xml.StartElement:
-			if root != nil && len(stack) == 0 {
-				return nil, malformed("the document has content after its root element")
-			}
-			if len(stack) == maxDepth {
-				return nil, account.Errorf(account.KindInvalid, codeTooDeep, "elements are nested more than %d deep", maxDepth)
-			}
-			for _, a := range t.Attr {
-				if a.Name.Space != "xmlns" && !(a.Name.Space == "" && a.Name.Local == "xmlns") {
-					return nil, account.Errorf(account.KindInvalid, codeAttributeNotAllowed, "%s: attributes are not allowed (%s)", t.Name.Local, a.Name.Local)
-				}
-			}
-			el := &element{name: t.Name.Local}
-			if len(stack) == 0 {
-				root = el
-			} else {
-				parent := stack[len(stack)-1]
-				if parent.seen[el.name] {
-					return nil, account.Errorf(account.KindInvalid, codeDuplicateElement, "%s: appears more than once in %s", el.name, parent.name)
-				}
-				if parent.seen == nil {
-					parent.seen = map[string]bool{}
-				}
-				parent.seen[el.name] = true
-				parent.children = append(parent.children, el)
-			}
-			stack = append(stack, el)
+			err = b.start(t)
 		case xml.EndElement:
 			// The strict decoder has checked that it matches.
-			stack = stack[:len(stack)-1]
+			b.stack = b.stack[:len(b.stack)-1]
 		case xml.CharData:
-			if len(stack) == 0 {
-				if len(bytes.TrimSpace(t)) > 0 {
-					return nil, malformed("the document has text outside its root element")
-				}
-				continue
-			}
-			stack[len(stack)-1].text.Write(t)
+			err = b.text(t)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
+}
+
+// treeBuilder builds the element tree of parse, one token at a time.
+type treeBuilder struct {
+	root  *element
+	stack []*element // the open elements, innermost last
+}
+
+// start opens an element under the innermost open one.
+func (b *treeBuilder) start(t xml.StartElement) error {
+	if b.root != nil && len(b.stack) == 0 {
+		return malformed("the document has content after its root element")
+	}
+	if len(b.stack) == maxDepth {
+		return account.Errorf(account.KindInvalid, codeTooDeep, "elements are nested more than %d deep", maxDepth)
+	}
+	for _, a := range t.Attr {
+		if a.Name.Space != "xmlns" && !(a.Name.Space == "" && a.Name.Local == "xmlns") {
+			return account.Errorf(account.KindInvalid, codeAttributeNotAllowed, "%s: attributes are not allowed (%s)", t.Name.Local, a.Name.Local)
+		}
+	}
+	el := &element{name: t.Name.Local}
+	if len(b.stack) == 0 {
+		b.root = el
+	} else {
+		parent := b.stack[len(b.stack)-1]
+		if parent.seen[el.name] {
+			return account.Errorf(account.KindInvalid, codeDuplicateElement, "%s: appears more than once in %s", el.name, parent.name)
+		}
+		if parent.seen == nil {
+			parent.seen = map[string]bool{}
+		}
+		parent.seen[el.name] = true
+		parent.children = append(parent.children, el)
+	}
+	b.stack = append(b.stack, el)
+	return nil
+}
+
+// text adds character data to the innermost open element; outside the
+// root element only whitespace may stand.
+func (b *treeBuilder) text(t xml.CharData) error {
+	if len(b.stack) == 0 {
+		if len(bytes.TrimSpace(t)) > 0 {
+			return malformed("the document has text outside its root element")
+		}
+		return nil
+	}
+	b.stack[len(b.stack)-1].text.Write(t)
+	return nil
 }
 
 // syntaxError turns a decoder error into a 400, or a 415 for an encoding

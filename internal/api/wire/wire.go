@@ -93,42 +93,7 @@ func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 	}
 	switch tok {
 	case json.Delim('{'):
-		var fields map[string]reflect.Type
-		var elem reflect.Type
-		switch {
-		case t != nil && t.Kind() == reflect.Struct:
-			fields = jsonFields(t)
-		case t != nil && t.Kind() == reflect.Map:
-			elem = t.Elem()
-		}
-		seen := map[string]bool{}
-		for dec.More() {
-			keyTok, err := dec.Token()
-			if err != nil {
-				return account.Errorf(account.KindInvalid, account.CodeMalformedJSON, "the body is not valid JSON")
-			}
-			key := keyTok.(string)
-			field := key
-			if path != "" {
-				field = path + "." + key
-			}
-			if seen[key] {
-				return account.Invalid(account.FieldError{Field: field, Code: account.FieldDuplicate, Message: "appears more than once"})
-			}
-			seen[key] = true
-			ft := elem
-			if fields != nil {
-				var known bool
-				if ft, known = fields[key]; !known {
-					return account.Invalid(account.FieldError{Field: field, Code: account.FieldUnknown, Message: "is not a known field"})
-				}
-			}
-			if err := checkKeys(dec, ft, field); err != nil {
-				return err
-			}
-		}
-		_, err = dec.Token() // '}'
-		return err
+		return checkObjectKeys(dec, t, path)
 	case json.Delim('['):
 		var elem reflect.Type
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
@@ -143,6 +108,47 @@ func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 		return err
 	}
 	return nil
+}
+
+// checkObjectKeys is checkKeys for an object whose '{' was read: every
+// key once, and each a field of t (a struct) or any key (a map).
+func checkObjectKeys(dec *json.Decoder, t reflect.Type, path string) error {
+	var fields map[string]reflect.Type
+	var elem reflect.Type
+	switch {
+	case t != nil && t.Kind() == reflect.Struct:
+		fields = jsonFields(t)
+	case t != nil && t.Kind() == reflect.Map:
+		elem = t.Elem()
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		keyTok, err := dec.Token()
+		if err != nil {
+			return account.Errorf(account.KindInvalid, account.CodeMalformedJSON, "the body is not valid JSON")
+		}
+		key := keyTok.(string)
+		field := key
+		if path != "" {
+			field = path + "." + key
+		}
+		if seen[key] {
+			return account.Invalid(account.FieldError{Field: field, Code: account.FieldDuplicate, Message: "appears more than once"})
+		}
+		seen[key] = true
+		ft := elem
+		if fields != nil {
+			var known bool
+			if ft, known = fields[key]; !known {
+				return account.Invalid(account.FieldError{Field: field, Code: account.FieldUnknown, Message: "is not a known field"})
+			}
+		}
+		if err := checkKeys(dec, ft, field); err != nil {
+			return err
+		}
+	}
+	_, err := dec.Token() // '}'
+	return err
 }
 
 // jsonFields maps the JSON names of a struct's fields, embedded structs'
