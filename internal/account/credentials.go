@@ -86,11 +86,8 @@ func (s *credentials) setPasswordWithToken(ctx context.Context, c Caller, p Purp
 	keepPassword := newPw == "" && p == PurposeInvite
 	var hash string
 	if !keepPassword {
-		if fields := s.checkNewPassword("password", newPw, "", confirmation); len(fields) > 0 {
-			return Customer{}, NewSession{}, Invalid(fields...)
-		}
 		var err error
-		if hash, err = s.hash(ctx, newPw); err != nil {
+		if hash, err = s.hashNew(ctx, newPw, confirmation); err != nil {
 			return Customer{}, NewSession{}, err
 		}
 	}
@@ -192,4 +189,13 @@ func (s *core) checkLoginPassword(field, pw string) error {
 		return Invalid(FieldError{Field: field, Code: string(v), Message: v.Message(s.cfg.Policy)})
 	}
 	return nil
+}
+
+// hashNew checks a new password against the policy, as far as it can
+// without the customer, and hashes it.
+func (s *core) hashNew(ctx context.Context, pw string, confirmation *string) (string, error) {
+	if fields := s.checkNewPassword("password", pw, "", confirmation); len(fields) > 0 {
+		return "", Invalid(fields...)
+	}
+	return s.hash(ctx, pw)
 }

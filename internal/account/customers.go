@@ -424,10 +424,7 @@ func (s *Customers) SetPassword(ctx context.Context, c Caller, ref, pw string) (
 	if err := c.requireSecret(); err != nil {
 		return Customer{}, err
 	}
-	if fields := s.checkNewPassword("password", pw, "", nil); len(fields) > 0 {
-		return Customer{}, Invalid(fields...)
-	}
-	hash, err := s.hash(ctx, pw)
+	hash, err := s.hashNew(ctx, pw, nil)
 	if err != nil {
 		return Customer{}, err
 	}

@@ -294,11 +294,8 @@ func (s *Registrations) ResendConfirmation(ctx context.Context, c Caller, email 
 func (s *Registrations) Confirm(ctx context.Context, c Caller, token, newPw string) (Customer, NewSession, error) {
 	var hash string
 	if newPw != "" {
-		if fields := s.checkNewPassword("password", newPw, "", nil); len(fields) > 0 {
-			return Customer{}, NewSession{}, Invalid(fields...)
-		}
 		var err error
-		if hash, err = s.hash(ctx, newPw); err != nil {
+		if hash, err = s.hashNew(ctx, newPw, nil); err != nil {
 			return Customer{}, NewSession{}, err
 		}
 	}

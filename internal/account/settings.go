@@ -153,7 +153,6 @@ var settingSpecs = map[string]SettingSpec{
 		Doc:  "plain, or hmac: addresses are kept only as an HMAC-SHA256 under the server secret, and mail goes out only when a request carries the address; settable only while the tenant has no customers",
 		Type: SettingEnum, Values: []string{"plain", "hmac"},
 	},
-
 	"templates": {
 		Key: "templates", Default: "",
 		Doc: "absolute path of a directory of mail templates overriding the defaults (de/confirm.txt, en/invite.html, ...); checked when set",
