@@ -148,11 +148,6 @@ func (a *API) verify(r *http.Request) (account.Caller, account.Customer, error) 
 	return c, cust, err
 }
 
-func isCode(err error, code string) bool {
-	var e *account.Error
-	return errors.As(err, &e) && e.Code == code
-}
-
 // withOutcome appends verified and status to the frontend URL, keeping its
 // own query and fragment.
 func withOutcome(front string, status int) string {
