@@ -25,13 +25,14 @@ var mayImport = map[string][]string{
 	"mail":            {"account"},
 	"mail/mailtest":   {},
 	"metrics":         {"password"},
-	"server":          {"account", "api/..."},
+	"server":          {"account", "api/...", "pages"},
+	"pages":           {"account", "api/wire"},
 	"store/migration": {},
 	"store/sqlite":    {"account", "store/migration"},
 	"store/postgres":  {"account", "store/migration"},
 	"store/storetest": {"account"},
 	"store/teststore": {"account", "store/sqlite", "store/postgres"},
-	"cli":             {"account", "api/wire", "mail", "metrics", "password", "server", "store/sqlite", "store/postgres"},
+	"cli":             {"account", "api/wire", "mail", "metrics", "pages", "password", "server", "store/sqlite", "store/postgres"},
 }
 
 func TestImports(t *testing.T) {

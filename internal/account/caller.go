@@ -21,13 +21,26 @@ func (c Caller) DefaultLink(action, token string, customerID int64) string {
 	return c.link(action, token, customerID)
 }
 
-// mailLink is the link of a mail: the API's, else the default one;
-// without a link, shown is the token the mail shows instead.
-func (c Caller) mailLink(l Link) (link, shown string) {
+// mailLink is the link of a mail: the API's, else the one the caller's
+// application or tenant configures, else the service's default (the
+// hosted pages); without a link, shown is the token the mail shows
+// instead.
+func (s *core) mailLink(c Caller, l Link) (link, shown string) {
 	if c.Policy.Links != nil {
 		return c.Policy.Links(c, l)
 	}
-	return c.link(l.Action, l.Token, l.Customer.ID), l.Token
+	return s.link(c, l.Action, l.Token, l.Customer.ID), l.Token
+}
+
+// link is the caller's link for an action, else the service's default.
+func (s *core) link(c Caller, action, token string, customerID int64) string {
+	if l := c.link(action, token, customerID); l != "" {
+		return l
+	}
+	if tmpl := s.cfg.DefaultLinks[action]; tmpl != "" {
+		return expandLink(tmpl, token, c.Tenant.Slug, customerID)
+	}
+	return ""
 }
 
 // opensSession reports whether flows open a session for this caller.
@@ -73,8 +86,7 @@ func (c Caller) link(action, token string, customerID int64) string {
 	id := strconv.FormatInt(customerID, 10)
 	switch {
 	case tmpl != "":
-		return strings.NewReplacer("{token}", url.PathEscape(token), "{customerId}", id,
-			"{accountId}", url.PathEscape(c.Tenant.Slug)).Replace(tmpl)
+		return expandLink(tmpl, token, c.Tenant.Slug, customerID)
 	case endpoint != "":
 		// The order of Betterez's example, which url.Values would sort away.
 		sep := "?"
@@ -85,6 +97,13 @@ func (c Caller) link(action, token string, customerID int64) string {
 			"&token=" + url.QueryEscape(token) + "&action=" + action
 	}
 	return ""
+}
+
+// expandLink fills a link template's {token}, {customerId} and
+// {accountId} (the tenant's slug).
+func expandLink(tmpl, token, slug string, customerID int64) string {
+	return strings.NewReplacer("{token}", url.PathEscape(token), "{customerId}", strconv.FormatInt(customerID, 10),
+		"{accountId}", url.PathEscape(slug)).Replace(tmpl)
 }
 
 // Caller is who makes a request: the tenant, the kind of key it used, the

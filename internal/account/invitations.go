@@ -40,7 +40,7 @@ func (s *Invitations) Issue(ctx context.Context, c Caller, cust Customer) (Activ
 	if err != nil {
 		return Activation{}, err
 	}
-	a.Link = c.link(ActionActivate, a.Token, cust.ID)
+	a.Link = s.link(c, ActionActivate, a.Token, cust.ID)
 	return a, nil
 }
 

@@ -56,7 +56,7 @@ func (s *mailer) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o 
 		Email: to, Code: o.code, ValidFor: o.validFor}
 	if o.action != "" {
 		var shown string
-		if d.Link, shown = c.mailLink(Link{Action: o.action, Token: o.token, Customer: cust, Username: o.username}); d.Link == "" {
+		if d.Link, shown = s.mailLink(c, Link{Action: o.action, Token: o.token, Customer: cust, Username: o.username}); d.Link == "" {
 			d.Token = shown
 		}
 	}

@@ -31,6 +31,12 @@ type Config struct {
 	// a running server. Default 2 s.
 	TenantCacheTTL time.Duration
 
+	// DefaultLinks are link templates by action (ActionConfirm, ...),
+	// with {token} and {accountId}, for mail whose caller's application
+	// and tenant configure no URL: the hosted pages under the public URL.
+	// Without one, such a mail shows the token.
+	DefaultLinks map[string]string
+
 	// Renderer renders mail for the outbox; needed for mail delivery.
 	Renderer Renderer
 	// MailFrom is the sender of mail when a tenant sets none.
@@ -164,6 +170,9 @@ func withDefaults(cfg Config) Config {
 	}
 	return cfg
 }
+
+// PasswordMinLength is the least length the password policy takes.
+func (s *Service) PasswordMinLength() int { return s.cfg.Policy.MinLength }
 
 // Ready checks that the store answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }

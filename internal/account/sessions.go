@@ -347,3 +347,43 @@ func (s Session) EndsAt() time.Time {
 // Sessions logs customers in and out, resolves session tokens, and
 // changes the password of a logged-in customer.
 type Sessions struct{ *core }
+
+// ProfileChange is what logged-in customers may change of their own
+// profile; nil fields stay.
+type ProfileChange struct {
+	Salutation *string
+	FirstName  *string
+	LastName   *string
+	Locale     *string
+}
+
+// UpdateProfile changes the profile of the session's customer.
+func (s *Sessions) UpdateProfile(ctx context.Context, tenantID int64, token string, ch ProfileChange) (Customer, error) {
+	cust, _, err := s.Lookup(ctx, tenantID, token)
+	if err != nil {
+		return Customer{}, err
+	}
+	err = s.inTx(ctx, func(tx Tx) error {
+		current, err := tx.CustomerByID(ctx, cust.TenantID, cust.ID)
+		if err != nil {
+			return err
+		}
+		// Names a customer types before confirming the address are no
+		// more the address owner's than a registrant's (see
+		// Customer.NamesUnconfirmed).
+		unconfirmed := current.NamesUnconfirmed
+		patch := CustomerPatch{Salutation: ch.Salutation, FirstName: ch.FirstName, LastName: ch.LastName, Locale: ch.Locale}
+		if err := patch.apply(&current); err != nil {
+			return err
+		}
+		current.NamesUnconfirmed = unconfirmed
+		current.UpdatedAt = s.now()
+		cust = current
+		return tx.UpdateCustomer(ctx, &current)
+	})
+	if err != nil {
+		return Customer{}, err
+	}
+	s.log.Info("profile updated by the customer", "tenant_id", cust.TenantID, "customer_id", cust.ID)
+	return cust, nil
+}

@@ -85,6 +85,15 @@ const hostsTTL = 5 * time.Second
 // This is the only use pforte makes of a Host header: links are never built
 // from it.
 func (s *Tenants) ForHost(ctx context.Context, host string) (Caller, error) {
+	t, claimed, err := s.ClaimedBy(ctx, host)
+	if err != nil || claimed {
+		return Caller{Tenant: t}, err
+	}
+	return s.Caller(ctx, DefaultTenant)
+}
+
+// ClaimedBy is the tenant whose hosts setting names host, if any.
+func (s *Tenants) ClaimedBy(ctx context.Context, host string) (Tenant, bool, error) {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	s.mu.Lock()
 	fresh := s.hosts != nil && s.cfg.Now().Sub(s.hostsAt) < hostsTTL
@@ -93,7 +102,7 @@ func (s *Tenants) ForHost(ctx context.Context, host string) (Caller, error) {
 	if !fresh {
 		tenants, err := s.store.ListTenants(ctx)
 		if err != nil {
-			return Caller{}, Internal(err)
+			return Tenant{}, false, Internal(err)
 		}
 		hosts := map[string]int64{}
 		for _, t := range tenants {
@@ -107,10 +116,10 @@ func (s *Tenants) ForHost(ctx context.Context, host string) (Caller, error) {
 		id, known = hosts[host]
 	}
 	if !known {
-		return s.Caller(ctx, DefaultTenant)
+		return Tenant{}, false, nil
 	}
 	t, err := s.byID(ctx, id)
-	return Caller{Tenant: t}, err
+	return t, err == nil, err
 }
 
 // hostsFree refuses host names that another tenant already claims: a host

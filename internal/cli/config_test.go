@@ -129,7 +129,7 @@ func TestServeConfigAcceptsValidValues(t *testing.T) {
 		{"argon2-parallelism", "255", func(c serveConfig) any { return c.Argon2Parallelism }, 255},
 		{"password-blocklist", "false", func(c serveConfig) any { return c.PasswordBlocklist }, false},
 		{"public-url", "https://accounts.example.org/", func(c serveConfig) any { return c.publicURL }, "https://accounts.example.org"},
-		{"addr", "127.0.0.1:9999", func(c serveConfig) any { return c.publicURL }, "http://localhost:9999"},
+		{"addr", "127.0.0.1:9999", func(c serveConfig) any { return c.publicURL }, "http://127.0.0.1:9999"},
 	} {
 		for _, via := range []string{"flag", "env"} {
 			t.Run(via+"/"+tc.flag+"="+tc.value, func(t *testing.T) {

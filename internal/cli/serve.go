@@ -14,6 +14,7 @@ import (
 	"pforte/internal/api/wire"
 	"pforte/internal/mail"
 	"pforte/internal/metrics"
+	"pforte/internal/pages"
 	"pforte/internal/password"
 	"pforte/internal/server"
 )
@@ -74,6 +75,9 @@ func (e env) startService(c serveConfig, st account.Store, pool *password.Pool, 
 		ConfirmTTL: c.ConfirmTTL, ResetTTL: c.ResetTTL, InviteTTL: c.InviteTTL,
 		SessionIdle: c.SessionIdle, SessionMaxAge: c.SessionMaxAge, UniformResponse: c.UniformResponse,
 		Renderer: templates, MailFrom: c.MailFrom, MailRetention: c.MailRetention,
+		// Mail whose tenant and application configure no URL links to
+		// the hosted pages.
+		DefaultLinks: pages.LinkTemplates(c.publicURL),
 	})
 	if err := svc.Start(e.ctx, []byte(c.Secret)); errors.Is(err, account.ErrShortSecret) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrUsage, flagRef("secret"), err)

@@ -12,6 +12,7 @@ import (
 	"pforte/internal/api/native"
 	"pforte/internal/api/propstack"
 	"pforte/internal/api/wire"
+	"pforte/internal/pages"
 )
 
 // addRoutes lists every route pforte serves. Each path answers the methods
@@ -23,6 +24,7 @@ func addRoutes(mux *http.ServeMux, d Deps) *router {
 	rt.handleAny("GET /readyz", handleReady(d))
 	addNativeRoutes(rt, d)
 	addDialectRoutes(rt, d)
+	addPageRoutes(rt, d)
 	rt.refuseOtherMethods()
 	return rt
 }
@@ -105,6 +107,35 @@ func addDialectRoutes(rt *router, d Deps) {
 	rt.handle(a2, "POST /api/2/auth/{email}/forgot.json", a2.Forgot())
 	rt.handle(a2, "PUT /api/2/auth/{username}/resetpassword.json", a2.ResetPassword())
 	rt.handleAny("/api/2/auth/", a2.NotFound())
+}
+
+// addPageRoutes lists the hosted pages: under /p/{tenant}/ on any host,
+// and under /p/ on a host name a tenant claims.
+func addPageRoutes(rt *router, d Deps) {
+	pg := pages.New(d.Service, d.Logger, wire.Clients{Proxies: d.TrustedProxies, Limiter: d.ClientLimiter})
+	rt.handle(pg, "GET "+pages.Prefix+"/static/pforte.css", pg.Stylesheet())
+	for _, base := range []string{pages.Prefix + "/{tenant}", pages.Prefix} {
+		rt.handle(pg, "GET "+base+"/brand.css", pg.BrandStylesheet())
+		rt.handle(pg, "GET "+base+"/register", pg.Register())
+		rt.handle(pg, "POST "+base+"/register", pg.Register())
+		rt.handle(pg, "GET "+base+"/confirm", pg.Confirm())
+		rt.handle(pg, "POST "+base+"/confirm", pg.Confirm())
+		rt.handle(pg, "GET "+base+"/activate", pg.Activate())
+		rt.handle(pg, "POST "+base+"/activate", pg.Activate())
+		rt.handle(pg, "GET "+base+"/activate/code", pg.ActivateByCode())
+		rt.handle(pg, "POST "+base+"/activate/code", pg.ActivateByCode())
+		rt.handle(pg, "GET "+base+"/login", pg.Login())
+		rt.handle(pg, "POST "+base+"/login", pg.Login())
+		rt.handle(pg, "POST "+base+"/logout", pg.Logout())
+		rt.handle(pg, "GET "+base+"/forgot", pg.Forgot())
+		rt.handle(pg, "POST "+base+"/forgot", pg.Forgot())
+		rt.handle(pg, "GET "+base+"/reset", pg.Reset())
+		rt.handle(pg, "POST "+base+"/reset", pg.Reset())
+		rt.handle(pg, "GET "+base+"/account", pg.Account())
+		rt.handle(pg, "POST "+base+"/account/profile", pg.UpdateProfile())
+		rt.handle(pg, "POST "+base+"/account/password", pg.ChangePassword())
+	}
+	rt.handleAny(pages.Prefix+"/", pg.NotFound())
 }
 
 func handleHealth() http.Handler {
