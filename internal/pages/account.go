@@ -1,0 +1,114 @@
+package pages
+
+import (
+	"net/http"
+
+	"pforte/internal/account"
+)
+
+// Account serves the account page: the profile, a password change and
+// logout. Without a live page session it sends the browser to the login.
+func (p *Pages) Account() http.Handler {
+	return p.page(func(w http.ResponseWriter, q *request) error {
+		cust, ok := p.customer(w, q)
+		if !ok {
+			return nil
+		}
+		v := p.accountView(q, cust)
+		if key, ok := notices[q.URL.Query().Get("done")]; ok {
+			v.Notice = q.loc.T(key)
+		}
+		p.render(w, http.StatusOK, "account", v)
+		return nil
+	})
+}
+
+// UpdateProfile serves the account page's profile form.
+func (p *Pages) UpdateProfile() http.Handler {
+	return p.page(func(w http.ResponseWriter, q *request) error {
+		cust, ok := p.customer(w, q)
+		if !ok {
+			return nil
+		}
+		f := q.PostForm
+		ch := account.ProfileChange{Salutation: ptr(f.Get("salutation")), FirstName: ptr(f.Get("first_name")),
+			LastName: ptr(f.Get("last_name")), Locale: ptr(f.Get("locale"))}
+		updated, err := p.svc.Sessions.UpdateProfile(q.Context(), q.c.Tenant.ID, q.session, ch)
+		if err != nil {
+			v := p.accountView(q, cust)
+			for _, k := range []string{"salutation", "first_name", "last_name", "locale"} {
+				v.Form[k] = f.Get(k)
+			}
+			v.Salutations = nil
+			v.salutations(f.Get("salutation"))
+			if !v.showError(err, nil) {
+				return err
+			}
+			p.render(w, http.StatusBadRequest, "account", v)
+			return nil
+		}
+		v := p.accountView(q, updated)
+		v.Notice = q.loc.T("account.saved")
+		p.render(w, http.StatusOK, "account", v)
+		return nil
+	})
+}
+
+// ChangePassword serves the account page's password form. It asks for
+// the current password; every other session ends.
+func (p *Pages) ChangePassword() http.Handler {
+	return p.page(func(w http.ResponseWriter, q *request) error {
+		cust, ok := p.customer(w, q)
+		if !ok {
+			return nil
+		}
+		f := q.PostForm
+		confirmation := f.Get("new_password_confirmation")
+		err := p.svc.Sessions.ChangePassword(q.Context(), q.c.Tenant.ID, q.session,
+			account.PasswordChange{Current: f.Get("current_password"), New: f.Get("new_password"), Confirmation: &confirmation})
+		v := p.accountView(q, cust)
+		if err != nil {
+			if account.IsKind(err, account.KindRateLimited) {
+				return err
+			}
+			rename := map[string]string{"password": "new_password", "password_confirmation": "new_password_confirmation"}
+			if e := account.AsError(err); e.Code == account.CodeInvalidCredentials {
+				v.addFieldError("current_password", "invalid")
+			} else if !v.showError(err, rename) {
+				return err
+			}
+			p.render(w, http.StatusBadRequest, "account", v)
+			return nil
+		}
+		v.Notice = q.loc.T("account.password_changed")
+		p.render(w, http.StatusOK, "account", v)
+		return nil
+	})
+}
+
+// customer is the page session's customer; without one the browser goes
+// to the login page and ok is false.
+func (p *Pages) customer(w http.ResponseWriter, q *request) (account.Customer, bool) {
+	if q.session != "" {
+		cust, _, err := p.svc.Sessions.Lookup(q.Context(), q.c.Tenant.ID, q.session)
+		if err == nil {
+			return cust, true
+		}
+		endSession(w, q)
+	}
+	http.Redirect(w, q.Request, pageURL(q, "login", nil), http.StatusSeeOther)
+	return account.Customer{}, false
+}
+
+func (p *Pages) accountView(q *request, cust account.Customer) *view {
+	v := p.view(q, "account.title")
+	v.Customer = cust
+	v.Form["first_name"], v.Form["last_name"], v.Form["locale"] = cust.FirstName, cust.LastName, cust.Locale
+	if v.Form["locale"] == "" {
+		v.Form["locale"] = q.loc.Lang
+	}
+	v.salutations(cust.Salutation)
+	return v
+}
+
+func ptr(s string) *string { return &s }

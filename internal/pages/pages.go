@@ -1,0 +1,151 @@
+// Package pages serves pforte's hosted pages in German and English: the
+// pages behind every mailed link (confirm, activate, reset), registration
+// (with HGSP's ?partnerId=), login, logout, a forgotten password and the
+// customer's account. They are server-rendered with html/template from
+// embedded files, need no JavaScript, and are one more thin client of
+// account.Service, like an API dialect. See README.md.
+package pages
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+
+	"pforte/internal/account"
+	"pforte/internal/api/wire"
+)
+
+//go:embed templates/*.html messages/*.json static/*.css
+var assets embed.FS
+
+// Prefix is the path under which every page lives. A page's path is
+// Prefix + "/{tenant}/{page}", or Prefix + "/{page}" on a host name that
+// a tenant claims.
+const Prefix = "/p"
+
+// The pages, by the template each renders.
+var pageNames = []string{"register", "checkmail", "confirm", "activate", "login", "forgot", "reset", "account", "message"}
+
+// Pages serves the hosted pages. server/routes.go mounts its handlers.
+type Pages struct {
+	svc     *account.Service
+	log     *slog.Logger
+	clients wire.Clients
+	views   map[string]*template.Template
+	msgs    map[string]map[string]string // language -> key -> text
+	origin  *http.CrossOriginProtection
+	css     []byte
+}
+
+// New returns the pages over svc; clients bounds how many form posts a
+// client address may make. Its templates and messages are embedded, so
+// an error here is a bug in them, which the tests catch: it panics.
+func New(svc *account.Service, log *slog.Logger, clients wire.Clients) *Pages {
+	p, err := newPages(svc, log, clients)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func newPages(svc *account.Service, log *slog.Logger, clients wire.Clients) (*Pages, error) {
+	p := &Pages{svc: svc, log: log, clients: clients, views: map[string]*template.Template{},
+		msgs: map[string]map[string]string{}, origin: http.NewCrossOriginProtection()}
+	for _, name := range pageNames {
+		t, err := template.New(name).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("pages: %s: %w", name, err)
+		}
+		p.views[name] = t
+	}
+	for _, lang := range languages {
+		b, err := assets.ReadFile("messages/" + lang + ".json")
+		if err != nil {
+			return nil, err
+		}
+		m := map[string]string{}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("pages: messages/%s.json: %w", lang, err)
+		}
+		p.msgs[lang] = m
+	}
+	css, err := fs.ReadFile(assets, "static/pforte.css")
+	if err != nil {
+		return nil, err
+	}
+	p.css = css
+	// A cross-site POST is refused before any form is read.
+	p.origin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.fail(w, r, nil, http.StatusForbidden, "error.csrf")
+	}))
+	return p, nil
+}
+
+// LinkTemplates are the links mail leads to when neither the caller's
+// application nor its tenant configures one: these pages under publicURL,
+// by account action.
+func LinkTemplates(publicURL string) map[string]string {
+	base := strings.TrimRight(publicURL, "/") + Prefix + "/{accountId}/"
+	return map[string]string{
+		account.ActionConfirm:  base + "confirm?token={token}",
+		account.ActionReset:    base + "reset?token={token}",
+		account.ActionActivate: base + "activate?token={token}",
+	}
+}
+
+// NotAllowed answers a page path with a method it does not take.
+func (p *Pages) NotAllowed(allow ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		p.fail(w, r, nil, http.StatusMethodNotAllowed, "error.generic")
+	})
+}
+
+// NotFound answers a path under Prefix that is no page.
+func (p *Pages) NotFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.fail(w, r, nil, http.StatusNotFound, "error.not_found")
+	})
+}
+
+// Stylesheet serves the pages' stylesheet.
+func (p *Pages) Stylesheet() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Write(p.css)
+	})
+}
+
+// BrandStylesheet serves the tenant's colour as a stylesheet: the pages'
+// Content-Security-Policy allows no inline style.
+func (p *Pages) BrandStylesheet() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := p.tenant(r)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if colour := brandOf(c).Colour; colour != "" {
+			fmt.Fprintf(w, ":root { --primary: %s; }\n", colour)
+		}
+	})
+}
+
+// base is the path of the tenant's pages in this request's form.
+func base(r *http.Request, slug string) string {
+	if r.PathValue("tenant") == "" {
+		return Prefix
+	}
+	return path.Join(Prefix, slug)
+}
