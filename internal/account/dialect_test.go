@@ -3,6 +3,7 @@ package account_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,6 +39,17 @@ func TestTenantForHost(t *testing.T) {
 		if err := svc.Tenants.Set(ctx, "shop", "hosts", "shop.example, www.shop.example"); err != nil {
 			t.Fatal(err)
 		}
+		// Once a tenant claims a host, a host nobody claims belongs to
+		// nobody: it does not fall silently to default.
+		for _, host := range []string{"news.example", "", "evil.example"} {
+			if c, err := svc.Tenants.ForHost(ctx, host); !errors.Is(err, account.ErrUnknownHost) {
+				t.Errorf("TenantForHost(%q) = %s, %v; want ErrUnknownHost", host, c.Tenant.Slug, err)
+			}
+		}
+		// Until default claims the others explicitly.
+		if err := svc.Tenants.Set(ctx, account.DefaultTenant, "hosts", "*"); err != nil {
+			t.Fatal(err)
+		}
 		for host, want := range map[string]string{
 			"shop.example":     "shop",
 			"WWW.Shop.Example": "shop",
@@ -57,6 +69,9 @@ func TestTenantForHost(t *testing.T) {
 		// A host leads to one tenant only.
 		if err := svc.Tenants.Set(ctx, "news", "hosts", "news.example,shop.example"); !account.IsKind(err, account.KindConflict) {
 			t.Fatalf("a second tenant took shop.example: %v", err)
+		}
+		if err := svc.Tenants.Set(ctx, "news", "hosts", "*"); !account.IsKind(err, account.KindConflict) {
+			t.Fatalf("a second tenant took * from default: %v", err)
 		}
 		for _, bad := range []string{"shop.example:8080", "Shop.example", "https://shop.example", "a b"} {
 			if err := svc.Tenants.Set(ctx, "news", "hosts", bad); !account.IsKind(err, account.KindInvalid) {

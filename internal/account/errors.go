@@ -139,6 +139,7 @@ const (
 	CodeTenantExists       = "tenant_exists"
 	CodeTenantHasCustomers = "tenant_has_customers"
 	CodeHostTaken          = "host_taken"
+	CodeUnknownHost        = "unknown_host"
 	CodeUnknownSetting     = "unknown_setting"
 	CodeInvalidSetting     = "invalid_setting"
 	CodeNoRenderer         = "no_renderer"

@@ -129,13 +129,7 @@ func (s *Outbox) List(ctx context.Context, slug string, limit int) ([]MailView, 
 	}
 	out := make([]MailView, 0, len(ms))
 	for _, m := range ms {
-		v := MailView{Mail: m}
-		if len(m.Sealed) > 0 {
-			if env, err := s.keys.open(m); err == nil {
-				v.Envelope = &env
-			}
-		}
-		out = append(out, v)
+		out = append(out, s.view(m))
 	}
 	return out, nil
 }
@@ -143,3 +137,25 @@ func (s *Outbox) List(ctx context.Context, slug string, limit int) ([]MailView, 
 // Outbox is what the mail relay needs: claiming due mail, recording what
 // became of it, and listing it for people.
 type Outbox struct{ *core }
+
+// Get is one outbox row for people, with its content while it is unsent.
+func (s *Outbox) Get(ctx context.Context, id int64) (MailView, error) {
+	m, err := s.store.MailByID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return MailView{}, Errorf(KindNotFound, CodeNotFound, "no mail %d", id)
+	} else if err != nil {
+		return MailView{}, Internal(err)
+	}
+	return s.view(m), nil
+}
+
+// view opens a row's content, if it still has one this server can open.
+func (s *Outbox) view(m Mail) MailView {
+	v := MailView{Mail: m}
+	if len(m.Sealed) > 0 {
+		if env, err := s.keys.open(m); err == nil {
+			v.Envelope = &env
+		}
+	}
+	return v
+}

@@ -144,7 +144,7 @@ var settingSpecs = map[string]SettingSpec{
 	},
 	"hosts": {
 		Key: "hosts", Default: "",
-		Doc: "comma-separated host names whose requests to the keyless APIs belong to this tenant; requests from other hosts go to default",
+		Doc: "comma-separated host names whose requests to the keyless APIs and the hosted pages belong to this tenant; * claims every host no other tenant names. While no tenant claims a host, requests from any host go to default; once one does, a host nobody claims is refused (404)",
 		// Uniqueness across tenants is checked by Tenants.Set.
 		Type: SettingString, Validate: validateHosts,
 	},

@@ -120,6 +120,8 @@ type Tx interface {
 	// CancelMail fails every unsent mail of a customer, with reason, and
 	// erases its sealed content, whoever holds a lease on it.
 	CancelMail(ctx context.Context, tenantID, customerID int64, at time.Time, reason string) error
+	// MailByID returns one outbox row; ErrNotFound if there is none.
+	MailByID(ctx context.Context, id int64) (Mail, error)
 	// ListMail returns the newest mails of a tenant (0: of every tenant).
 	ListMail(ctx context.Context, tenantID int64, limit int) ([]Mail, error)
 	// CountMail counts a customer's mails of these kinds created at or

@@ -57,8 +57,8 @@ var hostPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z
 // by commas.
 func validateHosts(v string) error {
 	for _, h := range SplitHosts(v) {
-		if len(h) > 253 || !hostPattern.MatchString(h) {
-			return fmt.Errorf("%q is not a host name in lower case without a port", h)
+		if h != anyHost && (len(h) > 253 || !hostPattern.MatchString(h)) {
+			return fmt.Errorf("%q is not a host name in lower case without a port, nor *", h)
 		}
 	}
 	return nil
@@ -77,20 +77,38 @@ func SplitHosts(v string) []string {
 
 // hostsTTL bounds how long a changed hosts setting takes to reach a running
 // server (the CLI and other replicas change it behind its back).
-const hostsTTL = 5 * time.Second
+const hostsTTL = 2 * time.Second
 
 // ForHost resolves a request that carries no API key to a tenant, by
 // its host name (the Host header without a port), matched against the
-// tenants' hosts settings. An unknown host belongs to the default tenant.
-// This is the only use pforte makes of a Host header: links are never built
-// from it.
+// tenants' hosts settings. A host no tenant names belongs to the tenant
+// whose hosts setting is "*"; without one, to default while no tenant
+// claims any host, and to nobody (ErrUnknownHost) once one does: a host
+// meant for a tenant whose setting has not arrived yet must not fall to
+// another tenant's data. This is the only use pforte makes of a Host
+// header: links are never built from it.
 func (s *Tenants) ForHost(ctx context.Context, host string) (Caller, error) {
 	t, claimed, err := s.ClaimedBy(ctx, host)
 	if err != nil || claimed {
 		return Caller{Tenant: t}, err
 	}
+	if t, claimed, err = s.ClaimedBy(ctx, anyHost); err != nil || claimed {
+		return Caller{Tenant: t}, err
+	}
+	s.mu.Lock()
+	anyClaims := len(s.hosts) > 0
+	s.mu.Unlock()
+	if anyClaims {
+		return Caller{}, ErrUnknownHost
+	}
 	return s.Caller(ctx, DefaultTenant)
 }
+
+// anyHost in a hosts setting claims every host no other tenant names.
+const anyHost = "*"
+
+// ErrUnknownHost: no tenant claims the request's host name.
+var ErrUnknownHost = &Error{Kind: KindNotFound, Code: CodeUnknownHost, Message: "no tenant serves this host name"}
 
 // ClaimedBy is the tenant whose hosts setting names host, if any.
 func (s *Tenants) ClaimedBy(ctx context.Context, host string) (Tenant, bool, error) {

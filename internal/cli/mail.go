@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -10,20 +11,31 @@ import (
 )
 
 func (e env) mail(args []string) error {
-	const help = "usage: pforte mail list [--tenant SLUG] [--limit N] [--db DSN]"
-	_, fs, done, err := e.subcommand("mail", args, help, map[string]arity{"list": {0, 0}})
+	const help = "usage: pforte mail list [--tenant SLUG] [--limit N] [--db DSN]\n" +
+		"       pforte mail show ID [--db DSN]   (the text of an unsent mail, with its link)"
+	sub, fs, done, err := e.subcommand("mail", args, help, map[string]arity{"list": {0, 0}, "show": {1, 1}})
 	if done {
 		return err
 	}
 	tenant := fs.String("tenant", "", "only this tenant's mail (default: every tenant)")
 	limit := fs.Int("limit", 20, "how many of the newest mails, at least 1")
-	check := func([]string) error {
+	var id int64
+	check := func(rest []string) error {
 		if *limit < 1 {
 			return fmt.Errorf("%w: --limit is %d: it must be at least 1", ErrUsage, *limit)
+		}
+		if sub == "show" {
+			var err error
+			if id, err = strconv.ParseInt(rest[0], 10, 64); err != nil || id < 1 {
+				return fmt.Errorf("%w: %q is no mail ID; 'pforte mail list' shows them", ErrUsage, rest[0])
+			}
 		}
 		return nil
 	}
 	return fs.run(check, func(svc *account.Service, rest []string) error {
+		if sub == "show" {
+			return e.showMail(svc, id)
+		}
 		mails, err := svc.Outbox.List(e.ctx, *tenant, *limit)
 		if err != nil {
 			return err
@@ -55,6 +67,25 @@ func (e env) mail(args []string) error {
 		}
 		return tw.Flush()
 	})
+}
+
+// showMail prints one mail: its headers and, while it is unsent, its text.
+func (e env) showMail(svc *account.Service, id int64) error {
+	m, err := svc.Outbox.Get(e.ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "ID:      %d\nStatus:  %s\nKind:    %s\nCreated: %s\n", m.ID, m.Status, m.Kind, m.CreatedAt.Format(time.RFC3339))
+	switch {
+	case m.Envelope != nil:
+		env := m.Envelope
+		fmt.Fprintf(e.stdout, "From:    %s\nTo:      %s\nSubject: %s\n\n%s\n", env.From, env.To, env.Subject, strings.TrimRight(env.Text, "\n"))
+	case len(m.Sealed) > 0:
+		fmt.Fprintln(e.stdout, "\n(sealed under another secret: give --secret or PFORTE_SECRET as serve has it)")
+	default:
+		fmt.Fprintln(e.stdout, "\n(the content is erased once a mail is sent or has failed)")
+	}
+	return nil
 }
 
 func (e env) app(args []string) error {

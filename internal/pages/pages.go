@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 
@@ -41,15 +42,22 @@ type Pages struct {
 	msgs    map[string]map[string]string // language -> key -> text
 	origin  *http.CrossOriginProtection
 	css     []byte
+	// publicHost is the host name of the public URL, whose pages serve
+	// every tenant's mailed links.
+	publicHost string
 }
 
 // New returns the pages over svc; clients bounds how many form posts a
-// client address may make. Its templates and messages are embedded, so
-// an error here is a bug in them, which the tests catch: it panics.
-func New(svc *account.Service, log *slog.Logger, clients wire.Clients) *Pages {
+// client address may make, and publicURL is where mailed links lead. Its
+// templates and messages are embedded, so an error here is a bug in them,
+// which the tests catch: it panics.
+func New(svc *account.Service, log *slog.Logger, clients wire.Clients, publicURL string) *Pages {
 	p, err := newPages(svc, log, clients)
 	if err != nil {
 		panic(err)
+	}
+	if u, err := url.Parse(publicURL); err == nil && publicURL != "" {
+		p.publicHost = wire.NormalHost(u.Hostname())
 	}
 	return p
 }

@@ -78,28 +78,30 @@ func (p *Pages) page(fn func(w http.ResponseWriter, q *request) error) http.Hand
 	return p.origin.Handler(h)
 }
 
-// tenant is the request's tenant: the path's on a host no tenant claims,
-// or the host's; a path that names another tenant than the host's is
-// not found.
+// tenant is the request's tenant. Without one in the path it is the
+// host's (see Tenants.ForHost). A path's tenant is served at the public
+// URL's host, which every tenant's mailed links share; at a host a tenant
+// claims only if it is that tenant; at any other host only while the host
+// is not refused (no tenant claims hosts, or one claims *).
 func (p *Pages) tenant(r *http.Request) (account.Caller, error) {
-	ctx := r.Context()
-	claimant, claimed, err := p.svc.Tenants.ClaimedBy(ctx, wire.Host(r))
-	if err != nil {
-		return account.Caller{}, err
-	}
+	ctx, host := r.Context(), wire.Host(r)
 	slug := r.PathValue("tenant")
-	var c account.Caller
+	if slug == "" {
+		return p.svc.Tenants.ForHost(ctx, host)
+	}
+	c, err := p.svc.Tenants.Caller(ctx, slug)
+	if err != nil || host == p.publicHost {
+		return c, err
+	}
+	claimant, claimed, err := p.svc.Tenants.ClaimedBy(ctx, host)
 	switch {
-	case slug == "":
-		if c, err = p.svc.Tenants.ForHost(ctx, wire.Host(r)); err != nil {
+	case err != nil:
+		return account.Caller{}, err
+	case claimed && claimant.ID != c.Tenant.ID:
+		return account.Caller{}, account.ErrNotFound
+	case !claimed:
+		if _, err := p.svc.Tenants.ForHost(ctx, host); err != nil {
 			return account.Caller{}, err
-		}
-	default:
-		if c, err = p.svc.Tenants.Caller(ctx, slug); err != nil {
-			return account.Caller{}, err
-		}
-		if claimed && claimant.ID != c.Tenant.ID {
-			return account.Caller{}, account.ErrNotFound
 		}
 	}
 	return c, nil

@@ -112,7 +112,7 @@ func addDialectRoutes(rt *router, d Deps) {
 // addPageRoutes lists the hosted pages: under /p/{tenant}/ on any host,
 // and under /p/ on a host name a tenant claims.
 func addPageRoutes(rt *router, d Deps) {
-	pg := pages.New(d.Service, d.Logger, wire.Clients{Proxies: d.TrustedProxies, Limiter: d.ClientLimiter})
+	pg := pages.New(d.Service, d.Logger, wire.Clients{Proxies: d.TrustedProxies, Limiter: d.ClientLimiter}, d.PublicURL)
 	rt.handle(pg, "GET "+pages.Prefix+"/static/pforte.css", pg.Stylesheet())
 	for _, base := range []string{pages.Prefix + "/{tenant}", pages.Prefix} {
 		rt.handle(pg, "GET "+base+"/brand.css", pg.BrandStylesheet())

@@ -82,6 +82,8 @@ func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *ha
 		t.Fatalf("CreateTenant: %v", err)
 	}
 	h.MustSetting(t, otherTenantSlug, "hosts", otherHost)
+	// Every other host (127.0.0.1 of the test server) is default's.
+	h.MustSetting(t, account.DefaultTenant, "hosts", "*")
 	h.MustSetting(t, otherTenantSlug, "api2.enabled", "true")
 	h.MustSetting(t, otherTenantSlug, "reset_url", otherResetURL)
 	return h

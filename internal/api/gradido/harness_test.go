@@ -67,6 +67,8 @@ func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *ha
 	}
 	h.otherSecret = h.MustKey(t, otherTenantSlug, account.KeySecret)
 	h.MustSetting(t, otherTenantSlug, "hosts", otherHost)
+	// Every other host (127.0.0.1 of the test server) is default's.
+	h.MustSetting(t, account.DefaultTenant, "hosts", "*")
 	h.MustSetting(t, otherTenantSlug, "confirm_url", "https://wallet.andere.example/checkEmail/{token}")
 	h.Clock.Advance(10 * time.Second) // past the service's cache of hosts
 	return h

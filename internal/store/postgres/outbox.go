@@ -149,6 +149,12 @@ func (q *queries) CancelMail(ctx context.Context, tenantID, customerID int64, at
 	return storeError("cancel mail", err)
 }
 
+// MailByID returns the outbox row with this ID.
+func (q *queries) MailByID(ctx context.Context, id int64) (account.Mail, error) {
+	m, err := scanMail(q.db.QueryRow(ctx, `SELECT `+mailColumns+` FROM outbox WHERE id = $1`, id))
+	return m, storeError("mail by id", err)
+}
+
 // ListMail returns up to limit of the tenant's mails, or of every tenant's
 // if tenantID is 0, newest (highest ID) first.
 func (q *queries) ListMail(ctx context.Context, tenantID int64, limit int) ([]account.Mail, error) {

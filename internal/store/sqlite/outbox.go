@@ -180,6 +180,15 @@ func (q queries) CancelMail(ctx context.Context, tenantID, customerID int64, at 
 
 // ListMail returns up to limit of the tenant's mails, or of every tenant's
 // if tenantID is 0, newest (highest ID) first.
+// MailByID returns the outbox row with this ID.
+func (q queries) MailByID(ctx context.Context, id int64) (account.Mail, error) {
+	m, err := scanMail(q.r.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE id = ?`, id))
+	if err != nil {
+		return account.Mail{}, dbErr("mail by id", err)
+	}
+	return m, nil
+}
+
 func (q queries) ListMail(ctx context.Context, tenantID int64, limit int) ([]account.Mail, error) {
 	ms := []account.Mail{}
 	if limit <= 0 {

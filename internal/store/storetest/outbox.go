@@ -169,6 +169,14 @@ func testMailRoundTrip(t *testing.T, s account.Store) {
 		t.Fatalf("ListMail: %v", err)
 	}
 	checkMails(t, "ListMail", got, wantBare, wantFull)
+	if m, err := s.MailByID(ctx, full.ID); err != nil {
+		t.Errorf("MailByID(%d): %v", full.ID, err)
+	} else {
+		checkMail(t, "MailByID", m, wantFull)
+	}
+	if _, err := s.MailByID(ctx, full.ID+bare.ID+1000); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("MailByID of no mail = %v, want ErrNotFound", err)
+	}
 
 	// Every status reads back as written, and a failed or sent mail
 	// without content reads back with a nil Sealed.
