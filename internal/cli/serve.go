@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -28,7 +29,17 @@ func (e env) serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
+	// Listen first, so that a public URL taken from the listen address
+	// has its real port (--addr 127.0.0.1:0 picks one).
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	if c.PublicURL == "" {
+		if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && ap.Addr().IsLoopback() {
+			c.publicURL = "http://" + ln.Addr().String()
+		}
 		log.Warn("no --public-url given: links to pforte's own endpoints use " + c.publicURL + ", which only this machine can open")
 	}
 	st, err := e.openStore(c.DB)
@@ -54,7 +65,7 @@ func (e env) serve(args []string) error {
 	// before the store closes.
 	stopRelay := e.startRelay(c, svc, met, log)
 	defer stopRelay()
-	return e.run(c, newServer(c, svc, met, log), svc, log)
+	return e.run(c, ln, newServer(c, svc, met, log), svc, log)
 }
 
 // startService builds the account service from c, every value handed on
@@ -125,13 +136,9 @@ func newServer(c serveConfig, svc *account.Service, met *metrics.Metrics, log *s
 	}
 }
 
-// run listens on c.Addr and serves srv until the context ends, then shuts
+// run serves srv on ln until the context ends, then shuts
 // it down gracefully.
-func (e env) run(c serveConfig, srv *http.Server, svc *account.Service, log *slog.Logger) error {
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return err
-	}
+func (e env) run(c serveConfig, ln net.Listener, srv *http.Server, svc *account.Service, log *slog.Logger) error {
 	log.Info("pforte listening", "addr", ln.Addr().String(), "db", redactDSN(c.DB))
 
 	go purgeLoop(e.ctx, svc, log)
