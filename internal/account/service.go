@@ -122,7 +122,7 @@ func NewService(cfg Config) *Service {
 	cfg = withDefaults(cfg)
 	c := &core{cfg: cfg, store: cfg.Store, log: cfg.Logger}
 	c.keys = &Keyring{}
-	c.tenants = &Tenants{core: c, cache: map[int64]cachedTenant{}}
+	c.tenants = &Tenants{core: c, cache: map[int64]cachedTenant{}, slugs: map[string]int64{}}
 	c.apiKeys = &APIKeys{c}
 	c.apps = &Apps{c}
 	c.registrations = &Registrations{c}

@@ -219,12 +219,23 @@ func (s *Tenants) List(ctx context.Context) ([]Tenant, error) {
 
 // BySlug finds a tenant.
 func (s *Tenants) BySlug(ctx context.Context, slug string) (Tenant, error) {
+	// Slugs never change, so a known one leads to the cached tenant.
+	s.mu.Lock()
+	id, known := s.slugs[slug]
+	s.mu.Unlock()
+	if known {
+		return s.byID(ctx, id)
+	}
 	t, err := s.store.TenantBySlug(ctx, slug)
 	if errors.Is(err, ErrNotFound) {
 		return Tenant{}, errTenantNotFound
 	} else if err != nil {
 		return Tenant{}, Internal(err)
 	}
+	s.mu.Lock()
+	s.slugs[slug] = t.ID
+	s.cache[t.ID] = cachedTenant{tenant: t, at: s.cfg.Now()}
+	s.mu.Unlock()
 	return t, nil
 }
 
@@ -280,6 +291,7 @@ type Tenants struct {
 
 	mu      sync.Mutex
 	cache   map[int64]cachedTenant
+	slugs   map[string]int64 // slug -> tenant ID, see BySlug
 	hosts   map[string]int64 // host name -> tenant ID, see ForHost
 	hostsAt time.Time
 }
