@@ -1,4 +1,4 @@
-package server_test
+package native_test
 
 import (
 	"context"
