@@ -3,7 +3,6 @@ package apitest
 import (
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,8 +12,7 @@ import (
 // MailWait bounds every wait for mail; a passing run never comes close.
 const MailWait = 15 * time.Second
 
-// MustMailsTo waits until n mails to addr (compared without regard to
-// case) have arrived at srv and returns them all, oldest first. Each must
+// MustMailsTo waits until n mails to exactly addr have arrived at srv and returns them all, oldest first. Each must
 // parse.
 func MustMailsTo(t *testing.T, srv *mailtest.Server, addr string, n int) []mailtest.Message {
 	t.Helper()
@@ -38,12 +36,12 @@ func MustMailsTo(t *testing.T, srv *mailtest.Server, addr string, n int) []mailt
 	}
 }
 
-// MessagesTo picks the mails to addr (compared without regard to case)
-// out of ms.
+// MessagesTo picks the mails to exactly addr out of ms: a test that
+// writes an address in other case than it was sent to finds none.
 func MessagesTo(ms []mailtest.Message, addr string) []mailtest.Message {
 	var out []mailtest.Message
 	for _, m := range ms {
-		if slices.ContainsFunc(m.To, func(a string) bool { return strings.EqualFold(a, addr) }) {
+		if slices.Contains(m.To, addr) {
 			out = append(out, m)
 		}
 	}

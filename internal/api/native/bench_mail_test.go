@@ -78,7 +78,7 @@ func (m *mailBench) register(b *testing.B, i int) {
 // that answers DATA only after 5 s. The API never waits on SMTP, so the
 // two should be the same within noise:
 //
-//	go test -run '^$' -bench RegisterSMTP -benchtime 40x ./internal/server/
+//	go test -run '^$' -bench RegisterSMTP -benchtime 40x ./internal/api/native/
 func BenchmarkRegisterSMTP(b *testing.B) {
 	for _, tc := range []struct {
 		name string
@@ -102,7 +102,7 @@ func BenchmarkRegisterSMTP(b *testing.B) {
 // came back the last of them arrived, and how many arrived twice. It takes
 // about a minute; run it on its own:
 //
-//	go test -run '^$' -bench OutageRecovery -benchtime 1x ./internal/server/
+//	go test -run '^$' -bench OutageRecovery -benchtime 1x ./internal/api/native/
 func BenchmarkOutageRecovery(b *testing.B) {
 	for b.Loop() {
 		m := newMailBench(b, 0) // the production backoff: 1 s doubling

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -21,10 +22,10 @@ func TestConcurrentTokenUse(t *testing.T) {
 		t.Run("confirm", func(t *testing.T) {
 			reg := h.mustRegister(t, "race-confirm@example.com", "race-Secret-phrase")
 			results := h.burst(t, n, func(int) request {
-				return request{method: http.MethodPost, path: "/api/v1/confirmations", key: h.secret, body: map[string]any{"token": reg.ConfirmationToken}}
+				return request{Method: http.MethodPost, Path: "/api/v1/confirmations", Key: h.secret, Body: map[string]any{"token": reg.ConfirmationToken}}
 			})
 			winner := mustOneWinner(t, results, http.StatusOK)
-			cs := mustJSON[customerSession](t, winner, http.StatusOK)
+			cs := apitest.MustJSON[customerSession](t, winner, http.StatusOK)
 			h.mustSessionValid(t, cs.Session.Token)
 		})
 
@@ -32,11 +33,11 @@ func TestConcurrentTokenUse(t *testing.T) {
 			h.mustSignUp(t, "race-reset@example.com", "race-Secret-phrase")
 			token := h.mustRequestReset(t, "race-reset@example.com")
 			results := h.burst(t, n, func(int) request {
-				return request{method: http.MethodPost, path: "/api/v1/password-resets/complete", key: h.secret,
-					body: map[string]any{"token": token, "password": "race-New-phrase"}}
+				return request{Method: http.MethodPost, Path: "/api/v1/password-resets/complete", Key: h.secret,
+					Body: map[string]any{"token": token, "password": "race-New-phrase"}}
 			})
 			winner := mustOneWinner(t, results, http.StatusOK)
-			h.mustSessionValid(t, mustJSON[customerSession](t, winner, http.StatusOK).Session.Token)
+			h.mustSessionValid(t, apitest.MustJSON[customerSession](t, winner, http.StatusOK).Session.Token)
 			h.mustLogin(t, "race-reset@example.com", "race-New-phrase")
 		})
 	})
@@ -55,7 +56,7 @@ func mustOneWinner(t *testing.T, results []*response, win int) *response {
 			winners = append(winners, res)
 			continue
 		}
-		mustProblem(t, res, http.StatusBadRequest, "token_invalid")
+		apitest.MustProblem(t, res, http.StatusBadRequest, "token_invalid")
 	}
 	if len(winners) != 1 {
 		t.Fatalf("%d of %d uses of one token succeeded", len(winners), len(results))
@@ -73,8 +74,8 @@ func TestConcurrentRegistration(t *testing.T) {
 		spellings := []string{"race@example.com", "Race@Example.com", "RACE@EXAMPLE.COM", "race@EXAMPLE.com"}
 		const n = 50
 		results := h.burst(t, n, func(i int) request {
-			return request{method: http.MethodPost, path: "/api/v1/registrations", key: h.secret,
-				body: map[string]any{"email": spellings[i%len(spellings)], "password": "race-Secret-phrase"}}
+			return request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret,
+				Body: map[string]any{"email": spellings[i%len(spellings)], "password": "race-Secret-phrase"}}
 		})
 		var tokens []string
 		var id int64
@@ -84,10 +85,10 @@ func TestConcurrentRegistration(t *testing.T) {
 			}
 			if res.Status == http.StatusTooManyRequests {
 				// Past the limit of open registrations per address.
-				mustProblem(t, res, http.StatusTooManyRequests, "too_many_registrations")
+				apitest.MustProblem(t, res, http.StatusTooManyRequests, "too_many_registrations")
 				continue
 			}
-			reg := mustJSON[registered](t, res, http.StatusCreated)
+			reg := apitest.MustJSON[registered](t, res, http.StatusCreated)
 			if id == 0 {
 				id = reg.Customer.ID
 			}
@@ -100,7 +101,7 @@ func TestConcurrentRegistration(t *testing.T) {
 		if len(found) != 1 || found[0].ID != id {
 			t.Fatalf("customers for the email: %+v", found)
 		}
-		if all := mustJSON[customerList](t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK); len(all.Customers) != 1 {
+		if all := apitest.MustJSON[customerList](t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK); len(all.Customers) != 1 {
 			t.Fatalf("%d customers after one registration race: %+v", len(all.Customers), all.Customers)
 		}
 		// Each registration replaced the token before it: one is left.
@@ -111,7 +112,7 @@ func TestConcurrentRegistration(t *testing.T) {
 				confirmed++
 				continue
 			}
-			mustProblem(t, res, http.StatusBadRequest, "token_invalid")
+			apitest.MustProblem(t, res, http.StatusBadRequest, "token_invalid")
 		}
 		if confirmed != 1 {
 			t.Errorf("%d of the %d confirmation tokens worked, want 1", confirmed, len(tokens))
@@ -139,8 +140,8 @@ func TestConcurrentRegistrationAnswers(t *testing.T) {
 				if i%2 == 1 {
 					key = h.public
 				}
-				return request{method: http.MethodPost, path: "/api/v1/registrations", key: key,
-					body: map[string]any{"email": email, "password": "round-Secret-phrase"}}
+				return request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: key,
+					Body: map[string]any{"email": email, "password": "round-Secret-phrase"}}
 			})
 			for i, res := range results {
 				switch {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -37,13 +38,13 @@ func TestPublicRegistrationIsUniform(t *testing.T) {
 		h.mustSignUp(t, "active@example.com", "active-Secret-phrase")
 		h.mustCreate(t, map[string]any{"email": "offline@example.com", "state": "offline"})
 		dis := h.mustSignUp(t, "disabled@example.com", "disabled-Secret-phrase")
-		mustStatus(t, h.do(t, request{method: http.MethodPatch, path: "/api/v1/customers/" + itoa(dis.Customer.ID), key: h.secret,
-			body: map[string]any{"state": "disabled"}}), http.StatusOK)
+		apitest.MustStatus(t, h.do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(dis.Customer.ID), Key: h.secret,
+			Body: map[string]any{"state": "disabled"}}), http.StatusOK)
 
 		var first *response
 		for _, email := range []string{"new@example.com", "pending@example.com", "active@example.com", "offline@example.com", "disabled@example.com"} {
 			res := h.post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "public-Secret-phrase", "first_name": "Pat"})
-			mustStatus(t, res, http.StatusAccepted)
+			apitest.MustStatus(t, res, http.StatusAccepted)
 			if got := string(res.Body); got != `{"status":"accepted"}`+"\n" {
 				t.Errorf("%s: body %q", email, got)
 			}
@@ -61,13 +62,13 @@ func TestPublicRegistrationIsUniform(t *testing.T) {
 			t.Errorf("public registration changed an offline contact before confirmation: %+v", got)
 		}
 		h.mustLogin(t, "active@example.com", "active-Secret-phrase")
-		mustProblem(t, h.login(t, h.secret, "disabled@example.com", "disabled-Secret-phrase"), http.StatusForbidden, "account_disabled")
+		apitest.MustProblem(t, h.Login(t, h.secret, "disabled@example.com", "disabled-Secret-phrase"), http.StatusForbidden, "account_disabled")
 		// Registering and then logging in with the registered password looks
 		// the same whether or not the email had an account: both answer
 		// email_not_confirmed.
-		probeNew := h.login(t, h.public, "new@example.com", "public-Secret-phrase")
-		probeActive := h.login(t, h.public, "active@example.com", "public-Secret-phrase")
-		mustProblem(t, probeNew, http.StatusForbidden, "email_not_confirmed")
+		probeNew := h.Login(t, h.public, "new@example.com", "public-Secret-phrase")
+		probeActive := h.Login(t, h.public, "active@example.com", "public-Secret-phrase")
+		apitest.MustProblem(t, probeNew, http.StatusForbidden, "email_not_confirmed")
 		mustSameAnswer(t, probeNew, probeActive)
 		// The owner's own password still works, and the probe's does not.
 		h.mustLogin(t, "active@example.com", "active-Secret-phrase")
@@ -84,7 +85,7 @@ func TestPublicRegistrationUsernameDoesNotTellEmail(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, open)
 		res := h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "owner@example.com", "password": "owner-Secret-phrase", "username": "taken"})
-		mustStatus(t, res, http.StatusCreated)
+		apitest.MustStatus(t, res, http.StatusCreated)
 		h.mustSignUp(t, "victim@example.com", "victim-Secret-phrase")
 		h.mustRegister(t, "waiting@example.com", "waiting-Secret-phrase")
 
@@ -111,7 +112,7 @@ func TestPasswordResetRequestIsUniform(t *testing.T) {
 		var first *response
 		for _, email := range []string{"unknown@example.com", "known@example.com", "KNOWN@example.com", "offline@example.com"} {
 			res := h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": email})
-			mustStatus(t, res, http.StatusAccepted)
+			apitest.MustStatus(t, res, http.StatusAccepted)
 			if got := string(res.Body); got != `{"status":"accepted"}`+"\n" {
 				t.Errorf("%s: body %q", email, got)
 			}
@@ -126,11 +127,11 @@ func TestPasswordResetRequestIsUniform(t *testing.T) {
 		h.mustRequestReset(t, "known@example.com")
 		for _, email := range []string{"unknown@example.com", "offline@example.com"} {
 			res := h.post(t, h.secret, "/api/v1/password-resets", map[string]any{"email": email})
-			if got := mustJSON[map[string]string](t, res, http.StatusAccepted); len(got) != 1 || got["status"] != "accepted" {
+			if got := apitest.MustJSON[map[string]string](t, res, http.StatusAccepted); len(got) != 1 || got["status"] != "accepted" {
 				t.Errorf("%s: %s", email, res)
 			}
 		}
-		mustFieldError(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "not an email"}), "email", "invalid")
+		apitest.MustFieldError(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "not an email"}), "email", "invalid")
 	})
 }
 
@@ -147,14 +148,14 @@ func TestLoginFailuresAreUniform(t *testing.T) {
 		h.mustCreate(t, map[string]any{"email": "offline@example.com", "state": "offline"})
 		h.mustCreate(t, map[string]any{"email": "invited@example.com"})
 		dis := h.mustSignUp(t, "disabled@example.com", "disabled-Secret-phrase")
-		mustStatus(t, h.do(t, request{method: http.MethodPatch, path: "/api/v1/customers/" + itoa(dis.Customer.ID), key: h.secret,
-			body: map[string]any{"state": "disabled"}}), http.StatusOK)
+		apitest.MustStatus(t, h.do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(dis.Customer.ID), Key: h.secret,
+			Body: map[string]any{"state": "disabled"}}), http.StatusOK)
 
-		unknown := h.login(t, h.public, "nobody@example.com", "wrong-Secret-phrase")
-		mustProblem(t, unknown, http.StatusUnauthorized, "invalid_credentials")
+		unknown := h.Login(t, h.public, "nobody@example.com", "wrong-Secret-phrase")
+		apitest.MustProblem(t, unknown, http.StatusUnauthorized, "invalid_credentials")
 		for _, email := range []string{"active@example.com", "pending@example.com", "offline@example.com", "invited@example.com", "disabled@example.com"} {
 			t.Run(email, func(t *testing.T) {
-				mustSameAnswer(t, unknown, h.login(t, h.public, email, "wrong-Secret-phrase"))
+				mustSameAnswer(t, unknown, h.Login(t, h.public, email, "wrong-Secret-phrase"))
 			})
 		}
 	})

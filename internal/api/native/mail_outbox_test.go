@@ -69,14 +69,14 @@ func TestMailOutage(t *testing.T) {
 	t.Parallel()
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
-		srv := mailtest.Start(t)
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		srv.Refuse()
-		h := newHarness(t, open, withRelay(srv.URL()))
 
 		const n = 20
 		for i, res := range h.burst(t, n, func(i int) request {
-			return request{method: http.MethodPost, path: "/api/v1/registrations", key: h.public,
-				body: map[string]any{"email": fmt.Sprintf("outage-%02d@example.com", i), "password": mailPassword}}
+			return request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.public,
+				Body: map[string]any{"email": fmt.Sprintf("outage-%02d@example.com", i), "password": mailPassword}}
 		}) {
 			if res == nil {
 				t.Fatalf("registration %d failed", i)
@@ -153,9 +153,9 @@ func TestMailPermanentFailure(t *testing.T) {
 	t.Parallel()
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
-		srv := mailtest.Start(t)
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		srv.RejectRecipient("bounce@example.com")
-		h := newHarness(t, open, withRelay(srv.URL()))
 
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": "bounce@example.com", "password": mailPassword})
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": "fine@example.com", "password": mailPassword})
@@ -189,7 +189,7 @@ func TestMailPermanentFailure(t *testing.T) {
 			if strings.Contains(m.LastError, email) {
 				t.Errorf("%s: last error %q names the recipient", email, m.LastError)
 			}
-			if n := len(messagesTo(srv.Messages(), email)); n != 0 {
+			if n := len(apitest.MessagesTo(srv.Messages(), email)); n != 0 {
 				t.Errorf("%s: %d mails arrived", email, n)
 			}
 		}
@@ -208,7 +208,7 @@ func TestMailLeaseRecovery(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		srv := mailtest.Start(t)
-		h := newHarness(t, open, withLease(time.Minute))
+		h := newHarness(t, open, apitest.WithMailLease(time.Minute))
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": "orphan@example.com", "password": mailPassword})
 
 		claimed, err := h.svc.Outbox.Claim(ctx, "crashed-relay", 10)
@@ -216,7 +216,7 @@ func TestMailLeaseRecovery(t *testing.T) {
 			t.Fatalf("ClaimMail = %d mails, %v; want 1", len(claimed), err)
 		}
 		// The crashed relay never reports. A relay starts.
-		startRelay(t, h.svc.Outbox, srv.URL())
+		apitest.StartRelay(t, h.svc.Outbox, srv.URL())
 
 		h.clock.Advance(59 * time.Second)
 		if got, err := h.svc.Outbox.Claim(ctx, "probe", 10); err != nil || len(got) != 0 {
@@ -240,7 +240,7 @@ func TestMailLeaseRecovery(t *testing.T) {
 		}
 		mustUniqueDelivery(t, srv, ms)
 		// Without a URL anywhere, the mail shows the token to enter.
-		h.mustConfirmPublic(t, tokenFromText(t, m))
+		h.MustConfirm(t, h.public, tokenFromText(t, m))
 	})
 }
 
@@ -290,8 +290,8 @@ func TestMailTwoRelaysOnePostgres(t *testing.T) {
 	}
 	st1, st2 := openStore(), openStore()
 	srv := mailtest.Start(t)
-	h := newHarness(t, nil, withStore(st1))
-	hasher, err := password.NewHasher(cheapParams(), password.NewPool(0, 0))
+	h := newHarness(t, nil, apitest.WithStore(st1))
+	hasher, err := password.NewHasher(apitest.CheapParams(), password.NewPool(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,8 +303,8 @@ func TestMailTwoRelaysOnePostgres(t *testing.T) {
 
 	const n = 40
 	for i, res := range h.burst(t, n, func(i int) request {
-		return request{method: http.MethodPost, path: "/api/v1/registrations", key: h.public,
-			body: map[string]any{"email": fmt.Sprintf("replica-%02d@example.com", i), "password": mailPassword}}
+		return request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.public,
+			Body: map[string]any{"email": fmt.Sprintf("replica-%02d@example.com", i), "password": mailPassword}}
 	}) {
 		if res == nil {
 			t.Fatalf("registration %d failed", i)
@@ -320,10 +320,10 @@ func TestMailTwoRelaysOnePostgres(t *testing.T) {
 	b := &countingSender{Sender: mail.NewSMTPSender(cfg, 5*time.Second)}
 	// One mail per claim: the replicas claim forty times between them, often
 	// at the same moment.
-	runRelay(t, &mail.Relay{Outbox: h.svc.Outbox, Sender: a, Owner: "replica-a", Batch: 1, Poll: relayPoll})
-	runRelay(t, &mail.Relay{Outbox: replica.Outbox, Sender: b, Owner: "replica-b", Batch: 1, Poll: relayPoll})
+	apitest.RunRelay(t, &mail.Relay{Outbox: h.svc.Outbox, Sender: a, Owner: "replica-a", Batch: 1, Poll: apitest.RelayPoll})
+	apitest.RunRelay(t, &mail.Relay{Outbox: replica.Outbox, Sender: b, Owner: "replica-b", Batch: 1, Poll: apitest.RelayPoll})
 
-	srv.WaitFor(t, n, mailWait)
+	srv.WaitFor(t, n, apitest.MailWait)
 	ms := h.mustSettle(t)
 	if len(ms) != n {
 		t.Fatalf("%d mails queued, want %d", len(ms), n)
@@ -358,7 +358,7 @@ func TestMailTokensNotAtRest(t *testing.T) {
 func checkNotAtRest(t *testing.T, st account.Store, dump teststore.Dumper) {
 	t.Helper()
 	srv := mailtest.Start(t)
-	h := newHarness(t, nil, withStore(st))
+	h := newHarness(t, nil, apitest.WithStore(st))
 	h.mustApps(t)
 	const email = "sealed@example.com"
 	h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword, "app": "immobilien"})
@@ -389,7 +389,7 @@ func checkNotAtRest(t *testing.T, st account.Store, dump teststore.Dumper) {
 	}
 	look("queued", queued)
 
-	startRelay(t, h.svc.Outbox, srv.URL())
+	apitest.StartRelay(t, h.svc.Outbox, srv.URL())
 	m := mustMailTo(t, srv, email)
 	sent := mustTokenMail(t, m, "Bitte bestätigen Sie Ihre Registrierung", "https://www.meine-immobilien.de/confirm/")
 	if sent != queued {
@@ -400,7 +400,7 @@ func checkNotAtRest(t *testing.T, st account.Store, dump teststore.Dumper) {
 		t.Errorf("a sent mail keeps its content: %+v", ms[0].Mail)
 	}
 	look("sent", sent)
-	h.mustConfirmPublic(t, sent)
+	h.MustConfirm(t, h.public, sent)
 	look("confirmed", sent)
 }
 
@@ -411,10 +411,10 @@ func TestMailTemporaryFailures(t *testing.T) {
 	t.Parallel()
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
-		srv := mailtest.Start(t)
-		srv.ReplyTemp()
 		// A backoff far below the clock's steps: each step makes the mail due.
-		h := newHarness(t, open, withRelay(srv.URL()), withRetry(10*time.Millisecond))
+		h := newHarness(t, open, apitest.WithRelay(), apitest.WithMailRetry(10*time.Millisecond))
+		srv := h.SMTP
+		srv.ReplyTemp()
 		const email = "flaky@example.com"
 		h.mustRegisterPublic(t, "/api/v1/registrations", "en", map[string]any{"email": email, "password": mailPassword})
 
@@ -445,7 +445,7 @@ func TestMailTemporaryFailures(t *testing.T) {
 			t.Errorf("sent after %d attempts, want 3", ms[0].Attempts)
 		}
 		mustUniqueDelivery(t, srv, ms)
-		h.mustConfirmPublic(t, tokenFromText(t, m))
+		h.MustConfirm(t, h.public, tokenFromText(t, m))
 	})
 }
 
@@ -467,7 +467,7 @@ func TestMailAPIDoesNotWaitForSMTP(t *testing.T) {
 		// A sender that waits as long as the server: the relay is stuck for
 		// its send timeout (which also bounds how long stopping it at the
 		// end of the test waits for the send in flight).
-		runRelay(t, &mail.Relay{Outbox: h.svc.Outbox, Sender: mail.NewSMTPSender(cfg, time.Hour), Owner: "stuck", Batch: 1, Poll: relayPoll,
+		apitest.RunRelay(t, &mail.Relay{Outbox: h.svc.Outbox, Sender: mail.NewSMTPSender(cfg, time.Hour), Owner: "stuck", Batch: 1, Poll: apitest.RelayPoll,
 			SendTimeout: 5 * time.Second})
 
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": "first@example.com", "password": mailPassword})
@@ -499,9 +499,9 @@ func TestMailGiveUp(t *testing.T) {
 	t.Parallel()
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
-		srv := mailtest.Start(t)
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		srv.Refuse()
-		h := newHarness(t, open, withRelay(srv.URL()))
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": "gone@example.com", "password": mailPassword})
 		ms := h.mustQuiesce(t)
 		if ms[0].Status != account.MailUnsent || ms[0].Attempts != 1 {

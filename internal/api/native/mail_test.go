@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/api/apitest"
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/store/teststore"
 )
@@ -27,10 +28,7 @@ import (
 // server. Time in the outbox (due times, leases, limits) is the harness's
 // clock, which moves only when a test advances it; the relay polls in real
 // time. Nothing here asserts a wall-clock duration: tests wait for events,
-// with mailWait as the deadline.
-
-// mailWait bounds every wait for mail; a passing run never comes close.
-const mailWait = 15 * time.Second
+// with apitest.MailWait as the deadline.
 
 // The applications of seed 004's examples.
 const (
@@ -51,19 +49,8 @@ func (h *harness) mustApps(t *testing.T) {
 			"confirm_url": immobilienConfirm, "reset_url": immobilienReset, "invite_url": immobilienInvite},
 		{"name": "zweite", "endpoint": zweiteEndpoint},
 	} {
-		mustStatus(t, h.post(t, h.secret, "/api/v1/apps", app), http.StatusCreated)
+		h.MustApp(t, h.secret, app)
 	}
-}
-
-// mustSetting sets a setting of tenant default, then lets the service's
-// tenant cache (2 s on the service's clock) expire, so that the next
-// request sees it.
-func (h *harness) mustSetting(t *testing.T, key, value string) {
-	t.Helper()
-	if err := h.svc.Tenants.Set(context.Background(), account.DefaultTenant, key, value); err != nil {
-		t.Fatalf("SetTenantSetting(%s=%s): %v", key, value, err)
-	}
-	h.clock.Advance(3 * time.Second)
 }
 
 // mustRegisterPublic registers through the public key, as a browser does,
@@ -71,9 +58,9 @@ func (h *harness) mustSetting(t *testing.T, key, value string) {
 // uniform 202.
 func (h *harness) mustRegisterPublic(t *testing.T, path, lang string, body map[string]any) {
 	t.Helper()
-	r := request{method: http.MethodPost, path: path, key: h.public, body: body}
+	r := request{Method: http.MethodPost, Path: path, Key: h.public, Body: body}
 	if lang != "" {
-		r.header = map[string]string{"Accept-Language": lang}
+		r.Header = http.Header{"Accept-Language": {lang}}
 	}
 	mustAccepted(t, h.do(t, r))
 }
@@ -81,7 +68,7 @@ func (h *harness) mustRegisterPublic(t *testing.T, path, lang string, body map[s
 // mustAccepted checks for exactly {"status": "accepted"} with status 202.
 func mustAccepted(t *testing.T, r *response) {
 	t.Helper()
-	if got := mustJSON[map[string]string](t, r, http.StatusAccepted); len(got) != 1 || got["status"] != "accepted" {
+	if got := apitest.MustJSON[map[string]string](t, r, http.StatusAccepted); len(got) != 1 || got["status"] != "accepted" {
 		t.Fatalf("%s, want exactly {\"status\": \"accepted\"}", r)
 	}
 }
@@ -110,13 +97,13 @@ func (h *harness) mailsOf(t *testing.T, ms []account.MailView, email string) []a
 }
 
 // eventually polls cond until it holds, and fails the test if it does
-// not within mailWait.
+// not within apitest.MailWait.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(mailWait)
+	deadline := time.Now().Add(apitest.MailWait)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", mailWait, what)
+			t.Fatalf("not within %v: %s", apitest.MailWait, what)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -160,39 +147,11 @@ func (h *harness) mustQuiesce(t *testing.T) []account.MailView {
 	return ms
 }
 
-// mustMailsTo waits until n mails to addr have arrived and returns them.
-func mustMailsTo(t *testing.T, srv *mailtest.Server, addr string, n int) []mailtest.Message {
-	t.Helper()
-	deadline := time.Now().Add(mailWait)
-	for {
-		all := srv.Messages()
-		got := messagesTo(all, addr)
-		if len(got) >= n {
-			return got
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			t.Fatalf("%d of %d mails to %s arrived within %v", len(got), n, addr, mailWait)
-		}
-		srv.WaitFor(t, len(all)+1, left)
-	}
-}
-
-func messagesTo(ms []mailtest.Message, addr string) []mailtest.Message {
-	var out []mailtest.Message
-	for _, m := range ms {
-		if slices.Contains(m.To, addr) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // mustMailTo waits for the first mail to addr, checks its envelope and
 // headers, and returns it.
 func mustMailTo(t *testing.T, srv *mailtest.Server, addr string) mailtest.Message {
 	t.Helper()
-	m := mustMailsTo(t, srv, addr, 1)[0]
+	m := apitest.MustMailsTo(t, srv, addr, 1)[0]
 	checkMail(t, m, addr)
 	return m
 }
@@ -227,13 +186,11 @@ func checkMail(t *testing.T, m mailtest.Message, to string) {
 	}
 }
 
-var linkPattern = regexp.MustCompile(`https?://[^\s<>"]+`)
-
 // linkOf returns the one link of a mail's text, and checks that the HTML
 // part carries it too.
 func linkOf(t *testing.T, m mailtest.Message) string {
 	t.Helper()
-	links := linkPattern.FindAllString(m.Text, -1)
+	links := apitest.Links(m.Text)
 	if len(links) != 1 {
 		t.Fatalf("mail %q has links %q in its text, want one:\n%s", m.Subject, links, m.Text)
 	}
@@ -276,18 +233,6 @@ func mustTokenMail(t *testing.T, m mailtest.Message, subject, prefix string) str
 	return tokenOf(t, link)
 }
 
-// mustConfirmPublic posts a token to /api/v1/confirmations with the public
-// key, as a site's page does, and expects an active, confirmed customer.
-func (h *harness) mustConfirmPublic(t *testing.T, token string) customerSession {
-	t.Helper()
-	res := h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": token})
-	cs := mustJSON[customerSession](t, res, http.StatusOK)
-	if cs.Customer.State != "active" || cs.Customer.EmailConfirmedAt == nil || cs.Session.Token == "" {
-		t.Fatalf("confirm: %s", res)
-	}
-	return cs
-}
-
 // endpointLink is seed 004's link to a request endpoint, in its order.
 func endpointLink(endpoint string, customerID int64, token, action string) string {
 	return endpoint + "?accountId=default&customerId=" + itoa(customerID) + "&token=" + url.QueryEscape(token) + "&action=" + action
@@ -301,8 +246,8 @@ func TestMailConfirmationLinks(t *testing.T) {
 	t.Parallel()
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		h.mustApps(t)
 
 		t.Run("link template, German", func(t *testing.T) {
@@ -325,13 +270,13 @@ func TestMailConfirmationLinks(t *testing.T) {
 			if link := linkOf(t, m); link != strings.Replace(immobilienConfirm, "{token}", tok, 1) {
 				t.Errorf("link %s is not the application's template", link)
 			}
-			cs := h.mustConfirmPublic(t, tok)
+			cs := h.MustConfirm(t, h.public, tok)
 			if cs.Customer.Email != email || cs.Customer.Locale != "de" {
 				t.Errorf("confirmed %+v", cs.Customer)
 			}
 			h.mustLogin(t, email, mailPassword)
 			h.mustSettle(t)
-			if n := len(messagesTo(srv.Messages(), email)); n != 1 {
+			if n := len(apitest.MessagesTo(srv.Messages(), email)); n != 1 {
 				t.Errorf("%d mails to %s, want exactly 1", n, email)
 			}
 		})
@@ -349,7 +294,7 @@ func TestMailConfirmationLinks(t *testing.T) {
 			if link, want := linkOf(t, m), endpointLink(zweiteEndpoint, id, tok, "confirm"); link != want {
 				t.Errorf("link\n%s, want\n%s", link, want)
 			}
-			h.mustConfirmPublic(t, tok)
+			h.MustConfirm(t, h.public, tok)
 		})
 
 		t.Run("appName query parameter", func(t *testing.T) {
@@ -365,7 +310,7 @@ func TestMailConfirmationLinks(t *testing.T) {
 		t.Run("unknown app falls back to the tenant", func(t *testing.T) {
 			// Set after the tenant was cached by the requests above;
 			// mustSetting lets the cache expire on the service's clock.
-			h.mustSetting(t, "endpoint", tenantEndpoint)
+			h.MustSetting(t, account.DefaultTenant, "endpoint", tenantEndpoint)
 			for _, c := range []struct{ email, path, app string }{
 				{"unknown-body@example.com", "/api/v1/registrations", "gibt-es-nicht"},
 				{"unknown-query@example.com", "/api/v1/registrations?appName=gibt-es-nicht", ""},
@@ -381,7 +326,7 @@ func TestMailConfirmationLinks(t *testing.T) {
 				if link, want := linkOf(t, m), endpointLink(tenantEndpoint, h.storedCustomer(t, c.email).ID, tok, "confirm"); link != want {
 					t.Errorf("%s: link\n%s, want\n%s", c.email, link, want)
 				}
-				h.mustConfirmPublic(t, tok)
+				h.MustConfirm(t, h.public, tok)
 			}
 		})
 
@@ -412,13 +357,13 @@ func TestMailDeliveryModes(t *testing.T) {
 		for _, mode := range []string{"mail", "return", "both"} {
 			t.Run(mode, func(t *testing.T) {
 				t.Parallel()
-				srv := mailtest.Start(t)
-				h := newHarness(t, open, withRelay(srv.URL()))
-				h.mustSetting(t, "delivery", mode)
-				h.mustSetting(t, "endpoint", tenantEndpoint)
+				h := newHarness(t, open, apitest.WithRelay())
+				srv := h.SMTP
+				h.MustSetting(t, account.DefaultTenant, "delivery", mode)
+				h.MustSetting(t, account.DefaultTenant, "endpoint", tenantEndpoint)
 				// The application delivers the other way.
 				other := map[string]string{"mail": "return", "return": "mail", "both": "mail"}[mode]
-				mustStatus(t, h.post(t, h.secret, "/api/v1/apps", map[string]any{
+				apitest.MustStatus(t, h.post(t, h.secret, "/api/v1/apps", map[string]any{
 					"name": "other", "endpoint": zweiteEndpoint, "delivery": other}), http.StatusCreated)
 				h.mustCreate(t, map[string]any{"email": "reset@example.com", "password": mailPassword})
 
@@ -430,11 +375,11 @@ func TestMailDeliveryModes(t *testing.T) {
 				}
 				var flows []flow
 
-				reg := mustJSON[registered](t, keep(h.post(t, h.secret, "/api/v1/registrations",
+				reg := apitest.MustJSON[registered](t, keep(h.post(t, h.secret, "/api/v1/registrations",
 					map[string]any{"email": "reg@example.com", "password": mailPassword})), http.StatusCreated)
 				flows = append(flows, flow{"reg@example.com", "Bitte bestätigen Sie Ihre Registrierung", reg.ConfirmationToken, modes[mode]})
 
-				inv := mustJSON[created](t, keep(h.post(t, h.secret, "/api/v1/customers",
+				inv := apitest.MustJSON[created](t, keep(h.post(t, h.secret, "/api/v1/customers",
 					map[string]any{"email": "invite@example.com"})), http.StatusCreated)
 				if inv.ConfirmationToken != "" {
 					t.Errorf("invitation with a confirmation token: %+v", inv)
@@ -447,14 +392,14 @@ func TestMailDeliveryModes(t *testing.T) {
 					CustomerID int64  `json:"customer_id"`
 					Email      string `json:"email"`
 				}
-				rst := mustJSON[resetBody](t, keep(h.post(t, h.secret, "/api/v1/password-resets",
+				rst := apitest.MustJSON[resetBody](t, keep(h.post(t, h.secret, "/api/v1/password-resets",
 					map[string]any{"email": "reset@example.com"})), http.StatusAccepted)
 				if rst.Status != "accepted" || (rst.Token == "") != (rst.Email == "") {
 					t.Errorf("reset request: %+v", rst)
 				}
 				flows = append(flows, flow{"reset@example.com", "Passwort zurücksetzen", rst.Token, modes[mode]})
 
-				app := mustJSON[registered](t, keep(h.post(t, h.secret, "/api/v1/registrations",
+				app := apitest.MustJSON[registered](t, keep(h.post(t, h.secret, "/api/v1/registrations",
 					map[string]any{"email": "app@example.com", "password": mailPassword, "app": "other"})), http.StatusCreated)
 				flows = append(flows, flow{"app@example.com", "Bitte bestätigen Sie Ihre Registrierung", app.ConfirmationToken, modes[other]})
 
@@ -512,8 +457,8 @@ func TestMailLinkGETConsumesNothing(t *testing.T) {
 	t.Parallel()
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		h.mustApps(t)
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{
 			"email": "scanned@example.com", "password": mailPassword, "app": "zweite"})
@@ -532,10 +477,10 @@ func TestMailLinkGETConsumesNothing(t *testing.T) {
 		} {
 			for _, key := range []string{"", h.public, h.secret} {
 				for _, method := range []string{http.MethodGet, http.MethodHead} {
-					res := h.do(t, request{method: method, path: c.path + "?token=" + url.QueryEscape(c.token) + "&action=confirm", key: key})
-					mustStatus(t, res, http.StatusMethodNotAllowed)
+					res := h.do(t, request{Method: method, Path: c.path + "?token=" + url.QueryEscape(c.token) + "&action=confirm", Key: key})
+					apitest.MustStatus(t, res, http.StatusMethodNotAllowed)
 					if method == http.MethodGet {
-						mustProblem(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
+						apitest.MustProblem(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
 					}
 					if !strings.Contains(res.Header.Get("Allow"), http.MethodPost) {
 						t.Errorf("%s: Allow %q", res, res.Header.Get("Allow"))
@@ -544,13 +489,13 @@ func TestMailLinkGETConsumesNothing(t *testing.T) {
 			}
 		}
 
-		h.mustConfirmPublic(t, confirm)
+		h.MustConfirm(t, h.public, confirm)
 		for _, c := range []struct{ path, token string }{
 			{"/api/v1/password-resets/complete", reset},
 			{"/api/v1/invitations/accept", invite},
 		} {
 			res := h.post(t, h.public, c.path, map[string]any{"token": c.token, "password": "Neues-Passwort-2031"})
-			if cs := mustJSON[customerSession](t, res, http.StatusOK); cs.Customer.State != "active" {
+			if cs := apitest.MustJSON[customerSession](t, res, http.StatusOK); cs.Customer.State != "active" {
 				t.Errorf("%s: %s", c.path, res)
 			}
 		}
@@ -566,46 +511,46 @@ func TestMailPasswordReset(t *testing.T) {
 	t.Parallel()
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		h.mustApps(t)
 		const email = "rita@example.com"
 		h.mustCreate(t, map[string]any{"email": email, "password": mailPassword, "first_name": "Rita", "locale": "en"})
 
 		mustAccepted(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": email, "app": "immobilien"}))
-		msgs := mustMailsTo(t, srv, email, 1)
+		msgs := apitest.MustMailsTo(t, srv, email, 1)
 		checkMail(t, msgs[0], email)
 		tok := mustTokenMail(t, msgs[0], "Reset your password", "https://www.meine-immobilien.de/reset-password/")
 		res := h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{
 			"token": tok, "password": "Neues-Passwort-2031", "password_confirmation": "Neues-Passwort-2031"})
-		if cs := mustJSON[customerSession](t, res, http.StatusOK); cs.Customer.Email != email || cs.Session.Token == "" {
+		if cs := apitest.MustJSON[customerSession](t, res, http.StatusOK); cs.Customer.Email != email || cs.Session.Token == "" {
 			t.Fatalf("complete: %s", res)
 		}
-		msgs = mustMailsTo(t, srv, email, 2)
+		msgs = apitest.MustMailsTo(t, srv, email, 2)
 		changed := msgs[1]
 		checkMail(t, changed, email)
 		if changed.Subject != "Your password was changed" || !strings.Contains(changed.Text, "Hello Rita,") {
 			t.Errorf("second mail %q:\n%s", changed.Subject, changed.Text)
 		}
-		if links := linkPattern.FindAllString(changed.Text, -1); len(links) != 0 {
+		if links := apitest.Links(changed.Text); len(links) != 0 {
 			t.Errorf("the password_changed mail has links %q", links)
 		}
-		mustProblem(t, h.login(t, h.secret, email, mailPassword), http.StatusUnauthorized, "invalid_credentials")
+		apitest.MustProblem(t, h.Login(t, h.secret, email, mailPassword), http.StatusUnauthorized, "invalid_credentials")
 		h.mustLogin(t, email, "Neues-Passwort-2031")
 		h.mustTokenRefused(t, h.public, "/api/v1/password-resets/complete", tok)
 
 		// Someone registers the address again: its owner gets a reset link.
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{
 			"email": email, "password": "Fremdes-Passwort-2031", "app": "immobilien"})
-		msgs = mustMailsTo(t, srv, email, 3)
+		msgs = apitest.MustMailsTo(t, srv, email, 3)
 		attempt := msgs[2]
 		checkMail(t, attempt, email)
 		tok = mustTokenMail(t, attempt, "Registration with your email address", "https://www.meine-immobilien.de/reset-password/")
 		res = h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": tok, "password": "Drittes-Passwort-2032"})
-		mustJSON[customerSession](t, res, http.StatusOK)
+		apitest.MustJSON[customerSession](t, res, http.StatusOK)
 		h.mustLogin(t, email, "Drittes-Passwort-2032")
 
-		list := mustJSON[customerList](t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK)
+		list := apitest.MustJSON[customerList](t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK)
 		if len(list.Customers) != 1 || list.Customers[0].Email != email || list.Customers[0].State != "active" {
 			t.Errorf("customers after the second registration: %+v", list.Customers)
 		}
@@ -632,8 +577,8 @@ func TestMailInvitation(t *testing.T) {
 	t.Parallel()
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		h.mustApps(t)
 		const email = "ina@example.com"
 		c := h.mustCreate(t, map[string]any{"email": email, "first_name": "Ina", "app": "zweite"})
@@ -658,7 +603,7 @@ func TestMailInvitation(t *testing.T) {
 		}
 
 		res := h.post(t, h.public, "/api/v1/invitations/accept", map[string]any{"email": email, "code": code, "password": mailPassword})
-		cs := mustJSON[customerSession](t, res, http.StatusOK)
+		cs := apitest.MustJSON[customerSession](t, res, http.StatusOK)
 		if cs.Customer.State != "active" || cs.Customer.EmailConfirmedAt == nil || cs.Session.Token == "" {
 			t.Fatalf("accept with code: %s", res)
 		}
@@ -675,15 +620,15 @@ func TestMailResend(t *testing.T) {
 	t.Parallel()
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		h.mustApps(t)
 
 		const email = "later@example.com"
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword, "app": "immobilien"})
 		first := mustTokenMail(t, mustMailTo(t, srv, email), "Bitte bestätigen Sie Ihre Registrierung", "https://www.meine-immobilien.de/confirm/")
 		mustAccepted(t, h.post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": email, "app": "immobilien"}))
-		msgs := mustMailsTo(t, srv, email, 2)
+		msgs := apitest.MustMailsTo(t, srv, email, 2)
 		checkMail(t, msgs[1], email)
 		tok := mustTokenMail(t, msgs[1], "Ihr neuer Link zur Bestätigung", "https://www.meine-immobilien.de/confirm/")
 		if tok == first {
@@ -691,10 +636,10 @@ func TestMailResend(t *testing.T) {
 		}
 		// A resent link carries no registration's password (anyone can ask
 		// for a resend): confirming it sets one.
-		mustProblem(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok}), http.StatusForbidden, "password_required")
-		mustStatus(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok, "password": "resent-Secret-phrase"}), http.StatusOK)
+		apitest.MustProblem(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok}), http.StatusForbidden, "password_required")
+		apitest.MustStatus(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok, "password": "resent-Secret-phrase"}), http.StatusOK)
 		h.mustLogin(t, email, "resent-Secret-phrase")
-		mustProblem(t, h.login(t, h.public, email, mailPassword), http.StatusUnauthorized, "invalid_credentials")
+		apitest.MustProblem(t, h.Login(t, h.public, email, mailPassword), http.StatusUnauthorized, "invalid_credentials")
 
 		// The limit: the registration and two resends are three mails.
 		const limited = "impatient@example.com"
@@ -706,20 +651,20 @@ func TestMailResend(t *testing.T) {
 		if n := len(h.mailsOf(t, ms, limited)); n != 3 {
 			t.Errorf("%d confirmation mails queued within the hour, want 3", n)
 		}
-		got := messagesTo(srv.Messages(), limited)
+		got := apitest.MessagesTo(srv.Messages(), limited)
 		if len(got) != 3 {
 			t.Fatalf("%d confirmation mails arrived within the hour, want 3", len(got))
 		}
 		// Without a URL anywhere, the mail shows the token to enter.
-		if got[1].Subject != "Ihr neuer Code zur Bestätigung" || linkPattern.MatchString(got[1].Text) {
+		if got[1].Subject != "Ihr neuer Code zur Bestätigung" || len(apitest.Links(got[1].Text)) > 0 {
 			t.Errorf("resend without a link: %q\n%s", got[1].Subject, got[1].Text)
 		}
 
 		h.clock.Advance(time.Hour + time.Minute)
 		mustAccepted(t, h.post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": limited, "app": "immobilien"}))
-		msgs = mustMailsTo(t, srv, limited, 4)
+		msgs = apitest.MustMailsTo(t, srv, limited, 4)
 		tok = mustTokenMail(t, msgs[3], "Ihr neuer Link zur Bestätigung", "https://www.meine-immobilien.de/confirm/")
-		mustStatus(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok, "password": "later-Secret-phrase"}), http.StatusOK)
+		apitest.MustStatus(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok, "password": "later-Secret-phrase"}), http.StatusOK)
 		h.mustLogin(t, limited, "later-Secret-phrase")
 	})
 }
@@ -732,15 +677,15 @@ func TestMailConfirmationLimitCountsRegistrations(t *testing.T) {
 	t.Parallel()
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		const email = "flooded@example.com"
 		for range 5 {
 			h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword})
 		}
 		mustAccepted(t, h.post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": email}))
 		ms := h.mustSettle(t)
-		queued, arrived := len(h.mailsOf(t, ms, email)), len(messagesTo(srv.Messages(), email))
+		queued, arrived := len(h.mailsOf(t, ms, email)), len(apitest.MessagesTo(srv.Messages(), email))
 		if queued < 1 || queued > 3 || arrived != queued {
 			t.Errorf("five registrations and a resend within the hour: %d confirmation mails queued, %d arrived; want 1 to 3", queued, arrived)
 		}
@@ -771,12 +716,12 @@ func TestMailTemplateOverride(t *testing.T) {
 	t.Parallel()
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		h.mustApps(t)
 		good := writeTemplates(t, map[string]string{"de/confirm.txt": `{{define "subject"}}Willkommen bei Meine Immobilien{{end}}
 {{define "text"}}Willkommen{{with .Name}}, {{.}}{{end}}! Bitte bestätigen Sie hier: {{.Link}}{{.Token}}{{end}}`})
-		h.mustSetting(t, "templates", good)
+		h.MustSetting(t, account.DefaultTenant, "templates", good)
 
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{
 			"email": "override@example.com", "password": mailPassword, "first_name": "Olga", "app": "immobilien"})
@@ -785,7 +730,7 @@ func TestMailTemplateOverride(t *testing.T) {
 		if !strings.HasPrefix(m.Text, "Willkommen! Bitte bestätigen Sie hier: https://") {
 			t.Errorf("text is not the override's:\n%s", m.Text)
 		}
-		h.mustConfirmPublic(t, tok)
+		h.MustConfirm(t, h.public, tok)
 
 		// Files the directory does not override keep the defaults.
 		h.mustRegisterPublic(t, "/api/v1/registrations", "en", map[string]any{
@@ -850,7 +795,7 @@ func TestMailWithoutRelay(t *testing.T) {
 		if !strings.HasPrefix(link, "https://www.meine-immobilien.de/confirm/") || !strings.Contains(m.Envelope.Text, link) {
 			t.Fatalf("link %s, text:\n%s", link, m.Envelope.Text)
 		}
-		h.mustConfirmPublic(t, tokenOf(t, link))
+		h.MustConfirm(t, h.public, tokenOf(t, link))
 		h.mustLogin(t, email, mailPassword)
 		if ms := h.outbox(t); len(ms) != 1 || ms[0].Status != account.MailUnsent || ms[0].Attempts != 0 {
 			t.Errorf("outbox after confirming: %+v", ms)
@@ -866,8 +811,8 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 	t.Parallel()
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		h.mustApps(t)
 
 		t.Run("names cannot inject", func(t *testing.T) {
@@ -876,7 +821,7 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 			last := `=?utf-8?q?=0D=0ABcc:_evil@attacker.example?=; x@attacker.example`
 			// Through a secret key, whose registrations keep their names on
 			// the customer, so that the names reach the To header.
-			mustStatus(t, h.post(t, h.secret, "/api/v1/registrations", map[string]any{
+			apitest.MustStatus(t, h.post(t, h.secret, "/api/v1/registrations", map[string]any{
 				"email": email, "password": mailPassword, "first_name": first, "last_name": last, "app": "immobilien"}), http.StatusCreated)
 			m := mustMailTo(t, srv, email) // exactly one RCPT TO, one address in To
 			to, err := netmail.ParseAddress(m.Header.Get("To"))
@@ -895,15 +840,15 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 			// A line break in a name is refused before any mail is queued.
 			res := h.post(t, h.public, "/api/v1/registrations", map[string]any{
 				"email": "crlf@example.com", "password": mailPassword, "first_name": "Eve\r\nBcc: evil@attacker.example"})
-			mustFieldError(t, res, "first_name", "invalid")
+			apitest.MustFieldError(t, res, "first_name", "invalid")
 		})
 
 		t.Run("tenant sender", func(t *testing.T) {
-			h.mustSetting(t, "mail_from", "Meine Immobilien <kontakt@meine-immobilien.de>")
-			defer h.mustSetting(t, "mail_from", "")
+			h.MustSetting(t, account.DefaultTenant, "mail_from", "Meine Immobilien <kontakt@meine-immobilien.de>")
+			defer h.MustSetting(t, account.DefaultTenant, "mail_from", "")
 			const email = "sender@example.com"
 			h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword, "app": "immobilien"})
-			m := mustMailsTo(t, srv, email, 1)[0]
+			m := apitest.MustMailsTo(t, srv, email, 1)[0]
 			from, err := netmail.ParseAddress(m.Header.Get("From"))
 			if err != nil || from.Name != "Meine Immobilien" || from.Address != "kontakt@meine-immobilien.de" || m.From != "kontakt@meine-immobilien.de" {
 				t.Errorf("From: %q, MAIL FROM %q", m.Header.Get("From"), m.From)
@@ -921,26 +866,26 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 		})
 
 		t.Run("second tenant", func(t *testing.T) {
-			secret, public := h.mustCreateTenant(t, "zweiter-mandant")
+			secret, public := h.MustTenant(t, "zweiter-mandant")
 			if err := h.svc.Tenants.Set(context.Background(), "zweiter-mandant", "endpoint", tenantEndpoint); err != nil {
 				t.Fatal(err)
 			}
 			h.clock.Advance(3 * time.Second)
 			const email = "mandant@example.com"
 			// "immobilien" is an application of tenant default only.
-			mustAccepted(t, h.do(t, request{method: http.MethodPost, path: "/api/v1/registrations?appName=immobilien", key: public,
-				body: map[string]any{"email": email, "password": mailPassword, "app": "immobilien"}}))
+			mustAccepted(t, h.do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations?appName=immobilien", Key: public,
+				Body: map[string]any{"email": email, "password": mailPassword, "app": "immobilien"}}))
 			m := mustMailTo(t, srv, email)
 			tok := tokenOf(t, linkOf(t, m))
-			id := h.mustFindWith(t, secret, email)[0].ID
+			id := h.MustFind(t, secret, email)[0].ID
 			want := tenantEndpoint + "?accountId=zweiter-mandant&customerId=" + itoa(id) + "&token=" + url.QueryEscape(tok) + "&action=confirm"
 			if link := linkOf(t, m); link != want {
 				t.Errorf("link\n%s, want\n%s", link, want)
 			}
 			// The token is the other tenant's: tenant default's key cannot use it.
-			mustProblem(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok}), http.StatusBadRequest, "token_invalid")
+			apitest.MustProblem(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok}), http.StatusBadRequest, "token_invalid")
 			res := h.post(t, public, "/api/v1/confirmations", map[string]any{"token": tok})
-			if cs := mustJSON[customerSession](t, res, http.StatusOK); cs.Customer.State != "active" {
+			if cs := apitest.MustJSON[customerSession](t, res, http.StatusOK); cs.Customer.State != "active" {
 				t.Errorf("confirm in the second tenant: %s", res)
 			}
 			// The relay records the delivery just after the server has the
