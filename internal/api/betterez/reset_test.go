@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -38,7 +39,7 @@ func TestResetLinkOverSMTP(t *testing.T) {
 		if !c.UpdatedAt.Equal(h.clock.Now()) || c.CreatedAt.After(c.UpdatedAt) {
 			t.Errorf("createdAt %v, updatedAt %v, now %v", c.CreatedAt, c.UpdatedAt, h.clock.Now())
 		}
-		h.mustPassword(t, h.public, email, newPassword, oldPassword)
+		h.MustPassword(t, h.public, email, newPassword, oldPassword)
 		h.mustNotLeak(t, link.token)
 	})
 }
@@ -192,28 +193,22 @@ func TestResetTokenBinding(t *testing.T) {
 			for _, path := range []string{b, "999999", "0", "-1", "abc", "00000000-0000-0000-0000-000000000000"} {
 				mustError(t, h.resetPassword(t, http.MethodPut, h.public, path, tokA, newPassword), http.StatusBadRequest, "token_invalid")
 			}
-			h.mustPassword(t, h.public, "b@example.com", oldPassword, newPassword)
+			h.MustPassword(t, h.public, "b@example.com", oldPassword, newPassword)
 			// Still usable on A's path, and then used up.
 			h.mustReset(t, http.MethodPut, h.public, a, tokA, newPassword)
 			mustError(t, h.resetPassword(t, http.MethodPut, h.public, a, tokA, "Noch-ein-Passwort-2030"), http.StatusBadRequest, "token_invalid")
 			mustError(t, h.resetPassword(t, http.MethodPatch, h.public, a, tokA, "Noch-ein-Passwort-2030"), http.StatusBadRequest, "token_invalid")
-			h.mustPassword(t, h.public, "a@example.com", newPassword, oldPassword)
+			h.MustPassword(t, h.public, "a@example.com", newPassword, oldPassword)
 		})
 
 		t.Run("the customer's uuid in the path", func(t *testing.T) {
 			id := h.mustCustomer(t, h.secret, "uuid@example.com", "", "")
 			h.mustRequestReset(t, h.public, "my-app", "uuid@example.com")
 			tok := parseLink(t, h.mustResetLink(t, "uuid@example.com", 1)).token
-			var c struct {
-				Customer struct {
-					UUID string `json:"uuid"`
-				} `json:"customer"`
-			}
-			r := h.Do(t, request{Method: http.MethodGet, Path: "/api/v1/customers/" + id, Key: h.secret})
-			if err := jsonUnmarshal(r.Body, &c); err != nil || c.Customer.UUID == "" {
-				t.Fatalf("%s", r)
-			}
-			got := mustCustomerDoc(t, h.resetPassword(t, http.MethodPut, h.public, c.Customer.UUID, tok, newPassword))
+			uuid := apitest.MustJSON[struct {
+				Customer apitest.Customer `json:"customer"`
+			}](t, h.Get(t, h.secret, "/api/v1/customers/"+id), http.StatusOK).Customer.UUID
+			got := mustCustomerDoc(t, h.resetPassword(t, http.MethodPut, h.public, uuid, tok, newPassword))
 			if got.ID != id {
 				t.Errorf("_id %q, want the id %s", got.ID, id)
 			}
@@ -225,30 +220,17 @@ func TestResetTokenBinding(t *testing.T) {
 			tok := parseLink(t, h.mustResetLink(t, "late@example.com", 1)).token
 			h.clock.Advance(time.Hour + time.Second)
 			mustError(t, h.resetPassword(t, http.MethodPut, h.public, id, tok, newPassword), http.StatusBadRequest, "token_invalid")
-			h.mustPassword(t, h.public, "late@example.com", oldPassword, newPassword)
+			h.MustPassword(t, h.public, "late@example.com", oldPassword, newPassword)
 		})
 
 		t.Run("another purpose", func(t *testing.T) {
 			// A confirmation token of a registration, handed to the secret key.
-			r := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret,
-				Body: map[string]string{"email": "neu@example.com", "password": oldPassword}})
-			var reg struct {
-				Customer struct {
-					ID int64 `json:"id"`
-				} `json:"customer"`
-				ConfirmationToken string `json:"confirmation_token"`
-			}
-			if err := jsonUnmarshal(r.Body, &reg); err != nil || reg.ConfirmationToken == "" {
-				t.Fatalf("register: %s", r)
-			}
+			reg := h.MustRegister(t, h.secret, "neu@example.com", oldPassword)
 			id := itoa(reg.Customer.ID)
 			mustError(t, h.resetPassword(t, http.MethodPut, h.public, id, reg.ConfirmationToken, newPassword), http.StatusBadRequest, "token_invalid")
 			// Refused, not used up: it still confirms.
-			r = h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/confirmations", Key: h.public, Body: map[string]string{"token": reg.ConfirmationToken}})
-			if r.Status != http.StatusOK {
-				t.Fatalf("confirm after the refusal: %s", r)
-			}
-			h.mustPassword(t, h.public, "neu@example.com", oldPassword, newPassword)
+			h.MustConfirm(t, h.public, reg.ConfirmationToken)
+			h.MustPassword(t, h.public, "neu@example.com", oldPassword, newPassword)
 			h.mustNotLeak(t, reg.ConfirmationToken)
 		})
 
@@ -262,10 +244,10 @@ func TestResetTokenBinding(t *testing.T) {
 					mustError(t, h.resetPassword(t, http.MethodPut, key, path, tok, newPassword), http.StatusBadRequest, "token_invalid")
 				}
 			}
-			h.mustPassword(t, h.public, "hier@example.com", oldPassword, newPassword)
+			h.MustPassword(t, h.public, "hier@example.com", oldPassword, newPassword)
 			// Still usable in its own tenant.
 			h.mustReset(t, http.MethodPut, h.otherPublic, theirs, tok, newPassword)
-			h.mustPassword(t, h.otherPublic, "dort@example.com", newPassword, oldPassword)
+			h.MustPassword(t, h.otherPublic, "dort@example.com", newPassword, oldPassword)
 		})
 
 		t.Run("disabled after the link was sent", func(t *testing.T) {
@@ -361,7 +343,7 @@ func TestBadInput(t *testing.T) {
 		}
 		// None of them used the token up.
 		h.mustReset(t, http.MethodPut, h.public, id, tok, newPassword)
-		h.mustPassword(t, h.public, email, newPassword, oldPassword)
+		h.MustPassword(t, h.public, email, newPassword, oldPassword)
 		h.mustNotLeak(t, tok)
 	})
 }

@@ -265,7 +265,7 @@ func TestKeys(t *testing.T) {
 				{"pk_unknown", "api_key_invalid"},
 				{h.public, "secret_key_required"},
 			} {
-				mustError(t, h.post(t, k.key, path, body), http.StatusUnauthorized, k.code, "base")
+				mustError(t, h.Post(t, k.key, path, body), http.StatusUnauthorized, k.code, "base")
 			}
 			for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPatch} {
 				r := h.Do(t, request{Method: m, Path: path, Key: h.secret})
