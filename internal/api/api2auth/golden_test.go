@@ -35,7 +35,7 @@ func TestGolden(t *testing.T) {
 		g.Set("forgedToken", forge(v.token))
 		g.Exchange(t, "06_verify_invalid_jwt.http")
 		g.Exchange(t, "07_verify_unknown_user.http")
-		h.mustPassword(t, email, seedPassword, seedNewPassword)
+		h.MustPassword(t, h.Public, email, seedPassword, seedNewPassword)
 
 		g.Exchange(t, "08_forgot.http")
 		reset := h.mustResetToken(t, email, 2, resetURL)
@@ -46,7 +46,7 @@ func TestGolden(t *testing.T) {
 		g.Exchange(t, "12_resetpassword_wrong_user.http")
 		g.Exchange(t, "13_resetpassword.http")
 		g.Exchange(t, "14_resetpassword_token_used.http")
-		h.mustPassword(t, email, seedNewPassword, seedPassword)
+		h.MustPassword(t, h.Public, email, seedNewPassword, seedPassword)
 
 		g.Exchange(t, "15_forgot_unknown_email.http")
 		h.MustSetting(t, account.DefaultTenant, "api2.reveal_unknown_email", "true")

@@ -2,10 +2,8 @@ package api2auth_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"pforte/internal/account"
 	"pforte/internal/api/apitest"
@@ -46,8 +43,6 @@ const (
 	seedNewPassword = "APasswordIWontForgetAgain"
 	strongPassword  = "Jeffs-Kundenkonto-2030"
 	newPassword     = "Neues-Passwort-2031"
-
-	mailWait = 15 * time.Second
 )
 
 type harness struct {
@@ -69,18 +64,14 @@ type (
 // after the harness's own.
 func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *harness {
 	t.Helper()
-	logs := &apitest.LogBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opts = append([]apitest.Option{apitest.WithLogger(logger), apitest.WithRelay(), apitest.WithPublicURL(publicURL),
+	opts = append([]apitest.Option{apitest.WithLogs(), apitest.WithRelay(), apitest.WithPublicURL(publicURL),
 		apitest.WithSetting("reset_url", resetURL), apitest.WithSetting("api2.enabled", "true")}, opts...)
 	a := apitest.New(t, open, opts...)
-	h := &harness{Harness: a, svc: a.Svc, clock: a.Clock, smtp: a.SMTP, logs: logs}
+	h := &harness{Harness: a, svc: a.Svc, clock: a.Clock, smtp: a.SMTP, logs: a.Logs}
 	a.Client = &http.Client{Transport: a.Srv.Client().Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	a.Check = h.check
-	if _, err := h.svc.Tenants.Create(context.Background(), otherTenantSlug); err != nil {
-		t.Fatalf("CreateTenant: %v", err)
-	}
+	h.MustTenant(t, otherTenantSlug)
 	h.MustSetting(t, otherTenantSlug, "hosts", otherHost)
 	h.MustSetting(t, otherTenantSlug, "api2.enabled", "true")
 	h.MustSetting(t, otherTenantSlug, "reset_url", otherResetURL)
@@ -191,9 +182,8 @@ type fieldDoc struct {
 // code, a message and the request's id.
 func mustErrorDoc(t *testing.T, r *response) errorDoc {
 	t.Helper()
-	var e errorDoc
-	if err := apitest.DecodeStrict(r.Body, &e); err != nil {
-		t.Errorf("%s: not an error document: %v", r, err)
+	e, ok := apitest.CheckErrorDoc(t, r, func(e errorDoc) string { return e.RequestID })
+	if !ok {
 		return e
 	}
 	if e.Error == "" || e.Message == "" {
@@ -203,9 +193,6 @@ func mustErrorDoc(t *testing.T, r *response) errorDoc {
 		if f.Field == "" || f.Code == "" || f.Message == "" {
 			t.Errorf("%s: field error %+v", r, f)
 		}
-	}
-	if id := r.Header.Get("X-Request-Id"); id == "" || e.RequestID != id {
-		t.Errorf("%s: request_id %q, X-Request-Id %q", r, e.RequestID, id)
 	}
 	return e
 }
@@ -230,14 +217,7 @@ func mustError(t *testing.T, r *response, status int, code, field string) errorD
 // mustOK checks that r is the success document.
 func mustOK(t *testing.T, r *response) okDoc {
 	t.Helper()
-	if r.Status != http.StatusOK {
-		t.Fatalf("%s, want 200", r)
-	}
-	var ok okDoc
-	if err := apitest.DecodeStrict(r.Body, &ok); err != nil {
-		t.Fatalf("%s: %v", r, err)
-	}
-	return ok
+	return apitest.MustJSON[okDoc](t, r, http.StatusOK)
 }
 
 // redirect is a 303 to the frontend, taken apart.
@@ -307,75 +287,23 @@ func (h *harness) resetPassword(t *testing.T, host, username, token, pw string) 
 		Body: map[string]string{"password": pw}}, host)
 }
 
-// login tries a password through the native API with a public key of
-// tenant default: 201 or an error status.
-func (h *harness) login(t *testing.T, email, pw string) *response {
-	t.Helper()
-	return h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: h.Public,
-		Body: map[string]string{"email": email, "password": pw}})
-}
-
-// mustPassword checks that pw logs in and other does not.
-func (h *harness) mustPassword(t *testing.T, email, pw, other string) {
-	t.Helper()
-	if r := h.login(t, email, pw); r.Status != http.StatusCreated {
-		t.Errorf("login of %s with its password: %s", email, r)
-	}
-	if other != "" {
-		if r := h.login(t, email, other); r.Status != http.StatusUnauthorized {
-			t.Errorf("login of %s with another password: %s", email, r)
-		}
-	}
-}
-
 // ---- mail ----
 
-var linkPattern = regexp.MustCompile(`https?://[^\s<>"]+`)
-
-// mustMail waits until n mails to addr have arrived over SMTP and returns
+// mustMail waits until n mails to addr, in any case, have arrived over SMTP and returns
 // the n-th (from 1).
 func (h *harness) mustMail(t *testing.T, addr string, n int) mailtest.Message {
 	t.Helper()
-	deadline := time.Now().Add(mailWait)
-	for {
-		all := h.smtp.Messages()
-		var to []mailtest.Message
-		for _, m := range all {
-			if slices.ContainsFunc(m.To, func(a string) bool { return strings.EqualFold(a, addr) }) {
-				to = append(to, m)
-			}
-		}
-		if len(to) >= n {
-			m := to[n-1]
-			if m.ParseErr != nil {
-				t.Fatalf("mail to %s does not parse: %v", addr, m.ParseErr)
-			}
-			return m
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			t.Fatalf("%d of %d mails to %s arrived within %v", len(to), n, addr, mailWait)
-		}
-		h.smtp.WaitFor(t, len(all)+1, left)
-	}
+	return apitest.MustMailsToAnyCase(t, h.smtp, addr, n)[n-1]
 }
 
-// mailsTo counts the mails to addr that have arrived so far.
-func (h *harness) mailsTo(addr string) int {
-	n := 0
-	for _, m := range h.smtp.Messages() {
-		if slices.ContainsFunc(m.To, func(a string) bool { return strings.EqualFold(a, addr) }) {
-			n++
-		}
-	}
-	return n
-}
+// mailsTo counts the mails to addr, in any case, that have arrived so far.
+func (h *harness) mailsTo(addr string) int { return len(apitest.MessagesToAnyCase(h.smtp.Messages(), addr)) }
 
 // mustLink returns the one link of a mail's text that starts with prefix.
 func mustLink(t *testing.T, m mailtest.Message, prefix string) string {
 	t.Helper()
 	var found []string
-	for _, l := range linkPattern.FindAllString(m.Text, -1) {
+	for _, l := range apitest.Links(m.Text) {
 		if strings.HasPrefix(l, prefix) {
 			found = append(found, l)
 		}
@@ -482,17 +410,6 @@ func (h *harness) mustNotLeak(t *testing.T, jwts ...string) {
 		if strings.Contains(logs, s) {
 			t.Errorf("a JWT or token reached the log")
 		}
-		for _, r := range h.Responses() {
-			if bytes.Contains(r.Body, []byte(s)) {
-				t.Errorf("%s: the body carries a JWT or token", r)
-			}
-			for k, vs := range r.Header {
-				for _, v := range vs {
-					if strings.Contains(v, s) {
-						t.Errorf("%s: header %s carries a JWT or token", r, k)
-					}
-				}
-			}
-		}
+		h.CheckNotCarried(t, s, 0)
 	}
 }

@@ -3,6 +3,7 @@ package apitest
 import (
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,14 +13,26 @@ import (
 // MailWait bounds every wait for mail; a passing run never comes close.
 const MailWait = 15 * time.Second
 
-// MustMailsTo waits until n mails to exactly addr have arrived at srv and returns them all, oldest first. Each must
-// parse.
+// MustMailsTo waits until n mails to exactly addr have arrived at srv and
+// returns them all, oldest first. Each must parse.
 func MustMailsTo(t *testing.T, srv *mailtest.Server, addr string, n int) []mailtest.Message {
+	t.Helper()
+	return mustMails(t, srv, addr, n, false)
+}
+
+// MustMailsToAnyCase is MustMailsTo for addr in any case, for a test
+// that sends to one address in several.
+func MustMailsToAnyCase(t *testing.T, srv *mailtest.Server, addr string, n int) []mailtest.Message {
+	t.Helper()
+	return mustMails(t, srv, addr, n, true)
+}
+
+func mustMails(t *testing.T, srv *mailtest.Server, addr string, n int, anyCase bool) []mailtest.Message {
 	t.Helper()
 	deadline := time.Now().Add(MailWait)
 	for {
 		all := srv.Messages()
-		to := MessagesTo(all, addr)
+		to := messagesTo(all, addr, anyCase)
 		if len(to) >= n {
 			for _, m := range to {
 				if m.ParseErr != nil {
@@ -36,12 +49,20 @@ func MustMailsTo(t *testing.T, srv *mailtest.Server, addr string, n int) []mailt
 	}
 }
 
-// MessagesTo picks the mails to exactly addr out of ms: a test that
-// writes an address in other case than it was sent to finds none.
+// MessagesTo picks the mails to exactly addr out of ms.
 func MessagesTo(ms []mailtest.Message, addr string) []mailtest.Message {
+	return messagesTo(ms, addr, false)
+}
+
+// MessagesToAnyCase picks the mails to addr, in any case, out of ms.
+func MessagesToAnyCase(ms []mailtest.Message, addr string) []mailtest.Message {
+	return messagesTo(ms, addr, true)
+}
+
+func messagesTo(ms []mailtest.Message, addr string, anyCase bool) []mailtest.Message {
 	var out []mailtest.Message
 	for _, m := range ms {
-		if slices.Contains(m.To, addr) {
+		if slices.ContainsFunc(m.To, func(a string) bool { return a == addr || anyCase && strings.EqualFold(a, addr) }) {
 			out = append(out, m)
 		}
 	}

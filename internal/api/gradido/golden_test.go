@@ -36,14 +36,14 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := g.Var("created"), strconv.FormatInt(h.mustCustomer(t, h.Secret, id).CreatedAt.Unix(), 10); got != want {
+		if got, want := g.Var("created"), strconv.FormatInt(h.MustGetCustomer(t, h.Secret, id).CreatedAt.Unix(), 10); got != want {
 			t.Errorf("created %s, want the customer's %s", got, want)
 		}
 		if got, want := g.Var("publicHex"), h.publicHex(t, id); got != want {
 			t.Errorf("public_hex %s, want the service's %s", got, want)
 		}
 
-		h.mustConfirm(t, mustToken(t, h.mustMailTo(t, 1, seedEmail), confirmLink))
+		h.MustConfirm(t, h.Public, mustToken(t, h.mustMailTo(t, 1, seedEmail), confirmLink))
 		g.Exchange(t, "03_unsecureLogin_seed.http", apitest.Capture{Name: "sessionId", Path: []string{"session_id"}})
 		if g.Var("sessionId") == first {
 			t.Fatal("two logins answered one session id")

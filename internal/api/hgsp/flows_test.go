@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"pforte/internal/account"
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -274,8 +275,8 @@ func TestRegisterPublic(t *testing.T) {
 		if m == nil {
 			t.Fatalf("no confirmation link in\n%s", ms[0].Envelope.Text)
 		}
-		mustStatus(t, h.do(t, request{method: http.MethodPost, path: "/api/v1/confirmations", key: h.public,
-			body: `{"token":"` + m[1] + `"}`, contentType: "application/json"}), http.StatusOK)
+		apitest.MustStatus(t, h.do(t, request{Method: http.MethodPost, Path: "/api/v1/confirmations", Key: h.public,
+			Body: `{"token":"` + m[1] + `"}`, ContentType: "application/json"}), http.StatusOK)
 		if u := h.mustUser(t, "new-public@example.com"); u.State != "ACTIVE" || u.RefID != "6" || u.NaturalName.FirstName != "Anna" {
 			t.Errorf("confirmed: %+v", u)
 		}
@@ -449,8 +450,8 @@ func TestPasswordChange(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, open)
 		change := func(key, bearer string, pairs ...string) *response {
-			return h.do(t, request{method: http.MethodPost, path: "/passwordchangerequest", key: key, bearer: bearer,
-				body: doc("PasswordChangeRequest", pairs...)})
+			return h.do(t, request{Method: http.MethodPost, Path: "/passwordchangerequest", Key: key, Bearer: bearer,
+				Body: doc("PasswordChangeRequest", pairs...)})
 		}
 
 		t.Run("SSO", func(t *testing.T) {
@@ -471,7 +472,7 @@ func TestPasswordChange(t *testing.T) {
 			}
 			h.mustLogin(t, email, strongPw) // nothing changed
 
-			mustStatus(t, change("", token, "HMGUserID", me.HMGUserID, "OldPassword", strongPw, "NewPassword", "Selbst-geaendert-2030"), http.StatusNoContent)
+			apitest.MustStatus(t, change("", token, "HMGUserID", me.HMGUserID, "OldPassword", strongPw, "NewPassword", "Selbst-geaendert-2030"), http.StatusNoContent)
 			h.mustNoLogin(t, email, strongPw)
 			h.mustLogin(t, email, "Selbst-geaendert-2030")
 			// The token's own session lives on; the others end.
@@ -482,7 +483,7 @@ func TestPasswordChange(t *testing.T) {
 				t.Error("other session survived")
 			}
 			// With a key too, the session must be of its tenant.
-			mustStatus(t, change(h.public, token, "OldPassword", "Selbst-geaendert-2030", "NewPassword", "Nochmal-geaendert-2030"), http.StatusNoContent)
+			apitest.MustStatus(t, change(h.public, token, "OldPassword", "Selbst-geaendert-2030", "NewPassword", "Nochmal-geaendert-2030"), http.StatusNoContent)
 			h.mustLogin(t, email, "Nochmal-geaendert-2030")
 			// A mail tells the user.
 			if ms := h.mails(t, email); len(ms) == 0 || ms[0].Kind != account.MailPasswordChanged {
@@ -504,7 +505,7 @@ func TestPasswordChange(t *testing.T) {
 			mustError(t, change(h.secret, "", "HMGUserID", "ffffffff-ffff-4fff-bfff-ffffffffffff", "NewPassword", "Vom-Dienst-gesetzt-2030"), http.StatusNotFound, "customer_not_found")
 			h.mustLogin(t, email, strongPw)
 
-			mustStatus(t, change(h.secret, "", "HMGUserID", me.HMGUserID, "NewPassword", "Vom-Dienst-gesetzt-2030"), http.StatusNoContent)
+			apitest.MustStatus(t, change(h.secret, "", "HMGUserID", me.HMGUserID, "NewPassword", "Vom-Dienst-gesetzt-2030"), http.StatusNoContent)
 			h.mustNoLogin(t, email, strongPw)
 			h.mustLogin(t, email, "Vom-Dienst-gesetzt-2030")
 			if _, _, err := h.svc.Sessions.Lookup(context.Background(), 0, token); err == nil {
@@ -543,13 +544,13 @@ func TestPasswordReset(t *testing.T) {
 		mustElementError(t, reset(h.public, "nobody@example.com", code, "Zurueckgesetzt-2030"), "token_invalid", "ResetCode")
 		h.mustLogin(t, email, strongPw)
 
-		mustStatus(t, reset(h.public, email, code, "Zurueckgesetzt-2030"), http.StatusNoContent)
+		apitest.MustStatus(t, reset(h.public, email, code, "Zurueckgesetzt-2030"), http.StatusNoContent)
 		h.mustNoLogin(t, email, strongPw)
 		h.mustLogin(t, email, "Zurueckgesetzt-2030")
 		mustElementError(t, reset(h.public, email, code, "Nochmal-zurueck-2030"), "token_invalid", "ResetCode")
 
 		// With the secret key too.
-		mustStatus(t, reset(h.secret, email, codeOf(), "Mit-Dienstnutzer-zurueck-2030"), http.StatusNoContent)
+		apitest.MustStatus(t, reset(h.secret, email, codeOf(), "Mit-Dienstnutzer-zurueck-2030"), http.StatusNoContent)
 		h.mustLogin(t, email, "Mit-Dienstnutzer-zurueck-2030")
 
 		// Five wrong codes kill a reset code too.
@@ -578,10 +579,7 @@ func TestTenantIsolation(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		t.Parallel()
 		h := newHarness(t, open)
-		if _, err := h.svc.Tenants.Create(context.Background(), "other"); err != nil {
-			t.Fatal(err)
-		}
-		otherSecret, otherPublic := mustKeys(t, h.svc, "other")
+		otherSecret, otherPublic := h.MustTenant(t, "other")
 		const email = "isolated@example.com"
 		me := h.mustRegister(t, reg{Email: email, Password: strongPw})
 		code := h.mustActivationMail(t, email)
@@ -604,8 +602,8 @@ func TestTenantIsolation(t *testing.T) {
 		mustElementError(t, h.post(t, otherPublic, "/passwordresetrequest", doc("PasswordResetRequest", "Email", email, "ResetCode", rc.ResetCode, "NewPassword", "Fremd-gesetzt-2030")),
 			"token_invalid", "ResetCode")
 		// The SSO token with the other tenant's key is no session there.
-		mustError(t, h.do(t, request{method: http.MethodPost, path: "/passwordchangerequest", key: otherPublic, bearer: token,
-			body: doc("PasswordChangeRequest", "OldPassword", strongPw, "NewPassword", "Fremd-gesetzt-2030")}), http.StatusUnauthorized, "session_invalid")
+		mustError(t, h.do(t, request{Method: http.MethodPost, Path: "/passwordchangerequest", Key: otherPublic, Bearer: token,
+			Body: doc("PasswordChangeRequest", "OldPassword", strongPw, "NewPassword", "Fremd-gesetzt-2030")}), http.StatusUnauthorized, "session_invalid")
 		h.mustLogin(t, email, strongPw)
 		if c := h.mustStored(t, email); c.UUID != me.HMGUserID {
 			t.Errorf("changed: %+v", c)
@@ -632,9 +630,9 @@ func TestMethods(t *testing.T) {
 			{http.MethodGet, "/passwordchangerequest", "POST"},
 			{http.MethodPatch, "/passwordresetrequest", "GET, POST"},
 		} {
-			res := h.do(t, request{method: c.method, path: c.path, key: h.secret})
+			res := h.do(t, request{Method: c.method, Path: c.path, Key: h.secret})
 			if c.method == http.MethodHead {
-				mustStatus(t, res, http.StatusMethodNotAllowed)
+				apitest.MustStatus(t, res, http.StatusMethodNotAllowed)
 			} else {
 				mustError(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
 			}
