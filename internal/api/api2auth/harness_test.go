@@ -21,10 +21,9 @@ import (
 // The harness serves server.New over a fresh store through a real HTTP
 // server, with a clock the test controls, cheap argon2id parameters and a
 // mail relay that sends over real SMTP to a mailtest server. This API has
-// no key: requests name their tenant by Host, which apitest.Request cannot
-// set, so the harness sends the dialect's requests itself (send), without
-// following redirects. Every response has been checked for the invariants
-// of the whole dialect (see check) before a test sees it, and everything
+// no key: requests name their tenant by Host (see send), and redirects are
+// not followed. Every response has been checked for the invariants
+// of the whole dialect (see checkDoc) before a test sees it, and everything
 // the service and the server log is kept, to check that no token reaches
 // the log.
 
@@ -70,7 +69,7 @@ func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *ha
 	h := &harness{Harness: a, svc: a.Svc, clock: a.Clock, smtp: a.SMTP, logs: a.Logs}
 	a.Client = &http.Client{Transport: a.Srv.Client().Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	a.Check = h.check
+	a.Check = a.JSONDialectEach(dialect, checkDoc)
 	h.MustTenant(t, otherTenantSlug)
 	h.MustSetting(t, otherTenantSlug, "hosts", otherHost)
 	h.MustSetting(t, otherTenantSlug, "api2.enabled", "true")
@@ -82,21 +81,20 @@ func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *ha
 
 // send sends r with the Host header host (empty: the server's address, a
 // host no tenant names, so tenant default) and reads the whole answer,
-// which check sees first. Redirects are not followed. header holds
-// further header names and values, in pairs.
+// which the harness's Check sees first. Redirects are not followed. header
+// holds further header names and values, in pairs.
 func (h *harness) send(t *testing.T, r request, host string, header ...string) *response {
 	t.Helper()
-	out, err := h.roundTrip(r, host, header...)
-	if err != nil {
-		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
-	}
-	h.check(t, out)
-	return out
+	return h.Do(t, withHost(r, host, header...))
 }
 
 // roundTrip is send without the test: for goroutines, whose answers the
 // test checks afterwards.
 func (h *harness) roundTrip(r request, host string, header ...string) (*response, error) {
+	return h.RoundTrip(withHost(r, host, header...))
+}
+
+func withHost(r request, host string, header ...string) request {
 	r.Host = host
 	if len(header) > 0 {
 		r.Header = http.Header{}
@@ -104,7 +102,7 @@ func (h *harness) roundTrip(r request, host string, header ...string) (*response
 			r.Header.Set(header[i], header[i+1])
 		}
 	}
-	return h.RoundTrip(r)
+	return r
 }
 
 // do sends r to tenant default, for the golden replay.
@@ -117,24 +115,12 @@ func (h *harness) do(t *testing.T, r request) *response {
 // API's, which the tests use to log in).
 func dialect(path string) bool { return strings.HasPrefix(path, "/api/2/auth/") }
 
-// check holds for every answer: no 5xx; and for the dialect's, never
-// cached, always JSON (a redirect too), every error an error document and
-// every success the success document, each with the answer's status.
-func (h *harness) check(t *testing.T, r *response) {
+// checkDoc holds for every answer of the dialect, which apitest's
+// JSONDialectEach has recorded and checked to be JSON and never cached:
+// every error an error document and every success the success document,
+// each with the answer's status.
+func checkDoc(t *testing.T, r *response) {
 	t.Helper()
-	if r.Status >= 500 {
-		t.Errorf("server error: %s", r)
-	}
-	if !dialect(r.Path) {
-		return
-	}
-	h.Record(r)
-	if got := r.Header.Get("Cache-Control"); got != "no-store" {
-		t.Errorf("%s: Cache-Control %q, want no-store", r, got)
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("%s: Content-Type %q, want application/json", r, ct)
-	}
 	if r.Method == http.MethodHead {
 		return // no body
 	}
@@ -240,24 +226,6 @@ func mustRedirect(t *testing.T, r *response) redirect {
 	return redirect{base: m[1] + m[4], verified: m[2], status: status}
 }
 
-// withoutRequestID is an answer with its request id blanked, for
-// comparing two answers.
-func withoutRequestID(r *response) string {
-	var v map[string]any
-	if json.Unmarshal(r.Body, &v) == nil {
-		delete(v, "request_id")
-	}
-	b, _ := json.Marshal(v)
-	var hs []string
-	for k, vs := range r.Header {
-		if k != "X-Request-Id" && k != "Date" {
-			hs = append(hs, k+": "+strings.Join(vs, ","))
-		}
-	}
-	slices.Sort(hs)
-	return strconv.Itoa(r.Status) + " " + strings.Join(hs, "; ") + " " + string(b)
-}
-
 // ---- the dialect's calls, as a site makes them ----
 
 func (h *harness) register(t *testing.T, host, username, email, pw string) *response {
@@ -297,7 +265,9 @@ func (h *harness) mustMail(t *testing.T, addr string, n int) mailtest.Message {
 }
 
 // mailsTo counts the mails to addr, in any case, that have arrived so far.
-func (h *harness) mailsTo(addr string) int { return len(apitest.MessagesToAnyCase(h.smtp.Messages(), addr)) }
+func (h *harness) mailsTo(addr string) int {
+	return len(apitest.MessagesToAnyCase(h.smtp.Messages(), addr))
+}
 
 // mustLink returns the one link of a mail's text that starts with prefix.
 func mustLink(t *testing.T, m mailtest.Message, prefix string) string {

@@ -426,6 +426,17 @@ func (h *Harness) Responses() []*Response {
 // the dialect's paths, every response recorded (see Responses), never
 // cached, always JSON, and every error checked by errorDoc.
 func (h *Harness) JSONDialect(dialect func(path string) bool, errorDoc func(*testing.T, *Response)) func(*testing.T, *Response) {
+	return h.JSONDialectEach(dialect, func(t *testing.T, r *Response) {
+		t.Helper()
+		if r.Status >= 400 {
+			errorDoc(t, r)
+		}
+	})
+}
+
+// JSONDialectEach is JSONDialect with each checking every answer of the
+// dialect, not only its errors.
+func (h *Harness) JSONDialectEach(dialect func(path string) bool, each func(*testing.T, *Response)) func(*testing.T, *Response) {
 	return func(t *testing.T, r *Response) {
 		t.Helper()
 		if r.Status >= 500 {
@@ -441,9 +452,7 @@ func (h *Harness) JSONDialect(dialect func(path string) bool, errorDoc func(*tes
 		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("%s: Content-Type %q, want application/json", r, ct)
 		}
-		if r.Status >= 400 {
-			errorDoc(t, r)
-		}
+		each(t, r)
 	}
 }
 
@@ -494,6 +503,36 @@ func CheckErrorDoc[T any](t *testing.T, r *Response, requestID func(T) string) (
 		t.Errorf("%s: request id %q in the body, X-Request-Id %q", r, requestID(doc), id)
 	}
 	return doc, true
+}
+
+// Uniform is what two answers that must not be told apart share: the
+// status, every header but Date and X-Request-Id, and the body, a JSON
+// object without its request id ("request_id" or "requestId").
+func Uniform(r *Response) string {
+	var hs []string
+	for k, vs := range r.Header {
+		if k != "Date" && k != "X-Request-Id" {
+			hs = append(hs, k+": "+strings.Join(vs, ", "))
+		}
+	}
+	slices.Sort(hs)
+	body := string(r.Body)
+	var m map[string]any
+	if json.Unmarshal(r.Body, &m) == nil {
+		delete(m, "request_id")
+		delete(m, "requestId")
+		b, _ := json.Marshal(m)
+		body = string(b)
+	}
+	return fmt.Sprintf("%d\n%s\n%s", r.Status, strings.Join(hs, "\n"), body)
+}
+
+// MustSameAnswer checks that b cannot be told from a (see Uniform).
+func MustSameAnswer(t *testing.T, a, b *Response) {
+	t.Helper()
+	if ua, ub := Uniform(a), Uniform(b); ua != ub {
+		t.Errorf("answers differ:\n%s %s: %s\n%s %s: %s", a.Method, a.Path, ua, b.Method, b.Path, ub)
+	}
 }
 
 // CheckNotCarried checks the responses given to Record: no header of any

@@ -2,29 +2,11 @@ package native_test
 
 import (
 	"net/http"
-	"reflect"
 	"testing"
 
 	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
-
-// mustSameAnswer checks that two responses cannot be told apart: same
-// status, same headers apart from Date and X-Request-Id, and the same body
-// apart from the request id.
-func mustSameAnswer(t *testing.T, a, b *response) {
-	t.Helper()
-	if a.Status != b.Status {
-		t.Errorf("statuses differ:\n%s\n%s", a, b)
-		return
-	}
-	if ha, hb := headersApartFrom(a, "Date", "X-Request-Id"), headersApartFrom(b, "Date", "X-Request-Id"); !reflect.DeepEqual(ha, hb) {
-		t.Errorf("headers differ:\n%v\n%v", ha, hb)
-	}
-	if ba, bb := withoutRequestID(t, a), withoutRequestID(t, b); !reflect.DeepEqual(ba, bb) {
-		t.Errorf("bodies differ:\n%s\n%s", a, b)
-	}
-}
 
 // TestPublicRegistrationIsUniform: with a public key, registration answers
 // the same whether the email is new, pending, active, offline or disabled,
@@ -52,7 +34,7 @@ func TestPublicRegistrationIsUniform(t *testing.T) {
 				first = res
 				continue
 			}
-			mustSameAnswer(t, first, res)
+			apitest.MustSameAnswer(t, first, res)
 		}
 		// The new email was registered; the accounts were left alone.
 		if got := h.mustFind(t, "new@example.com"); len(got) != 1 || got[0].State != "pending" {
@@ -69,7 +51,7 @@ func TestPublicRegistrationIsUniform(t *testing.T) {
 		probeNew := h.Login(t, h.public, "new@example.com", "public-Secret-phrase")
 		probeActive := h.Login(t, h.public, "active@example.com", "public-Secret-phrase")
 		apitest.MustProblem(t, probeNew, http.StatusForbidden, "email_not_confirmed")
-		mustSameAnswer(t, probeNew, probeActive)
+		apitest.MustSameAnswer(t, probeNew, probeActive)
 		// The owner's own password still works, and the probe's does not.
 		h.mustLogin(t, "active@example.com", "active-Secret-phrase")
 	})
@@ -94,7 +76,7 @@ func TestPublicRegistrationUsernameDoesNotTellEmail(t *testing.T) {
 		}
 		unknown := register("nobody@example.com")
 		for _, email := range []string{"victim@example.com", "waiting@example.com"} {
-			t.Run(email, func(t *testing.T) { mustSameAnswer(t, unknown, register(email)) })
+			t.Run(email, func(t *testing.T) { apitest.MustSameAnswer(t, unknown, register(email)) })
 		}
 	})
 }
@@ -120,7 +102,7 @@ func TestPasswordResetRequestIsUniform(t *testing.T) {
 				first = res
 				continue
 			}
-			mustSameAnswer(t, first, res)
+			apitest.MustSameAnswer(t, first, res)
 		}
 		// The secret key: a token for the customer, none for the unknown
 		// email or the contact without an account.
@@ -155,7 +137,7 @@ func TestLoginFailuresAreUniform(t *testing.T) {
 		apitest.MustProblem(t, unknown, http.StatusUnauthorized, "invalid_credentials")
 		for _, email := range []string{"active@example.com", "pending@example.com", "offline@example.com", "invited@example.com", "disabled@example.com"} {
 			t.Run(email, func(t *testing.T) {
-				mustSameAnswer(t, unknown, h.Login(t, h.public, email, "wrong-Secret-phrase"))
+				apitest.MustSameAnswer(t, unknown, h.Login(t, h.public, email, "wrong-Secret-phrase"))
 			})
 		}
 	})

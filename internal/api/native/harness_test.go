@@ -82,29 +82,6 @@ func (h *harness) get(t *testing.T, key, path string) *response {
 	return h.Get(t, key, path)
 }
 
-// ---- assertions ----
-
-// withoutRequestID is a JSON body with its request_id removed, for comparing
-// answers that must not differ.
-func withoutRequestID(t *testing.T, r *response) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		t.Fatalf("%s: %v", r, err)
-	}
-	delete(m, "request_id")
-	return m
-}
-
-// headersApartFrom returns r's header without the named fields.
-func headersApartFrom(r *response, names ...string) http.Header {
-	h := r.Header.Clone()
-	for _, n := range names {
-		h.Del(n)
-	}
-	return h
-}
-
 // ---- flows, with the secret key of tenant default ----
 
 // mustRegister registers and returns the pending customer and its

@@ -30,7 +30,7 @@ func TestLoginThrottling(t *testing.T) {
 			k := h.Login(t, h.public, known, fmt.Sprintf("wrong-Secret-%d", i))
 			u := h.Login(t, h.public, unknown, fmt.Sprintf("wrong-Secret-%d", i))
 			apitest.MustProblem(t, k, http.StatusUnauthorized, "invalid_credentials")
-			mustSameAnswer(t, k, u)
+			apitest.MustSameAnswer(t, k, u)
 		}
 		// The sixth attempt is refused, even with the right password.
 		for _, attempt := range []string{"wrong-Secret-6", pw} {
@@ -40,7 +40,7 @@ func TestLoginThrottling(t *testing.T) {
 			if got := k.Header.Get("Retry-After"); got != "30" {
 				t.Errorf("Retry-After %q, want 30 (the lock is 30 s from the fifth failure)", got)
 			}
-			mustSameAnswer(t, k, u)
+			apitest.MustSameAnswer(t, k, u)
 		}
 		// Another spelling of the address shares the count.
 		apitest.MustProblem(t, h.Login(t, h.public, strings.ToUpper(known), pw), http.StatusTooManyRequests, "too_many_attempts")

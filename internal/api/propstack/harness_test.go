@@ -1,8 +1,6 @@
 package propstack_test
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -101,16 +99,6 @@ func mustError(t *testing.T, r *response, status int, code, field string) errorD
 		t.Fatalf("%s: no message for %q", r, field)
 	}
 	return e
-}
-
-// withoutRequestID is an error body with its request id blanked, for
-// comparing two answers.
-func withoutRequestID(t *testing.T, r *response) string {
-	t.Helper()
-	e := mustErrorDoc(t, r)
-	e.RequestID = ""
-	b, _ := json.Marshal(e)
-	return fmt.Sprintf("%d %s", r.Status, b)
 }
 
 // ---- the dialect's calls, as a site makes them ----
