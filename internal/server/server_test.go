@@ -37,9 +37,7 @@ func newServer(t *testing.T, open teststore.Opener, opts ...apitest.Option) *api
 
 // TestRouting: unknown paths and methods get problems, health checks answer.
 func TestRouting(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newServer(t, open)
 		for _, r := range []request{
 			{Method: http.MethodGet, Path: "/api/v1/nope"},

@@ -250,6 +250,17 @@ func New(t *testing.T, open teststore.Opener, opts ...Option) *Harness {
 	return h
 }
 
+// EachParallel runs test on a fresh store of each kind teststore.Each
+// knows, in parallel with each other and with the other parallel tests.
+func EachParallel(t *testing.T, test func(t *testing.T, open teststore.Opener)) {
+	t.Helper()
+	t.Parallel()
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		t.Parallel()
+		test(t, open)
+	})
+}
+
 // MustKey makes a new key of a tenant and returns it.
 func (h *Harness) MustKey(t *testing.T, tenant string, kind account.KeyKind) string {
 	t.Helper()

@@ -14,9 +14,7 @@ import (
 // over real SMTP, taken apart exactly as a site does (its query string
 // read, then the PUT sent), resets the password.
 func TestResetLinkOverSMTP(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email = "erika@example.com"
 		id := h.mustCustomer(t, h.secret, email, "Erika", "Mustermann")
@@ -46,9 +44,7 @@ func TestResetLinkOverSMTP(t *testing.T) {
 // TestResetLinkFallback: an unknown or missing appName gets the tenant's
 // default link, and an application of another tenant is unknown here.
 func TestResetLinkFallback(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		for _, c := range []struct{ name, email, query, want string }{
 			{"named application", "app@example.com", "?appName=my-app", appEndpoint},
@@ -94,9 +90,7 @@ func TestResetLinkFallback(t *testing.T) {
 // even to a secret key of a tenant whose delivery (both) hands tokens to
 // secret keys in the native API.
 func TestResetRequestSameAnswer(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email = "erika@example.com"
 		h.mustCustomer(t, h.secret, email, "Erika", "Mustermann")
@@ -127,9 +121,7 @@ func TestResetRequestSameAnswer(t *testing.T) {
 // a reset request through this dialect (which never hands out tokens)
 // does not void the link mailed before.
 func TestResetDeliveryReturn(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email = "erika@example.com"
 		id := h.mustCustomer(t, h.secret, email, "", "")
@@ -153,9 +145,7 @@ func TestResetDeliveryReturn(t *testing.T) {
 // purpose, and only once, within its hour. A token refused for another
 // customer is not used up.
 func TestResetTokenBinding(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 
 		t.Run("another customer's path", func(t *testing.T) {
@@ -252,9 +242,7 @@ func TestResetTokenBinding(t *testing.T) {
 // format (checked for every answer by the harness), and none uses up the
 // token.
 func TestBadInput(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email = "erika@example.com"
 		id := h.mustCustomer(t, h.secret, email, "", "")

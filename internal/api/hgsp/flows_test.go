@@ -18,9 +18,7 @@ const strongPw = "Ein-sicheres-Passwort-2030"
 // key: states, identifiers, salutations and the refusals, none of which
 // stores anything.
 func TestRegisterServiceUser(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 
 		t.Run("states", func(t *testing.T) {
@@ -134,9 +132,7 @@ func TestRegisterServiceUser(t *testing.T) {
 // account. An OFFLINE user keeps its HMGUserID, a PENDING one takes the
 // HMGUserID sent; any other state is a conflict.
 func TestRegisterAdoption(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const (
 			idA = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -195,9 +191,7 @@ func TestRegisterAdoption(t *testing.T) {
 // TestRegisterTemplate: a template user's locale and partner reference go
 // to the new user; an unknown template is a 400 that stores nothing.
 func TestRegisterTemplate(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const tmpl = "12345678-0000-4000-8000-00000000000f"
 		h.mustTemplate(t, tmpl, "en", "partner-9")
@@ -232,9 +226,7 @@ func TestRegisterTemplate(t *testing.T) {
 // registrations go through Register, and every one answers the same
 // 202, whether or not the address exists, in whatever state.
 func TestRegisterPublic(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustRegister(t, reg{Email: "exists-active@example.com", State: "ACTIVE", Password: strongPw})
 		h.mustRegister(t, reg{Email: "exists-pending@example.com"})
@@ -305,9 +297,7 @@ func TestRegisterPublic(t *testing.T) {
 // TestActivation: activation by code, with and without a password, from
 // the public and the secret key; wrong codes count and five kill the code.
 func TestActivation(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 
 		t.Run("with the password given at registration", func(t *testing.T) {
@@ -375,9 +365,7 @@ func TestActivation(t *testing.T) {
 // TestUsers: GET /users gives a fresh activation URL and code that work,
 // and revokes the ones issued before.
 func TestUsers(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustRegister(t, reg{Email: "fresh@example.com", Password: strongPw, RefID: "6"})
 		mailed := h.mustActivationMail(t, "fresh@example.com")
@@ -419,9 +407,7 @@ func TestUsers(t *testing.T) {
 
 // TestPasswordChange: the user with an SSO token, and a service user.
 func TestPasswordChange(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		change := func(key, bearer string, pairs ...string) *response {
 			return h.do(t, request{Method: http.MethodPost, Path: "/passwordchangerequest", Key: key, Bearer: bearer,
@@ -491,9 +477,7 @@ func TestPasswordChange(t *testing.T) {
 
 // TestPasswordReset: a reset code from GET, used by POST.
 func TestPasswordReset(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email = "reset@example.com"
 		h.mustRegister(t, reg{Email: email, State: "ACTIVE", Password: strongPw})
@@ -549,9 +533,7 @@ func TestPasswordReset(t *testing.T) {
 // TestTenantIsolation: a key of another tenant neither sees nor changes
 // the user, and its answers are those for an unknown user.
 func TestTenantIsolation(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		otherSecret, otherPublic := h.MustTenant(t, "other")
 		const email = "isolated@example.com"
@@ -591,9 +573,7 @@ func TestTenantIsolation(t *testing.T) {
 
 // TestMethods: other methods on HGSP paths are 405 errors in XML.
 func TestMethods(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		for _, c := range []struct{ method, path, allow string }{
 			{http.MethodGet, "/registeruserrequest", "POST"},

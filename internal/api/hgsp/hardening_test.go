@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"pforte/internal/api/apitest"
 	"pforte/internal/api/wire"
 	"pforte/internal/store/teststore"
 )
@@ -111,9 +112,7 @@ func hardeningCases() []hardeningCase {
 // TestXMLHardening: every hostile or broken document is a 4xx error
 // document, never a 5xx, and stores nothing: no customer, no mail.
 func TestXMLHardening(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		before := h.counts(t)
 		for _, c := range hardeningCases() {
@@ -142,9 +141,7 @@ func TestXMLHardening(t *testing.T) {
 // TestXMLAccepted: what a plain document may contain besides elements and
 // text, each of which must still register the user.
 func TestXMLAccepted(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		for i, c := range []struct {
 			name, body, contentType, first string
@@ -177,9 +174,7 @@ func TestXMLAccepted(t *testing.T) {
 // TestXMLHardeningEveryRoute: the attacks on every route that reads XML,
 // from the public key and the secret key.
 func TestXMLHardeningEveryRoute(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustRegister(t, reg{Email: "target@example.com", State: "ACTIVE", Password: strongPw})
 		token := h.mustLogin(t, "target@example.com", strongPw)

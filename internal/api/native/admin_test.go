@@ -21,9 +21,7 @@ func (h *harness) patch(t *testing.T, id int64, body any) *response {
 // TestAdminNeedsSecretKey: a public key reaches no admin endpoint, and
 // changes nothing trying.
 func TestAdminNeedsSecretKey(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		cs := h.mustSignUp(t, "admin-target@example.com", "target-Secret-phrase")
 		ref := "/api/v1/customers/" + itoa(cs.Customer.ID)
@@ -49,9 +47,7 @@ func TestAdminNeedsSecretKey(t *testing.T) {
 // TestAdminCustomers covers creating, finding, listing, changing and
 // deleting customers through the admin API.
 func TestAdminCustomers(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 
 		t.Run("invite", func(t *testing.T) {

@@ -13,9 +13,7 @@ import (
 // TestConcurrentTokenUse: of 16 concurrent uses of one token exactly one
 // succeeds; the others get token_invalid.
 func TestConcurrentTokenUse(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const n = 16
 
@@ -67,9 +65,7 @@ func mustOneWinner(t *testing.T, results []*response, win int) *response {
 // TestConcurrentRegistration: 50 concurrent secret-key registrations of
 // one email, spelt in several ways, make exactly one customer.
 func TestConcurrentRegistration(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		spellings := []string{"race@example.com", "Race@Example.com", "RACE@EXAMPLE.COM", "race@EXAMPLE.com"}
 		const n = 50
@@ -128,9 +124,7 @@ func TestConcurrentRegistration(t *testing.T) {
 // email has an account. Many short rounds, because a race is lost only
 // at the start of each.
 func TestConcurrentRegistrationAnswers(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const rounds, n = 40, 8
 		for round := range rounds {

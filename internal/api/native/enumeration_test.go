@@ -12,9 +12,7 @@ import (
 // the same whether the email is new, pending, active, offline or disabled,
 // and never carries a token.
 func TestPublicRegistrationIsUniform(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustRegister(t, "pending@example.com", "pending-Secret-phrase")
 		h.mustSignUp(t, "active@example.com", "active-Secret-phrase")
@@ -62,9 +60,7 @@ func TestPublicRegistrationIsUniform(t *testing.T) {
 // answer for a new email and for an email with an account has to be the
 // same, whatever the username.
 func TestPublicRegistrationUsernameDoesNotTellEmail(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		res := h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "owner@example.com", "password": "owner-Secret-phrase", "username": "taken"})
 		apitest.MustStatus(t, res, http.StatusCreated)
@@ -84,9 +80,7 @@ func TestPublicRegistrationUsernameDoesNotTellEmail(t *testing.T) {
 // TestPasswordResetRequestIsUniform: a reset request answers 202 the same
 // for known and unknown emails; only a secret key gets the token.
 func TestPasswordResetRequestIsUniform(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustSignUp(t, "known@example.com", "known-Secret-phrase")
 		h.mustCreate(t, map[string]any{"email": "offline@example.com", "state": "offline"})
@@ -121,9 +115,7 @@ func TestPasswordResetRequestIsUniform(t *testing.T) {
 // wrong password of an unconfirmed, disabled or offline customer give the
 // same 401.
 func TestLoginFailuresAreUniform(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustSignUp(t, "active@example.com", "active-Secret-phrase")
 		h.mustRegister(t, "pending@example.com", "pending-Secret-phrase")

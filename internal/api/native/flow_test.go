@@ -17,9 +17,7 @@ import (
 // would: register, confirm, look at the session, log in, log out, reset
 // the password and log in with the new one.
 func TestWalk(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email, pw, newPw = "Walker@Example.com", "first-Secret-phrase", "second-Secret-phrase"
 
@@ -112,9 +110,7 @@ func TestWalk(t *testing.T) {
 // TestReregistration covers registering an email that already has a
 // customer, in each state that matters.
 func TestReregistration(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 
 		t.Run("registrations of a pending email coexist until one is confirmed", func(t *testing.T) {
@@ -198,9 +194,7 @@ func TestReregistration(t *testing.T) {
 // TestTokens covers the one-time tokens: used once, within their lifetime,
 // for their purpose and tenant only, and replaced by newer ones.
 func TestTokens(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const confirmPath, resetPath, invitePath = "/api/v1/confirmations", "/api/v1/password-resets/complete", "/api/v1/invitations/accept"
 
@@ -332,9 +326,7 @@ func TestTokens(t *testing.T) {
 // TestSessions covers the idle timeout, the absolute lifetime and the
 // tenant a session belongs to.
 func TestSessions(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email, pw = "sessions@example.com", "sessions-Secret-phrase"
 		h.mustSignUp(t, email, pw)
@@ -392,9 +384,7 @@ func TestSessions(t *testing.T) {
 
 // TestAPIKeys covers unknown, missing and revoked keys.
 func TestAPIKeys(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		body := map[string]any{"email": "keys@example.com", "password": "keys-Secret-phrase"}
 		for _, key := range []string{"", "sk_unknown", h.secret + "x", strings.Repeat("k", 300)} {

@@ -14,9 +14,7 @@ import (
 // problem with a code (and field entries for validation), and nothing is
 // stored.
 func TestRegistrationBadInput(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		valid := func(email string) string {
 			return fmt.Sprintf(`{"email":%q,"password":"fine-Secret-phrase"}`, email)
@@ -177,9 +175,7 @@ func TestRegistrationBadInput(t *testing.T) {
 // malformed, oversized, mistyped and unknown input the same way, before it
 // changes anything.
 func TestStructuralErrorsEverywhere(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email, pw = "structure@example.com", "structure-Secret-phrase"
 		cs := h.mustSignUp(t, email, pw)

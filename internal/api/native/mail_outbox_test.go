@@ -66,9 +66,7 @@ func mustUniqueDelivery(t *testing.T, srv *mailtest.Server, ms []account.MailVie
 // the Message-ID it was queued with. The clock is the service's: the test
 // steps it a second at a time and lets the relay catch up at each step.
 func TestMailOutage(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open, apitest.WithRelay())
 		srv := h.SMTP
 		srv.Refuse()
@@ -150,9 +148,7 @@ func TestMailOutage(t *testing.T) {
 // reason, erases its content, and it is never tried again; other mail
 // goes on.
 func TestMailPermanentFailure(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open, apitest.WithRelay())
 		srv := h.SMTP
 		srv.RejectRecipient("bounce@example.com")
@@ -203,9 +199,7 @@ func TestMailPermanentFailure(t *testing.T) {
 // only for its lease; then the running relay sends it, with the same
 // Message-ID.
 func TestMailLeaseRecovery(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		ctx := context.Background()
 		srv := mailtest.Start(t)
 		h := newHarness(t, open, apitest.WithMailLease(time.Minute))
@@ -408,9 +402,7 @@ func checkNotAtRest(t *testing.T, st account.Store, dump teststore.Dumper) {
 // middle of DATA are retried after the backoff, and the mail then arrives
 // once, with the Message-ID it was queued with.
 func TestMailTemporaryFailures(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		// A backoff far below the clock's steps: each step makes the mail due.
 		h := newHarness(t, open, apitest.WithRelay(), apitest.WithMailRetry(10*time.Millisecond))
 		srv := h.SMTP
@@ -454,9 +446,7 @@ func TestMailTemporaryFailures(t *testing.T) {
 // and queueing. (It shows that no request waits on SMTP; the latency
 // itself is measured outside the test suite, not asserted here.)
 func TestMailAPIDoesNotWaitForSMTP(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		srv := mailtest.Start(t)
 		srv.Slow(time.Hour)
 		h := newHarness(t, open)
@@ -496,9 +486,7 @@ func TestMailAPIDoesNotWaitForSMTP(t *testing.T) {
 // TestMailGiveUp: a mail that could not be delivered for 48 hours fails,
 // saying so, and is not sent when SMTP comes back.
 func TestMailGiveUp(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open, apitest.WithRelay())
 		srv := h.SMTP
 		srv.Refuse()

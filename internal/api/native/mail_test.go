@@ -243,9 +243,7 @@ func endpointLink(endpoint string, customerID int64, token, action string) strin
 // built from the chosen application; the token taken out of the link
 // confirms the account.
 func TestMailConfirmationLinks(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open, apitest.WithRelay())
 		srv := h.SMTP
 		h.mustApps(t)
@@ -454,9 +452,7 @@ func TestMailDeliveryModes(t *testing.T) {
 // link preview does, is a GET, and no GET uses a token up: pforte answers
 // 405 and the token then still works.
 func TestMailLinkGETConsumesNothing(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open, apitest.WithRelay())
 		srv := h.SMTP
 		h.mustApps(t)
@@ -508,9 +504,7 @@ func TestMailLinkGETConsumesNothing(t *testing.T) {
 // has an account mails its owner a reset link instead of making a second
 // account.
 func TestMailPasswordReset(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open, apitest.WithRelay())
 		srv := h.SMTP
 		h.mustApps(t)
@@ -574,9 +568,7 @@ var codeLine = regexp.MustCompile(`(?m)^\s*([0-9]{8})\s*$`)
 // an invitation with a link and an 8-digit code; accepting with the code
 // activates the account and kills the link.
 func TestMailInvitation(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open, apitest.WithRelay())
 		srv := h.SMTP
 		h.mustApps(t)
@@ -617,9 +609,7 @@ func TestMailInvitation(t *testing.T) {
 // registration's password; past three confirmation mails an hour the
 // requests still answer 202 but send nothing, until the hour is over.
 func TestMailResend(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open, apitest.WithRelay())
 		srv := h.SMTP
 		h.mustApps(t)
@@ -674,9 +664,7 @@ func TestMailResend(t *testing.T) {
 // and resend") holds for repeated registrations too, so a public
 // registration form cannot flood an address that has not confirmed yet.
 func TestMailConfirmationLimitCountsRegistrations(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open, apitest.WithRelay())
 		srv := h.SMTP
 		const email = "flooded@example.com"
@@ -713,9 +701,7 @@ func writeTemplates(t *testing.T, files map[string]string) string {
 // mail; a broken one is refused when it is set, and the one in force
 // stays.
 func TestMailTemplateOverride(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open, apitest.WithRelay())
 		srv := h.SMTP
 		h.mustApps(t)
@@ -772,9 +758,7 @@ func TestMailTemplateOverride(t *testing.T) {
 // as unsent, with its link for the operator to see, and the flow works
 // from there.
 func TestMailWithoutRelay(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustApps(t)
 		const email = "local@example.com"
@@ -808,9 +792,7 @@ func TestMailWithoutRelay(t *testing.T) {
 // mail, and an application name of another tenant means nothing; a
 // locale given in the registration beats Accept-Language.
 func TestMailSenderRecipientAndTenants(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open, apitest.WithRelay())
 		srv := h.SMTP
 		h.mustApps(t)

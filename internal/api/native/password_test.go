@@ -19,9 +19,7 @@ import (
 // refused with Retry-After, the same for an unknown email, and the lock
 // ends with time; a right password then resets the count.
 func TestLoginThrottling(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const known, unknown, pw = "throttled@example.com", "ghost@example.com", "throttled-Secret-phrase"
 		h.mustSignUp(t, known, pw)
@@ -91,9 +89,7 @@ func TestLoginThrottling(t *testing.T) {
 // TestLoginHardLimit: after 100 consecutive failures an address stays
 // locked however long one waits, until a password reset.
 func TestLoginHardLimit(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email, pw = "besieged@example.com", "besieged-Secret-phrase"
 		h.mustSignUp(t, email, pw)
@@ -116,9 +112,7 @@ func TestLoginHardLimit(t *testing.T) {
 // TestImportedBcrypt: a customer imported with a bcrypt hash logs in, and
 // the hash is replaced by argon2id of the whole password.
 func TestImportedBcrypt(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		ctx := context.Background()
 
@@ -177,9 +171,7 @@ func TestImportedBcrypt(t *testing.T) {
 // hash, a burst of logins gets 503 busy with Retry-After for what does not
 // fit, never a 500, and the right answer for the rest.
 func TestHashingPoolBusy(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		slow := apitest.CheapParams()
 		slow.Memory = 32 << 10 // 32 MiB: far slower than a request's way to the pool
 		h := newHarness(t, open, apitest.WithHashing(slow, password.NewPool(1, 1)))

@@ -16,9 +16,7 @@ import (
 // A public caller never learns that a username is taken, and so cannot
 // link a username to its email; the username waits in the claim.
 func TestPublicRegistrationNeverRevealsUsernames(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		apitest.MustStatus(t, h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "alice@example.com", "password": "alice-Secret-phrase", "username": "alice"}), http.StatusCreated)
 		for _, email := range []string{"alice@example.com", "mallory@example.com"} {
@@ -36,9 +34,7 @@ func TestPublicRegistrationNeverRevealsUsernames(t *testing.T) {
 
 // Tokens die with the facts they were issued for.
 func TestTokensDieWithTheirFacts(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		t.Run("email change", func(t *testing.T) {
 			cs := h.mustSignUp(t, "old@example.com", "old-Secret-phrase")
@@ -70,9 +66,7 @@ func TestTokensDieWithTheirFacts(t *testing.T) {
 // Re-enabling restores the state a customer was disabled from: disabling
 // must not promote an offline contact or a pending account.
 func TestEnableRestoresState(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		for _, state := range []string{"offline", "pending", "active"} {
 			c := h.mustCreate(t, map[string]any{"email": state + "@example.com", "state": state, "password": "some-Secret-phrase"})
@@ -92,9 +86,7 @@ func TestEnableRestoresState(t *testing.T) {
 // Parallel wrong passwords cannot slip past the throttle: attempts are
 // counted before they are checked.
 func TestThrottleHoldsUnderParallelGuessing(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustSignUp(t, "target@example.com", "target-Secret-phrase")
 		results := h.burst(t, 30, func(i int) request {
@@ -121,9 +113,7 @@ func TestThrottleHoldsUnderParallelGuessing(t *testing.T) {
 // Without mail delivery a public reset request changes nothing: the token
 // the site mailed itself stays valid.
 func TestPublicResetRequestKeepsTheSitesToken(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		if err := h.svc.Tenants.Set(context.Background(), "default", "delivery", "return"); err != nil {
 			t.Fatal(err)
@@ -138,9 +128,7 @@ func TestPublicResetRequestKeepsTheSitesToken(t *testing.T) {
 
 // Neither an id nor a uuid: 404, never a database error.
 func TestCustomerRefsThatAreNoIDs(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		for _, ref := range []string{"%00", "abc", "11efbcf6-1628-4719-a18b-b3e6f12b113", "-1", "99999999999999999999", "%E2%80%AE"} {
 			for _, method := range []string{http.MethodGet, http.MethodDelete} {
@@ -154,9 +142,7 @@ func TestCustomerRefsThatAreNoIDs(t *testing.T) {
 // Without a locale, registration takes it from Accept-Language, else from
 // the tenant's default_locale.
 func TestRegistrationLocale(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		for _, tc := range []struct{ email, accept, locale, want string }{
 			{"plain@example.com", "", "", "de"},
@@ -181,9 +167,7 @@ func TestRegistrationLocale(t *testing.T) {
 // Imported hashes: bcrypt up to cost 14 is accepted and upgraded at the
 // first login; anything else is refused before it is stored.
 func TestImportPasswordHash(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		hash, _ := bcrypt.GenerateFromPassword([]byte("old-system-phrase"), bcrypt.MinCost)
 		c := h.mustCreate(t, map[string]any{"email": "imported@example.com", "password_hash": string(hash)})
