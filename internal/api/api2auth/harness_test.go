@@ -187,13 +187,7 @@ func mustErrorDoc(t *testing.T, r *response) errorDoc {
 // that field (when not empty) is named.
 func mustError(t *testing.T, r *response, status int, code, field string) errorDoc {
 	t.Helper()
-	if r.Status != status {
-		t.Fatalf("%s, want %d %s", r, status, code)
-	}
-	e := mustErrorDoc(t, r)
-	if e.Error != code {
-		t.Fatalf("%s: error %q, want %q", r, e.Error, code)
-	}
+	e := apitest.MustError(t, r, status, code, mustErrorDoc, func(e errorDoc) string { return e.Error })
 	if field != "" && !slices.ContainsFunc(e.Fields, func(f fieldDoc) bool { return f.Field == field }) {
 		t.Fatalf("%s: no error on %q", r, field)
 	}

@@ -516,6 +516,21 @@ func CheckErrorDoc[T any](t *testing.T, r *Response, requestID func(T) string) (
 	return doc, true
 }
 
+// MustError checks that r has the status and is an error document, which
+// doc decodes and checks as its dialect's, with the code that codeOf reads
+// from it.
+func MustError[T any](t *testing.T, r *Response, status int, code string, doc func(*testing.T, *Response) T, codeOf func(T) string) T {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("%s, want %d %s", r, status, code)
+	}
+	e := doc(t, r)
+	if got := codeOf(e); got != code {
+		t.Fatalf("%s: code %q, want %q", r, got, code)
+	}
+	return e
+}
+
 // Uniform is what two answers that must not be told apart share: the
 // status, every header but Date and X-Request-Id, and the body, a JSON
 // object without its request id ("request_id" or "requestId").

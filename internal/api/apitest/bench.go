@@ -2,10 +2,15 @@ package apitest
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"pforte/internal/account"
 	"pforte/internal/password"
+	"pforte/internal/server"
 	"pforte/internal/store/teststore"
 )
 
@@ -39,4 +44,23 @@ func BenchService(b *testing.B) (*account.Service, string) {
 		b.Fatal(err)
 	}
 	return svc, key
+}
+
+// Handler is server.New for svc, logging nowhere: what a benchmark sends
+// its requests to.
+func Handler(svc *account.Service) http.Handler {
+	return server.New(server.Deps{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+}
+
+// ServeJSON posts a JSON body to path with the key (none when empty)
+// straight to h, without a network, and returns the answer.
+func ServeJSON(h http.Handler, path, key, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("X-API-KEY", key)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
 }

@@ -96,14 +96,7 @@ func mustErrorDoc(t *testing.T, r *response) errorDoc {
 // mustError checks that r is an error with this status and code.
 func mustError(t *testing.T, r *response, status int, code string) errorDoc {
 	t.Helper()
-	if r.Status != status {
-		t.Fatalf("%s, want %d %s", r, status, code)
-	}
-	e := mustErrorDoc(t, r)
-	if e.Code != code {
-		t.Fatalf("%s: code %q, want %q", r, e.Code, code)
-	}
-	return e
+	return apitest.MustError(t, r, status, code, mustErrorDoc, func(e errorDoc) string { return e.Code })
 }
 
 // ---- the dialect's calls, as a site makes them ----

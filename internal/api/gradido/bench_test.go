@@ -2,15 +2,12 @@ package gradido_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"pforte/internal/account"
 	"pforte/internal/api/apitest"
-	"pforte/internal/server"
 )
 
 // BenchmarkLoginHTTPGradido is seed 002's keyless POST
@@ -22,14 +19,11 @@ func BenchmarkLoginHTTPGradido(b *testing.B) {
 	if err := svc.Tenants.Set(context.Background(), account.DefaultTenant, "gradido.allow_password_via_json", "true"); err != nil {
 		b.Fatal(err)
 	}
-	h := server.New(server.Deps{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+	h := apitest.Handler(svc)
 	body := `{"email":"` + apitest.BenchEmail + `","password":"` + apitest.BenchPassword + `"}`
 	b.ReportAllocs()
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, "/login_api/unsecureLogin", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := apitest.ServeJSON(h, "/login_api/unsecureLogin", "", body)
 		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"state":"success"`) {
 			b.Fatalf("login: %d %s", rec.Code, rec.Body)
 		}

@@ -5,16 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/api/apitest"
 	"pforte/internal/mail"
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/password"
-	"pforte/internal/server"
 	"pforte/internal/store/teststore"
 )
 
@@ -58,16 +56,12 @@ func newMailBench(b *testing.B, retryBase time.Duration) *mailBench {
 	go func() { relay.Run(relayCtx); close(done) }()
 	b.Cleanup(func() { stop(); <-done })
 	return &mailBench{smtp: smtp, key: key, svc: svc,
-		handler: server.New(server.Deps{Service: svc, Logger: slog.New(slog.DiscardHandler)})}
+		handler: apitest.Handler(svc)}
 }
 
 func (m *mailBench) register(b *testing.B, i int) {
 	body := fmt.Sprintf(`{"email":"bench%d@example.com","password":"correct horse battery staple"}`, i)
-	req := httptest.NewRequest(http.MethodPost, "/api/v1/registrations", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-API-KEY", m.key)
-	rec := httptest.NewRecorder()
-	m.handler.ServeHTTP(rec, req)
+	rec := apitest.ServeJSON(m.handler, "/api/v1/registrations", m.key, body)
 	if rec.Code != http.StatusAccepted {
 		b.Fatalf("register: %d %s", rec.Code, rec.Body)
 	}

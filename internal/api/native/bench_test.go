@@ -2,16 +2,12 @@ package native_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
-	"strings"
 	"testing"
 
 	"pforte/internal/api/apitest"
 	"pforte/internal/password"
-	"pforte/internal/server"
 )
 
 // The two benchmarks below run at the default argon2id parameters. A login
@@ -37,15 +33,11 @@ func BenchmarkArgon2idDefault(b *testing.B) {
 // argon2id verify, session insert and the JSON answer.
 func BenchmarkLoginHTTP(b *testing.B) {
 	svc, key := apitest.BenchService(b)
-	h := server.New(server.Deps{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+	h := apitest.Handler(svc)
 	body := `{"email":"` + apitest.BenchEmail + `","password":"` + apitest.BenchPassword + `"}`
 	b.ReportAllocs()
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, "/api/v1/sessions", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-API-KEY", key)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := apitest.ServeJSON(h, "/api/v1/sessions", key, body)
 		if rec.Code != http.StatusCreated {
 			b.Fatalf("login: %d %s", rec.Code, rec.Body)
 		}
@@ -58,17 +50,13 @@ func BenchmarkLoginHTTP(b *testing.B) {
 // its time does not tell whether registrations are waiting.
 func BenchmarkLoginHTTPWrongPassword(b *testing.B) {
 	svc, key := apitest.BenchService(b)
-	h := server.New(server.Deps{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+	h := apitest.Handler(svc)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		i++
 		body := `{"email":"nobody` + strconv.Itoa(i) + `@example.com","password":"wrong horse battery staple"}`
-		req := httptest.NewRequest(http.MethodPost, "/api/v1/sessions", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-API-KEY", key)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := apitest.ServeJSON(h, "/api/v1/sessions", key, body)
 		if rec.Code != http.StatusUnauthorized {
 			b.Fatalf("login: %d %s", rec.Code, rec.Body)
 		}

@@ -72,15 +72,7 @@ func TestMailOutage(t *testing.T) {
 		srv.Refuse()
 
 		const n = 20
-		for i, res := range h.burst(t, n, func(i int) request {
-			return request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.public,
-				Body: map[string]any{"email": fmt.Sprintf("outage-%02d@example.com", i), "password": mailPassword}}
-		}) {
-			if res == nil {
-				t.Fatalf("registration %d failed", i)
-			}
-			mustAccepted(t, res)
-		}
+		h.mustRegisterAtOnce(t, n, "outage-%02d@example.com")
 		ms := h.mustQuiesce(t)
 		if len(ms) != n {
 			t.Fatalf("%d mails queued, want %d", len(ms), n)
@@ -250,6 +242,21 @@ func tokenFromText(t *testing.T, m mailtest.Message) string {
 	return ""
 }
 
+// mustRegisterAtOnce registers n addresses (format with the number) at
+// once through the public key.
+func (h *harness) mustRegisterAtOnce(t *testing.T, n int, format string) {
+	t.Helper()
+	for i, res := range h.burst(t, n, func(i int) request {
+		return request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.public,
+			Body: map[string]any{"email": fmt.Sprintf(format, i), "password": mailPassword}}
+	}) {
+		if res == nil {
+			t.Fatalf("registration %d failed", i)
+		}
+		mustAccepted(t, res)
+	}
+}
+
 // countingSender counts the mails it sends.
 type countingSender struct {
 	mail.Sender
@@ -296,15 +303,7 @@ func TestMailTwoRelaysOnePostgres(t *testing.T) {
 	}
 
 	const n = 40
-	for i, res := range h.burst(t, n, func(i int) request {
-		return request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.public,
-			Body: map[string]any{"email": fmt.Sprintf("replica-%02d@example.com", i), "password": mailPassword}}
-	}) {
-		if res == nil {
-			t.Fatalf("registration %d failed", i)
-		}
-		mustAccepted(t, res)
-	}
+	h.mustRegisterAtOnce(t, n, "replica-%02d@example.com")
 
 	cfg, err := mail.ParseSMTPURL(srv.URL())
 	if err != nil {

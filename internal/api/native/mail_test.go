@@ -53,6 +53,15 @@ func (h *harness) mustApps(t *testing.T) {
 	}
 }
 
+// newMailHarness is a harness whose relay mails over SMTP to srv, with the
+// applications of mustApps.
+func newMailHarness(t *testing.T, open teststore.Opener) (*harness, *mailtest.Server) {
+	t.Helper()
+	h := newHarness(t, open, apitest.WithRelay())
+	h.mustApps(t)
+	return h, h.SMTP
+}
+
 // mustRegisterPublic registers through the public key, as a browser does,
 // with an Accept-Language header unless lang is empty, and expects the
 // uniform 202.
@@ -244,9 +253,7 @@ func endpointLink(endpoint string, customerID int64, token, action string) strin
 // confirms the account.
 func TestMailConfirmationLinks(t *testing.T) {
 	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
-		h := newHarness(t, open, apitest.WithRelay())
-		srv := h.SMTP
-		h.mustApps(t)
+		h, srv := newMailHarness(t, open)
 
 		t.Run("link template, German", func(t *testing.T) {
 			const email = "erika@example.com"
@@ -453,9 +460,7 @@ func TestMailDeliveryModes(t *testing.T) {
 // 405 and the token then still works.
 func TestMailLinkGETConsumesNothing(t *testing.T) {
 	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
-		h := newHarness(t, open, apitest.WithRelay())
-		srv := h.SMTP
-		h.mustApps(t)
+		h, srv := newMailHarness(t, open)
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{
 			"email": "scanned@example.com", "password": mailPassword, "app": "zweite"})
 		h.mustCreate(t, map[string]any{"email": "reset-scanned@example.com", "password": mailPassword})
@@ -505,9 +510,7 @@ func TestMailLinkGETConsumesNothing(t *testing.T) {
 // account.
 func TestMailPasswordReset(t *testing.T) {
 	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
-		h := newHarness(t, open, apitest.WithRelay())
-		srv := h.SMTP
-		h.mustApps(t)
+		h, srv := newMailHarness(t, open)
 		const email = "rita@example.com"
 		h.mustCreate(t, map[string]any{"email": email, "password": mailPassword, "first_name": "Rita", "locale": "en"})
 
@@ -569,9 +572,7 @@ var codeLine = regexp.MustCompile(`(?m)^\s*([0-9]{8})\s*$`)
 // activates the account and kills the link.
 func TestMailInvitation(t *testing.T) {
 	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
-		h := newHarness(t, open, apitest.WithRelay())
-		srv := h.SMTP
-		h.mustApps(t)
+		h, srv := newMailHarness(t, open)
 		const email = "ina@example.com"
 		c := h.mustCreate(t, map[string]any{"email": email, "first_name": "Ina", "app": "zweite"})
 		if c.Customer.State != "pending" {
@@ -610,9 +611,7 @@ func TestMailInvitation(t *testing.T) {
 // requests still answer 202 but send nothing, until the hour is over.
 func TestMailResend(t *testing.T) {
 	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
-		h := newHarness(t, open, apitest.WithRelay())
-		srv := h.SMTP
-		h.mustApps(t)
+		h, srv := newMailHarness(t, open)
 
 		const email = "later@example.com"
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword, "app": "immobilien"})
@@ -702,9 +701,7 @@ func writeTemplates(t *testing.T, files map[string]string) string {
 // stays.
 func TestMailTemplateOverride(t *testing.T) {
 	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
-		h := newHarness(t, open, apitest.WithRelay())
-		srv := h.SMTP
-		h.mustApps(t)
+		h, srv := newMailHarness(t, open)
 		good := writeTemplates(t, map[string]string{"de/confirm.txt": `{{define "subject"}}Willkommen bei Meine Immobilien{{end}}
 {{define "text"}}Willkommen{{with .Name}}, {{.}}{{end}}! Bitte bestätigen Sie hier: {{.Link}}{{.Token}}{{end}}`})
 		h.MustSetting(t, account.DefaultTenant, "templates", good)
@@ -793,9 +790,7 @@ func TestMailWithoutRelay(t *testing.T) {
 // locale given in the registration beats Accept-Language.
 func TestMailSenderRecipientAndTenants(t *testing.T) {
 	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
-		h := newHarness(t, open, apitest.WithRelay())
-		srv := h.SMTP
-		h.mustApps(t)
+		h, srv := newMailHarness(t, open)
 
 		t.Run("names cannot inject", func(t *testing.T) {
 			const email = "target@example.com"

@@ -88,13 +88,7 @@ func mustErrorDoc(t *testing.T, r *response) errorDoc {
 // that field (when not empty) has a message.
 func mustError(t *testing.T, r *response, status int, code, field string) errorDoc {
 	t.Helper()
-	if r.Status != status {
-		t.Fatalf("%s, want %d %s", r, status, code)
-	}
-	e := mustErrorDoc(t, r)
-	if e.Code != code {
-		t.Fatalf("%s: code %q, want %q", r, e.Code, code)
-	}
+	e := apitest.MustError(t, r, status, code, mustErrorDoc, func(e errorDoc) string { return e.Code })
 	if field != "" && len(e.Errors[field]) == 0 {
 		t.Fatalf("%s: no message for %q", r, field)
 	}
