@@ -53,7 +53,7 @@ func TestGolden(t *testing.T) {
 		g.Exchange(t, "16_forgot_unknown_email_reveal.http")
 		h.MustSetting(t, account.DefaultTenant, "api2.reveal_unknown_email", "false")
 
-		for _, name := range []string{
+		g.Exchanges(t,
 			"17_register_missing_fields.http",
 			"18_register_unknown_field.http",
 			"19_register_weak_password.http",
@@ -62,9 +62,7 @@ func TestGolden(t *testing.T) {
 			"22_verify_missing_token.http",
 			"23_wrong_method.http",
 			"24_wrong_content_type.http",
-		} {
-			g.Exchange(t, name)
-		}
+		)
 		g.MustAllUsed(t)
 		h.mustNotLeak(t, v.token, reset)
 	})

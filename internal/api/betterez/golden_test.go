@@ -57,7 +57,7 @@ func TestGolden(t *testing.T) {
 		h.MustPassword(t, h.public, email, "Drittes-Passwort-2031", newPassword)
 
 		// Errors.
-		for _, name := range []string{
+		g.Exchanges(t,
 			"09_malformed_json.http",
 			"10_unknown_field.http",
 			"11_short_password.http",
@@ -65,9 +65,7 @@ func TestGolden(t *testing.T) {
 			"13_missing_key.http",
 			"14_wrong_method.http",
 			"15_wrong_content_type.http",
-		} {
-			g.Exchange(t, name)
-		}
+		)
 		g.MustAllUsed(t)
 		h.mustNotLeak(t, tokens...)
 	})

@@ -52,7 +52,7 @@ func TestGolden(t *testing.T) {
 		g.Exchange(t, "05_logout.http")
 		g.Exchange(t, "06_logout_again.http")
 
-		for _, name := range []string{
+		g.Exchanges(t,
 			"07_login_unknown_email.http",
 			"08_login_wrong_password.http",
 			"09_login_invalid_email.http",
@@ -68,9 +68,7 @@ func TestGolden(t *testing.T) {
 			"19_createUser_emailType_7.http",
 			"20_unknown_call.http",
 			"21_wrong_method.http",
-		} {
-			g.Exchange(t, name)
-		}
+		)
 
 		// The tenant takes passwords via JSON no longer.
 		h.MustSetting(t, account.DefaultTenant, settingPasswords, "false")
