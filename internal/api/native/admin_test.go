@@ -15,7 +15,7 @@ import (
 
 func (h *harness) patch(t *testing.T, id int64, body any) *response {
 	t.Helper()
-	return h.do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(id), Key: h.secret, Body: body})
+	return h.Do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(id), Key: h.secret, Body: body})
 }
 
 // TestAdminNeedsSecretKey: a public key reaches no admin endpoint, and
@@ -36,7 +36,7 @@ func TestAdminNeedsSecretKey(t *testing.T) {
 			{Method: http.MethodPut, Path: ref + "/password", Body: map[string]any{"password": "hijacked-Secret-phrase"}},
 		} {
 			r.Key = h.public
-			apitest.MustProblem(t, h.do(t, r), http.StatusForbidden, "secret_key_required")
+			apitest.MustProblem(t, h.Do(t, r), http.StatusForbidden, "secret_key_required")
 		}
 		h.mustNotStored(t, "sneaky@example.com")
 		h.mustSessionValid(t, cs.Session.Token)
@@ -56,7 +56,7 @@ func TestAdminCustomers(t *testing.T) {
 				t.Fatalf("create without password: %+v", c)
 			}
 			apitest.MustProblem(t, h.Login(t, h.secret, "invited@example.com", "invited-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
-			res := h.post(t, h.public, "/api/v1/invitations/accept", map[string]any{"token": c.InviteToken, "password": "invited-Secret-phrase"})
+			res := h.Post(t, h.public, "/api/v1/invitations/accept", map[string]any{"token": c.InviteToken, "password": "invited-Secret-phrase"})
 			acc := apitest.MustJSON[customerSession](t, res, http.StatusOK)
 			if acc.Customer.ID != c.Customer.ID || acc.Customer.State != "active" || acc.Customer.EmailConfirmedAt == nil || acc.Session.Token == "" {
 				t.Fatalf("accept: %s", res)
@@ -86,21 +86,21 @@ func TestAdminCustomers(t *testing.T) {
 				t.Fatalf("uuid %q, want %q", c.Customer.UUID, id)
 			}
 			for _, ref := range []string{itoa(c.Customer.ID), id, strings.ToUpper(id)} {
-				got := apitest.MustJSON[map[string]customer](t, h.get(t, h.secret, "/api/v1/customers/"+ref), http.StatusOK)["customer"]
+				got := apitest.MustJSON[map[string]customer](t, h.Get(t, h.secret, "/api/v1/customers/"+ref), http.StatusOK)["customer"]
 				if !reflect.DeepEqual(got, c.Customer) {
 					t.Errorf("GET %s: %+v, want %+v", ref, got, c.Customer)
 				}
 			}
-			apitest.MustProblem(t, h.post(t, h.secret, "/api/v1/customers", map[string]any{"email": "uuid2@example.com", "uuid": id}),
+			apitest.MustProblem(t, h.Post(t, h.secret, "/api/v1/customers", map[string]any{"email": "uuid2@example.com", "uuid": id}),
 				http.StatusConflict, "uuid_taken")
-			apitest.MustProblem(t, h.post(t, h.secret, "/api/v1/customers", map[string]any{"email": "UUID@example.com"}),
+			apitest.MustProblem(t, h.Post(t, h.secret, "/api/v1/customers", map[string]any{"email": "UUID@example.com"}),
 				http.StatusConflict, "email_taken")
-			apitest.MustFieldError(t, h.post(t, h.secret, "/api/v1/customers", map[string]any{"email": "uuid3@example.com", "uuid": "not-a-uuid"}), "uuid", "invalid")
-			apitest.MustFieldError(t, h.post(t, h.secret, "/api/v1/customers", map[string]any{"email": "uuid3@example.com", "state": "disabled"}), "state", "invalid")
+			apitest.MustFieldError(t, h.Post(t, h.secret, "/api/v1/customers", map[string]any{"email": "uuid3@example.com", "uuid": "not-a-uuid"}), "uuid", "invalid")
+			apitest.MustFieldError(t, h.Post(t, h.secret, "/api/v1/customers", map[string]any{"email": "uuid3@example.com", "state": "disabled"}), "state", "invalid")
 			h.mustNotStored(t, "uuid2@example.com")
 			h.mustNotStored(t, "uuid3@example.com")
 			for _, ref := range []string{"999999", "ffffffff-ffff-4fff-bfff-ffffffffffff", "nonsense", "99999999999999999999999"} {
-				apitest.MustProblem(t, h.get(t, h.secret, "/api/v1/customers/"+ref), http.StatusNotFound, "customer_not_found")
+				apitest.MustProblem(t, h.Get(t, h.secret, "/api/v1/customers/"+ref), http.StatusNotFound, "customer_not_found")
 			}
 		})
 
@@ -112,7 +112,7 @@ func TestAdminCustomers(t *testing.T) {
 					t.Errorf("find %s: %+v", q, got)
 				}
 			}
-			apitest.MustProblem(t, h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "USER@xn--bcher-kva.de", "password": "other-Secret-phrase"}),
+			apitest.MustProblem(t, h.Post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "USER@xn--bcher-kva.de", "password": "other-Secret-phrase"}),
 				http.StatusConflict, "email_taken")
 			// Unicode NFC: a decomposed é is the same address as a composed one.
 			nfc := h.mustRegister(t, "jos\u00e9@example.com", "jose-Secret-phrase")
@@ -123,7 +123,7 @@ func TestAdminCustomers(t *testing.T) {
 
 		t.Run("paging", func(t *testing.T) {
 			var want []int64
-			all := apitest.MustJSON[customerList](t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK)
+			all := apitest.MustJSON[customerList](t, h.Get(t, h.secret, "/api/v1/customers"), http.StatusOK)
 			for _, c := range all.Customers {
 				want = append(want, c.ID)
 			}
@@ -136,7 +136,7 @@ func TestAdminCustomers(t *testing.T) {
 				if pages > len(want) {
 					t.Fatalf("paging does not end: %v", got)
 				}
-				res := h.get(t, h.secret, "/api/v1/customers?limit=2"+after)
+				res := h.Get(t, h.secret, "/api/v1/customers?limit=2"+after)
 				page := apitest.MustJSON[customerList](t, res, http.StatusOK)
 				if len(page.Customers) > 2 {
 					t.Fatalf("page of %d with limit 2", len(page.Customers))
@@ -156,17 +156,17 @@ func TestAdminCustomers(t *testing.T) {
 				t.Errorf("paged ids %v, want %v", got, want)
 			}
 			for _, q := range []string{"limit=-1", "limit=x", "after=-5", "after=1.5"} {
-				p := apitest.MustProblem(t, h.get(t, h.secret, "/api/v1/customers?"+q), http.StatusBadRequest, "validation_failed")
+				p := apitest.MustProblem(t, h.Get(t, h.secret, "/api/v1/customers?"+q), http.StatusBadRequest, "validation_failed")
 				if name, _, _ := strings.Cut(q, "="); p.Field(name) == nil {
 					t.Errorf("%s: no field entry: %+v", q, p)
 				}
 			}
-			res := h.get(t, h.secret, "/api/v1/customers?email="+url.QueryEscape("nobody@example.com"))
+			res := h.Get(t, h.secret, "/api/v1/customers?email="+url.QueryEscape("nobody@example.com"))
 			apitest.MustStatus(t, res, http.StatusOK)
 			if got := string(res.Body); got != `{"customers":[]}`+"\n" {
 				t.Errorf("unknown email: %q", got)
 			}
-			apitest.MustFieldError(t, h.get(t, h.secret, "/api/v1/customers?email=nonsense"), "email", "invalid")
+			apitest.MustFieldError(t, h.Get(t, h.secret, "/api/v1/customers?email=nonsense"), "email", "invalid")
 		})
 
 		t.Run("patch profile", func(t *testing.T) {
@@ -180,7 +180,7 @@ func TestAdminCustomers(t *testing.T) {
 				!got.CreatedAt.Equal(c.CreatedAt) || got.Email != c.Email || got.EmailConfirmedAt == nil {
 				t.Errorf("patched: %s", res)
 			}
-			if again := apitest.MustJSON[map[string]customer](t, h.get(t, h.secret, "/api/v1/customers/"+itoa(c.ID)), http.StatusOK)["customer"]; !reflect.DeepEqual(again, got) {
+			if again := apitest.MustJSON[map[string]customer](t, h.Get(t, h.secret, "/api/v1/customers/"+itoa(c.ID)), http.StatusOK)["customer"]; !reflect.DeepEqual(again, got) {
 				t.Errorf("GET after PATCH: %+v, want %+v", again, got)
 			}
 			// Only the fields sent change.
@@ -197,7 +197,7 @@ func TestAdminCustomers(t *testing.T) {
 			other := h.mustCreate(t, map[string]any{"email": "third-profile@example.com", "username": "third"})
 			apitest.MustProblem(t, h.patch(t, other.Customer.ID, map[string]any{"username": "PAULA"}), http.StatusConflict, "username_taken")
 			apitest.MustProblem(t, h.patch(t, 999999, map[string]any{"first_name": "Nobody"}), http.StatusNotFound, "customer_not_found")
-			if again := apitest.MustJSON[map[string]customer](t, h.get(t, h.secret, "/api/v1/customers/"+itoa(c.ID)), http.StatusOK)["customer"]; again.FirstName != "Paula" || again.Email != c.Email {
+			if again := apitest.MustJSON[map[string]customer](t, h.Get(t, h.secret, "/api/v1/customers/"+itoa(c.ID)), http.StatusOK)["customer"]; again.FirstName != "Paula" || again.Email != c.Email {
 				t.Errorf("a refused PATCH changed %+v", again)
 			}
 			// A new address is unconfirmed.
@@ -221,7 +221,7 @@ func TestAdminCustomers(t *testing.T) {
 			apitest.MustProblem(t, h.Login(t, h.secret, email, pw), http.StatusForbidden, "account_disabled")
 			apitest.MustProblem(t, h.Login(t, h.secret, email, "wrong-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
 			// No reset by mail for a disabled account.
-			res := h.post(t, h.secret, "/api/v1/password-resets", map[string]any{"email": email})
+			res := h.Post(t, h.secret, "/api/v1/password-resets", map[string]any{"email": email})
 			if body := apitest.MustJSON[map[string]any](t, res, http.StatusAccepted); body["token"] != nil {
 				t.Errorf("reset token for a disabled customer: %s", res)
 			}
@@ -239,7 +239,7 @@ func TestAdminCustomers(t *testing.T) {
 			reset := h.mustRequestReset(t, email)
 			c := h.mustFind(t, email)[0]
 			apitest.MustStatus(t, h.patch(t, c.ID, map[string]any{"state": "disabled"}), http.StatusOK)
-			res := h.post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": "back-in-Secret-phrase"})
+			res := h.Post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": "back-in-Secret-phrase"})
 			if res.Status == http.StatusOK {
 				t.Fatalf("a disabled customer got back in with a reset token: %s", res)
 			}
@@ -253,10 +253,10 @@ func TestAdminCustomers(t *testing.T) {
 			pending := h.mustRegister(t, "deleted-pending@example.com", "pending-Secret-phrase")
 			invited := h.mustCreate(t, map[string]any{"email": "deleted-invited@example.com"})
 			for _, id := range []int64{cs.Customer.ID, pending.Customer.ID, invited.Customer.ID} {
-				res := h.do(t, request{Method: http.MethodDelete, Path: "/api/v1/customers/" + itoa(id), Key: h.secret})
+				res := h.Do(t, request{Method: http.MethodDelete, Path: "/api/v1/customers/" + itoa(id), Key: h.secret})
 				apitest.MustStatus(t, res, http.StatusNoContent)
-				apitest.MustProblem(t, h.get(t, h.secret, "/api/v1/customers/"+itoa(id)), http.StatusNotFound, "customer_not_found")
-				apitest.MustProblem(t, h.do(t, request{Method: http.MethodDelete, Path: "/api/v1/customers/" + itoa(id), Key: h.secret}),
+				apitest.MustProblem(t, h.Get(t, h.secret, "/api/v1/customers/"+itoa(id)), http.StatusNotFound, "customer_not_found")
+				apitest.MustProblem(t, h.Do(t, request{Method: http.MethodDelete, Path: "/api/v1/customers/" + itoa(id), Key: h.secret}),
 					http.StatusNotFound, "customer_not_found")
 			}
 			h.mustSessionInvalid(t, cs.Session.Token)
@@ -278,7 +278,7 @@ func TestAdminCustomers(t *testing.T) {
 			reset := h.mustRequestReset(t, email)
 			path := "/api/v1/customers/" + itoa(first.Customer.ID) + "/password"
 			put := func(body any) *response {
-				return h.do(t, request{Method: http.MethodPut, Path: path, Key: h.secret, Body: body})
+				return h.Do(t, request{Method: http.MethodPut, Path: path, Key: h.secret, Body: body})
 			}
 			apitest.MustFieldError(t, put(map[string]any{"password": "password123"}), "password", "too_common")
 			apitest.MustFieldError(t, put(map[string]any{"password": "SET-PW@example.com"}), "password", "equals_email")
@@ -290,7 +290,7 @@ func TestAdminCustomers(t *testing.T) {
 			h.mustTokenRefused(t, h.secret, "/api/v1/password-resets/complete", reset)
 			apitest.MustProblem(t, h.Login(t, h.secret, email, pw), http.StatusUnauthorized, "invalid_credentials")
 			h.mustLogin(t, email, newPw)
-			apitest.MustProblem(t, h.do(t, request{Method: http.MethodPut, Path: "/api/v1/customers/999999/password", Key: h.secret,
+			apitest.MustProblem(t, h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/customers/999999/password", Key: h.secret,
 				Body: map[string]any{"password": newPw}}), http.StatusNotFound, "customer_not_found")
 		})
 	})

@@ -97,13 +97,13 @@ func TestConcurrentRegistration(t *testing.T) {
 		if len(found) != 1 || found[0].ID != id {
 			t.Fatalf("customers for the email: %+v", found)
 		}
-		if all := apitest.MustJSON[customerList](t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK); len(all.Customers) != 1 {
+		if all := apitest.MustJSON[customerList](t, h.Get(t, h.secret, "/api/v1/customers"), http.StatusOK); len(all.Customers) != 1 {
 			t.Fatalf("%d customers after one registration race: %+v", len(all.Customers), all.Customers)
 		}
 		// Each registration replaced the token before it: one is left.
 		confirmed := 0
 		for _, token := range tokens {
-			res := h.post(t, h.secret, "/api/v1/confirmations", map[string]any{"token": token})
+			res := h.Post(t, h.secret, "/api/v1/confirmations", map[string]any{"token": token})
 			if res.Status == http.StatusOK {
 				confirmed++
 				continue

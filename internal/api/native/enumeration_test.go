@@ -18,12 +18,12 @@ func TestPublicRegistrationIsUniform(t *testing.T) {
 		h.mustSignUp(t, "active@example.com", "active-Secret-phrase")
 		h.mustCreate(t, map[string]any{"email": "offline@example.com", "state": "offline"})
 		dis := h.mustSignUp(t, "disabled@example.com", "disabled-Secret-phrase")
-		apitest.MustStatus(t, h.do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(dis.Customer.ID), Key: h.secret,
+		apitest.MustStatus(t, h.Do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(dis.Customer.ID), Key: h.secret,
 			Body: map[string]any{"state": "disabled"}}), http.StatusOK)
 
 		var first *response
 		for _, email := range []string{"new@example.com", "pending@example.com", "active@example.com", "offline@example.com", "disabled@example.com"} {
-			res := h.post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "public-Secret-phrase", "first_name": "Pat"})
+			res := h.Post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "public-Secret-phrase", "first_name": "Pat"})
 			mustAccepted(t, res)
 			if first == nil {
 				first = res
@@ -59,13 +59,13 @@ func TestPublicRegistrationIsUniform(t *testing.T) {
 func TestPublicRegistrationUsernameDoesNotTellEmail(t *testing.T) {
 	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
-		res := h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "owner@example.com", "password": "owner-Secret-phrase", "username": "taken"})
+		res := h.Post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "owner@example.com", "password": "owner-Secret-phrase", "username": "taken"})
 		apitest.MustStatus(t, res, http.StatusCreated)
 		h.mustSignUp(t, "victim@example.com", "victim-Secret-phrase")
 		h.mustRegister(t, "waiting@example.com", "waiting-Secret-phrase")
 
 		register := func(email string) *response {
-			return h.post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "probe-Secret-phrase", "username": "taken"})
+			return h.Post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "probe-Secret-phrase", "username": "taken"})
 		}
 		unknown := register("nobody@example.com")
 		for _, email := range []string{"victim@example.com", "waiting@example.com"} {
@@ -84,7 +84,7 @@ func TestPasswordResetRequestIsUniform(t *testing.T) {
 
 		var first *response
 		for _, email := range []string{"unknown@example.com", "known@example.com", "KNOWN@example.com", "offline@example.com"} {
-			res := h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": email})
+			res := h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": email})
 			mustAccepted(t, res)
 			if first == nil {
 				first = res
@@ -96,12 +96,12 @@ func TestPasswordResetRequestIsUniform(t *testing.T) {
 		// email or the contact without an account.
 		h.mustRequestReset(t, "known@example.com")
 		for _, email := range []string{"unknown@example.com", "offline@example.com"} {
-			res := h.post(t, h.secret, "/api/v1/password-resets", map[string]any{"email": email})
+			res := h.Post(t, h.secret, "/api/v1/password-resets", map[string]any{"email": email})
 			if got := apitest.MustJSON[map[string]string](t, res, http.StatusAccepted); len(got) != 1 || got["status"] != "accepted" {
 				t.Errorf("%s: %s", email, res)
 			}
 		}
-		apitest.MustFieldError(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "not an email"}), "email", "invalid")
+		apitest.MustFieldError(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "not an email"}), "email", "invalid")
 	})
 }
 
@@ -116,7 +116,7 @@ func TestLoginFailuresAreUniform(t *testing.T) {
 		h.mustCreate(t, map[string]any{"email": "offline@example.com", "state": "offline"})
 		h.mustCreate(t, map[string]any{"email": "invited@example.com"})
 		dis := h.mustSignUp(t, "disabled@example.com", "disabled-Secret-phrase")
-		apitest.MustStatus(t, h.do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(dis.Customer.ID), Key: h.secret,
+		apitest.MustStatus(t, h.Do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(dis.Customer.ID), Key: h.secret,
 			Body: map[string]any{"state": "disabled"}}), http.StatusOK)
 
 		unknown := h.Login(t, h.public, "nobody@example.com", "wrong-Secret-phrase")

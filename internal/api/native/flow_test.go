@@ -22,7 +22,7 @@ func TestWalk(t *testing.T) {
 		const email, pw, newPw = "Walker@Example.com", "first-Secret-phrase", "second-Secret-phrase"
 
 		// Register: 201 with the customer and, for a secret key, the token.
-		res := h.post(t, h.secret, "/api/v1/registrations", map[string]any{
+		res := h.Post(t, h.secret, "/api/v1/registrations", map[string]any{
 			"email": email, "password": pw, "password_confirmation": pw,
 			"first_name": "Wanda", "last_name": "Walker", "salutation": "ms", "locale": "de", "partner_ref": "p-1",
 		})
@@ -79,19 +79,19 @@ func TestWalk(t *testing.T) {
 		if login.Customer.ID != c.ID || login.Session.Token == "" || login.Session.Token == confirmed.Session.Token {
 			t.Fatalf("login: %+v", login)
 		}
-		res = h.do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Bearer: login.Session.Token})
+		res = h.Do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Bearer: login.Session.Token})
 		apitest.MustStatus(t, res, http.StatusNoContent)
 		if len(res.Body) != 0 {
 			t.Errorf("logout body %q", res.Body)
 		}
 		h.mustSessionInvalid(t, login.Session.Token)
-		apitest.MustProblem(t, h.do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Bearer: login.Session.Token}),
+		apitest.MustProblem(t, h.Do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Bearer: login.Session.Token}),
 			http.StatusUnauthorized, "session_invalid")
 		h.mustSessionValid(t, confirmed.Session.Token) // logout ends that session only
 
 		// Password reset.
 		token := h.mustRequestReset(t, email)
-		res = h.post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{
+		res = h.Post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{
 			"token": token, "password": newPw, "password_confirmation": newPw,
 		})
 		reset := apitest.MustJSON[customerSession](t, res, http.StatusOK)
@@ -155,12 +155,12 @@ func TestReregistration(t *testing.T) {
 
 		t.Run("an account is taken", func(t *testing.T) {
 			h.mustSignUp(t, "active@example.com", "active-Secret-phrase")
-			res := h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "ACTIVE@example.com", "password": "other-Secret-phrase"})
+			res := h.Post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "ACTIVE@example.com", "password": "other-Secret-phrase"})
 			apitest.MustProblem(t, res, http.StatusConflict, "email_taken")
 			h.mustLogin(t, "active@example.com", "active-Secret-phrase") // untouched
 
 			h.mustCreate(t, map[string]any{"email": "pa@example.com", "state": "pending_active", "password": "pa-Secret-phrase"})
-			res = h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "pa@example.com", "password": "other-Secret-phrase"})
+			res = h.Post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "pa@example.com", "password": "other-Secret-phrase"})
 			apitest.MustProblem(t, res, http.StatusConflict, "email_taken")
 			h.mustLogin(t, "pa@example.com", "pa-Secret-phrase") // pending_active may log in
 		})
@@ -174,7 +174,7 @@ func TestReregistration(t *testing.T) {
 		t.Run("a reset confirms a pending customer", func(t *testing.T) {
 			reg := h.mustRegister(t, "forgetful@example.com", "forgetful-Secret-phrase")
 			token := h.mustRequestReset(t, "forgetful@example.com")
-			res := h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": token, "password": "remembered-Secret-phrase"})
+			res := h.Post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": token, "password": "remembered-Secret-phrase"})
 			cs := apitest.MustJSON[customerSession](t, res, http.StatusOK)
 			if cs.Customer.ID != reg.Customer.ID || cs.Customer.State != "active" || cs.Customer.EmailConfirmedAt == nil {
 				t.Errorf("reset of a pending customer: %s", res)
@@ -204,7 +204,7 @@ func TestTokens(t *testing.T) {
 			h.mustTokenRefused(t, h.secret, confirmPath, reg.ConfirmationToken)
 
 			reset := h.mustRequestReset(t, "used@example.com")
-			apitest.MustStatus(t, h.post(t, h.secret, resetPath, map[string]any{"token": reset, "password": "reset-Secret-phrase"}), http.StatusOK)
+			apitest.MustStatus(t, h.Post(t, h.secret, resetPath, map[string]any{"token": reset, "password": "reset-Secret-phrase"}), http.StatusOK)
 			h.mustTokenRefused(t, h.secret, resetPath, reset)
 			h.mustLogin(t, "used@example.com", "reset-Secret-phrase") // the refused use changed nothing
 		})
@@ -236,7 +236,7 @@ func TestTokens(t *testing.T) {
 
 			token = h.mustRequestReset(t, "slow@example.com")
 			h.clock.Advance(time.Hour - time.Second)
-			apitest.MustStatus(t, h.post(t, h.secret, resetPath, map[string]any{"token": token, "password": "quick-Secret-phrase"}), http.StatusOK)
+			apitest.MustStatus(t, h.Post(t, h.secret, resetPath, map[string]any{"token": token, "password": "quick-Secret-phrase"}), http.StatusOK)
 		})
 
 		t.Run("wrong purpose", func(t *testing.T) {
@@ -251,8 +251,8 @@ func TestTokens(t *testing.T) {
 			h.mustTokenRefused(t, h.secret, resetPath, inv.InviteToken)
 			// Each still works for its own purpose: a refusal uses nothing up.
 			h.mustConfirm(t, reg.ConfirmationToken)
-			apitest.MustStatus(t, h.post(t, h.secret, resetPath, map[string]any{"token": reset, "password": "purpose-New-phrase"}), http.StatusOK)
-			apitest.MustStatus(t, h.post(t, h.secret, invitePath, map[string]any{"token": inv.InviteToken, "password": "invited-Secret-phrase"}), http.StatusOK)
+			apitest.MustStatus(t, h.Post(t, h.secret, resetPath, map[string]any{"token": reset, "password": "purpose-New-phrase"}), http.StatusOK)
+			apitest.MustStatus(t, h.Post(t, h.secret, invitePath, map[string]any{"token": inv.InviteToken, "password": "invited-Secret-phrase"}), http.StatusOK)
 		})
 
 		t.Run("other tenant", func(t *testing.T) {
@@ -269,14 +269,14 @@ func TestTokens(t *testing.T) {
 				t.Errorf("tenant B sees %+v", got)
 			}
 			ref := "/api/v1/customers/" + itoa(cs.Customer.ID)
-			apitest.MustProblem(t, h.get(t, otherSecret, ref), http.StatusNotFound, "customer_not_found")
-			apitest.MustProblem(t, h.get(t, otherSecret, "/api/v1/customers/"+cs.Customer.UUID), http.StatusNotFound, "customer_not_found")
-			apitest.MustProblem(t, h.do(t, request{Method: http.MethodPatch, Path: ref, Key: otherSecret, Body: map[string]any{"state": "disabled"}}),
+			apitest.MustProblem(t, h.Get(t, otherSecret, ref), http.StatusNotFound, "customer_not_found")
+			apitest.MustProblem(t, h.Get(t, otherSecret, "/api/v1/customers/"+cs.Customer.UUID), http.StatusNotFound, "customer_not_found")
+			apitest.MustProblem(t, h.Do(t, request{Method: http.MethodPatch, Path: ref, Key: otherSecret, Body: map[string]any{"state": "disabled"}}),
 				http.StatusNotFound, "customer_not_found")
-			apitest.MustProblem(t, h.do(t, request{Method: http.MethodDelete, Path: ref, Key: otherSecret}), http.StatusNotFound, "customer_not_found")
+			apitest.MustProblem(t, h.Do(t, request{Method: http.MethodDelete, Path: ref, Key: otherSecret}), http.StatusNotFound, "customer_not_found")
 			apitest.MustProblem(t, h.Login(t, otherSecret, "tenant@example.com", "tenant-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
 			// The same email is a different customer there.
-			other := apitest.MustJSON[registered](t, h.post(t, otherSecret, "/api/v1/registrations",
+			other := apitest.MustJSON[registered](t, h.Post(t, otherSecret, "/api/v1/registrations",
 				map[string]any{"email": "tenant@example.com", "password": "tenant-B-Secret-phrase"}), http.StatusCreated)
 			if other.Customer.ID == cs.Customer.ID {
 				t.Errorf("tenant B got tenant A's customer id")
@@ -290,7 +290,7 @@ func TestTokens(t *testing.T) {
 			older := h.mustRequestReset(t, "twice@example.com")
 			newer := h.mustRequestReset(t, "twice@example.com")
 			h.mustTokenRefused(t, h.secret, resetPath, older)
-			apitest.MustStatus(t, h.post(t, h.secret, resetPath, map[string]any{"token": newer, "password": "thrice-Secret-phrase"}), http.StatusOK)
+			apitest.MustStatus(t, h.Post(t, h.secret, resetPath, map[string]any{"token": newer, "password": "thrice-Secret-phrase"}), http.StatusOK)
 		})
 
 		t.Run("a password change kills reset tokens and the other sessions", func(t *testing.T) {
@@ -299,7 +299,7 @@ func TestTokens(t *testing.T) {
 			second := h.mustLogin(t, email, pw)
 			reset := h.mustRequestReset(t, email)
 
-			res := h.do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: second.Session.Token,
+			res := h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: second.Session.Token,
 				Body: map[string]any{"current_password": pw, "password": newPw, "password_confirmation": newPw}})
 			apitest.MustStatus(t, res, http.StatusNoContent)
 			h.mustSessionValid(t, second.Session.Token)
@@ -309,13 +309,13 @@ func TestTokens(t *testing.T) {
 			h.mustLogin(t, email, newPw)
 
 			// A wrong current password is refused and changes nothing.
-			res = h.do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: second.Session.Token,
+			res = h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: second.Session.Token,
 				Body: map[string]any{"current_password": pw, "password": "third-Secret-phrase"}})
 			apitest.MustProblem(t, res, http.StatusUnauthorized, "invalid_credentials")
-			res = h.do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: second.Session.Token,
+			res = h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: second.Session.Token,
 				Body: map[string]any{"current_password": newPw, "password": "short"}})
 			apitest.MustFieldError(t, res, "password", "too_short")
-			res = h.do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: first.Session.Token,
+			res = h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: first.Session.Token,
 				Body: map[string]any{"current_password": newPw, "password": "third-Secret-phrase"}})
 			apitest.MustProblem(t, res, http.StatusUnauthorized, "session_invalid")
 			h.mustLogin(t, email, newPw)
@@ -342,7 +342,7 @@ func TestSessions(t *testing.T) {
 			h.mustSessionValid(t, s.Token)
 			h.clock.Advance(24*time.Hour + time.Second)
 			h.mustSessionInvalid(t, s.Token)
-			apitest.MustProblem(t, h.do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Bearer: s.Token}),
+			apitest.MustProblem(t, h.Do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Bearer: s.Token}),
 				http.StatusUnauthorized, "session_invalid")
 		})
 
@@ -371,9 +371,9 @@ func TestSessions(t *testing.T) {
 			s := h.mustLogin(t, email, pw).Session
 			for _, key := range []string{otherSecret, otherPublic} {
 				apitest.MustProblem(t, h.currentSession(t, key, s.Token), http.StatusUnauthorized, "session_invalid")
-				apitest.MustProblem(t, h.do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Key: key, Bearer: s.Token}),
+				apitest.MustProblem(t, h.Do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Key: key, Bearer: s.Token}),
 					http.StatusUnauthorized, "session_invalid")
-				apitest.MustProblem(t, h.do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Key: key, Bearer: s.Token,
+				apitest.MustProblem(t, h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Key: key, Bearer: s.Token,
 					Body: map[string]any{"current_password": pw, "password": "stolen-Secret-phrase"}}), http.StatusUnauthorized, "session_invalid")
 			}
 			h.mustSessionValid(t, s.Token) // still alive in its own tenant
@@ -388,18 +388,18 @@ func TestAPIKeys(t *testing.T) {
 		h := newHarness(t, open)
 		body := map[string]any{"email": "keys@example.com", "password": "keys-Secret-phrase"}
 		for _, key := range []string{"", "sk_unknown", h.secret + "x", strings.Repeat("k", 300)} {
-			apitest.MustProblem(t, h.post(t, key, "/api/v1/registrations", body), http.StatusUnauthorized, "api_key_invalid")
-			apitest.MustProblem(t, h.get(t, key, "/api/v1/customers"), http.StatusUnauthorized, "api_key_invalid")
+			apitest.MustProblem(t, h.Post(t, key, "/api/v1/registrations", body), http.StatusUnauthorized, "api_key_invalid")
+			apitest.MustProblem(t, h.Get(t, key, "/api/v1/customers"), http.StatusUnauthorized, "api_key_invalid")
 		}
 		h.mustNotStored(t, "keys@example.com")
 		// Keys are read from the header only, never from the query.
 		for _, q := range []string{"api_key", "apikey", "key", "X-API-KEY"} {
-			apitest.MustProblem(t, h.get(t, "", "/api/v1/customers?"+q+"="+h.secret), http.StatusUnauthorized, "api_key_invalid")
+			apitest.MustProblem(t, h.Get(t, "", "/api/v1/customers?"+q+"="+h.secret), http.StatusUnauthorized, "api_key_invalid")
 		}
 
 		// A revoked key fails on the very next request.
-		apitest.MustStatus(t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK)
-		apitest.MustStatus(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "keys@example.com"}), http.StatusAccepted)
+		apitest.MustStatus(t, h.Get(t, h.secret, "/api/v1/customers"), http.StatusOK)
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "keys@example.com"}), http.StatusAccepted)
 		keys, err := h.svc.APIKeys.List(t.Context(), "default")
 		if err != nil || len(keys) != 2 {
 			t.Fatalf("keys of tenant default: %+v, %v; want the secret and the public one", keys, err)
@@ -409,11 +409,11 @@ func TestAPIKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		apitest.MustProblem(t, h.get(t, h.secret, "/api/v1/customers"), http.StatusUnauthorized, "api_key_invalid")
-		apitest.MustProblem(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "keys@example.com"}),
+		apitest.MustProblem(t, h.Get(t, h.secret, "/api/v1/customers"), http.StatusUnauthorized, "api_key_invalid")
+		apitest.MustProblem(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "keys@example.com"}),
 			http.StatusUnauthorized, "api_key_invalid")
-		apitest.MustProblem(t, h.post(t, h.secret, "/api/v1/registrations", body), http.StatusUnauthorized, "api_key_invalid")
+		apitest.MustProblem(t, h.Post(t, h.secret, "/api/v1/registrations", body), http.StatusUnauthorized, "api_key_invalid")
 		fresh := h.MustKey(t, account.DefaultTenant, account.KeySecret)
-		apitest.MustStatus(t, h.get(t, fresh, "/api/v1/customers"), http.StatusOK)
+		apitest.MustStatus(t, h.Get(t, fresh, "/api/v1/customers"), http.StatusOK)
 	})
 }

@@ -2,7 +2,6 @@ package native_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"sync"
@@ -57,29 +56,11 @@ func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *ha
 // 503 busy only where the test allows it.
 func (h *harness) check(t *testing.T, r *response) {
 	t.Helper()
-	if r.Status == http.StatusServiceUnavailable && h.allowBusy {
-		var p apitest.Problem
-		if json.Unmarshal(r.Body, &p) == nil && p.Code == "busy" {
-			return
-		}
+	if h.allowBusy {
+		apitest.CheckNativeBusy(t, r)
+		return
 	}
 	apitest.CheckNative(t, r)
-}
-
-// do performs r.
-func (h *harness) do(t *testing.T, r request) *response {
-	t.Helper()
-	return h.Do(t, r)
-}
-
-func (h *harness) post(t *testing.T, key, path string, body any) *response {
-	t.Helper()
-	return h.Post(t, key, path, body)
-}
-
-func (h *harness) get(t *testing.T, key, path string) *response {
-	t.Helper()
-	return h.Get(t, key, path)
 }
 
 // ---- flows, with the secret key of tenant default ----
@@ -113,7 +94,7 @@ func (h *harness) mustLogin(t *testing.T, email, pw string) customerSession {
 // mustRequestReset asks for a reset token.
 func (h *harness) mustRequestReset(t *testing.T, email string) string {
 	t.Helper()
-	res := h.post(t, h.secret, "/api/v1/password-resets", map[string]any{"email": email})
+	res := h.Post(t, h.secret, "/api/v1/password-resets", map[string]any{"email": email})
 	type resetResponse struct {
 		Status     string `json:"status"`
 		Token      string `json:"token"`
@@ -150,7 +131,7 @@ func (h *harness) mustNotStored(t *testing.T, email string) {
 // currentSession asks GET /api/v1/session with the bearer token (and key, if any).
 func (h *harness) currentSession(t *testing.T, key, token string) *response {
 	t.Helper()
-	return h.do(t, request{Method: http.MethodGet, Path: "/api/v1/session", Key: key, Bearer: token})
+	return h.Do(t, request{Method: http.MethodGet, Path: "/api/v1/session", Key: key, Bearer: token})
 }
 
 // mustSessionValid checks that the session token works and returns it.
@@ -176,7 +157,7 @@ func (h *harness) mustTokenRefused(t *testing.T, key, path, token string) {
 	if path != "/api/v1/confirmations" {
 		body["password"] = "Another-Fine-Passw0rd"
 	}
-	apitest.MustProblem(t, h.post(t, key, path, body), http.StatusBadRequest, "token_invalid")
+	apitest.MustProblem(t, h.Post(t, key, path, body), http.StatusBadRequest, "token_invalid")
 }
 
 // storedCustomer reads a customer straight from the store.

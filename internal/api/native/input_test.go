@@ -124,7 +124,7 @@ func TestRegistrationBadInput(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				for _, key := range []string{h.secret, h.public} {
-					res := h.do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: key, Body: tt.body, ContentType: tt.contentType})
+					res := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: key, Body: tt.body, ContentType: tt.contentType})
 					if tt.field != "" {
 						apitest.MustFieldError(t, res, tt.field, tt.fieldCode)
 					} else {
@@ -136,12 +136,12 @@ func TestRegistrationBadInput(t *testing.T) {
 				}
 			})
 		}
-		if got := apitest.MustJSON[customerList](t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK); len(got.Customers) != 0 {
+		if got := apitest.MustJSON[customerList](t, h.Get(t, h.secret, "/api/v1/customers"), http.StatusOK); len(got.Customers) != 0 {
 			t.Errorf("bad registrations stored %+v", got.Customers)
 		}
 
 		// Several bad fields are reported together.
-		p := apitest.MustProblem(t, h.post(t, h.secret, "/api/v1/registrations",
+		p := apitest.MustProblem(t, h.Post(t, h.secret, "/api/v1/registrations",
 			map[string]any{"email": "x", "password": "short", "first_name": "a\nb"}), http.StatusBadRequest, "validation_failed")
 		for _, f := range []string{"email", "password", "first_name"} {
 			if p.Field(f) == nil {
@@ -160,7 +160,7 @@ func TestRegistrationBadInput(t *testing.T) {
 		// The limits themselves are fine.
 		for i, pw := range []string{"abcd5678", strings.Repeat("y", 256), strings.Repeat("ä", 256), "äöüäöüäö"} {
 			email := fmt.Sprintf("edge%d@example.com", i)
-			res := h.do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret,
+			res := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret,
 				Body: map[string]any{"email": email, "password": pw, "password_confirmation": pw}, ContentType: "application/json; charset=UTF-8"})
 			h.mustConfirm(t, apitest.MustJSON[registered](t, res, http.StatusCreated).ConfirmationToken)
 			h.mustLogin(t, email, pw) // stored and compared whole: no truncation
@@ -216,7 +216,7 @@ func TestStructuralErrorsEverywhere(t *testing.T) {
 				t.Run(ep.Method+" "+ep.Path+" "+b.name, func(t *testing.T) {
 					r := ep.request
 					r.Body, r.ContentType = strings.ReplaceAll(b.body, "FIELD", ep.field), b.contentType
-					p := apitest.MustProblem(t, h.do(t, r), b.status, b.code)
+					p := apitest.MustProblem(t, h.Do(t, r), b.status, b.code)
 					switch b.name {
 					case "unknown field":
 						if fe := p.Field("bogus"); fe == nil || fe.Code != "unknown_field" {
@@ -233,12 +233,12 @@ func TestStructuralErrorsEverywhere(t *testing.T) {
 		// Exactly 64 KiB is within the limit (and then fails validation).
 		body := `{"email":"x@example.com","password":"` + strings.Repeat("p", 64<<10-40) + `"}`
 		body += strings.Repeat(" ", 64<<10-len(body))
-		apitest.MustFieldError(t, h.do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret, Body: body}), "password", "too_long")
+		apitest.MustFieldError(t, h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret, Body: body}), "password", "too_long")
 
 		// Nothing changed.
 		h.mustSessionValid(t, cs.Session.Token)
 		h.mustLogin(t, email, pw)
-		apitest.MustStatus(t, h.post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": "structure-New-phrase"}), http.StatusOK)
+		apitest.MustStatus(t, h.Post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": "structure-New-phrase"}), http.StatusOK)
 		if got := h.mustFind(t, email); len(got) != 1 || got[0].State != "active" || got[0].FirstName != "" {
 			t.Errorf("customer changed: %+v", got)
 		}

@@ -469,7 +469,7 @@ func TestMailAPIDoesNotWaitForSMTP(t *testing.T) {
 			h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": fmt.Sprintf("next-%d@example.com", i), "password": mailPassword})
 		}
 		h.mustCreate(t, map[string]any{"email": "active@example.com", "password": mailPassword})
-		mustAccepted(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "active@example.com"}))
+		mustAccepted(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "active@example.com"}))
 		h.mustLogin(t, "active@example.com", mailPassword)
 
 		ms := h.outbox(t)

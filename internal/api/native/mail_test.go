@@ -71,7 +71,7 @@ func (h *harness) mustRegisterPublic(t *testing.T, path, lang string, body map[s
 	if lang != "" {
 		r.Header = http.Header{"Accept-Language": {lang}}
 	}
-	mustAccepted(t, h.do(t, r))
+	mustAccepted(t, h.Do(t, r))
 }
 
 // mustAccepted checks for exactly {"status": "accepted"} with status 202.
@@ -368,7 +368,7 @@ func TestMailDeliveryModes(t *testing.T) {
 				h.MustSetting(t, account.DefaultTenant, "endpoint", tenantEndpoint)
 				// The application delivers the other way.
 				other := map[string]string{"mail": "return", "return": "mail", "both": "mail"}[mode]
-				apitest.MustStatus(t, h.post(t, h.secret, "/api/v1/apps", map[string]any{
+				apitest.MustStatus(t, h.Post(t, h.secret, "/api/v1/apps", map[string]any{
 					"name": "other", "endpoint": zweiteEndpoint, "delivery": other}), http.StatusCreated)
 				h.mustCreate(t, map[string]any{"email": "reset@example.com", "password": mailPassword})
 
@@ -380,11 +380,11 @@ func TestMailDeliveryModes(t *testing.T) {
 				}
 				var flows []flow
 
-				reg := apitest.MustJSON[registered](t, keep(h.post(t, h.secret, "/api/v1/registrations",
+				reg := apitest.MustJSON[registered](t, keep(h.Post(t, h.secret, "/api/v1/registrations",
 					map[string]any{"email": "reg@example.com", "password": mailPassword})), http.StatusCreated)
 				flows = append(flows, flow{"reg@example.com", "Bitte bestätigen Sie Ihre Registrierung", reg.ConfirmationToken, modes[mode]})
 
-				inv := apitest.MustJSON[created](t, keep(h.post(t, h.secret, "/api/v1/customers",
+				inv := apitest.MustJSON[created](t, keep(h.Post(t, h.secret, "/api/v1/customers",
 					map[string]any{"email": "invite@example.com"})), http.StatusCreated)
 				if inv.ConfirmationToken != "" {
 					t.Errorf("invitation with a confirmation token: %+v", inv)
@@ -397,19 +397,19 @@ func TestMailDeliveryModes(t *testing.T) {
 					CustomerID int64  `json:"customer_id"`
 					Email      string `json:"email"`
 				}
-				rst := apitest.MustJSON[resetBody](t, keep(h.post(t, h.secret, "/api/v1/password-resets",
+				rst := apitest.MustJSON[resetBody](t, keep(h.Post(t, h.secret, "/api/v1/password-resets",
 					map[string]any{"email": "reset@example.com"})), http.StatusAccepted)
 				if rst.Status != "accepted" || (rst.Token == "") != (rst.Email == "") {
 					t.Errorf("reset request: %+v", rst)
 				}
 				flows = append(flows, flow{"reset@example.com", "Passwort zurücksetzen", rst.Token, modes[mode]})
 
-				app := apitest.MustJSON[registered](t, keep(h.post(t, h.secret, "/api/v1/registrations",
+				app := apitest.MustJSON[registered](t, keep(h.Post(t, h.secret, "/api/v1/registrations",
 					map[string]any{"email": "app@example.com", "password": mailPassword, "app": "other"})), http.StatusCreated)
 				flows = append(flows, flow{"app@example.com", "Bitte bestätigen Sie Ihre Registrierung", app.ConfirmationToken, modes[other]})
 
 				// A public key gets the bare 202 in every mode.
-				mustAccepted(t, keep(h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "nobody@example.com"})))
+				mustAccepted(t, keep(h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "nobody@example.com"})))
 
 				ms := h.mustSettle(t)
 				for _, f := range flows {
@@ -464,7 +464,7 @@ func TestMailLinkGETConsumesNothing(t *testing.T) {
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{
 			"email": "scanned@example.com", "password": mailPassword, "app": "zweite"})
 		h.mustCreate(t, map[string]any{"email": "reset-scanned@example.com", "password": mailPassword})
-		mustAccepted(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "reset-scanned@example.com", "app": "zweite"}))
+		mustAccepted(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "reset-scanned@example.com", "app": "zweite"}))
 		h.mustCreate(t, map[string]any{"email": "invite-scanned@example.com", "app": "zweite"})
 
 		confirm := tokenOf(t, linkOf(t, mustMailTo(t, srv, "scanned@example.com")))
@@ -478,7 +478,7 @@ func TestMailLinkGETConsumesNothing(t *testing.T) {
 		} {
 			for _, key := range []string{"", h.public, h.secret} {
 				for _, method := range []string{http.MethodGet, http.MethodHead} {
-					res := h.do(t, request{Method: method, Path: c.path + "?token=" + url.QueryEscape(c.token) + "&action=confirm", Key: key})
+					res := h.Do(t, request{Method: method, Path: c.path + "?token=" + url.QueryEscape(c.token) + "&action=confirm", Key: key})
 					apitest.MustStatus(t, res, http.StatusMethodNotAllowed)
 					if method == http.MethodGet {
 						apitest.MustProblem(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
@@ -495,7 +495,7 @@ func TestMailLinkGETConsumesNothing(t *testing.T) {
 			{"/api/v1/password-resets/complete", reset},
 			{"/api/v1/invitations/accept", invite},
 		} {
-			res := h.post(t, h.public, c.path, map[string]any{"token": c.token, "password": "Neues-Passwort-2031"})
+			res := h.Post(t, h.public, c.path, map[string]any{"token": c.token, "password": "Neues-Passwort-2031"})
 			if cs := apitest.MustJSON[customerSession](t, res, http.StatusOK); cs.Customer.State != "active" {
 				t.Errorf("%s: %s", c.path, res)
 			}
@@ -514,11 +514,11 @@ func TestMailPasswordReset(t *testing.T) {
 		const email = "rita@example.com"
 		h.mustCreate(t, map[string]any{"email": email, "password": mailPassword, "first_name": "Rita", "locale": "en"})
 
-		mustAccepted(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": email, "app": "immobilien"}))
+		mustAccepted(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": email, "app": "immobilien"}))
 		msgs := apitest.MustMailsTo(t, srv, email, 1)
 		checkMail(t, msgs[0], email)
 		tok := mustTokenMail(t, msgs[0], "Reset your password", "https://www.meine-immobilien.de/reset-password/")
-		res := h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{
+		res := h.Post(t, h.public, "/api/v1/password-resets/complete", map[string]any{
 			"token": tok, "password": "Neues-Passwort-2031", "password_confirmation": "Neues-Passwort-2031"})
 		if cs := apitest.MustJSON[customerSession](t, res, http.StatusOK); cs.Customer.Email != email || cs.Session.Token == "" {
 			t.Fatalf("complete: %s", res)
@@ -543,11 +543,11 @@ func TestMailPasswordReset(t *testing.T) {
 		attempt := msgs[2]
 		checkMail(t, attempt, email)
 		tok = mustTokenMail(t, attempt, "Registration with your email address", "https://www.meine-immobilien.de/reset-password/")
-		res = h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": tok, "password": "Drittes-Passwort-2032"})
+		res = h.Post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": tok, "password": "Drittes-Passwort-2032"})
 		apitest.MustJSON[customerSession](t, res, http.StatusOK)
 		h.mustLogin(t, email, "Drittes-Passwort-2032")
 
-		list := apitest.MustJSON[customerList](t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK)
+		list := apitest.MustJSON[customerList](t, h.Get(t, h.secret, "/api/v1/customers"), http.StatusOK)
 		if len(list.Customers) != 1 || list.Customers[0].Email != email || list.Customers[0].State != "active" {
 			t.Errorf("customers after the second registration: %+v", list.Customers)
 		}
@@ -595,7 +595,7 @@ func TestMailInvitation(t *testing.T) {
 			t.Errorf("the HTML lacks the code %s", code)
 		}
 
-		res := h.post(t, h.public, "/api/v1/invitations/accept", map[string]any{"email": email, "code": code, "password": mailPassword})
+		res := h.Post(t, h.public, "/api/v1/invitations/accept", map[string]any{"email": email, "code": code, "password": mailPassword})
 		cs := apitest.MustJSON[customerSession](t, res, http.StatusOK)
 		if cs.Customer.State != "active" || cs.Customer.EmailConfirmedAt == nil || cs.Session.Token == "" {
 			t.Fatalf("accept with code: %s", res)
@@ -616,7 +616,7 @@ func TestMailResend(t *testing.T) {
 		const email = "later@example.com"
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword, "app": "immobilien"})
 		first := mustTokenMail(t, mustMailTo(t, srv, email), "Bitte bestätigen Sie Ihre Registrierung", "https://www.meine-immobilien.de/confirm/")
-		mustAccepted(t, h.post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": email, "app": "immobilien"}))
+		mustAccepted(t, h.Post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": email, "app": "immobilien"}))
 		msgs := apitest.MustMailsTo(t, srv, email, 2)
 		checkMail(t, msgs[1], email)
 		tok := mustTokenMail(t, msgs[1], "Ihr neuer Link zur Bestätigung", "https://www.meine-immobilien.de/confirm/")
@@ -625,8 +625,8 @@ func TestMailResend(t *testing.T) {
 		}
 		// A resent link carries no registration's password (anyone can ask
 		// for a resend): confirming it sets one.
-		apitest.MustProblem(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok}), http.StatusForbidden, "password_required")
-		apitest.MustStatus(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok, "password": "resent-Secret-phrase"}), http.StatusOK)
+		apitest.MustProblem(t, h.Post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok}), http.StatusForbidden, "password_required")
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok, "password": "resent-Secret-phrase"}), http.StatusOK)
 		h.mustLogin(t, email, "resent-Secret-phrase")
 		apitest.MustProblem(t, h.Login(t, h.public, email, mailPassword), http.StatusUnauthorized, "invalid_credentials")
 
@@ -634,7 +634,7 @@ func TestMailResend(t *testing.T) {
 		const limited = "impatient@example.com"
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": limited, "password": mailPassword})
 		for range 4 {
-			mustAccepted(t, h.post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": limited}))
+			mustAccepted(t, h.Post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": limited}))
 		}
 		ms := h.mustSettle(t)
 		if n := len(h.mailsOf(t, ms, limited)); n != 3 {
@@ -650,10 +650,10 @@ func TestMailResend(t *testing.T) {
 		}
 
 		h.clock.Advance(time.Hour + time.Minute)
-		mustAccepted(t, h.post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": limited, "app": "immobilien"}))
+		mustAccepted(t, h.Post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": limited, "app": "immobilien"}))
 		msgs = apitest.MustMailsTo(t, srv, limited, 4)
 		tok = mustTokenMail(t, msgs[3], "Ihr neuer Link zur Bestätigung", "https://www.meine-immobilien.de/confirm/")
-		apitest.MustStatus(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok, "password": "later-Secret-phrase"}), http.StatusOK)
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok, "password": "later-Secret-phrase"}), http.StatusOK)
 		h.mustLogin(t, limited, "later-Secret-phrase")
 	})
 }
@@ -670,7 +670,7 @@ func TestMailConfirmationLimitCountsRegistrations(t *testing.T) {
 		for range 5 {
 			h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword})
 		}
-		mustAccepted(t, h.post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": email}))
+		mustAccepted(t, h.Post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": email}))
 		ms := h.mustSettle(t)
 		queued, arrived := len(h.mailsOf(t, ms, email)), len(apitest.MessagesTo(srv.Messages(), email))
 		if queued < 1 || queued > 3 || arrived != queued {
@@ -798,7 +798,7 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 			last := `=?utf-8?q?=0D=0ABcc:_evil@attacker.example?=; x@attacker.example`
 			// Through a secret key, whose registrations keep their names on
 			// the customer, so that the names reach the To header.
-			apitest.MustStatus(t, h.post(t, h.secret, "/api/v1/registrations", map[string]any{
+			apitest.MustStatus(t, h.Post(t, h.secret, "/api/v1/registrations", map[string]any{
 				"email": email, "password": mailPassword, "first_name": first, "last_name": last, "app": "immobilien"}), http.StatusCreated)
 			m := mustMailTo(t, srv, email) // exactly one RCPT TO, one address in To
 			to, err := netmail.ParseAddress(m.Header.Get("To"))
@@ -815,7 +815,7 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 				t.Errorf("the raw mail has other than one To header:\n%s", header)
 			}
 			// A line break in a name is refused before any mail is queued.
-			res := h.post(t, h.public, "/api/v1/registrations", map[string]any{
+			res := h.Post(t, h.public, "/api/v1/registrations", map[string]any{
 				"email": "crlf@example.com", "password": mailPassword, "first_name": "Eve\r\nBcc: evil@attacker.example"})
 			apitest.MustFieldError(t, res, "first_name", "invalid")
 		})
@@ -850,7 +850,7 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 			h.clock.Advance(3 * time.Second)
 			const email = "mandant@example.com"
 			// "immobilien" is an application of tenant default only.
-			mustAccepted(t, h.do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations?appName=immobilien", Key: public,
+			mustAccepted(t, h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations?appName=immobilien", Key: public,
 				Body: map[string]any{"email": email, "password": mailPassword, "app": "immobilien"}}))
 			m := mustMailTo(t, srv, email)
 			tok := tokenOf(t, linkOf(t, m))
@@ -860,8 +860,8 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 				t.Errorf("link\n%s, want\n%s", link, want)
 			}
 			// The token is the other tenant's: tenant default's key cannot use it.
-			apitest.MustProblem(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok}), http.StatusBadRequest, "token_invalid")
-			res := h.post(t, public, "/api/v1/confirmations", map[string]any{"token": tok})
+			apitest.MustProblem(t, h.Post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok}), http.StatusBadRequest, "token_invalid")
+			res := h.Post(t, public, "/api/v1/confirmations", map[string]any{"token": tok})
 			if cs := apitest.MustJSON[customerSession](t, res, http.StatusOK); cs.Customer.State != "active" {
 				t.Errorf("confirm in the second tenant: %s", res)
 			}

@@ -75,11 +75,11 @@ func TestLoginThrottling(t *testing.T) {
 		const other, otherPw = "changer@example.com", "changer-Secret-phrase"
 		s := h.mustSignUp(t, other, otherPw).Session
 		for i := 1; i <= 5; i++ {
-			res := h.do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: s.Token,
+			res := h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: s.Token,
 				Body: map[string]any{"current_password": fmt.Sprintf("guess-Secret-%d", i), "password": "changed-Secret-phrase"}})
 			apitest.MustProblem(t, res, http.StatusUnauthorized, "invalid_credentials")
 		}
-		res := h.do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: s.Token,
+		res := h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: s.Token,
 			Body: map[string]any{"current_password": otherPw, "password": "changed-Secret-phrase"}})
 		apitest.MustProblem(t, res, http.StatusTooManyRequests, "too_many_attempts")
 		apitest.MustProblem(t, h.Login(t, h.public, other, otherPw), http.StatusTooManyRequests, "too_many_attempts")
@@ -104,7 +104,7 @@ func TestLoginHardLimit(t *testing.T) {
 			t.Errorf("Retry-After %q, want 3600", got)
 		}
 		token := h.mustRequestReset(t, email)
-		apitest.MustStatus(t, h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": token, "password": "relieved-Secret-phrase"}), http.StatusOK)
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": token, "password": "relieved-Secret-phrase"}), http.StatusOK)
 		h.mustLogin(t, email, "relieved-Secret-phrase")
 	})
 }

@@ -54,9 +54,9 @@ func TestEmailPrivacyAtRest(t *testing.T) {
 		}
 		// Logins and resets find the customer by address, in any case.
 		h.mustLogin(t, strings.ToUpper(email), mailPassword)
-		apitest.MustStatus(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": strings.ToLower(email), "app": "immobilien"}), http.StatusAccepted)
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": strings.ToLower(email), "app": "immobilien"}), http.StatusAccepted)
 		reset := mustTokenMail(t, mustMailTo(t, srv, strings.ToLower(email)), "Passwort zurücksetzen", "https://www.meine-immobilien.de/reset-password/")
-		res := h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": "Neues-Passwort-am-See-2031"})
+		res := h.Post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": "Neues-Passwort-am-See-2031"})
 		apitest.MustStatus(t, res, http.StatusOK)
 		h.mustLogin(t, email, "Neues-Passwort-am-See-2031")
 		h.mustSettle(t)

@@ -18,13 +18,13 @@ import (
 func TestPublicRegistrationNeverRevealsUsernames(t *testing.T) {
 	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
-		apitest.MustStatus(t, h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "alice@example.com", "password": "alice-Secret-phrase", "username": "alice"}), http.StatusCreated)
+		apitest.MustStatus(t, h.Post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "alice@example.com", "password": "alice-Secret-phrase", "username": "alice"}), http.StatusCreated)
 		for _, email := range []string{"alice@example.com", "mallory@example.com"} {
-			res := h.post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "probe-Secret-phrase", "username": "alice"})
+			res := h.Post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "probe-Secret-phrase", "username": "alice"})
 			apitest.MustStatus(t, res, http.StatusAccepted)
 		}
 		// A secret key is told.
-		apitest.MustProblem(t, h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "eve@example.com", "password": "eve-Secret-phrase", "username": "ALICE"}), http.StatusConflict, "username_taken")
+		apitest.MustProblem(t, h.Post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "eve@example.com", "password": "eve-Secret-phrase", "username": "ALICE"}), http.StatusConflict, "username_taken")
 		// mallory's row exists without the username; its claim cannot take it.
 		if got := h.mustFind(t, "mallory@example.com"); len(got) != 1 || got[0].Username != "" {
 			t.Fatalf("public registration set a username before confirmation: %+v", got)
@@ -39,7 +39,7 @@ func TestTokensDieWithTheirFacts(t *testing.T) {
 		t.Run("email change", func(t *testing.T) {
 			cs := h.mustSignUp(t, "old@example.com", "old-Secret-phrase")
 			reset := h.mustRequestReset(t, "old@example.com")
-			apitest.MustStatus(t, h.do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(cs.Customer.ID), Key: h.secret,
+			apitest.MustStatus(t, h.Do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(cs.Customer.ID), Key: h.secret,
 				Body: map[string]any{"email": "new@example.com"}}), http.StatusOK)
 			h.mustTokenRefused(t, h.secret, "/api/v1/password-resets/complete", reset)
 		})
@@ -47,8 +47,8 @@ func TestTokensDieWithTheirFacts(t *testing.T) {
 			cs := h.mustSignUp(t, "paused@example.com", "paused-Secret-phrase")
 			reset := h.mustRequestReset(t, "paused@example.com")
 			path := "/api/v1/customers/" + itoa(cs.Customer.ID)
-			apitest.MustStatus(t, h.do(t, request{Method: http.MethodPatch, Path: path, Key: h.secret, Body: map[string]any{"state": "disabled"}}), http.StatusOK)
-			apitest.MustStatus(t, h.do(t, request{Method: http.MethodPatch, Path: path, Key: h.secret, Body: map[string]any{"state": "active"}}), http.StatusOK)
+			apitest.MustStatus(t, h.Do(t, request{Method: http.MethodPatch, Path: path, Key: h.secret, Body: map[string]any{"state": "disabled"}}), http.StatusOK)
+			apitest.MustStatus(t, h.Do(t, request{Method: http.MethodPatch, Path: path, Key: h.secret, Body: map[string]any{"state": "active"}}), http.StatusOK)
 			h.mustTokenRefused(t, h.secret, "/api/v1/password-resets/complete", reset)
 		})
 		t.Run("admin password kills the invitation", func(t *testing.T) {
@@ -56,7 +56,7 @@ func TestTokensDieWithTheirFacts(t *testing.T) {
 			if inv.InviteToken == "" {
 				t.Fatalf("no invite token: %+v", inv)
 			}
-			apitest.MustStatus(t, h.do(t, request{Method: http.MethodPut, Path: "/api/v1/customers/" + itoa(inv.Customer.ID) + "/password", Key: h.secret,
+			apitest.MustStatus(t, h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/customers/" + itoa(inv.Customer.ID) + "/password", Key: h.secret,
 				Body: map[string]any{"password": "admin-Set-phrase"}}), http.StatusNoContent)
 			h.mustTokenRefused(t, h.secret, "/api/v1/invitations/accept", inv.InviteToken)
 		})
@@ -71,11 +71,11 @@ func TestEnableRestoresState(t *testing.T) {
 		for _, state := range []string{"offline", "pending", "active"} {
 			c := h.mustCreate(t, map[string]any{"email": state + "@example.com", "state": state, "password": "some-Secret-phrase"})
 			path := "/api/v1/customers/" + itoa(c.Customer.ID)
-			dis := apitest.MustJSON[map[string]customer](t, h.do(t, request{Method: http.MethodPatch, Path: path, Key: h.secret, Body: map[string]any{"state": "disabled"}}), http.StatusOK)
+			dis := apitest.MustJSON[map[string]customer](t, h.Do(t, request{Method: http.MethodPatch, Path: path, Key: h.secret, Body: map[string]any{"state": "disabled"}}), http.StatusOK)
 			if dis["customer"].State != "disabled" {
 				t.Fatalf("disable %s: %+v", state, dis)
 			}
-			en := apitest.MustJSON[map[string]customer](t, h.do(t, request{Method: http.MethodPatch, Path: path, Key: h.secret, Body: map[string]any{"state": "active"}}), http.StatusOK)
+			en := apitest.MustJSON[map[string]customer](t, h.Do(t, request{Method: http.MethodPatch, Path: path, Key: h.secret, Body: map[string]any{"state": "active"}}), http.StatusOK)
 			if en["customer"].State != state {
 				t.Errorf("re-enabled a %s customer into %s", state, en["customer"].State)
 			}
@@ -121,8 +121,8 @@ func TestPublicResetRequestKeepsTheSitesToken(t *testing.T) {
 		h.clock.Advance(3 * time.Second) // past the tenant cache
 		h.mustSignUp(t, "kept@example.com", "kept-Secret-phrase")
 		token := h.mustRequestReset(t, "kept@example.com")
-		apitest.MustStatus(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "kept@example.com"}), http.StatusAccepted)
-		apitest.MustStatus(t, h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": token, "password": "kept-New-phrase"}), http.StatusOK)
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "kept@example.com"}), http.StatusAccepted)
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": token, "password": "kept-New-phrase"}), http.StatusOK)
 	})
 }
 
@@ -132,9 +132,9 @@ func TestCustomerRefsThatAreNoIDs(t *testing.T) {
 		h := newHarness(t, open)
 		for _, ref := range []string{"%00", "abc", "11efbcf6-1628-4719-a18b-b3e6f12b113", "-1", "99999999999999999999", "%E2%80%AE"} {
 			for _, method := range []string{http.MethodGet, http.MethodDelete} {
-				apitest.MustProblem(t, h.do(t, request{Method: method, Path: "/api/v1/customers/" + ref, Key: h.secret}), http.StatusNotFound, "customer_not_found")
+				apitest.MustProblem(t, h.Do(t, request{Method: method, Path: "/api/v1/customers/" + ref, Key: h.secret}), http.StatusNotFound, "customer_not_found")
 			}
-			apitest.MustProblem(t, h.do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + ref, Key: h.secret, Body: map[string]any{"first_name": "X"}}), http.StatusNotFound, "customer_not_found")
+			apitest.MustProblem(t, h.Do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + ref, Key: h.secret, Body: map[string]any{"first_name": "X"}}), http.StatusNotFound, "customer_not_found")
 		}
 	})
 }
@@ -155,7 +155,7 @@ func TestRegistrationLocale(t *testing.T) {
 			if tc.locale != "" {
 				body["locale"] = tc.locale
 			}
-			res := h.do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret, Body: body,
+			res := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret, Body: body,
 				Header: http.Header{"Accept-Language": {tc.accept}}})
 			if got := apitest.MustJSON[registered](t, res, http.StatusCreated).Customer.Locale; got != tc.want {
 				t.Errorf("%s with Accept-Language %q: locale %q, want %q", tc.email, tc.accept, got, tc.want)
@@ -185,7 +185,7 @@ func TestImportPasswordHash(t *testing.T) {
 			"and both": {"email": "both@example.com", "password_hash": string(hash), "password": "also-Secret-phrase"},
 		} {
 			t.Run(name, func(t *testing.T) {
-				apitest.MustFieldError(t, h.post(t, h.secret, "/api/v1/customers", body), "password_hash", "invalid")
+				apitest.MustFieldError(t, h.Post(t, h.secret, "/api/v1/customers", body), "password_hash", "invalid")
 			})
 		}
 	})

@@ -28,13 +28,13 @@ func TestNoSecretsAtRest(t *testing.T) {
 		secrets["login session"] = h.mustLogin(t, email, pw).Session.Token
 		reset := h.mustRequestReset(t, email)
 		secrets["reset token"] = reset
-		res := h.post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": newPw})
+		res := h.Post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": newPw})
 		secrets["reset session"] = apitest.MustJSON[customerSession](t, res, http.StatusOK).Session.Token
 		secrets["unused reset token"] = h.mustRequestReset(t, email)
 		secrets["second login session"] = h.mustLogin(t, email, newPw).Session.Token
 		inv := h.mustCreate(t, map[string]any{"email": "invitee@example.com"})
 		secrets["invite token"] = inv.InviteToken
-		res = h.post(t, h.public, "/api/v1/invitations/accept", map[string]any{"token": inv.InviteToken, "password": invitedPw})
+		res = h.Post(t, h.public, "/api/v1/invitations/accept", map[string]any{"token": inv.InviteToken, "password": invitedPw})
 		secrets["invite session"] = apitest.MustJSON[customerSession](t, res, http.StatusOK).Session.Token
 		secrets["pending confirmation token"] = h.mustRegister(t, "unconfirmed@example.com", pw).ConfirmationToken
 
