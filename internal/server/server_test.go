@@ -168,15 +168,13 @@ type storeWith struct {
 
 func (s storeWith) Ping(context.Context) error { return s.ping() }
 
-// serve sends one request straight to a server.New for svc.
+// serve sends one request straight to a server.New of d.
 func serve(t *testing.T, d server.Deps, method, path string) *httptest.ResponseRecorder {
 	t.Helper()
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	rec := httptest.NewRecorder()
-	server.New(d).ServeHTTP(rec, httptest.NewRequest(method, path, nil))
-	return rec
+	return apitest.Serve(server.New(d), method, path, "", "")
 }
 
 // The observer hears of every answered request, by route pattern.

@@ -125,9 +125,6 @@ type config struct {
 // Option configures New.
 type Option func(*config)
 
-// WithLogger makes the service and the server log to l (default: nowhere).
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
 // WithLogs makes the service and the server log everything, down to
 // debug, as JSON lines to a LogBuffer, Harness.Logs (default: nowhere).
 func WithLogs() Option {
@@ -189,8 +186,8 @@ func WithClientLimit(perMinute, burst int) Option {
 
 // New starts the service on a fresh store from open (one of
 // teststore.Each's), with a secret and a public key of tenant default, and
-// serves server.New until the test ends.
-func New(t *testing.T, open teststore.Opener, opts ...Option) *Harness {
+// serves server.New until the test (or benchmark) ends.
+func New(t testing.TB, open teststore.Opener, opts ...Option) *Harness {
 	t.Helper()
 	cfg := config{
 		logger:      slog.New(slog.DiscardHandler),
@@ -262,7 +259,7 @@ func EachParallel(t *testing.T, test func(t *testing.T, open teststore.Opener)) 
 }
 
 // MustKey makes a new key of a tenant and returns it.
-func (h *Harness) MustKey(t *testing.T, tenant string, kind account.KeyKind) string {
+func (h *Harness) MustKey(t testing.TB, tenant string, kind account.KeyKind) string {
 	t.Helper()
 	raw, _, err := h.Svc.APIKeys.Create(context.Background(), tenant, kind, "test")
 	if err != nil {
@@ -297,7 +294,7 @@ const RelayPoll = 10 * time.Millisecond
 
 // StartRelay runs a mail relay for out that sends over SMTP to smtpURL,
 // until the test ends.
-func StartRelay(t *testing.T, out mail.Outbox, smtpURL string) {
+func StartRelay(t testing.TB, out mail.Outbox, smtpURL string) {
 	t.Helper()
 	cfg, err := mail.ParseSMTPURL(smtpURL)
 	if err != nil {
@@ -307,7 +304,7 @@ func StartRelay(t *testing.T, out mail.Outbox, smtpURL string) {
 }
 
 // RunRelay runs r until the test ends, and then waits for it to stop.
-func RunRelay(t *testing.T, r *mail.Relay) {
+func RunRelay(t testing.TB, r *mail.Relay) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -478,7 +475,7 @@ func DecodeStrict(body []byte, v any) error {
 // ---- answers ----
 
 // MustStatus stops the test unless r has the status.
-func MustStatus(t *testing.T, r *Response, status int) {
+func MustStatus(t testing.TB, r *Response, status int) {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("%s, want status %d", r, status)
@@ -487,7 +484,7 @@ func MustStatus(t *testing.T, r *Response, status int) {
 
 // MustJSON checks r's status and Content-Type (application/json) and
 // decodes its body strictly (see DecodeStrict) into a T.
-func MustJSON[T any](t *testing.T, r *Response, status int) T {
+func MustJSON[T any](t testing.TB, r *Response, status int) T {
 	t.Helper()
 	MustStatus(t, r, status)
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
@@ -504,7 +501,7 @@ func MustJSON[T any](t *testing.T, r *Response, status int) T {
 // checks that it carries the answer's X-Request-Id, which requestID reads
 // from it. It reports failures with t.Errorf, so that a Check may call it;
 // ok is false when the body is no T at all.
-func CheckErrorDoc[T any](t *testing.T, r *Response, requestID func(T) string) (doc T, ok bool) {
+func CheckErrorDoc[T any](t testing.TB, r *Response, requestID func(T) string) (doc T, ok bool) {
 	t.Helper()
 	if err := DecodeStrict(r.Body, &doc); err != nil {
 		t.Errorf("%s: not an error document: %v", r, err)
@@ -519,7 +516,7 @@ func CheckErrorDoc[T any](t *testing.T, r *Response, requestID func(T) string) (
 // MustError checks that r has the status and is an error document, which
 // doc decodes and checks as its dialect's, with the code that codeOf reads
 // from it.
-func MustError[T any](t *testing.T, r *Response, status int, code string, doc func(*testing.T, *Response) T, codeOf func(T) string) T {
+func MustError[T any](t testing.TB, r *Response, status int, code string, doc func(testing.TB, *Response) T, codeOf func(T) string) T {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("%s, want %d %s", r, status, code)
@@ -554,7 +551,7 @@ func Uniform(r *Response) string {
 }
 
 // MustSameAnswer checks that b cannot be told from a (see Uniform).
-func MustSameAnswer(t *testing.T, a, b *Response) {
+func MustSameAnswer(t testing.TB, a, b *Response) {
 	t.Helper()
 	if ua, ub := Uniform(a), Uniform(b); ua != ub {
 		t.Errorf("answers differ:\n%s %s: %s\n%s %s: %s", a.Method, a.Path, ua, b.Method, b.Path, ub)
@@ -564,7 +561,7 @@ func MustSameAnswer(t *testing.T, a, b *Response) {
 // CheckNotCarried checks the responses given to Record: no header of any
 // carries secret, and at most bodies of their bodies do (1 for the answer
 // that issued a token, 0 for a secret no answer may show).
-func (h *Harness) CheckNotCarried(t *testing.T, secret string, bodies int) {
+func (h *Harness) CheckNotCarried(t testing.TB, secret string, bodies int) {
 	t.Helper()
 	if secret == "" {
 		return

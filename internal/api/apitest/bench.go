@@ -1,62 +1,43 @@
 package apitest
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"pforte/internal/account"
 	"pforte/internal/password"
-	"pforte/internal/server"
 	"pforte/internal/store/teststore"
 )
 
-// The customer BenchService makes.
+// The customer NewBench makes.
 const (
 	BenchEmail    = "bench@example.com"
 	BenchPassword = "correct horse battery staple"
 )
 
-// BenchService is a service for benchmarks: on a SQLite store, at the
-// default argon2id parameters (a login costs what it costs in
-// production), with a secret key of tenant default, which it returns,
-// and one active customer, BenchEmail with BenchPassword.
-func BenchService(b *testing.B) (*account.Service, string) {
+// NewBench is New for benchmarks: on a SQLite store, at the default
+// argon2id parameters (a login costs what it costs in production), with
+// one active customer, BenchEmail with BenchPassword. Benchmarks send to
+// Srv.Config.Handler through Serve, without a network.
+func NewBench(b *testing.B, opts ...Option) *Harness {
 	b.Helper()
-	ctx := context.Background()
-	hasher, err := password.NewHasher(password.DefaultParams(), password.NewPool(1, 0))
-	if err != nil {
-		b.Fatal(err)
+	h := New(b, teststore.SQLite, append(opts, WithHashing(password.DefaultParams(), password.NewPool(1, 0)))...)
+	body := `{"email":"` + BenchEmail + `","password":"` + BenchPassword + `"}`
+	if rec := Serve(h.Srv.Config.Handler, http.MethodPost, "/api/v1/customers", h.Secret, body); rec.Code != http.StatusCreated {
+		b.Fatalf("create %s: %d %s", BenchEmail, rec.Code, rec.Body)
 	}
-	svc := account.NewService(account.Config{Store: teststore.SQLite(b), Hasher: hasher, Policy: password.DefaultPolicy()})
-	if err := svc.Start(ctx, nil); err != nil {
-		b.Fatal(err)
-	}
-	key, _, err := svc.APIKeys.Create(ctx, account.DefaultTenant, account.KeySecret, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	caller, _ := svc.APIKeys.Authenticate(ctx, key)
-	if _, err := svc.Customers.Create(ctx, caller, account.NewCustomer{Email: BenchEmail, Password: BenchPassword}); err != nil {
-		b.Fatal(err)
-	}
-	return svc, key
+	return h
 }
 
-// Handler is server.New for svc, logging nowhere: what a benchmark sends
-// its requests to.
-func Handler(svc *account.Service) http.Handler {
-	return server.New(server.Deps{Service: svc, Logger: slog.New(slog.DiscardHandler)})
-}
-
-// ServeJSON posts a JSON body to path with the key (none when empty)
-// straight to h, without a network, and returns the answer.
-func ServeJSON(h http.Handler, path, key, body string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
+// Serve sends a request straight to h, without a network, for benchmarks
+// and for tests of a handler the harness does not build: body (JSON; none
+// when empty) with the key (none when empty).
+func Serve(h http.Handler, method, path, key, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if key != "" {
 		req.Header.Set("X-API-KEY", key)
 	}

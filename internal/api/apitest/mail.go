@@ -15,19 +15,19 @@ const MailWait = 15 * time.Second
 
 // MustMailsTo waits until n mails to exactly addr have arrived at srv and
 // returns them all, oldest first. Each must parse.
-func MustMailsTo(t *testing.T, srv *mailtest.Server, addr string, n int) []mailtest.Message {
+func MustMailsTo(t testing.TB, srv *mailtest.Server, addr string, n int) []mailtest.Message {
 	t.Helper()
 	return mustMails(t, srv, addr, n, false)
 }
 
 // MustMailsToAnyCase is MustMailsTo for addr in any case, for a test
 // that sends to one address in several.
-func MustMailsToAnyCase(t *testing.T, srv *mailtest.Server, addr string, n int) []mailtest.Message {
+func MustMailsToAnyCase(t testing.TB, srv *mailtest.Server, addr string, n int) []mailtest.Message {
 	t.Helper()
 	return mustMails(t, srv, addr, n, true)
 }
 
-func mustMails(t *testing.T, srv *mailtest.Server, addr string, n int, anyCase bool) []mailtest.Message {
+func mustMails(t testing.TB, srv *mailtest.Server, addr string, n int, anyCase bool) []mailtest.Message {
 	t.Helper()
 	deadline := time.Now().Add(MailWait)
 	for {

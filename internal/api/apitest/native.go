@@ -140,7 +140,7 @@ func problemCode(r *Response) string {
 
 // MustProblem checks that r is a problem document with this status and
 // code, well formed and carrying the request's id.
-func MustProblem(t *testing.T, r *Response, status int, code string) Problem {
+func MustProblem(t testing.TB, r *Response, status int, code string) Problem {
 	t.Helper()
 	MustStatus(t, r, status)
 	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
@@ -161,7 +161,7 @@ func MustProblem(t *testing.T, r *Response, status int, code string) Problem {
 
 // MustFieldError checks that r is a validation problem naming field with
 // code.
-func MustFieldError(t *testing.T, r *Response, field, code string) Problem {
+func MustFieldError(t testing.TB, r *Response, field, code string) Problem {
 	t.Helper()
 	p := MustProblem(t, r, http.StatusBadRequest, "validation_failed")
 	fe := p.Field(field)

@@ -84,7 +84,7 @@ type errorDoc struct {
 
 // mustErrorDoc decodes r's body strictly as an error document with a code,
 // a message and the request's id.
-func mustErrorDoc(t *testing.T, r *response) errorDoc {
+func mustErrorDoc(t testing.TB, r *response) errorDoc {
 	t.Helper()
 	e, ok := apitest.CheckErrorDoc(t, r, func(e errorDoc) string { return e.RequestID })
 	if ok && (e.Code == "" || e.Message == "") {

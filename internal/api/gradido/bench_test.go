@@ -1,12 +1,10 @@
 package gradido_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
 
-	"pforte/internal/account"
 	"pforte/internal/api/apitest"
 )
 
@@ -15,15 +13,11 @@ import (
 // login, a numeric session stored as an HMAC, and the user with its
 // derived Ed25519 public key.
 func BenchmarkLoginHTTPGradido(b *testing.B) {
-	svc, _ := apitest.BenchService(b)
-	if err := svc.Tenants.Set(context.Background(), account.DefaultTenant, "gradido.allow_password_via_json", "true"); err != nil {
-		b.Fatal(err)
-	}
-	h := apitest.Handler(svc)
+	h := apitest.NewBench(b, passwordsOn())
 	body := `{"email":"` + apitest.BenchEmail + `","password":"` + apitest.BenchPassword + `"}`
 	b.ReportAllocs()
 	for b.Loop() {
-		rec := apitest.ServeJSON(h, "/login_api/unsecureLogin", "", body)
+		rec := apitest.Serve(h.Srv.Config.Handler, http.MethodPost, "/login_api/unsecureLogin", "", body)
 		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"state":"success"`) {
 			b.Fatalf("login: %d %s", rec.Code, rec.Body)
 		}

@@ -13,6 +13,7 @@ import (
 	"pforte/internal/mail"
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/password"
+	"pforte/internal/server"
 	"pforte/internal/store/teststore"
 )
 
@@ -56,12 +57,12 @@ func newMailBench(b *testing.B, retryBase time.Duration) *mailBench {
 	go func() { relay.Run(relayCtx); close(done) }()
 	b.Cleanup(func() { stop(); <-done })
 	return &mailBench{smtp: smtp, key: key, svc: svc,
-		handler: apitest.Handler(svc)}
+		handler: server.New(server.Deps{Service: svc, Logger: slog.New(slog.DiscardHandler)})}
 }
 
 func (m *mailBench) register(b *testing.B, i int) {
 	body := fmt.Sprintf(`{"email":"bench%d@example.com","password":"correct horse battery staple"}`, i)
-	rec := apitest.ServeJSON(m.handler, "/api/v1/registrations", m.key, body)
+	rec := apitest.Serve(m.handler, http.MethodPost, "/api/v1/registrations", m.key, body)
 	if rec.Code != http.StatusAccepted {
 		b.Fatalf("register: %d %s", rec.Code, rec.Body)
 	}

@@ -32,12 +32,11 @@ func BenchmarkArgon2idDefault(b *testing.B) {
 // handler on a SQLite store: key lookup, throttle check, customer lookup,
 // argon2id verify, session insert and the JSON answer.
 func BenchmarkLoginHTTP(b *testing.B) {
-	svc, key := apitest.BenchService(b)
-	h := apitest.Handler(svc)
+	h := apitest.NewBench(b)
 	body := `{"email":"` + apitest.BenchEmail + `","password":"` + apitest.BenchPassword + `"}`
 	b.ReportAllocs()
 	for b.Loop() {
-		rec := apitest.ServeJSON(h, "/api/v1/sessions", key, body)
+		rec := apitest.Serve(h.Srv.Config.Handler, http.MethodPost, "/api/v1/sessions", h.Secret, body)
 		if rec.Code != http.StatusCreated {
 			b.Fatalf("login: %d %s", rec.Code, rec.Body)
 		}
@@ -49,14 +48,13 @@ func BenchmarkLoginHTTP(b *testing.B) {
 // hashes, the dummy's and the second that every failed login pays so that
 // its time does not tell whether registrations are waiting.
 func BenchmarkLoginHTTPWrongPassword(b *testing.B) {
-	svc, key := apitest.BenchService(b)
-	h := apitest.Handler(svc)
+	h := apitest.NewBench(b)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		i++
 		body := `{"email":"nobody` + strconv.Itoa(i) + `@example.com","password":"wrong horse battery staple"}`
-		rec := apitest.ServeJSON(h, "/api/v1/sessions", key, body)
+		rec := apitest.Serve(h.Srv.Config.Handler, http.MethodPost, "/api/v1/sessions", h.Secret, body)
 		if rec.Code != http.StatusUnauthorized {
 			b.Fatalf("login: %d %s", rec.Code, rec.Body)
 		}

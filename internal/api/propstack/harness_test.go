@@ -67,7 +67,7 @@ type errorDoc struct {
 
 // mustErrorDoc decodes r's body strictly as an error document with at
 // least one message, a code and the request's id.
-func mustErrorDoc(t *testing.T, r *response) errorDoc {
+func mustErrorDoc(t testing.TB, r *response) errorDoc {
 	t.Helper()
 	e, ok := apitest.CheckErrorDoc(t, r, func(e errorDoc) string { return e.RequestID })
 	if !ok {
