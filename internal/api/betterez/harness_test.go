@@ -15,11 +15,10 @@ import (
 	"pforte/internal/store/teststore"
 )
 
-// The harness serves server.New over a fresh store through a real HTTP
-// server, with a clock the test controls, cheap argon2id parameters, and a
-// mail relay that sends over real SMTP to a mailtest server. Every
-// response has been checked for the invariants of the whole dialect (see
-// checkInvariants) before a test sees it.
+// The harness is apitest's, with a mail relay that sends over real SMTP to
+// a mailtest server. Every response has been checked for the invariants
+// of the whole dialect (apitest's JSONDialect with mustErrorDoc) before a
+// test sees it.
 
 // The URLs of the tests: the seed's application and the tenant's default
 // link, "the default URL to websales".

@@ -14,9 +14,10 @@ import (
 // server, with a clock the test controls and cheap argon2id parameters.
 // Both tenants send their own mail (delivery=return), as the README asks
 // of sites using this dialect; tests of the other modes set them. Every
-// response has been checked for the invariants of the whole dialect (see
-// checkInvariants) before a test sees it, and everything the service and
-// the server log is kept, to check that no token reaches the log.
+// response has been checked for the invariants of the whole dialect
+// (apitest's JSONDialect with mustErrorDoc) before a test sees it, and
+// everything the service and the server log is kept, to check that no
+// token reaches the log.
 
 const (
 	strongPassword  = "Foo-Bar-Kundenbereich-2030"
