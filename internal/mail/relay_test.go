@@ -19,18 +19,20 @@ import (
 // more. The real one is account.Service on the stores; end-to-end tests
 // run the relay against it.
 type fakeOutbox struct {
-	mu       sync.Mutex
-	due      []account.OutgoingMail
-	sent     []int64
-	failed   []failure
-	claims   int
-	owner    string // of the last claim
-	claimErr error  // returned by the next ClaimMail, then cleared
-	queued   chan struct{}
-	changed  chan struct{} // closed and replaced on every report
-	lease    time.Duration
-	released []int64
-	giveUp   bool // Failed gives temporary failures up too
+	mu        sync.Mutex
+	due       []account.OutgoingMail
+	sent      []int64
+	failed    []failure
+	claims    int
+	owner     string // of the last claim
+	claimErr  error  // returned by the next ClaimMail, then cleared
+	queued    chan struct{}
+	changed   chan struct{} // closed and replaced on every report
+	lease     time.Duration
+	released  []int64
+	giveUp    bool // Failed gives temporary failures up too
+	sentErrs  int  // Sent fails this many times before it records
+	sentTries int
 }
 
 type failure struct {
@@ -78,6 +80,9 @@ func (o *fakeOutbox) Claim(_ context.Context, owner string, limit int) ([]accoun
 func (o *fakeOutbox) Sent(_ context.Context, id int64) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.sentTries++; o.sentTries <= o.sentErrs {
+		return errors.New("database is busy")
+	}
 	o.sent = append(o.sent, id)
 	o.notify()
 	return nil
@@ -327,6 +332,39 @@ func TestRelaySurvivesOutboxErrors(t *testing.T) {
 	out.waitReports(t, 1, 5*time.Second)
 	if !strings.Contains(logs.String(), "database is down") {
 		t.Errorf("the outbox error is not logged:\n%s", logs)
+	}
+}
+
+// A sent mail whose recording fails is recorded again, three times at
+// most; then the failure is logged (and the lease sends the mail again).
+func TestRelayRetriesRecordingASend(t *testing.T) {
+	for _, c := range []struct {
+		errs     int
+		recorded bool
+	}{{1, true}, {2, true}, {3, false}} {
+		t.Run(fmt.Sprint(c.errs, " failures"), func(t *testing.T) {
+			srv := mailtest.Start(t)
+			out := newFakeOutbox()
+			out.sentErrs = c.errs
+			out.add(testMail(1))
+			logs, _ := startRelay(t, &Relay{Outbox: out, Sender: mustSender(t, srv, 5*time.Second), Poll: time.Hour})
+			if c.recorded {
+				if sent, _ := out.waitReports(t, 1, 5*time.Second); len(sent) != 1 {
+					t.Fatalf("sent %v", sent)
+				}
+			} else {
+				waitFor(t, func() bool { return strings.Contains(logs.String(), "recording a sent mail") })
+			}
+			out.mu.Lock()
+			tries := out.sentTries
+			out.mu.Unlock()
+			if want := min(c.errs+1, 3); tries != want {
+				t.Errorf("%d tries to record, want %d", tries, want)
+			}
+			if srv.Accepted() != 1 {
+				t.Errorf("%d mails sent, want 1", srv.Accepted())
+			}
+		})
 	}
 }
 

@@ -94,11 +94,11 @@ func TestBadInput(t *testing.T) {
 		}
 
 		// None of them verified the address; the link still does.
-		if r := h.login(t, email, seedPassword); r.Status != http.StatusForbidden {
+		if r := h.Login(t, h.Public, email, seedPassword); r.Status != http.StatusForbidden {
 			t.Errorf("login before verifying: %s, want 403", r)
 		}
 		mustOK(t, h.verify(t, "", "jeff", v.token))
-		h.mustPassword(t, email, seedPassword, "")
+		h.MustPassword(t, h.Public, email, seedPassword, "")
 
 		// The reset path with a good JWT and bad bodies; the JWT survives.
 		reset := h.mustForgot(t, email)
@@ -124,7 +124,7 @@ func TestBadInput(t *testing.T) {
 		mustError(t, h.send(t, request{Method: http.MethodPut, Path: resetPath + "&token=" + reset, Body: `{"password": "` + newPassword + `"}`}, ""),
 			http.StatusBadRequest, "validation_failed", "token")
 		mustOK(t, h.resetPassword(t, "", "jeff", reset, newPassword))
-		h.mustPassword(t, email, newPassword, seedPassword)
+		h.MustPassword(t, h.Public, email, newPassword, seedPassword)
 
 		// Nothing was registered by the refused registrations.
 		h.MustSetting(t, account.DefaultTenant, "api2.reveal_unknown_email", "true")
@@ -170,7 +170,7 @@ func TestTokensOnce(t *testing.T) {
 		mustError(t, h.resetPassword(t, "", "jeff", reset, "12345678"), http.StatusBadRequest, "validation_failed", "password")
 		mustOK(t, h.resetPassword(t, "", "jeff", reset, newPassword))
 		mustError(t, h.resetPassword(t, "", "jeff", reset, "Noch-ein-Passwort-2032"), http.StatusUnauthorized, "token_invalid", "")
-		h.mustPassword(t, email, newPassword, "Noch-ein-Passwort-2032")
+		h.MustPassword(t, h.Public, email, newPassword, "Noch-ein-Passwort-2032")
 		h.mustNotLeak(t, v.token, older, reset)
 	})
 }
@@ -202,8 +202,8 @@ func TestExpiry(t *testing.T) {
 				mustOK(t, r)
 			} else {
 				mustError(t, r, http.StatusUnauthorized, "token_invalid", "")
-				h.mustPassword(t, "early@example.com", strongPassword, "")
-				if r := h.login(t, email, strongPassword); r.Status == http.StatusCreated {
+				h.MustPassword(t, h.Public, "early@example.com", strongPassword, "")
+				if r := h.Login(t, h.Public, email, strongPassword); r.Status == http.StatusCreated {
 					t.Errorf("login after an expired verification: %s", r)
 				}
 			}
@@ -216,7 +216,7 @@ func TestExpiry(t *testing.T) {
 		}
 		h.clock.Advance(time.Hour)
 		mustError(t, h.resetPassword(t, "", "early", reset, newPassword), http.StatusUnauthorized, "token_invalid", "")
-		h.mustPassword(t, "early@example.com", strongPassword, newPassword)
+		h.MustPassword(t, h.Public, "early@example.com", strongPassword, newPassword)
 	})
 }
 
@@ -254,17 +254,17 @@ func TestOtherTenant(t *testing.T) {
 		mustError(t, h.verify(t, otherHost, "jeff", def.token), http.StatusUnauthorized, "token_invalid", "")
 		mustOK(t, h.verify(t, "ANDERE.example.", "jeff", other.token))
 		// Tenant default's customer is still unverified.
-		if r := h.login(t, email, seedPassword); r.Status != http.StatusForbidden {
+		if r := h.Login(t, h.Public, email, seedPassword); r.Status != http.StatusForbidden {
 			t.Fatalf("login at default: %s, want 403 email_not_confirmed", r)
 		}
 		// The links as mailed, to the public URL's host, which every
 		// tenant's links share: each acts for the tenant its JWT names.
 		mustOK(t, h.verify(t, publicHost+":443", "jeff", def.token))
-		h.mustPassword(t, email, seedPassword, strongPassword)
+		h.MustPassword(t, h.Public, email, seedPassword, strongPassword)
 		h.mustRegister(t, otherHost, "anna", "anna@example.com", strongPassword)
 		anna := h.mustVerifyLink(t, "anna@example.com", 1)
 		mustOK(t, h.verify(t, publicHost, "anna", anna.token))
-		if r := h.login(t, "anna@example.com", strongPassword); r.Status != http.StatusUnauthorized {
+		if r := h.Login(t, h.Public, "anna@example.com", strongPassword); r.Status != http.StatusUnauthorized {
 			t.Errorf("tenant andere's anna logs in at default: %s", r)
 		}
 
@@ -275,9 +275,9 @@ func TestOtherTenant(t *testing.T) {
 		mustError(t, h.resetPassword(t, otherHost, "jeff", defReset, newPassword), http.StatusUnauthorized, "token_invalid", "")
 		mustOK(t, h.resetPassword(t, publicHost, "jeff", otherReset, newPassword))
 		// Tenant default's password did not change; its JWT still works.
-		h.mustPassword(t, email, seedPassword, newPassword)
+		h.MustPassword(t, h.Public, email, seedPassword, newPassword)
 		mustOK(t, h.resetPassword(t, "", "jeff", defReset, "Drittes-Passwort-2032"))
-		h.mustPassword(t, email, "Drittes-Passwort-2032", seedPassword)
+		h.MustPassword(t, h.Public, email, "Drittes-Passwort-2032", seedPassword)
 		h.mustNotLeak(t, other.token, def.token, otherReset, defReset)
 	})
 }
@@ -300,7 +300,7 @@ func TestForgotSameAnswer(t *testing.T) {
 		for _, addr := range addrs {
 			r := h.forgot(t, "", addr)
 			mustOK(t, r)
-			if got := withoutRequestID(r); want == "" {
+			if got := apitest.Uniform(r); want == "" {
 				want = got
 			} else if got != want {
 				t.Errorf("forgot %s:\n%s\nwant, as for %s:\n%s", addr, got, addrs[0], want)
@@ -371,7 +371,7 @@ func TestFrontendRedirect(t *testing.T) {
 				t.Errorf("%s: body %s, want status %d", c.name, r.Body, c.status)
 			}
 		}
-		h.mustPassword(t, "jeff@example.com", seedPassword, "")
+		h.MustPassword(t, h.Public, "jeff@example.com", seedPassword, "")
 
 		// A frontend URL without a query gets one; other paths answer JSON.
 		h.MustSetting(t, account.DefaultTenant, "api2.frontend_url", "https://app.example/")
@@ -481,7 +481,7 @@ func TestConcurrentUse(t *testing.T) {
 		for i := range n {
 			// Past the throttling of the wrong passwords tried before.
 			h.clock.Advance(2 * time.Hour)
-			if h.login(t, email, newPassword+"-"+strconv.Itoa(i)).Status == http.StatusCreated {
+			if h.Login(t, h.Public, email, newPassword+"-"+strconv.Itoa(i)).Status == http.StatusCreated {
 				won++
 			}
 		}
@@ -512,7 +512,7 @@ func (h *harness) concurrently(t *testing.T, n int, req func(i int) request) map
 		if errs[i] != nil {
 			t.Fatal(errs[i])
 		}
-		h.check(t, r)
+		h.Check(t, r)
 		statuses[r.Status]++
 	}
 	return statuses

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"pforte/internal/account"
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -76,7 +77,7 @@ func TestWalk(t *testing.T) {
 			t.Fatalf("link %s names %q", v.link, v.username)
 		}
 		sub := mustClaims(t, v.token, "default", "confirm", "jeff", 24*3600)
-		if r := h.login(t, email, seedPassword); r.Status != http.StatusForbidden {
+		if r := h.Login(t, h.Public, email, seedPassword); r.Status != http.StatusForbidden {
 			t.Fatalf("login before verifying: %s, want 403", r)
 		}
 
@@ -85,7 +86,7 @@ func TestWalk(t *testing.T) {
 		if cust := h.mustCustomer(t, email); cust.UUID != sub || cust.Username != "jeff" || cust.EmailConfirmedAt == nil || cust.State != "active" {
 			t.Fatalf("after verifying: %+v, want %s, jeff, confirmed, active", cust, sub)
 		}
-		h.mustPassword(t, email, seedPassword, seedNewPassword)
+		h.MustPassword(t, h.Public, email, seedPassword, seedNewPassword)
 
 		mustOK(t, h.forgot(t, "", email))
 		m = h.mustMail(t, email, 2)
@@ -97,7 +98,7 @@ func TestWalk(t *testing.T) {
 			t.Errorf("reset JWT sub %s, want %s", got, sub)
 		}
 		mustOK(t, h.resetPassword(t, "", "jeff", reset, seedNewPassword))
-		h.mustPassword(t, email, seedNewPassword, seedPassword)
+		h.MustPassword(t, h.Public, email, seedNewPassword, seedPassword)
 		if m := h.mustMail(t, email, 3); m.Subject != "Your password was changed" {
 			t.Errorf("third mail %q, want the password change notice", m.Subject)
 		}
@@ -128,13 +129,13 @@ func TestPublicRegistration(t *testing.T) {
 		h := newHarness(t, open)
 		first := h.register(t, "", "jeff", "jeff@example.com", seedPassword)
 		mustOK(t, first)
-		want := withoutRequestID(first)
+		want := apitest.Uniform(first)
 		for _, c := range []struct{ username, email, pw string }{
 			{"jeff", "jeff@example.com", strongPassword},  // the same again, pending
 			{"jeff", "other@example.com", strongPassword}, // the username again
 			{"anna", "jeff@example.com", strongPassword},  // the address again, another name
 		} {
-			if got := withoutRequestID(h.register(t, "", c.username, c.email, c.pw)); got != want {
+			if got := apitest.Uniform(h.register(t, "", c.username, c.email, c.pw)); got != want {
 				t.Errorf("register %s %s:\n%s\nwant\n%s", c.username, c.email, got, want)
 			}
 		}
@@ -150,14 +151,14 @@ func TestPublicRegistration(t *testing.T) {
 			t.Errorf("verified as %q, want anna", ok.Username)
 		}
 		// The last registration's password is the account's.
-		h.mustPassword(t, "jeff@example.com", strongPassword, seedPassword)
+		h.MustPassword(t, h.Public, "jeff@example.com", strongPassword, seedPassword)
 		if ok := mustOK(t, h.verify(t, "", "jeff", other.token)); ok.Username != "jeff" {
 			t.Errorf("verified as %q, want jeff", ok.Username)
 		}
 
 		// Registering a verified address: the same answer, and its owner
 		// gets a reset link for the name it has.
-		if got := withoutRequestID(h.register(t, "", "mallory", "jeff@example.com", "Mallorys-Passwort-2030")); got != want {
+		if got := apitest.Uniform(h.register(t, "", "mallory", "jeff@example.com", "Mallorys-Passwort-2030")); got != want {
 			t.Errorf("register a verified address:\n%s\nwant\n%s", got, want)
 		}
 		attempt := h.mustMail(t, "jeff@example.com", 4)
@@ -167,7 +168,7 @@ func TestPublicRegistration(t *testing.T) {
 		reset := h.mustResetToken(t, "jeff@example.com", 4, resetURL)
 		mustClaims(t, reset, "default", "reset", "anna", 3600)
 		mustOK(t, h.resetPassword(t, "", "anna", reset, newPassword))
-		h.mustPassword(t, "jeff@example.com", newPassword, "Mallorys-Passwort-2030")
+		h.MustPassword(t, h.Public, "jeff@example.com", newPassword, "Mallorys-Passwort-2030")
 
 		// A third address asks for jeff, taken since: verified without a
 		// username; its paths name its uuid.
@@ -185,7 +186,7 @@ func TestPublicRegistration(t *testing.T) {
 		mustClaims(t, reset, "default", "reset", cust.UUID, 3600)
 		mustError(t, h.resetPassword(t, "", "jeff", reset, newPassword), http.StatusUnauthorized, "token_invalid", "")
 		mustOK(t, h.resetPassword(t, "", cust.UUID, reset, newPassword))
-		h.mustPassword(t, "third@example.com", newPassword, strongPassword)
+		h.MustPassword(t, h.Public, "third@example.com", newPassword, strongPassword)
 	})
 }
 
@@ -215,6 +216,6 @@ func TestResetWithoutResetURL(t *testing.T) {
 		}
 		mustClaims(t, shown, "default", "reset", "linkless", 3600)
 		mustOK(t, h.resetPassword(t, "", "linkless", shown, seedNewPassword))
-		h.mustPassword(t, email, seedNewPassword, seedPassword)
+		h.MustPassword(t, h.Public, email, seedNewPassword, seedPassword)
 	})
 }

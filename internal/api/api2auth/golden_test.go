@@ -35,7 +35,7 @@ func TestGolden(t *testing.T) {
 		g.Set("forgedToken", forge(v.token))
 		g.Exchange(t, "06_verify_invalid_jwt.http")
 		g.Exchange(t, "07_verify_unknown_user.http")
-		h.mustPassword(t, email, seedPassword, seedNewPassword)
+		h.MustPassword(t, h.Public, email, seedPassword, seedNewPassword)
 
 		g.Exchange(t, "08_forgot.http")
 		reset := h.mustResetToken(t, email, 2, resetURL)
@@ -46,14 +46,14 @@ func TestGolden(t *testing.T) {
 		g.Exchange(t, "12_resetpassword_wrong_user.http")
 		g.Exchange(t, "13_resetpassword.http")
 		g.Exchange(t, "14_resetpassword_token_used.http")
-		h.mustPassword(t, email, seedNewPassword, seedPassword)
+		h.MustPassword(t, h.Public, email, seedNewPassword, seedPassword)
 
 		g.Exchange(t, "15_forgot_unknown_email.http")
 		h.MustSetting(t, account.DefaultTenant, "api2.reveal_unknown_email", "true")
 		g.Exchange(t, "16_forgot_unknown_email_reveal.http")
 		h.MustSetting(t, account.DefaultTenant, "api2.reveal_unknown_email", "false")
 
-		for _, name := range []string{
+		g.Exchanges(t,
 			"17_register_missing_fields.http",
 			"18_register_unknown_field.http",
 			"19_register_weak_password.http",
@@ -62,9 +62,7 @@ func TestGolden(t *testing.T) {
 			"22_verify_missing_token.http",
 			"23_wrong_method.http",
 			"24_wrong_content_type.http",
-		} {
-			g.Exchange(t, name)
-		}
+		)
 		g.MustAllUsed(t)
 		h.mustNotLeak(t, v.token, reset)
 	})

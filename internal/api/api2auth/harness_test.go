@@ -2,10 +2,8 @@ package api2auth_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"pforte/internal/account"
 	"pforte/internal/api/apitest"
@@ -24,10 +21,9 @@ import (
 // The harness serves server.New over a fresh store through a real HTTP
 // server, with a clock the test controls, cheap argon2id parameters and a
 // mail relay that sends over real SMTP to a mailtest server. This API has
-// no key: requests name their tenant by Host, which apitest.Request cannot
-// set, so the harness sends the dialect's requests itself (send), without
-// following redirects. Every response has been checked for the invariants
-// of the whole dialect (see check) before a test sees it, and everything
+// no key: requests name their tenant by Host (see send), and redirects are
+// not followed. Every response has been checked for the invariants
+// of the whole dialect (see checkDoc) before a test sees it, and everything
 // the service and the server log is kept, to check that no token reaches
 // the log.
 
@@ -46,8 +42,6 @@ const (
 	seedNewPassword = "APasswordIWontForgetAgain"
 	strongPassword  = "Jeffs-Kundenkonto-2030"
 	newPassword     = "Neues-Passwort-2031"
-
-	mailWait = 15 * time.Second
 )
 
 type harness struct {
@@ -69,18 +63,14 @@ type (
 // after the harness's own.
 func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *harness {
 	t.Helper()
-	logs := &apitest.LogBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opts = append([]apitest.Option{apitest.WithLogger(logger), apitest.WithRelay(), apitest.WithPublicURL(publicURL),
+	opts = append([]apitest.Option{apitest.WithLogs(), apitest.WithRelay(), apitest.WithPublicURL(publicURL),
 		apitest.WithSetting("reset_url", resetURL), apitest.WithSetting("api2.enabled", "true")}, opts...)
 	a := apitest.New(t, open, opts...)
-	h := &harness{Harness: a, svc: a.Svc, clock: a.Clock, smtp: a.SMTP, logs: logs}
+	h := &harness{Harness: a, svc: a.Svc, clock: a.Clock, smtp: a.SMTP, logs: a.Logs}
 	a.Client = &http.Client{Transport: a.Srv.Client().Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	a.Check = h.check
-	if _, err := h.svc.Tenants.Create(context.Background(), otherTenantSlug); err != nil {
-		t.Fatalf("CreateTenant: %v", err)
-	}
+	a.Check = a.JSONDialectEach(dialect, checkDoc)
+	h.MustTenant(t, otherTenantSlug)
 	h.MustSetting(t, otherTenantSlug, "hosts", otherHost)
 	// Every other host (127.0.0.1 of the test server) is default's.
 	h.MustSetting(t, account.DefaultTenant, "hosts", "*")
@@ -93,21 +83,20 @@ func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *ha
 
 // send sends r with the Host header host (empty: the server's address, a
 // host no tenant names, so tenant default) and reads the whole answer,
-// which check sees first. Redirects are not followed. header holds
-// further header names and values, in pairs.
+// which the harness's Check sees first. Redirects are not followed. header
+// holds further header names and values, in pairs.
 func (h *harness) send(t *testing.T, r request, host string, header ...string) *response {
 	t.Helper()
-	out, err := h.roundTrip(r, host, header...)
-	if err != nil {
-		t.Fatalf("%s %s: %v", r.Method, r.Path, err)
-	}
-	h.check(t, out)
-	return out
+	return h.Do(t, withHost(r, host, header...))
 }
 
 // roundTrip is send without the test: for goroutines, whose answers the
 // test checks afterwards.
 func (h *harness) roundTrip(r request, host string, header ...string) (*response, error) {
+	return h.RoundTrip(withHost(r, host, header...))
+}
+
+func withHost(r request, host string, header ...string) request {
 	r.Host = host
 	if len(header) > 0 {
 		r.Header = http.Header{}
@@ -115,7 +104,7 @@ func (h *harness) roundTrip(r request, host string, header ...string) (*response
 			r.Header.Set(header[i], header[i+1])
 		}
 	}
-	return h.RoundTrip(r)
+	return r
 }
 
 // do sends r to tenant default, for the golden replay.
@@ -128,24 +117,12 @@ func (h *harness) do(t *testing.T, r request) *response {
 // API's, which the tests use to log in).
 func dialect(path string) bool { return strings.HasPrefix(path, "/api/2/auth/") }
 
-// check holds for every answer: no 5xx; and for the dialect's, never
-// cached, always JSON (a redirect too), every error an error document and
-// every success the success document, each with the answer's status.
-func (h *harness) check(t *testing.T, r *response) {
+// checkDoc holds for every answer of the dialect, which apitest's
+// JSONDialectEach has recorded and checked to be JSON and never cached:
+// every error an error document and every success the success document,
+// each with the answer's status.
+func checkDoc(t *testing.T, r *response) {
 	t.Helper()
-	if r.Status >= 500 {
-		t.Errorf("server error: %s", r)
-	}
-	if !dialect(r.Path) {
-		return
-	}
-	h.Record(r)
-	if got := r.Header.Get("Cache-Control"); got != "no-store" {
-		t.Errorf("%s: Cache-Control %q, want no-store", r, got)
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("%s: Content-Type %q, want application/json", r, ct)
-	}
 	if r.Method == http.MethodHead {
 		return // no body
 	}
@@ -191,11 +168,10 @@ type fieldDoc struct {
 
 // mustErrorDoc decodes r's body strictly as an error document with a
 // code, a message and the request's id.
-func mustErrorDoc(t *testing.T, r *response) errorDoc {
+func mustErrorDoc(t testing.TB, r *response) errorDoc {
 	t.Helper()
-	var e errorDoc
-	if err := apitest.DecodeStrict(r.Body, &e); err != nil {
-		t.Errorf("%s: not an error document: %v", r, err)
+	e, ok := apitest.CheckErrorDoc(t, r, func(e errorDoc) string { return e.RequestID })
+	if !ok {
 		return e
 	}
 	if e.Error == "" || e.Message == "" {
@@ -206,9 +182,6 @@ func mustErrorDoc(t *testing.T, r *response) errorDoc {
 			t.Errorf("%s: field error %+v", r, f)
 		}
 	}
-	if id := r.Header.Get("X-Request-Id"); id == "" || e.RequestID != id {
-		t.Errorf("%s: request_id %q, X-Request-Id %q", r, e.RequestID, id)
-	}
 	return e
 }
 
@@ -216,13 +189,7 @@ func mustErrorDoc(t *testing.T, r *response) errorDoc {
 // that field (when not empty) is named.
 func mustError(t *testing.T, r *response, status int, code, field string) errorDoc {
 	t.Helper()
-	if r.Status != status {
-		t.Fatalf("%s, want %d %s", r, status, code)
-	}
-	e := mustErrorDoc(t, r)
-	if e.Error != code {
-		t.Fatalf("%s: error %q, want %q", r, e.Error, code)
-	}
+	e := apitest.MustError(t, r, status, code, mustErrorDoc, func(e errorDoc) string { return e.Error })
 	if field != "" && !slices.ContainsFunc(e.Fields, func(f fieldDoc) bool { return f.Field == field }) {
 		t.Fatalf("%s: no error on %q", r, field)
 	}
@@ -232,14 +199,7 @@ func mustError(t *testing.T, r *response, status int, code, field string) errorD
 // mustOK checks that r is the success document.
 func mustOK(t *testing.T, r *response) okDoc {
 	t.Helper()
-	if r.Status != http.StatusOK {
-		t.Fatalf("%s, want 200", r)
-	}
-	var ok okDoc
-	if err := apitest.DecodeStrict(r.Body, &ok); err != nil {
-		t.Fatalf("%s: %v", r, err)
-	}
-	return ok
+	return apitest.MustJSON[okDoc](t, r, http.StatusOK)
 }
 
 // redirect is a 303 to the frontend, taken apart.
@@ -260,24 +220,6 @@ func mustRedirect(t *testing.T, r *response) redirect {
 	}
 	status, _ := strconv.Atoi(m[3])
 	return redirect{base: m[1] + m[4], verified: m[2], status: status}
-}
-
-// withoutRequestID is an answer with its request id blanked, for
-// comparing two answers.
-func withoutRequestID(r *response) string {
-	var v map[string]any
-	if json.Unmarshal(r.Body, &v) == nil {
-		delete(v, "request_id")
-	}
-	b, _ := json.Marshal(v)
-	var hs []string
-	for k, vs := range r.Header {
-		if k != "X-Request-Id" && k != "Date" {
-			hs = append(hs, k+": "+strings.Join(vs, ","))
-		}
-	}
-	slices.Sort(hs)
-	return strconv.Itoa(r.Status) + " " + strings.Join(hs, "; ") + " " + string(b)
 }
 
 // ---- the dialect's calls, as a site makes them ----
@@ -309,75 +251,25 @@ func (h *harness) resetPassword(t *testing.T, host, username, token, pw string) 
 		Body: map[string]string{"password": pw}}, host)
 }
 
-// login tries a password through the native API with a public key of
-// tenant default: 201 or an error status.
-func (h *harness) login(t *testing.T, email, pw string) *response {
-	t.Helper()
-	return h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: h.Public,
-		Body: map[string]string{"email": email, "password": pw}})
-}
-
-// mustPassword checks that pw logs in and other does not.
-func (h *harness) mustPassword(t *testing.T, email, pw, other string) {
-	t.Helper()
-	if r := h.login(t, email, pw); r.Status != http.StatusCreated {
-		t.Errorf("login of %s with its password: %s", email, r)
-	}
-	if other != "" {
-		if r := h.login(t, email, other); r.Status != http.StatusUnauthorized {
-			t.Errorf("login of %s with another password: %s", email, r)
-		}
-	}
-}
-
 // ---- mail ----
 
-var linkPattern = regexp.MustCompile(`https?://[^\s<>"]+`)
-
-// mustMail waits until n mails to addr have arrived over SMTP and returns
+// mustMail waits until n mails to addr, in any case, have arrived over SMTP and returns
 // the n-th (from 1).
 func (h *harness) mustMail(t *testing.T, addr string, n int) mailtest.Message {
 	t.Helper()
-	deadline := time.Now().Add(mailWait)
-	for {
-		all := h.smtp.Messages()
-		var to []mailtest.Message
-		for _, m := range all {
-			if slices.ContainsFunc(m.To, func(a string) bool { return strings.EqualFold(a, addr) }) {
-				to = append(to, m)
-			}
-		}
-		if len(to) >= n {
-			m := to[n-1]
-			if m.ParseErr != nil {
-				t.Fatalf("mail to %s does not parse: %v", addr, m.ParseErr)
-			}
-			return m
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			t.Fatalf("%d of %d mails to %s arrived within %v", len(to), n, addr, mailWait)
-		}
-		h.smtp.WaitFor(t, len(all)+1, left)
-	}
+	return apitest.MustMailsToAnyCase(t, h.smtp, addr, n)[n-1]
 }
 
-// mailsTo counts the mails to addr that have arrived so far.
+// mailsTo counts the mails to addr, in any case, that have arrived so far.
 func (h *harness) mailsTo(addr string) int {
-	n := 0
-	for _, m := range h.smtp.Messages() {
-		if slices.ContainsFunc(m.To, func(a string) bool { return strings.EqualFold(a, addr) }) {
-			n++
-		}
-	}
-	return n
+	return len(apitest.MessagesToAnyCase(h.smtp.Messages(), addr))
 }
 
 // mustLink returns the one link of a mail's text that starts with prefix.
 func mustLink(t *testing.T, m mailtest.Message, prefix string) string {
 	t.Helper()
 	var found []string
-	for _, l := range linkPattern.FindAllString(m.Text, -1) {
+	for _, l := range apitest.Links(m.Text) {
 		if strings.HasPrefix(l, prefix) {
 			found = append(found, l)
 		}
@@ -484,17 +376,6 @@ func (h *harness) mustNotLeak(t *testing.T, jwts ...string) {
 		if strings.Contains(logs, s) {
 			t.Errorf("a JWT or token reached the log")
 		}
-		for _, r := range h.Responses() {
-			if bytes.Contains(r.Body, []byte(s)) {
-				t.Errorf("%s: the body carries a JWT or token", r)
-			}
-			for k, vs := range r.Header {
-				for _, v := range vs {
-					if strings.Contains(v, s) {
-						t.Errorf("%s: header %s carries a JWT or token", r, k)
-					}
-				}
-			}
-		}
+		h.CheckNotCarried(t, s, 0)
 	}
 }

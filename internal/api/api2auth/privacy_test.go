@@ -41,7 +41,7 @@ func checkNoAddress(t *testing.T, open teststore.Opener, dump teststore.Dumper) 
 	}
 	v := h.mustVerifyLink(t, addr, 1)
 	mustOK(t, h.verify(t, "", username, v.token))
-	h.mustPassword(t, "jeff.privat@example.com", seedPassword, seedNewPassword)
+	h.MustPassword(t, h.Public, "jeff.privat@example.com", seedPassword, seedNewPassword)
 
 	// Another case of the same address finds the same account.
 	const asked = "JEFF.PRIVAT@example.COM"
@@ -52,7 +52,7 @@ func checkNoAddress(t *testing.T, open teststore.Opener, dump teststore.Dumper) 
 	}
 	reset := h.mustResetToken(t, addr, 2, resetURL)
 	mustOK(t, h.resetPassword(t, "", username, reset, seedNewPassword))
-	h.mustPassword(t, addr, seedNewPassword, seedPassword)
+	h.MustPassword(t, h.Public, addr, seedNewPassword, seedPassword)
 	// A registration of the address tells its owner, at the address given.
 	mustOK(t, h.register(t, "", "mallory", addr, "Mallorys-Passwort-2030"))
 	if m := h.mustMail(t, addr, 3); m.Subject != "Registrierung mit Ihrer E-Mail-Adresse" {
@@ -85,7 +85,7 @@ func checkNoAddress(t *testing.T, open teststore.Opener, dump teststore.Dumper) 
 	if logs := strings.ToLower(h.logs.String()); strings.Contains(logs, strings.ToLower(addr)) {
 		t.Errorf("the address reached the log")
 	}
-	if r := h.login(t, "nobody@example.com", seedNewPassword); r.Status != http.StatusUnauthorized {
+	if r := h.Login(t, h.Public, "nobody@example.com", seedNewPassword); r.Status != http.StatusUnauthorized {
 		t.Errorf("login of an unknown address: %s", r)
 	}
 }

@@ -1,9 +1,12 @@
-// Package apitest is the test harness the dialect packages under
-// internal/api share: server.New over a fresh store through a real HTTP
-// server, with a clock the test controls, cheap argon2id parameters, keys
-// of tenant default and, on request, a mail relay that sends over real
-// SMTP to a mailtest server. It also sends requests and replays golden
-// exchanges (see Golden). It is used only by tests.
+// Package apitest is the test harness every API package under
+// internal/api shares, the native API and the dialects alike, and the
+// server's own tests too: server.New over a fresh store through a real
+// HTTP server, with a clock the test controls, cheap argon2id parameters,
+// keys of tenant default and, on request, a mail relay that sends over
+// real SMTP to a mailtest server. It also sends requests, speaks the
+// native API for setup and checks (see native.go), waits for mail (see
+// mail.go) and replays golden exchanges (see Golden). It is used only by
+// tests.
 package apitest
 
 import (
@@ -82,8 +85,10 @@ func Templates(t testing.TB) *mail.Templates {
 type Harness struct {
 	Srv   *httptest.Server
 	Svc   *account.Service
+	Store account.Store // the service's store
 	Clock *Clock
 	SMTP  *mailtest.Server // nil without WithRelay
+	Logs  *LogBuffer       // what was logged; nil without WithLogs
 
 	Secret, Public string // keys of tenant default
 
@@ -100,6 +105,13 @@ type Harness struct {
 
 type config struct {
 	logger      *slog.Logger
+	logs        *LogBuffer
+	params      password.Params
+	pool        *password.Pool
+	store       account.Store
+	cors        []string
+	retryBase   time.Duration
+	lease       time.Duration
 	mailFrom    string
 	relay       bool
 	contentType string
@@ -113,8 +125,35 @@ type config struct {
 // Option configures New.
 type Option func(*config)
 
-// WithLogger makes the service and the server log to l (default: nowhere).
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+// WithLogs makes the service and the server log everything, down to
+// debug, as JSON lines to a LogBuffer, Harness.Logs (default: nowhere).
+func WithLogs() Option {
+	return func(c *config) {
+		c.logs = &LogBuffer{}
+		c.logger = slog.New(slog.NewJSONHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+}
+
+// WithHashing hashes with these parameters on this pool instead of
+// CheapParams on an unbounded pool.
+func WithHashing(p password.Params, pool *password.Pool) Option {
+	return func(c *config) { c.params, c.pool = p, pool }
+}
+
+// WithStore serves a store the test opened itself (and closes itself);
+// New's opener may then be nil.
+func WithStore(st account.Store) Option { return func(c *config) { c.store = st } }
+
+// WithCORS lets these origins call from a browser (default none).
+func WithCORS(origins ...string) Option { return func(c *config) { c.cors = origins } }
+
+// WithMailRetry sets the base of the outbox's backoff (default the
+// service's).
+func WithMailRetry(base time.Duration) Option { return func(c *config) { c.retryBase = base } }
+
+// WithMailLease sets how long a relay holds the mail it claimed (default
+// the service's).
+func WithMailLease(d time.Duration) Option { return func(c *config) { c.lease = d } }
 
 // WithMailFrom sets the service's sender (default Shop <noreply@shop.example>).
 func WithMailFrom(from string) Option { return func(c *config) { c.mailFrom = from } }
@@ -145,12 +184,14 @@ func WithClientLimit(perMinute, burst int) Option {
 	return func(c *config) { c.perMinute, c.burst = perMinute, burst }
 }
 
-// New starts the service on a fresh store from open, with a secret and a
-// public key of tenant default, and serves server.New until the test ends.
-func New(t *testing.T, open teststore.Opener, opts ...Option) *Harness {
+// New starts the service on a fresh store from open (one of
+// teststore.Each's), with a secret and a public key of tenant default, and
+// serves server.New until the test (or benchmark) ends.
+func New(t testing.TB, open teststore.Opener, opts ...Option) *Harness {
 	t.Helper()
 	cfg := config{
 		logger:      slog.New(slog.DiscardHandler),
+		params:      CheapParams(),
 		mailFrom:    "Shop <noreply@shop.example>",
 		contentType: "application/json",
 		publicURL:   "https://accounts.example",
@@ -158,20 +199,28 @@ func New(t *testing.T, open teststore.Opener, opts ...Option) *Harness {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	renderer := Templates(t)
-	hasher, err := password.NewHasher(CheapParams(), password.NewPool(0, 0))
+	if cfg.pool == nil {
+		cfg.pool = password.NewPool(0, 0)
+	}
+	st := cfg.store
+	if st == nil {
+		st = open(t)
+	}
+	hasher, err := password.NewHasher(cfg.params, cfg.pool)
 	if err != nil {
 		t.Fatalf("NewHasher: %v", err)
 	}
 	clk := NewClock()
 	svc := account.NewService(account.Config{
-		Store:    open(t),
-		Hasher:   hasher,
-		Policy:   password.DefaultPolicy(),
-		Logger:   cfg.logger,
-		Now:      clk.Now,
-		Renderer: renderer,
-		MailFrom: cfg.mailFrom,
+		Store:         st,
+		Hasher:        hasher,
+		Policy:        password.DefaultPolicy(),
+		Logger:        cfg.logger,
+		Now:           clk.Now,
+		Renderer:      Templates(t),
+		MailFrom:      cfg.mailFrom,
+		MailRetryBase: cfg.retryBase,
+		MailLease:     cfg.lease,
 	})
 	ctx := context.Background()
 	if err := svc.Start(ctx, nil); err != nil {
@@ -182,24 +231,35 @@ func New(t *testing.T, open teststore.Opener, opts ...Option) *Harness {
 			t.Fatalf("SetTenantSetting: %v", err)
 		}
 	}
-	h := &Harness{Svc: svc, Clock: clk, contentType: cfg.contentType}
+	h := &Harness{Svc: svc, Store: st, Clock: clk, Logs: cfg.logs, contentType: cfg.contentType}
 	if cfg.relay {
 		h.SMTP = mailtest.Start(t)
 	}
 	h.Secret = h.MustKey(t, account.DefaultTenant, account.KeySecret)
 	h.Public = h.MustKey(t, account.DefaultTenant, account.KeyPublic)
 	h.Srv = httptest.NewServer(server.New(server.Deps{Service: svc, Logger: cfg.logger,
-		PublicURL: cfg.publicURL, TrustedProxies: cfg.proxies,
+		CORSOrigins: cfg.cors, PublicURL: cfg.publicURL, TrustedProxies: cfg.proxies,
 		ClientLimiter: wire.NewClientLimiter(cfg.perMinute, cfg.burst, clk.Now, cfg.logger)}))
 	t.Cleanup(h.Srv.Close)
 	if cfg.relay {
-		h.startRelay(t)
+		StartRelay(t, svc.Outbox, h.SMTP.URL())
 	}
 	return h
 }
 
+// EachParallel runs test on a fresh store of each kind teststore.Each
+// knows, in parallel with each other and with the other parallel tests.
+func EachParallel(t *testing.T, test func(t *testing.T, open teststore.Opener)) {
+	t.Helper()
+	t.Parallel()
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		t.Parallel()
+		test(t, open)
+	})
+}
+
 // MustKey makes a new key of a tenant and returns it.
-func (h *Harness) MustKey(t *testing.T, tenant string, kind account.KeyKind) string {
+func (h *Harness) MustKey(t testing.TB, tenant string, kind account.KeyKind) string {
 	t.Helper()
 	raw, _, err := h.Svc.APIKeys.Create(context.Background(), tenant, kind, "test")
 	if err != nil {
@@ -218,16 +278,34 @@ func (h *Harness) MustSetting(t *testing.T, tenant, key, value string) {
 	h.Clock.Advance(3 * time.Second)
 }
 
-// startRelay runs a mail relay that sends over SMTP to the mailtest
-// server until the test ends. It polls: mail becomes due on the service's
-// clock, which wakes no relay.
-func (h *Harness) startRelay(t *testing.T) {
+// MustTenant adds a tenant and returns a new secret and a new public key
+// of it.
+func (h *Harness) MustTenant(t *testing.T, slug string) (secret, public string) {
 	t.Helper()
-	cfg, err := mail.ParseSMTPURL(h.SMTP.URL())
+	if _, err := h.Svc.Tenants.Create(context.Background(), slug); err != nil {
+		t.Fatalf("CreateTenant(%s): %v", slug, err)
+	}
+	return h.MustKey(t, slug, account.KeySecret), h.MustKey(t, slug, account.KeyPublic)
+}
+
+// RelayPoll is how often a test's relay looks for due mail: mail becomes
+// due on the service's clock, which wakes no relay.
+const RelayPoll = 10 * time.Millisecond
+
+// StartRelay runs a mail relay for out that sends over SMTP to smtpURL,
+// until the test ends.
+func StartRelay(t testing.TB, out mail.Outbox, smtpURL string) {
+	t.Helper()
+	cfg, err := mail.ParseSMTPURL(smtpURL)
 	if err != nil {
 		t.Fatalf("ParseSMTPURL: %v", err)
 	}
-	r := &mail.Relay{Outbox: h.Svc.Outbox, Sender: mail.NewSMTPSender(cfg, 5*time.Second), Poll: 10 * time.Millisecond}
+	RunRelay(t, &mail.Relay{Outbox: out, Sender: mail.NewSMTPSender(cfg, 5*time.Second), Poll: RelayPoll})
+}
+
+// RunRelay runs r until the test ends, and then waits for it to stop.
+func RunRelay(t testing.TB, r *mail.Relay) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -356,6 +434,17 @@ func (h *Harness) Responses() []*Response {
 // the dialect's paths, every response recorded (see Responses), never
 // cached, always JSON, and every error checked by errorDoc.
 func (h *Harness) JSONDialect(dialect func(path string) bool, errorDoc func(*testing.T, *Response)) func(*testing.T, *Response) {
+	return h.JSONDialectEach(dialect, func(t *testing.T, r *Response) {
+		t.Helper()
+		if r.Status >= 400 {
+			errorDoc(t, r)
+		}
+	})
+}
+
+// JSONDialectEach is JSONDialect with each checking every answer of the
+// dialect, not only its errors.
+func (h *Harness) JSONDialectEach(dialect func(path string) bool, each func(*testing.T, *Response)) func(*testing.T, *Response) {
 	return func(t *testing.T, r *Response) {
 		t.Helper()
 		if r.Status >= 500 {
@@ -371,9 +460,7 @@ func (h *Harness) JSONDialect(dialect func(path string) bool, errorDoc func(*tes
 		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("%s: Content-Type %q, want application/json", r, ct)
 		}
-		if r.Status >= 400 {
-			errorDoc(t, r)
-		}
+		each(t, r)
 	}
 }
 
@@ -383,4 +470,115 @@ func DecodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// ---- answers ----
+
+// MustStatus stops the test unless r has the status.
+func MustStatus(t testing.TB, r *Response, status int) {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("%s, want status %d", r, status)
+	}
+}
+
+// MustJSON checks r's status and Content-Type (application/json) and
+// decodes its body strictly (see DecodeStrict) into a T.
+func MustJSON[T any](t testing.TB, r *Response, status int) T {
+	t.Helper()
+	MustStatus(t, r, status)
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("%s: Content-Type %q, want application/json", r, ct)
+	}
+	var v T
+	if err := DecodeStrict(r.Body, &v); err != nil {
+		t.Fatalf("%s: decode %T: %v", r, v, err)
+	}
+	return v
+}
+
+// CheckErrorDoc decodes r's body strictly as T, a JSON error document, and
+// checks that it carries the answer's X-Request-Id, which requestID reads
+// from it. It reports failures with t.Errorf, so that a Check may call it;
+// ok is false when the body is no T at all.
+func CheckErrorDoc[T any](t testing.TB, r *Response, requestID func(T) string) (doc T, ok bool) {
+	t.Helper()
+	if err := DecodeStrict(r.Body, &doc); err != nil {
+		t.Errorf("%s: not an error document: %v", r, err)
+		return doc, false
+	}
+	if id := r.Header.Get("X-Request-Id"); id == "" || requestID(doc) != id {
+		t.Errorf("%s: request id %q in the body, X-Request-Id %q", r, requestID(doc), id)
+	}
+	return doc, true
+}
+
+// MustError checks that r has the status and is an error document, which
+// doc decodes and checks as its dialect's, with the code that codeOf reads
+// from it.
+func MustError[T any](t testing.TB, r *Response, status int, code string, doc func(testing.TB, *Response) T, codeOf func(T) string) T {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("%s, want %d %s", r, status, code)
+	}
+	e := doc(t, r)
+	if got := codeOf(e); got != code {
+		t.Fatalf("%s: code %q, want %q", r, got, code)
+	}
+	return e
+}
+
+// Uniform is what two answers that must not be told apart share: the
+// status, every header but Date and X-Request-Id, and the body, a JSON
+// object without its request id ("request_id" or "requestId").
+func Uniform(r *Response) string {
+	var hs []string
+	for k, vs := range r.Header {
+		if k != "Date" && k != "X-Request-Id" {
+			hs = append(hs, k+": "+strings.Join(vs, ", "))
+		}
+	}
+	slices.Sort(hs)
+	body := string(r.Body)
+	var m map[string]any
+	if json.Unmarshal(r.Body, &m) == nil {
+		delete(m, "request_id")
+		delete(m, "requestId")
+		b, _ := json.Marshal(m)
+		body = string(b)
+	}
+	return fmt.Sprintf("%d\n%s\n%s", r.Status, strings.Join(hs, "\n"), body)
+}
+
+// MustSameAnswer checks that b cannot be told from a (see Uniform).
+func MustSameAnswer(t testing.TB, a, b *Response) {
+	t.Helper()
+	if ua, ub := Uniform(a), Uniform(b); ua != ub {
+		t.Errorf("answers differ:\n%s %s: %s\n%s %s: %s", a.Method, a.Path, ua, b.Method, b.Path, ub)
+	}
+}
+
+// CheckNotCarried checks the responses given to Record: no header of any
+// carries secret, and at most bodies of their bodies do (1 for the answer
+// that issued a token, 0 for a secret no answer may show).
+func (h *Harness) CheckNotCarried(t testing.TB, secret string, bodies int) {
+	t.Helper()
+	if secret == "" {
+		return
+	}
+	n := 0
+	for _, r := range h.Responses() {
+		if bytes.Contains(r.Body, []byte(secret)) {
+			if n++; n > bodies {
+				t.Errorf("%s: the body carries a secret", r)
+			}
+		}
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				if strings.Contains(v, secret) {
+					t.Errorf("%s: header %s carries a secret", r, k)
+				}
+			}
+		}
+	}
 }

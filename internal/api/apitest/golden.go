@@ -119,6 +119,14 @@ func (g *Golden) Exchange(t *testing.T, name string, captures ...Capture) *Respo
 	return res
 }
 
+// Exchanges replays the exchanges named, in order, capturing nothing.
+func (g *Golden) Exchanges(t *testing.T, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		g.Exchange(t, name)
+	}
+}
+
 // Link compares a mail's link with testdata/name.
 func (g *Golden) Link(t *testing.T, name, got string) {
 	t.Helper()

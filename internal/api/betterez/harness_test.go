@@ -1,13 +1,9 @@
 package betterez_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -19,11 +15,10 @@ import (
 	"pforte/internal/store/teststore"
 )
 
-// The harness serves server.New over a fresh store through a real HTTP
-// server, with a clock the test controls, cheap argon2id parameters, and a
-// mail relay that sends over real SMTP to a mailtest server. Every
-// response has been checked for the invariants of the whole dialect (see
-// checkInvariants) before a test sees it.
+// The harness is apitest's, with a mail relay that sends over real SMTP to
+// a mailtest server. Every response has been checked for the invariants
+// of the whole dialect (apitest's JSONDialect with mustErrorDoc) before a
+// test sees it.
 
 // The URLs of the tests: the seed's application and the tenant's default
 // link, "the default URL to websales".
@@ -33,7 +28,6 @@ const (
 	otherEndpoint   = "https://www.andere.example/aktionen"
 	oldPassword     = "Altes-Passwort-2029"
 	newPassword     = "Neues-Passwort-2030"
-	mailWait        = 15 * time.Second
 	otherTenantSlug = "andere"
 )
 
@@ -55,16 +49,12 @@ func newHarness(t *testing.T, open teststore.Opener) *harness {
 	a := apitest.New(t, open, apitest.WithRelay())
 	a.Check = a.JSONDialect(dialect, func(t *testing.T, r *response) { mustErrorDoc(t, r) })
 	h := &harness{Harness: a, clock: a.Clock, smtp: a.SMTP, secret: a.Secret, public: a.Public}
-	if _, err := h.Svc.Tenants.Create(context.Background(), otherTenantSlug); err != nil {
-		t.Fatalf("CreateTenant: %v", err)
-	}
-	h.otherSecret = h.MustKey(t, otherTenantSlug, account.KeySecret)
-	h.otherPublic = h.MustKey(t, otherTenantSlug, account.KeyPublic)
+	h.otherSecret, h.otherPublic = h.MustTenant(t, otherTenantSlug)
 	h.MustSetting(t, account.DefaultTenant, "endpoint", tenantEndpoint)
 	h.MustSetting(t, otherTenantSlug, "endpoint", otherEndpoint)
 
-	h.mustApp(t, h.secret, "my-app", appEndpoint)
-	h.mustApp(t, h.otherSecret, "fremde", "https://www.fremde.example/actions/")
+	h.MustApp(t, h.secret, map[string]string{"name": "my-app", "endpoint": appEndpoint})
+	h.MustApp(t, h.otherSecret, map[string]string{"name": "fremde", "endpoint": "https://www.fremde.example/actions/"})
 	return h
 }
 
@@ -93,18 +83,11 @@ type errorDoc struct {
 
 // mustErrorDoc decodes r's body strictly as an error document with a code,
 // a message and the request's id.
-func mustErrorDoc(t *testing.T, r *response) errorDoc {
+func mustErrorDoc(t testing.TB, r *response) errorDoc {
 	t.Helper()
-	var e errorDoc
-	if err := apitest.DecodeStrict(r.Body, &e); err != nil {
-		t.Errorf("%s: not an error document: %v", r, err)
-		return e
-	}
-	if e.Code == "" || e.Message == "" {
+	e, ok := apitest.CheckErrorDoc(t, r, func(e errorDoc) string { return e.RequestID })
+	if ok && (e.Code == "" || e.Message == "") {
 		t.Errorf("%s: error without code or message", r)
-	}
-	if id := r.Header.Get("X-Request-Id"); id == "" || e.RequestID != id {
-		t.Errorf("%s: requestId %q, X-Request-Id %q", r, e.RequestID, id)
 	}
 	return e
 }
@@ -112,14 +95,7 @@ func mustErrorDoc(t *testing.T, r *response) errorDoc {
 // mustError checks that r is an error with this status and code.
 func mustError(t *testing.T, r *response, status int, code string) errorDoc {
 	t.Helper()
-	if r.Status != status {
-		t.Fatalf("%s, want %d %s", r, status, code)
-	}
-	e := mustErrorDoc(t, r)
-	if e.Code != code {
-		t.Fatalf("%s: code %q, want %q", r, e.Code, code)
-	}
-	return e
+	return apitest.MustError(t, r, status, code, mustErrorDoc, func(e errorDoc) string { return e.Code })
 }
 
 // ---- the dialect's calls, as a site makes them ----
@@ -175,14 +151,7 @@ func (h *harness) mustReset(t *testing.T, method, key, customerID, token, pw str
 // mustCustomerDoc decodes a 200 answer strictly as a customer.
 func mustCustomerDoc(t *testing.T, r *response) customerDoc {
 	t.Helper()
-	if r.Status != http.StatusOK {
-		t.Fatalf("%s, want 200", r)
-	}
-	var c customerDoc
-	if err := apitest.DecodeStrict(r.Body, &c); err != nil {
-		t.Fatalf("%s: %v", r, err)
-	}
-	return c
+	return apitest.MustJSON[customerDoc](t, r, http.StatusOK)
 }
 
 // ---- setup through the native API ----
@@ -191,55 +160,19 @@ func mustCustomerDoc(t *testing.T, r *response) customerDoc {
 // native admin API of the tenant of secret, and returns its id.
 func (h *harness) mustCustomer(t *testing.T, secret, email, first, last string) string {
 	t.Helper()
-	r := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/customers", Key: secret, Body: map[string]string{
-		"email": email, "password": oldPassword, "state": "active", "first_name": first, "last_name": last}})
-	var c struct {
-		Customer struct {
-			ID int64 `json:"id"`
-		} `json:"customer"`
-	}
-	if r.Status != http.StatusCreated || json.Unmarshal(r.Body, &c) != nil || c.Customer.ID == 0 {
-		t.Fatalf("create %s: %s", email, r)
-	}
-	return fmt.Sprint(c.Customer.ID)
-}
-
-func (h *harness) mustApp(t *testing.T, secret, name, endpoint string) {
-	t.Helper()
-	r := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/apps", Key: secret, Body: map[string]string{"name": name, "endpoint": endpoint}})
-	if r.Status != http.StatusCreated {
-		t.Fatalf("create app %s: %s", name, r)
-	}
-}
-
-// login tries a password through the native API: 201 or 401.
-func (h *harness) login(t *testing.T, key, email, pw string) int {
-	t.Helper()
-	return h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: key,
-		Body: map[string]string{"email": email, "password": pw}}).Status
-}
-
-// mustPassword checks that pw logs in and other does not.
-func (h *harness) mustPassword(t *testing.T, key, email, pw, other string) {
-	t.Helper()
-	if st := h.login(t, key, email, pw); st != http.StatusCreated {
-		t.Errorf("login of %s with the current password: %d, want 201", email, st)
-	}
-	if st := h.login(t, key, email, other); st != http.StatusUnauthorized {
-		t.Errorf("login of %s with the replaced password: %d, want 401", email, st)
-	}
+	c := h.MustCreateCustomer(t, secret, map[string]string{
+		"email": email, "password": oldPassword, "state": "active", "first_name": first, "last_name": last})
+	return itoa(c.Customer.ID)
 }
 
 // ---- mail ----
-
-var linkPattern = regexp.MustCompile(`https?://[^\s<>"]+`)
 
 // mustResetLinks waits until n password reset mails to addr have arrived
 // over SMTP and returns their links, oldest first. A reset mail is one
 // whose text carries a link with action=resetPwd.
 func (h *harness) mustResetLinks(t *testing.T, addr string, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(mailWait)
+	deadline := time.Now().Add(apitest.MailWait)
 	for {
 		all := h.smtp.Messages()
 		var links []string
@@ -250,7 +183,7 @@ func (h *harness) mustResetLinks(t *testing.T, addr string, n int) []string {
 			if m.ParseErr != nil {
 				t.Fatalf("mail to %s does not parse: %v", addr, m.ParseErr)
 			}
-			for _, l := range linkPattern.FindAllString(m.Text, -1) {
+			for _, l := range apitest.Links(m.Text) {
 				if strings.HasSuffix(l, "&action=resetPwd") {
 					links = append(links, l)
 				}
@@ -261,7 +194,7 @@ func (h *harness) mustResetLinks(t *testing.T, addr string, n int) []string {
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			t.Fatalf("%d of %d reset mails to %s arrived within %v", len(links), n, addr, mailWait)
+			t.Fatalf("%d of %d reset mails to %s arrived within %v", len(links), n, addr, apitest.MailWait)
 		}
 		h.smtp.WaitFor(t, len(all)+1, left)
 	}
@@ -304,25 +237,9 @@ func parseLink(t *testing.T, link string) resetLink {
 // mustNotLeak checks that no response of the dialect carried a secret.
 func (h *harness) mustNotLeak(t *testing.T, secrets ...string) {
 	t.Helper()
-	for _, r := range h.Responses() {
-		for _, s := range secrets {
-			if s == "" {
-				continue
-			}
-			if bytes.Contains(r.Body, []byte(s)) {
-				t.Errorf("%s: the body carries a token", r)
-			}
-			for k, vs := range r.Header {
-				for _, v := range vs {
-					if strings.Contains(v, s) {
-						t.Errorf("%s: header %s carries a token", r, k)
-					}
-				}
-			}
-		}
+	for _, s := range secrets {
+		h.CheckNotCarried(t, s, 0)
 	}
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 func itoa(n int64) string { return fmt.Sprint(n) }

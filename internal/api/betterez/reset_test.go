@@ -1,12 +1,12 @@
 package betterez_test
 
 import (
-	"bytes"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -14,9 +14,7 @@ import (
 // over real SMTP, taken apart exactly as a site does (its query string
 // read, then the PUT sent), resets the password.
 func TestResetLinkOverSMTP(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email = "erika@example.com"
 		id := h.mustCustomer(t, h.secret, email, "Erika", "Mustermann")
@@ -38,7 +36,7 @@ func TestResetLinkOverSMTP(t *testing.T) {
 		if !c.UpdatedAt.Equal(h.clock.Now()) || c.CreatedAt.After(c.UpdatedAt) {
 			t.Errorf("createdAt %v, updatedAt %v, now %v", c.CreatedAt, c.UpdatedAt, h.clock.Now())
 		}
-		h.mustPassword(t, h.public, email, newPassword, oldPassword)
+		h.MustPassword(t, h.public, email, newPassword, oldPassword)
 		h.mustNotLeak(t, link.token)
 	})
 }
@@ -46,9 +44,7 @@ func TestResetLinkOverSMTP(t *testing.T) {
 // TestResetLinkFallback: an unknown or missing appName gets the tenant's
 // default link, and an application of another tenant is unknown here.
 func TestResetLinkFallback(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		for _, c := range []struct{ name, email, query, want string }{
 			{"named application", "app@example.com", "?appName=my-app", appEndpoint},
@@ -94,9 +90,7 @@ func TestResetLinkFallback(t *testing.T) {
 // even to a secret key of a tenant whose delivery (both) hands tokens to
 // secret keys in the native API.
 func TestResetRequestSameAnswer(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email = "erika@example.com"
 		h.mustCustomer(t, h.secret, email, "Erika", "Mustermann")
@@ -105,13 +99,8 @@ func TestResetRequestSameAnswer(t *testing.T) {
 			known := h.requestReset(t, key, "my-app", email)
 			unknown := h.requestReset(t, key, "my-app", "niemand@example.com")
 			other := h.requestReset(t, key, "my-app", "kunde@andere.example")
-			for _, r := range []*response{known, unknown, other} {
-				if r.Status != known.Status || !bytes.Equal(r.Body, known.Body) {
-					t.Errorf("%s differs from %s", r, known)
-				}
-				if a, b := headersApartFrom(r), headersApartFrom(known); !equalHeaders(a, b) {
-					t.Errorf("headers %v differ from %v", a, b)
-				}
+			for _, r := range []*response{unknown, other} {
+				apitest.MustSameAnswer(t, known, r)
 			}
 			if known.Status != http.StatusOK || string(known.Body) != `{"status":"ok"}`+"\n" {
 				t.Errorf("%s, want 200 {\"status\":\"ok\"}", known)
@@ -128,34 +117,11 @@ func TestResetRequestSameAnswer(t *testing.T) {
 	})
 }
 
-// headersApartFrom drops the headers that differ between any two answers.
-func headersApartFrom(r *response) http.Header {
-	h := r.Header.Clone()
-	for _, k := range []string{"Date", "X-Request-Id"} {
-		h.Del(k)
-	}
-	return h
-}
-
-func equalHeaders(a, b http.Header) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if strings.Join(v, "\n") != strings.Join(b[k], "\n") {
-			return false
-		}
-	}
-	return true
-}
-
 // TestResetDeliveryReturn: with delivery "return" pforte mails nothing, and
 // a reset request through this dialect (which never hands out tokens)
 // does not void the link mailed before.
 func TestResetDeliveryReturn(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email = "erika@example.com"
 		id := h.mustCustomer(t, h.secret, email, "", "")
@@ -179,9 +145,7 @@ func TestResetDeliveryReturn(t *testing.T) {
 // purpose, and only once, within its hour. A token refused for another
 // customer is not used up.
 func TestResetTokenBinding(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 
 		t.Run("another customer's path", func(t *testing.T) {
@@ -192,28 +156,22 @@ func TestResetTokenBinding(t *testing.T) {
 			for _, path := range []string{b, "999999", "0", "-1", "abc", "00000000-0000-0000-0000-000000000000"} {
 				mustError(t, h.resetPassword(t, http.MethodPut, h.public, path, tokA, newPassword), http.StatusBadRequest, "token_invalid")
 			}
-			h.mustPassword(t, h.public, "b@example.com", oldPassword, newPassword)
+			h.MustPassword(t, h.public, "b@example.com", oldPassword, newPassword)
 			// Still usable on A's path, and then used up.
 			h.mustReset(t, http.MethodPut, h.public, a, tokA, newPassword)
 			mustError(t, h.resetPassword(t, http.MethodPut, h.public, a, tokA, "Noch-ein-Passwort-2030"), http.StatusBadRequest, "token_invalid")
 			mustError(t, h.resetPassword(t, http.MethodPatch, h.public, a, tokA, "Noch-ein-Passwort-2030"), http.StatusBadRequest, "token_invalid")
-			h.mustPassword(t, h.public, "a@example.com", newPassword, oldPassword)
+			h.MustPassword(t, h.public, "a@example.com", newPassword, oldPassword)
 		})
 
 		t.Run("the customer's uuid in the path", func(t *testing.T) {
 			id := h.mustCustomer(t, h.secret, "uuid@example.com", "", "")
 			h.mustRequestReset(t, h.public, "my-app", "uuid@example.com")
 			tok := parseLink(t, h.mustResetLink(t, "uuid@example.com", 1)).token
-			var c struct {
-				Customer struct {
-					UUID string `json:"uuid"`
-				} `json:"customer"`
-			}
-			r := h.Do(t, request{Method: http.MethodGet, Path: "/api/v1/customers/" + id, Key: h.secret})
-			if err := jsonUnmarshal(r.Body, &c); err != nil || c.Customer.UUID == "" {
-				t.Fatalf("%s", r)
-			}
-			got := mustCustomerDoc(t, h.resetPassword(t, http.MethodPut, h.public, c.Customer.UUID, tok, newPassword))
+			uuid := apitest.MustJSON[struct {
+				Customer apitest.Customer `json:"customer"`
+			}](t, h.Get(t, h.secret, "/api/v1/customers/"+id), http.StatusOK).Customer.UUID
+			got := mustCustomerDoc(t, h.resetPassword(t, http.MethodPut, h.public, uuid, tok, newPassword))
 			if got.ID != id {
 				t.Errorf("_id %q, want the id %s", got.ID, id)
 			}
@@ -225,30 +183,17 @@ func TestResetTokenBinding(t *testing.T) {
 			tok := parseLink(t, h.mustResetLink(t, "late@example.com", 1)).token
 			h.clock.Advance(time.Hour + time.Second)
 			mustError(t, h.resetPassword(t, http.MethodPut, h.public, id, tok, newPassword), http.StatusBadRequest, "token_invalid")
-			h.mustPassword(t, h.public, "late@example.com", oldPassword, newPassword)
+			h.MustPassword(t, h.public, "late@example.com", oldPassword, newPassword)
 		})
 
 		t.Run("another purpose", func(t *testing.T) {
 			// A confirmation token of a registration, handed to the secret key.
-			r := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret,
-				Body: map[string]string{"email": "neu@example.com", "password": oldPassword}})
-			var reg struct {
-				Customer struct {
-					ID int64 `json:"id"`
-				} `json:"customer"`
-				ConfirmationToken string `json:"confirmation_token"`
-			}
-			if err := jsonUnmarshal(r.Body, &reg); err != nil || reg.ConfirmationToken == "" {
-				t.Fatalf("register: %s", r)
-			}
+			reg := h.MustRegister(t, h.secret, "neu@example.com", oldPassword)
 			id := itoa(reg.Customer.ID)
 			mustError(t, h.resetPassword(t, http.MethodPut, h.public, id, reg.ConfirmationToken, newPassword), http.StatusBadRequest, "token_invalid")
 			// Refused, not used up: it still confirms.
-			r = h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/confirmations", Key: h.public, Body: map[string]string{"token": reg.ConfirmationToken}})
-			if r.Status != http.StatusOK {
-				t.Fatalf("confirm after the refusal: %s", r)
-			}
-			h.mustPassword(t, h.public, "neu@example.com", oldPassword, newPassword)
+			h.MustConfirm(t, h.public, reg.ConfirmationToken)
+			h.MustPassword(t, h.public, "neu@example.com", oldPassword, newPassword)
 			h.mustNotLeak(t, reg.ConfirmationToken)
 		})
 
@@ -262,10 +207,10 @@ func TestResetTokenBinding(t *testing.T) {
 					mustError(t, h.resetPassword(t, http.MethodPut, key, path, tok, newPassword), http.StatusBadRequest, "token_invalid")
 				}
 			}
-			h.mustPassword(t, h.public, "hier@example.com", oldPassword, newPassword)
+			h.MustPassword(t, h.public, "hier@example.com", oldPassword, newPassword)
 			// Still usable in its own tenant.
 			h.mustReset(t, http.MethodPut, h.otherPublic, theirs, tok, newPassword)
-			h.mustPassword(t, h.otherPublic, "dort@example.com", newPassword, oldPassword)
+			h.MustPassword(t, h.otherPublic, "dort@example.com", newPassword, oldPassword)
 		})
 
 		t.Run("disabled after the link was sent", func(t *testing.T) {
@@ -297,9 +242,7 @@ func TestResetTokenBinding(t *testing.T) {
 // format (checked for every answer by the harness), and none uses up the
 // token.
 func TestBadInput(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email = "erika@example.com"
 		id := h.mustCustomer(t, h.secret, email, "", "")
@@ -361,7 +304,7 @@ func TestBadInput(t *testing.T) {
 		}
 		// None of them used the token up.
 		h.mustReset(t, http.MethodPut, h.public, id, tok, newPassword)
-		h.mustPassword(t, h.public, email, newPassword, oldPassword)
+		h.MustPassword(t, h.public, email, newPassword, oldPassword)
 		h.mustNotLeak(t, tok)
 	})
 }

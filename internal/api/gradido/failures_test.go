@@ -171,7 +171,7 @@ func TestLoginStates(t *testing.T) {
 			t.Fatalf("native create: %s", r)
 		}
 		l := mustLogin(t, h.login(t, "importiert@example.de", strongPassword))
-		if c := h.mustCustomer(t, h.Secret, l.User.ID); c.State != "active" || l.User.EmailChecked != (c.EmailConfirmedAt != nil) {
+		if c := h.MustGetCustomer(t, h.Secret, l.User.ID); c.State != "active" || l.User.EmailChecked != (c.EmailConfirmedAt != nil) {
 			t.Errorf("email_checked %v, customer %+v", l.User.EmailChecked, c)
 		}
 	})

@@ -38,7 +38,7 @@ func TestRegisterConfirmLogin(t *testing.T) {
 
 		before := mustLogin(t, h.login(t, "max.musterman@example.de", strongPassword))
 		u := before.User
-		cust := h.mustCustomer(t, h.Secret, u.ID)
+		cust := h.MustGetCustomer(t, h.Secret, u.ID)
 		switch {
 		case u.EmailChecked || cust.EmailConfirmedAt != nil || cust.State != "pending_active":
 			t.Errorf("before confirming: %+v, customer %+v", u, cust)
@@ -58,14 +58,14 @@ func TestRegisterConfirmLogin(t *testing.T) {
 		if !strings.Contains(m.Subject, "confirm") && !strings.Contains(m.Subject, "Confirm") {
 			t.Errorf("subject %q: not the English confirmation", m.Subject)
 		}
-		h.mustConfirm(t, mustToken(t, m, confirmLink))
+		h.MustConfirm(t, h.Public, mustToken(t, m, confirmLink))
 
 		after := mustLogin(t, h.login(t, email, strongPassword))
 		if !after.User.EmailChecked || after.User.ID != u.ID || after.User.PublicHex != u.PublicHex || after.User.Created != u.Created ||
 			after.User.IdentHash != u.IdentHash || after.SessionID == before.SessionID {
 			t.Errorf("after confirming: %+v (before %+v)", after, before)
 		}
-		if got := h.mustCustomer(t, h.Secret, u.ID); got.State != "active" || got.EmailConfirmedAt == nil {
+		if got := h.MustGetCustomer(t, h.Secret, u.ID); got.State != "active" || got.EmailConfirmedAt == nil {
 			t.Errorf("customer after confirming: %+v", got)
 		}
 		mustSuccess(t, h.logout(t, "", before.SessionID))
@@ -116,7 +116,7 @@ func TestRegisterExisting(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open, apitest.WithRelay(), passwordsOn())
 		h.mustRegister(t, "", seedEmail, strongPassword, "Max", "Musterman")
-		h.mustConfirm(t, mustToken(t, h.mustMailTo(t, 1, seedEmail), confirmLink))
+		h.MustConfirm(t, h.Public, mustToken(t, h.mustMailTo(t, 1, seedEmail), confirmLink))
 		owner := mustLogin(t, h.login(t, seedEmail, strongPassword)).User
 
 		h.mustRegister(t, "", seedEmail, otherPassword, "Moritz", "Anders")
@@ -142,7 +142,7 @@ func TestEmailStorageHMAC(t *testing.T) {
 		if l.User.Email != "Max.Musterman@GMAIL.de" || l.User.IdentHash != gradidoHash(seedEmail) || l.User.IdentHash != 3354208457 {
 			t.Errorf("user %+v", l.User)
 		}
-		if c := h.mustCustomer(t, h.Secret, l.User.ID); c.Email != "" {
+		if c := h.MustGetCustomer(t, h.Secret, l.User.ID); c.Email != "" {
 			t.Errorf("the row keeps the address %q", c.Email)
 		}
 	})

@@ -36,14 +36,14 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := g.Var("created"), strconv.FormatInt(h.mustCustomer(t, h.Secret, id).CreatedAt.Unix(), 10); got != want {
+		if got, want := g.Var("created"), strconv.FormatInt(h.MustGetCustomer(t, h.Secret, id).CreatedAt.Unix(), 10); got != want {
 			t.Errorf("created %s, want the customer's %s", got, want)
 		}
 		if got, want := g.Var("publicHex"), h.publicHex(t, id); got != want {
 			t.Errorf("public_hex %s, want the service's %s", got, want)
 		}
 
-		h.mustConfirm(t, mustToken(t, h.mustMailTo(t, 1, seedEmail), confirmLink))
+		h.MustConfirm(t, h.Public, mustToken(t, h.mustMailTo(t, 1, seedEmail), confirmLink))
 		g.Exchange(t, "03_unsecureLogin_seed.http", apitest.Capture{Name: "sessionId", Path: []string{"session_id"}})
 		if g.Var("sessionId") == first {
 			t.Fatal("two logins answered one session id")
@@ -52,7 +52,7 @@ func TestGolden(t *testing.T) {
 		g.Exchange(t, "05_logout.http")
 		g.Exchange(t, "06_logout_again.http")
 
-		for _, name := range []string{
+		g.Exchanges(t,
 			"07_login_unknown_email.http",
 			"08_login_wrong_password.http",
 			"09_login_invalid_email.http",
@@ -68,9 +68,7 @@ func TestGolden(t *testing.T) {
 			"19_createUser_emailType_7.http",
 			"20_unknown_call.http",
 			"21_wrong_method.http",
-		} {
-			g.Exchange(t, name)
-		}
+		)
 
 		// The tenant takes passwords via JSON no longer.
 		h.MustSetting(t, account.DefaultTenant, settingPasswords, "false")

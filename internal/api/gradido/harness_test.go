@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"pforte/internal/account"
 	"pforte/internal/api/apitest"
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/store/teststore"
@@ -36,7 +34,6 @@ const (
 	otherHost       = "wallet.andere.example"
 	confirmURL      = "https://wallet.example/checkEmail/{token}"
 	inviteURL       = "https://wallet.example/activate/{token}"
-	mailWait        = 15 * time.Second
 
 	settingPasswords = "gradido.allow_password_via_json"
 	settingCORS      = "gradido.allow_cors_all"
@@ -55,17 +52,12 @@ type harness struct {
 // default (links to wallet.example) and andere (reached from otherHost).
 func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *harness {
 	t.Helper()
-	logs := &apitest.LogBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	base := []apitest.Option{apitest.WithLogger(logger),
+	base := []apitest.Option{apitest.WithLogs(),
 		apitest.WithSetting("confirm_url", confirmURL), apitest.WithSetting("invite_url", inviteURL)}
 	a := apitest.New(t, open, append(base, opts...)...)
-	h := &harness{Harness: a, logs: logs}
+	h := &harness{Harness: a, logs: a.Logs}
 	a.Check = h.check
-	if _, err := a.Svc.Tenants.Create(context.Background(), otherTenantSlug); err != nil {
-		t.Fatalf("CreateTenant: %v", err)
-	}
-	h.otherSecret = h.MustKey(t, otherTenantSlug, account.KeySecret)
+	h.otherSecret, _ = h.MustTenant(t, otherTenantSlug)
 	h.MustSetting(t, otherTenantSlug, "hosts", otherHost)
 	// Every other host (127.0.0.1 of the test server) is default's.
 	h.MustSetting(t, account.DefaultTenant, "hosts", "*")
@@ -298,38 +290,6 @@ func mustFail(t *testing.T, r *response, status int, state, code string) errorDo
 
 // ---- setup and checks through the native API ----
 
-// nativeCustomer is a customer as the native admin API shows it.
-type nativeCustomer struct {
-	ID               int64      `json:"id"`
-	UUID             string     `json:"uuid"`
-	Email            string     `json:"email"`
-	State            string     `json:"state"`
-	EmailConfirmedAt *time.Time `json:"email_confirmed_at"`
-	CreatedAt        time.Time  `json:"created_at"`
-}
-
-// mustCustomer reads a customer of the secret key's tenant.
-func (h *harness) mustCustomer(t *testing.T, secret string, id int64) nativeCustomer {
-	t.Helper()
-	r := h.Do(t, apitest.Request{Method: http.MethodGet, Path: fmt.Sprintf("/api/v1/customers/%d", id), Key: secret})
-	var c struct {
-		Customer nativeCustomer `json:"customer"`
-	}
-	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &c) != nil {
-		t.Fatalf("get customer %d: %s", id, r)
-	}
-	return c.Customer
-}
-
-// mustConfirm confirms an address through the native API, with a public key.
-func (h *harness) mustConfirm(t *testing.T, token string) {
-	t.Helper()
-	r := h.Do(t, apitest.Request{Method: http.MethodPost, Path: "/api/v1/confirmations", Key: h.Public, Body: map[string]string{"token": token}})
-	if r.Status != http.StatusOK {
-		t.Fatalf("confirm: %s", r)
-	}
-}
-
 // mustSetState changes a customer's state through the native admin API.
 func (h *harness) mustSetState(t *testing.T, id int64, state string) {
 	t.Helper()
@@ -366,7 +326,7 @@ var (
 // went to addr.
 func (h *harness) mustMailTo(t *testing.T, n int, addr string) mailtest.Message {
 	t.Helper()
-	m := h.SMTP.WaitFor(t, n, mailWait)[n-1]
+	m := h.SMTP.WaitFor(t, n, apitest.MailWait)[n-1]
 	if len(m.To) != 1 || m.To[0] != addr {
 		t.Fatalf("mail %d went to %v, want %s", n, m.To, addr)
 	}

@@ -1,7 +1,6 @@
 package hgsp_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"regexp"
@@ -9,6 +8,7 @@ import (
 	"testing"
 
 	"pforte/internal/account"
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -18,9 +18,7 @@ const strongPw = "Ein-sicheres-Passwort-2030"
 // key: states, identifiers, salutations and the refusals, none of which
 // stores anything.
 func TestRegisterServiceUser(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 
 		t.Run("states", func(t *testing.T) {
@@ -134,9 +132,7 @@ func TestRegisterServiceUser(t *testing.T) {
 // account. An OFFLINE user keeps its HMGUserID, a PENDING one takes the
 // HMGUserID sent; any other state is a conflict.
 func TestRegisterAdoption(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const (
 			idA = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -195,9 +191,7 @@ func TestRegisterAdoption(t *testing.T) {
 // TestRegisterTemplate: a template user's locale and partner reference go
 // to the new user; an unknown template is a 400 that stores nothing.
 func TestRegisterTemplate(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const tmpl = "12345678-0000-4000-8000-00000000000f"
 		h.mustTemplate(t, tmpl, "en", "partner-9")
@@ -232,9 +226,7 @@ func TestRegisterTemplate(t *testing.T) {
 // registrations go through Register, and every one answers the same
 // 202, whether or not the address exists, in whatever state.
 func TestRegisterPublic(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustRegister(t, reg{Email: "exists-active@example.com", State: "ACTIVE", Password: strongPw})
 		h.mustRegister(t, reg{Email: "exists-pending@example.com"})
@@ -252,12 +244,7 @@ func TestRegisterPublic(t *testing.T) {
 					first = res
 					continue
 				}
-				if !bytes.Equal(res.Body, first.Body) {
-					t.Errorf("%s: body %s differs from %s", email, res.Body, first.Body)
-				}
-				if a, b := headersApartFrom(res), headersApartFrom(first); !equalHeaders(a, b) {
-					t.Errorf("%s: headers %v differ from %v", email, a, b)
-				}
+				apitest.MustSameAnswer(t, first, res)
 			}
 		}
 		// A public registration's password and profile wait in its claim
@@ -274,8 +261,8 @@ func TestRegisterPublic(t *testing.T) {
 		if m == nil {
 			t.Fatalf("no confirmation link in\n%s", ms[0].Envelope.Text)
 		}
-		mustStatus(t, h.do(t, request{method: http.MethodPost, path: "/api/v1/confirmations", key: h.public,
-			body: `{"token":"` + m[1] + `"}`, contentType: "application/json"}), http.StatusOK)
+		apitest.MustStatus(t, h.do(t, request{Method: http.MethodPost, Path: "/api/v1/confirmations", Key: h.public,
+			Body: `{"token":"` + m[1] + `"}`, ContentType: "application/json"}), http.StatusOK)
 		if u := h.mustUser(t, "new-public@example.com"); u.State != "ACTIVE" || u.RefID != "6" || u.NaturalName.FirstName != "Anna" {
 			t.Errorf("confirmed: %+v", u)
 		}
@@ -307,32 +294,10 @@ func TestRegisterPublic(t *testing.T) {
 	})
 }
 
-func headersApartFrom(r *response) http.Header {
-	h := r.Header.Clone()
-	for _, n := range []string{"X-Request-Id", "Date"} {
-		h.Del(n)
-	}
-	return h
-}
-
-func equalHeaders(a, b http.Header) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if strings.Join(v, "\n") != strings.Join(b[k], "\n") {
-			return false
-		}
-	}
-	return true
-}
-
 // TestActivation: activation by code, with and without a password, from
 // the public and the secret key; wrong codes count and five kill the code.
 func TestActivation(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 
 		t.Run("with the password given at registration", func(t *testing.T) {
@@ -400,9 +365,7 @@ func TestActivation(t *testing.T) {
 // TestUsers: GET /users gives a fresh activation URL and code that work,
 // and revokes the ones issued before.
 func TestUsers(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustRegister(t, reg{Email: "fresh@example.com", Password: strongPw, RefID: "6"})
 		mailed := h.mustActivationMail(t, "fresh@example.com")
@@ -444,13 +407,11 @@ func TestUsers(t *testing.T) {
 
 // TestPasswordChange: the user with an SSO token, and a service user.
 func TestPasswordChange(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		change := func(key, bearer string, pairs ...string) *response {
-			return h.do(t, request{method: http.MethodPost, path: "/passwordchangerequest", key: key, bearer: bearer,
-				body: doc("PasswordChangeRequest", pairs...)})
+			return h.do(t, request{Method: http.MethodPost, Path: "/passwordchangerequest", Key: key, Bearer: bearer,
+				Body: doc("PasswordChangeRequest", pairs...)})
 		}
 
 		t.Run("SSO", func(t *testing.T) {
@@ -471,7 +432,7 @@ func TestPasswordChange(t *testing.T) {
 			}
 			h.mustLogin(t, email, strongPw) // nothing changed
 
-			mustStatus(t, change("", token, "HMGUserID", me.HMGUserID, "OldPassword", strongPw, "NewPassword", "Selbst-geaendert-2030"), http.StatusNoContent)
+			apitest.MustStatus(t, change("", token, "HMGUserID", me.HMGUserID, "OldPassword", strongPw, "NewPassword", "Selbst-geaendert-2030"), http.StatusNoContent)
 			h.mustNoLogin(t, email, strongPw)
 			h.mustLogin(t, email, "Selbst-geaendert-2030")
 			// The token's own session lives on; the others end.
@@ -482,7 +443,7 @@ func TestPasswordChange(t *testing.T) {
 				t.Error("other session survived")
 			}
 			// With a key too, the session must be of its tenant.
-			mustStatus(t, change(h.public, token, "OldPassword", "Selbst-geaendert-2030", "NewPassword", "Nochmal-geaendert-2030"), http.StatusNoContent)
+			apitest.MustStatus(t, change(h.public, token, "OldPassword", "Selbst-geaendert-2030", "NewPassword", "Nochmal-geaendert-2030"), http.StatusNoContent)
 			h.mustLogin(t, email, "Nochmal-geaendert-2030")
 			// A mail tells the user.
 			if ms := h.mails(t, email); len(ms) == 0 || ms[0].Kind != account.MailPasswordChanged {
@@ -504,7 +465,7 @@ func TestPasswordChange(t *testing.T) {
 			mustError(t, change(h.secret, "", "HMGUserID", "ffffffff-ffff-4fff-bfff-ffffffffffff", "NewPassword", "Vom-Dienst-gesetzt-2030"), http.StatusNotFound, "customer_not_found")
 			h.mustLogin(t, email, strongPw)
 
-			mustStatus(t, change(h.secret, "", "HMGUserID", me.HMGUserID, "NewPassword", "Vom-Dienst-gesetzt-2030"), http.StatusNoContent)
+			apitest.MustStatus(t, change(h.secret, "", "HMGUserID", me.HMGUserID, "NewPassword", "Vom-Dienst-gesetzt-2030"), http.StatusNoContent)
 			h.mustNoLogin(t, email, strongPw)
 			h.mustLogin(t, email, "Vom-Dienst-gesetzt-2030")
 			if _, _, err := h.svc.Sessions.Lookup(context.Background(), 0, token); err == nil {
@@ -516,9 +477,7 @@ func TestPasswordChange(t *testing.T) {
 
 // TestPasswordReset: a reset code from GET, used by POST.
 func TestPasswordReset(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email = "reset@example.com"
 		h.mustRegister(t, reg{Email: email, State: "ACTIVE", Password: strongPw})
@@ -543,13 +502,13 @@ func TestPasswordReset(t *testing.T) {
 		mustElementError(t, reset(h.public, "nobody@example.com", code, "Zurueckgesetzt-2030"), "token_invalid", "ResetCode")
 		h.mustLogin(t, email, strongPw)
 
-		mustStatus(t, reset(h.public, email, code, "Zurueckgesetzt-2030"), http.StatusNoContent)
+		apitest.MustStatus(t, reset(h.public, email, code, "Zurueckgesetzt-2030"), http.StatusNoContent)
 		h.mustNoLogin(t, email, strongPw)
 		h.mustLogin(t, email, "Zurueckgesetzt-2030")
 		mustElementError(t, reset(h.public, email, code, "Nochmal-zurueck-2030"), "token_invalid", "ResetCode")
 
 		// With the secret key too.
-		mustStatus(t, reset(h.secret, email, codeOf(), "Mit-Dienstnutzer-zurueck-2030"), http.StatusNoContent)
+		apitest.MustStatus(t, reset(h.secret, email, codeOf(), "Mit-Dienstnutzer-zurueck-2030"), http.StatusNoContent)
 		h.mustLogin(t, email, "Mit-Dienstnutzer-zurueck-2030")
 
 		// Five wrong codes kill a reset code too.
@@ -574,14 +533,9 @@ func TestPasswordReset(t *testing.T) {
 // TestTenantIsolation: a key of another tenant neither sees nor changes
 // the user, and its answers are those for an unknown user.
 func TestTenantIsolation(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
-		if _, err := h.svc.Tenants.Create(context.Background(), "other"); err != nil {
-			t.Fatal(err)
-		}
-		otherSecret, otherPublic := mustKeys(t, h.svc, "other")
+		otherSecret, otherPublic := h.MustTenant(t, "other")
 		const email = "isolated@example.com"
 		me := h.mustRegister(t, reg{Email: email, Password: strongPw})
 		code := h.mustActivationMail(t, email)
@@ -604,8 +558,8 @@ func TestTenantIsolation(t *testing.T) {
 		mustElementError(t, h.post(t, otherPublic, "/passwordresetrequest", doc("PasswordResetRequest", "Email", email, "ResetCode", rc.ResetCode, "NewPassword", "Fremd-gesetzt-2030")),
 			"token_invalid", "ResetCode")
 		// The SSO token with the other tenant's key is no session there.
-		mustError(t, h.do(t, request{method: http.MethodPost, path: "/passwordchangerequest", key: otherPublic, bearer: token,
-			body: doc("PasswordChangeRequest", "OldPassword", strongPw, "NewPassword", "Fremd-gesetzt-2030")}), http.StatusUnauthorized, "session_invalid")
+		mustError(t, h.do(t, request{Method: http.MethodPost, Path: "/passwordchangerequest", Key: otherPublic, Bearer: token,
+			Body: doc("PasswordChangeRequest", "OldPassword", strongPw, "NewPassword", "Fremd-gesetzt-2030")}), http.StatusUnauthorized, "session_invalid")
 		h.mustLogin(t, email, strongPw)
 		if c := h.mustStored(t, email); c.UUID != me.HMGUserID {
 			t.Errorf("changed: %+v", c)
@@ -619,9 +573,7 @@ func TestTenantIsolation(t *testing.T) {
 
 // TestMethods: other methods on HGSP paths are 405 errors in XML.
 func TestMethods(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		for _, c := range []struct{ method, path, allow string }{
 			{http.MethodGet, "/registeruserrequest", "POST"},
@@ -632,9 +584,9 @@ func TestMethods(t *testing.T) {
 			{http.MethodGet, "/passwordchangerequest", "POST"},
 			{http.MethodPatch, "/passwordresetrequest", "GET, POST"},
 		} {
-			res := h.do(t, request{method: c.method, path: c.path, key: h.secret})
+			res := h.do(t, request{Method: c.method, Path: c.path, Key: h.secret})
 			if c.method == http.MethodHead {
-				mustStatus(t, res, http.StatusMethodNotAllowed)
+				apitest.MustStatus(t, res, http.StatusMethodNotAllowed)
 			} else {
 				mustError(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
 			}

@@ -85,15 +85,15 @@ func TestGolden(t *testing.T) {
 				h.mustNoLogin(t, seedEmail, "Zurueckgesetzt-im-Jahr-2030")
 				vars["SSOToken"] = h.mustLogin(t, seedEmail, "Vom-Dienstnutzer-gesetzt-2030")
 			}
-			r := request{method: s.method, path: s.path, key: h.secret}
+			r := request{Method: s.method, Path: s.path, Key: h.secret}
 			if s.public {
-				r.key = h.public
+				r.Key = h.public
 			}
 			if s.bearer != "" {
-				r.key, r.bearer = "", vars[s.bearer]
+				r.Key, r.Bearer = "", vars[s.bearer]
 			}
 			if s.request != "" {
-				r.body = substitute(t, readFile(t, s.request), vars)
+				r.Body = substitute(t, readFile(t, s.request), vars)
 			}
 			res := h.do(t, r)
 			if res.Status != s.status {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"pforte/internal/api/apitest"
 	"pforte/internal/api/wire"
 	"pforte/internal/store/teststore"
 )
@@ -111,14 +112,12 @@ func hardeningCases() []hardeningCase {
 // TestXMLHardening: every hostile or broken document is a 4xx error
 // document, never a 5xx, and stores nothing: no customer, no mail.
 func TestXMLHardening(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		before := h.counts(t)
 		for _, c := range hardeningCases() {
 			t.Run(c.name, func(t *testing.T) {
-				res := h.do(t, request{method: http.MethodPost, path: "/registeruserrequest", key: h.secret, body: c.body, contentType: c.contentType})
+				res := h.do(t, request{Method: http.MethodPost, Path: "/registeruserrequest", Key: h.secret, Body: c.body, ContentType: c.contentType})
 				e := mustError(t, res, c.status, c.code)
 				if strings.Contains(e.Message, "root:") || strings.Contains(e.Message, "lollol") {
 					t.Errorf("message leaks content: %q", e.Message)
@@ -127,7 +126,7 @@ func TestXMLHardening(t *testing.T) {
 		}
 		// Every proper prefix of a valid document is truncated.
 		for i := range len(valid) - 1 {
-			res := h.do(t, request{method: http.MethodPost, path: "/registeruserrequest", key: h.secret, body: valid[:i], contentType: "application/xml"})
+			res := h.do(t, request{Method: http.MethodPost, Path: "/registeruserrequest", Key: h.secret, Body: valid[:i], ContentType: "application/xml"})
 			if res.Status != http.StatusBadRequest {
 				t.Fatalf("prefix %q: %s", valid[:i], res)
 			}
@@ -142,9 +141,7 @@ func TestXMLHardening(t *testing.T) {
 // TestXMLAccepted: what a plain document may contain besides elements and
 // text, each of which must still register the user.
 func TestXMLAccepted(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		for i, c := range []struct {
 			name, body, contentType, first string
@@ -164,7 +161,7 @@ func TestXMLAccepted(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				email := "accepted-" + string(rune('a'+i)) + "@example.com"
 				body := strings.Replace(c.body, "hardening@example.com", email, 1)
-				res := h.do(t, request{method: http.MethodPost, path: "/registeruserrequest", key: h.secret, body: body, contentType: c.contentType})
+				res := h.do(t, request{Method: http.MethodPost, Path: "/registeruserrequest", Key: h.secret, Body: body, ContentType: c.contentType})
 				mustDoc[registerResponse](t, res, http.StatusCreated)
 				if got := h.mustStored(t, email); got.FirstName != c.first || got.LastName != "Müller" {
 					t.Errorf("stored %q %q", got.FirstName, got.LastName)
@@ -177,9 +174,7 @@ func TestXMLAccepted(t *testing.T) {
 // TestXMLHardeningEveryRoute: the attacks on every route that reads XML,
 // from the public key and the secret key.
 func TestXMLHardeningEveryRoute(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustRegister(t, reg{Email: "target@example.com", State: "ACTIVE", Password: strongPw})
 		token := h.mustLogin(t, "target@example.com", strongPw)
@@ -207,9 +202,9 @@ func TestXMLHardeningEveryRoute(t *testing.T) {
 			}
 			for name, body := range attacks {
 				for _, key := range []string{h.public, h.secret} {
-					r := request{method: http.MethodPost, path: path, key: key, body: body}
+					r := request{Method: http.MethodPost, Path: path, Key: key, Body: body}
 					if path == "/passwordchangerequest" {
-						r.key, r.bearer = "", token
+						r.Key, r.Bearer = "", token
 					}
 					res := h.do(t, r)
 					if res.Status != http.StatusBadRequest {

@@ -35,6 +35,7 @@ func newHarness(t *testing.T, open teststore.Opener) *harness {
 	t.Helper()
 	a := apitest.New(t, open, apitest.WithContentType("application/xml"), apitest.WithSetting("endpoint", endpoint))
 	h := &harness{Harness: a, svc: a.Svc, secret: a.Secret, public: a.Public}
+	a.Check = checkInvariants
 	var err error
 	if h.caller, err = h.svc.APIKeys.Authenticate(context.Background(), h.secret); err != nil {
 		t.Fatalf("AuthenticateKey: %v", err)
@@ -42,41 +43,21 @@ func newHarness(t *testing.T, open teststore.Opener) *harness {
 	return h
 }
 
-// mustKeys returns a new secret and public key of a tenant.
-func mustKeys(t *testing.T, svc *account.Service, slug string) (secret, public string) {
-	t.Helper()
-	var err error
-	if secret, _, err = svc.APIKeys.Create(context.Background(), slug, account.KeySecret, "test"); err != nil {
-		t.Fatalf("CreateAPIKey: %v", err)
-	}
-	if public, _, err = svc.APIKeys.Create(context.Background(), slug, account.KeyPublic, "test"); err != nil {
-		t.Fatalf("CreateAPIKey: %v", err)
-	}
-	return secret, public
-}
-
 // ---- requests ----
 
-type request struct {
-	method      string
-	path        string
-	key         string // X-API-KEY; empty sends none
-	bearer      string // Authorization: Bearer; empty sends none
-	body        string // sent as is, with contentType
-	contentType string // default application/xml when there is a body; "-" sends none
-}
+type (
+	request  = apitest.Request
+	response = apitest.Response
+)
 
-type response = apitest.Response
-
+// do sends r, whose body, when it has one, is a string: an empty one is
+// none, without a content type.
 func (h *harness) do(t *testing.T, r request) *response {
 	t.Helper()
-	req := apitest.Request{Method: r.method, Path: r.path, Key: r.key, Bearer: r.bearer, ContentType: r.contentType}
-	if r.body != "" {
-		req.Body = r.body
+	if r.Body == "" {
+		r.Body = nil
 	}
-	out := h.Do(t, req)
-	checkInvariants(t, out)
-	return out
+	return h.Do(t, r)
 }
 
 // checkInvariants holds for every HGSP answer: no 5xx, never cached, and
@@ -105,12 +86,12 @@ func checkInvariants(t *testing.T, r *response) {
 
 func (h *harness) post(t *testing.T, key, path, body string) *response {
 	t.Helper()
-	return h.do(t, request{method: http.MethodPost, path: path, key: key, body: body})
+	return h.do(t, request{Method: http.MethodPost, Path: path, Key: key, Body: body})
 }
 
 func (h *harness) get(t *testing.T, key, path string) *response {
 	t.Helper()
-	return h.do(t, request{method: http.MethodGet, path: path, key: key})
+	return h.do(t, request{Method: http.MethodGet, Path: path, Key: key})
 }
 
 // ---- documents, as a client sees them ----
@@ -169,17 +150,10 @@ func strictXML(body []byte, v any) error {
 
 // ---- assertions ----
 
-func mustStatus(t *testing.T, r *response, status int) {
-	t.Helper()
-	if r.Status != status {
-		t.Fatalf("%s, want status %d", r, status)
-	}
-}
-
 // mustDoc checks status and content type and decodes the body strictly.
 func mustDoc[T any](t *testing.T, r *response, status int) T {
 	t.Helper()
-	mustStatus(t, r, status)
+	apitest.MustStatus(t, r, status)
 	if ct := r.Header.Get("Content-Type"); ct != "application/xml; charset=utf-8" {
 		t.Fatalf("%s: Content-Type = %q", r, ct)
 	}

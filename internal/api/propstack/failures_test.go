@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -93,8 +94,8 @@ func TestOtherTenant(t *testing.T) {
 		otherID := mustClient(t, h.confirm(t, h.otherSecret, theirs), 0, "Foo Bar")
 
 		// The address has an account only in andere.
-		unknown := withoutRequestID(t, h.login(t, h.secret, c.Email, strongPassword))
-		if got := withoutRequestID(t, h.login(t, h.secret, "niemand@example.de", strongPassword)); got != unknown {
+		unknown := apitest.Uniform(h.login(t, h.secret, c.Email, strongPassword))
+		if got := apitest.Uniform(h.login(t, h.secret, "niemand@example.de", strongPassword)); got != unknown {
 			t.Errorf("another tenant's contact: %s, an unknown address: %s", unknown, got)
 		}
 		mustError(t, h.sendReset(t, h.secret, c.Email), http.StatusNotFound, "customer_not_found", "email")
@@ -134,17 +135,17 @@ func TestSameAnswers(t *testing.T) {
 		}
 
 		const wrong = "Falsches-Passwort-2031"
-		want := withoutRequestID(t, h.login(t, h.secret, "niemand@example.de", wrong))
+		want := apitest.Uniform(h.login(t, h.secret, "niemand@example.de", wrong))
 		mustError(t, h.login(t, h.secret, "niemand@example.de", wrong), http.StatusUnauthorized, "invalid_credentials", "base")
 		for _, email := range []string{"foo.bar@example.de", "pending@example.de", "offline@example.de", "disabled@example.de"} {
-			if got := withoutRequestID(t, h.login(t, h.secret, email, wrong)); got != want {
+			if got := apitest.Uniform(h.login(t, h.secret, email, wrong)); got != want {
 				t.Errorf("login of %s with a wrong password: %s, want %s", email, got, want)
 			}
 		}
 
-		want = withoutRequestID(t, h.sendReset(t, h.secret, "niemand@example.de"))
+		want = apitest.Uniform(h.sendReset(t, h.secret, "niemand@example.de"))
 		for _, email := range []string{"offline@example.de", "disabled@example.de"} {
-			if got := withoutRequestID(t, h.sendReset(t, h.secret, email)); got != want {
+			if got := apitest.Uniform(h.sendReset(t, h.secret, email)); got != want {
 				t.Errorf("reset request for %s: %s, want %s", email, got, want)
 			}
 		}
@@ -265,7 +266,7 @@ func TestKeys(t *testing.T) {
 				{"pk_unknown", "api_key_invalid"},
 				{h.public, "secret_key_required"},
 			} {
-				mustError(t, h.post(t, k.key, path, body), http.StatusUnauthorized, k.code, "base")
+				mustError(t, h.Post(t, k.key, path, body), http.StatusUnauthorized, k.code, "base")
 			}
 			for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPatch} {
 				r := h.Do(t, request{Method: m, Path: path, Key: h.secret})

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"pforte/internal/account"
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -35,7 +36,7 @@ func TestWalk(t *testing.T) {
 		c := fooBar()
 		confirmToken := h.mustRegister(t, h.secret, c)
 		id := mustClient(t, h.confirm(t, h.secret, confirmToken), 0, "Foo Bar")
-		got := h.mustCustomer(t, h.secret, id)
+		got := h.MustGetCustomer(t, h.secret, id)
 		if got.State != "active" || got.Email != c.Email || got.Salutation != "mr" || got.FirstName != "Foo" || got.LastName != "Bar" {
 			t.Fatalf("after confirmation: %+v", got)
 		}
@@ -106,13 +107,13 @@ func TestOfflineContact(t *testing.T) {
 		mustError(t, h.sendReset(t, h.secret, "erika@example.de"), http.StatusNotFound, "customer_not_found", "email")
 		tok := h.mustRegister(t, h.secret, client{Email: "Erika@example.de", Password: strongPassword,
 			Confirmation: strongPassword, FirstName: "Erika", LastName: "Mustermann"})
-		if got := h.mustCustomer(t, h.secret, offline.ID); got.State == "active" || got.LastName != "Musterfrau" || got.FirstName != "Erika" {
+		if got := h.MustGetCustomer(t, h.secret, offline.ID); got.State == "active" || got.LastName != "Musterfrau" || got.FirstName != "Erika" {
 			t.Fatalf("the registration changed the contact before its confirmation: %+v", got)
 		}
 		mustError(t, h.login(t, h.secret, "erika@example.de", strongPassword), http.StatusForbidden, "email_not_confirmed", "base")
 
 		mustClient(t, h.confirm(t, h.secret, tok), offline.ID, "Erika Mustermann")
-		got := h.mustCustomer(t, h.secret, offline.ID)
+		got := h.MustGetCustomer(t, h.secret, offline.ID)
 		if got.State != "active" || got.Salutation != "ms" || got.LastName != "Mustermann" || got.Email != "erika@example.de" {
 			t.Fatalf("after confirmation: %+v", got)
 		}
@@ -160,18 +161,17 @@ func TestSalutations(t *testing.T) {
 					body += ", " + c.body
 				}
 				body += "}}"
-				r := h.post(t, h.secret, "/v1/contacts/register", body)
+				r := h.Post(t, h.secret, "/v1/contacts/register", body)
 				if c.want == "!" {
 					mustError(t, r, http.StatusUnprocessableEntity, "validation_failed", "salutation")
 					mustError(t, h.sendReset(t, h.secret, email), http.StatusNotFound, "customer_not_found", "email")
 					return
 				}
-				var v struct {
+				v := apitest.MustJSON[struct {
 					Token string `json:"confirmation_token"`
-				}
-				mustDecode(t, r, http.StatusOK, &v)
+				}](t, r, http.StatusOK)
 				id := mustClient(t, h.confirm(t, h.secret, v.Token), 0, "Foo Bar")
-				if got := h.mustCustomer(t, h.secret, id).Salutation; got != c.want {
+				if got := h.MustGetCustomer(t, h.secret, id).Salutation; got != c.want {
 					t.Errorf("salutation %q, want %q", got, c.want)
 				}
 			})

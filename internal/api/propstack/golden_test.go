@@ -56,7 +56,7 @@ func TestGolden(t *testing.T) {
 		g.Exchange(t, "12_confirm_token_used.http")
 		g.Exchange(t, "13_register_taken.http")
 
-		for _, name := range []string{
+		g.Exchanges(t,
 			"14_malformed_json.http",
 			"15_unknown_field.http",
 			"16_wrong_nesting.http",
@@ -70,9 +70,7 @@ func TestGolden(t *testing.T) {
 			"24_public_key.http",
 			"25_wrong_method.http",
 			"26_wrong_content_type.http",
-		} {
-			g.Exchange(t, name)
-		}
+		)
 		g.MustAllUsed(t)
 		h.mustNotLeak(t, tokens...)
 	})

@@ -1,11 +1,6 @@
 package propstack_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,9 +14,10 @@ import (
 // server, with a clock the test controls and cheap argon2id parameters.
 // Both tenants send their own mail (delivery=return), as the README asks
 // of sites using this dialect; tests of the other modes set them. Every
-// response has been checked for the invariants of the whole dialect (see
-// checkInvariants) before a test sees it, and everything the service and
-// the server log is kept, to check that no token reaches the log.
+// response has been checked for the invariants of the whole dialect
+// (apitest's JSONDialect with mustErrorDoc) before a test sees it, and
+// everything the service and the server log is kept, to check that no
+// token reaches the log.
 
 const (
 	strongPassword  = "Foo-Bar-Kundenbereich-2030"
@@ -43,15 +39,10 @@ type harness struct {
 // default and andere, both with delivery=return.
 func newHarness(t *testing.T, open teststore.Opener) *harness {
 	t.Helper()
-	logs := &apitest.LogBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a := apitest.New(t, open, apitest.WithLogger(logger), apitest.WithMailFrom("Makler <noreply@meine-immobilien.de>"))
+	a := apitest.New(t, open, apitest.WithLogs(), apitest.WithMailFrom("Makler <noreply@meine-immobilien.de>"))
 	a.Check = a.JSONDialect(dialect, func(t *testing.T, r *response) { mustErrorDoc(t, r) })
-	h := &harness{Harness: a, svc: a.Svc, clock: a.Clock, logs: logs, secret: a.Secret, public: a.Public}
-	if _, err := h.svc.Tenants.Create(context.Background(), otherTenantSlug); err != nil {
-		t.Fatalf("CreateTenant: %v", err)
-	}
-	h.otherSecret = h.MustKey(t, otherTenantSlug, account.KeySecret)
+	h := &harness{Harness: a, svc: a.Svc, clock: a.Clock, logs: a.Logs, secret: a.Secret, public: a.Public}
+	h.otherSecret, _ = h.MustTenant(t, otherTenantSlug)
 	h.MustSetting(t, account.DefaultTenant, "delivery", "return")
 	h.MustSetting(t, otherTenantSlug, "delivery", "return")
 	return h
@@ -63,12 +54,6 @@ type (
 	request  = apitest.Request
 	response = apitest.Response
 )
-
-// post sends body as JSON with the key.
-func (h *harness) post(t *testing.T, key, path string, body any) *response {
-	t.Helper()
-	return h.Do(t, request{Method: http.MethodPost, Path: path, Key: key, Body: body})
-}
 
 // dialect reports whether a path is this dialect's (and not the native
 // API's, which the tests use for setup and checks).
@@ -83,11 +68,10 @@ type errorDoc struct {
 
 // mustErrorDoc decodes r's body strictly as an error document with at
 // least one message, a code and the request's id.
-func mustErrorDoc(t *testing.T, r *response) errorDoc {
+func mustErrorDoc(t testing.TB, r *response) errorDoc {
 	t.Helper()
-	var e errorDoc
-	if err := apitest.DecodeStrict(r.Body, &e); err != nil {
-		t.Errorf("%s: not an error document: %v", r, err)
+	e, ok := apitest.CheckErrorDoc(t, r, func(e errorDoc) string { return e.RequestID })
+	if !ok {
 		return e
 	}
 	if e.Code == "" || len(e.Errors) == 0 {
@@ -98,9 +82,6 @@ func mustErrorDoc(t *testing.T, r *response) errorDoc {
 			t.Errorf("%s: field %q with messages %q", r, field, msgs)
 		}
 	}
-	if id := r.Header.Get("X-Request-Id"); id == "" || e.RequestID != id {
-		t.Errorf("%s: request_id %q, X-Request-Id %q", r, e.RequestID, id)
-	}
 	return e
 }
 
@@ -108,27 +89,11 @@ func mustErrorDoc(t *testing.T, r *response) errorDoc {
 // that field (when not empty) has a message.
 func mustError(t *testing.T, r *response, status int, code, field string) errorDoc {
 	t.Helper()
-	if r.Status != status {
-		t.Fatalf("%s, want %d %s", r, status, code)
-	}
-	e := mustErrorDoc(t, r)
-	if e.Code != code {
-		t.Fatalf("%s: code %q, want %q", r, e.Code, code)
-	}
+	e := apitest.MustError(t, r, status, code, mustErrorDoc, func(e errorDoc) string { return e.Code })
 	if field != "" && len(e.Errors[field]) == 0 {
 		t.Fatalf("%s: no message for %q", r, field)
 	}
 	return e
-}
-
-// withoutRequestID is an error body with its request id blanked, for
-// comparing two answers.
-func withoutRequestID(t *testing.T, r *response) string {
-	t.Helper()
-	e := mustErrorDoc(t, r)
-	e.RequestID = ""
-	b, _ := json.Marshal(e)
-	return fmt.Sprintf("%d %s", r.Status, b)
 }
 
 // ---- the dialect's calls, as a site makes them ----
@@ -150,17 +115,16 @@ func fooBar() client {
 
 func (h *harness) register(t *testing.T, key string, c client) *response {
 	t.Helper()
-	return h.post(t, key, "/v1/contacts/register", c.body())
+	return h.Post(t, key, "/v1/contacts/register", c.body())
 }
 
 // mustRegister registers c and returns the confirmation token.
 func (h *harness) mustRegister(t *testing.T, key string, c client) string {
 	t.Helper()
 	r := h.register(t, key, c)
-	var v struct {
+	v := apitest.MustJSON[struct {
 		Token string `json:"confirmation_token"`
-	}
-	mustDecode(t, r, http.StatusOK, &v)
+	}](t, r, http.StatusOK)
 	if v.Token == "" {
 		t.Fatalf("%s: no confirmation_token", r)
 	}
@@ -169,27 +133,26 @@ func (h *harness) mustRegister(t *testing.T, key string, c client) string {
 
 func (h *harness) confirm(t *testing.T, key, token string) *response {
 	t.Helper()
-	return h.post(t, key, "/v1/contacts/confirm", map[string]string{"confirmation_token": token})
+	return h.Post(t, key, "/v1/contacts/confirm", map[string]string{"confirmation_token": token})
 }
 
 func (h *harness) login(t *testing.T, key, email, pw string) *response {
 	t.Helper()
-	return h.post(t, key, "/v1/contacts/login", map[string]any{"credentials": map[string]string{"email": email, "password": pw}})
+	return h.Post(t, key, "/v1/contacts/login", map[string]any{"credentials": map[string]string{"email": email, "password": pw}})
 }
 
 func (h *harness) sendReset(t *testing.T, key, email string) *response {
 	t.Helper()
-	return h.post(t, key, "/v1/contacts/send_password_reset", map[string]string{"email": email})
+	return h.Post(t, key, "/v1/contacts/send_password_reset", map[string]string{"email": email})
 }
 
 // mustSendReset asks for a reset and returns the token.
 func (h *harness) mustSendReset(t *testing.T, key, email string) string {
 	t.Helper()
 	r := h.sendReset(t, key, email)
-	var v struct {
+	v := apitest.MustJSON[struct {
 		Token string `json:"token"`
-	}
-	mustDecode(t, r, http.StatusOK, &v)
+	}](t, r, http.StatusOK)
 	if v.Token == "" {
 		t.Fatalf("%s: no token", r)
 	}
@@ -200,7 +163,7 @@ func (h *harness) mustSendReset(t *testing.T, key, email string) string {
 // (the seed's) or "contacts".
 func (h *harness) resetPassword(t *testing.T, key, spelling, token, pw, confirmation string) *response {
 	t.Helper()
-	return h.post(t, key, "/v1/"+spelling+"/"+token+"/reset_password",
+	return h.Post(t, key, "/v1/"+spelling+"/"+token+"/reset_password",
 		map[string]any{"client": map[string]string{"password": pw, "password_confirmation": confirmation}})
 }
 
@@ -216,62 +179,20 @@ type clientDoc struct {
 // (when not 0) and name.
 func mustClient(t *testing.T, r *response, id int64, name string) int64 {
 	t.Helper()
-	var c clientDoc
-	mustDecode(t, r, http.StatusOK, &c)
+	c := apitest.MustJSON[clientDoc](t, r, http.StatusOK)
 	if c.Client.ID == 0 || (id != 0 && c.Client.ID != id) || c.Client.Name != name {
 		t.Fatalf("%s: want id %d, name %q", r, id, name)
 	}
 	return c.Client.ID
 }
 
-// mustDecode decodes r strictly into v after checking its status.
-func mustDecode(t *testing.T, r *response, status int, v any) {
-	t.Helper()
-	if r.Status != status {
-		t.Fatalf("%s, want %d", r, status)
-	}
-	if err := apitest.DecodeStrict(r.Body, v); err != nil {
-		t.Fatalf("%s: %v", r, err)
-	}
-}
-
 // ---- setup and checks through the native API ----
-
-// nativeCustomer is a customer as the native admin API shows it.
-type nativeCustomer struct {
-	ID         int64  `json:"id"`
-	Email      string `json:"email"`
-	Salutation string `json:"salutation"`
-	FirstName  string `json:"first_name"`
-	LastName   string `json:"last_name"`
-	State      string `json:"state"`
-}
 
 // mustCreateCustomer creates a customer through the native admin API of
 // the tenant of secret; fields are the request's JSON fields.
-func (h *harness) mustCreateCustomer(t *testing.T, secret string, fields map[string]string) nativeCustomer {
+func (h *harness) mustCreateCustomer(t *testing.T, secret string, fields map[string]string) apitest.Customer {
 	t.Helper()
-	r := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/customers", Key: secret, Body: fields})
-	var c struct {
-		Customer nativeCustomer `json:"customer"`
-	}
-	if r.Status != http.StatusCreated || json.Unmarshal(r.Body, &c) != nil || c.Customer.ID == 0 {
-		t.Fatalf("create %v: %s", fields, r)
-	}
-	return c.Customer
-}
-
-// mustCustomer reads a customer through the native admin API.
-func (h *harness) mustCustomer(t *testing.T, secret string, id int64) nativeCustomer {
-	t.Helper()
-	r := h.Do(t, request{Method: http.MethodGet, Path: fmt.Sprintf("/api/v1/customers/%d", id), Key: secret})
-	var c struct {
-		Customer nativeCustomer `json:"customer"`
-	}
-	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &c) != nil {
-		t.Fatalf("get customer %d: %s", id, r)
-	}
-	return c.Customer
+	return h.MustCreateCustomer(t, secret, fields).Customer
 }
 
 // mustNotLeak checks that no token reached the log, and that none came
@@ -281,27 +202,9 @@ func (h *harness) mustNotLeak(t *testing.T, tokens ...string) {
 	t.Helper()
 	logs := h.logs.String()
 	for _, tok := range tokens {
-		if tok == "" {
-			continue
-		}
-		if strings.Contains(logs, tok) {
+		if tok != "" && strings.Contains(logs, tok) {
 			t.Errorf("a token reached the log")
 		}
-		issued := 0
-		for _, r := range h.Responses() {
-			if bytes.Contains(r.Body, []byte(tok)) {
-				issued++
-			}
-			for k, vs := range r.Header {
-				for _, v := range vs {
-					if strings.Contains(v, tok) {
-						t.Errorf("%s: header %s carries a token", r, k)
-					}
-				}
-			}
-		}
-		if issued > 1 {
-			t.Errorf("a token appears in %d answers, want only the one that issued it", issued)
-		}
+		h.CheckNotCarried(t, tok, 1)
 	}
 }

@@ -376,3 +376,15 @@ func TestOpenFails(t *testing.T) {
 		t.Errorf("error shows the password: %v", err)
 	}
 }
+
+// A claim that cannot reach the database fails, naming what failed,
+// instead of claiming nothing.
+func TestClaimMailFails(t *testing.T) {
+	s := mustOpen(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	ms, err := s.ClaimMail(ctx, "relay", testNow, testNow.Add(time.Minute), 10)
+	if err == nil || !strings.Contains(err.Error(), "claim mail") || ms != nil {
+		t.Errorf("ClaimMail with a cancelled context = %v, %v", ms, err)
+	}
+}

@@ -1,57 +1,35 @@
-package server_test
+package native_test
 
 import (
 	"net/http"
-	"reflect"
 	"testing"
 
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
-
-// mustSameAnswer checks that two responses cannot be told apart: same
-// status, same headers apart from Date and X-Request-Id, and the same body
-// apart from the request id.
-func mustSameAnswer(t *testing.T, a, b *response) {
-	t.Helper()
-	if a.Status != b.Status {
-		t.Errorf("statuses differ:\n%s\n%s", a, b)
-		return
-	}
-	if ha, hb := headersApartFrom(a, "Date", "X-Request-Id"), headersApartFrom(b, "Date", "X-Request-Id"); !reflect.DeepEqual(ha, hb) {
-		t.Errorf("headers differ:\n%v\n%v", ha, hb)
-	}
-	if ba, bb := withoutRequestID(t, a), withoutRequestID(t, b); !reflect.DeepEqual(ba, bb) {
-		t.Errorf("bodies differ:\n%s\n%s", a, b)
-	}
-}
 
 // TestPublicRegistrationIsUniform: with a public key, registration answers
 // the same whether the email is new, pending, active, offline or disabled,
 // and never carries a token.
 func TestPublicRegistrationIsUniform(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustRegister(t, "pending@example.com", "pending-Secret-phrase")
 		h.mustSignUp(t, "active@example.com", "active-Secret-phrase")
 		h.mustCreate(t, map[string]any{"email": "offline@example.com", "state": "offline"})
 		dis := h.mustSignUp(t, "disabled@example.com", "disabled-Secret-phrase")
-		mustStatus(t, h.do(t, request{method: http.MethodPatch, path: "/api/v1/customers/" + itoa(dis.Customer.ID), key: h.secret,
-			body: map[string]any{"state": "disabled"}}), http.StatusOK)
+		apitest.MustStatus(t, h.Do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(dis.Customer.ID), Key: h.secret,
+			Body: map[string]any{"state": "disabled"}}), http.StatusOK)
 
 		var first *response
 		for _, email := range []string{"new@example.com", "pending@example.com", "active@example.com", "offline@example.com", "disabled@example.com"} {
-			res := h.post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "public-Secret-phrase", "first_name": "Pat"})
-			mustStatus(t, res, http.StatusAccepted)
-			if got := string(res.Body); got != `{"status":"accepted"}`+"\n" {
-				t.Errorf("%s: body %q", email, got)
-			}
+			res := h.Post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "public-Secret-phrase", "first_name": "Pat"})
+			mustAccepted(t, res)
 			if first == nil {
 				first = res
 				continue
 			}
-			mustSameAnswer(t, first, res)
+			apitest.MustSameAnswer(t, first, res)
 		}
 		// The new email was registered; the accounts were left alone.
 		if got := h.mustFind(t, "new@example.com"); len(got) != 1 || got[0].State != "pending" {
@@ -61,14 +39,14 @@ func TestPublicRegistrationIsUniform(t *testing.T) {
 			t.Errorf("public registration changed an offline contact before confirmation: %+v", got)
 		}
 		h.mustLogin(t, "active@example.com", "active-Secret-phrase")
-		mustProblem(t, h.login(t, h.secret, "disabled@example.com", "disabled-Secret-phrase"), http.StatusForbidden, "account_disabled")
+		apitest.MustProblem(t, h.Login(t, h.secret, "disabled@example.com", "disabled-Secret-phrase"), http.StatusForbidden, "account_disabled")
 		// Registering and then logging in with the registered password looks
 		// the same whether or not the email had an account: both answer
 		// email_not_confirmed.
-		probeNew := h.login(t, h.public, "new@example.com", "public-Secret-phrase")
-		probeActive := h.login(t, h.public, "active@example.com", "public-Secret-phrase")
-		mustProblem(t, probeNew, http.StatusForbidden, "email_not_confirmed")
-		mustSameAnswer(t, probeNew, probeActive)
+		probeNew := h.Login(t, h.public, "new@example.com", "public-Secret-phrase")
+		probeActive := h.Login(t, h.public, "active@example.com", "public-Secret-phrase")
+		apitest.MustProblem(t, probeNew, http.StatusForbidden, "email_not_confirmed")
+		apitest.MustSameAnswer(t, probeNew, probeActive)
 		// The owner's own password still works, and the probe's does not.
 		h.mustLogin(t, "active@example.com", "active-Secret-phrase")
 	})
@@ -79,21 +57,19 @@ func TestPublicRegistrationIsUniform(t *testing.T) {
 // answer for a new email and for an email with an account has to be the
 // same, whatever the username.
 func TestPublicRegistrationUsernameDoesNotTellEmail(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
-		res := h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "owner@example.com", "password": "owner-Secret-phrase", "username": "taken"})
-		mustStatus(t, res, http.StatusCreated)
+		res := h.Post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "owner@example.com", "password": "owner-Secret-phrase", "username": "taken"})
+		apitest.MustStatus(t, res, http.StatusCreated)
 		h.mustSignUp(t, "victim@example.com", "victim-Secret-phrase")
 		h.mustRegister(t, "waiting@example.com", "waiting-Secret-phrase")
 
 		register := func(email string) *response {
-			return h.post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "probe-Secret-phrase", "username": "taken"})
+			return h.Post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "probe-Secret-phrase", "username": "taken"})
 		}
 		unknown := register("nobody@example.com")
 		for _, email := range []string{"victim@example.com", "waiting@example.com"} {
-			t.Run(email, func(t *testing.T) { mustSameAnswer(t, unknown, register(email)) })
+			t.Run(email, func(t *testing.T) { apitest.MustSameAnswer(t, unknown, register(email)) })
 		}
 	})
 }
@@ -101,36 +77,31 @@ func TestPublicRegistrationUsernameDoesNotTellEmail(t *testing.T) {
 // TestPasswordResetRequestIsUniform: a reset request answers 202 the same
 // for known and unknown emails; only a secret key gets the token.
 func TestPasswordResetRequestIsUniform(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustSignUp(t, "known@example.com", "known-Secret-phrase")
 		h.mustCreate(t, map[string]any{"email": "offline@example.com", "state": "offline"})
 
 		var first *response
 		for _, email := range []string{"unknown@example.com", "known@example.com", "KNOWN@example.com", "offline@example.com"} {
-			res := h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": email})
-			mustStatus(t, res, http.StatusAccepted)
-			if got := string(res.Body); got != `{"status":"accepted"}`+"\n" {
-				t.Errorf("%s: body %q", email, got)
-			}
+			res := h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": email})
+			mustAccepted(t, res)
 			if first == nil {
 				first = res
 				continue
 			}
-			mustSameAnswer(t, first, res)
+			apitest.MustSameAnswer(t, first, res)
 		}
 		// The secret key: a token for the customer, none for the unknown
 		// email or the contact without an account.
 		h.mustRequestReset(t, "known@example.com")
 		for _, email := range []string{"unknown@example.com", "offline@example.com"} {
-			res := h.post(t, h.secret, "/api/v1/password-resets", map[string]any{"email": email})
-			if got := mustJSON[map[string]string](t, res, http.StatusAccepted); len(got) != 1 || got["status"] != "accepted" {
+			res := h.Post(t, h.secret, "/api/v1/password-resets", map[string]any{"email": email})
+			if got := apitest.MustJSON[map[string]string](t, res, http.StatusAccepted); len(got) != 1 || got["status"] != "accepted" {
 				t.Errorf("%s: %s", email, res)
 			}
 		}
-		mustFieldError(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "not an email"}), "email", "invalid")
+		apitest.MustFieldError(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "not an email"}), "email", "invalid")
 	})
 }
 
@@ -138,23 +109,21 @@ func TestPasswordResetRequestIsUniform(t *testing.T) {
 // wrong password of an unconfirmed, disabled or offline customer give the
 // same 401.
 func TestLoginFailuresAreUniform(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustSignUp(t, "active@example.com", "active-Secret-phrase")
 		h.mustRegister(t, "pending@example.com", "pending-Secret-phrase")
 		h.mustCreate(t, map[string]any{"email": "offline@example.com", "state": "offline"})
 		h.mustCreate(t, map[string]any{"email": "invited@example.com"})
 		dis := h.mustSignUp(t, "disabled@example.com", "disabled-Secret-phrase")
-		mustStatus(t, h.do(t, request{method: http.MethodPatch, path: "/api/v1/customers/" + itoa(dis.Customer.ID), key: h.secret,
-			body: map[string]any{"state": "disabled"}}), http.StatusOK)
+		apitest.MustStatus(t, h.Do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(dis.Customer.ID), Key: h.secret,
+			Body: map[string]any{"state": "disabled"}}), http.StatusOK)
 
-		unknown := h.login(t, h.public, "nobody@example.com", "wrong-Secret-phrase")
-		mustProblem(t, unknown, http.StatusUnauthorized, "invalid_credentials")
+		unknown := h.Login(t, h.public, "nobody@example.com", "wrong-Secret-phrase")
+		apitest.MustProblem(t, unknown, http.StatusUnauthorized, "invalid_credentials")
 		for _, email := range []string{"active@example.com", "pending@example.com", "offline@example.com", "invited@example.com", "disabled@example.com"} {
 			t.Run(email, func(t *testing.T) {
-				mustSameAnswer(t, unknown, h.login(t, h.public, email, "wrong-Secret-phrase"))
+				apitest.MustSameAnswer(t, unknown, h.Login(t, h.public, email, "wrong-Secret-phrase"))
 			})
 		}
 	})

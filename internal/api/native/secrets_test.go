@@ -1,4 +1,4 @@
-package server_test
+package native_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"pforte/internal/account"
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -16,7 +17,7 @@ func TestNoSecretsAtRest(t *testing.T) {
 	t.Parallel()
 	teststore.EachDumped(t, func(t *testing.T, st account.Store, dump teststore.Dumper) {
 		t.Parallel()
-		h := newHarness(t, nil, withStore(st))
+		h := newHarness(t, nil, apitest.WithStore(st))
 
 		const email, pw, newPw, invitedPw = "secretive@example.com", "first-Hidden-phrase-1", "second-Hidden-phrase-2", "invited-Hidden-phrase-3"
 		secrets := map[string]string{"secret API key": h.secret, "public API key": h.public,
@@ -27,14 +28,14 @@ func TestNoSecretsAtRest(t *testing.T) {
 		secrets["login session"] = h.mustLogin(t, email, pw).Session.Token
 		reset := h.mustRequestReset(t, email)
 		secrets["reset token"] = reset
-		res := h.post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": newPw})
-		secrets["reset session"] = mustJSON[customerSession](t, res, http.StatusOK).Session.Token
+		res := h.Post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": newPw})
+		secrets["reset session"] = apitest.MustJSON[customerSession](t, res, http.StatusOK).Session.Token
 		secrets["unused reset token"] = h.mustRequestReset(t, email)
 		secrets["second login session"] = h.mustLogin(t, email, newPw).Session.Token
 		inv := h.mustCreate(t, map[string]any{"email": "invitee@example.com"})
 		secrets["invite token"] = inv.InviteToken
-		res = h.post(t, h.public, "/api/v1/invitations/accept", map[string]any{"token": inv.InviteToken, "password": invitedPw})
-		secrets["invite session"] = mustJSON[customerSession](t, res, http.StatusOK).Session.Token
+		res = h.Post(t, h.public, "/api/v1/invitations/accept", map[string]any{"token": inv.InviteToken, "password": invitedPw})
+		secrets["invite session"] = apitest.MustJSON[customerSession](t, res, http.StatusOK).Session.Token
 		secrets["pending confirmation token"] = h.mustRegister(t, "unconfirmed@example.com", pw).ConfirmationToken
 
 		data := dump(t)

@@ -1,4 +1,4 @@
-package server_test
+package native_test
 
 import (
 	"fmt"
@@ -6,25 +6,24 @@ import (
 	"strings"
 	"testing"
 
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
 // TestConcurrentTokenUse: of 16 concurrent uses of one token exactly one
 // succeeds; the others get token_invalid.
 func TestConcurrentTokenUse(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const n = 16
 
 		t.Run("confirm", func(t *testing.T) {
 			reg := h.mustRegister(t, "race-confirm@example.com", "race-Secret-phrase")
 			results := h.burst(t, n, func(int) request {
-				return request{method: http.MethodPost, path: "/api/v1/confirmations", key: h.secret, body: map[string]any{"token": reg.ConfirmationToken}}
+				return request{Method: http.MethodPost, Path: "/api/v1/confirmations", Key: h.secret, Body: map[string]any{"token": reg.ConfirmationToken}}
 			})
 			winner := mustOneWinner(t, results, http.StatusOK)
-			cs := mustJSON[customerSession](t, winner, http.StatusOK)
+			cs := apitest.MustJSON[customerSession](t, winner, http.StatusOK)
 			h.mustSessionValid(t, cs.Session.Token)
 		})
 
@@ -32,11 +31,11 @@ func TestConcurrentTokenUse(t *testing.T) {
 			h.mustSignUp(t, "race-reset@example.com", "race-Secret-phrase")
 			token := h.mustRequestReset(t, "race-reset@example.com")
 			results := h.burst(t, n, func(int) request {
-				return request{method: http.MethodPost, path: "/api/v1/password-resets/complete", key: h.secret,
-					body: map[string]any{"token": token, "password": "race-New-phrase"}}
+				return request{Method: http.MethodPost, Path: "/api/v1/password-resets/complete", Key: h.secret,
+					Body: map[string]any{"token": token, "password": "race-New-phrase"}}
 			})
 			winner := mustOneWinner(t, results, http.StatusOK)
-			h.mustSessionValid(t, mustJSON[customerSession](t, winner, http.StatusOK).Session.Token)
+			h.mustSessionValid(t, apitest.MustJSON[customerSession](t, winner, http.StatusOK).Session.Token)
 			h.mustLogin(t, "race-reset@example.com", "race-New-phrase")
 		})
 	})
@@ -55,7 +54,7 @@ func mustOneWinner(t *testing.T, results []*response, win int) *response {
 			winners = append(winners, res)
 			continue
 		}
-		mustProblem(t, res, http.StatusBadRequest, "token_invalid")
+		apitest.MustProblem(t, res, http.StatusBadRequest, "token_invalid")
 	}
 	if len(winners) != 1 {
 		t.Fatalf("%d of %d uses of one token succeeded", len(winners), len(results))
@@ -66,15 +65,13 @@ func mustOneWinner(t *testing.T, results []*response, win int) *response {
 // TestConcurrentRegistration: 50 concurrent secret-key registrations of
 // one email, spelt in several ways, make exactly one customer.
 func TestConcurrentRegistration(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		spellings := []string{"race@example.com", "Race@Example.com", "RACE@EXAMPLE.COM", "race@EXAMPLE.com"}
 		const n = 50
 		results := h.burst(t, n, func(i int) request {
-			return request{method: http.MethodPost, path: "/api/v1/registrations", key: h.secret,
-				body: map[string]any{"email": spellings[i%len(spellings)], "password": "race-Secret-phrase"}}
+			return request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret,
+				Body: map[string]any{"email": spellings[i%len(spellings)], "password": "race-Secret-phrase"}}
 		})
 		var tokens []string
 		var id int64
@@ -84,10 +81,10 @@ func TestConcurrentRegistration(t *testing.T) {
 			}
 			if res.Status == http.StatusTooManyRequests {
 				// Past the limit of open registrations per address.
-				mustProblem(t, res, http.StatusTooManyRequests, "too_many_registrations")
+				apitest.MustProblem(t, res, http.StatusTooManyRequests, "too_many_registrations")
 				continue
 			}
-			reg := mustJSON[registered](t, res, http.StatusCreated)
+			reg := apitest.MustJSON[registered](t, res, http.StatusCreated)
 			if id == 0 {
 				id = reg.Customer.ID
 			}
@@ -100,18 +97,18 @@ func TestConcurrentRegistration(t *testing.T) {
 		if len(found) != 1 || found[0].ID != id {
 			t.Fatalf("customers for the email: %+v", found)
 		}
-		if all := mustJSON[customerList](t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK); len(all.Customers) != 1 {
+		if all := apitest.MustJSON[customerList](t, h.Get(t, h.secret, "/api/v1/customers"), http.StatusOK); len(all.Customers) != 1 {
 			t.Fatalf("%d customers after one registration race: %+v", len(all.Customers), all.Customers)
 		}
 		// Each registration replaced the token before it: one is left.
 		confirmed := 0
 		for _, token := range tokens {
-			res := h.post(t, h.secret, "/api/v1/confirmations", map[string]any{"token": token})
+			res := h.Post(t, h.secret, "/api/v1/confirmations", map[string]any{"token": token})
 			if res.Status == http.StatusOK {
 				confirmed++
 				continue
 			}
-			mustProblem(t, res, http.StatusBadRequest, "token_invalid")
+			apitest.MustProblem(t, res, http.StatusBadRequest, "token_invalid")
 		}
 		if confirmed != 1 {
 			t.Errorf("%d of the %d confirmation tokens worked, want 1", confirmed, len(tokens))
@@ -127,9 +124,7 @@ func TestConcurrentRegistration(t *testing.T) {
 // email has an account. Many short rounds, because a race is lost only
 // at the start of each.
 func TestConcurrentRegistrationAnswers(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const rounds, n = 40, 8
 		for round := range rounds {
@@ -139,8 +134,8 @@ func TestConcurrentRegistrationAnswers(t *testing.T) {
 				if i%2 == 1 {
 					key = h.public
 				}
-				return request{method: http.MethodPost, path: "/api/v1/registrations", key: key,
-					body: map[string]any{"email": email, "password": "round-Secret-phrase"}}
+				return request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: key,
+					Body: map[string]any{"email": email, "password": "round-Secret-phrase"}}
 			})
 			for i, res := range results {
 				switch {

@@ -1,4 +1,4 @@
-package server_test
+package native_test
 
 import (
 	"context"
@@ -9,23 +9,22 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
 // A public caller never learns that a username is taken, and so cannot
 // link a username to its email; the username waits in the claim.
 func TestPublicRegistrationNeverRevealsUsernames(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
-		mustStatus(t, h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "alice@example.com", "password": "alice-Secret-phrase", "username": "alice"}), http.StatusCreated)
+		apitest.MustStatus(t, h.Post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "alice@example.com", "password": "alice-Secret-phrase", "username": "alice"}), http.StatusCreated)
 		for _, email := range []string{"alice@example.com", "mallory@example.com"} {
-			res := h.post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "probe-Secret-phrase", "username": "alice"})
-			mustStatus(t, res, http.StatusAccepted)
+			res := h.Post(t, h.public, "/api/v1/registrations", map[string]any{"email": email, "password": "probe-Secret-phrase", "username": "alice"})
+			apitest.MustStatus(t, res, http.StatusAccepted)
 		}
 		// A secret key is told.
-		mustProblem(t, h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "eve@example.com", "password": "eve-Secret-phrase", "username": "ALICE"}), http.StatusConflict, "username_taken")
+		apitest.MustProblem(t, h.Post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "eve@example.com", "password": "eve-Secret-phrase", "username": "ALICE"}), http.StatusConflict, "username_taken")
 		// mallory's row exists without the username; its claim cannot take it.
 		if got := h.mustFind(t, "mallory@example.com"); len(got) != 1 || got[0].Username != "" {
 			t.Fatalf("public registration set a username before confirmation: %+v", got)
@@ -35,23 +34,21 @@ func TestPublicRegistrationNeverRevealsUsernames(t *testing.T) {
 
 // Tokens die with the facts they were issued for.
 func TestTokensDieWithTheirFacts(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		t.Run("email change", func(t *testing.T) {
 			cs := h.mustSignUp(t, "old@example.com", "old-Secret-phrase")
 			reset := h.mustRequestReset(t, "old@example.com")
-			mustStatus(t, h.do(t, request{method: http.MethodPatch, path: "/api/v1/customers/" + itoa(cs.Customer.ID), key: h.secret,
-				body: map[string]any{"email": "new@example.com"}}), http.StatusOK)
+			apitest.MustStatus(t, h.Do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + itoa(cs.Customer.ID), Key: h.secret,
+				Body: map[string]any{"email": "new@example.com"}}), http.StatusOK)
 			h.mustTokenRefused(t, h.secret, "/api/v1/password-resets/complete", reset)
 		})
 		t.Run("disable and enable", func(t *testing.T) {
 			cs := h.mustSignUp(t, "paused@example.com", "paused-Secret-phrase")
 			reset := h.mustRequestReset(t, "paused@example.com")
 			path := "/api/v1/customers/" + itoa(cs.Customer.ID)
-			mustStatus(t, h.do(t, request{method: http.MethodPatch, path: path, key: h.secret, body: map[string]any{"state": "disabled"}}), http.StatusOK)
-			mustStatus(t, h.do(t, request{method: http.MethodPatch, path: path, key: h.secret, body: map[string]any{"state": "active"}}), http.StatusOK)
+			apitest.MustStatus(t, h.Do(t, request{Method: http.MethodPatch, Path: path, Key: h.secret, Body: map[string]any{"state": "disabled"}}), http.StatusOK)
+			apitest.MustStatus(t, h.Do(t, request{Method: http.MethodPatch, Path: path, Key: h.secret, Body: map[string]any{"state": "active"}}), http.StatusOK)
 			h.mustTokenRefused(t, h.secret, "/api/v1/password-resets/complete", reset)
 		})
 		t.Run("admin password kills the invitation", func(t *testing.T) {
@@ -59,8 +56,8 @@ func TestTokensDieWithTheirFacts(t *testing.T) {
 			if inv.InviteToken == "" {
 				t.Fatalf("no invite token: %+v", inv)
 			}
-			mustStatus(t, h.do(t, request{method: http.MethodPut, path: "/api/v1/customers/" + itoa(inv.Customer.ID) + "/password", key: h.secret,
-				body: map[string]any{"password": "admin-Set-phrase"}}), http.StatusNoContent)
+			apitest.MustStatus(t, h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/customers/" + itoa(inv.Customer.ID) + "/password", Key: h.secret,
+				Body: map[string]any{"password": "admin-Set-phrase"}}), http.StatusNoContent)
 			h.mustTokenRefused(t, h.secret, "/api/v1/invitations/accept", inv.InviteToken)
 		})
 	})
@@ -69,18 +66,16 @@ func TestTokensDieWithTheirFacts(t *testing.T) {
 // Re-enabling restores the state a customer was disabled from: disabling
 // must not promote an offline contact or a pending account.
 func TestEnableRestoresState(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		for _, state := range []string{"offline", "pending", "active"} {
 			c := h.mustCreate(t, map[string]any{"email": state + "@example.com", "state": state, "password": "some-Secret-phrase"})
 			path := "/api/v1/customers/" + itoa(c.Customer.ID)
-			dis := mustJSON[map[string]customer](t, h.do(t, request{method: http.MethodPatch, path: path, key: h.secret, body: map[string]any{"state": "disabled"}}), http.StatusOK)
+			dis := apitest.MustJSON[map[string]customer](t, h.Do(t, request{Method: http.MethodPatch, Path: path, Key: h.secret, Body: map[string]any{"state": "disabled"}}), http.StatusOK)
 			if dis["customer"].State != "disabled" {
 				t.Fatalf("disable %s: %+v", state, dis)
 			}
-			en := mustJSON[map[string]customer](t, h.do(t, request{method: http.MethodPatch, path: path, key: h.secret, body: map[string]any{"state": "active"}}), http.StatusOK)
+			en := apitest.MustJSON[map[string]customer](t, h.Do(t, request{Method: http.MethodPatch, Path: path, Key: h.secret, Body: map[string]any{"state": "active"}}), http.StatusOK)
 			if en["customer"].State != state {
 				t.Errorf("re-enabled a %s customer into %s", state, en["customer"].State)
 			}
@@ -91,14 +86,12 @@ func TestEnableRestoresState(t *testing.T) {
 // Parallel wrong passwords cannot slip past the throttle: attempts are
 // counted before they are checked.
 func TestThrottleHoldsUnderParallelGuessing(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustSignUp(t, "target@example.com", "target-Secret-phrase")
 		results := h.burst(t, 30, func(i int) request {
-			return request{method: http.MethodPost, path: "/api/v1/sessions", key: h.public,
-				body: map[string]any{"email": "target@example.com", "password": fmt.Sprintf("guess-%d-phrase", i)}}
+			return request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: h.public,
+				Body: map[string]any{"email": "target@example.com", "password": fmt.Sprintf("guess-%d-phrase", i)}}
 		})
 		checked := 0
 		for _, res := range results {
@@ -106,7 +99,7 @@ func TestThrottleHoldsUnderParallelGuessing(t *testing.T) {
 			case http.StatusUnauthorized:
 				checked++
 			case http.StatusTooManyRequests:
-				mustProblem(t, res, http.StatusTooManyRequests, "too_many_attempts")
+				apitest.MustProblem(t, res, http.StatusTooManyRequests, "too_many_attempts")
 			default:
 				t.Errorf("guess answered %s", res)
 			}
@@ -120,9 +113,7 @@ func TestThrottleHoldsUnderParallelGuessing(t *testing.T) {
 // Without mail delivery a public reset request changes nothing: the token
 // the site mailed itself stays valid.
 func TestPublicResetRequestKeepsTheSitesToken(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		if err := h.svc.Tenants.Set(context.Background(), "default", "delivery", "return"); err != nil {
 			t.Fatal(err)
@@ -130,22 +121,20 @@ func TestPublicResetRequestKeepsTheSitesToken(t *testing.T) {
 		h.clock.Advance(3 * time.Second) // past the tenant cache
 		h.mustSignUp(t, "kept@example.com", "kept-Secret-phrase")
 		token := h.mustRequestReset(t, "kept@example.com")
-		mustStatus(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "kept@example.com"}), http.StatusAccepted)
-		mustStatus(t, h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": token, "password": "kept-New-phrase"}), http.StatusOK)
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "kept@example.com"}), http.StatusAccepted)
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": token, "password": "kept-New-phrase"}), http.StatusOK)
 	})
 }
 
 // Neither an id nor a uuid: 404, never a database error.
 func TestCustomerRefsThatAreNoIDs(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		for _, ref := range []string{"%00", "abc", "11efbcf6-1628-4719-a18b-b3e6f12b113", "-1", "99999999999999999999", "%E2%80%AE"} {
 			for _, method := range []string{http.MethodGet, http.MethodDelete} {
-				mustProblem(t, h.do(t, request{method: method, path: "/api/v1/customers/" + ref, key: h.secret}), http.StatusNotFound, "customer_not_found")
+				apitest.MustProblem(t, h.Do(t, request{Method: method, Path: "/api/v1/customers/" + ref, Key: h.secret}), http.StatusNotFound, "customer_not_found")
 			}
-			mustProblem(t, h.do(t, request{method: http.MethodPatch, path: "/api/v1/customers/" + ref, key: h.secret, body: map[string]any{"first_name": "X"}}), http.StatusNotFound, "customer_not_found")
+			apitest.MustProblem(t, h.Do(t, request{Method: http.MethodPatch, Path: "/api/v1/customers/" + ref, Key: h.secret, Body: map[string]any{"first_name": "X"}}), http.StatusNotFound, "customer_not_found")
 		}
 	})
 }
@@ -153,9 +142,7 @@ func TestCustomerRefsThatAreNoIDs(t *testing.T) {
 // Without a locale, registration takes it from Accept-Language, else from
 // the tenant's default_locale.
 func TestRegistrationLocale(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		for _, tc := range []struct{ email, accept, locale, want string }{
 			{"plain@example.com", "", "", "de"},
@@ -168,9 +155,9 @@ func TestRegistrationLocale(t *testing.T) {
 			if tc.locale != "" {
 				body["locale"] = tc.locale
 			}
-			res := h.do(t, request{method: http.MethodPost, path: "/api/v1/registrations", key: h.secret, body: body,
-				header: map[string]string{"Accept-Language": tc.accept}})
-			if got := mustJSON[registered](t, res, http.StatusCreated).Customer.Locale; got != tc.want {
+			res := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret, Body: body,
+				Header: http.Header{"Accept-Language": {tc.accept}}})
+			if got := apitest.MustJSON[registered](t, res, http.StatusCreated).Customer.Locale; got != tc.want {
 				t.Errorf("%s with Accept-Language %q: locale %q, want %q", tc.email, tc.accept, got, tc.want)
 			}
 		}
@@ -180,9 +167,7 @@ func TestRegistrationLocale(t *testing.T) {
 // Imported hashes: bcrypt up to cost 14 is accepted and upgraded at the
 // first login; anything else is refused before it is stored.
 func TestImportPasswordHash(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		hash, _ := bcrypt.GenerateFromPassword([]byte("old-system-phrase"), bcrypt.MinCost)
 		c := h.mustCreate(t, map[string]any{"email": "imported@example.com", "password_hash": string(hash)})
@@ -200,32 +185,8 @@ func TestImportPasswordHash(t *testing.T) {
 			"and both": {"email": "both@example.com", "password_hash": string(hash), "password": "also-Secret-phrase"},
 		} {
 			t.Run(name, func(t *testing.T) {
-				mustFieldError(t, h.post(t, h.secret, "/api/v1/customers", body), "password_hash", "invalid")
+				apitest.MustFieldError(t, h.Post(t, h.secret, "/api/v1/customers", body), "password_hash", "invalid")
 			})
 		}
 	})
-}
-
-// Browsers on allowed origins may call the API with a public key.
-func TestCORS(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, teststore.SQLite, withCORS("https://shop.example"))
-	preflight := func(origin string) *response {
-		return h.do(t, request{method: http.MethodOptions, path: "/api/v1/registrations",
-			header: map[string]string{"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-api-key"}})
-	}
-	ok := preflight("https://shop.example")
-	mustStatus(t, ok, http.StatusNoContent)
-	if ok.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" || ok.Header.Get("Access-Control-Allow-Headers") == "" {
-		t.Fatalf("preflight from an allowed origin: %v", ok.Header)
-	}
-	other := preflight("https://evil.example")
-	if other.Header.Get("Access-Control-Allow-Origin") != "" {
-		t.Fatalf("preflight from another origin was allowed: %v", other.Header)
-	}
-	res := h.do(t, request{method: http.MethodPost, path: "/api/v1/sessions", key: h.public,
-		body: map[string]any{"email": "x@example.com", "password": "whatever-phrase"}, header: map[string]string{"Origin": "https://shop.example"}})
-	if res.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" || res.Header.Get("Vary") != "Origin" {
-		t.Fatalf("simple request headers: %v", res.Header)
-	}
 }

@@ -1,4 +1,4 @@
-package server_test
+package native_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"pforte/internal/api/apitest"
 	"pforte/internal/password"
 	"pforte/internal/store/teststore"
 )
@@ -18,37 +19,35 @@ import (
 // refused with Retry-After, the same for an unknown email, and the lock
 // ends with time; a right password then resets the count.
 func TestLoginThrottling(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const known, unknown, pw = "throttled@example.com", "ghost@example.com", "throttled-Secret-phrase"
 		h.mustSignUp(t, known, pw)
 
 		for i := 1; i <= 5; i++ {
-			k := h.login(t, h.public, known, fmt.Sprintf("wrong-Secret-%d", i))
-			u := h.login(t, h.public, unknown, fmt.Sprintf("wrong-Secret-%d", i))
-			mustProblem(t, k, http.StatusUnauthorized, "invalid_credentials")
-			mustSameAnswer(t, k, u)
+			k := h.Login(t, h.public, known, fmt.Sprintf("wrong-Secret-%d", i))
+			u := h.Login(t, h.public, unknown, fmt.Sprintf("wrong-Secret-%d", i))
+			apitest.MustProblem(t, k, http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustSameAnswer(t, k, u)
 		}
 		// The sixth attempt is refused, even with the right password.
 		for _, attempt := range []string{"wrong-Secret-6", pw} {
-			k := h.login(t, h.public, known, attempt)
-			u := h.login(t, h.public, unknown, attempt)
-			mustProblem(t, k, http.StatusTooManyRequests, "too_many_attempts")
+			k := h.Login(t, h.public, known, attempt)
+			u := h.Login(t, h.public, unknown, attempt)
+			apitest.MustProblem(t, k, http.StatusTooManyRequests, "too_many_attempts")
 			if got := k.Header.Get("Retry-After"); got != "30" {
 				t.Errorf("Retry-After %q, want 30 (the lock is 30 s from the fifth failure)", got)
 			}
-			mustSameAnswer(t, k, u)
+			apitest.MustSameAnswer(t, k, u)
 		}
 		// Another spelling of the address shares the count.
-		mustProblem(t, h.login(t, h.public, strings.ToUpper(known), pw), http.StatusTooManyRequests, "too_many_attempts")
+		apitest.MustProblem(t, h.Login(t, h.public, strings.ToUpper(known), pw), http.StatusTooManyRequests, "too_many_attempts")
 		// Other addresses are not locked.
-		mustProblem(t, h.login(t, h.public, "bystander@example.com", "wrong-Secret-1"), http.StatusUnauthorized, "invalid_credentials")
+		apitest.MustProblem(t, h.Login(t, h.public, "bystander@example.com", "wrong-Secret-1"), http.StatusUnauthorized, "invalid_credentials")
 
 		h.clock.Advance(20 * time.Second)
-		k := h.login(t, h.public, known, pw)
-		mustProblem(t, k, http.StatusTooManyRequests, "too_many_attempts")
+		k := h.Login(t, h.public, known, pw)
+		apitest.MustProblem(t, k, http.StatusTooManyRequests, "too_many_attempts")
 		if got := k.Header.Get("Retry-After"); got != "10" {
 			t.Errorf("Retry-After %q after 20 s, want 10", got)
 		}
@@ -57,16 +56,16 @@ func TestLoginThrottling(t *testing.T) {
 		h.mustLogin(t, known, pw)
 		// The count starts over: five more failures are free again.
 		for i := 1; i <= 5; i++ {
-			mustProblem(t, h.login(t, h.public, known, fmt.Sprintf("again-Secret-%d", i)), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.public, known, fmt.Sprintf("again-Secret-%d", i)), http.StatusUnauthorized, "invalid_credentials")
 		}
-		mustProblem(t, h.login(t, h.public, known, pw), http.StatusTooManyRequests, "too_many_attempts")
+		apitest.MustProblem(t, h.Login(t, h.public, known, pw), http.StatusTooManyRequests, "too_many_attempts")
 
 		// The unknown address stays locked until its own lock ends, then
 		// the lock doubles.
 		h.clock.Advance(31 * time.Second)
-		mustProblem(t, h.login(t, h.public, unknown, "wrong-Secret-7"), http.StatusUnauthorized, "invalid_credentials")
-		u := h.login(t, h.public, unknown, "wrong-Secret-8")
-		mustProblem(t, u, http.StatusTooManyRequests, "too_many_attempts")
+		apitest.MustProblem(t, h.Login(t, h.public, unknown, "wrong-Secret-7"), http.StatusUnauthorized, "invalid_credentials")
+		u := h.Login(t, h.public, unknown, "wrong-Secret-8")
+		apitest.MustProblem(t, u, http.StatusTooManyRequests, "too_many_attempts")
 		if got := u.Header.Get("Retry-After"); got != "60" {
 			t.Errorf("Retry-After after the sixth failure %q, want 60", got)
 		}
@@ -76,38 +75,36 @@ func TestLoginThrottling(t *testing.T) {
 		const other, otherPw = "changer@example.com", "changer-Secret-phrase"
 		s := h.mustSignUp(t, other, otherPw).Session
 		for i := 1; i <= 5; i++ {
-			res := h.do(t, request{method: http.MethodPut, path: "/api/v1/password", bearer: s.Token,
-				body: map[string]any{"current_password": fmt.Sprintf("guess-Secret-%d", i), "password": "changed-Secret-phrase"}})
-			mustProblem(t, res, http.StatusUnauthorized, "invalid_credentials")
+			res := h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: s.Token,
+				Body: map[string]any{"current_password": fmt.Sprintf("guess-Secret-%d", i), "password": "changed-Secret-phrase"}})
+			apitest.MustProblem(t, res, http.StatusUnauthorized, "invalid_credentials")
 		}
-		res := h.do(t, request{method: http.MethodPut, path: "/api/v1/password", bearer: s.Token,
-			body: map[string]any{"current_password": otherPw, "password": "changed-Secret-phrase"}})
-		mustProblem(t, res, http.StatusTooManyRequests, "too_many_attempts")
-		mustProblem(t, h.login(t, h.public, other, otherPw), http.StatusTooManyRequests, "too_many_attempts")
+		res := h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: s.Token,
+			Body: map[string]any{"current_password": otherPw, "password": "changed-Secret-phrase"}})
+		apitest.MustProblem(t, res, http.StatusTooManyRequests, "too_many_attempts")
+		apitest.MustProblem(t, h.Login(t, h.public, other, otherPw), http.StatusTooManyRequests, "too_many_attempts")
 	})
 }
 
 // TestLoginHardLimit: after 100 consecutive failures an address stays
 // locked however long one waits, until a password reset.
 func TestLoginHardLimit(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email, pw = "besieged@example.com", "besieged-Secret-phrase"
 		h.mustSignUp(t, email, pw)
 		for i := 1; i <= 100; i++ {
-			mustProblem(t, h.login(t, h.public, email, fmt.Sprintf("guess-Secret-%d", i)), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.public, email, fmt.Sprintf("guess-Secret-%d", i)), http.StatusUnauthorized, "invalid_credentials")
 			h.clock.Advance(time.Hour + time.Second) // past any lock
 		}
 		h.clock.Advance(24 * time.Hour)
-		res := h.login(t, h.public, email, pw)
-		mustProblem(t, res, http.StatusTooManyRequests, "too_many_attempts")
+		res := h.Login(t, h.public, email, pw)
+		apitest.MustProblem(t, res, http.StatusTooManyRequests, "too_many_attempts")
 		if got := res.Header.Get("Retry-After"); got != "3600" {
 			t.Errorf("Retry-After %q, want 3600", got)
 		}
 		token := h.mustRequestReset(t, email)
-		mustStatus(t, h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": token, "password": "relieved-Secret-phrase"}), http.StatusOK)
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": token, "password": "relieved-Secret-phrase"}), http.StatusOK)
 		h.mustLogin(t, email, "relieved-Secret-phrase")
 	})
 }
@@ -115,9 +112,7 @@ func TestLoginHardLimit(t *testing.T) {
 // TestImportedBcrypt: a customer imported with a bcrypt hash logs in, and
 // the hash is replaced by argon2id of the whole password.
 func TestImportedBcrypt(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		ctx := context.Background()
 
@@ -126,7 +121,7 @@ func TestImportedBcrypt(t *testing.T) {
 			h.mustCreate(t, map[string]any{"email": email, "password": "placeholder-Secret-phrase"})
 			c := h.storedCustomer(t, email)
 			c.PasswordHash = string(hash)
-			if err := h.store.UpdateCustomer(ctx, &c); err != nil {
+			if err := h.Store.UpdateCustomer(ctx, &c); err != nil {
 				t.Fatalf("UpdateCustomer: %v", err)
 			}
 		}
@@ -138,8 +133,8 @@ func TestImportedBcrypt(t *testing.T) {
 				t.Fatal(err)
 			}
 			importHash(t, email, hash)
-			mustProblem(t, h.login(t, h.secret, email, "placeholder-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
-			mustProblem(t, h.login(t, h.secret, email, pw+"x"), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.secret, email, "placeholder-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.secret, email, pw+"x"), http.StatusUnauthorized, "invalid_credentials")
 			if got := h.storedCustomer(t, email).PasswordHash; got != string(hash) {
 				t.Fatalf("a failed login changed the hash to %q", got)
 			}
@@ -148,7 +143,7 @@ func TestImportedBcrypt(t *testing.T) {
 				t.Fatalf("hash after login %q, want argon2id", got)
 			}
 			h.mustLogin(t, email, pw)
-			mustProblem(t, h.login(t, h.secret, email, pw+"x"), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.secret, email, pw+"x"), http.StatusUnauthorized, "invalid_credentials")
 		})
 
 		t.Run("password over 72 bytes", func(t *testing.T) {
@@ -166,8 +161,8 @@ func TestImportedBcrypt(t *testing.T) {
 			}
 			h.mustLogin(t, email, pw)
 			// The new hash covers the whole password: the 72-byte limit is gone.
-			mustProblem(t, h.login(t, h.secret, email, pw[:72]), http.StatusUnauthorized, "invalid_credentials")
-			mustProblem(t, h.login(t, h.secret, email, pw[:72]+"something else entirely"), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.secret, email, pw[:72]), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.secret, email, pw[:72]+"something else entirely"), http.StatusUnauthorized, "invalid_credentials")
 		})
 	})
 }
@@ -176,12 +171,11 @@ func TestImportedBcrypt(t *testing.T) {
 // hash, a burst of logins gets 503 busy with Retry-After for what does not
 // fit, never a 500, and the right answer for the rest.
 func TestHashingPoolBusy(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		slow := cheapParams()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		slow := apitest.CheapParams()
 		slow.Memory = 32 << 10 // 32 MiB: far slower than a request's way to the pool
-		h := newHarness(t, open, withHashing(slow, password.NewPool(1, 1)), allowBusy())
+		h := newHarness(t, open, apitest.WithHashing(slow, password.NewPool(1, 1)))
+		h.allowBusy = true
 		const email, pw = "busy@example.com", "busy-Secret-phrase"
 		h.mustCreate(t, map[string]any{"email": email, "password": pw})
 
@@ -191,7 +185,7 @@ func TestHashingPoolBusy(t *testing.T) {
 			if i%2 == 1 { // wrong passwords on distinct addresses: no throttling
 				body = map[string]any{"email": fmt.Sprintf("nobody%d@example.com", i), "password": "wrong-Secret-phrase"}
 			}
-			return request{method: http.MethodPost, path: "/api/v1/sessions", key: h.public, body: body}
+			return request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: h.public, Body: body}
 		})
 		var busy, ok int
 		for i, res := range results {
@@ -201,20 +195,20 @@ func TestHashingPoolBusy(t *testing.T) {
 			switch {
 			case res.Status == http.StatusServiceUnavailable:
 				busy++
-				mustProblem(t, res, http.StatusServiceUnavailable, "busy")
+				apitest.MustProblem(t, res, http.StatusServiceUnavailable, "busy")
 				if got := res.Header.Get("Retry-After"); got != "1" {
 					t.Errorf("busy answer with Retry-After %q", got)
 				}
 			case i%2 == 0 && res.Status == http.StatusTooManyRequests:
 				// Attempts on one address are counted before they are
 				// checked, so concurrent logins may meet the throttle.
-				mustProblem(t, res, http.StatusTooManyRequests, "too_many_attempts")
+				apitest.MustProblem(t, res, http.StatusTooManyRequests, "too_many_attempts")
 			case i%2 == 0:
 				ok++
-				mustJSON[customerSession](t, res, http.StatusCreated)
+				apitest.MustJSON[customerSession](t, res, http.StatusCreated)
 			default:
 				ok++
-				mustProblem(t, res, http.StatusUnauthorized, "invalid_credentials")
+				apitest.MustProblem(t, res, http.StatusUnauthorized, "invalid_credentials")
 			}
 		}
 		t.Logf("%d of %d logins busy", busy, n)

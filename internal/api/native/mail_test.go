@@ -1,4 +1,4 @@
-package server_test
+package native_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/api/apitest"
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/store/teststore"
 )
@@ -27,10 +28,7 @@ import (
 // server. Time in the outbox (due times, leases, limits) is the harness's
 // clock, which moves only when a test advances it; the relay polls in real
 // time. Nothing here asserts a wall-clock duration: tests wait for events,
-// with mailWait as the deadline.
-
-// mailWait bounds every wait for mail; a passing run never comes close.
-const mailWait = 15 * time.Second
+// with apitest.MailWait as the deadline.
 
 // The applications of seed 004's examples.
 const (
@@ -51,19 +49,17 @@ func (h *harness) mustApps(t *testing.T) {
 			"confirm_url": immobilienConfirm, "reset_url": immobilienReset, "invite_url": immobilienInvite},
 		{"name": "zweite", "endpoint": zweiteEndpoint},
 	} {
-		mustStatus(t, h.post(t, h.secret, "/api/v1/apps", app), http.StatusCreated)
+		h.MustApp(t, h.secret, app)
 	}
 }
 
-// mustSetting sets a setting of tenant default, then lets the service's
-// tenant cache (2 s on the service's clock) expire, so that the next
-// request sees it.
-func (h *harness) mustSetting(t *testing.T, key, value string) {
+// newMailHarness is a harness whose relay mails over SMTP to srv, with the
+// applications of mustApps.
+func newMailHarness(t *testing.T, open teststore.Opener) (*harness, *mailtest.Server) {
 	t.Helper()
-	if err := h.svc.Tenants.Set(context.Background(), account.DefaultTenant, key, value); err != nil {
-		t.Fatalf("SetTenantSetting(%s=%s): %v", key, value, err)
-	}
-	h.clock.Advance(3 * time.Second)
+	h := newHarness(t, open, apitest.WithRelay())
+	h.mustApps(t)
+	return h, h.SMTP
 }
 
 // mustRegisterPublic registers through the public key, as a browser does,
@@ -71,17 +67,17 @@ func (h *harness) mustSetting(t *testing.T, key, value string) {
 // uniform 202.
 func (h *harness) mustRegisterPublic(t *testing.T, path, lang string, body map[string]any) {
 	t.Helper()
-	r := request{method: http.MethodPost, path: path, key: h.public, body: body}
+	r := request{Method: http.MethodPost, Path: path, Key: h.public, Body: body}
 	if lang != "" {
-		r.header = map[string]string{"Accept-Language": lang}
+		r.Header = http.Header{"Accept-Language": {lang}}
 	}
-	mustAccepted(t, h.do(t, r))
+	mustAccepted(t, h.Do(t, r))
 }
 
 // mustAccepted checks for exactly {"status": "accepted"} with status 202.
 func mustAccepted(t *testing.T, r *response) {
 	t.Helper()
-	if got := mustJSON[map[string]string](t, r, http.StatusAccepted); len(got) != 1 || got["status"] != "accepted" {
+	if got := apitest.MustJSON[map[string]string](t, r, http.StatusAccepted); len(got) != 1 || got["status"] != "accepted" {
 		t.Fatalf("%s, want exactly {\"status\": \"accepted\"}", r)
 	}
 }
@@ -110,13 +106,13 @@ func (h *harness) mailsOf(t *testing.T, ms []account.MailView, email string) []a
 }
 
 // eventually polls cond until it holds, and fails the test if it does
-// not within mailWait.
+// not within apitest.MailWait.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(mailWait)
+	deadline := time.Now().Add(apitest.MailWait)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", mailWait, what)
+			t.Fatalf("not within %v: %s", apitest.MailWait, what)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -160,39 +156,11 @@ func (h *harness) mustQuiesce(t *testing.T) []account.MailView {
 	return ms
 }
 
-// mustMailsTo waits until n mails to addr have arrived and returns them.
-func mustMailsTo(t *testing.T, srv *mailtest.Server, addr string, n int) []mailtest.Message {
-	t.Helper()
-	deadline := time.Now().Add(mailWait)
-	for {
-		all := srv.Messages()
-		got := messagesTo(all, addr)
-		if len(got) >= n {
-			return got
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			t.Fatalf("%d of %d mails to %s arrived within %v", len(got), n, addr, mailWait)
-		}
-		srv.WaitFor(t, len(all)+1, left)
-	}
-}
-
-func messagesTo(ms []mailtest.Message, addr string) []mailtest.Message {
-	var out []mailtest.Message
-	for _, m := range ms {
-		if slices.Contains(m.To, addr) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // mustMailTo waits for the first mail to addr, checks its envelope and
 // headers, and returns it.
 func mustMailTo(t *testing.T, srv *mailtest.Server, addr string) mailtest.Message {
 	t.Helper()
-	m := mustMailsTo(t, srv, addr, 1)[0]
+	m := apitest.MustMailsTo(t, srv, addr, 1)[0]
 	checkMail(t, m, addr)
 	return m
 }
@@ -227,13 +195,11 @@ func checkMail(t *testing.T, m mailtest.Message, to string) {
 	}
 }
 
-var linkPattern = regexp.MustCompile(`https?://[^\s<>"]+`)
-
 // linkOf returns the one link of a mail's text, and checks that the HTML
 // part carries it too.
 func linkOf(t *testing.T, m mailtest.Message) string {
 	t.Helper()
-	links := linkPattern.FindAllString(m.Text, -1)
+	links := apitest.Links(m.Text)
 	if len(links) != 1 {
 		t.Fatalf("mail %q has links %q in its text, want one:\n%s", m.Subject, links, m.Text)
 	}
@@ -276,18 +242,6 @@ func mustTokenMail(t *testing.T, m mailtest.Message, subject, prefix string) str
 	return tokenOf(t, link)
 }
 
-// mustConfirmPublic posts a token to /api/v1/confirmations with the public
-// key, as a site's page does, and expects an active, confirmed customer.
-func (h *harness) mustConfirmPublic(t *testing.T, token string) customerSession {
-	t.Helper()
-	res := h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": token})
-	cs := mustJSON[customerSession](t, res, http.StatusOK)
-	if cs.Customer.State != "active" || cs.Customer.EmailConfirmedAt == nil || cs.Session.Token == "" {
-		t.Fatalf("confirm: %s", res)
-	}
-	return cs
-}
-
 // endpointLink is seed 004's link to a request endpoint, in its order.
 func endpointLink(endpoint string, customerID int64, token, action string) string {
 	return endpoint + "?accountId=default&customerId=" + itoa(customerID) + "&token=" + url.QueryEscape(token) + "&action=" + action
@@ -298,12 +252,8 @@ func endpointLink(endpoint string, customerID int64, token, action string) strin
 // built from the chosen application; the token taken out of the link
 // confirms the account.
 func TestMailConfirmationLinks(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
-		h.mustApps(t)
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h, srv := newMailHarness(t, open)
 
 		t.Run("link template, German", func(t *testing.T) {
 			const email = "erika@example.com"
@@ -325,13 +275,13 @@ func TestMailConfirmationLinks(t *testing.T) {
 			if link := linkOf(t, m); link != strings.Replace(immobilienConfirm, "{token}", tok, 1) {
 				t.Errorf("link %s is not the application's template", link)
 			}
-			cs := h.mustConfirmPublic(t, tok)
+			cs := h.MustConfirm(t, h.public, tok)
 			if cs.Customer.Email != email || cs.Customer.Locale != "de" {
 				t.Errorf("confirmed %+v", cs.Customer)
 			}
 			h.mustLogin(t, email, mailPassword)
 			h.mustSettle(t)
-			if n := len(messagesTo(srv.Messages(), email)); n != 1 {
+			if n := len(apitest.MessagesTo(srv.Messages(), email)); n != 1 {
 				t.Errorf("%d mails to %s, want exactly 1", n, email)
 			}
 		})
@@ -349,7 +299,7 @@ func TestMailConfirmationLinks(t *testing.T) {
 			if link, want := linkOf(t, m), endpointLink(zweiteEndpoint, id, tok, "confirm"); link != want {
 				t.Errorf("link\n%s, want\n%s", link, want)
 			}
-			h.mustConfirmPublic(t, tok)
+			h.MustConfirm(t, h.public, tok)
 		})
 
 		t.Run("appName query parameter", func(t *testing.T) {
@@ -365,7 +315,7 @@ func TestMailConfirmationLinks(t *testing.T) {
 		t.Run("unknown app falls back to the tenant", func(t *testing.T) {
 			// Set after the tenant was cached by the requests above;
 			// mustSetting lets the cache expire on the service's clock.
-			h.mustSetting(t, "endpoint", tenantEndpoint)
+			h.MustSetting(t, account.DefaultTenant, "endpoint", tenantEndpoint)
 			for _, c := range []struct{ email, path, app string }{
 				{"unknown-body@example.com", "/api/v1/registrations", "gibt-es-nicht"},
 				{"unknown-query@example.com", "/api/v1/registrations?appName=gibt-es-nicht", ""},
@@ -381,7 +331,7 @@ func TestMailConfirmationLinks(t *testing.T) {
 				if link, want := linkOf(t, m), endpointLink(tenantEndpoint, h.storedCustomer(t, c.email).ID, tok, "confirm"); link != want {
 					t.Errorf("%s: link\n%s, want\n%s", c.email, link, want)
 				}
-				h.mustConfirmPublic(t, tok)
+				h.MustConfirm(t, h.public, tok)
 			}
 		})
 
@@ -412,13 +362,13 @@ func TestMailDeliveryModes(t *testing.T) {
 		for _, mode := range []string{"mail", "return", "both"} {
 			t.Run(mode, func(t *testing.T) {
 				t.Parallel()
-				srv := mailtest.Start(t)
-				h := newHarness(t, open, withRelay(srv.URL()))
-				h.mustSetting(t, "delivery", mode)
-				h.mustSetting(t, "endpoint", tenantEndpoint)
+				h := newHarness(t, open, apitest.WithRelay())
+				srv := h.SMTP
+				h.MustSetting(t, account.DefaultTenant, "delivery", mode)
+				h.MustSetting(t, account.DefaultTenant, "endpoint", tenantEndpoint)
 				// The application delivers the other way.
 				other := map[string]string{"mail": "return", "return": "mail", "both": "mail"}[mode]
-				mustStatus(t, h.post(t, h.secret, "/api/v1/apps", map[string]any{
+				apitest.MustStatus(t, h.Post(t, h.secret, "/api/v1/apps", map[string]any{
 					"name": "other", "endpoint": zweiteEndpoint, "delivery": other}), http.StatusCreated)
 				h.mustCreate(t, map[string]any{"email": "reset@example.com", "password": mailPassword})
 
@@ -430,11 +380,11 @@ func TestMailDeliveryModes(t *testing.T) {
 				}
 				var flows []flow
 
-				reg := mustJSON[registered](t, keep(h.post(t, h.secret, "/api/v1/registrations",
+				reg := apitest.MustJSON[registered](t, keep(h.Post(t, h.secret, "/api/v1/registrations",
 					map[string]any{"email": "reg@example.com", "password": mailPassword})), http.StatusCreated)
 				flows = append(flows, flow{"reg@example.com", "Bitte bestätigen Sie Ihre Registrierung", reg.ConfirmationToken, modes[mode]})
 
-				inv := mustJSON[created](t, keep(h.post(t, h.secret, "/api/v1/customers",
+				inv := apitest.MustJSON[created](t, keep(h.Post(t, h.secret, "/api/v1/customers",
 					map[string]any{"email": "invite@example.com"})), http.StatusCreated)
 				if inv.ConfirmationToken != "" {
 					t.Errorf("invitation with a confirmation token: %+v", inv)
@@ -447,19 +397,19 @@ func TestMailDeliveryModes(t *testing.T) {
 					CustomerID int64  `json:"customer_id"`
 					Email      string `json:"email"`
 				}
-				rst := mustJSON[resetBody](t, keep(h.post(t, h.secret, "/api/v1/password-resets",
+				rst := apitest.MustJSON[resetBody](t, keep(h.Post(t, h.secret, "/api/v1/password-resets",
 					map[string]any{"email": "reset@example.com"})), http.StatusAccepted)
 				if rst.Status != "accepted" || (rst.Token == "") != (rst.Email == "") {
 					t.Errorf("reset request: %+v", rst)
 				}
 				flows = append(flows, flow{"reset@example.com", "Passwort zurücksetzen", rst.Token, modes[mode]})
 
-				app := mustJSON[registered](t, keep(h.post(t, h.secret, "/api/v1/registrations",
+				app := apitest.MustJSON[registered](t, keep(h.Post(t, h.secret, "/api/v1/registrations",
 					map[string]any{"email": "app@example.com", "password": mailPassword, "app": "other"})), http.StatusCreated)
 				flows = append(flows, flow{"app@example.com", "Bitte bestätigen Sie Ihre Registrierung", app.ConfirmationToken, modes[other]})
 
 				// A public key gets the bare 202 in every mode.
-				mustAccepted(t, keep(h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "nobody@example.com"})))
+				mustAccepted(t, keep(h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "nobody@example.com"})))
 
 				ms := h.mustSettle(t)
 				for _, f := range flows {
@@ -509,16 +459,12 @@ func TestMailDeliveryModes(t *testing.T) {
 // link preview does, is a GET, and no GET uses a token up: pforte answers
 // 405 and the token then still works.
 func TestMailLinkGETConsumesNothing(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
-		h.mustApps(t)
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h, srv := newMailHarness(t, open)
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{
 			"email": "scanned@example.com", "password": mailPassword, "app": "zweite"})
 		h.mustCreate(t, map[string]any{"email": "reset-scanned@example.com", "password": mailPassword})
-		mustAccepted(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "reset-scanned@example.com", "app": "zweite"}))
+		mustAccepted(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "reset-scanned@example.com", "app": "zweite"}))
 		h.mustCreate(t, map[string]any{"email": "invite-scanned@example.com", "app": "zweite"})
 
 		confirm := tokenOf(t, linkOf(t, mustMailTo(t, srv, "scanned@example.com")))
@@ -532,10 +478,10 @@ func TestMailLinkGETConsumesNothing(t *testing.T) {
 		} {
 			for _, key := range []string{"", h.public, h.secret} {
 				for _, method := range []string{http.MethodGet, http.MethodHead} {
-					res := h.do(t, request{method: method, path: c.path + "?token=" + url.QueryEscape(c.token) + "&action=confirm", key: key})
-					mustStatus(t, res, http.StatusMethodNotAllowed)
+					res := h.Do(t, request{Method: method, Path: c.path + "?token=" + url.QueryEscape(c.token) + "&action=confirm", Key: key})
+					apitest.MustStatus(t, res, http.StatusMethodNotAllowed)
 					if method == http.MethodGet {
-						mustProblem(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
+						apitest.MustProblem(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
 					}
 					if !strings.Contains(res.Header.Get("Allow"), http.MethodPost) {
 						t.Errorf("%s: Allow %q", res, res.Header.Get("Allow"))
@@ -544,13 +490,13 @@ func TestMailLinkGETConsumesNothing(t *testing.T) {
 			}
 		}
 
-		h.mustConfirmPublic(t, confirm)
+		h.MustConfirm(t, h.public, confirm)
 		for _, c := range []struct{ path, token string }{
 			{"/api/v1/password-resets/complete", reset},
 			{"/api/v1/invitations/accept", invite},
 		} {
-			res := h.post(t, h.public, c.path, map[string]any{"token": c.token, "password": "Neues-Passwort-2031"})
-			if cs := mustJSON[customerSession](t, res, http.StatusOK); cs.Customer.State != "active" {
+			res := h.Post(t, h.public, c.path, map[string]any{"token": c.token, "password": "Neues-Passwort-2031"})
+			if cs := apitest.MustJSON[customerSession](t, res, http.StatusOK); cs.Customer.State != "active" {
 				t.Errorf("%s: %s", c.path, res)
 			}
 		}
@@ -563,49 +509,45 @@ func TestMailLinkGETConsumesNothing(t *testing.T) {
 // has an account mails its owner a reset link instead of making a second
 // account.
 func TestMailPasswordReset(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
-		h.mustApps(t)
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h, srv := newMailHarness(t, open)
 		const email = "rita@example.com"
 		h.mustCreate(t, map[string]any{"email": email, "password": mailPassword, "first_name": "Rita", "locale": "en"})
 
-		mustAccepted(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": email, "app": "immobilien"}))
-		msgs := mustMailsTo(t, srv, email, 1)
+		mustAccepted(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": email, "app": "immobilien"}))
+		msgs := apitest.MustMailsTo(t, srv, email, 1)
 		checkMail(t, msgs[0], email)
 		tok := mustTokenMail(t, msgs[0], "Reset your password", "https://www.meine-immobilien.de/reset-password/")
-		res := h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{
+		res := h.Post(t, h.public, "/api/v1/password-resets/complete", map[string]any{
 			"token": tok, "password": "Neues-Passwort-2031", "password_confirmation": "Neues-Passwort-2031"})
-		if cs := mustJSON[customerSession](t, res, http.StatusOK); cs.Customer.Email != email || cs.Session.Token == "" {
+		if cs := apitest.MustJSON[customerSession](t, res, http.StatusOK); cs.Customer.Email != email || cs.Session.Token == "" {
 			t.Fatalf("complete: %s", res)
 		}
-		msgs = mustMailsTo(t, srv, email, 2)
+		msgs = apitest.MustMailsTo(t, srv, email, 2)
 		changed := msgs[1]
 		checkMail(t, changed, email)
 		if changed.Subject != "Your password was changed" || !strings.Contains(changed.Text, "Hello Rita,") {
 			t.Errorf("second mail %q:\n%s", changed.Subject, changed.Text)
 		}
-		if links := linkPattern.FindAllString(changed.Text, -1); len(links) != 0 {
+		if links := apitest.Links(changed.Text); len(links) != 0 {
 			t.Errorf("the password_changed mail has links %q", links)
 		}
-		mustProblem(t, h.login(t, h.secret, email, mailPassword), http.StatusUnauthorized, "invalid_credentials")
+		apitest.MustProblem(t, h.Login(t, h.secret, email, mailPassword), http.StatusUnauthorized, "invalid_credentials")
 		h.mustLogin(t, email, "Neues-Passwort-2031")
 		h.mustTokenRefused(t, h.public, "/api/v1/password-resets/complete", tok)
 
 		// Someone registers the address again: its owner gets a reset link.
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{
 			"email": email, "password": "Fremdes-Passwort-2031", "app": "immobilien"})
-		msgs = mustMailsTo(t, srv, email, 3)
+		msgs = apitest.MustMailsTo(t, srv, email, 3)
 		attempt := msgs[2]
 		checkMail(t, attempt, email)
 		tok = mustTokenMail(t, attempt, "Registration with your email address", "https://www.meine-immobilien.de/reset-password/")
-		res = h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": tok, "password": "Drittes-Passwort-2032"})
-		mustJSON[customerSession](t, res, http.StatusOK)
+		res = h.Post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": tok, "password": "Drittes-Passwort-2032"})
+		apitest.MustJSON[customerSession](t, res, http.StatusOK)
 		h.mustLogin(t, email, "Drittes-Passwort-2032")
 
-		list := mustJSON[customerList](t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK)
+		list := apitest.MustJSON[customerList](t, h.Get(t, h.secret, "/api/v1/customers"), http.StatusOK)
 		if len(list.Customers) != 1 || list.Customers[0].Email != email || list.Customers[0].State != "active" {
 			t.Errorf("customers after the second registration: %+v", list.Customers)
 		}
@@ -629,12 +571,8 @@ var codeLine = regexp.MustCompile(`(?m)^\s*([0-9]{8})\s*$`)
 // an invitation with a link and an 8-digit code; accepting with the code
 // activates the account and kills the link.
 func TestMailInvitation(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
-		h.mustApps(t)
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h, srv := newMailHarness(t, open)
 		const email = "ina@example.com"
 		c := h.mustCreate(t, map[string]any{"email": email, "first_name": "Ina", "app": "zweite"})
 		if c.Customer.State != "pending" {
@@ -657,8 +595,8 @@ func TestMailInvitation(t *testing.T) {
 			t.Errorf("the HTML lacks the code %s", code)
 		}
 
-		res := h.post(t, h.public, "/api/v1/invitations/accept", map[string]any{"email": email, "code": code, "password": mailPassword})
-		cs := mustJSON[customerSession](t, res, http.StatusOK)
+		res := h.Post(t, h.public, "/api/v1/invitations/accept", map[string]any{"email": email, "code": code, "password": mailPassword})
+		cs := apitest.MustJSON[customerSession](t, res, http.StatusOK)
 		if cs.Customer.State != "active" || cs.Customer.EmailConfirmedAt == nil || cs.Session.Token == "" {
 			t.Fatalf("accept with code: %s", res)
 		}
@@ -672,18 +610,14 @@ func TestMailInvitation(t *testing.T) {
 // registration's password; past three confirmation mails an hour the
 // requests still answer 202 but send nothing, until the hour is over.
 func TestMailResend(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
-		h.mustApps(t)
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h, srv := newMailHarness(t, open)
 
 		const email = "later@example.com"
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword, "app": "immobilien"})
 		first := mustTokenMail(t, mustMailTo(t, srv, email), "Bitte bestätigen Sie Ihre Registrierung", "https://www.meine-immobilien.de/confirm/")
-		mustAccepted(t, h.post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": email, "app": "immobilien"}))
-		msgs := mustMailsTo(t, srv, email, 2)
+		mustAccepted(t, h.Post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": email, "app": "immobilien"}))
+		msgs := apitest.MustMailsTo(t, srv, email, 2)
 		checkMail(t, msgs[1], email)
 		tok := mustTokenMail(t, msgs[1], "Ihr neuer Link zur Bestätigung", "https://www.meine-immobilien.de/confirm/")
 		if tok == first {
@@ -691,35 +625,35 @@ func TestMailResend(t *testing.T) {
 		}
 		// A resent link carries no registration's password (anyone can ask
 		// for a resend): confirming it sets one.
-		mustProblem(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok}), http.StatusForbidden, "password_required")
-		mustStatus(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok, "password": "resent-Secret-phrase"}), http.StatusOK)
+		apitest.MustProblem(t, h.Post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok}), http.StatusForbidden, "password_required")
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok, "password": "resent-Secret-phrase"}), http.StatusOK)
 		h.mustLogin(t, email, "resent-Secret-phrase")
-		mustProblem(t, h.login(t, h.public, email, mailPassword), http.StatusUnauthorized, "invalid_credentials")
+		apitest.MustProblem(t, h.Login(t, h.public, email, mailPassword), http.StatusUnauthorized, "invalid_credentials")
 
 		// The limit: the registration and two resends are three mails.
 		const limited = "impatient@example.com"
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": limited, "password": mailPassword})
 		for range 4 {
-			mustAccepted(t, h.post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": limited}))
+			mustAccepted(t, h.Post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": limited}))
 		}
 		ms := h.mustSettle(t)
 		if n := len(h.mailsOf(t, ms, limited)); n != 3 {
 			t.Errorf("%d confirmation mails queued within the hour, want 3", n)
 		}
-		got := messagesTo(srv.Messages(), limited)
+		got := apitest.MessagesTo(srv.Messages(), limited)
 		if len(got) != 3 {
 			t.Fatalf("%d confirmation mails arrived within the hour, want 3", len(got))
 		}
 		// Without a URL anywhere, the mail shows the token to enter.
-		if got[1].Subject != "Ihr neuer Code zur Bestätigung" || linkPattern.MatchString(got[1].Text) {
+		if got[1].Subject != "Ihr neuer Code zur Bestätigung" || len(apitest.Links(got[1].Text)) > 0 {
 			t.Errorf("resend without a link: %q\n%s", got[1].Subject, got[1].Text)
 		}
 
 		h.clock.Advance(time.Hour + time.Minute)
-		mustAccepted(t, h.post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": limited, "app": "immobilien"}))
-		msgs = mustMailsTo(t, srv, limited, 4)
+		mustAccepted(t, h.Post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": limited, "app": "immobilien"}))
+		msgs = apitest.MustMailsTo(t, srv, limited, 4)
 		tok = mustTokenMail(t, msgs[3], "Ihr neuer Link zur Bestätigung", "https://www.meine-immobilien.de/confirm/")
-		mustStatus(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok, "password": "later-Secret-phrase"}), http.StatusOK)
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok, "password": "later-Secret-phrase"}), http.StatusOK)
 		h.mustLogin(t, limited, "later-Secret-phrase")
 	})
 }
@@ -729,18 +663,16 @@ func TestMailResend(t *testing.T) {
 // and resend") holds for repeated registrations too, so a public
 // registration form cannot flood an address that has not confirmed yet.
 func TestMailConfirmationLimitCountsRegistrations(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		const email = "flooded@example.com"
 		for range 5 {
 			h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword})
 		}
-		mustAccepted(t, h.post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": email}))
+		mustAccepted(t, h.Post(t, h.public, "/api/v1/confirmations/resend", map[string]any{"email": email}))
 		ms := h.mustSettle(t)
-		queued, arrived := len(h.mailsOf(t, ms, email)), len(messagesTo(srv.Messages(), email))
+		queued, arrived := len(h.mailsOf(t, ms, email)), len(apitest.MessagesTo(srv.Messages(), email))
 		if queued < 1 || queued > 3 || arrived != queued {
 			t.Errorf("five registrations and a resend within the hour: %d confirmation mails queued, %d arrived; want 1 to 3", queued, arrived)
 		}
@@ -768,15 +700,11 @@ func writeTemplates(t *testing.T, files map[string]string) string {
 // mail; a broken one is refused when it is set, and the one in force
 // stays.
 func TestMailTemplateOverride(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
-		h.mustApps(t)
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h, srv := newMailHarness(t, open)
 		good := writeTemplates(t, map[string]string{"de/confirm.txt": `{{define "subject"}}Willkommen bei Meine Immobilien{{end}}
 {{define "text"}}Willkommen{{with .Name}}, {{.}}{{end}}! Bitte bestätigen Sie hier: {{.Link}}{{.Token}}{{end}}`})
-		h.mustSetting(t, "templates", good)
+		h.MustSetting(t, account.DefaultTenant, "templates", good)
 
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{
 			"email": "override@example.com", "password": mailPassword, "first_name": "Olga", "app": "immobilien"})
@@ -785,7 +713,7 @@ func TestMailTemplateOverride(t *testing.T) {
 		if !strings.HasPrefix(m.Text, "Willkommen! Bitte bestätigen Sie hier: https://") {
 			t.Errorf("text is not the override's:\n%s", m.Text)
 		}
-		h.mustConfirmPublic(t, tok)
+		h.MustConfirm(t, h.public, tok)
 
 		// Files the directory does not override keep the defaults.
 		h.mustRegisterPublic(t, "/api/v1/registrations", "en", map[string]any{
@@ -827,9 +755,7 @@ func TestMailTemplateOverride(t *testing.T) {
 // as unsent, with its link for the operator to see, and the flow works
 // from there.
 func TestMailWithoutRelay(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		h.mustApps(t)
 		const email = "local@example.com"
@@ -850,7 +776,7 @@ func TestMailWithoutRelay(t *testing.T) {
 		if !strings.HasPrefix(link, "https://www.meine-immobilien.de/confirm/") || !strings.Contains(m.Envelope.Text, link) {
 			t.Fatalf("link %s, text:\n%s", link, m.Envelope.Text)
 		}
-		h.mustConfirmPublic(t, tokenOf(t, link))
+		h.MustConfirm(t, h.public, tokenOf(t, link))
 		h.mustLogin(t, email, mailPassword)
 		if ms := h.outbox(t); len(ms) != 1 || ms[0].Status != account.MailUnsent || ms[0].Attempts != 0 {
 			t.Errorf("outbox after confirming: %+v", ms)
@@ -863,12 +789,8 @@ func TestMailWithoutRelay(t *testing.T) {
 // mail, and an application name of another tenant means nothing; a
 // locale given in the registration beats Accept-Language.
 func TestMailSenderRecipientAndTenants(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		srv := mailtest.Start(t)
-		h := newHarness(t, open, withRelay(srv.URL()))
-		h.mustApps(t)
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h, srv := newMailHarness(t, open)
 
 		t.Run("names cannot inject", func(t *testing.T) {
 			const email = "target@example.com"
@@ -876,7 +798,7 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 			last := `=?utf-8?q?=0D=0ABcc:_evil@attacker.example?=; x@attacker.example`
 			// Through a secret key, whose registrations keep their names on
 			// the customer, so that the names reach the To header.
-			mustStatus(t, h.post(t, h.secret, "/api/v1/registrations", map[string]any{
+			apitest.MustStatus(t, h.Post(t, h.secret, "/api/v1/registrations", map[string]any{
 				"email": email, "password": mailPassword, "first_name": first, "last_name": last, "app": "immobilien"}), http.StatusCreated)
 			m := mustMailTo(t, srv, email) // exactly one RCPT TO, one address in To
 			to, err := netmail.ParseAddress(m.Header.Get("To"))
@@ -893,17 +815,17 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 				t.Errorf("the raw mail has other than one To header:\n%s", header)
 			}
 			// A line break in a name is refused before any mail is queued.
-			res := h.post(t, h.public, "/api/v1/registrations", map[string]any{
+			res := h.Post(t, h.public, "/api/v1/registrations", map[string]any{
 				"email": "crlf@example.com", "password": mailPassword, "first_name": "Eve\r\nBcc: evil@attacker.example"})
-			mustFieldError(t, res, "first_name", "invalid")
+			apitest.MustFieldError(t, res, "first_name", "invalid")
 		})
 
 		t.Run("tenant sender", func(t *testing.T) {
-			h.mustSetting(t, "mail_from", "Meine Immobilien <kontakt@meine-immobilien.de>")
-			defer h.mustSetting(t, "mail_from", "")
+			h.MustSetting(t, account.DefaultTenant, "mail_from", "Meine Immobilien <kontakt@meine-immobilien.de>")
+			defer h.MustSetting(t, account.DefaultTenant, "mail_from", "")
 			const email = "sender@example.com"
 			h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword, "app": "immobilien"})
-			m := mustMailsTo(t, srv, email, 1)[0]
+			m := apitest.MustMailsTo(t, srv, email, 1)[0]
 			from, err := netmail.ParseAddress(m.Header.Get("From"))
 			if err != nil || from.Name != "Meine Immobilien" || from.Address != "kontakt@meine-immobilien.de" || m.From != "kontakt@meine-immobilien.de" {
 				t.Errorf("From: %q, MAIL FROM %q", m.Header.Get("From"), m.From)
@@ -921,26 +843,26 @@ func TestMailSenderRecipientAndTenants(t *testing.T) {
 		})
 
 		t.Run("second tenant", func(t *testing.T) {
-			secret, public := h.mustCreateTenant(t, "zweiter-mandant")
+			secret, public := h.MustTenant(t, "zweiter-mandant")
 			if err := h.svc.Tenants.Set(context.Background(), "zweiter-mandant", "endpoint", tenantEndpoint); err != nil {
 				t.Fatal(err)
 			}
 			h.clock.Advance(3 * time.Second)
 			const email = "mandant@example.com"
 			// "immobilien" is an application of tenant default only.
-			mustAccepted(t, h.do(t, request{method: http.MethodPost, path: "/api/v1/registrations?appName=immobilien", key: public,
-				body: map[string]any{"email": email, "password": mailPassword, "app": "immobilien"}}))
+			mustAccepted(t, h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations?appName=immobilien", Key: public,
+				Body: map[string]any{"email": email, "password": mailPassword, "app": "immobilien"}}))
 			m := mustMailTo(t, srv, email)
 			tok := tokenOf(t, linkOf(t, m))
-			id := h.mustFindWith(t, secret, email)[0].ID
+			id := h.MustFind(t, secret, email)[0].ID
 			want := tenantEndpoint + "?accountId=zweiter-mandant&customerId=" + itoa(id) + "&token=" + url.QueryEscape(tok) + "&action=confirm"
 			if link := linkOf(t, m); link != want {
 				t.Errorf("link\n%s, want\n%s", link, want)
 			}
 			// The token is the other tenant's: tenant default's key cannot use it.
-			mustProblem(t, h.post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok}), http.StatusBadRequest, "token_invalid")
-			res := h.post(t, public, "/api/v1/confirmations", map[string]any{"token": tok})
-			if cs := mustJSON[customerSession](t, res, http.StatusOK); cs.Customer.State != "active" {
+			apitest.MustProblem(t, h.Post(t, h.public, "/api/v1/confirmations", map[string]any{"token": tok}), http.StatusBadRequest, "token_invalid")
+			res := h.Post(t, public, "/api/v1/confirmations", map[string]any{"token": tok})
+			if cs := apitest.MustJSON[customerSession](t, res, http.StatusOK); cs.Customer.State != "active" {
 				t.Errorf("confirm in the second tenant: %s", res)
 			}
 			// The relay records the delivery just after the server has the

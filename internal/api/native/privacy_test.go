@@ -1,4 +1,4 @@
-package server_test
+package native_test
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"pforte/internal/account"
+	"pforte/internal/api/apitest"
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/store/teststore"
 )
@@ -21,8 +22,8 @@ func TestEmailPrivacyAtRest(t *testing.T) {
 	teststore.EachDumped(t, func(t *testing.T, st account.Store, dump teststore.Dumper) {
 		t.Parallel()
 		srv := mailtest.Start(t)
-		h := newHarness(t, nil, withStore(st))
-		h.mustSetting(t, "email_storage", "hmac")
+		h := newHarness(t, nil, apitest.WithStore(st))
+		h.MustSetting(t, account.DefaultTenant, "email_storage", "hmac")
 		h.mustApps(t)
 
 		const email = "Verborgen.Kundin@Example.org"
@@ -43,20 +44,20 @@ func TestEmailPrivacyAtRest(t *testing.T) {
 
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword, "app": "immobilien"})
 		look("queued")
-		startRelay(t, h.svc.Outbox, srv.URL())
+		apitest.StartRelay(t, h.svc.Outbox, srv.URL())
 		m := mustMailTo(t, srv, email)
 		token := mustTokenMail(t, m, "Bitte bestätigen Sie Ihre Registrierung", "https://www.meine-immobilien.de/confirm/")
 		h.mustSettle(t)
-		cs := h.mustConfirmPublic(t, token)
+		cs := h.MustConfirm(t, h.public, token)
 		if cs.Customer.Email != "" {
 			t.Errorf("the API shows an address it should not have: %q", cs.Customer.Email)
 		}
 		// Logins and resets find the customer by address, in any case.
 		h.mustLogin(t, strings.ToUpper(email), mailPassword)
-		mustStatus(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": strings.ToLower(email), "app": "immobilien"}), http.StatusAccepted)
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": strings.ToLower(email), "app": "immobilien"}), http.StatusAccepted)
 		reset := mustTokenMail(t, mustMailTo(t, srv, strings.ToLower(email)), "Passwort zurücksetzen", "https://www.meine-immobilien.de/reset-password/")
-		res := h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": "Neues-Passwort-am-See-2031"})
-		mustStatus(t, res, http.StatusOK)
+		res := h.Post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": "Neues-Passwort-am-See-2031"})
+		apitest.MustStatus(t, res, http.StatusOK)
 		h.mustLogin(t, email, "Neues-Passwort-am-See-2031")
 		h.mustSettle(t)
 		look("sent")

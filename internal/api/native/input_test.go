@@ -1,4 +1,4 @@
-package server_test
+package native_test
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -13,9 +14,7 @@ import (
 // problem with a code (and field entries for validation), and nothing is
 // stored.
 func TestRegistrationBadInput(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		valid := func(email string) string {
 			return fmt.Sprintf(`{"email":%q,"password":"fine-Secret-phrase"}`, email)
@@ -125,11 +124,11 @@ func TestRegistrationBadInput(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				for _, key := range []string{h.secret, h.public} {
-					res := h.do(t, request{method: http.MethodPost, path: "/api/v1/registrations", key: key, body: tt.body, contentType: tt.contentType})
+					res := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: key, Body: tt.body, ContentType: tt.contentType})
 					if tt.field != "" {
-						mustFieldError(t, res, tt.field, tt.fieldCode)
+						apitest.MustFieldError(t, res, tt.field, tt.fieldCode)
 					} else {
-						mustProblem(t, res, tt.status, tt.code)
+						apitest.MustProblem(t, res, tt.status, tt.code)
 					}
 				}
 				if tt.email != "" && !strings.ContainsAny(tt.email, " \r\n<") && strings.Contains(tt.email, ".") {
@@ -137,15 +136,15 @@ func TestRegistrationBadInput(t *testing.T) {
 				}
 			})
 		}
-		if got := mustJSON[customerList](t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK); len(got.Customers) != 0 {
+		if got := apitest.MustJSON[customerList](t, h.Get(t, h.secret, "/api/v1/customers"), http.StatusOK); len(got.Customers) != 0 {
 			t.Errorf("bad registrations stored %+v", got.Customers)
 		}
 
 		// Several bad fields are reported together.
-		p := mustProblem(t, h.post(t, h.secret, "/api/v1/registrations",
+		p := apitest.MustProblem(t, h.Post(t, h.secret, "/api/v1/registrations",
 			map[string]any{"email": "x", "password": "short", "first_name": "a\nb"}), http.StatusBadRequest, "validation_failed")
 		for _, f := range []string{"email", "password", "first_name"} {
-			if p.field(f) == nil {
+			if p.Field(f) == nil {
 				t.Errorf("no entry for %s in %+v", f, p.Errors)
 			}
 		}
@@ -154,19 +153,19 @@ func TestRegistrationBadInput(t *testing.T) {
 		const spaced = "  Spaced-Secret-phrase  "
 		h.mustSignUp(t, "spaced@example.com", spaced)
 		for _, wrong := range []string{strings.TrimSpace(spaced), strings.ToLower(spaced), strings.ToUpper(spaced)} {
-			mustProblem(t, h.login(t, h.secret, "spaced@example.com", wrong), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.secret, "spaced@example.com", wrong), http.StatusUnauthorized, "invalid_credentials")
 		}
 		h.mustLogin(t, "spaced@example.com", spaced)
 
 		// The limits themselves are fine.
 		for i, pw := range []string{"abcd5678", strings.Repeat("y", 256), strings.Repeat("ä", 256), "äöüäöüäö"} {
 			email := fmt.Sprintf("edge%d@example.com", i)
-			res := h.do(t, request{method: http.MethodPost, path: "/api/v1/registrations", key: h.secret,
-				body: map[string]any{"email": email, "password": pw, "password_confirmation": pw}, contentType: "application/json; charset=UTF-8"})
-			h.mustConfirm(t, mustJSON[registered](t, res, http.StatusCreated).ConfirmationToken)
+			res := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret,
+				Body: map[string]any{"email": email, "password": pw, "password_confirmation": pw}, ContentType: "application/json; charset=UTF-8"})
+			h.mustConfirm(t, apitest.MustJSON[registered](t, res, http.StatusCreated).ConfirmationToken)
 			h.mustLogin(t, email, pw) // stored and compared whole: no truncation
 			if len(pw) > 8 {
-				mustProblem(t, h.login(t, h.secret, email, pw[:len(pw)-2]), http.StatusUnauthorized, "invalid_credentials")
+				apitest.MustProblem(t, h.Login(t, h.secret, email, pw[:len(pw)-2]), http.StatusUnauthorized, "invalid_credentials")
 			}
 		}
 	})
@@ -176,9 +175,7 @@ func TestRegistrationBadInput(t *testing.T) {
 // malformed, oversized, mistyped and unknown input the same way, before it
 // changes anything.
 func TestStructuralErrorsEverywhere(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email, pw = "structure@example.com", "structure-Secret-phrase"
 		cs := h.mustSignUp(t, email, pw)
@@ -188,16 +185,16 @@ func TestStructuralErrorsEverywhere(t *testing.T) {
 			request
 			field string // a string field of the endpoint, for the wrong-type case
 		}{
-			{request{method: http.MethodPost, path: "/api/v1/registrations", key: h.secret}, "password"},
-			{request{method: http.MethodPost, path: "/api/v1/confirmations", key: h.secret}, "token"},
-			{request{method: http.MethodPost, path: "/api/v1/sessions", key: h.secret}, "password"},
-			{request{method: http.MethodPost, path: "/api/v1/password-resets", key: h.secret}, "email"},
-			{request{method: http.MethodPost, path: "/api/v1/password-resets/complete", key: h.secret}, "password"},
-			{request{method: http.MethodPost, path: "/api/v1/invitations/accept", key: h.secret}, "password"},
-			{request{method: http.MethodPut, path: "/api/v1/password", bearer: cs.Session.Token}, "current_password"},
-			{request{method: http.MethodPost, path: "/api/v1/customers", key: h.secret}, "email"},
-			{request{method: http.MethodPatch, path: "/api/v1/customers/" + id, key: h.secret}, "first_name"},
-			{request{method: http.MethodPut, path: "/api/v1/customers/" + id + "/password", key: h.secret}, "password"},
+			{request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret}, "password"},
+			{request{Method: http.MethodPost, Path: "/api/v1/confirmations", Key: h.secret}, "token"},
+			{request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: h.secret}, "password"},
+			{request{Method: http.MethodPost, Path: "/api/v1/password-resets", Key: h.secret}, "email"},
+			{request{Method: http.MethodPost, Path: "/api/v1/password-resets/complete", Key: h.secret}, "password"},
+			{request{Method: http.MethodPost, Path: "/api/v1/invitations/accept", Key: h.secret}, "password"},
+			{request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: cs.Session.Token}, "current_password"},
+			{request{Method: http.MethodPost, Path: "/api/v1/customers", Key: h.secret}, "email"},
+			{request{Method: http.MethodPatch, Path: "/api/v1/customers/" + id, Key: h.secret}, "first_name"},
+			{request{Method: http.MethodPut, Path: "/api/v1/customers/" + id + "/password", Key: h.secret}, "password"},
 		}
 		bad := []struct {
 			name, body, contentType string
@@ -216,17 +213,17 @@ func TestStructuralErrorsEverywhere(t *testing.T) {
 		}
 		for _, ep := range endpoints {
 			for _, b := range bad {
-				t.Run(ep.method+" "+ep.path+" "+b.name, func(t *testing.T) {
+				t.Run(ep.Method+" "+ep.Path+" "+b.name, func(t *testing.T) {
 					r := ep.request
-					r.body, r.contentType = strings.ReplaceAll(b.body, "FIELD", ep.field), b.contentType
-					p := mustProblem(t, h.do(t, r), b.status, b.code)
+					r.Body, r.ContentType = strings.ReplaceAll(b.body, "FIELD", ep.field), b.contentType
+					p := apitest.MustProblem(t, h.Do(t, r), b.status, b.code)
 					switch b.name {
 					case "unknown field":
-						if fe := p.field("bogus"); fe == nil || fe.Code != "unknown_field" {
+						if fe := p.Field("bogus"); fe == nil || fe.Code != "unknown_field" {
 							t.Errorf("unknown field not named: %+v", p.Errors)
 						}
 					case "wrong type":
-						if fe := p.field(ep.field); fe == nil || fe.Code != "wrong_type" {
+						if fe := p.Field(ep.field); fe == nil || fe.Code != "wrong_type" {
 							t.Errorf("wrong type not named: %+v", p.Errors)
 						}
 					}
@@ -236,63 +233,17 @@ func TestStructuralErrorsEverywhere(t *testing.T) {
 		// Exactly 64 KiB is within the limit (and then fails validation).
 		body := `{"email":"x@example.com","password":"` + strings.Repeat("p", 64<<10-40) + `"}`
 		body += strings.Repeat(" ", 64<<10-len(body))
-		mustFieldError(t, h.do(t, request{method: http.MethodPost, path: "/api/v1/registrations", key: h.secret, body: body}), "password", "too_long")
+		apitest.MustFieldError(t, h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.secret, Body: body}), "password", "too_long")
 
 		// Nothing changed.
 		h.mustSessionValid(t, cs.Session.Token)
 		h.mustLogin(t, email, pw)
-		mustStatus(t, h.post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": "structure-New-phrase"}), http.StatusOK)
+		apitest.MustStatus(t, h.Post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{"token": reset, "password": "structure-New-phrase"}), http.StatusOK)
 		if got := h.mustFind(t, email); len(got) != 1 || got[0].State != "active" || got[0].FirstName != "" {
 			t.Errorf("customer changed: %+v", got)
 		}
-		mustProblem(t, h.login(t, h.secret, email, strings.Repeat("p", 257)), http.StatusBadRequest, "validation_failed")
-		mustFieldError(t, h.login(t, h.secret, "not-an-email", pw), "email", "invalid")
-		mustFieldError(t, h.login(t, h.secret, email, ""), "password", "required")
-	})
-}
-
-// TestRouting: unknown paths and methods get problems, health checks answer.
-func TestRouting(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		h := newHarness(t, open)
-		for _, r := range []request{
-			{method: http.MethodGet, path: "/api/v1/nope"},
-			{method: http.MethodGet, path: "/api/v1/nope", key: h.secret},
-			{method: http.MethodPost, path: "/api/v1/customers/1/nope", key: h.secret, body: `{}`},
-			{method: http.MethodGet, path: "/api/v1/"},
-		} {
-			mustProblem(t, h.do(t, r), http.StatusNotFound, "no_such_endpoint")
-		}
-		for _, tt := range []struct {
-			method, path string
-			allow        []string
-		}{
-			{http.MethodDelete, "/api/v1/registrations", []string{"POST"}},
-			{http.MethodGet, "/api/v1/sessions", []string{"POST"}},
-			{http.MethodPost, "/api/v1/session", []string{"GET", "DELETE"}},
-			{http.MethodPut, "/api/v1/customers/1", []string{"GET", "PATCH", "DELETE"}},
-			{http.MethodGet, "/api/v1/password", []string{"PUT"}},
-		} {
-			res := h.do(t, request{method: tt.method, path: tt.path, key: h.secret})
-			mustProblem(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
-			allow := res.Header.Get("Allow")
-			for _, m := range tt.allow {
-				if !strings.Contains(allow, m) {
-					t.Errorf("%s %s: Allow %q lacks %s", tt.method, tt.path, allow, m)
-				}
-			}
-			if strings.Contains(allow, tt.method) {
-				t.Errorf("%s %s: Allow %q has the refused method", tt.method, tt.path, allow)
-			}
-		}
-		for _, path := range []string{"/healthz", "/readyz"} {
-			res := h.get(t, "", path)
-			mustStatus(t, res, http.StatusOK)
-			if got := string(res.Body); got != `{"status":"ok"}`+"\n" || res.Header.Get("Content-Type") != "application/json" {
-				t.Errorf("%s: %s", path, res)
-			}
-		}
+		apitest.MustProblem(t, h.Login(t, h.secret, email, strings.Repeat("p", 257)), http.StatusBadRequest, "validation_failed")
+		apitest.MustFieldError(t, h.Login(t, h.secret, "not-an-email", pw), "email", "invalid")
+		apitest.MustFieldError(t, h.Login(t, h.secret, email, ""), "password", "required")
 	})
 }

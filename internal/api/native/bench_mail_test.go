@@ -1,16 +1,15 @@
-package server_test
+package native_test
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/api/apitest"
 	"pforte/internal/mail"
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/password"
@@ -63,11 +62,7 @@ func newMailBench(b *testing.B, retryBase time.Duration) *mailBench {
 
 func (m *mailBench) register(b *testing.B, i int) {
 	body := fmt.Sprintf(`{"email":"bench%d@example.com","password":"correct horse battery staple"}`, i)
-	req := httptest.NewRequest(http.MethodPost, "/api/v1/registrations", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-API-KEY", m.key)
-	rec := httptest.NewRecorder()
-	m.handler.ServeHTTP(rec, req)
+	rec := apitest.Serve(m.handler, http.MethodPost, "/api/v1/registrations", m.key, body)
 	if rec.Code != http.StatusAccepted {
 		b.Fatalf("register: %d %s", rec.Code, rec.Body)
 	}
@@ -78,7 +73,7 @@ func (m *mailBench) register(b *testing.B, i int) {
 // that answers DATA only after 5 s. The API never waits on SMTP, so the
 // two should be the same within noise:
 //
-//	go test -run '^$' -bench RegisterSMTP -benchtime 40x ./internal/server/
+//	go test -run '^$' -bench RegisterSMTP -benchtime 40x ./internal/api/native/
 func BenchmarkRegisterSMTP(b *testing.B) {
 	for _, tc := range []struct {
 		name string
@@ -102,7 +97,7 @@ func BenchmarkRegisterSMTP(b *testing.B) {
 // came back the last of them arrived, and how many arrived twice. It takes
 // about a minute; run it on its own:
 //
-//	go test -run '^$' -bench OutageRecovery -benchtime 1x ./internal/server/
+//	go test -run '^$' -bench OutageRecovery -benchtime 1x ./internal/api/native/
 func BenchmarkOutageRecovery(b *testing.B) {
 	for b.Loop() {
 		m := newMailBench(b, 0) // the production backoff: 1 s doubling

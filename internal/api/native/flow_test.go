@@ -1,4 +1,4 @@
-package server_test
+package native_test
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
 
@@ -16,18 +17,16 @@ import (
 // would: register, confirm, look at the session, log in, log out, reset
 // the password and log in with the new one.
 func TestWalk(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email, pw, newPw = "Walker@Example.com", "first-Secret-phrase", "second-Secret-phrase"
 
 		// Register: 201 with the customer and, for a secret key, the token.
-		res := h.post(t, h.secret, "/api/v1/registrations", map[string]any{
+		res := h.Post(t, h.secret, "/api/v1/registrations", map[string]any{
 			"email": email, "password": pw, "password_confirmation": pw,
 			"first_name": "Wanda", "last_name": "Walker", "salutation": "ms", "locale": "de", "partner_ref": "p-1",
 		})
-		reg := mustJSON[registered](t, res, http.StatusCreated)
+		reg := apitest.MustJSON[registered](t, res, http.StatusCreated)
 		c := reg.Customer
 		if reg.ConfirmationToken == "" || c.ID == 0 || c.UUID == "" || c.Email != email || c.State != "pending" ||
 			c.EmailConfirmedAt != nil || c.Name != "Wanda Walker" || c.Salutation != "ms" || c.Locale != "de" ||
@@ -52,7 +51,7 @@ func TestWalk(t *testing.T) {
 			t.Errorf("customer fields %v, want %v", keys, want)
 		}
 		// Logging in before confirming: the state is told only after the right password.
-		mustProblem(t, h.login(t, h.secret, email, pw), http.StatusForbidden, "email_not_confirmed")
+		apitest.MustProblem(t, h.Login(t, h.secret, email, pw), http.StatusForbidden, "email_not_confirmed")
 
 		// Confirm: active, and logged in.
 		h.clock.Advance(time.Hour)
@@ -70,32 +69,32 @@ func TestWalk(t *testing.T) {
 		if cur.Customer.ID != c.ID || cur.Customer.State != "active" {
 			t.Errorf("session: %+v", cur)
 		}
-		mustStatus(t, h.currentSession(t, h.secret, confirmed.Session.Token), http.StatusOK)
-		mustStatus(t, h.currentSession(t, h.public, confirmed.Session.Token), http.StatusOK)
-		mustProblem(t, h.currentSession(t, "", ""), http.StatusUnauthorized, "session_invalid")
-		mustProblem(t, h.currentSession(t, "", "not-a-session"), http.StatusUnauthorized, "session_invalid")
+		apitest.MustStatus(t, h.currentSession(t, h.secret, confirmed.Session.Token), http.StatusOK)
+		apitest.MustStatus(t, h.currentSession(t, h.public, confirmed.Session.Token), http.StatusOK)
+		apitest.MustProblem(t, h.currentSession(t, "", ""), http.StatusUnauthorized, "session_invalid")
+		apitest.MustProblem(t, h.currentSession(t, "", "not-a-session"), http.StatusUnauthorized, "session_invalid")
 
 		// Log in (the email in another case is the same account), then out.
-		login := mustJSON[customerSession](t, h.login(t, h.public, "walker@EXAMPLE.com", pw), http.StatusCreated)
+		login := apitest.MustJSON[customerSession](t, h.Login(t, h.public, "walker@EXAMPLE.com", pw), http.StatusCreated)
 		if login.Customer.ID != c.ID || login.Session.Token == "" || login.Session.Token == confirmed.Session.Token {
 			t.Fatalf("login: %+v", login)
 		}
-		res = h.do(t, request{method: http.MethodDelete, path: "/api/v1/session", bearer: login.Session.Token})
-		mustStatus(t, res, http.StatusNoContent)
+		res = h.Do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Bearer: login.Session.Token})
+		apitest.MustStatus(t, res, http.StatusNoContent)
 		if len(res.Body) != 0 {
 			t.Errorf("logout body %q", res.Body)
 		}
 		h.mustSessionInvalid(t, login.Session.Token)
-		mustProblem(t, h.do(t, request{method: http.MethodDelete, path: "/api/v1/session", bearer: login.Session.Token}),
+		apitest.MustProblem(t, h.Do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Bearer: login.Session.Token}),
 			http.StatusUnauthorized, "session_invalid")
 		h.mustSessionValid(t, confirmed.Session.Token) // logout ends that session only
 
 		// Password reset.
 		token := h.mustRequestReset(t, email)
-		res = h.post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{
+		res = h.Post(t, h.secret, "/api/v1/password-resets/complete", map[string]any{
 			"token": token, "password": newPw, "password_confirmation": newPw,
 		})
-		reset := mustJSON[customerSession](t, res, http.StatusOK)
+		reset := apitest.MustJSON[customerSession](t, res, http.StatusOK)
 		if reset.Customer.ID != c.ID || reset.Customer.State != "active" || reset.Session.Token == "" {
 			t.Fatalf("reset: %s", res)
 		}
@@ -103,7 +102,7 @@ func TestWalk(t *testing.T) {
 		h.mustSessionInvalid(t, confirmed.Session.Token) // a reset ends every other session
 
 		// The old password is dead, the new one works.
-		mustProblem(t, h.login(t, h.secret, email, pw), http.StatusUnauthorized, "invalid_credentials")
+		apitest.MustProblem(t, h.Login(t, h.secret, email, pw), http.StatusUnauthorized, "invalid_credentials")
 		h.mustLogin(t, email, newPw)
 	})
 }
@@ -111,9 +110,7 @@ func TestWalk(t *testing.T) {
 // TestReregistration covers registering an email that already has a
 // customer, in each state that matters.
 func TestReregistration(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 
 		t.Run("registrations of a pending email coexist until one is confirmed", func(t *testing.T) {
@@ -131,7 +128,7 @@ func TestReregistration(t *testing.T) {
 			// Confirming one ends the others.
 			h.mustTokenRefused(t, h.secret, "/api/v1/confirmations", second.ConfirmationToken)
 			// The confirmed registration's password is the one that counts.
-			mustProblem(t, h.login(t, h.secret, "pending@example.com", "second-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.secret, "pending@example.com", "second-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
 			h.mustLogin(t, "pending@example.com", "first-Secret-phrase")
 		})
 
@@ -142,7 +139,7 @@ func TestReregistration(t *testing.T) {
 				t.Fatalf("create offline: %+v", off)
 			}
 			// An offline contact has no online access.
-			mustProblem(t, h.login(t, h.secret, "contact@example.com", "any-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.secret, "contact@example.com", "any-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
 			reg := h.mustRegister(t, "contact@example.com", "contact-Secret-phrase")
 			if reg.Customer.ID != off.Customer.ID || reg.Customer.UUID != uuid || reg.Customer.LastName != "Known" {
 				t.Fatalf("register over offline: %+v, was %+v", reg.Customer, off.Customer)
@@ -158,27 +155,27 @@ func TestReregistration(t *testing.T) {
 
 		t.Run("an account is taken", func(t *testing.T) {
 			h.mustSignUp(t, "active@example.com", "active-Secret-phrase")
-			res := h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "ACTIVE@example.com", "password": "other-Secret-phrase"})
-			mustProblem(t, res, http.StatusConflict, "email_taken")
+			res := h.Post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "ACTIVE@example.com", "password": "other-Secret-phrase"})
+			apitest.MustProblem(t, res, http.StatusConflict, "email_taken")
 			h.mustLogin(t, "active@example.com", "active-Secret-phrase") // untouched
 
 			h.mustCreate(t, map[string]any{"email": "pa@example.com", "state": "pending_active", "password": "pa-Secret-phrase"})
-			res = h.post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "pa@example.com", "password": "other-Secret-phrase"})
-			mustProblem(t, res, http.StatusConflict, "email_taken")
+			res = h.Post(t, h.secret, "/api/v1/registrations", map[string]any{"email": "pa@example.com", "password": "other-Secret-phrase"})
+			apitest.MustProblem(t, res, http.StatusConflict, "email_taken")
 			h.mustLogin(t, "pa@example.com", "pa-Secret-phrase") // pending_active may log in
 		})
 
 		t.Run("offline with a password", func(t *testing.T) {
 			h.mustCreate(t, map[string]any{"email": "offline-pw@example.com", "state": "offline", "password": "offline-Secret-phrase"})
-			mustProblem(t, h.login(t, h.secret, "offline-pw@example.com", "offline-Secret-phrase"), http.StatusForbidden, "account_offline")
-			mustProblem(t, h.login(t, h.secret, "offline-pw@example.com", "wrong-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.secret, "offline-pw@example.com", "offline-Secret-phrase"), http.StatusForbidden, "account_offline")
+			apitest.MustProblem(t, h.Login(t, h.secret, "offline-pw@example.com", "wrong-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
 		})
 
 		t.Run("a reset confirms a pending customer", func(t *testing.T) {
 			reg := h.mustRegister(t, "forgetful@example.com", "forgetful-Secret-phrase")
 			token := h.mustRequestReset(t, "forgetful@example.com")
-			res := h.post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": token, "password": "remembered-Secret-phrase"})
-			cs := mustJSON[customerSession](t, res, http.StatusOK)
+			res := h.Post(t, h.public, "/api/v1/password-resets/complete", map[string]any{"token": token, "password": "remembered-Secret-phrase"})
+			cs := apitest.MustJSON[customerSession](t, res, http.StatusOK)
 			if cs.Customer.ID != reg.Customer.ID || cs.Customer.State != "active" || cs.Customer.EmailConfirmedAt == nil {
 				t.Errorf("reset of a pending customer: %s", res)
 			}
@@ -188,8 +185,8 @@ func TestReregistration(t *testing.T) {
 
 		t.Run("pending login", func(t *testing.T) {
 			h.mustRegister(t, "unconfirmed@example.com", "right-Secret-phrase")
-			mustProblem(t, h.login(t, h.secret, "unconfirmed@example.com", "right-Secret-phrase"), http.StatusForbidden, "email_not_confirmed")
-			mustProblem(t, h.login(t, h.secret, "unconfirmed@example.com", "wrong-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.secret, "unconfirmed@example.com", "right-Secret-phrase"), http.StatusForbidden, "email_not_confirmed")
+			apitest.MustProblem(t, h.Login(t, h.secret, "unconfirmed@example.com", "wrong-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
 		})
 	})
 }
@@ -197,9 +194,7 @@ func TestReregistration(t *testing.T) {
 // TestTokens covers the one-time tokens: used once, within their lifetime,
 // for their purpose and tenant only, and replaced by newer ones.
 func TestTokens(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const confirmPath, resetPath, invitePath = "/api/v1/confirmations", "/api/v1/password-resets/complete", "/api/v1/invitations/accept"
 
@@ -209,7 +204,7 @@ func TestTokens(t *testing.T) {
 			h.mustTokenRefused(t, h.secret, confirmPath, reg.ConfirmationToken)
 
 			reset := h.mustRequestReset(t, "used@example.com")
-			mustStatus(t, h.post(t, h.secret, resetPath, map[string]any{"token": reset, "password": "reset-Secret-phrase"}), http.StatusOK)
+			apitest.MustStatus(t, h.Post(t, h.secret, resetPath, map[string]any{"token": reset, "password": "reset-Secret-phrase"}), http.StatusOK)
 			h.mustTokenRefused(t, h.secret, resetPath, reset)
 			h.mustLogin(t, "used@example.com", "reset-Secret-phrase") // the refused use changed nothing
 		})
@@ -241,7 +236,7 @@ func TestTokens(t *testing.T) {
 
 			token = h.mustRequestReset(t, "slow@example.com")
 			h.clock.Advance(time.Hour - time.Second)
-			mustStatus(t, h.post(t, h.secret, resetPath, map[string]any{"token": token, "password": "quick-Secret-phrase"}), http.StatusOK)
+			apitest.MustStatus(t, h.Post(t, h.secret, resetPath, map[string]any{"token": token, "password": "quick-Secret-phrase"}), http.StatusOK)
 		})
 
 		t.Run("wrong purpose", func(t *testing.T) {
@@ -256,12 +251,12 @@ func TestTokens(t *testing.T) {
 			h.mustTokenRefused(t, h.secret, resetPath, inv.InviteToken)
 			// Each still works for its own purpose: a refusal uses nothing up.
 			h.mustConfirm(t, reg.ConfirmationToken)
-			mustStatus(t, h.post(t, h.secret, resetPath, map[string]any{"token": reset, "password": "purpose-New-phrase"}), http.StatusOK)
-			mustStatus(t, h.post(t, h.secret, invitePath, map[string]any{"token": inv.InviteToken, "password": "invited-Secret-phrase"}), http.StatusOK)
+			apitest.MustStatus(t, h.Post(t, h.secret, resetPath, map[string]any{"token": reset, "password": "purpose-New-phrase"}), http.StatusOK)
+			apitest.MustStatus(t, h.Post(t, h.secret, invitePath, map[string]any{"token": inv.InviteToken, "password": "invited-Secret-phrase"}), http.StatusOK)
 		})
 
 		t.Run("other tenant", func(t *testing.T) {
-			otherSecret, otherPublic := h.mustCreateTenant(t, "tenant-b")
+			otherSecret, otherPublic := h.MustTenant(t, "tenant-b")
 			reg := h.mustRegister(t, "tenant@example.com", "tenant-Secret-phrase")
 			h.mustTokenRefused(t, otherSecret, confirmPath, reg.ConfirmationToken)
 			h.mustTokenRefused(t, otherPublic, confirmPath, reg.ConfirmationToken)
@@ -270,18 +265,18 @@ func TestTokens(t *testing.T) {
 			h.mustTokenRefused(t, otherSecret, resetPath, reset)
 
 			// Tenant B knows nothing of tenant A's customer.
-			if got := h.mustFindWith(t, otherSecret, "tenant@example.com"); len(got) != 0 {
+			if got := h.MustFind(t, otherSecret, "tenant@example.com"); len(got) != 0 {
 				t.Errorf("tenant B sees %+v", got)
 			}
 			ref := "/api/v1/customers/" + itoa(cs.Customer.ID)
-			mustProblem(t, h.get(t, otherSecret, ref), http.StatusNotFound, "customer_not_found")
-			mustProblem(t, h.get(t, otherSecret, "/api/v1/customers/"+cs.Customer.UUID), http.StatusNotFound, "customer_not_found")
-			mustProblem(t, h.do(t, request{method: http.MethodPatch, path: ref, key: otherSecret, body: map[string]any{"state": "disabled"}}),
+			apitest.MustProblem(t, h.Get(t, otherSecret, ref), http.StatusNotFound, "customer_not_found")
+			apitest.MustProblem(t, h.Get(t, otherSecret, "/api/v1/customers/"+cs.Customer.UUID), http.StatusNotFound, "customer_not_found")
+			apitest.MustProblem(t, h.Do(t, request{Method: http.MethodPatch, Path: ref, Key: otherSecret, Body: map[string]any{"state": "disabled"}}),
 				http.StatusNotFound, "customer_not_found")
-			mustProblem(t, h.do(t, request{method: http.MethodDelete, path: ref, key: otherSecret}), http.StatusNotFound, "customer_not_found")
-			mustProblem(t, h.login(t, otherSecret, "tenant@example.com", "tenant-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Do(t, request{Method: http.MethodDelete, Path: ref, Key: otherSecret}), http.StatusNotFound, "customer_not_found")
+			apitest.MustProblem(t, h.Login(t, otherSecret, "tenant@example.com", "tenant-Secret-phrase"), http.StatusUnauthorized, "invalid_credentials")
 			// The same email is a different customer there.
-			other := mustJSON[registered](t, h.post(t, otherSecret, "/api/v1/registrations",
+			other := apitest.MustJSON[registered](t, h.Post(t, otherSecret, "/api/v1/registrations",
 				map[string]any{"email": "tenant@example.com", "password": "tenant-B-Secret-phrase"}), http.StatusCreated)
 			if other.Customer.ID == cs.Customer.ID {
 				t.Errorf("tenant B got tenant A's customer id")
@@ -295,7 +290,7 @@ func TestTokens(t *testing.T) {
 			older := h.mustRequestReset(t, "twice@example.com")
 			newer := h.mustRequestReset(t, "twice@example.com")
 			h.mustTokenRefused(t, h.secret, resetPath, older)
-			mustStatus(t, h.post(t, h.secret, resetPath, map[string]any{"token": newer, "password": "thrice-Secret-phrase"}), http.StatusOK)
+			apitest.MustStatus(t, h.Post(t, h.secret, resetPath, map[string]any{"token": newer, "password": "thrice-Secret-phrase"}), http.StatusOK)
 		})
 
 		t.Run("a password change kills reset tokens and the other sessions", func(t *testing.T) {
@@ -304,25 +299,25 @@ func TestTokens(t *testing.T) {
 			second := h.mustLogin(t, email, pw)
 			reset := h.mustRequestReset(t, email)
 
-			res := h.do(t, request{method: http.MethodPut, path: "/api/v1/password", bearer: second.Session.Token,
-				body: map[string]any{"current_password": pw, "password": newPw, "password_confirmation": newPw}})
-			mustStatus(t, res, http.StatusNoContent)
+			res := h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: second.Session.Token,
+				Body: map[string]any{"current_password": pw, "password": newPw, "password_confirmation": newPw}})
+			apitest.MustStatus(t, res, http.StatusNoContent)
 			h.mustSessionValid(t, second.Session.Token)
 			h.mustSessionInvalid(t, first.Session.Token)
 			h.mustTokenRefused(t, h.secret, resetPath, reset)
-			mustProblem(t, h.login(t, h.secret, email, pw), http.StatusUnauthorized, "invalid_credentials")
+			apitest.MustProblem(t, h.Login(t, h.secret, email, pw), http.StatusUnauthorized, "invalid_credentials")
 			h.mustLogin(t, email, newPw)
 
 			// A wrong current password is refused and changes nothing.
-			res = h.do(t, request{method: http.MethodPut, path: "/api/v1/password", bearer: second.Session.Token,
-				body: map[string]any{"current_password": pw, "password": "third-Secret-phrase"}})
-			mustProblem(t, res, http.StatusUnauthorized, "invalid_credentials")
-			res = h.do(t, request{method: http.MethodPut, path: "/api/v1/password", bearer: second.Session.Token,
-				body: map[string]any{"current_password": newPw, "password": "short"}})
-			mustFieldError(t, res, "password", "too_short")
-			res = h.do(t, request{method: http.MethodPut, path: "/api/v1/password", bearer: first.Session.Token,
-				body: map[string]any{"current_password": newPw, "password": "third-Secret-phrase"}})
-			mustProblem(t, res, http.StatusUnauthorized, "session_invalid")
+			res = h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: second.Session.Token,
+				Body: map[string]any{"current_password": pw, "password": "third-Secret-phrase"}})
+			apitest.MustProblem(t, res, http.StatusUnauthorized, "invalid_credentials")
+			res = h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: second.Session.Token,
+				Body: map[string]any{"current_password": newPw, "password": "short"}})
+			apitest.MustFieldError(t, res, "password", "too_short")
+			res = h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: first.Session.Token,
+				Body: map[string]any{"current_password": newPw, "password": "third-Secret-phrase"}})
+			apitest.MustProblem(t, res, http.StatusUnauthorized, "session_invalid")
 			h.mustLogin(t, email, newPw)
 		})
 	})
@@ -331,9 +326,7 @@ func TestTokens(t *testing.T) {
 // TestSessions covers the idle timeout, the absolute lifetime and the
 // tenant a session belongs to.
 func TestSessions(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		const email, pw = "sessions@example.com", "sessions-Secret-phrase"
 		h.mustSignUp(t, email, pw)
@@ -349,7 +342,7 @@ func TestSessions(t *testing.T) {
 			h.mustSessionValid(t, s.Token)
 			h.clock.Advance(24*time.Hour + time.Second)
 			h.mustSessionInvalid(t, s.Token)
-			mustProblem(t, h.do(t, request{method: http.MethodDelete, path: "/api/v1/session", bearer: s.Token}),
+			apitest.MustProblem(t, h.Do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Bearer: s.Token}),
 				http.StatusUnauthorized, "session_invalid")
 		})
 
@@ -374,52 +367,53 @@ func TestSessions(t *testing.T) {
 		})
 
 		t.Run("key of another tenant", func(t *testing.T) {
-			otherSecret, otherPublic := h.mustCreateTenant(t, "other")
+			otherSecret, otherPublic := h.MustTenant(t, "other")
 			s := h.mustLogin(t, email, pw).Session
 			for _, key := range []string{otherSecret, otherPublic} {
-				mustProblem(t, h.currentSession(t, key, s.Token), http.StatusUnauthorized, "session_invalid")
-				mustProblem(t, h.do(t, request{method: http.MethodDelete, path: "/api/v1/session", key: key, bearer: s.Token}),
+				apitest.MustProblem(t, h.currentSession(t, key, s.Token), http.StatusUnauthorized, "session_invalid")
+				apitest.MustProblem(t, h.Do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Key: key, Bearer: s.Token}),
 					http.StatusUnauthorized, "session_invalid")
-				mustProblem(t, h.do(t, request{method: http.MethodPut, path: "/api/v1/password", key: key, bearer: s.Token,
-					body: map[string]any{"current_password": pw, "password": "stolen-Secret-phrase"}}), http.StatusUnauthorized, "session_invalid")
+				apitest.MustProblem(t, h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Key: key, Bearer: s.Token,
+					Body: map[string]any{"current_password": pw, "password": "stolen-Secret-phrase"}}), http.StatusUnauthorized, "session_invalid")
 			}
 			h.mustSessionValid(t, s.Token) // still alive in its own tenant
-			mustProblem(t, h.currentSession(t, "sk_unknown", s.Token), http.StatusUnauthorized, "api_key_invalid")
+			apitest.MustProblem(t, h.currentSession(t, "sk_unknown", s.Token), http.StatusUnauthorized, "api_key_invalid")
 		})
 	})
 }
 
 // TestAPIKeys covers unknown, missing and revoked keys.
 func TestAPIKeys(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
 		body := map[string]any{"email": "keys@example.com", "password": "keys-Secret-phrase"}
 		for _, key := range []string{"", "sk_unknown", h.secret + "x", strings.Repeat("k", 300)} {
-			mustProblem(t, h.post(t, key, "/api/v1/registrations", body), http.StatusUnauthorized, "api_key_invalid")
-			mustProblem(t, h.get(t, key, "/api/v1/customers"), http.StatusUnauthorized, "api_key_invalid")
+			apitest.MustProblem(t, h.Post(t, key, "/api/v1/registrations", body), http.StatusUnauthorized, "api_key_invalid")
+			apitest.MustProblem(t, h.Get(t, key, "/api/v1/customers"), http.StatusUnauthorized, "api_key_invalid")
 		}
 		h.mustNotStored(t, "keys@example.com")
 		// Keys are read from the header only, never from the query.
 		for _, q := range []string{"api_key", "apikey", "key", "X-API-KEY"} {
-			mustProblem(t, h.get(t, "", "/api/v1/customers?"+q+"="+h.secret), http.StatusUnauthorized, "api_key_invalid")
+			apitest.MustProblem(t, h.Get(t, "", "/api/v1/customers?"+q+"="+h.secret), http.StatusUnauthorized, "api_key_invalid")
 		}
 
 		// A revoked key fails on the very next request.
-		mustStatus(t, h.get(t, h.secret, "/api/v1/customers"), http.StatusOK)
-		mustStatus(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "keys@example.com"}), http.StatusAccepted)
-		if err := h.svc.APIKeys.Revoke(t.Context(), "default", h.secretKey.ID); err != nil {
-			t.Fatal(err)
+		apitest.MustStatus(t, h.Get(t, h.secret, "/api/v1/customers"), http.StatusOK)
+		apitest.MustStatus(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "keys@example.com"}), http.StatusAccepted)
+		keys, err := h.svc.APIKeys.List(t.Context(), "default")
+		if err != nil || len(keys) != 2 {
+			t.Fatalf("keys of tenant default: %+v, %v; want the secret and the public one", keys, err)
 		}
-		if err := h.svc.APIKeys.Revoke(t.Context(), "default", h.publicKey.ID); err != nil {
-			t.Fatal(err)
+		for _, k := range keys {
+			if err := h.svc.APIKeys.Revoke(t.Context(), "default", k.ID); err != nil {
+				t.Fatal(err)
+			}
 		}
-		mustProblem(t, h.get(t, h.secret, "/api/v1/customers"), http.StatusUnauthorized, "api_key_invalid")
-		mustProblem(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "keys@example.com"}),
+		apitest.MustProblem(t, h.Get(t, h.secret, "/api/v1/customers"), http.StatusUnauthorized, "api_key_invalid")
+		apitest.MustProblem(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "keys@example.com"}),
 			http.StatusUnauthorized, "api_key_invalid")
-		mustProblem(t, h.post(t, h.secret, "/api/v1/registrations", body), http.StatusUnauthorized, "api_key_invalid")
-		fresh, _ := mustCreateKey(t, h.svc, account.DefaultTenant, account.KeySecret)
-		mustStatus(t, h.get(t, fresh, "/api/v1/customers"), http.StatusOK)
+		apitest.MustProblem(t, h.Post(t, h.secret, "/api/v1/registrations", body), http.StatusUnauthorized, "api_key_invalid")
+		fresh := h.MustKey(t, account.DefaultTenant, account.KeySecret)
+		apitest.MustStatus(t, h.Get(t, fresh, "/api/v1/customers"), http.StatusOK)
 	})
 }

@@ -1,4 +1,4 @@
-package server_test
+package native_test
 
 import (
 	"bytes"
@@ -66,23 +66,13 @@ func mustUniqueDelivery(t *testing.T, srv *mailtest.Server, ms []account.MailVie
 // the Message-ID it was queued with. The clock is the service's: the test
 // steps it a second at a time and lets the relay catch up at each step.
 func TestMailOutage(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		srv := mailtest.Start(t)
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		srv.Refuse()
-		h := newHarness(t, open, withRelay(srv.URL()))
 
 		const n = 20
-		for i, res := range h.burst(t, n, func(i int) request {
-			return request{method: http.MethodPost, path: "/api/v1/registrations", key: h.public,
-				body: map[string]any{"email": fmt.Sprintf("outage-%02d@example.com", i), "password": mailPassword}}
-		}) {
-			if res == nil {
-				t.Fatalf("registration %d failed", i)
-			}
-			mustAccepted(t, res)
-		}
+		h.mustRegisterAtOnce(t, n, "outage-%02d@example.com")
 		ms := h.mustQuiesce(t)
 		if len(ms) != n {
 			t.Fatalf("%d mails queued, want %d", len(ms), n)
@@ -150,12 +140,10 @@ func TestMailOutage(t *testing.T) {
 // reason, erases its content, and it is never tried again; other mail
 // goes on.
 func TestMailPermanentFailure(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		srv := mailtest.Start(t)
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		srv.RejectRecipient("bounce@example.com")
-		h := newHarness(t, open, withRelay(srv.URL()))
 
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": "bounce@example.com", "password": mailPassword})
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": "fine@example.com", "password": mailPassword})
@@ -189,7 +177,7 @@ func TestMailPermanentFailure(t *testing.T) {
 			if strings.Contains(m.LastError, email) {
 				t.Errorf("%s: last error %q names the recipient", email, m.LastError)
 			}
-			if n := len(messagesTo(srv.Messages(), email)); n != 0 {
+			if n := len(apitest.MessagesTo(srv.Messages(), email)); n != 0 {
 				t.Errorf("%s: %d mails arrived", email, n)
 			}
 		}
@@ -203,12 +191,10 @@ func TestMailPermanentFailure(t *testing.T) {
 // only for its lease; then the running relay sends it, with the same
 // Message-ID.
 func TestMailLeaseRecovery(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		ctx := context.Background()
 		srv := mailtest.Start(t)
-		h := newHarness(t, open, withLease(time.Minute))
+		h := newHarness(t, open, apitest.WithMailLease(time.Minute))
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": "orphan@example.com", "password": mailPassword})
 
 		claimed, err := h.svc.Outbox.Claim(ctx, "crashed-relay", 10)
@@ -216,7 +202,7 @@ func TestMailLeaseRecovery(t *testing.T) {
 			t.Fatalf("ClaimMail = %d mails, %v; want 1", len(claimed), err)
 		}
 		// The crashed relay never reports. A relay starts.
-		startRelay(t, h.svc.Outbox, srv.URL())
+		apitest.StartRelay(t, h.svc.Outbox, srv.URL())
 
 		h.clock.Advance(59 * time.Second)
 		if got, err := h.svc.Outbox.Claim(ctx, "probe", 10); err != nil || len(got) != 0 {
@@ -240,7 +226,7 @@ func TestMailLeaseRecovery(t *testing.T) {
 		}
 		mustUniqueDelivery(t, srv, ms)
 		// Without a URL anywhere, the mail shows the token to enter.
-		h.mustConfirmPublic(t, tokenFromText(t, m))
+		h.MustConfirm(t, h.public, tokenFromText(t, m))
 	})
 }
 
@@ -254,6 +240,21 @@ func tokenFromText(t *testing.T, m mailtest.Message) string {
 	}
 	t.Fatalf("no token in:\n%s", m.Text)
 	return ""
+}
+
+// mustRegisterAtOnce registers n addresses (format with the number) at
+// once through the public key.
+func (h *harness) mustRegisterAtOnce(t *testing.T, n int, format string) {
+	t.Helper()
+	for i, res := range h.burst(t, n, func(i int) request {
+		return request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.public,
+			Body: map[string]any{"email": fmt.Sprintf(format, i), "password": mailPassword}}
+	}) {
+		if res == nil {
+			t.Fatalf("registration %d failed", i)
+		}
+		mustAccepted(t, res)
+	}
 }
 
 // countingSender counts the mails it sends.
@@ -290,8 +291,8 @@ func TestMailTwoRelaysOnePostgres(t *testing.T) {
 	}
 	st1, st2 := openStore(), openStore()
 	srv := mailtest.Start(t)
-	h := newHarness(t, nil, withStore(st1))
-	hasher, err := password.NewHasher(cheapParams(), password.NewPool(0, 0))
+	h := newHarness(t, nil, apitest.WithStore(st1))
+	hasher, err := password.NewHasher(apitest.CheapParams(), password.NewPool(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,15 +303,7 @@ func TestMailTwoRelaysOnePostgres(t *testing.T) {
 	}
 
 	const n = 40
-	for i, res := range h.burst(t, n, func(i int) request {
-		return request{method: http.MethodPost, path: "/api/v1/registrations", key: h.public,
-			body: map[string]any{"email": fmt.Sprintf("replica-%02d@example.com", i), "password": mailPassword}}
-	}) {
-		if res == nil {
-			t.Fatalf("registration %d failed", i)
-		}
-		mustAccepted(t, res)
-	}
+	h.mustRegisterAtOnce(t, n, "replica-%02d@example.com")
 
 	cfg, err := mail.ParseSMTPURL(srv.URL())
 	if err != nil {
@@ -320,10 +313,10 @@ func TestMailTwoRelaysOnePostgres(t *testing.T) {
 	b := &countingSender{Sender: mail.NewSMTPSender(cfg, 5*time.Second)}
 	// One mail per claim: the replicas claim forty times between them, often
 	// at the same moment.
-	runRelay(t, &mail.Relay{Outbox: h.svc.Outbox, Sender: a, Owner: "replica-a", Batch: 1, Poll: relayPoll})
-	runRelay(t, &mail.Relay{Outbox: replica.Outbox, Sender: b, Owner: "replica-b", Batch: 1, Poll: relayPoll})
+	apitest.RunRelay(t, &mail.Relay{Outbox: h.svc.Outbox, Sender: a, Owner: "replica-a", Batch: 1, Poll: apitest.RelayPoll})
+	apitest.RunRelay(t, &mail.Relay{Outbox: replica.Outbox, Sender: b, Owner: "replica-b", Batch: 1, Poll: apitest.RelayPoll})
 
-	srv.WaitFor(t, n, mailWait)
+	srv.WaitFor(t, n, apitest.MailWait)
 	ms := h.mustSettle(t)
 	if len(ms) != n {
 		t.Fatalf("%d mails queued, want %d", len(ms), n)
@@ -358,7 +351,7 @@ func TestMailTokensNotAtRest(t *testing.T) {
 func checkNotAtRest(t *testing.T, st account.Store, dump teststore.Dumper) {
 	t.Helper()
 	srv := mailtest.Start(t)
-	h := newHarness(t, nil, withStore(st))
+	h := newHarness(t, nil, apitest.WithStore(st))
 	h.mustApps(t)
 	const email = "sealed@example.com"
 	h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": email, "password": mailPassword, "app": "immobilien"})
@@ -389,7 +382,7 @@ func checkNotAtRest(t *testing.T, st account.Store, dump teststore.Dumper) {
 	}
 	look("queued", queued)
 
-	startRelay(t, h.svc.Outbox, srv.URL())
+	apitest.StartRelay(t, h.svc.Outbox, srv.URL())
 	m := mustMailTo(t, srv, email)
 	sent := mustTokenMail(t, m, "Bitte bestätigen Sie Ihre Registrierung", "https://www.meine-immobilien.de/confirm/")
 	if sent != queued {
@@ -400,7 +393,7 @@ func checkNotAtRest(t *testing.T, st account.Store, dump teststore.Dumper) {
 		t.Errorf("a sent mail keeps its content: %+v", ms[0].Mail)
 	}
 	look("sent", sent)
-	h.mustConfirmPublic(t, sent)
+	h.MustConfirm(t, h.public, sent)
 	look("confirmed", sent)
 }
 
@@ -408,13 +401,11 @@ func checkNotAtRest(t *testing.T, st account.Store, dump teststore.Dumper) {
 // middle of DATA are retried after the backoff, and the mail then arrives
 // once, with the Message-ID it was queued with.
 func TestMailTemporaryFailures(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		srv := mailtest.Start(t)
-		srv.ReplyTemp()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		// A backoff far below the clock's steps: each step makes the mail due.
-		h := newHarness(t, open, withRelay(srv.URL()), withRetry(10*time.Millisecond))
+		h := newHarness(t, open, apitest.WithRelay(), apitest.WithMailRetry(10*time.Millisecond))
+		srv := h.SMTP
+		srv.ReplyTemp()
 		const email = "flaky@example.com"
 		h.mustRegisterPublic(t, "/api/v1/registrations", "en", map[string]any{"email": email, "password": mailPassword})
 
@@ -445,7 +436,7 @@ func TestMailTemporaryFailures(t *testing.T) {
 			t.Errorf("sent after %d attempts, want 3", ms[0].Attempts)
 		}
 		mustUniqueDelivery(t, srv, ms)
-		h.mustConfirmPublic(t, tokenFromText(t, m))
+		h.MustConfirm(t, h.public, tokenFromText(t, m))
 	})
 }
 
@@ -454,9 +445,7 @@ func TestMailTemporaryFailures(t *testing.T) {
 // and queueing. (It shows that no request waits on SMTP; the latency
 // itself is measured outside the test suite, not asserted here.)
 func TestMailAPIDoesNotWaitForSMTP(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		srv := mailtest.Start(t)
 		srv.Slow(time.Hour)
 		h := newHarness(t, open)
@@ -467,7 +456,7 @@ func TestMailAPIDoesNotWaitForSMTP(t *testing.T) {
 		// A sender that waits as long as the server: the relay is stuck for
 		// its send timeout (which also bounds how long stopping it at the
 		// end of the test waits for the send in flight).
-		runRelay(t, &mail.Relay{Outbox: h.svc.Outbox, Sender: mail.NewSMTPSender(cfg, time.Hour), Owner: "stuck", Batch: 1, Poll: relayPoll,
+		apitest.RunRelay(t, &mail.Relay{Outbox: h.svc.Outbox, Sender: mail.NewSMTPSender(cfg, time.Hour), Owner: "stuck", Batch: 1, Poll: apitest.RelayPoll,
 			SendTimeout: 5 * time.Second})
 
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": "first@example.com", "password": mailPassword})
@@ -480,7 +469,7 @@ func TestMailAPIDoesNotWaitForSMTP(t *testing.T) {
 			h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": fmt.Sprintf("next-%d@example.com", i), "password": mailPassword})
 		}
 		h.mustCreate(t, map[string]any{"email": "active@example.com", "password": mailPassword})
-		mustAccepted(t, h.post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "active@example.com"}))
+		mustAccepted(t, h.Post(t, h.public, "/api/v1/password-resets", map[string]any{"email": "active@example.com"}))
 		h.mustLogin(t, "active@example.com", mailPassword)
 
 		ms := h.outbox(t)
@@ -496,12 +485,10 @@ func TestMailAPIDoesNotWaitForSMTP(t *testing.T) {
 // TestMailGiveUp: a mail that could not be delivered for 48 hours fails,
 // saying so, and is not sent when SMTP comes back.
 func TestMailGiveUp(t *testing.T) {
-	t.Parallel()
-	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
-		t.Parallel()
-		srv := mailtest.Start(t)
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open, apitest.WithRelay())
+		srv := h.SMTP
 		srv.Refuse()
-		h := newHarness(t, open, withRelay(srv.URL()))
 		h.mustRegisterPublic(t, "/api/v1/registrations", "de", map[string]any{"email": "gone@example.com", "password": mailPassword})
 		ms := h.mustQuiesce(t)
 		if ms[0].Status != account.MailUnsent || ms[0].Attempts != 1 {

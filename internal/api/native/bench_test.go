@@ -1,0 +1,62 @@
+package native_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"pforte/internal/api/apitest"
+	"pforte/internal/password"
+)
+
+// The two benchmarks below run at the default argon2id parameters. A login
+// cannot be faster than its hash, so compare them as a ratio:
+//
+//	go test -run '^$' -bench 'Login|Argon2id' -benchmem ./internal/api/native/
+func BenchmarkArgon2idDefault(b *testing.B) {
+	h, err := password.NewHasher(password.DefaultParams(), password.NewPool(1, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	encoded, _ := h.Hash(context.Background(), "correct horse battery staple")
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _, err := h.Verify(context.Background(), encoded, "correct horse battery staple"); !ok || err != nil {
+			b.Fatal("verify failed", err)
+		}
+	}
+}
+
+// BenchmarkLoginHTTP is a whole POST /api/v1/sessions through the server's
+// handler on a SQLite store: key lookup, throttle check, customer lookup,
+// argon2id verify, session insert and the JSON answer.
+func BenchmarkLoginHTTP(b *testing.B) {
+	h := apitest.NewBench(b)
+	body := `{"email":"` + apitest.BenchEmail + `","password":"` + apitest.BenchPassword + `"}`
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := apitest.Serve(h.Srv.Config.Handler, http.MethodPost, "/api/v1/sessions", h.Secret, body)
+		if rec.Code != http.StatusCreated {
+			b.Fatalf("login: %d %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkLoginHTTPWrongPassword is a failed POST /api/v1/sessions for an
+// address nobody has (each a new one, so the throttle stays out of it): two
+// hashes, the dummy's and the second that every failed login pays so that
+// its time does not tell whether registrations are waiting.
+func BenchmarkLoginHTTPWrongPassword(b *testing.B) {
+	h := apitest.NewBench(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		body := `{"email":"nobody` + strconv.Itoa(i) + `@example.com","password":"wrong horse battery staple"}`
+		rec := apitest.Serve(h.Srv.Config.Handler, http.MethodPost, "/api/v1/sessions", h.Secret, body)
+		if rec.Code != http.StatusUnauthorized {
+			b.Fatalf("login: %d %s", rec.Code, rec.Body)
+		}
+	}
+}

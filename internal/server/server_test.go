@@ -1,0 +1,229 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pforte/internal/account"
+	"pforte/internal/api/apitest"
+	"pforte/internal/server"
+	"pforte/internal/store/teststore"
+)
+
+// The server itself: routing, the middleware around every API, health and
+// readiness, and what the metrics observer hears. What each API answers is
+// tested in its own package under internal/api.
+
+type (
+	request  = apitest.Request
+	response = apitest.Response
+)
+
+// newServer is apitest's harness, with every answer checked by
+// apitest.CheckNative.
+func newServer(t *testing.T, open teststore.Opener, opts ...apitest.Option) *apitest.Harness {
+	t.Helper()
+	h := apitest.New(t, open, opts...)
+	h.Check = apitest.CheckNative
+	return h
+}
+
+// TestRouting: unknown paths and methods get problems, health checks answer.
+func TestRouting(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newServer(t, open)
+		for _, r := range []request{
+			{Method: http.MethodGet, Path: "/api/v1/nope"},
+			{Method: http.MethodGet, Path: "/api/v1/nope", Key: h.Secret},
+			{Method: http.MethodPost, Path: "/api/v1/customers/1/nope", Key: h.Secret, Body: `{}`},
+			{Method: http.MethodGet, Path: "/api/v1/"},
+		} {
+			apitest.MustProblem(t, h.Do(t, r), http.StatusNotFound, "no_such_endpoint")
+		}
+		for _, tt := range []struct {
+			method, path string
+			allow        []string
+		}{
+			{http.MethodDelete, "/api/v1/registrations", []string{"POST"}},
+			{http.MethodGet, "/api/v1/sessions", []string{"POST"}},
+			{http.MethodPost, "/api/v1/session", []string{"GET", "DELETE"}},
+			{http.MethodPut, "/api/v1/customers/1", []string{"GET", "PATCH", "DELETE"}},
+			{http.MethodGet, "/api/v1/password", []string{"PUT"}},
+		} {
+			res := h.Do(t, request{Method: tt.method, Path: tt.path, Key: h.Secret})
+			apitest.MustProblem(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
+			allow := res.Header.Get("Allow")
+			for _, m := range tt.allow {
+				if !strings.Contains(allow, m) {
+					t.Errorf("%s %s: Allow %q lacks %s", tt.method, tt.path, allow, m)
+				}
+			}
+			if strings.Contains(allow, tt.method) {
+				t.Errorf("%s %s: Allow %q has the refused method", tt.method, tt.path, allow)
+			}
+		}
+		for _, path := range []string{"/healthz", "/readyz"} {
+			res := h.Get(t, "", path)
+			apitest.MustStatus(t, res, http.StatusOK)
+			if got := string(res.Body); got != `{"status":"ok"}`+"\n" || res.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("%s: %s", path, res)
+			}
+		}
+	})
+}
+
+// Browsers on allowed origins may call the API with a public key.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	h := newServer(t, teststore.SQLite, apitest.WithCORS("https://shop.example"))
+	preflight := func(origin string) *response {
+		return h.Do(t, request{Method: http.MethodOptions, Path: "/api/v1/registrations",
+			Header: http.Header{"Origin": {origin}, "Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"content-type,x-api-key"}}})
+	}
+	ok := preflight("https://shop.example")
+	apitest.MustStatus(t, ok, http.StatusNoContent)
+	if ok.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" || ok.Header.Get("Access-Control-Allow-Headers") == "" {
+		t.Fatalf("preflight from an allowed origin: %v", ok.Header)
+	}
+	other := preflight("https://evil.example")
+	if other.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from another origin was allowed: %v", other.Header)
+	}
+	res := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: h.Public,
+		Body: map[string]any{"email": "x@example.com", "password": "whatever-phrase"}, Header: http.Header{"Origin": {"https://shop.example"}}})
+	if res.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" || res.Header.Get("Vary") != "Origin" {
+		t.Fatalf("simple request headers: %v", res.Header)
+	}
+}
+
+// Every answer, routed or not, carries a fresh request id and the security
+// headers; the access log has one line per request with its route pattern,
+// never its path or query, which carry tokens in some dialects.
+func TestEveryAnswer(t *testing.T) {
+	t.Parallel()
+	h := newServer(t, teststore.SQLite, apitest.WithLogs())
+	const secret = "a-token-in-the-path-0123456789"
+	ids := map[string]bool{}
+	for _, r := range []request{
+		{Method: http.MethodGet, Path: "/healthz"},
+		{Method: http.MethodGet, Path: "/readyz"},
+		{Method: http.MethodGet, Path: "/api/v1/customers", Key: h.Secret},
+		{Method: http.MethodGet, Path: "/api/v1/nope?token=" + secret},
+		{Method: http.MethodPost, Path: "/v1/contats/" + secret + "/reset_password", Key: h.Secret, Body: `{}`},
+		{Method: http.MethodGet, Path: "/nowhere/" + secret},
+	} {
+		res := h.Do(t, r)
+		id := res.Header.Get("X-Request-Id")
+		if len(id) != 16 || ids[id] {
+			t.Errorf("%s: X-Request-Id %q, want a new one", res, id)
+		}
+		ids[id] = true
+		if res.Header.Get("X-Content-Type-Options") != "nosniff" || res.Header.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s: security headers %v", res, res.Header)
+		}
+		if !strings.Contains(h.Logs.String(), `"request_id":"`+id+`"`) {
+			t.Errorf("%s: no access log line with its request id", res)
+		}
+	}
+	logs := h.Logs.String()
+	if strings.Contains(logs, secret) {
+		t.Errorf("a path or query reached the log:\n%s", logs)
+	}
+	for _, want := range []string{`"route":"GET /healthz"`, `"route":"GET /api/v1/customers","status":200`,
+		`"route":"POST /v1/contats/{token}/reset_password"`, `"route":"unrouted"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the access log lacks %s:\n%s", want, logs)
+		}
+	}
+}
+
+// observed is what a server.Observer heard.
+type observed struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (o *observed) ObserveRequest(route, method string, status int, took time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if took < 0 {
+		route += " (negative duration)"
+	}
+	o.calls = append(o.calls, method+" "+route+" "+http.StatusText(status))
+}
+
+// storeWith is a store whose Ping the test decides; nothing else of it
+// may be used.
+type storeWith struct {
+	account.Store
+	ping func() error
+}
+
+func (s storeWith) Ping(context.Context) error { return s.ping() }
+
+// serve sends one request straight to a server.New of d.
+func serve(t *testing.T, d server.Deps, method, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return apitest.Serve(server.New(d), method, path, "", "")
+}
+
+// The observer hears of every answered request, by route pattern.
+func TestObserver(t *testing.T) {
+	t.Parallel()
+	svc := account.NewService(account.Config{Store: storeWith{ping: func() error { return nil }}})
+	obs := &observed{}
+	d := server.Deps{Service: svc, Observer: obs}
+	serve(t, d, http.MethodGet, "/healthz")
+	serve(t, d, http.MethodGet, "/readyz")
+	serve(t, d, http.MethodGet, "/nowhere")
+	serve(t, d, http.MethodDelete, "/healthz")
+	want := []string{"GET GET /healthz OK", "GET GET /readyz OK", "GET unrouted Not Found", "DELETE unrouted Method Not Allowed"}
+	if strings.Join(obs.calls, "; ") != strings.Join(want, "; ") {
+		t.Errorf("observed %q, want %q", obs.calls, want)
+	}
+}
+
+// Readiness fails while the store does not answer; health does not ask it.
+func TestReadiness(t *testing.T) {
+	t.Parallel()
+	svc := account.NewService(account.Config{Store: storeWith{ping: func() error { return errors.New("down") }}})
+	d := server.Deps{Service: svc}
+	if rec := serve(t, d, http.MethodGet, "/readyz"); rec.Code != http.StatusServiceUnavailable ||
+		rec.Body.String() != `{"status":"unavailable"}`+"\n" || rec.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("readyz with the store down: %d %q", rec.Code, rec.Body)
+	}
+	if rec := serve(t, d, http.MethodGet, "/healthz"); rec.Code != http.StatusOK {
+		t.Errorf("healthz with the store down: %d %q", rec.Code, rec.Body)
+	}
+}
+
+// A handler that panics is answered with a problem, logged with its
+// request id, and the server goes on.
+func TestPanicRecovery(t *testing.T) {
+	t.Parallel()
+	logs := &apitest.LogBuffer{}
+	svc := account.NewService(account.Config{Store: storeWith{ping: func() error { panic("the store broke") }}})
+	d := server.Deps{Service: svc, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+	rec := serve(t, d, http.MethodGet, "/readyz")
+	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Content-Type") != "application/problem+json" ||
+		!strings.Contains(rec.Body.String(), `"code":"internal"`) {
+		t.Errorf("a panic was answered %d %q", rec.Code, rec.Body)
+	}
+	id := rec.Header().Get("X-Request-Id")
+	if l := logs.String(); !strings.Contains(l, `"msg":"panic"`) || !strings.Contains(l, `"request_id":"`+id+`"`) || !strings.Contains(l, "the store broke") {
+		t.Errorf("the panic was not logged with request id %s:\n%s", id, l)
+	}
+	if rec := serve(t, d, http.MethodGet, "/healthz"); rec.Code != http.StatusOK {
+		t.Errorf("after a panic: %d", rec.Code)
+	}
+}
