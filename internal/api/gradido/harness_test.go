@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"pforte/internal/account"
 	"pforte/internal/api/apitest"
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/store/teststore"
