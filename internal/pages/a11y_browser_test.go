@@ -40,7 +40,7 @@ const runAxe = `axe.run(document, {resultTypes: ["violations"]}).then(r => r.vio
 func TestBrowserAccessibility(t *testing.T) {
 	path := os.Getenv(axeEnv)
 	if path == "" {
-		skipOrFail(t, "accessibility test skipped: set %s to axe-core's axe.min.js (npm install axe-core; .ci/run does)", axeEnv)
+		skipOrFail(t, "the accessibility test needs %s naming axe-core's axe.min.js (npm install axe-core; .ci/run does)", axeEnv)
 	}
 	axe, err := os.ReadFile(path)
 	if err != nil {
