@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -52,20 +53,27 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 }
 
 // startBrowser starts headless Chromium for one test function, with a
-// fresh profile folder that is removed after the browser exits. It
+// fresh profile folder that is removed after the browser has exited. It
 // returns the browser's context; tabs are children of it.
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		skipOrFail(t, "browser tests need Chromium at %s (apt-get install chromium): %v", chromiumPath, err)
 	}
+	// The profile, and the temporary files Chromium would otherwise
+	// leave in /tmp, go into one folder of the test's.
 	dir, err := os.MkdirTemp("", "pforte-chromium-")
 	if err != nil {
 		t.Fatal(err)
 	}
+	profile, tmp := filepath.Join(dir, "profile"), filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(dir),
+		chromedp.UserDataDir(profile),
+		chromedp.Env("TMPDIR=" + tmp),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
 		chromedp.Flag("disable-gpu", true),
