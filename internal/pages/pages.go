@@ -90,7 +90,6 @@ func newPages(svc *account.Service, log *slog.Logger, clients wire.Clients) (*Pa
 	p.css = css
 	// A cross-site POST is refused before any form is read.
 	p.origin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setHeaders(w, nil)
 		p.fail(w, r, nil, http.StatusForbidden, "error.csrf")
 	}))
 	return p, nil
@@ -111,7 +110,6 @@ func LinkTemplates(publicURL string) map[string]string {
 // NotAllowed answers a page path with a method it does not take.
 func (p *Pages) NotAllowed(allow ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setHeaders(w, nil)
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		p.fail(w, r, nil, http.StatusMethodNotAllowed, "error.generic")
 	})
@@ -120,7 +118,6 @@ func (p *Pages) NotAllowed(allow ...string) http.Handler {
 // NotFound answers a path under Prefix that is no page.
 func (p *Pages) NotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setHeaders(w, nil)
 		p.fail(w, r, nil, http.StatusNotFound, "error.not_found")
 	})
 }

@@ -239,9 +239,13 @@ func setRetryAfter(w http.ResponseWriter, d time.Duration) {
 }
 
 // fail renders the message page with status. q may be nil when the
-// tenant is unknown: the page then has no tenant's brand.
+// tenant is unknown, or the request was refused before a page took it
+// (a path that is no page, a method it does not take, a cross-origin
+// post): the page then has no tenant's brand, and gets here the headers
+// every page carries.
 func (p *Pages) fail(w http.ResponseWriter, r *http.Request, q *request, status int, key string) {
 	if q == nil {
+		setHeaders(w, nil)
 		q = &request{Request: r, base: Prefix, loc: p.locale(nil, &request{Request: r})}
 	}
 	v := p.view(q, "error.title")

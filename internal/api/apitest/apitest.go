@@ -120,6 +120,7 @@ type config struct {
 	proxies     []netip.Prefix
 	perMinute   int // client limit of the keyless dialects; 0: none
 	burst       int
+	links       func(serverURL string) map[string]string
 }
 
 // Option configures New.
@@ -184,6 +185,14 @@ func WithClientLimit(perMinute, burst int) Option {
 	return func(c *config) { c.perMinute, c.burst = perMinute, burst }
 }
 
+// WithDefaultLinks sets the service's DefaultLinks to what links makes of
+// the server's URL (http://127.0.0.1:port), e.g. pages.LinkTemplates, so
+// that mail without a configured URL links to the harness's own server.
+// Default: none, and such mail shows the token.
+func WithDefaultLinks(links func(serverURL string) map[string]string) Option {
+	return func(c *config) { c.links = links }
+}
+
 // New starts the service on a fresh store from open (one of
 // teststore.Each's), with a secret and a public key of tenant default, and
 // serves server.New until the test (or benchmark) ends.
@@ -211,6 +220,19 @@ func New(t testing.TB, open teststore.Opener, opts ...Option) *Harness {
 		t.Fatalf("NewHasher: %v", err)
 	}
 	clk := NewClock()
+	// The server listens before the service starts, so that its URL can
+	// go into the service's links.
+	srv := httptest.NewUnstartedServer(nil)
+	started := false
+	defer func() {
+		if !started { // a t.Fatalf below
+			srv.Listener.Close()
+		}
+	}()
+	var links map[string]string
+	if cfg.links != nil {
+		links = cfg.links("http://" + srv.Listener.Addr().String())
+	}
 	svc := account.NewService(account.Config{
 		Store:         st,
 		Hasher:        hasher,
@@ -221,6 +243,7 @@ func New(t testing.TB, open teststore.Opener, opts ...Option) *Harness {
 		MailFrom:      cfg.mailFrom,
 		MailRetryBase: cfg.retryBase,
 		MailLease:     cfg.lease,
+		DefaultLinks:  links,
 	})
 	ctx := context.Background()
 	if err := svc.Start(ctx, nil); err != nil {
@@ -237,9 +260,12 @@ func New(t testing.TB, open teststore.Opener, opts ...Option) *Harness {
 	}
 	h.Secret = h.MustKey(t, account.DefaultTenant, account.KeySecret)
 	h.Public = h.MustKey(t, account.DefaultTenant, account.KeyPublic)
-	h.Srv = httptest.NewServer(server.New(server.Deps{Service: svc, Logger: cfg.logger,
+	srv.Config.Handler = server.New(server.Deps{Service: svc, Logger: cfg.logger,
 		CORSOrigins: cfg.cors, PublicURL: cfg.publicURL, TrustedProxies: cfg.proxies,
-		ClientLimiter: wire.NewClientLimiter(cfg.perMinute, cfg.burst, clk.Now, cfg.logger)}))
+		ClientLimiter: wire.NewClientLimiter(cfg.perMinute, cfg.burst, clk.Now, cfg.logger)})
+	srv.Start()
+	started = true
+	h.Srv = srv
 	t.Cleanup(h.Srv.Close)
 	if cfg.relay {
 		StartRelay(t, svc.Outbox, h.SMTP.URL())
