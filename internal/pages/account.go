@@ -2,6 +2,7 @@ package pages
 
 import (
 	"net/http"
+	"strings"
 
 	"pforte/internal/account"
 )
@@ -101,6 +102,13 @@ func (p *Pages) customer(w http.ResponseWriter, q *request) (account.Customer, b
 }
 
 func (p *Pages) accountView(q *request, cust account.Customer) *view {
+	// Without a language asked for, the account page speaks the
+	// customer's.
+	if _, err := q.Cookie(langCookie); err != nil && q.URL.Query().Get("lang") == "" {
+		if lang := strings.SplitN(cust.Locale, "-", 2)[0]; lang == "de" || lang == "en" {
+			q.loc = &locale{Lang: lang, msgs: p.msgs[lang]}
+		}
+	}
 	v := p.view(q, "account.title")
 	v.Customer = cust
 	v.Form["first_name"], v.Form["last_name"], v.Form["locale"] = cust.FirstName, cust.LastName, cust.Locale

@@ -8,7 +8,6 @@ package pages
 
 import (
 	"embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -42,6 +41,7 @@ type Pages struct {
 	msgs    map[string]map[string]string // language -> key -> text
 	origin  *http.CrossOriginProtection
 	css     []byte
+	custom  overrides // tenants' template directories
 	// publicHost is the host name of the public URL, whose pages serve
 	// every tenant's mailed links.
 	publicHost string
@@ -63,25 +63,16 @@ func New(svc *account.Service, log *slog.Logger, clients wire.Clients, publicURL
 }
 
 func newPages(svc *account.Service, log *slog.Logger, clients wire.Clients) (*Pages, error) {
-	p := &Pages{svc: svc, log: log, clients: clients, views: map[string]*template.Template{},
-		msgs: map[string]map[string]string{}, origin: http.NewCrossOriginProtection()}
-	for _, name := range pageNames {
-		t, err := template.New(name).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("pages: %s: %w", name, err)
-		}
-		p.views[name] = t
+	p := &Pages{svc: svc, log: log, clients: clients, msgs: map[string]map[string]string{}, origin: http.NewCrossOriginProtection()}
+	views, err := parsePages("")
+	if err != nil {
+		return nil, fmt.Errorf("pages: %w", err)
 	}
+	p.views = views
 	for _, lang := range languages {
-		b, err := assets.ReadFile("messages/" + lang + ".json")
-		if err != nil {
-			return nil, err
+		if p.msgs[lang], err = catalogue(lang); err != nil {
+			return nil, fmt.Errorf("pages: %w", err)
 		}
-		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("pages: messages/%s.json: %w", lang, err)
-		}
-		p.msgs[lang] = m
 	}
 	css, err := fs.ReadFile(assets, "static/pforte.css")
 	if err != nil {

@@ -341,3 +341,34 @@ func BenchmarkRegisterPage(b *testing.B) {
 		}
 	}
 }
+
+// TestTemplateOverrides: a tenant's directory replaces the page templates
+// it has files for; a broken or relative one is refused when set.
+func TestTemplateOverrides(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		h := apitest.New(t, open)
+		ctx := context.Background()
+		dir := t.TempDir()
+		own := `{{define "content"}}<p class="own">Eigene Seite von {{.Brand.Name}}</p><form method="post" action="{{.Action}}">{{template "csrf" .}}<button type="submit">{{.L.T "register.submit"}}</button></form>{{end}}`
+		if err := os.WriteFile(dir+"/register.html", []byte(own), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		h.MustSetting(t, account.DefaultTenant, "pages.templates", dir)
+		b := newBrowser(t, h)
+		if res := b.do(http.MethodGet, "/p/default/register", nil); !strings.Contains(string(res.Body), "Eigene Seite von default") {
+			t.Fatalf("the tenant's register template is not used:\n%s", res.Body)
+		}
+		if res := b.do(http.MethodGet, "/p/default/login", nil); !strings.Contains(string(res.Body), `autocomplete="current-password"`) {
+			t.Fatalf("a page the directory lacks does not come from the defaults:\n%s", res.Body)
+		}
+		broken := t.TempDir()
+		if err := os.WriteFile(broken+"/login.html", []byte(`{{define "content"}}{{.NoSuchField}}{{end}}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{broken, "relative/dir", dir + "/register.html"} {
+			if err := h.Svc.Tenants.Set(ctx, account.DefaultTenant, "pages.templates", bad); !account.IsKind(err, account.KindInvalid) {
+				t.Errorf("pages.templates=%s: %v, want invalid", bad, err)
+			}
+		}
+	})
+}

@@ -259,10 +259,22 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, q *request, status 
 // render writes a page.
 func (p *Pages) render(w http.ResponseWriter, status int, name string, v *view) {
 	var buf bytes.Buffer
-	if err := p.views[name].ExecuteTemplate(&buf, "layout", v); err != nil {
-		p.log.Error("rendering a page failed", "page", name, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+	if v.templates != "" {
+		// The directory was checked when it was set; if it broke since,
+		// the page still shows, with the default templates.
+		if views := p.custom.views(v.templates); views == nil {
+			p.log.Error("tenant page templates failed; using the defaults", "dir", v.templates)
+		} else if err := views[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+			p.log.Error("tenant page template failed; using the default", "page", name, "err", err)
+			buf.Reset()
+		}
+	}
+	if buf.Len() == 0 {
+		if err := p.views[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+			p.log.Error("rendering a page failed", "page", name, "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)

@@ -115,6 +115,7 @@ type view struct {
 	PasswordHint, OptionalPasswordHint       string
 
 	minLength int
+	templates string // the tenant's template directory, if any
 }
 
 // errorItem is one line of a page's error summary, linked to its field.
@@ -134,6 +135,7 @@ func (p *Pages) view(q *request, titleKey string) *view {
 		Action: q.URL.RequestURI(), FieldErr: map[string]string{}, Form: map[string]string{}, LangURL: map[string]string{}}
 	if q.c.Tenant.ID != 0 {
 		v.CSRF = p.csrf(q)
+		v.templates = q.c.Tenant.Setting(settingTemplates)
 	}
 	for _, lang := range languages {
 		query := q.URL.Query()
@@ -266,6 +268,8 @@ func init() {
 			Doc: "the consent text of the English register page; empty: the German one, else none"},
 		account.SettingSpec{Key: settingPartnerIDs, Type: account.SettingString, Validate: validatePartnerIDs,
 			Doc: "comma-separated partner ids that the register page's ?partnerId= may name; empty: any short token of letters, digits, . _ -"},
+		account.SettingSpec{Key: settingTemplates, Type: account.SettingString, Validate: checkTemplateDir,
+			Doc: "absolute path of a directory of page templates (layout.html, register.html, ...) replacing the defaults it has files for; parsed and rendered when set"},
 		account.SettingSpec{Key: settingReturnURLs, Type: account.SettingString, Validate: validateReturnURLs,
 			Doc: "comma-separated URLs the pages may send the browser to after a flow (?return_to=, exact match); the first is where they go when none is asked for; empty: the account page"},
 	)
