@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -81,5 +82,18 @@ func TestQueryRefusesRepeats(t *testing.T) {
 	}
 	if _, err := Query(httptest.NewRequest("GET", "/?a=1&a=2", nil), "a"); !account.IsKind(err, account.KindInvalid) {
 		t.Errorf("a repeated parameter: %v", err)
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodDelete, "/x", nil)
+	err := MethodNotAllowed(w, r, http.MethodGet, http.MethodPost)
+	e := account.AsError(err)
+	if e.Kind != account.KindMethod || e.Code != account.CodeMethodNotAllowed || Status(e) != http.StatusMethodNotAllowed {
+		t.Fatalf("MethodNotAllowed = %+v", e)
+	}
+	if got := w.Header().Get("Allow"); got != "GET, POST" {
+		t.Fatalf("Allow %q", got)
 	}
 }
