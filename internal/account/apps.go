@@ -27,6 +27,14 @@ func (a Application) validate() []FieldError {
 	if a.Delivery != "" && a.Delivery != DeliveryMail && a.Delivery != DeliveryReturn && a.Delivery != DeliveryBoth {
 		fields = append(fields, FieldError{Field: "delivery", Code: FieldInvalid, Message: "must be mail, return, both or empty"})
 	}
+	for key, value := range a.Settings {
+		field := "settings." + key
+		if spec, ok := settingSpec(key); !ok || !spec.PerApp {
+			fields = append(fields, FieldError{Field: field, Code: FieldNotAllowed, Message: "is no setting an application may override"})
+		} else if err := spec.check(value); err != nil {
+			fields = append(fields, FieldError{Field: field, Code: FieldInvalid, Message: err.Error()})
+		}
+	}
 	return fields
 }
 
@@ -81,6 +89,9 @@ func (s *Apps) Get(ctx context.Context, c Caller, name string) (Application, err
 type AppPatch struct {
 	Name, Endpoint, ConfirmURL, ResetURL, InviteURL *string
 	Delivery                                        *Delivery
+	// Settings sets the application's overrides of these tenant
+	// settings; an empty value removes one.
+	Settings map[string]string
 }
 
 func (p AppPatch) apply(a *Application) {
@@ -92,6 +103,16 @@ func (p AppPatch) apply(a *Application) {
 	}
 	if p.Delivery != nil {
 		a.Delivery = *p.Delivery
+	}
+	for key, value := range p.Settings {
+		if a.Settings == nil {
+			a.Settings = map[string]string{}
+		}
+		if value == "" {
+			delete(a.Settings, key)
+		} else {
+			a.Settings[key] = value
+		}
 	}
 }
 
@@ -135,8 +156,8 @@ func (s *Apps) Delete(ctx context.Context, c Caller, name string) error {
 // delivery then apply. An unknown or empty name leaves the tenant's
 // defaults in force, as Betterez describes for a wrong appName.
 func (s *Apps) With(ctx context.Context, c Caller, name string) (Caller, error) {
-	if name == "" || len(name) > 64 {
-		return c, nil
+	if !appNamePattern.MatchString(name) {
+		return c, nil // no application can have this name
 	}
 	a, err := s.store.AppByName(ctx, c.Tenant.ID, name)
 	switch {
@@ -164,6 +185,9 @@ type Application struct {
 	ResetURL   string
 	InviteURL  string
 	Delivery   Delivery // empty: the tenant's
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Settings override the tenant's settings of the same key for
+	// requests that name the application; only settings marked PerApp.
+	Settings  map[string]string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }

@@ -38,7 +38,13 @@ func (s *core) link(c Caller, action, token string, customerID int64) string {
 		return l
 	}
 	if tmpl := s.cfg.DefaultLinks[action]; tmpl != "" {
-		return expandLink(tmpl, token, c.Tenant.Slug, customerID)
+		link := expandLink(tmpl, token, c.Tenant.Slug, customerID)
+		// The pages take the application from {app}; without one the
+		// parameter is left out.
+		if c.App != nil {
+			return strings.ReplaceAll(link, "{app}", url.QueryEscape(c.App.Name))
+		}
+		return strings.ReplaceAll(strings.ReplaceAll(link, "&app={app}", ""), "{app}", "")
 	}
 	return ""
 }
@@ -180,6 +186,18 @@ type Link struct {
 	// registration's, which the customer takes only at confirmation);
 	// empty for other flows.
 	Username string
+}
+
+// Setting is the value of a tenant setting for this caller: its
+// application's override, if the request named one that has it, else the
+// tenant's.
+func (c Caller) Setting(key string) string {
+	if c.App != nil {
+		if v, ok := c.App.Settings[key]; ok {
+			return v
+		}
+	}
+	return c.Tenant.Setting(key)
 }
 
 // IsSecret reports whether the caller used a secret key.

@@ -23,6 +23,13 @@ func (s *credentials) useCode(ctx context.Context, c Caller, email, code string,
 	if !codePattern.MatchString(code) {
 		return Customer{}, NewSession{}, ErrTokenInvalid
 	}
+	// What can be said of a new password without the customer is said
+	// before the address is looked up, for known and unknown alike.
+	if newPw != "" || p != PurposeInvite {
+		if fields := s.checkNewPassword("password", newPw, "", confirmation); len(fields) > 0 {
+			return Customer{}, NewSession{}, Invalid(fields...)
+		}
+	}
 	cust, err := s.store.CustomerByEmailKey(ctx, c.Tenant.ID, key)
 	cust.reachedAt(email)
 	if errors.Is(err, ErrNotFound) {

@@ -97,3 +97,28 @@ func TestConfirmCustomer(t *testing.T) {
 		}
 	})
 }
+
+// TestCodeAnswersAlike: activation by code refuses a weak password before
+// it looks the address up, so known and unknown addresses answer alike.
+func TestCodeAnswersAlike(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		svc, _ := mustService(t, open)
+		secret := secretCaller(t, svc)
+		if _, err := svc.Customers.Create(ctx, secret, account.NewCustomer{Email: "invited@example.com", Activation: true}); err != nil {
+			t.Fatal(err)
+		}
+		pub := publicCaller(t, svc, account.DefaultTenant)
+		var answers []string
+		for _, email := range []string{"invited@example.com", "nobody@example.com"} {
+			for _, pw := range []string{"a", dialectPassword} {
+				confirmation := pw + "x"
+				_, _, err := svc.Invitations.AcceptCode(ctx, pub, email, "12345678", pw, &confirmation)
+				answers = append(answers, account.AsError(err).Error())
+			}
+		}
+		if answers[0] != answers[2] || answers[1] != answers[3] {
+			t.Fatalf("known and unknown addresses answer differently:\n%q", answers)
+		}
+	})
+}

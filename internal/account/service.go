@@ -32,7 +32,8 @@ type Config struct {
 	TenantCacheTTL time.Duration
 
 	// DefaultLinks are link templates by action (ActionConfirm, ...),
-	// with {token} and {accountId}, for mail whose caller's application
+	// with {token}, {accountId} and {app} (the application's name; a
+	// "&app={app}" is left out without one), for mail whose caller's application
 	// and tenant configure no URL: the hosted pages under the public URL.
 	// Without one, such a mail shows the token.
 	DefaultLinks map[string]string

@@ -23,6 +23,9 @@ type SettingSpec struct {
 	Values []string
 	// Validate checks a value beyond its type; nil: the type's check only.
 	Validate func(string) error
+	// PerApp lets an application override the tenant's value (see
+	// Application.Settings and Caller.Setting).
+	PerApp bool
 }
 
 // SettingType is the kind of value a setting holds.

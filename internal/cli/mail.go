@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -89,7 +90,7 @@ func (e env) showMail(svc *account.Service, id int64) error {
 }
 
 func (e env) app(args []string) error {
-	const help = "usage: pforte app create NAME [--endpoint URL] [--confirm-url U] [--reset-url U] [--invite-url U] [--delivery mail|return|both]\n" +
+	const help = "usage: pforte app create NAME [--endpoint URL] [--confirm-url U] [--reset-url U] [--invite-url U] [--delivery mail|return|both] [--set KEY=VALUE]...\n" +
 		"       pforte app update NAME [the same flags, --name NEW]\n" +
 		"       pforte app list | delete NAME            (all take --tenant SLUG and --db DSN)"
 	sub, fs, done, err := e.subcommand("app", args, help, map[string]arity{
@@ -112,6 +113,17 @@ func (e env) app(args []string) error {
 	fs.Func("delivery", "mail, return or both (empty: the tenant's)", func(v string) error {
 		d := account.Delivery(v)
 		p.Delivery = &d
+		return nil
+	})
+	fs.Func("set", "KEY=VALUE: override the tenant's setting KEY for this application (pages.display_name, pages.return_urls, ...); an empty VALUE removes the override; repeatable", func(kv string) error {
+		key, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("%q is not KEY=VALUE", kv)
+		}
+		if p.Settings == nil {
+			p.Settings = map[string]string{}
+		}
+		p.Settings[key] = value
 		return nil
 	})
 	return fs.run(nil, func(svc *account.Service, rest []string) error {
@@ -140,10 +152,15 @@ func (e env) app(args []string) error {
 				return err
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tDELIVERY\tENDPOINT\tCONFIRM URL\tRESET URL\tINVITE URL")
+			fmt.Fprintln(tw, "NAME\tDELIVERY\tENDPOINT\tCONFIRM URL\tRESET URL\tINVITE URL\tSETTINGS")
 			for _, a := range apps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, orDash(string(a.Delivery)), orDash(a.Endpoint),
-					orDash(a.ConfirmURL), orDash(a.ResetURL), orDash(a.InviteURL))
+				var settings []string
+				for key, value := range a.Settings {
+					settings = append(settings, key+"="+value)
+				}
+				sort.Strings(settings)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, orDash(string(a.Delivery)), orDash(a.Endpoint),
+					orDash(a.ConfirmURL), orDash(a.ResetURL), orDash(a.InviteURL), orDash(strings.Join(settings, " ")))
 			}
 			return tw.Flush()
 		}

@@ -69,9 +69,6 @@ func (p *Pages) ChangePassword() http.Handler {
 			account.PasswordChange{Current: f.Get("current_password"), New: f.Get("new_password"), Confirmation: &confirmation})
 		v := p.accountView(q, cust)
 		if err != nil {
-			if account.IsKind(err, account.KindRateLimited) {
-				return err
-			}
 			rename := map[string]string{"password": "new_password", "password_confirmation": "new_password_confirmation"}
 			if e := account.AsError(err); e.Code == account.CodeInvalidCredentials {
 				v.addFieldError("current_password", "invalid")
@@ -87,13 +84,18 @@ func (p *Pages) ChangePassword() http.Handler {
 	})
 }
 
-// customer is the page session's customer; without one the browser goes
-// to the login page and ok is false.
+// customer is the page session's customer; without a live one the
+// browser goes to the login page, and ok is false. A failure of the store
+// is answered as such, and keeps the cookie.
 func (p *Pages) customer(w http.ResponseWriter, q *request) (account.Customer, bool) {
 	if q.session != "" {
 		cust, _, err := p.svc.Sessions.Lookup(q.Context(), q.c.Tenant.ID, q.session)
-		if err == nil {
+		switch {
+		case err == nil:
 			return cust, true
+		case !account.IsKind(err, account.KindUnauthorized):
+			p.failErr(w, q, err)
+			return account.Customer{}, false
 		}
 		endSession(w, q)
 	}

@@ -20,8 +20,8 @@ var notices = map[string]string{
 // finish ends a flow that proved the customer: the new page session
 // replaces the old one, and the browser goes on to the return URL asked
 // for, else the tenant's first, else the account page.
-func finish(w http.ResponseWriter, q *request, sess account.NewSession, done string) {
-	startSession(w, q, sess)
+func (p *Pages) finish(w http.ResponseWriter, q *request, sess account.NewSession, done string) {
+	p.startSession(w, q, sess)
 	returnTo := q.PostForm.Get("return_to")
 	if !allowedReturn(q.c, returnTo) {
 		returnTo = defaultReturn(q.c)
@@ -54,7 +54,6 @@ func (p *Pages) Register() http.Handler {
 			if id := query.Get("partnerId"); partnerAllowed(q.c, id) {
 				v.PartnerID = id
 			}
-			v.App = query.Get("app")
 			v.salutations("")
 			p.render(w, http.StatusOK, "register", v)
 			return nil
@@ -63,7 +62,7 @@ func (p *Pages) Register() http.Handler {
 		for _, k := range []string{"email", "first_name", "last_name"} {
 			v.Form[k] = f.Get(k)
 		}
-		v.PartnerID, v.App = f.Get("partner_id"), f.Get("app")
+		v.PartnerID = f.Get("partner_id")
 		v.salutations(f.Get("salutation"))
 		if v.PartnerID != "" && !partnerAllowed(q.c, v.PartnerID) {
 			v.Errors = append(v.Errors, errorItem{Message: q.loc.T("field.partner")})
@@ -75,12 +74,8 @@ func (p *Pages) Register() http.Handler {
 			p.render(w, http.StatusBadRequest, "register", v)
 			return nil
 		}
-		c, err := p.svc.Apps.With(q.Context(), q.c, v.App)
-		if err != nil {
-			return err
-		}
 		confirmation := f.Get("password_confirmation")
-		_, err = p.svc.Registrations.Register(q.Context(), c, account.Registration{Email: f.Get("email"), Password: f.Get("password"),
+		_, err := p.svc.Registrations.Register(q.Context(), q.c, account.Registration{Email: f.Get("email"), Password: f.Get("password"),
 			PasswordConfirmation: &confirmation, AcceptLanguage: q.Header.Get("Accept-Language"),
 			Profile: account.Profile{Salutation: f.Get("salutation"), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
 				Locale: q.loc.Lang, PartnerRef: v.PartnerID}})
@@ -121,7 +116,7 @@ func (p *Pages) Confirm() http.Handler {
 		if err != nil {
 			return p.tokenFailed(w, q, v, "confirm", err, true)
 		}
-		finish(w, q, sess, "confirmed")
+		p.finish(w, q, sess, "confirmed")
 		return nil
 	})
 }
@@ -172,7 +167,7 @@ func (p *Pages) Activate() http.Handler {
 		if err != nil {
 			return p.tokenFailed(w, q, v, "activate", err, false)
 		}
-		finish(w, q, sess, "activated")
+		p.finish(w, q, sess, "activated")
 		return nil
 	})
 }
@@ -200,7 +195,7 @@ func (p *Pages) ActivateByCode() http.Handler {
 			p.render(w, http.StatusBadRequest, "activate", v)
 			return nil
 		}
-		finish(w, q, sess, "activated")
+		p.finish(w, q, sess, "activated")
 		return nil
 	})
 }
@@ -220,13 +215,13 @@ func (p *Pages) Login() http.Handler {
 		v.Form["email"] = q.PostForm.Get("email")
 		_, sess, err := p.svc.Sessions.Login(q.Context(), q.c, q.PostForm.Get("email"), q.PostForm.Get("password"))
 		if err != nil {
-			if account.IsKind(err, account.KindRateLimited) || !v.showError(err, nil) {
+			if !v.showError(err, nil) {
 				return err
 			}
-			p.render(w, http.StatusUnauthorized, "login", v)
+			p.render(w, http.StatusBadRequest, "login", v)
 			return nil
 		}
-		startSession(w, q, sess)
+		p.startSession(w, q, sess)
 		redirect(w, q, pick(q.PostForm.Get("return_to"), defaultReturn(q.c), q.c), "account")
 		return nil
 	})
@@ -291,7 +286,7 @@ func (p *Pages) Reset() http.Handler {
 		if err != nil {
 			return p.tokenFailed(w, q, v, "reset", err, false)
 		}
-		finish(w, q, sess, "reset")
+		p.finish(w, q, sess, "reset")
 		return nil
 	})
 }

@@ -134,7 +134,7 @@ func registerToLogin(e *env) {
 	e.fill("email", addr)
 	e.fill("password", secondPassword)
 	res = e.press("main form button")
-	e.expectPage(res, http.StatusUnauthorized, "/p/default/login?done=logout", "Anmelden")
+	e.expectPage(res, http.StatusBadRequest, "/p/default/login?done=logout", "Anmelden")
 	e.expectText(".summary li", "E-Mail-Adresse oder Passwort ist falsch.")
 	e.fill("password", thirdPassword) // the address is still filled in
 	res = e.press("main form button")
@@ -199,7 +199,7 @@ func inEnglish(e *env) {
 	e.expectText(`label[for="email"]`, "Email address (required)")
 	e.register(addr, firstPassword)
 	e.expectText("h1", "Please check your mailbox")
-	e.expectText("main p", "If the address is not confirmed yet, we have sent you a mail with a confirmation link. Your account is active once you follow it.")
+	e.expectText("main p", "If the address is not confirmed yet, we have sent you an email with a confirmation link. Your account is active once you follow it.")
 
 	// The mail is in English too, and the page behind its link (which
 	// names no language) remembers the choice.

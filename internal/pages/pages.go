@@ -92,9 +92,9 @@ func newPages(svc *account.Service, log *slog.Logger, clients wire.Clients) (*Pa
 func LinkTemplates(publicURL string) map[string]string {
 	base := strings.TrimRight(publicURL, "/") + Prefix + "/{accountId}/"
 	return map[string]string{
-		account.ActionConfirm:  base + "confirm?token={token}",
-		account.ActionReset:    base + "reset?token={token}",
-		account.ActionActivate: base + "activate?token={token}",
+		account.ActionConfirm:  base + "confirm?token={token}&app={app}",
+		account.ActionReset:    base + "reset?token={token}&app={app}",
+		account.ActionActivate: base + "activate?token={token}&app={app}",
 	}
 }
 
@@ -128,6 +128,9 @@ func (p *Pages) Stylesheet() http.Handler {
 func (p *Pages) BrandStylesheet() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := p.tenant(r)
+		if err == nil {
+			c, err = p.svc.Apps.With(r.Context(), c, r.URL.Query().Get("app"))
+		}
 		if err != nil {
 			http.NotFound(w, r)
 			return

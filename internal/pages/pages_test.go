@@ -14,6 +14,7 @@ import (
 
 	"pforte/internal/account"
 	"pforte/internal/api/apitest"
+	"pforte/internal/pages"
 	"pforte/internal/password"
 	"pforte/internal/server"
 	"pforte/internal/store/teststore"
@@ -159,7 +160,7 @@ func TestBadPosts(t *testing.T) {
 		}
 		for _, c := range cases {
 			r := apitest.Request{Method: http.MethodPost, Path: "/p/default/login", Body: c.body, ContentType: c.contentType,
-				Header: http.Header{"Cookie": {"__Host-pforte-csrf=" + b.cookies["__Host-pforte-csrf"]}}}
+				Header: http.Header{"Cookie": {"__Host-pforte.csrf=" + b.cookies["__Host-pforte.csrf"]}}}
 			for i := 0; i+1 < len(c.header); i += 2 {
 				r.Header.Set(c.header[i], c.header[i+1])
 			}
@@ -199,7 +200,7 @@ func TestPageHeaders(t *testing.T) {
 				}
 			}
 		}
-		if b.cookies["__Host-pforte-csrf"] == "" {
+		if b.cookies["__Host-pforte.csrf"] == "" {
 			t.Error("no form-token cookie")
 		}
 	})
@@ -239,6 +240,18 @@ func TestTenantsOfHosts(t *testing.T) {
 		}
 		if res := get("elsewhere.example", "/p/shop/login"); res.Status != http.StatusNotFound {
 			t.Errorf("a path tenant at an unclaimed host: %d", res.Status)
+		}
+		// A tenant that owns every other host owns them for path pages too.
+		h.MustSetting(t, account.DefaultTenant, "hosts", "*")
+		if res := get("elsewhere.example", "/p/shop/login"); res.Status != http.StatusNotFound {
+			t.Errorf("another tenant's page on a host default owns by *: %d", res.Status)
+		}
+		if res := get("elsewhere.example", "/p/default/login"); res.Status != http.StatusOK {
+			t.Errorf("default's page on a host it owns by *: %d", res.Status)
+		}
+		// A name no application can have is no application, not a 500.
+		if res := get("accounts.example", "/p/shop/login?app=a%00b"); res.Status != http.StatusOK {
+			t.Errorf("an application name with NUL: %d", res.Status)
 		}
 	})
 }
@@ -369,6 +382,54 @@ func TestTemplateOverrides(t *testing.T) {
 			if err := h.Svc.Tenants.Set(ctx, account.DefaultTenant, "pages.templates", bad); !account.IsKind(err, account.KindInvalid) {
 				t.Errorf("pages.templates=%s: %v, want invalid", bad, err)
 			}
+		}
+	})
+}
+
+// TestApplicationOverrides: an application overrides the tenant's page
+// settings for requests that name it (?app=, and the forms and links
+// after it), and mailed links carry it.
+func TestApplicationOverrides(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		h := apitest.New(t, open, apitest.WithDefaultLinks(pages.LinkTemplates))
+		ctx := context.Background()
+		c, err := h.Svc.Tenants.Caller(ctx, account.DefaultTenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Key = account.KeySecret
+		name := "kiosk"
+		if _, err := h.Svc.Apps.Create(ctx, c, account.AppPatch{Name: &name, Settings: map[string]string{"hosts": "kiosk.example"}}); !account.IsKind(err, account.KindInvalid) {
+			t.Fatalf("an application overriding hosts: %v", err)
+		}
+		if _, err := h.Svc.Apps.Create(ctx, c, account.AppPatch{Name: &name, Settings: map[string]string{
+			"pages.display_name": "Kiosk am Markt", "pages.return_urls": "https://kiosk.example/fertig"}}); err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t, h)
+		if res := b.do(http.MethodGet, "/p/default/login", nil); strings.Contains(string(res.Body), "Kiosk am Markt") {
+			t.Fatal("the application's name shows without ?app=")
+		}
+		page := b.do(http.MethodGet, "/p/default/register?app=kiosk", nil)
+		if !strings.Contains(string(page.Body), "Kiosk am Markt") || !strings.Contains(string(page.Body), `name="app" value="kiosk"`) {
+			t.Fatalf("register?app=kiosk:\n%s", page.Body)
+		}
+		res := b.do(http.MethodPost, "/p/default/register", url.Values{"csrf": {b.form(page)}, "app": {"kiosk"},
+			"email": {"kiosk@example.com"}, "password": {"Lange-Seiten-Phrase-2030"}, "password_confirmation": {"Lange-Seiten-Phrase-2030"}})
+		wantStatus(t, res, http.StatusOK)
+		mails, err := h.Svc.Outbox.List(ctx, account.DefaultTenant, 1)
+		if err != nil || len(mails) != 1 || mails[0].Envelope == nil || len(mails[0].Envelope.Links) != 1 {
+			t.Fatalf("the confirmation mail: %+v, %v", mails, err)
+		}
+		link, err := url.Parse(mails[0].Envelope.Links[0])
+		if err != nil || link.Query().Get("app") != "kiosk" {
+			t.Fatalf("the mailed link %s does not name the application", mails[0].Envelope.Links[0])
+		}
+		confirm := b.do(http.MethodGet, link.RequestURI(), nil)
+		res = b.do(http.MethodPost, "/p/default/confirm", url.Values{"csrf": {b.form(confirm)}, "app": {"kiosk"}, "token": {link.Query().Get("token")}})
+		wantStatus(t, res, http.StatusSeeOther)
+		if got := res.Header.Get("Location"); got != "https://kiosk.example/fertig" {
+			t.Fatalf("after confirming for the application: sent to %q", got)
 		}
 	})
 }

@@ -27,8 +27,10 @@ const maxForm = 16 << 10
 // for the whole host (Path=/) and set by it (no Domain).
 const (
 	sessionCookiePrefix = "__Host-pforte-" // + the tenant's slug: one session per tenant
-	anonCookie          = "__Host-pforte-csrf"
-	langCookie          = "__Host-pforte-lang"
+	// The others have a dot, which no slug has, so that no tenant's
+	// session cookie can take their names.
+	anonCookie = "__Host-pforte.csrf"
+	langCookie = "__Host-pforte.lang"
 )
 
 // request is one page request: its tenant, language, page session and the
@@ -49,11 +51,13 @@ func (p *Pages) page(fn func(w http.ResponseWriter, q *request) error) http.Hand
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setHeaders(w, nil)
 		c, err := p.tenant(r)
-		if err != nil {
+		if account.IsKind(err, account.KindNotFound) {
 			p.fail(w, r, nil, http.StatusNotFound, "error.not_found")
 			return
+		} else if err != nil {
+			p.failErr(w, &request{Request: r, base: Prefix, loc: p.locale(nil, &request{Request: r})}, err)
+			return
 		}
-		setHeaders(w, returnOrigins(c))
 		q := &request{Request: r, c: c, base: base(r, c.Tenant.Slug)}
 		q.loc = p.locale(w, q)
 		if ck, err := r.Cookie(sessionCookiePrefix + c.Tenant.Slug); err == nil {
@@ -67,7 +71,15 @@ func (p *Pages) page(fn func(w http.ResponseWriter, q *request) error) http.Hand
 				p.failErr(w, q, err)
 				return
 			}
-		} else if q.anon == "" {
+		}
+		if err := p.withApp(q); err != nil {
+			p.failErr(w, q, err)
+			return
+		}
+		// Forms may redirect to the return URLs of the tenant or the
+		// application.
+		setHeaders(w, returnOrigins(q.c))
+		if r.Method != http.MethodPost && q.anon == "" {
 			q.anon = newNonce()
 			http.SetCookie(w, &http.Cookie{Name: anonCookie, Value: q.anon, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		}
@@ -78,11 +90,24 @@ func (p *Pages) page(fn func(w http.ResponseWriter, q *request) error) http.Hand
 	return p.origin.Handler(h)
 }
 
+// withApp adds the application the request names (app in the query, or
+// in a posted form) to the caller: its link URLs, delivery and page
+// settings apply. An unknown name is ignored.
+func (p *Pages) withApp(q *request) error {
+	name := q.URL.Query().Get("app")
+	if q.Method == http.MethodPost {
+		name = q.PostForm.Get("app")
+	}
+	c, err := p.svc.Apps.With(q.Context(), q.c, name)
+	q.c = c
+	return err
+}
+
 // tenant is the request's tenant. Without one in the path it is the
 // host's (see Tenants.ForHost). A path's tenant is served at the public
-// URL's host, which every tenant's mailed links share; at a host a tenant
-// claims only if it is that tenant; at any other host only while the host
-// is not refused (no tenant claims hosts, or one claims *).
+// URL's host, which every tenant's mailed links share; elsewhere only if
+// the host is that tenant's own, or no tenant owns it (by name or by *)
+// and the host is not refused.
 func (p *Pages) tenant(r *http.Request) (account.Caller, error) {
 	ctx, host := r.Context(), wire.Host(r)
 	slug := r.PathValue("tenant")
@@ -93,13 +118,16 @@ func (p *Pages) tenant(r *http.Request) (account.Caller, error) {
 	if err != nil || host == p.publicHost {
 		return c, err
 	}
-	claimant, claimed, err := p.svc.Tenants.ClaimedBy(ctx, host)
+	owner, owned, err := p.svc.Tenants.ClaimedBy(ctx, host)
+	if err == nil && !owned {
+		owner, owned, err = p.svc.Tenants.ClaimedBy(ctx, "*")
+	}
 	switch {
 	case err != nil:
 		return account.Caller{}, err
-	case claimed && claimant.ID != c.Tenant.ID:
+	case owned && owner.ID != c.Tenant.ID:
 		return account.Caller{}, account.ErrNotFound
-	case !claimed:
+	case !owned:
 		if _, err := p.svc.Tenants.ForHost(ctx, host); err != nil {
 			return account.Caller{}, err
 		}
@@ -188,10 +216,16 @@ func newNonce() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// startSession replaces the page session's cookie with a new session's.
-func startSession(w http.ResponseWriter, q *request, sess account.NewSession) {
+// startSession replaces the page session, and its cookie, with a new
+// session: the one the browser had ends, whoever's it was.
+func (p *Pages) startSession(w http.ResponseWriter, q *request, sess account.NewSession) {
 	if sess.Token == "" {
 		return
+	}
+	if q.session != "" {
+		if err := p.svc.Sessions.Logout(q.Context(), q.c.Tenant.ID, q.session); err != nil && !account.IsKind(err, account.KindUnauthorized) {
+			p.log.Warn("ending the page's previous session failed", "err", err)
+		}
 	}
 	q.session = sess.Token
 	http.SetCookie(w, &http.Cookie{Name: sessionCookiePrefix + q.c.Tenant.Slug, Value: sess.Token, Path: "/",
@@ -285,6 +319,13 @@ func (p *Pages) render(w http.ResponseWriter, status int, name string, v *view) 
 // for, if the tenant configures it, else to page.
 func redirect(w http.ResponseWriter, q *request, returnTo, page string) {
 	target := q.base + "/" + page
+	if q.c.App != nil {
+		sep := "?"
+		if strings.Contains(page, "?") {
+			sep = "&"
+		}
+		target += sep + "app=" + url.QueryEscape(q.c.App.Name)
+	}
 	if allowedReturn(q.c, returnTo) {
 		target = returnTo
 	}
@@ -293,9 +334,21 @@ func redirect(w http.ResponseWriter, q *request, returnTo, page string) {
 
 // pageURL is the URL of one of the tenant's pages, with a query.
 func pageURL(q *request, page string, query url.Values) string {
+	if q.c.App != nil {
+		query = cloneValues(query)
+		query.Set("app", q.c.App.Name)
+	}
 	u := q.base + "/" + page
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
 	return u
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
 }

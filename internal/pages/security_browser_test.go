@@ -107,7 +107,7 @@ func (e *env) post(path string, s formSession, form url.Values, header map[strin
 	return res.StatusCode, string(body)
 }
 
-const formExpiredDE = "Das Formular ist abgelaufen. Bitte senden Sie es noch einmal."
+const formExpiredDE = "Das Formular ist abgelaufen. Bitte gehen Sie zurück, laden Sie die Seite neu und senden Sie das Formular noch einmal."
 
 func crossSitePost(e *env) {
 	s := e.getForm("/p/default/login")
@@ -121,7 +121,7 @@ func crossSitePost(e *env) {
 		{"same-site", map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
 		{"foreign Origin, no Sec-Fetch-Site", map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
 		// The same form from the page itself is read: the login fails.
-		{"same-origin", map[string]string{"Origin": e.h.Srv.URL, "Sec-Fetch-Site": "same-origin"}, http.StatusUnauthorized},
+		{"same-origin", map[string]string{"Origin": e.h.Srv.URL, "Sec-Fetch-Site": "same-origin"}, http.StatusBadRequest},
 	} {
 		status, body := e.post("/p/default/login", s, form, c.header)
 		if status != c.want {

@@ -82,12 +82,13 @@ type brand struct {
 	PrivacyURL string
 }
 
+// brandOf is the caller's brand: its application's settings where it
+// has them, else its tenant's.
 func brandOf(c account.Caller) brand {
-	t := c.Tenant
-	b := brand{Name: t.Setting(settingName), LogoURL: t.Setting(settingLogo), Colour: t.Setting(settingColour),
-		SupportURL: t.Setting(settingSupport), ImprintURL: t.Setting(settingImprint), PrivacyURL: t.Setting(settingPrivacy)}
+	b := brand{Name: c.Setting(settingName), LogoURL: c.Setting(settingLogo), Colour: c.Setting(settingColour),
+		SupportURL: c.Setting(settingSupport), ImprintURL: c.Setting(settingImprint), PrivacyURL: c.Setting(settingPrivacy)}
 	if b.Name == "" {
-		b.Name = t.Slug
+		b.Name = c.Tenant.Slug
 	}
 	return b
 }
@@ -133,9 +134,12 @@ type option struct {
 func (p *Pages) view(q *request, titleKey string) *view {
 	v := &view{L: q.loc, Brand: brandOf(q.c), Title: q.loc.T(titleKey), Static: Prefix + "/static", Base: q.base,
 		Action: q.URL.RequestURI(), FieldErr: map[string]string{}, Form: map[string]string{}, LangURL: map[string]string{}}
+	if q.c.App != nil {
+		v.App = q.c.App.Name
+	}
 	if q.c.Tenant.ID != 0 {
 		v.CSRF = p.csrf(q)
-		v.templates = q.c.Tenant.Setting(settingTemplates)
+		v.templates = q.c.Setting(settingTemplates)
 	}
 	for _, lang := range languages {
 		query := q.URL.Query()
@@ -148,8 +152,14 @@ func (p *Pages) view(q *request, titleKey string) *view {
 	return v
 }
 
-// Link is the path of another of the tenant's pages.
-func (v *view) Link(page string) string { return v.Base + "/" + page }
+// Link is the path of another of the tenant's pages, for the same
+// application.
+func (v *view) Link(page string) string {
+	if v.App != "" {
+		return v.Base + "/" + page + "?app=" + url.QueryEscape(v.App)
+	}
+	return v.Base + "/" + page
+}
 
 // salutations lists the choices, selected the one in the form.
 func (v *view) salutations(selected string) {
@@ -249,28 +259,28 @@ func init() {
 		}
 	}
 	account.RegisterSettings(
-		account.SettingSpec{Key: settingName, Type: account.SettingString, Validate: text(80),
+		account.SettingSpec{Key: settingName, PerApp: true, Type: account.SettingString, Validate: text(80),
 			Doc: "the name the hosted pages show; empty: the tenant's slug"},
-		account.SettingSpec{Key: settingLogo, Type: account.SettingURL, Doc: "the logo the hosted pages show (https)"},
-		account.SettingSpec{Key: settingColour, Type: account.SettingString,
+		account.SettingSpec{Key: settingLogo, PerApp: true, Type: account.SettingURL, Doc: "the logo the hosted pages show (https)"},
+		account.SettingSpec{Key: settingColour, PerApp: true, Type: account.SettingString,
 			Validate: func(v string) error {
 				if v != "" && !colourPattern.MatchString(v) {
 					return fmt.Errorf("must be a colour such as #0b57d0")
 				}
 				return nil
 			}, Doc: "the pages' primary colour, #rrggbb; empty: pforte's blue"},
-		account.SettingSpec{Key: settingSupport, Type: account.SettingURL, Doc: "a help or contact page every page links to"},
-		account.SettingSpec{Key: settingImprint, Type: account.SettingURL, Doc: "the imprint (Impressum) every page links to"},
-		account.SettingSpec{Key: settingPrivacy, Type: account.SettingURL, Doc: "the privacy policy (Datenschutzerklärung) every page links to"},
-		account.SettingSpec{Key: settingConsentDE, Type: account.SettingString, Validate: text(2000),
+		account.SettingSpec{Key: settingSupport, PerApp: true, Type: account.SettingURL, Doc: "a help or contact page every page links to"},
+		account.SettingSpec{Key: settingImprint, PerApp: true, Type: account.SettingURL, Doc: "the imprint (Impressum) every page links to"},
+		account.SettingSpec{Key: settingPrivacy, PerApp: true, Type: account.SettingURL, Doc: "the privacy policy (Datenschutzerklärung) every page links to"},
+		account.SettingSpec{Key: settingConsentDE, PerApp: true, Type: account.SettingString, Validate: text(2000),
 			Doc: "the consent text the German register page shows with a checkbox that must be ticked; empty: the English one, else none"},
-		account.SettingSpec{Key: settingConsentEN, Type: account.SettingString, Validate: text(2000),
+		account.SettingSpec{Key: settingConsentEN, PerApp: true, Type: account.SettingString, Validate: text(2000),
 			Doc: "the consent text of the English register page; empty: the German one, else none"},
 		account.SettingSpec{Key: settingPartnerIDs, Type: account.SettingString, Validate: validatePartnerIDs,
 			Doc: "comma-separated partner ids that the register page's ?partnerId= may name; empty: any short token of letters, digits, . _ -"},
-		account.SettingSpec{Key: settingTemplates, Type: account.SettingString, Validate: checkTemplateDir,
+		account.SettingSpec{Key: settingTemplates, PerApp: true, Type: account.SettingString, Validate: checkTemplateDir,
 			Doc: "absolute path of a directory of page templates (layout.html, register.html, ...) replacing the defaults it has files for; parsed and rendered when set"},
-		account.SettingSpec{Key: settingReturnURLs, Type: account.SettingString, Validate: validateReturnURLs,
+		account.SettingSpec{Key: settingReturnURLs, PerApp: true, Type: account.SettingString, Validate: validateReturnURLs,
 			Doc: "comma-separated URLs the pages may send the browser to after a flow (?return_to=, exact match); the first is where they go when none is asked for; empty: the account page"},
 	)
 }
@@ -312,7 +322,7 @@ func splitList(v string) []string {
 
 // allowedReturn reports whether the tenant configures u as a return URL.
 func allowedReturn(c account.Caller, u string) bool {
-	for _, ok := range splitList(c.Tenant.Setting(settingReturnURLs)) {
+	for _, ok := range splitList(c.Setting(settingReturnURLs)) {
 		if u != "" && u == ok {
 			return true
 		}
@@ -322,7 +332,7 @@ func allowedReturn(c account.Caller, u string) bool {
 
 // defaultReturn is where a flow ends when no return URL was asked for.
 func defaultReturn(c account.Caller) string {
-	if urls := splitList(c.Tenant.Setting(settingReturnURLs)); len(urls) > 0 {
+	if urls := splitList(c.Setting(settingReturnURLs)); len(urls) > 0 {
 		return urls[0]
 	}
 	return ""
@@ -332,7 +342,7 @@ func defaultReturn(c account.Caller) string {
 // form post may redirect.
 func returnOrigins(c account.Caller) []string {
 	var out []string
-	for _, u := range splitList(c.Tenant.Setting(settingReturnURLs)) {
+	for _, u := range splitList(c.Setting(settingReturnURLs)) {
 		if parsed, err := url.Parse(u); err == nil {
 			out = append(out, parsed.Scheme+"://"+parsed.Host)
 		}
@@ -342,7 +352,7 @@ func returnOrigins(c account.Caller) []string {
 
 // consent is the tenant's consent text in the page's language, if any.
 func consent(c account.Caller, lang string) string {
-	de, en := c.Tenant.Setting(settingConsentDE), c.Tenant.Setting(settingConsentEN)
+	de, en := c.Setting(settingConsentDE), c.Setting(settingConsentEN)
 	if lang == "en" && en != "" || de == "" {
 		return en
 	}

@@ -10,19 +10,24 @@ import (
 
 // appJSON is an application on the wire.
 type appJSON struct {
-	Name       string    `json:"name"`
-	Endpoint   string    `json:"endpoint"`
-	ConfirmURL string    `json:"confirm_url"`
-	ResetURL   string    `json:"reset_url"`
-	InviteURL  string    `json:"invite_url"`
-	Delivery   string    `json:"delivery"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	Name       string            `json:"name"`
+	Endpoint   string            `json:"endpoint"`
+	ConfirmURL string            `json:"confirm_url"`
+	ResetURL   string            `json:"reset_url"`
+	InviteURL  string            `json:"invite_url"`
+	Delivery   string            `json:"delivery"`
+	Settings   map[string]string `json:"settings"`
+	CreatedAt  time.Time         `json:"created_at"`
+	UpdatedAt  time.Time         `json:"updated_at"`
 }
 
 func toApp(a account.Application) appJSON {
-	return appJSON{Name: a.Name, Endpoint: a.Endpoint, ConfirmURL: a.ConfirmURL, ResetURL: a.ResetURL,
-		InviteURL: a.InviteURL, Delivery: string(a.Delivery), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+	out := appJSON{Name: a.Name, Endpoint: a.Endpoint, ConfirmURL: a.ConfirmURL, ResetURL: a.ResetURL,
+		InviteURL: a.InviteURL, Delivery: string(a.Delivery), Settings: a.Settings, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+	if out.Settings == nil {
+		out.Settings = map[string]string{}
+	}
+	return out
 }
 
 // appFields are the writable fields of an application; nil means unset.
@@ -33,10 +38,14 @@ type appFields struct {
 	ResetURL   *string `json:"reset_url"`
 	InviteURL  *string `json:"invite_url"`
 	Delivery   *string `json:"delivery"`
+	// Settings override the tenant's settings of the same keys for
+	// requests naming the application; "" removes one.
+	Settings map[string]string `json:"settings"`
 }
 
 func (f appFields) patch() account.AppPatch {
-	p := account.AppPatch{Name: f.Name, Endpoint: f.Endpoint, ConfirmURL: f.ConfirmURL, ResetURL: f.ResetURL, InviteURL: f.InviteURL}
+	p := account.AppPatch{Name: f.Name, Endpoint: f.Endpoint, ConfirmURL: f.ConfirmURL, ResetURL: f.ResetURL, InviteURL: f.InviteURL,
+		Settings: f.Settings}
 	if f.Delivery != nil {
 		d := account.Delivery(*f.Delivery)
 		p.Delivery = &d

@@ -2,18 +2,32 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/jackc/pgx/v5"
 
 	"pforte/internal/account"
 )
 
-const appColumns = `id, tenant_id, name, endpoint, confirm_url, reset_url, invite_url, delivery, created_at, updated_at`
+const appColumns = `id, tenant_id, name, endpoint, confirm_url, reset_url, invite_url, delivery, settings, created_at, updated_at`
+
+// appSettings is the JSON the settings column keeps.
+func appSettings(a *account.Application) string {
+	if len(a.Settings) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(a.Settings) // a map of strings always marshals
+	return string(b)
+}
 
 func scanApp(row scanner) (account.Application, error) {
 	var a account.Application
+	var settings string
 	if err := row.Scan(&a.ID, &a.TenantID, &a.Name, &a.Endpoint, &a.ConfirmURL, &a.ResetURL, &a.InviteURL, &a.Delivery,
-		&a.CreatedAt, &a.UpdatedAt); err != nil {
+		&settings, &a.CreatedAt, &a.UpdatedAt); err != nil {
+		return account.Application{}, err
+	}
+	if err := json.Unmarshal([]byte(settings), &a.Settings); err != nil {
 		return account.Application{}, err
 	}
 	a.CreatedAt = a.CreatedAt.UTC()
@@ -28,9 +42,9 @@ func (q *queries) CreateApp(ctx context.Context, a *account.Application) error {
 	a.UpdatedAt = dbTime(a.UpdatedAt)
 	err := q.guard(ctx, func(db querier) error {
 		return db.QueryRow(ctx, `INSERT INTO applications (tenant_id, name, endpoint, confirm_url, reset_url, invite_url, delivery,
-				created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-			a.TenantID, a.Name, a.Endpoint, a.ConfirmURL, a.ResetURL, a.InviteURL, string(a.Delivery),
+				settings, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			a.TenantID, a.Name, a.Endpoint, a.ConfirmURL, a.ResetURL, a.InviteURL, string(a.Delivery), appSettings(a),
 			a.CreatedAt, a.UpdatedAt).Scan(&a.ID)
 	})
 	return storeError("create app", err)
@@ -68,9 +82,9 @@ func (q *queries) UpdateApp(ctx context.Context, a *account.Application) error {
 	a.UpdatedAt = dbTime(a.UpdatedAt)
 	err := q.guard(ctx, func(db querier) error {
 		tag, err := db.Exec(ctx, `UPDATE applications SET name = $3, endpoint = $4, confirm_url = $5, reset_url = $6,
-				invite_url = $7, delivery = $8, updated_at = $9
+				invite_url = $7, delivery = $8, settings = $9, updated_at = $10
 			WHERE tenant_id = $1 AND id = $2`,
-			a.TenantID, a.ID, a.Name, a.Endpoint, a.ConfirmURL, a.ResetURL, a.InviteURL, string(a.Delivery), a.UpdatedAt)
+			a.TenantID, a.ID, a.Name, a.Endpoint, a.ConfirmURL, a.ResetURL, a.InviteURL, string(a.Delivery), appSettings(a), a.UpdatedAt)
 		if err == nil && tag.RowsAffected() == 0 {
 			return pgx.ErrNoRows
 		}

@@ -2,19 +2,24 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 
 	"pforte/internal/account"
 )
 
-const appColumns = `id, tenant_id, name, endpoint, confirm_url, reset_url, invite_url, delivery, created_at, updated_at`
+const appColumns = `id, tenant_id, name, endpoint, confirm_url, reset_url, invite_url, delivery, settings, created_at, updated_at`
 
 func scanApp(s scanner) (account.Application, error) {
 	var (
 		a                account.Application
+		settings         string
 		created, updated int64
 	)
 	if err := s.Scan(&a.ID, &a.TenantID, &a.Name, &a.Endpoint, &a.ConfirmURL, &a.ResetURL, &a.InviteURL, &a.Delivery,
-		&created, &updated); err != nil {
+		&settings, &created, &updated); err != nil {
+		return account.Application{}, err
+	}
+	if err := json.Unmarshal([]byte(settings), &a.Settings); err != nil {
 		return account.Application{}, err
 	}
 	a.CreatedAt = fromMicros(created)
@@ -22,13 +27,22 @@ func scanApp(s scanner) (account.Application, error) {
 	return a, nil
 }
 
+// appSettings is the JSON the settings column keeps.
+func appSettings(a *account.Application) string {
+	if len(a.Settings) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(a.Settings) // a map of strings always marshals
+	return string(b)
+}
+
 // CreateApp inserts a and sets its ID. It returns account.ErrDuplicate if
 // the tenant has an application of this name.
 func (q queries) CreateApp(ctx context.Context, a *account.Application) error {
 	res, err := q.w.ExecContext(ctx, `INSERT INTO applications
-		(tenant_id, name, endpoint, confirm_url, reset_url, invite_url, delivery, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.TenantID, a.Name, a.Endpoint, a.ConfirmURL, a.ResetURL, a.InviteURL, string(a.Delivery),
+		(tenant_id, name, endpoint, confirm_url, reset_url, invite_url, delivery, settings, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.TenantID, a.Name, a.Endpoint, a.ConfirmURL, a.ResetURL, a.InviteURL, string(a.Delivery), appSettings(a),
 		micros(a.CreatedAt), micros(a.UpdatedAt))
 	if err != nil {
 		return dbErr("create app", err)
@@ -80,9 +94,9 @@ func (q queries) ListApps(ctx context.Context, tenantID int64) ([]account.Applic
 // account.ErrDuplicate if it has another one of a's name.
 func (q queries) UpdateApp(ctx context.Context, a *account.Application) error {
 	res, err := q.w.ExecContext(ctx, `UPDATE applications SET
-		name = ?, endpoint = ?, confirm_url = ?, reset_url = ?, invite_url = ?, delivery = ?, updated_at = ?
+		name = ?, endpoint = ?, confirm_url = ?, reset_url = ?, invite_url = ?, delivery = ?, settings = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ?`,
-		a.Name, a.Endpoint, a.ConfirmURL, a.ResetURL, a.InviteURL, string(a.Delivery), micros(a.UpdatedAt),
+		a.Name, a.Endpoint, a.ConfirmURL, a.ResetURL, a.InviteURL, string(a.Delivery), appSettings(a), micros(a.UpdatedAt),
 		a.TenantID, a.ID)
 	if err != nil {
 		return dbErr("update app", err)

@@ -3,6 +3,8 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"testing"
 	"time"
 
@@ -26,6 +28,7 @@ func fullApp(tenantID int64, name string) account.Application {
 		ResetURL:   "https://www.example.de/" + name + "/reset/{token}",
 		InviteURL:  "https://www.example.de/" + name + "/invite/{token}?lang=de&x=ü",
 		Delivery:   account.Delivery("mail"),
+		Settings:   map[string]string{"pages.display_name": "Shop \"Ü\" " + name, "pages.return_urls": "https://www.example.de/konto"},
 		CreatedAt:  t0.In(cest),
 		UpdatedAt:  at(time.Minute + time.Microsecond).In(cest),
 	}
@@ -49,7 +52,11 @@ func checkApp(t *testing.T, what string, got, want account.Application) {
 	checkTime(t, what+".UpdatedAt", got.UpdatedAt, want.UpdatedAt)
 	got.CreatedAt, got.UpdatedAt = time.Time{}, time.Time{}
 	want.CreatedAt, want.UpdatedAt = time.Time{}, time.Time{}
-	if got != want {
+	if !maps.Equal(got.Settings, want.Settings) { // a nil map reads back empty
+		t.Errorf("%s.Settings: got %v, want %v", what, got.Settings, want.Settings)
+	}
+	got.Settings, want.Settings = nil, nil
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
 	}
 }
