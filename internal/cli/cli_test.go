@@ -305,14 +305,25 @@ func TestAppCommands(t *testing.T) {
 	}
 	mustRun(t, "app", "update", "shop", "--delivery", "mail", "--reset-url", "https://shop.example/reset/{token}", "--db", db)
 	list := mustRun(t, "app", "list", "--db", db)
-	if !regexp.MustCompile(`(?m)^shop\s+mail\s+https://shop.example/actions/\s+https://shop.example/confirm/\{token\}\s+https://shop.example/reset/\{token\}\s+-$`).MatchString(list) {
+	if !regexp.MustCompile(`(?m)^shop\s+mail\s+https://shop.example/actions/\s+https://shop.example/confirm/\{token\}\s+https://shop.example/reset/\{token\}\s+-\s+-$`).MatchString(list) {
 		t.Fatalf("app list:\n%s", list)
+	}
+	mustRun(t, "app", "update", "shop", "--set", "pages.display_name=Shop am Markt", "--set", "pages.primary_colour=#aa3300", "--db", db)
+	if list := mustRun(t, "app", "list", "--db", db); !strings.Contains(list, "pages.display_name=Shop am Markt pages.primary_colour=#aa3300") {
+		t.Fatalf("app list after --set:\n%s", list)
+	}
+	mustRun(t, "app", "update", "shop", "--set", "pages.primary_colour=", "--db", db)
+	if list := mustRun(t, "app", "list", "--db", db); strings.Contains(list, "primary_colour") {
+		t.Fatalf("an empty --set value did not remove the override:\n%s", list)
 	}
 	for _, args := range [][]string{
 		{"app", "create", "shop", "--endpoint", "https://shop.example/"},       // exists
 		{"app", "create", "plain", "--endpoint", "http://shop.example/"},       // http off localhost
 		{"app", "create", "notoken", "--confirm-url", "https://shop.example/"}, // no {token}
 		{"app", "create", "bad", "--delivery", "pigeon"},
+		{"app", "update", "shop", "--set", "hosts=shop.example"},        // no per-application setting
+		{"app", "update", "shop", "--set", "pages.primary_colour=red"}, // refused as the tenant setting is
+		{"app", "update", "shop", "--set", "no-equals-sign"},
 		{"app", "update", "missing", "--endpoint", "https://shop.example/"},
 		{"app", "delete", "missing"},
 		{"app", "frobnicate"},
