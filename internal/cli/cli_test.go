@@ -321,7 +321,7 @@ func TestAppCommands(t *testing.T) {
 		{"app", "create", "plain", "--endpoint", "http://shop.example/"},       // http off localhost
 		{"app", "create", "notoken", "--confirm-url", "https://shop.example/"}, // no {token}
 		{"app", "create", "bad", "--delivery", "pigeon"},
-		{"app", "update", "shop", "--set", "hosts=shop.example"},        // no per-application setting
+		{"app", "update", "shop", "--set", "hosts=shop.example"},       // no per-application setting
 		{"app", "update", "shop", "--set", "pages.primary_colour=red"}, // refused as the tenant setting is
 		{"app", "update", "shop", "--set", "no-equals-sign"},
 		{"app", "update", "missing", "--endpoint", "https://shop.example/"},
