@@ -342,6 +342,32 @@ func (s *Registrations) Confirm(ctx context.Context, c Caller, token, newPw stri
 	return cust, sess, nil
 }
 
+// LinkHolder is whose a link is, without spending its token: the
+// customer a live token of purpose p belongs to, and whether using it
+// needs a new password (a confirmation without a registration's claim, or
+// an invitation, of a customer without one). Pages show it before the
+// button that spends the token, so that nobody confirms someone else's
+// address unawares. A token that is not live is ErrTokenInvalid.
+func (s *Registrations) LinkHolder(ctx context.Context, c Caller, p Purpose, token string) (Customer, bool, error) {
+	if token == "" || len(token) > 256 {
+		return Customer{}, false, ErrTokenInvalid
+	}
+	t, err := s.store.LiveToken(ctx, c.Tenant.ID, HashSecret(token), p, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return Customer{}, false, ErrTokenInvalid
+	} else if err != nil {
+		return Customer{}, false, Internal(err)
+	}
+	cust, err := s.store.CustomerByID(ctx, t.TenantID, t.CustomerID)
+	if errors.Is(err, ErrNotFound) {
+		return Customer{}, false, ErrTokenInvalid
+	} else if err != nil {
+		return Customer{}, false, Internal(err)
+	}
+	claimed := len(t.Payload) > 0 && (cust.State == StateOffline || cust.State == StatePending)
+	return cust, !claimed && !cust.HasPassword(), nil
+}
+
 // Enrol adds a customer as the caller may: a secret key creates it as n
 // asks (see Customers.Create); any other key registers it as the
 // customer's own registration (see Register), which answers the same

@@ -73,6 +73,10 @@ type Tx interface {
 	// code). The service counts each guess before checking it, so that
 	// concurrent guesses cannot exceed the limit.
 	RecordCodeFailure(ctx context.Context, tenantID, customerID int64, purpose Purpose, now time.Time) (int, error)
+	// LiveToken returns the tenant's unused token with this hash and
+	// purpose that is unexpired at now, without using it; ErrNotFound if
+	// there is none.
+	LiveToken(ctx context.Context, tenantID int64, hash []byte, purpose Purpose, now time.Time) (Token, error)
 	// LiveTokens returns the customer's unused, unexpired tokens of this
 	// purpose, newest first.
 	LiveTokens(ctx context.Context, tenantID, customerID int64, purpose Purpose, now time.Time) ([]Token, error)

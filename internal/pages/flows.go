@@ -102,7 +102,7 @@ func (p *Pages) Confirm() http.Handler {
 		v := p.view(q, "confirm.title")
 		keepReturn(q, v)
 		if q.Method != http.MethodPost {
-			return p.showTokenForm(w, q, v, "confirm")
+			return p.showTokenForm(w, q, v, "confirm", account.PurposeConfirm)
 		}
 		v.Token = q.PostForm.Get("token")
 		pw := q.PostForm.Get("password")
@@ -121,15 +121,20 @@ func (p *Pages) Confirm() http.Handler {
 	})
 }
 
-// showTokenForm shows a link's page for the token of the query, or says
-// the link is broken.
-func (p *Pages) showTokenForm(w http.ResponseWriter, q *request, v *view, page string) error {
+// showTokenForm shows a link's page for the token of the query, with the
+// address it is for and the password fields only where they are needed,
+// or says the link is dead. It spends nothing.
+func (p *Pages) showTokenForm(w http.ResponseWriter, q *request, v *view, page string, purpose account.Purpose) error {
 	v.Token = q.URL.Query().Get("token")
-	if v.Token == "" || len(v.Token) > 2048 {
+	cust, needsPassword, err := p.svc.Registrations.LinkHolder(q.Context(), q.c, purpose, v.Token)
+	if errors.Is(err, account.ErrTokenInvalid) {
 		v.Message = q.loc.T("error.token_invalid")
 		p.render(w, http.StatusBadRequest, "message", v)
 		return nil
+	} else if err != nil {
+		return err
 	}
+	v.Customer, v.AskPassword = cust, needsPassword
 	p.render(w, http.StatusOK, page, v)
 	return nil
 }
@@ -159,13 +164,13 @@ func (p *Pages) Activate() http.Handler {
 		v := p.view(q, "activate.title")
 		keepReturn(q, v)
 		if q.Method != http.MethodPost {
-			return p.showTokenForm(w, q, v, "activate")
+			return p.showTokenForm(w, q, v, "activate", account.PurposeInvite)
 		}
 		v.Token = q.PostForm.Get("token")
 		confirmation := q.PostForm.Get("password_confirmation")
 		_, sess, err := p.svc.Invitations.Accept(q.Context(), q.c, v.Token, q.PostForm.Get("password"), &confirmation)
 		if err != nil {
-			return p.tokenFailed(w, q, v, "activate", err, false)
+			return p.tokenFailed(w, q, v, "activate", err, true)
 		}
 		p.finish(w, q, sess, "activated")
 		return nil
@@ -278,7 +283,7 @@ func (p *Pages) Reset() http.Handler {
 	return p.page(func(w http.ResponseWriter, q *request) error {
 		v := p.view(q, "reset.title")
 		if q.Method != http.MethodPost {
-			return p.showTokenForm(w, q, v, "reset")
+			return p.showTokenForm(w, q, v, "reset", account.PurposePasswordReset)
 		}
 		v.Token = q.PostForm.Get("token")
 		confirmation := q.PostForm.Get("password_confirmation")

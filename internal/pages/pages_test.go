@@ -116,6 +116,11 @@ func TestConfirmSpendsOnlyOnPost(t *testing.T) {
 			wantStatus(t, b.do(http.MethodGet, link, nil), http.StatusOK)
 		}
 		page := b.do(http.MethodGet, link, nil)
+		// The page says whose address the link confirms, and asks for no
+		// password: the registration's claim brings one.
+		if body := string(page.Body); !strings.Contains(body, "scan@example.com") || strings.Contains(body, `name="password"`) {
+			t.Fatalf("confirm page:\n%s", body)
+		}
 		res := b.do(http.MethodPost, "/p/default/confirm", url.Values{"csrf": {b.form(page)}, "token": {token}})
 		wantStatus(t, res, http.StatusSeeOther)
 		if loc := res.Header.Get("Location"); loc != "/p/default/account?done=confirmed" {
@@ -131,6 +136,8 @@ func TestConfirmSpendsOnlyOnPost(t *testing.T) {
 		}
 		again := b.do(http.MethodPost, "/p/default/confirm", url.Values{"csrf": {b.form(page)}, "token": {token}})
 		wantStatus(t, again, http.StatusBadRequest)
+		// A used link's page says so at once, still spending nothing.
+		wantStatus(t, b.do(http.MethodGet, link, nil), http.StatusBadRequest)
 	})
 }
 

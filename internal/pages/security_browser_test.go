@@ -193,7 +193,7 @@ func headers(e *env) {
 		{"GET", "login", nil, http.StatusOK},
 		{"GET", "forgot", nil, http.StatusOK},
 		{"GET", "activate/code", nil, http.StatusOK},
-		{"GET", "confirm?token=x", nil, http.StatusOK},
+		{"GET", "confirm?token=x", nil, http.StatusBadRequest}, // a dead link's page
 		{"GET", "account", nil, http.StatusSeeOther},
 		{"GET", "nope", nil, http.StatusNotFound},
 		{"GET", "logout", nil, http.StatusMethodNotAllowed},

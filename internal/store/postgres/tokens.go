@@ -90,6 +90,15 @@ func (q *queries) DeleteClaims(ctx context.Context, tenantID, customerID int64) 
 	return storeError("delete claims", err)
 }
 
+// LiveToken returns the tenant's unused token with this hash and
+// purpose, unexpired at now, without using it.
+func (q *queries) LiveToken(ctx context.Context, tenantID int64, hash []byte, purpose account.Purpose, now time.Time) (account.Token, error) {
+	t, err := scanToken(q.db.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens
+		WHERE tenant_id = $1 AND hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $4`,
+		tenantID, hash, purpose, now))
+	return t, storeError("live token", err)
+}
+
 // LiveTokens returns the customer's unused tokens of this purpose that are
 // unexpired at now, newest first (by creation, then ID). It returns an
 // empty slice, not nil, if there are none.

@@ -145,6 +145,18 @@ func (q queries) DeleteAllTokens(ctx context.Context, tenantID, customerID int64
 // LiveTokens returns the customer's unused tokens of this purpose that are
 // unexpired at now, newest first (by creation, then ID). It returns an
 // empty slice, not nil, if there are none.
+// LiveToken returns the tenant's unused token with this hash and
+// purpose, unexpired at now, without using it.
+func (q queries) LiveToken(ctx context.Context, tenantID int64, hash []byte, purpose account.Purpose, now time.Time) (account.Token, error) {
+	t, err := scanToken(q.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens
+		WHERE tenant_id = ? AND hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`,
+		tenantID, hash, string(purpose), micros(now)))
+	if err != nil {
+		return account.Token{}, dbErr("live token", err)
+	}
+	return t, nil
+}
+
 func (q queries) LiveTokens(ctx context.Context, tenantID, customerID int64, purpose account.Purpose, now time.Time) ([]account.Token, error) {
 	rows, err := q.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens
 		WHERE tenant_id = ? AND customer_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?

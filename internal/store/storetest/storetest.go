@@ -78,6 +78,7 @@ var suite = []struct {
 		{"DeleteClaims", testTokenDeleteClaims},
 		{"Payload", testTokenPayload},
 		{"LiveTokens", testTokenLiveTokens},
+		{"LiveToken", testTokenLiveToken},
 		{"LiveTokensInTx", testTokenLiveTokensInTx},
 	}},
 	{"Sessions", []storeTest{

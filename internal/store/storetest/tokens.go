@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -373,4 +374,51 @@ func testTokenLiveTokensInTx(t *testing.T, s account.Store) {
 		t.Fatalf("InTx: %v", err)
 	}
 	wantLiveTokens(t, s, "after the transaction", a.ID, c.ID, account.PurposeConfirm, at(time.Minute))
+}
+
+// testTokenLiveToken checks that LiveToken finds a live token by hash and
+// purpose without using it, and nothing that is used, expired, of another
+// purpose or of another tenant.
+func testTokenLiveToken(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	c := mustCustomer(t, s, newCustomer(a.ID, "alice"))
+	tok := newToken(c, account.PurposeConfirm, "peek", false)
+	tok.Payload = []byte("claim")
+	tok = mustToken(t, s, tok)
+	for range 2 {
+		got, err := s.LiveToken(ctx, a.ID, hash("peek"), account.PurposeConfirm, at(time.Minute))
+		if err != nil || got.ID != tok.ID || got.CustomerID != c.ID || string(got.Payload) != "claim" || got.UsedAt != nil {
+			t.Fatalf("LiveToken = %+v, %v; want the token, unused", got, err)
+		}
+	}
+	for what, call := range map[string]func() error{
+		"another purpose": func() error {
+			_, err := s.LiveToken(ctx, a.ID, hash("peek"), account.PurposeInvite, at(time.Minute))
+			return err
+		},
+		"another tenant": func() error {
+			_, err := s.LiveToken(ctx, b.ID, hash("peek"), account.PurposeConfirm, at(time.Minute))
+			return err
+		},
+		"expired": func() error {
+			_, err := s.LiveToken(ctx, a.ID, hash("peek"), account.PurposeConfirm, at(time.Hour))
+			return err
+		},
+		"unknown": func() error {
+			_, err := s.LiveToken(ctx, a.ID, hash("nope"), account.PurposeConfirm, at(time.Minute))
+			return err
+		},
+	} {
+		if err := call(); !errors.Is(err, account.ErrNotFound) {
+			t.Errorf("LiveToken of %s: %v, want ErrNotFound", what, err)
+		}
+	}
+	if _, err := s.ConsumeToken(ctx, a.ID, hash("peek"), account.PurposeConfirm, at(time.Minute), 5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LiveToken(ctx, a.ID, hash("peek"), account.PurposeConfirm, at(time.Minute)); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("LiveToken of a used token: %v, want ErrNotFound", err)
+	}
 }
