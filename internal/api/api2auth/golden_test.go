@@ -11,12 +11,12 @@ import (
 // The golden exchanges, testdata/*.http, and links, testdata/*.link, are
 // replayed by apitest.Golden, to tenant default.
 
-// TestGolden replays the seed's examples on both stores: the registration
-// with its jeff body (01 verbatim: the seed's body is not JSON, so it is a
+// TestGolden replays the original API's examples on both stores: the registration
+// with its jeff body (01 verbatim: the original API's body is not JSON, so it is a
 // 400; 02 as JSON), the mail's verification link (03), verify with its 200,
 // 400, 401 and 404 (04 to 07), forgot (08) and its mail's link to the reset
-// page (09), resetpassword with the seed's body verbatim (10, not JSON), a
-// weak password, another user, the seed's body as JSON (13, 200), the used
+// page (09), resetpassword with the original API's body verbatim (10, not JSON), a
+// weak password, another user, the original API's body as JSON (13, 200), the used
 // token (14), forgot for an unknown address by default (15, 200) and with
 // api2.reveal_unknown_email (16, 404); then error answers (17 onwards).
 func TestGolden(t *testing.T) {

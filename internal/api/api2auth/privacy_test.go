@@ -13,7 +13,7 @@ import (
 	"pforte/internal/store/teststore"
 )
 
-// TestEmailStorageHMAC: with email_storage=hmac (as the seed keeps
+// TestEmailStorageHMAC: with email_storage=hmac (as the original API keeps
 // addresses only as salted hashes), the dialect's flows work over real
 // SMTP (register, verify, log in, forgot, reset, log in again), mail
 // reaches the address each request carried, and afterwards the address,

@@ -13,7 +13,7 @@ import (
 // The golden exchanges, testdata/*.http, and links, testdata/*.link, are
 // replayed by apitest.Golden.
 
-// TestGolden replays the seed's walk (testdata/01 to 08: ask for the mail
+// TestGolden replays Betterez's walk (testdata/01 to 08: ask for the mail
 // naming the application, take the link apart, reset with PUT; the
 // fallbacks; PATCH) and the error answers (09 onwards), on both stores.
 func TestGolden(t *testing.T) {
@@ -31,7 +31,7 @@ func TestGolden(t *testing.T) {
 			g.Set("now", jsonTime(h.clock.Now()))
 		}
 
-		// Step 2 of the seed: the mail with the application's link.
+		// Step 2 of Betterez's documentation: the mail with the application's link.
 		g.Exchange(t, "01_request_reset.http")
 		link := h.mustResetLink(t, email, 1)
 		g.Set("token", parseLink(t, link).token)

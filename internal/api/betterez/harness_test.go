@@ -20,7 +20,7 @@ import (
 // of the whole dialect (apitest's JSONDialect with mustErrorDoc) before a
 // test sees it.
 
-// The URLs of the tests: the seed's application and the tenant's default
+// The URLs of the tests: Betterez's application and the tenant's default
 // link, "the default URL to websales".
 const (
 	appEndpoint     = "https://www.domain-of-your-app.org/actions/"
@@ -42,7 +42,7 @@ type harness struct {
 
 // newHarness starts the service on a fresh store from open, with tenant
 // default's default link at tenantEndpoint, its application "my-app" at
-// the seed's request endpoint, and a second tenant "andere" whose
+// Betterez's request endpoint, and a second tenant "andere" whose
 // application "fremde" exists only there.
 func newHarness(t *testing.T, open teststore.Opener) *harness {
 	t.Helper()

@@ -8,7 +8,7 @@ import (
 	"pforte/internal/api/apitest"
 )
 
-// BenchmarkLoginHTTPGradido is seed 002's keyless POST
+// BenchmarkLoginHTTPGradido is Gradido's keyless POST
 // /login_api/unsecureLogin: tenant by host, the same checks as the native
 // login, a numeric session stored as an HMAC, and the user with its
 // derived Ed25519 public key.

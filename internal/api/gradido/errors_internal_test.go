@@ -108,7 +108,7 @@ func TestIdentHash(t *testing.T) {
 		{"a", 97},
 		{"ab", 97<<7 + 98},
 		{"\xc3", 0xffffffc3},                   // a signed char: -61
-		{"max.musterman@gmail.de", 3354208457}, // the seed's address
+		{"max.musterman@gmail.de", 3354208457}, // Gradido's address
 	} {
 		if got := identHash(c.in); got != c.want {
 			t.Errorf("identHash(%q) = %d, want %d", c.in, got, c.want)

@@ -22,7 +22,7 @@ func gradidoHash(s string) uint32 {
 	return h
 }
 
-// TestRegisterConfirmLogin is the seed's frontend over real SMTP:
+// TestRegisterConfirmLogin is Gradido's frontend over real SMTP:
 // createUser; a login before confirming works and shows email_checked
 // false; the verification mail arrives, in the registrant's language, with
 // the link to the tenant's page and its token; confirming that token

@@ -10,11 +10,11 @@ import (
 	"pforte/internal/store/teststore"
 )
 
-// TestGolden replays the seed's examples, testdata/01 to 06, on both
-// stores: the seed's createUser; its unsecureLogin before the address is
+// TestGolden replays Gradido's examples, testdata/01 to 06, on both
+// stores: Gradido's createUser; its unsecureLogin before the address is
 // confirmed (email_checked false: Gradido lets users log in first); the
 // same after confirming through the native API with the mailed token,
-// which is the seed's example answer with every user field; the seed's
+// which is Gradido's example answer with every user field; Gradido's
 // logout verbatim (its session id -127182 is nobody's); the logout of the
 // real session; and that logout again. 07 onwards are the failures.
 func TestGolden(t *testing.T) {

@@ -149,7 +149,7 @@ type answer struct {
 	User      json.RawMessage `json:"user"`
 }
 
-// userDoc is the seed's user.
+// userDoc is Gradido's user.
 type userDoc struct {
 	Created      int64  `json:"created"`
 	Disabled     bool   `json:"disabled"`
@@ -167,7 +167,7 @@ type userDoc struct {
 	ErrorCount   int    `json:"errorCount"`
 }
 
-// seedUserFields are the members of the seed's example user.
+// seedUserFields are the members of Gradido's example user.
 var seedUserFields = []string{"balance", "created", "disabled", "email", "email_checked", "errorCount", "first_name",
 	"group_alias", "id", "ident_hash", "last_name", "public_hex", "role", "username"}
 
@@ -192,7 +192,7 @@ var hexKey = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // check holds for every answer: no 5xx anywhere; for /login_api/, never
 // cached, JSON unless a 204, a state, and either a success (status 200,
 // no msg or code; a session id within JavaScript's safe integers and
-// never 0; a user with exactly the seed's members) or a failure with msg
+// never 0; a user with exactly Gradido's members) or a failure with msg
 // and code. Each answer of the dialect is recorded for leak checks.
 func (h *harness) check(t *testing.T, r *response) {
 	t.Helper()
@@ -231,7 +231,7 @@ func (h *harness) check(t *testing.T, r *response) {
 			var fields map[string]json.RawMessage
 			var u userDoc
 			if err := json.Unmarshal(a.User, &fields); err != nil || apitest.DecodeStrict(a.User, &u) != nil {
-				t.Errorf("%s: user is not the seed's", r)
+				t.Errorf("%s: user is not Gradido's", r)
 			}
 			keys := make([]string, 0, len(fields))
 			for k := range fields {
@@ -239,7 +239,7 @@ func (h *harness) check(t *testing.T, r *response) {
 			}
 			slices.Sort(keys)
 			if !slices.Equal(keys, seedUserFields) {
-				t.Errorf("%s: user members %v, want the seed's %v", r, keys, seedUserFields)
+				t.Errorf("%s: user members %v, want Gradido's %v", r, keys, seedUserFields)
 			}
 			if !hexKey.MatchString(u.PublicHex) || u.Role != "none" || u.Username != "" || u.Balance != 0 || u.ErrorCount != 0 {
 				t.Errorf("%s: user %+v", r, u)

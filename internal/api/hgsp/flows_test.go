@@ -128,7 +128,7 @@ func TestRegisterServiceUser(t *testing.T) {
 	})
 }
 
-// TestRegisterAdoption: seed 001's rule for addresses that already have an
+// TestRegisterAdoption: HGSP's rule for addresses that already have an
 // account. An OFFLINE user keeps its HMGUserID, a PENDING one takes the
 // HMGUserID sent; any other state is a conflict.
 func TestRegisterAdoption(t *testing.T) {

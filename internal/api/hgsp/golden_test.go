@@ -15,7 +15,7 @@ import (
 	"pforte/internal/store/teststore"
 )
 
-// Seed 001's identifiers: the user of the request sample and its template.
+// HGSP's identifiers: the user of the request sample and its template.
 const (
 	seedUser     = "11efbcf6-1628-4719-a18b-b3e6f12b1130"
 	seedEmail    = "test_11efbcf6-1628-4719-a18b-b3e6f12b1130@trash-mail.com"
@@ -38,14 +38,14 @@ type step struct {
 	vars     []string // elements whose values the answer generates
 }
 
-// TestGolden replays seed 001's request sample, a variant with a strong
+// TestGolden replays HGSP's request sample, a variant with a strong
 // password, and the RefID sample against the real server, followed by the
 // documents of the flows that come after a registration: GET /users,
 // activation, reset and password change.
 func TestGolden(t *testing.T) {
 	t.Parallel()
 	steps := []step{
-		// The seed's sample verbatim: its password 123456 is refused.
+		// HGSP's sample verbatim: its password 123456 is refused.
 		{name: "seed sample, service user", method: "POST", path: "/registeruserrequest", request: "register_seed.request.xml",
 			status: http.StatusBadRequest, response: "register_seed.response.xml"},
 		// A public key may not choose the identifier or a template user.

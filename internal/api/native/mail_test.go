@@ -30,7 +30,7 @@ import (
 // time. Nothing here asserts a wall-clock duration: tests wait for events,
 // with apitest.MailWait as the deadline.
 
-// The applications of seed 004's examples.
+// The applications of Betterez's examples.
 const (
 	immobilienConfirm = "https://www.meine-immobilien.de/confirm/{token}"
 	immobilienReset   = "https://www.meine-immobilien.de/reset-password/{token}"
@@ -242,7 +242,7 @@ func mustTokenMail(t *testing.T, m mailtest.Message, subject, prefix string) str
 	return tokenOf(t, link)
 }
 
-// endpointLink is seed 004's link to a request endpoint, in its order.
+// endpointLink is Betterez's link to a request endpoint, in its order.
 func endpointLink(endpoint string, customerID int64, token, action string) string {
 	return endpoint + "?accountId=default&customerId=" + itoa(customerID) + "&token=" + url.QueryEscape(token) + "&action=" + action
 }

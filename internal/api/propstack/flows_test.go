@@ -26,7 +26,7 @@ func (h *harness) mailKinds(t *testing.T, tenant string) []string {
 }
 
 // TestWalk is a site's whole customer area: register, confirm, log in,
-// forget the password and reset it through the seed's misspelt path, log
+// forget the password and reset it through Propstack's misspelt path, log
 // in with it, reset again through the right spelling, and log in with the
 // newest password, while the older ones stop working. With
 // delivery=return pforte mails nothing, and no token reaches the log.

@@ -23,13 +23,13 @@ func mustTokenShape(t *testing.T, g *apitest.Golden, name string) string {
 	return tok
 }
 
-// TestGolden replays the seed's examples (testdata/01 to 13: register,
-// confirm, log in, ask for a reset, reset with the seed's spelling and
+// TestGolden replays Propstack's examples (testdata/01 to 13: register,
+// confirm, log in, ask for a reset, reset with Propstack's spelling and
 // with the right one, log in with each new password) and the error
-// answers (14 onwards) on both stores. The seed's own password 12345678
+// answers (14 onwards) on both stores. Propstack's own password 12345678
 // is a common one, so its registration (01) is refused and its login (04)
 // fails; 02 and 05 are the same with a strong password. Its new password
-// 87654321 is not on the list and is accepted as the seed shows (07).
+// 87654321 is not on the list and is accepted as Propstack's documentation shows (07).
 func TestGolden(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)

@@ -107,7 +107,7 @@ func (c client) body() map[string]any {
 		"password_confirmation": c.Confirmation, "first_name": c.FirstName, "last_name": c.LastName, "salutation": c.Salutation}}
 }
 
-// fooBar is the seed's contact, with a password the policy accepts.
+// fooBar is Propstack's contact, with a password the policy accepts.
 func fooBar() client {
 	return client{Email: "foo.bar@example.de", Password: strongPassword, Confirmation: strongPassword,
 		FirstName: "Foo", LastName: "Bar", Salutation: "mr"}
@@ -160,7 +160,7 @@ func (h *harness) mustSendReset(t *testing.T, key, email string) string {
 }
 
 // resetPassword resets with the token in the path; spelling is "contats"
-// (the seed's) or "contacts".
+// (Propstack's) or "contacts".
 func (h *harness) resetPassword(t *testing.T, key, spelling, token, pw, confirmation string) *response {
 	t.Helper()
 	return h.Post(t, key, "/v1/"+spelling+"/"+token+"/reset_password",
