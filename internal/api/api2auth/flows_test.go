@@ -54,7 +54,7 @@ func mustNumber(t *testing.T, v any) int64 {
 	return i
 }
 
-// TestWalk is a site's whole life with the original API's API over real SMTP:
+// TestWalk is a site's whole life with /api/2/auth over real SMTP:
 // register; the mail carries the verify link under the public URL (not
 // the request's Host); GET it: verified; log in through the native API;
 // forgot; the mail's reset link carries a JWT; PUT resetpassword; log in
