@@ -26,7 +26,11 @@ func (p *Pages) finish(w http.ResponseWriter, q *request, sess account.NewSessio
 	if !allowedReturn(q.c, returnTo) {
 		returnTo = defaultReturn(q.c)
 	}
-	redirect(w, q, returnTo, "account?done="+done)
+	page := "account"
+	if done != "" {
+		page += "?done=" + done
+	}
+	redirect(w, q, returnTo, page)
 }
 
 // keepReturn carries a configured return URL from the page's query (GET)
@@ -226,18 +230,9 @@ func (p *Pages) Login() http.Handler {
 			p.render(w, http.StatusBadRequest, "login", v)
 			return nil
 		}
-		p.startSession(w, q, sess)
-		redirect(w, q, pick(q.PostForm.Get("return_to"), defaultReturn(q.c), q.c), "account")
+		p.finish(w, q, sess, "")
 		return nil
 	})
-}
-
-// pick is the return URL asked for if the tenant allows it, else def.
-func pick(asked, def string, c account.Caller) string {
-	if allowedReturn(c, asked) {
-		return asked
-	}
-	return def
 }
 
 // Logout ends the page session.
