@@ -24,6 +24,7 @@ func (a Application) validate() []FieldError {
 			fields = append(fields, FieldError{Field: f.name, Code: FieldInvalid, Message: err.Error()})
 		}
 	}
+	fields = append(fields, a.Client.validate()...)
 	if a.Delivery != "" && a.Delivery != DeliveryMail && a.Delivery != DeliveryReturn && a.Delivery != DeliveryBoth {
 		fields = append(fields, FieldError{Field: "delivery", Code: FieldInvalid, Message: "must be mail, return, both or empty"})
 	}
@@ -45,7 +46,7 @@ func (s *Apps) Create(ctx context.Context, c Caller, p AppPatch) (Application, e
 		return Application{}, err
 	}
 	var a Application
-	p.apply(&a)
+	secret := p.apply(&a)
 	if fields := a.validate(); len(fields) > 0 {
 		return Application{}, Invalid(fields...)
 	}
@@ -56,6 +57,7 @@ func (s *Apps) Create(ctx context.Context, c Caller, p AppPatch) (Application, e
 	} else if err != nil {
 		return Application{}, Internal(err)
 	}
+	a.NewClientSecret = secret
 	return a, nil
 }
 
@@ -92,9 +94,12 @@ type AppPatch struct {
 	// Settings sets the application's overrides of these tenant
 	// settings; an empty value removes one.
 	Settings map[string]string
+	// Client changes its OpenID Connect client registration.
+	Client *ClientPatch
 }
 
-func (p AppPatch) apply(a *Application) {
+// apply changes a; it returns a new client secret if it made one.
+func (p AppPatch) apply(a *Application) string {
 	for _, f := range []struct{ dst, src *string }{{&a.Name, p.Name}, {&a.Endpoint, p.Endpoint},
 		{&a.ConfirmURL, p.ConfirmURL}, {&a.ResetURL, p.ResetURL}, {&a.InviteURL, p.InviteURL}} {
 		if f.src != nil {
@@ -114,6 +119,7 @@ func (p AppPatch) apply(a *Application) {
 			a.Settings[key] = value
 		}
 	}
+	return applyClient(a, p.Client)
 }
 
 // Update applies a patch to an application (secret key only).
@@ -122,7 +128,7 @@ func (s *Apps) Update(ctx context.Context, c Caller, name string, p AppPatch) (A
 	if err != nil {
 		return Application{}, err
 	}
-	p.apply(&a)
+	secret := p.apply(&a)
 	if fields := a.validate(); len(fields) > 0 {
 		return Application{}, Invalid(fields...)
 	}
@@ -135,6 +141,7 @@ func (s *Apps) Update(ctx context.Context, c Caller, name string, p AppPatch) (A
 	case err != nil:
 		return Application{}, Internal(err)
 	}
+	a.NewClientSecret = secret
 	return a, nil
 }
 
@@ -187,7 +194,12 @@ type Application struct {
 	Delivery   Delivery // empty: the tenant's
 	// Settings override the tenant's settings of the same key for
 	// requests that name the application; only settings marked PerApp.
-	Settings  map[string]string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Settings map[string]string
+	// Client is its OpenID Connect client registration, if any.
+	Client Client
+	// NewClientSecret is the client secret made by the change that
+	// returned this value; it is stored only as Client.SecretHash.
+	NewClientSecret string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }

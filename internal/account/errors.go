@@ -145,6 +145,9 @@ const (
 	CodeNoRenderer         = "no_renderer"
 	CodeAppNotFound        = "app_not_found"
 	CodeAppExists          = "app_exists"
+	CodeClientNotFound     = "client_not_found"
+	CodeAuthorizationGone  = "authorization_gone"
+	CodeGrantInvalid       = "grant_invalid"
 )
 
 // Codes of FieldError: what is wrong with one field.

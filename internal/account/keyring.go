@@ -33,6 +33,7 @@ const (
 	labelNumericSession label = "numeric session"       // hashes of numeric session ids
 	labelCustomerSeed   label = "customer ed25519 seed" // per-customer key pairs, followed by the uuid
 	labelDialect        label = "dialect"               // DialectKey's namespace, followed by the dialect's label
+	labelSigningKey     label = "oidc signing key"      // seals tenants' token signing keys
 )
 
 // derive returns the 256-bit key of a label, with parts appended after a

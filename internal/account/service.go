@@ -72,6 +72,9 @@ type Service struct {
 	Customers     *Customers     // back-office administration of customers
 	Outbox        *Outbox        // what the mail relay needs of the outbox
 	Keyring       *Keyring       // keys derived from the server secret
+	// OpenID Connect: logins for clients, and the keys that sign tokens.
+	Authorizations *Authorizations
+	SigningKeys    *SigningKeys
 }
 
 // core is what every component shares: configuration, store, clock, log,
@@ -91,6 +94,8 @@ type core struct {
 	recovery      *Recovery
 	customers     *Customers
 	outbox        *Outbox
+	authz         *Authorizations
+	signingKeys   *SigningKeys
 	tokens        *tokens
 	mail          *mailer
 	creds         *credentials
@@ -132,13 +137,15 @@ func NewService(cfg Config) *Service {
 	c.recovery = &Recovery{c}
 	c.customers = &Customers{c}
 	c.outbox = &Outbox{c}
+	c.authz = &Authorizations{c}
+	c.signingKeys = &SigningKeys{core: c}
 	c.tokens = &tokens{c}
 	c.mail = &mailer{core: c, queued: make(chan struct{}, 1)}
 	c.creds = &credentials{c}
 	c.guard = &loginGuard{c}
 	return &Service{core: c, Tenants: c.tenants, APIKeys: c.apiKeys, Apps: c.apps, Registrations: c.registrations,
 		Invitations: c.invitations, Sessions: c.sessions, Recovery: c.recovery, Customers: c.customers,
-		Outbox: c.outbox, Keyring: c.keys}
+		Outbox: c.outbox, Keyring: c.keys, Authorizations: c.authz, SigningKeys: c.signingKeys}
 }
 
 // withDefaults fills the zero values of cfg with the defaults.

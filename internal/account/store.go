@@ -90,6 +90,7 @@ type Tx interface {
 
 	CreateSession(ctx context.Context, s *Session) error // sets ID
 	SessionByHash(ctx context.Context, hash []byte) (Session, error)
+	SessionByID(ctx context.Context, tenantID, id int64) (Session, error)
 	TouchSession(ctx context.Context, id int64, at time.Time) error
 	DeleteSession(ctx context.Context, tenantID, id int64) error
 	// DeleteSessions removes every session of the customer except exceptID (0 for none).
@@ -137,13 +138,47 @@ type Tx interface {
 	ListApps(ctx context.Context, tenantID int64) ([]Application, error) // by name
 	UpdateApp(ctx context.Context, a *Application) error                 // by tenant and ID; ErrNotFound, ErrDuplicate
 	DeleteApp(ctx context.Context, tenantID, id int64) error             // ErrNotFound
+	AppByClientID(ctx context.Context, clientID string) (Application, error)
+
+	// OpenID Connect. An authorization is approved once, gets a code once,
+	// and its code is redeemed once: each of these writes affects the row
+	// only from the state before, and ErrNotFound says it did not.
+	CreateAuthorization(ctx context.Context, a *Authorization) error
+	AuthorizationByID(ctx context.Context, id string) (Authorization, error)
+	// ApproveAuthorization sets who logged in, if the authorization is
+	// unapproved and unexpired at now.
+	ApproveAuthorization(ctx context.Context, id string, customerID, sessionID int64, authTime, now time.Time) error
+	// SetAuthorizationCode keeps a code's hash, if the authorization is
+	// approved and has no code yet.
+	SetAuthorizationCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error
+	// RedeemAuthorizationCode marks the authorization with this code
+	// redeemed, if it is not yet and the code is unexpired at now. Of
+	// concurrent calls exactly one gets it.
+	RedeemAuthorizationCode(ctx context.Context, codeHash []byte, now time.Time) (Authorization, error)
+	// AuthorizationByCode finds an authorization by its code, in any state.
+	AuthorizationByCode(ctx context.Context, codeHash []byte) (Authorization, error)
+	// CreateGrant adds a grant; it ends with its session (and so with a
+	// logout, a password reset or the customer's disabling).
+	CreateGrant(ctx context.Context, g *Grant) error
+	GrantByID(ctx context.Context, tenantID int64, id string) (Grant, error)
+	DeleteGrant(ctx context.Context, tenantID int64, id string) error // with its refresh tokens; ErrNotFound
+	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
+	RefreshTokenByHash(ctx context.Context, hash []byte) (RefreshToken, error)
+	// UseRefreshToken marks a refresh token used, if it is unused and
+	// unexpired at now. Of concurrent calls exactly one succeeds.
+	UseRefreshToken(ctx context.Context, hash []byte, now time.Time) error
+	CreateSigningKey(ctx context.Context, k *StoredSigningKey) error
+	ListSigningKeys(ctx context.Context, tenantID int64) ([]StoredSigningKey, error) // newest first
+	// RetireSigningKeys sets RetiredAt on the tenant's unretired keys but exceptID.
+	RetireSigningKeys(ctx context.Context, tenantID int64, exceptID string, at time.Time) error
 
 	// PurgeMail deletes sent and failed outbox rows that finished before
 	// finishedBefore; unsent mail stays.
 	PurgeMail(ctx context.Context, finishedBefore time.Time) error
 
-	// Purge deletes tokens and sessions that expired before expiredBefore,
-	// and login failure records last touched before failuresBefore.
+	// Purge deletes tokens, sessions and OpenID Connect authorizations that
+	// expired before expiredBefore, signing keys retired before it, and
+	// login failure records last touched before failuresBefore.
 	Purge(ctx context.Context, expiredBefore, failuresBefore time.Time) error
 }
 

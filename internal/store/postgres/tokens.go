@@ -137,5 +137,8 @@ func (q *queries) Purge(ctx context.Context, expiredBefore, failuresBefore time.
 			s AS (DELETE FROM sessions WHERE expires_at < $1)
 		DELETE FROM login_failures WHERE last_at < $2`,
 		expiredBefore, failuresBefore)
-	return storeError("purge", err)
+	if err != nil {
+		return storeError("purge", err)
+	}
+	return q.purgeOIDC(ctx, expiredBefore)
 }

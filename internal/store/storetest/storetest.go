@@ -115,6 +115,14 @@ var suite = []struct {
 		{"Update", testAppUpdate},
 		{"Delete", testAppDelete},
 	}},
+	{"OIDC", []storeTest{
+		{"ClientRoundTrip", testClientRoundTrip},
+		{"AuthorizationLifecycle", testAuthorizationLifecycle},
+		{"RedeemConcurrently", testRedeemConcurrently},
+		{"GrantsAndRefreshTokens", testGrantsAndRefreshTokens},
+		{"SigningKeys", testSigningKeys},
+		{"Purge", testPurgeOIDC},
+	}},
 	{"Transactions", []storeTest{
 		{"Commit", testTxCommit},
 		{"ErrorRollsBack", testTxRollback},

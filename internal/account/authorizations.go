@@ -1,0 +1,401 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Lifetimes of the OpenID Connect flow's records.
+const (
+	// AuthorizationTTL is how long a customer has, from the site's
+	// redirect, to log in (or register and confirm) and come back.
+	AuthorizationTTL = time.Hour
+	// CodeTTL is how long an authorization code may be redeemed.
+	CodeTTL = 60 * time.Second
+)
+
+// AuthorizationRequest is what a client asked for at the authorization
+// endpoint, as the provider parsed and checked it.
+type AuthorizationRequest struct {
+	ClientID            string   `json:"client_id"`
+	RedirectURI         string   `json:"redirect_uri"`
+	ResponseType        string   `json:"response_type"`
+	ResponseMode        string   `json:"response_mode,omitempty"`
+	Scopes              []string `json:"scopes"`
+	State               string   `json:"state,omitempty"`
+	Nonce               string   `json:"nonce,omitempty"`
+	CodeChallenge       string   `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
+	Prompt              []string `json:"prompt,omitempty"`
+	// MaxAge is the max_age in seconds; nil if not asked.
+	MaxAge    *int64   `json:"max_age,omitempty"`
+	UILocales []string `json:"ui_locales,omitempty"`
+	LoginHint string   `json:"login_hint,omitempty"`
+}
+
+// Prompts the hosted pages act on.
+const (
+	PromptNone   = "none"
+	PromptLogin  = "login"
+	PromptCreate = "create"
+)
+
+// Authorization is an OpenID Connect login in progress: a client's
+// request, which the hosted login approves with a session, and then its
+// one-time code.
+type Authorization struct {
+	ID       string // 256 random bits; the hosted pages carry it
+	TenantID int64
+	AppID    int64
+	Request  AuthorizationRequest
+	// Issuer is the issuer URL the client asked, and CallbackURL where
+	// the browser goes once the login approved the authorization.
+	Issuer      string
+	CallbackURL string
+	// Set when approved: who logged in, with which session, when.
+	CustomerID int64
+	SessionID  int64
+	AuthTime   time.Time
+	// The code, once issued: only its hash is kept.
+	CodeHash      []byte
+	CodeExpiresAt time.Time
+	RedeemedAt    *time.Time
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// Approved reports whether a login approved the authorization.
+func (a Authorization) Approved() bool { return a.SessionID != 0 }
+
+// Asks reports whether the request's prompt holds p.
+func (a Authorization) Asks(p string) bool { return slices.Contains(a.Request.Prompt, p) }
+
+// NeedsLogin reports whether a session authenticated at authTime is too
+// old or too early for the request: prompt=login asks for a login now,
+// max_age for one within that many seconds.
+func (a Authorization) NeedsLogin(authTime, now time.Time) bool {
+	if a.Asks(PromptLogin) && authTime.Before(a.CreatedAt) {
+		return true
+	}
+	if a.Request.MaxAge != nil && now.Sub(authTime) > time.Duration(*a.Request.MaxAge)*time.Second {
+		return true
+	}
+	return false
+}
+
+// Grant is what a redeemed code gave a client: access for as long as the
+// session it came from lives. Its ID is the authorization's, and access
+// tokens carry it as their jti.
+type Grant struct {
+	ID         string
+	TenantID   int64
+	AppID      int64
+	CustomerID int64
+	SessionID  int64
+	Scopes     []string
+	AuthTime   time.Time
+	CreatedAt  time.Time
+}
+
+// RefreshToken is one link of a grant's chain of refresh tokens; using
+// it spends it for the next one.
+type RefreshToken struct {
+	Hash      []byte
+	GrantID   string
+	TenantID  int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+}
+
+// Authorizations keeps the state of OpenID Connect logins: requests
+// waiting for the hosted login, their codes, the grants codes turn into,
+// and their refresh tokens. The protocol itself is the oidc package's.
+type Authorizations struct{ *core }
+
+var (
+	errAuthorizationGone = &Error{Kind: KindNotFound, Code: CodeAuthorizationGone,
+		Message: "this login request is unknown or has expired; go back to the site and start again"}
+	// ErrGrantInvalid: a code or refresh token that is unknown, expired,
+	// spent, or whose session has ended.
+	ErrGrantInvalid = &Error{Kind: KindUnauthorized, Code: CodeGrantInvalid, Message: "the grant is invalid, expired or revoked"}
+)
+
+// Begin stores a client's checked request for app. The hosted login
+// finds it by the ID it returns; callback builds the URL the browser
+// continues at once a login approved it.
+func (s *Authorizations) Begin(ctx context.Context, app Application, req AuthorizationRequest, issuer string, callback func(id string) string) (Authorization, error) {
+	if app.Client.Type == ClientPublic && req.CodeChallenge == "" {
+		return Authorization{}, Invalid(FieldError{Field: "code_challenge", Code: FieldRequired, Message: "a public client must use PKCE (S256)"})
+	}
+	if req.CodeChallenge != "" && req.CodeChallengeMethod != "S256" {
+		return Authorization{}, Invalid(FieldError{Field: "code_challenge_method", Code: FieldInvalid, Message: "only S256 is supported"})
+	}
+	id, _ := newSecret()
+	now := s.now()
+	a := Authorization{ID: id, TenantID: app.TenantID, AppID: app.ID, Request: req, Issuer: issuer,
+		CallbackURL: callback(id), CreatedAt: now, ExpiresAt: now.Add(AuthorizationTTL)}
+	if err := s.store.CreateAuthorization(ctx, &a); err != nil {
+		return Authorization{}, Internal(err)
+	}
+	return a, nil
+}
+
+// Pending returns the tenant's authorization with this ID, and its
+// application, while it waits for a login.
+func (s *Authorizations) Pending(ctx context.Context, tenantID int64, id string) (Authorization, Application, error) {
+	a, err := s.Get(ctx, id)
+	if err != nil || a.TenantID != tenantID || a.Approved() {
+		return Authorization{}, Application{}, errAuthorizationGone
+	}
+	app, err := s.appByID(ctx, a)
+	if err != nil {
+		return Authorization{}, Application{}, err
+	}
+	return a, app, nil
+}
+
+func (s *Authorizations) appByID(ctx context.Context, a Authorization) (Application, error) {
+	app, err := s.store.AppByClientID(ctx, a.Request.ClientID)
+	if errors.Is(err, ErrNotFound) || (err == nil && app.ID != a.AppID) {
+		return Application{}, errAuthorizationGone // the client was deleted meanwhile
+	} else if err != nil {
+		return Application{}, Internal(err)
+	}
+	return app, nil
+}
+
+// Get returns an unexpired authorization in any state.
+func (s *Authorizations) Get(ctx context.Context, id string) (Authorization, error) {
+	if id == "" || len(id) > 64 {
+		return Authorization{}, errAuthorizationGone
+	}
+	a, err := s.store.AuthorizationByID(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && !s.now().Before(a.ExpiresAt)) {
+		return Authorization{}, errAuthorizationGone
+	} else if err != nil {
+		return Authorization{}, Internal(err)
+	}
+	return a, nil
+}
+
+// Approve records that sess's customer logged in for the tenant's
+// authorization id; the session's start is the time of authentication.
+func (s *Authorizations) Approve(ctx context.Context, tenantID int64, id string, sess Session) error {
+	a, err := s.Get(ctx, id)
+	if err != nil || a.TenantID != tenantID || sess.TenantID != tenantID {
+		return errAuthorizationGone
+	}
+	err = s.store.ApproveAuthorization(ctx, id, sess.CustomerID, sess.ID, sess.CreatedAt, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return errAuthorizationGone
+	} else if err != nil {
+		return Internal(err)
+	}
+	return nil
+}
+
+// SetCode keeps the hash of the code the provider made for an approved
+// authorization; it may be redeemed once, within CodeTTL.
+func (s *Authorizations) SetCode(ctx context.Context, id, code string) error {
+	err := s.store.SetAuthorizationCode(ctx, id, HashSecret(code), s.now().Add(CodeTTL))
+	if errors.Is(err, ErrNotFound) {
+		return errAuthorizationGone
+	} else if err != nil {
+		return Internal(err)
+	}
+	return nil
+}
+
+// Redeem spends a code and turns its authorization into a grant. Of
+// concurrent redemptions exactly one succeeds. A code presented again
+// after it was spent revokes the grant it gave (RFC 6749, 4.1.2).
+func (s *Authorizations) Redeem(ctx context.Context, code string) (Authorization, error) {
+	if code == "" || len(code) > 512 {
+		return Authorization{}, ErrGrantInvalid
+	}
+	hash, now := HashSecret(code), s.now()
+	var a Authorization
+	err := s.inTx(ctx, func(tx Tx) error {
+		var err error
+		a, err = tx.RedeemAuthorizationCode(ctx, hash, now)
+		if err != nil {
+			return err
+		}
+		sess, err := tx.SessionByID(ctx, a.TenantID, a.SessionID)
+		if err != nil || !now.Before(sess.EndsAt()) {
+			return ErrGrantInvalid // logged out since the approval
+		}
+		g := Grant{ID: a.ID, TenantID: a.TenantID, AppID: a.AppID, CustomerID: a.CustomerID, SessionID: a.SessionID,
+			Scopes: a.Request.Scopes, AuthTime: a.AuthTime, CreatedAt: now}
+		return tx.CreateGrant(ctx, &g)
+	})
+	if errors.Is(err, ErrNotFound) {
+		if spent, err := s.store.AuthorizationByCode(ctx, hash); err == nil && spent.RedeemedAt != nil {
+			s.log.Warn("authorization code used twice; its grant is revoked", "tenant_id", spent.TenantID, "app_id", spent.AppID)
+			if err := s.store.DeleteGrant(ctx, spent.TenantID, spent.ID); err != nil && !errors.Is(err, ErrNotFound) {
+				return Authorization{}, Internal(err)
+			}
+		}
+		return Authorization{}, ErrGrantInvalid
+	}
+	if err != nil {
+		return Authorization{}, err
+	}
+	return a, nil
+}
+
+// Grant returns a live grant and its customer: the session it came from
+// has not ended and the customer may still log in.
+func (s *Authorizations) Grant(ctx context.Context, tenantID int64, id string) (Grant, Customer, error) {
+	if id == "" || len(id) > 64 {
+		return Grant{}, Customer{}, ErrGrantInvalid
+	}
+	g, err := s.store.GrantByID(ctx, tenantID, id)
+	if errors.Is(err, ErrNotFound) {
+		return Grant{}, Customer{}, ErrGrantInvalid
+	} else if err != nil {
+		return Grant{}, Customer{}, Internal(err)
+	}
+	sess, err := s.store.SessionByID(ctx, tenantID, g.SessionID)
+	if errors.Is(err, ErrNotFound) || (err == nil && !s.now().Before(sess.EndsAt())) {
+		return Grant{}, Customer{}, ErrGrantInvalid
+	} else if err != nil {
+		return Grant{}, Customer{}, Internal(err)
+	}
+	cust, err := s.store.CustomerByID(ctx, tenantID, g.CustomerID)
+	if errors.Is(err, ErrNotFound) || (err == nil && !cust.State.canLogIn()) {
+		return Grant{}, Customer{}, ErrGrantInvalid
+	} else if err != nil {
+		return Grant{}, Customer{}, Internal(err)
+	}
+	return g, cust, nil
+}
+
+// IssueRefresh starts a grant's chain of refresh tokens.
+func (s *Authorizations) IssueRefresh(ctx context.Context, tenantID int64, grantID string) (string, time.Time, error) {
+	var raw string
+	var expires time.Time
+	err := s.inTx(ctx, func(tx Tx) error {
+		var err error
+		raw, expires, err = s.newRefresh(ctx, tx, tenantID, grantID)
+		return err
+	})
+	return raw, expires, err
+}
+
+// newRefresh adds a refresh token to a grant; it lives as long as the
+// grant's session at most.
+func (s *Authorizations) newRefresh(ctx context.Context, tx Tx, tenantID int64, grantID string) (string, time.Time, error) {
+	g, err := tx.GrantByID(ctx, tenantID, grantID)
+	if errors.Is(err, ErrNotFound) {
+		return "", time.Time{}, ErrGrantInvalid
+	} else if err != nil {
+		return "", time.Time{}, err
+	}
+	sess, err := tx.SessionByID(ctx, tenantID, g.SessionID)
+	if errors.Is(err, ErrNotFound) {
+		return "", time.Time{}, ErrGrantInvalid
+	} else if err != nil {
+		return "", time.Time{}, err
+	}
+	raw, hash := newSecret()
+	now := s.now()
+	rt := RefreshToken{Hash: hash, GrantID: g.ID, TenantID: tenantID, CreatedAt: now, ExpiresAt: sess.ExpiresAt}
+	if err := tx.CreateRefreshToken(ctx, &rt); err != nil {
+		return "", time.Time{}, err
+	}
+	return raw, rt.ExpiresAt, nil
+}
+
+// Refreshing returns the live grant of an unspent refresh token. A spent
+// one is a replay, by a thief or by the client it was stolen from: the
+// whole grant is revoked.
+func (s *Authorizations) Refreshing(ctx context.Context, tenantID int64, token string) (Grant, Customer, error) {
+	if token == "" || len(token) > 256 {
+		return Grant{}, Customer{}, ErrGrantInvalid
+	}
+	rt, err := s.store.RefreshTokenByHash(ctx, HashSecret(token))
+	switch {
+	case errors.Is(err, ErrNotFound) || (err == nil && rt.TenantID != tenantID):
+		return Grant{}, Customer{}, ErrGrantInvalid
+	case err != nil:
+		return Grant{}, Customer{}, Internal(err)
+	case rt.UsedAt != nil:
+		return Grant{}, Customer{}, s.replayed(ctx, rt)
+	case !s.now().Before(rt.ExpiresAt):
+		return Grant{}, Customer{}, ErrGrantInvalid
+	}
+	return s.Grant(ctx, tenantID, rt.GrantID)
+}
+
+// Rotate spends a refresh token for the next one of its chain. Of
+// concurrent uses one wins; the others are replays, which revoke the
+// grant.
+func (s *Authorizations) Rotate(ctx context.Context, tenantID int64, token string) (string, time.Time, error) {
+	hash := HashSecret(token)
+	var raw string
+	var expires time.Time
+	err := s.inTx(ctx, func(tx Tx) error {
+		rt, err := tx.RefreshTokenByHash(ctx, hash)
+		if errors.Is(err, ErrNotFound) || (err == nil && rt.TenantID != tenantID) {
+			return ErrGrantInvalid
+		} else if err != nil {
+			return err
+		}
+		if err := tx.UseRefreshToken(ctx, hash, s.now()); errors.Is(err, ErrNotFound) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		raw, expires, err = s.newRefresh(ctx, tx, tenantID, rt.GrantID)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		rt, lookErr := s.store.RefreshTokenByHash(ctx, hash)
+		if lookErr == nil {
+			return "", time.Time{}, s.replayed(ctx, rt)
+		}
+		return "", time.Time{}, ErrGrantInvalid
+	}
+	return raw, expires, err
+}
+
+func (s *Authorizations) replayed(ctx context.Context, rt RefreshToken) error {
+	s.log.Warn("refresh token used twice; its grant is revoked", "tenant_id", rt.TenantID)
+	if err := s.store.DeleteGrant(ctx, rt.TenantID, rt.GrantID); err != nil && !errors.Is(err, ErrNotFound) {
+		return Internal(err)
+	}
+	return ErrGrantInvalid
+}
+
+// Revoke ends the grant that a refresh token, or an access token's ID,
+// belongs to, if it is the tenant's and appID's. Unknown tokens are no
+// error (RFC 7009, 2.2).
+func (s *Authorizations) Revoke(ctx context.Context, tenantID, appID int64, tokenOrID string) error {
+	if tokenOrID == "" || len(tokenOrID) > 256 {
+		return nil
+	}
+	grantID := tokenOrID
+	if rt, err := s.store.RefreshTokenByHash(ctx, HashSecret(tokenOrID)); err == nil {
+		grantID = rt.GrantID
+	} else if !errors.Is(err, ErrNotFound) {
+		return Internal(err)
+	}
+	g, err := s.store.GrantByID(ctx, tenantID, grantID)
+	if errors.Is(err, ErrNotFound) || (err == nil && g.AppID != appID) {
+		return nil
+	} else if err != nil {
+		return Internal(err)
+	}
+	if err := s.store.DeleteGrant(ctx, tenantID, g.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return Internal(err)
+	}
+	return nil
+}
+
+// ScopeString joins scopes as OAuth writes them.
+func ScopeString(scopes []string) string { return strings.Join(scopes, " ") }
