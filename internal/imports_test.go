@@ -25,14 +25,15 @@ var mayImport = map[string][]string{
 	"mail":            {"account"},
 	"mail/mailtest":   {},
 	"metrics":         {"password"},
-	"server":          {"account", "api/...", "pages"},
+	"server":          {"account", "api/...", "oidc", "pages"},
 	"pages":           {"account", "api/wire"},
+	"oidc":            {"account", "api/wire", "pages"},
 	"store/migration": {},
 	"store/sqlite":    {"account", "store/migration"},
 	"store/postgres":  {"account", "store/migration"},
 	"store/storetest": {"account"},
 	"store/teststore": {"account", "store/sqlite", "store/postgres"},
-	"cli":             {"account", "api/wire", "mail", "metrics", "pages", "password", "server", "store/sqlite", "store/postgres"},
+	"cli":             {"account", "api/wire", "mail", "metrics", "oidc", "pages", "password", "server", "store/sqlite", "store/postgres"},
 }
 
 func TestImports(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -77,10 +76,10 @@ func (a Authorization) Asks(p string) bool { return slices.Contains(a.Request.Pr
 // old or too early for the request: prompt=login asks for a login now,
 // max_age for one within that many seconds.
 func (a Authorization) NeedsLogin(authTime, now time.Time) bool {
-	if a.Asks(PromptLogin) && authTime.Before(a.CreatedAt) {
+	if a.Asks(PromptLogin) && !authTime.After(a.CreatedAt) {
 		return true
 	}
-	if a.Request.MaxAge != nil && now.Sub(authTime) > time.Duration(*a.Request.MaxAge)*time.Second {
+	if m := a.Request.MaxAge; m != nil && (*m == 0 || now.Sub(authTime) > time.Duration(*m)*time.Second) {
 		return true
 	}
 	return false
@@ -93,6 +92,7 @@ type Grant struct {
 	ID         string
 	TenantID   int64
 	AppID      int64
+	ClientID   string
 	CustomerID int64
 	SessionID  int64
 	Scopes     []string
@@ -210,15 +210,20 @@ func (s *Authorizations) SetCode(ctx context.Context, id, code string) error {
 	return nil
 }
 
-// Redeem spends a code and turns its authorization into a grant. Of
-// concurrent redemptions exactly one succeeds. A code presented again
-// after it was spent revokes the grant it gave (RFC 6749, 4.1.2).
-func (s *Authorizations) Redeem(ctx context.Context, code string) (Authorization, error) {
+// Redeem spends a code and turns its authorization into a grant, with
+// the first refresh token of its chain if the client asked for
+// offline_access. Of concurrent redemptions exactly one succeeds. A code
+// presented again after it was spent revokes the grant it gave (RFC
+// 6749, 4.1.2): the grant and its refresh token are made in the one
+// transaction that spends the code, so a replay that loses the race
+// finds them to revoke.
+func (s *Authorizations) Redeem(ctx context.Context, code string) (Authorization, string, error) {
 	if code == "" || len(code) > 512 {
-		return Authorization{}, ErrGrantInvalid
+		return Authorization{}, "", ErrGrantInvalid
 	}
 	hash, now := HashSecret(code), s.now()
 	var a Authorization
+	var refresh string
 	err := s.inTx(ctx, func(tx Tx) error {
 		var err error
 		a, err = tx.RedeemAuthorizationCode(ctx, hash, now)
@@ -229,24 +234,34 @@ func (s *Authorizations) Redeem(ctx context.Context, code string) (Authorization
 		if err != nil || !now.Before(sess.EndsAt()) {
 			return ErrGrantInvalid // logged out since the approval
 		}
-		g := Grant{ID: a.ID, TenantID: a.TenantID, AppID: a.AppID, CustomerID: a.CustomerID, SessionID: a.SessionID,
+		g := Grant{ID: a.ID, TenantID: a.TenantID, AppID: a.AppID, ClientID: a.Request.ClientID, CustomerID: a.CustomerID, SessionID: a.SessionID,
 			Scopes: a.Request.Scopes, AuthTime: a.AuthTime, CreatedAt: now}
-		return tx.CreateGrant(ctx, &g)
+		if err := tx.CreateGrant(ctx, &g); err != nil {
+			return err
+		}
+		refresh = ""
+		if slices.Contains(g.Scopes, ScopeOfflineAccess) {
+			refresh, _, err = s.newRefresh(ctx, tx, g.TenantID, g.ID)
+		}
+		return err
 	})
 	if errors.Is(err, ErrNotFound) {
 		if spent, err := s.store.AuthorizationByCode(ctx, hash); err == nil && spent.RedeemedAt != nil {
 			s.log.Warn("authorization code used twice; its grant is revoked", "tenant_id", spent.TenantID, "app_id", spent.AppID)
 			if err := s.store.DeleteGrant(ctx, spent.TenantID, spent.ID); err != nil && !errors.Is(err, ErrNotFound) {
-				return Authorization{}, Internal(err)
+				return Authorization{}, "", Internal(err)
 			}
 		}
-		return Authorization{}, ErrGrantInvalid
+		return Authorization{}, "", ErrGrantInvalid
 	}
 	if err != nil {
-		return Authorization{}, err
+		return Authorization{}, "", err
 	}
-	return a, nil
+	return a, refresh, nil
 }
+
+// ScopeOfflineAccess asks for refresh tokens.
+const ScopeOfflineAccess = "offline_access"
 
 // Grant returns a live grant and its customer: the session it came from
 // has not ended and the customer may still log in.
@@ -397,5 +412,45 @@ func (s *Authorizations) Revoke(ctx context.Context, tenantID, appID int64, toke
 	return nil
 }
 
-// ScopeString joins scopes as OAuth writes them.
-func ScopeString(scopes []string) string { return strings.Join(scopes, " ") }
+// Subject returns the customer who approved a, if they may still log in.
+func (s *Authorizations) Subject(ctx context.Context, a Authorization) (Customer, error) {
+	cust, err := s.store.CustomerByID(ctx, a.TenantID, a.CustomerID)
+	if errors.Is(err, ErrNotFound) || (err == nil && !cust.State.canLogIn()) {
+		return Customer{}, ErrGrantInvalid
+	} else if err != nil {
+		return Customer{}, Internal(err)
+	}
+	return cust, nil
+}
+
+// Customer returns the tenant's customer with this uuid (an ID token's
+// subject) if they may log in.
+func (s *Authorizations) Customer(ctx context.Context, tenantID int64, uuid string) (Customer, error) {
+	cust, err := s.store.CustomerByUUID(ctx, tenantID, uuid)
+	if errors.Is(err, ErrNotFound) || (err == nil && !cust.State.canLogIn()) {
+		return Customer{}, ErrGrantInvalid
+	} else if err != nil {
+		return Customer{}, Internal(err)
+	}
+	return cust, nil
+}
+
+// EndSession ends the tenant's session id if it is the customer's with
+// this uuid (a logout at the end-session endpoint); its grants end with it.
+func (s *Authorizations) EndSession(ctx context.Context, tenantID, id int64, uuid string) error {
+	sess, err := s.store.SessionByID(ctx, tenantID, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return Internal(err)
+	}
+	cust, err := s.store.CustomerByID(ctx, tenantID, sess.CustomerID)
+	if err != nil || cust.UUID != uuid {
+		return nil // not theirs: nothing of theirs to end
+	}
+	if err := s.store.DeleteSession(ctx, tenantID, id); err != nil && !errors.Is(err, ErrNotFound) {
+		return Internal(err)
+	}
+	s.log.Info("logout", "tenant_id", tenantID, "customer_id", cust.ID, "via", "oidc")
+	return nil
+}

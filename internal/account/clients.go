@@ -69,7 +69,11 @@ func applyClient(a *Application, p *ClientPatch) string {
 	}
 	switch a.Client.Type {
 	case ClientNone:
-		a.Client = Client{}
+		// URIs without a type stay for validate to refuse.
+		a.Client = Client{RedirectURIs: a.Client.RedirectURIs, LogoutURIs: a.Client.LogoutURIs}
+		if p.RedirectURIs == nil && p.LogoutURIs == nil {
+			a.Client = Client{}
+		}
 		return ""
 	case ClientPublic:
 		a.Client.SecretHash = nil
@@ -97,6 +101,9 @@ func (c Client) validate() []FieldError {
 	var fields []FieldError
 	switch c.Type {
 	case ClientNone:
+		if len(c.RedirectURIs)+len(c.LogoutURIs) > 0 {
+			return []FieldError{{Field: "oidc.type", Code: FieldRequired, Message: "redirect URIs need a client type: confidential or public"}}
+		}
 		return nil
 	case ClientConfidential, ClientPublic:
 	default:

@@ -146,6 +146,7 @@ const (
 	CodeAppNotFound        = "app_not_found"
 	CodeAppExists          = "app_exists"
 	CodeClientNotFound     = "client_not_found"
+	CodeNoSecretYet        = "no_secret_yet"
 	CodeAuthorizationGone  = "authorization_gone"
 	CodeGrantInvalid       = "grant_invalid"
 )

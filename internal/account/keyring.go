@@ -21,6 +21,10 @@ import (
 // dialect can ask for a key the service uses.
 type Keyring struct {
 	secret []byte // set by Service.Start
+	// ephemeral: an administrative command runs before any server
+	// settled the secret, with a random one it must not keep anything
+	// under (see Service.Attach).
+	ephemeral bool
 }
 
 // label names one use of a derived key. Changing a label changes its key

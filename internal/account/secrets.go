@@ -48,6 +48,10 @@ func (s *Service) start(ctx context.Context, secret []byte, server bool) error {
 			return err
 		}
 		s.keys.secret = stored
+		if !server {
+			_, err := s.store.ServerState(ctx, secretKey, nil)
+			s.keys.ephemeral = errors.Is(err, ErrNotFound)
+		}
 	}
 	keepCheck := server
 	check := secretCheck(s.keys.secret)
@@ -114,6 +118,11 @@ func (s *Service) generatedSecret(ctx context.Context, store bool) ([]byte, erro
 	}
 	return stored, nil
 }
+
+// ErrNoSecretYet refuses to keep something sealed under a secret that no
+// server has settled yet.
+var ErrNoSecretYet = &Error{Kind: KindConflict, Code: CodeNoSecretYet,
+	Message: "no server has started on this database yet, so its secret is not settled: start pforte serve once, or give --secret as serve will have it"}
 
 // MinSecretLength bounds a given secret from below when an installation is
 // set up: the check value the database keeps would let a dump test

@@ -108,6 +108,9 @@ func (s *SigningKeys) Rotate(ctx context.Context, t Tenant, alg string) (Signing
 	if alg == "" {
 		alg = AlgRS256
 	}
+	if s.keys.ephemeral {
+		return SigningKey{}, ErrNoSecretYet
+	}
 	priv, err := generateSigningKey(alg)
 	if err != nil {
 		return SigningKey{}, Invalid(FieldError{Field: "algorithm", Code: FieldInvalid, Message: err.Error()})

@@ -305,7 +305,7 @@ func TestAppCommands(t *testing.T) {
 	}
 	mustRun(t, "app", "update", "shop", "--delivery", "mail", "--reset-url", "https://shop.example/reset/{token}", "--db", db)
 	list := mustRun(t, "app", "list", "--db", db)
-	if !regexp.MustCompile(`(?m)^shop\s+mail\s+https://shop.example/actions/\s+https://shop.example/confirm/\{token\}\s+https://shop.example/reset/\{token\}\s+-\s+-$`).MatchString(list) {
+	if !regexp.MustCompile(`(?m)^shop\s+mail\s+https://shop.example/actions/\s+https://shop.example/confirm/\{token\}\s+https://shop.example/reset/\{token\}\s+-\s+-\s+-$`).MatchString(list) {
 		t.Fatalf("app list:\n%s", list)
 	}
 	mustRun(t, "app", "update", "shop", "--set", "pages.display_name=Shop am Markt", "--set", "pages.primary_colour=#aa3300", "--db", db)
@@ -327,6 +327,13 @@ func TestAppCommands(t *testing.T) {
 		{"app", "update", "missing", "--endpoint", "https://shop.example/"},
 		{"app", "delete", "missing"},
 		{"app", "frobnicate"},
+		{"app", "update", "shop", "--oidc", "secretive", "--redirect-uri", "https://shop.example/cb"},
+		{"app", "update", "shop", "--oidc", "confidential"},                                             // no redirect URI
+		{"app", "update", "shop", "--oidc", "confidential", "--redirect-uri", "http://shop.example/cb"}, // http off localhost
+		{"app", "update", "shop", "--oidc", "public", "--redirect-uri", "https://shop.example/cb#x"},    // a fragment
+		{"app", "update", "shop", "--redirect-uri", "https://shop.example/cb"},                          // no client type
+		{"oidc", "rotate-key", "--alg", "HS256"},
+		{"oidc", "keys", "--tenant", "missing"},
 	} {
 		if err := Run(context.Background(), append(args, "--db", db), noEnv, io.Discard, io.Discard); err == nil {
 			t.Errorf("pforte %s succeeded", strings.Join(args, " "))
@@ -335,6 +342,47 @@ func TestAppCommands(t *testing.T) {
 	mustRun(t, "app", "delete", "shop", "--db", db)
 	if list := mustRun(t, "app", "list", "--db", db); strings.Contains(list, "shop") {
 		t.Fatalf("deleted app still listed:\n%s", list)
+	}
+}
+
+// TestOIDCCommands: an application becomes a client, its secret shown
+// once; a rotated secret replaces it; signing keys rotate with the old
+// one still listed.
+func TestOIDCCommands(t *testing.T) {
+	db := "sqlite:" + teststore.SQLitePath(t)
+	created := mustRun(t, "app", "create", "site", "--oidc", "confidential", "--redirect-uri", "https://site.example/cb",
+		"--redirect-uri", "http://localhost:3000/cb", "--post-logout-uri", "https://site.example/", "--db", db)
+	m := regexp.MustCompile(`(?s)^site\nclient_id: (pfc_\S+)\nclient_secret: (\S+)\n`).FindStringSubmatch(created)
+	if m == nil {
+		t.Fatalf("app create printed:\n%s", created)
+	}
+	if list := mustRun(t, "app", "list", "--db", db); !strings.Contains(list, "confidential "+m[1]+" https://site.example/cb http://localhost:3000/cb") || strings.Contains(list, m[2]) {
+		t.Fatalf("app list shows no client, or its secret:\n%s", list)
+	}
+	if out := mustRun(t, "app", "update", "site", "--delivery", "mail", "--db", db); out != "client_id: "+m[1]+"\n" {
+		t.Errorf("an update that makes no secret printed %q", out)
+	}
+	rotated := mustRun(t, "app", "update", "site", "--rotate-secret", "--db", db)
+	if !strings.Contains(rotated, "client_secret: ") || strings.Contains(rotated, m[2]) {
+		t.Errorf("--rotate-secret printed %q", rotated)
+	}
+	if out := mustRun(t, "oidc", "keys", "--db", db); strings.Count(out, "\n") != 1 {
+		t.Errorf("keys before the first use:\n%s", out)
+	}
+	// Before any server settled the secret, a key would be sealed under
+	// one nobody keeps.
+	if err := Run(context.Background(), []string{"oidc", "rotate-key", "--db", db}, noEnv, io.Discard, io.Discard); err == nil {
+		t.Fatal("rotate-key before the secret is settled succeeded")
+	}
+	secret := "--secret=0123456789abcdef0123"
+	first := mustRun(t, "oidc", "rotate-key", secret, "--db", db)
+	second := mustRun(t, "oidc", "rotate-key", "--alg", "ES256", secret, "--db", db)
+	if !strings.Contains(first, "(RS256)") || !strings.Contains(second, "(ES256)") {
+		t.Errorf("rotate-key printed %q and %q", first, second)
+	}
+	keys := mustRun(t, "oidc", "keys", secret, "--db", db)
+	if !regexp.MustCompile(`(?m)ES256\s+\S+\s+signing$`).MatchString(keys) || !regexp.MustCompile(`(?m)RS256\s+\S+\s+retired `).MatchString(keys) {
+		t.Errorf("keys after two rotations:\n%s", keys)
 	}
 }
 

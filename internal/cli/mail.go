@@ -91,7 +91,8 @@ func (e env) showMail(svc *account.Service, id int64) error {
 
 func (e env) app(args []string) error {
 	const help = "usage: pforte app create NAME [--endpoint URL] [--confirm-url U] [--reset-url U] [--invite-url U] [--delivery mail|return|both] [--set KEY=VALUE]...\n" +
-		"       pforte app update NAME [the same flags, --name NEW]\n" +
+		"                         [--oidc confidential|public|none] [--redirect-uri URI]... [--post-logout-uri URI]...\n" +
+		"       pforte app update NAME [the same flags, --name NEW, --rotate-secret]\n" +
 		"       pforte app list | delete NAME            (all take --tenant SLUG and --db DSN)"
 	sub, fs, done, err := e.subcommand("app", args, help, map[string]arity{
 		"create": {1, 1}, "update": {1, 1}, "delete": {1, 1}, "list": {0, 0},
@@ -126,6 +127,36 @@ func (e env) app(args []string) error {
 		p.Settings[key] = value
 		return nil
 	})
+	client := func() *account.ClientPatch {
+		if p.Client == nil {
+			p.Client = &account.ClientPatch{}
+		}
+		return p.Client
+	}
+	fs.Func("oidc", "make the application an OpenID Connect client: confidential (a server-side site, with a secret) or public (an app, with PKCE); none ends it", func(v string) error {
+		t := account.ClientType(v)
+		if v == "none" {
+			t = account.ClientNone
+		}
+		client().Type = &t
+		return nil
+	})
+	uriList := func(name, usage string, dst func() **[]string) {
+		fs.Func(name, usage, func(v string) error {
+			list := dst()
+			if *list == nil {
+				*list = &[]string{}
+			}
+			**list = append(**list, v)
+			return nil
+		})
+	}
+	uriList("redirect-uri", "an allowed OpenID Connect redirect URI, matched exactly; repeatable, and the list given replaces the old", func() **[]string { return &client().RedirectURIs })
+	uriList("post-logout-uri", "an allowed post-logout redirect URI; repeatable, and the list given replaces the old", func() **[]string { return &client().LogoutURIs })
+	fs.BoolFunc("rotate-secret", "make a new client secret (update; the old one stops working)", func(string) error {
+		client().NewSecret = true
+		return nil
+	})
 	return fs.run(nil, func(svc *account.Service, rest []string) error {
 		c, err := svc.Tenants.Caller(e.ctx, *tenant)
 		if err != nil {
@@ -140,9 +171,13 @@ func (e env) app(args []string) error {
 				return err
 			}
 			fmt.Fprintln(e.stdout, a.Name)
+			e.printClient(a)
 			return nil
 		case sub == "update" && len(rest) == 1:
-			_, err := svc.Apps.Update(e.ctx, c, rest[0], p)
+			a, err := svc.Apps.Update(e.ctx, c, rest[0], p)
+			if err == nil {
+				e.printClient(a)
+			}
 			return err
 		case sub == "delete" && len(rest) == 1:
 			return svc.Apps.Delete(e.ctx, c, rest[0])
@@ -152,20 +187,36 @@ func (e env) app(args []string) error {
 				return err
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tDELIVERY\tENDPOINT\tCONFIRM URL\tRESET URL\tINVITE URL\tSETTINGS")
+			fmt.Fprintln(tw, "NAME\tDELIVERY\tENDPOINT\tCONFIRM URL\tRESET URL\tINVITE URL\tSETTINGS\tOIDC CLIENT")
 			for _, a := range apps {
 				var settings []string
 				for key, value := range a.Settings {
 					settings = append(settings, key+"="+value)
 				}
 				sort.Strings(settings)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, orDash(string(a.Delivery)), orDash(a.Endpoint),
-					orDash(a.ConfirmURL), orDash(a.ResetURL), orDash(a.InviteURL), orDash(strings.Join(settings, " ")))
+				oidc := "-"
+				if a.Client.Type != account.ClientNone {
+					oidc = string(a.Client.Type) + " " + a.Client.ID + " " + strings.Join(a.Client.RedirectURIs, " ")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, orDash(string(a.Delivery)), orDash(a.Endpoint),
+					orDash(a.ConfirmURL), orDash(a.ResetURL), orDash(a.InviteURL), orDash(strings.Join(settings, " ")), oidc)
 			}
 			return tw.Flush()
 		}
 		return fmt.Errorf("%w: %s", ErrUsage, help)
 	})
+}
+
+// printClient shows an application's client_id, and its secret in the
+// one answer that has it.
+func (e env) printClient(a account.Application) {
+	if a.Client.Type == account.ClientNone {
+		return
+	}
+	fmt.Fprintf(e.stdout, "client_id: %s\n", a.Client.ID)
+	if a.NewClientSecret != "" {
+		fmt.Fprintf(e.stdout, "client_secret: %s\n(shown once: pforte keeps only its hash)\n", a.NewClientSecret)
+	}
 }
 
 func orDash(s string) string {

@@ -22,6 +22,9 @@ var notices = map[string]string{
 // for, else the tenant's first, else the account page.
 func (p *Pages) finish(w http.ResponseWriter, q *request, sess account.NewSession, done string) {
 	p.startSession(w, q, sess)
+	if p.continueAuthorization(w, q, sess.Session) {
+		return
+	}
 	returnTo := q.PostForm.Get("return_to")
 	if !allowedReturn(q.c, returnTo) {
 		returnTo = defaultReturn(q.c)
@@ -212,11 +215,19 @@ func (p *Pages) ActivateByCode() http.Handler {
 // Login serves the login page.
 func (p *Pages) Login() http.Handler {
 	return p.page(func(w http.ResponseWriter, q *request) error {
+		if q.authz == nil {
+			http.SetCookie(w, clearAuthzCookie()) // a login of its own: no client's
+		} else if q.Method != http.MethodPost && p.authorizeWithSession(w, q) {
+			return nil
+		}
 		v := p.view(q, "login.title")
 		keepReturn(q, v)
 		if q.Method != http.MethodPost {
 			if key, ok := notices[q.URL.Query().Get("done")]; ok {
 				v.Notice = q.loc.T(key)
+			}
+			if q.authz != nil {
+				v.Form["email"] = q.authz.Request.LoginHint
 			}
 			p.render(w, http.StatusOK, "login", v)
 			return nil

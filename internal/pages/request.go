@@ -42,6 +42,10 @@ type request struct {
 	loc     *locale
 	session string // the page session's token, "" without one
 	anon    string // the anonymous form-token cookie
+	// authz is the OpenID Connect authorization the page carries, and
+	// client the name of its client's application.
+	authz  *account.Authorization
+	client string
 }
 
 // page adapts a page's function to http.Handler: it resolves the tenant,
@@ -74,6 +78,12 @@ func (p *Pages) page(fn func(w http.ResponseWriter, q *request) error) http.Hand
 		}
 		if err := p.withApp(q); err != nil {
 			p.failErr(w, q, err)
+			return
+		}
+		if ok, err := p.withAuthorization(w, q); err != nil {
+			p.failErr(w, q, err)
+			return
+		} else if !ok {
 			return
 		}
 		// Forms may redirect to the return URLs of the tenant or the

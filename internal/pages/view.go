@@ -110,10 +110,14 @@ type view struct {
 	Message  string
 
 	Token, ReturnTo, PartnerID, App, Consent string
-	AskPassword, ByCode                      bool
-	Customer                                 account.Customer
-	Salutations                              []option
-	PasswordHint, OptionalPasswordHint       string
+	// Authorization is the OpenID Connect login the page carries, for
+	// the client Client; create says the client asked for registration.
+	Authorization, Client              string
+	create                             bool
+	AskPassword, ByCode                bool
+	Customer                           account.Customer
+	Salutations                        []option
+	PasswordHint, OptionalPasswordHint string
 
 	minLength int
 	templates string // the tenant's template directory, if any
@@ -137,6 +141,9 @@ func (p *Pages) view(q *request, titleKey string) *view {
 	if q.c.App != nil {
 		v.App = q.c.App.Name
 	}
+	if q.authz != nil {
+		v.Authorization, v.Client, v.create = q.authz.ID, brandOf(q.c).Name, q.authz.Asks(account.PromptCreate)
+	}
 	if q.c.Tenant.ID != 0 {
 		v.CSRF = p.csrf(q)
 		v.templates = q.c.Setting(settingTemplates)
@@ -155,10 +162,20 @@ func (p *Pages) view(q *request, titleKey string) *view {
 // Link is the path of another of the tenant's pages, for the same
 // application.
 func (v *view) Link(page string) string {
+	query := url.Values{}
 	if v.App != "" {
-		return v.Base + "/" + page + "?app=" + url.QueryEscape(v.App)
+		query.Set("app", v.App)
 	}
-	return v.Base + "/" + page
+	if v.Authorization != "" && (page == "login" || page == "register" || page == "forgot") {
+		query.Set("authorization", v.Authorization)
+		if page == "login" && v.create {
+			query.Set("login", "form") // registration was asked for; this is the way out
+		}
+	}
+	if len(query) == 0 {
+		return v.Base + "/" + page
+	}
+	return v.Base + "/" + page + "?" + query.Encode()
 }
 
 // salutations lists the choices, selected the one in the form.

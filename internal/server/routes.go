@@ -12,6 +12,7 @@ import (
 	"pforte/internal/api/native"
 	"pforte/internal/api/propstack"
 	"pforte/internal/api/wire"
+	"pforte/internal/oidc"
 	"pforte/internal/pages"
 )
 
@@ -24,7 +25,9 @@ func addRoutes(mux *http.ServeMux, d Deps) *router {
 	rt.handleAny("GET /readyz", handleReady(d))
 	addNativeRoutes(rt, d)
 	addDialectRoutes(rt, d)
-	addPageRoutes(rt, d)
+	pg := pages.New(d.Service, d.Logger, wire.Clients{Proxies: d.TrustedProxies, Limiter: d.ClientLimiter}, d.PublicURL)
+	addPageRoutes(rt, pg)
+	addOIDCRoutes(rt, d, pg)
 	rt.refuseOtherMethods()
 	return rt
 }
@@ -111,8 +114,7 @@ func addDialectRoutes(rt *router, d Deps) {
 
 // addPageRoutes lists the hosted pages: under /p/{tenant}/ on any host,
 // and under /p/ on a host name a tenant claims.
-func addPageRoutes(rt *router, d Deps) {
-	pg := pages.New(d.Service, d.Logger, wire.Clients{Proxies: d.TrustedProxies, Limiter: d.ClientLimiter}, d.PublicURL)
+func addPageRoutes(rt *router, pg *pages.Pages) {
 	rt.handle(pg, "GET "+pages.Prefix+"/static/pforte.css", pg.Stylesheet())
 	for _, base := range []string{pages.Prefix + "/{tenant}", pages.Prefix} {
 		rt.handle(pg, "GET "+base+"/brand.css", pg.BrandStylesheet())
@@ -136,6 +138,19 @@ func addPageRoutes(rt *router, d Deps) {
 		rt.handle(pg, "POST "+base+"/account/password", pg.ChangePassword())
 	}
 	rt.handleAny(pages.Prefix+"/", pg.NotFound())
+}
+
+// addOIDCRoutes mounts every tenant's OpenID Connect provider: under
+// /oidc/{tenant}/ on the public URL's host, and under /oidc/ on a host
+// name a tenant claims. The provider routes its own endpoints (see
+// docs/oidc.md) and answers CORS itself.
+func addOIDCRoutes(rt *router, d Deps, pg *pages.Pages) {
+	provider, err := oidc.New(d.Service, d.Logger, pg, d.PublicURL, wire.Clients{Proxies: d.TrustedProxies, Limiter: d.ClientLimiter})
+	if err != nil {
+		panic(err) // only a bad option fails, which the tests catch
+	}
+	rt.handleAny(oidc.Prefix+"/", provider)
+	rt.answersCORS(oidc.Prefix + "/")
 }
 
 func handleHealth() http.Handler {

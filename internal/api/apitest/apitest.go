@@ -176,6 +176,10 @@ func WithSetting(key, value string) Option {
 // https://accounts.example).
 func WithPublicURL(u string) Option { return func(c *config) { c.publicURL = u } }
 
+// WithServerPublicURL makes the test server's own URL the public URL, so
+// that the links and issuers built from it lead back to the server.
+func WithServerPublicURL() Option { return func(c *config) { c.publicURL = "" } }
+
 // WithTrustedProxies lets these peers set X-Forwarded-For (default none).
 func WithTrustedProxies(p ...netip.Prefix) Option { return func(c *config) { c.proxies = p } }
 
@@ -229,6 +233,9 @@ func New(t testing.TB, open teststore.Opener, opts ...Option) *Harness {
 			srv.Listener.Close()
 		}
 	}()
+	if cfg.publicURL == "" {
+		cfg.publicURL = "http://" + srv.Listener.Addr().String()
+	}
 	var links map[string]string
 	if cfg.links != nil {
 		links = cfg.links("http://" + srv.Listener.Addr().String())

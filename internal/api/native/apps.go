@@ -17,8 +17,19 @@ type appJSON struct {
 	InviteURL  string            `json:"invite_url"`
 	Delivery   string            `json:"delivery"`
 	Settings   map[string]string `json:"settings"`
+	OIDC       *clientJSON       `json:"oidc"`
 	CreatedAt  time.Time         `json:"created_at"`
 	UpdatedAt  time.Time         `json:"updated_at"`
+}
+
+// clientJSON is an application's OpenID Connect client registration.
+// client_secret is in the answer that made it, and in no other.
+type clientJSON struct {
+	Type                   string   `json:"type"`
+	ClientID               string   `json:"client_id"`
+	ClientSecret           string   `json:"client_secret,omitempty"`
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
 }
 
 func toApp(a account.Application) appJSON {
@@ -27,7 +38,18 @@ func toApp(a account.Application) appJSON {
 	if out.Settings == nil {
 		out.Settings = map[string]string{}
 	}
+	if c := a.Client; c.Type != account.ClientNone {
+		out.OIDC = &clientJSON{Type: string(c.Type), ClientID: c.ID, ClientSecret: a.NewClientSecret,
+			RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.LogoutURIs)}
+	}
 	return out
+}
+
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }
 
 // appFields are the writable fields of an application; nil means unset.
@@ -41,6 +63,17 @@ type appFields struct {
 	// Settings override the tenant's settings of the same keys for
 	// requests naming the application; "" removes one.
 	Settings map[string]string `json:"settings"`
+	OIDC     *clientFields     `json:"oidc"`
+}
+
+// clientFields change the OpenID Connect client registration: type
+// confidential or public makes the application a client, "" ends it;
+// rotate_secret makes a new secret.
+type clientFields struct {
+	Type                   *string   `json:"type"`
+	RedirectURIs           *[]string `json:"redirect_uris"`
+	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris"`
+	RotateSecret           bool      `json:"rotate_secret"`
 }
 
 func (f appFields) patch() account.AppPatch {
@@ -49,6 +82,13 @@ func (f appFields) patch() account.AppPatch {
 	if f.Delivery != nil {
 		d := account.Delivery(*f.Delivery)
 		p.Delivery = &d
+	}
+	if o := f.OIDC; o != nil {
+		p.Client = &account.ClientPatch{RedirectURIs: o.RedirectURIs, LogoutURIs: o.PostLogoutRedirectURIs, NewSecret: o.RotateSecret}
+		if o.Type != nil {
+			t := account.ClientType(*o.Type)
+			p.Client.Type = &t
+		}
 	}
 	return p
 }

@@ -97,14 +97,14 @@ func (q *queries) RedeemAuthorizationCode(ctx context.Context, codeHash []byte, 
 	return a, storeError("redeem authorization code", err)
 }
 
-const grantColumns = `id, tenant_id, app_id, customer_id, session_id, scopes, auth_time, created_at`
+const grantColumns = `id, tenant_id, app_id, client_id, customer_id, session_id, scopes, auth_time, created_at`
 
 // CreateGrant inserts g.
 func (q *queries) CreateGrant(ctx context.Context, g *account.Grant) error {
 	g.AuthTime, g.CreatedAt = dbTime(g.AuthTime), dbTime(g.CreatedAt)
 	err := q.guard(ctx, func(db querier) error {
-		_, err := db.Exec(ctx, `INSERT INTO oidc_grants (`+grantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			g.ID, g.TenantID, g.AppID, g.CustomerID, g.SessionID, strings.Join(g.Scopes, " "), g.AuthTime, g.CreatedAt)
+		_, err := db.Exec(ctx, `INSERT INTO oidc_grants (`+grantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			g.ID, g.TenantID, g.AppID, g.ClientID, g.CustomerID, g.SessionID, strings.Join(g.Scopes, " "), g.AuthTime, g.CreatedAt)
 		return err
 	})
 	return storeError("create grant", err)
@@ -115,7 +115,7 @@ func (q *queries) GrantByID(ctx context.Context, tenantID int64, id string) (acc
 	var g account.Grant
 	var scopes string
 	err := q.db.QueryRow(ctx, `SELECT `+grantColumns+` FROM oidc_grants WHERE tenant_id = $1 AND id = $2`, tenantID, id).
-		Scan(&g.ID, &g.TenantID, &g.AppID, &g.CustomerID, &g.SessionID, &scopes, &g.AuthTime, &g.CreatedAt)
+		Scan(&g.ID, &g.TenantID, &g.AppID, &g.ClientID, &g.CustomerID, &g.SessionID, &scopes, &g.AuthTime, &g.CreatedAt)
 	if err != nil {
 		return account.Grant{}, storeError("grant by id", err)
 	}

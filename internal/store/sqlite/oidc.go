@@ -106,12 +106,12 @@ func (q queries) RedeemAuthorizationCode(ctx context.Context, codeHash []byte, n
 	return a, nil
 }
 
-const grantColumns = `id, tenant_id, app_id, customer_id, session_id, scopes, auth_time, created_at`
+const grantColumns = `id, tenant_id, app_id, client_id, customer_id, session_id, scopes, auth_time, created_at`
 
 // CreateGrant inserts g.
 func (q queries) CreateGrant(ctx context.Context, g *account.Grant) error {
-	_, err := q.w.ExecContext(ctx, `INSERT INTO oidc_grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		g.ID, g.TenantID, g.AppID, g.CustomerID, g.SessionID, strings.Join(g.Scopes, " "), micros(g.AuthTime), micros(g.CreatedAt))
+	_, err := q.w.ExecContext(ctx, `INSERT INTO oidc_grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, g.TenantID, g.AppID, g.ClientID, g.CustomerID, g.SessionID, strings.Join(g.Scopes, " "), micros(g.AuthTime), micros(g.CreatedAt))
 	if err != nil {
 		return dbErr("create grant", err)
 	}
@@ -127,7 +127,7 @@ func (q queries) GrantByID(ctx context.Context, tenantID int64, id string) (acco
 		authTime, created int64
 	)
 	err := q.r.QueryRowContext(ctx, `SELECT `+grantColumns+` FROM oidc_grants WHERE tenant_id = ? AND id = ?`, tenantID, id).
-		Scan(&g.ID, &g.TenantID, &g.AppID, &g.CustomerID, &g.SessionID, &scopes, &authTime, &created)
+		Scan(&g.ID, &g.TenantID, &g.AppID, &g.ClientID, &g.CustomerID, &g.SessionID, &scopes, &authTime, &created)
 	if err != nil {
 		return account.Grant{}, dbErr("grant by id", err)
 	}

@@ -170,7 +170,7 @@ func testRedeemConcurrently(t *testing.T, s account.Store) {
 
 func mustGrant(t *testing.T, s account.Tx, sess account.Session, app account.Application, id string) account.Grant {
 	t.Helper()
-	g := account.Grant{ID: id, TenantID: sess.TenantID, AppID: app.ID, CustomerID: sess.CustomerID, SessionID: sess.ID,
+	g := account.Grant{ID: id, TenantID: sess.TenantID, AppID: app.ID, ClientID: app.Client.ID, CustomerID: sess.CustomerID, SessionID: sess.ID,
 		Scopes: []string{"openid", "profile"}, AuthTime: t0, CreatedAt: at(time.Second)}
 	if err := s.CreateGrant(t.Context(), &g); err != nil {
 		t.Fatalf("CreateGrant: %v", err)

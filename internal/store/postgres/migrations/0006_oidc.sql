@@ -32,6 +32,7 @@ CREATE TABLE oidc_grants (
 	id          text PRIMARY KEY,
 	tenant_id   bigint NOT NULL,
 	app_id      bigint NOT NULL REFERENCES applications (id) ON DELETE CASCADE,
+	client_id   text NOT NULL,
 	customer_id bigint NOT NULL,
 	session_id  bigint NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
 	scopes      text NOT NULL,

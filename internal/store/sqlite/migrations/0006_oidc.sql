@@ -34,6 +34,7 @@ CREATE TABLE oidc_grants (
     id          TEXT    PRIMARY KEY,
     tenant_id   INTEGER NOT NULL,
     app_id      INTEGER NOT NULL REFERENCES applications (id) ON DELETE CASCADE,
+    client_id   TEXT    NOT NULL,
     customer_id INTEGER NOT NULL,
     session_id  INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
     scopes      TEXT    NOT NULL,
