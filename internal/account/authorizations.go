@@ -217,11 +217,19 @@ func (s *Authorizations) SetCode(ctx context.Context, id, code string) error {
 // 6749, 4.1.2): the grant and its refresh token are made in the one
 // transaction that spends the code, so a replay that loses the race
 // finds them to revoke.
-func (s *Authorizations) Redeem(ctx context.Context, code string) (Authorization, string, error) {
+//
+// clientID is the client that proved itself: another client's code is
+// refused and stays unspent.
+func (s *Authorizations) Redeem(ctx context.Context, code, clientID string) (Authorization, string, error) {
 	if code == "" || len(code) > 512 {
 		return Authorization{}, "", ErrGrantInvalid
 	}
 	hash, now := HashSecret(code), s.now()
+	if a, err := s.store.AuthorizationByCode(ctx, hash); errors.Is(err, ErrNotFound) || (err == nil && a.Request.ClientID != clientID) {
+		return Authorization{}, "", ErrGrantInvalid
+	} else if err != nil {
+		return Authorization{}, "", Internal(err)
+	}
 	var a Authorization
 	var refresh string
 	err := s.inTx(ctx, func(tx Tx) error {

@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -366,4 +367,48 @@ func TestStates(t *testing.T) {
 			t.Errorf("unknown address %d, wrong password %d: want the same refusal", unknown.status, wrong.status)
 		}
 	})
+}
+
+// TestIssuerOnOwnHost: on a host name the tenant claims, its issuer is
+// https://{host}/oidc, and every endpoint is under it.
+func TestIssuerOnOwnHost(t *testing.T) {
+	h := newHarness(t, teststore.SQLite)
+	secret, _ := h.MustTenant(t, "shop")
+	h.MustSetting(t, "shop", "hosts", "id.shop.example")
+	h.MustSignUp(t, secret, "ada@example.com", password)
+	req, _ := http.NewRequest(http.MethodGet, h.Srv.URL+"/oidc/.well-known/openid-configuration", nil)
+	req.Host = "id.shop.example"
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body := new(strings.Builder)
+	_, _ = io.Copy(body, res.Body)
+	doc := jsonOf(t, body.String())
+	if doc["issuer"] != "https://id.shop.example/oidc" || doc["authorization_endpoint"] != "https://id.shop.example/oidc/authorize" {
+		t.Errorf("discovery on the tenant's host: %v", doc)
+	}
+	// On the public URL's host the path names the tenant, as ever.
+	if _, err := gooidc.NewProvider(context.Background(), h.Srv.URL+"/oidc/shop"); err != nil {
+		t.Errorf("the tenant's issuer under the public URL: %v", err)
+	}
+}
+
+// TestAuthorizeLimited: a client address that starts too many
+// authorizations is refused with 429 and Retry-After, before anything is
+// stored.
+func TestAuthorizeLimited(t *testing.T) {
+	h := newHarness(t, teststore.SQLite, apitest.WithClientLimit(60, 2))
+	s := newSite(t, h, account.DefaultTenant, "shop", account.ClientConfidential)
+	b := newBrowser(t, h)
+	for i := range 3 {
+		p := b.do(http.MethodGet, s.start().authURL, nil)
+		switch {
+		case i < 2 && p.status != http.StatusFound:
+			t.Fatalf("authorization %d: %d", i, p.status)
+		case i == 2 && p.status != http.StatusTooManyRequests:
+			t.Fatalf("authorization over the limit: %d, want 429", p.status)
+		}
+	}
 }

@@ -34,7 +34,7 @@ const (
 
 // site is a website that logs its customers in with pforte.
 type site struct {
-	t        *testing.T
+	t        testing.TB
 	h        *apitest.Harness
 	issuer   string
 	provider *gooidc.Provider
@@ -42,11 +42,11 @@ type site struct {
 	app      account.Application
 }
 
-func newHarness(t *testing.T, open teststore.Opener, opts ...apitest.Option) *apitest.Harness {
+func newHarness(t testing.TB, open teststore.Opener, opts ...apitest.Option) *apitest.Harness {
 	return apitest.New(t, open, append([]apitest.Option{apitest.WithServerPublicURL()}, opts...)...)
 }
 
-func secretCaller(t *testing.T, h *apitest.Harness, tenant string) account.Caller {
+func secretCaller(t testing.TB, h *apitest.Harness, tenant string) account.Caller {
 	t.Helper()
 	c, err := h.Svc.Tenants.Caller(context.Background(), tenant)
 	if err != nil {
@@ -57,7 +57,7 @@ func secretCaller(t *testing.T, h *apitest.Harness, tenant string) account.Calle
 }
 
 // newSite registers a client of the tenant and discovers its issuer.
-func newSite(t *testing.T, h *apitest.Harness, tenant, name string, typ account.ClientType) *site {
+func newSite(t testing.TB, h *apitest.Harness, tenant, name string, typ account.ClientType) *site {
 	t.Helper()
 	uris, logout := []string{redirectURI}, []string{logoutURI}
 	app, err := h.Svc.Apps.Create(context.Background(), secretCaller(t, h, tenant), account.AppPatch{Name: &name,
@@ -138,13 +138,13 @@ func (s *site) mustExchange(f flow, code string) tokens {
 // browser keeps the cookies of pforte's pages and follows redirects
 // until they leave the server.
 type browser struct {
-	t       *testing.T
+	t       testing.TB
 	h       *apitest.Harness
 	cookies map[string]string
 	client  *http.Client
 }
 
-func newBrowser(t *testing.T, h *apitest.Harness) *browser {
+func newBrowser(t testing.TB, h *apitest.Harness) *browser {
 	return &browser{t: t, h: h, cookies: map[string]string{},
 		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
@@ -256,7 +256,7 @@ func (b *browser) back(p page) *url.URL {
 }
 
 // code is the code of a successful callback, whose state is f's.
-func code(t *testing.T, f flow, back *url.URL) string {
+func code(t testing.TB, f flow, back *url.URL) string {
 	t.Helper()
 	q := back.Query()
 	if q.Get("state") != f.state || q.Get("code") == "" {
@@ -274,7 +274,7 @@ func oauthError(err error) string {
 	return ""
 }
 
-func jsonOf(t *testing.T, body string) map[string]any {
+func jsonOf(t testing.TB, body string) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal([]byte(body), &m); err != nil {

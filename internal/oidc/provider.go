@@ -132,6 +132,8 @@ type tenantContext struct {
 	// ended is set when a logout ended the browser's page session, so
 	// that its cookie is cleared.
 	ended bool
+	// client is the client a token request authenticated as.
+	client string
 }
 
 type ctxKey struct{}
@@ -172,6 +174,13 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Retry-After", fmt.Sprint(int(e.RetryAfter.Seconds()+0.999)))
 			}
 			http.Error(w, "too many requests", http.StatusTooManyRequests)
+			return
+		}
+	}
+	if r2.URL.Path == "/oauth/token" && r.Method == http.MethodPost {
+		// The client proves itself before a code is looked at, so that a
+		// wrong secret or another client cannot spend one.
+		if !p.authenticateClient(w, r2, tc) {
 			return
 		}
 	}
@@ -220,6 +229,42 @@ func (p *Provider) hostsTenant(ctx context.Context, host string) (account.Caller
 		}
 	}
 	return account.Caller{}, false
+}
+
+// authenticateClient checks a token request's client: a confidential
+// one by its secret (HTTP Basic or client_secret in the form), a public
+// one by name alone (PKCE proves it). It answers invalid_client itself
+// and returns false if that fails.
+func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, tc *tenantContext) bool {
+	if err := r.ParseForm(); err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the form cannot be read")
+		return false
+	}
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		id, _ = url.QueryUnescape(id)
+		secret, _ = url.QueryUnescape(secret)
+	} else {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	app, err := p.svc.Apps.ByClientID(r.Context(), tc.caller.Tenant.ID, id)
+	ok := err == nil && (app.Client.Type == account.ClientPublic && secret == "" || app.Client.CheckSecret(secret))
+	if !ok {
+		if basic {
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+tc.issuer+`"`)
+		}
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "invalid client_id / client_secret")
+		return false
+	}
+	tc.client = id
+	return true
+}
+
+func writeOAuthError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"error":%q,"error_description":%q}`+"\n", code, description)
 }
 
 func isLoopback(host string) bool {

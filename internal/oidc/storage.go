@@ -94,7 +94,7 @@ func (s *storage) withSubject(ctx context.Context, a account.Authorization) (op.
 // AuthRequestByCode redeems a code: of concurrent redemptions one gets
 // the authorization, and a code seen again revokes what it gave.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	a, refresh, err := s.svc().Authorizations.Redeem(ctx, code)
+	a, refresh, err := s.svc().Authorizations.Redeem(ctx, code, tenantOf(ctx).client)
 	if err != nil {
 		return nil, oauthError(err, oidc.ErrInvalidGrant())
 	}
