@@ -97,4 +97,3 @@ func BenchmarkUserinfo(b *testing.B) {
 		})
 	})
 }
-
