@@ -284,10 +284,18 @@ func (s *Authorizations) Grant(ctx context.Context, tenantID int64, id string) (
 		return Grant{}, Customer{}, Internal(err)
 	}
 	sess, err := s.store.SessionByID(ctx, tenantID, g.SessionID)
-	if errors.Is(err, ErrNotFound) || (err == nil && !s.now().Before(sess.EndsAt())) {
+	now := s.now()
+	if errors.Is(err, ErrNotFound) || (err == nil && !now.Before(sess.EndsAt())) {
 		return Grant{}, Customer{}, ErrGrantInvalid
 	} else if err != nil {
 		return Grant{}, Customer{}, Internal(err)
+	}
+	// A client's use of the grant is use of its session, which it keeps
+	// from ending idle; written at most once a minute.
+	if now.Sub(sess.LastSeenAt) > time.Minute {
+		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil && !errors.Is(err, ErrNotFound) {
+			return Grant{}, Customer{}, Internal(err)
+		}
 	}
 	cust, err := s.store.CustomerByID(ctx, tenantID, g.CustomerID)
 	if errors.Is(err, ErrNotFound) || (err == nil && !cust.State.canLogIn()) {

@@ -29,6 +29,9 @@ func (e env) serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
+	// The OpenID Connect library logs through the default logger: the
+	// same format, level and destination as pforte's own lines.
+	slog.SetDefault(log)
 	// Listen first, so that a public URL taken from the listen address
 	// has its real port (--addr 127.0.0.1:0 picks one).
 	ln, err := net.Listen("tcp", c.Addr)

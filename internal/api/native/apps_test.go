@@ -3,6 +3,7 @@ package native_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"pforte/internal/api/apitest"
@@ -38,6 +39,70 @@ func TestAppSettings(t *testing.T) {
 			if res := patch(map[string]any{"settings": bad}); res.Status != http.StatusBadRequest {
 				t.Errorf("settings %v: %s, want 400", bad, res)
 			}
+		}
+	})
+}
+
+// TestAppClients: an application becomes an OpenID Connect client
+// through /api/v1/apps; its secret is in the one answer that made it and
+// is stored as a hash only; bad registrations are 400 naming the field.
+func TestAppClients(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open)
+		type client struct {
+			Type         string   `json:"type"`
+			ClientID     string   `json:"client_id"`
+			ClientSecret string   `json:"client_secret"`
+			RedirectURIs []string `json:"redirect_uris"`
+			LogoutURIs   []string `json:"post_logout_redirect_uris"`
+		}
+		type answer struct {
+			App struct {
+				OIDC *client `json:"oidc"`
+			} `json:"app"`
+		}
+		decode := func(r *apitest.Response, status int) answer {
+			t.Helper()
+			apitest.MustStatus(t, r, status)
+			var a answer
+			if err := json.Unmarshal(r.Body, &a); err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		created := decode(h.Post(t, h.secret, "/api/v1/apps", map[string]any{"name": "shop",
+			"oidc": map[string]any{"type": "confidential", "redirect_uris": []string{"https://shop.example/cb"}}}), http.StatusCreated)
+		c := created.App.OIDC
+		if c == nil || c.Type != "confidential" || !strings.HasPrefix(c.ClientID, "pfc_") || len(c.ClientSecret) < 40 ||
+			len(c.RedirectURIs) != 1 || c.LogoutURIs == nil {
+			t.Fatalf("created client: %+v", c)
+		}
+		got := decode(h.Get(t, h.secret, "/api/v1/apps/shop"), http.StatusOK)
+		if got.App.OIDC == nil || got.App.OIDC.ClientSecret != "" || got.App.OIDC.ClientID != c.ClientID {
+			t.Errorf("a read shows %+v: want the client without its secret", got.App.OIDC)
+		}
+		h.CheckNotCarried(t, c.ClientSecret, 1)
+		patch := func(body any) *apitest.Response {
+			return h.Do(t, apitest.Request{Method: http.MethodPatch, Path: "/api/v1/apps/shop", Key: h.secret, Body: body})
+		}
+		rotated := decode(patch(map[string]any{"oidc": map[string]any{"rotate_secret": true}}), http.StatusOK)
+		if s := rotated.App.OIDC.ClientSecret; s == "" || s == c.ClientSecret || rotated.App.OIDC.ClientID != c.ClientID {
+			t.Errorf("rotated: %+v", rotated.App.OIDC)
+		}
+		for field, bad := range map[string]map[string]any{
+			"oidc.redirect_uris":             {"redirect_uris": []string{"http://shop.example/cb"}},
+			"oidc.post_logout_redirect_uris": {"post_logout_redirect_uris": []string{"https://shop.example/#top"}},
+			"oidc.type":                      {"type": "secretive"},
+		} {
+			apitest.MustFieldError(t, patch(map[string]any{"oidc": bad}), field, "invalid")
+		}
+		apitest.MustFieldError(t, h.Post(t, h.secret, "/api/v1/apps", map[string]any{"name": "bare",
+			"oidc": map[string]any{"redirect_uris": []string{"https://shop.example/cb"}}}), "oidc.type", "required")
+		apitest.MustFieldError(t, h.Post(t, h.secret, "/api/v1/apps", map[string]any{"name": "nouri",
+			"oidc": map[string]any{"type": "public"}}), "oidc.redirect_uris", "required")
+		ended := decode(patch(map[string]any{"oidc": map[string]any{"type": ""}}), http.StatusOK)
+		if ended.App.OIDC != nil {
+			t.Errorf("after type \"\": %+v, want no client", ended.App.OIDC)
 		}
 	})
 }
