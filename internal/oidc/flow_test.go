@@ -17,6 +17,7 @@ import (
 
 	"pforte/internal/account"
 	"pforte/internal/api/apitest"
+	"pforte/internal/pages"
 	"pforte/internal/store/teststore"
 )
 
@@ -411,4 +412,45 @@ func TestAuthorizeLimited(t *testing.T) {
 			t.Fatalf("authorization over the limit: %d, want 429", p.status)
 		}
 	}
+}
+
+// TestResetContinuesAuthorization: a customer who forgot the password
+// follows the login page's link, gets the mail, opens its link in the
+// same browser and, with the new password set, lands back at the site.
+func TestResetContinuesAuthorization(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open, apitest.WithRelay(), apitest.WithDefaultLinks(pages.LinkTemplates))
+		h.MustSignUp(t, h.Secret, "ada@example.com", password)
+		s := newSite(t, h, account.DefaultTenant, "shop", account.ClientConfidential)
+		b := newBrowser(t, h)
+		f := s.start()
+		login := b.follow(f.authURL)
+		forgot := b.follow(h.Srv.URL + regexpLink(t, login.body, "/p/default/forgot"))
+		if !strings.Contains(forgot.url, "authorization=") {
+			t.Fatalf("the forgot link lost the authorization: %s", forgot.url)
+		}
+		b.submit(forgot, url.Values{"email": {"ada@example.com"}})
+		mails := apitest.MustMailsTo(t, h.SMTP, "ada@example.com", 2) // the confirmation, then the reset
+		var link string
+		for _, l := range apitest.Links(mails[len(mails)-1].Text) {
+			if strings.Contains(l, "/reset?") {
+				link = l
+			}
+		}
+		if link == "" {
+			t.Fatalf("no reset link in\n%s", mails[len(mails)-1].Text)
+		}
+		reset := b.follow(link)
+		newPassword := "Ganz-Neue-Phrase-2031"
+		back := b.back(b.submit(reset, url.Values{"password": {newPassword}, "password_confirmation": {newPassword}}))
+		tk := s.mustExchange(f, code(t, f, back))
+		if tk.claims["email"] != "ada@example.com" {
+			t.Errorf("claims after the reset: %v", tk.claims)
+		}
+		// The cookie is spent: a later plain visit to a link page carries
+		// no authorization.
+		if _, ok := b.cookies["__Host-pforte.authz"]; ok {
+			t.Errorf("the authorization cookie outlived its use")
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -214,16 +215,21 @@ func (b *browser) follow(target string) page {
 	return page{}
 }
 
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+var hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
 
-// submit posts the page's form with fields and follows the answer.
+// submit posts the page's form, its hidden fields with fields, and
+// follows the answer.
 func (b *browser) submit(p page, fields url.Values) page {
 	b.t.Helper()
-	m := csrfField.FindStringSubmatch(p.body)
-	if m == nil {
+	hidden := hiddenField.FindAllStringSubmatch(p.body, -1)
+	if !strings.Contains(p.body, `name="csrf"`) {
 		b.t.Fatalf("no form on %s (%d):\n%s", p.url, p.status, p.body)
 	}
-	fields.Set("csrf", m[1])
+	for _, m := range hidden {
+		if !fields.Has(m[1]) {
+			fields.Set(m[1], html.UnescapeString(m[2]))
+		}
+	}
 	res := b.do(http.MethodPost, p.url, fields)
 	if res.location != "" && strings.HasPrefix(res.location, b.h.Srv.URL) {
 		return b.follow(res.location)

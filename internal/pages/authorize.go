@@ -37,15 +37,16 @@ func (p *Pages) ProviderError(w http.ResponseWriter, r *http.Request, c account.
 	p.fail(w, r, q, status, "error.oidc_request")
 }
 
-// withAuthorization finds the authorization the request carries. From
-// the query it must be live, or the page says so; its client's
-// application then brands the pages and names the mail's links. From the
-// cookie it is only used if still live.
+// withAuthorization finds the authorization the request carries: in the
+// query, or, on the pages mailed links open, in the cookie. From the
+// query it must be live, or the page says so; its client's application
+// then brands the pages and names the mail's links. From the cookie it is
+// only used if still live.
 func (p *Pages) withAuthorization(w http.ResponseWriter, q *request) (bool, error) {
 	id, fromQuery := q.URL.Query().Get("authorization"), true
 	if id == "" {
 		ck, err := q.Cookie(authzCookie)
-		if err != nil {
+		if err != nil || !opensMailedLink(q.URL.Path) {
 			return true, nil
 		}
 		id, fromQuery = ck.Value, false
@@ -78,6 +79,17 @@ func (p *Pages) withAuthorization(w http.ResponseWriter, q *request) (bool, erro
 		}
 	}
 	return true, nil
+}
+
+// opensMailedLink reports whether path is a page a mailed link opens:
+// only those take the authorization from the cookie.
+func opensMailedLink(path string) bool {
+	for _, page := range []string{"/confirm", "/activate", "/activate/code", "/reset"} {
+		if strings.HasSuffix(path, page) {
+			return true
+		}
+	}
+	return false
 }
 
 func clearAuthzCookie() *http.Cookie {
