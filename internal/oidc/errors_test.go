@@ -274,3 +274,40 @@ func decodeSegment(t *testing.T, seg string) string {
 	}
 	return string(b)
 }
+
+// TestNoServerErrors: junk at every endpoint, in the query, the form or
+// the credentials, is a 4xx, never a 5xx.
+func TestNoServerErrors(t *testing.T) {
+	h := newHarness(t, teststore.SQLite)
+	s := newSite(t, h, account.DefaultTenant, "shop", account.ClientConfidential)
+	paths := []string{"/.well-known/openid-configuration", "/keys", "/authorize", "/authorize/callback", "/oauth/token",
+		"/userinfo", "/oauth/introspect", "/revoke", "/end_session", "/nothing", "/device_authorization"}
+	bodies := []string{"", "%zz", "grant_type=authorization_code&code=%zz", "token=x&token=y", strings.Repeat("a=b&", 20000),
+		"grant_type=refresh_token&refresh_token=" + strings.Repeat("r", 300), "id_token_hint=not.a.jwt", "client_id=" + s.oauth.ClientID}
+	queries := []string{"", "?%zz", "?id=nope", "?client_id=" + s.oauth.ClientID + "&redirect_uri=" + url.QueryEscape(redirectURI) + "&response_type=code&scope=openid&code_challenge=x&code_challenge_method=S256&max_age=-1",
+		"?id_token_hint=a.b.c", "?prompt=none&prompt=login"}
+	for _, path := range paths {
+		for _, q := range queries {
+			for _, body := range bodies {
+				for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+					req, _ := http.NewRequest(method, s.issuer+path+q, strings.NewReader(body))
+					if body != "" {
+						req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					}
+					req.Header.Set("Authorization", "Bearer junk")
+					if path == "/oauth/token" || path == "/revoke" || path == "/oauth/introspect" {
+						req.SetBasicAuth("%zz", "x")
+					}
+					res, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					res.Body.Close()
+					if res.StatusCode >= 500 {
+						t.Errorf("%s %s%s with %.40q: %d", method, path, q, body, res.StatusCode)
+					}
+				}
+			}
+		}
+	}
+}

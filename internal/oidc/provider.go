@@ -167,6 +167,16 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2.URL.Path = "/" + rest
 	r2.URL.RawPath = ""
 	r2.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	// A query or form that does not parse is the client's fault: the
+	// library would call it a server error.
+	if err := r2.ParseForm(); err != nil {
+		if browserFacing(r2.URL.Path) {
+			p.pages.ProviderError(w, r, tc.caller, http.StatusBadRequest)
+		} else {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the query or form cannot be read")
+		}
+		return
+	}
 	if r2.URL.Path == "/authorize" {
 		// Each authorization is a stored row, asked for without a key.
 		if err := p.clients.Limit(r); err != nil {
@@ -236,10 +246,6 @@ func (p *Provider) hostsTenant(ctx context.Context, host string) (account.Caller
 // one by name alone (PKCE proves it). It answers invalid_client itself
 // and returns false if that fails.
 func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, tc *tenantContext) bool {
-	if err := r.ParseForm(); err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the form cannot be read")
-		return false
-	}
 	id, secret, basic := r.BasicAuth()
 	if basic {
 		id, _ = url.QueryUnescape(id)
