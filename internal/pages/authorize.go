@@ -81,6 +81,23 @@ func (p *Pages) withAuthorization(w http.ResponseWriter, q *request) (bool, erro
 	return true, nil
 }
 
+// authorizationOrigin is where a page's form may lead in the end when it
+// carries an authorization: the origin of its client's redirect URI (its
+// scheme, for a private-use scheme), which the provider checked.
+func authorizationOrigin(q *request) []string {
+	if q.authz == nil {
+		return nil
+	}
+	u, err := url.Parse(q.authz.Request.RedirectURI)
+	switch {
+	case err != nil || u.Scheme == "":
+		return nil
+	case u.Scheme == "http" || u.Scheme == "https":
+		return []string{u.Scheme + "://" + u.Host}
+	}
+	return []string{u.Scheme + ":"}
+}
+
 // opensMailedLink reports whether path is a page a mailed link opens:
 // only those take the authorization from the cookie.
 func opensMailedLink(path string) bool {

@@ -80,6 +80,7 @@ func (p *Pages) page(fn func(w http.ResponseWriter, q *request) error) http.Hand
 			p.failErr(w, q, err)
 			return
 		}
+
 		if ok, err := p.withAuthorization(w, q); err != nil {
 			p.failErr(w, q, err)
 			return
@@ -87,8 +88,9 @@ func (p *Pages) page(fn func(w http.ResponseWriter, q *request) error) http.Hand
 			return
 		}
 		// Forms may redirect to the return URLs of the tenant or the
-		// application.
-		setHeaders(w, returnOrigins(q.c))
+		// application, and, carrying an authorization, on to its client:
+		// browsers hold the redirects after a form to form-action.
+		setHeaders(w, append(returnOrigins(q.c), authorizationOrigin(q)...))
 		if r.Method != http.MethodPost && q.anon == "" {
 			q.anon = newNonce()
 			http.SetCookie(w, &http.Cookie{Name: anonCookie, Value: q.anon, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
