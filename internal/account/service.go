@@ -185,15 +185,19 @@ func (s *Service) PasswordMinLength() int { return s.cfg.Policy.MinLength }
 // Ready checks that the store answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 
-// Purge removes tokens and sessions a day after they expired, login
-// failure records untouched for failureMemory, and the records of mail
-// finished longer than MailRetention ago.
+// Purge removes tokens, sessions, authorizations and refresh tokens a day
+// after they expired, login failure records untouched for failureMemory,
+// the records of mail finished longer than MailRetention ago, and signing
+// keys a day after no ID token hint can need them.
 func (s *Service) Purge(ctx context.Context) error {
 	now := s.now()
 	if err := s.store.Purge(ctx, now.Add(-24*time.Hour), now.Add(-failureMemory)); err != nil {
 		return Internal(err)
 	}
 	if err := s.store.PurgeMail(ctx, now.Add(-s.cfg.MailRetention)); err != nil {
+		return Internal(err)
+	}
+	if err := s.store.PurgeSigningKeys(ctx, now.Add(-s.signingKeys.retention()-24*time.Hour)); err != nil {
 		return Internal(err)
 	}
 	return nil

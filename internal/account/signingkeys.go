@@ -57,7 +57,8 @@ type SigningKey struct {
 
 // SigningKeys makes, rotates and opens tenants' token signing keys. The
 // newest unretired key signs; retired keys stay published for
-// KeyOverlap so that tokens they signed still verify.
+// KeyOverlap so that tokens they signed still verify, and verify ID token
+// hints for as long as a session lives.
 type SigningKeys struct {
 	*core
 	opened sync.Map // kid -> crypto.Signer; keys never change
@@ -83,6 +84,20 @@ func (s *SigningKeys) Current(ctx context.Context, t Tenant, alg string) (Signin
 // Published returns the tenant's keys that verify tokens: the unretired
 // ones and those retired within KeyOverlap, newest first.
 func (s *SigningKeys) Published(ctx context.Context, tenantID int64) ([]SigningKey, error) {
+	return s.retiredWithin(ctx, tenantID, KeyOverlap)
+}
+
+// ForHints returns the keys that verify an ID token a client sends back
+// as a hint (a logout): those of Published, and those retired as long ago
+// as a session lives, since a site may keep a login that long.
+func (s *SigningKeys) ForHints(ctx context.Context, tenantID int64) ([]SigningKey, error) {
+	return s.retiredWithin(ctx, tenantID, s.retention())
+}
+
+// retention is how long a retired key is kept for hints.
+func (s *SigningKeys) retention() time.Duration { return max(s.cfg.SessionMaxAge, KeyOverlap) }
+
+func (s *SigningKeys) retiredWithin(ctx context.Context, tenantID int64, d time.Duration) ([]SigningKey, error) {
 	stored, err := s.store.ListSigningKeys(ctx, tenantID)
 	if err != nil {
 		return nil, Internal(err)
@@ -90,7 +105,7 @@ func (s *SigningKeys) Published(ctx context.Context, tenantID int64) ([]SigningK
 	now := s.now()
 	keys := make([]SigningKey, 0, len(stored))
 	for _, sk := range stored {
-		if sk.RetiredAt != nil && now.Sub(*sk.RetiredAt) > KeyOverlap {
+		if sk.RetiredAt != nil && now.Sub(*sk.RetiredAt) > d {
 			continue
 		}
 		k, err := s.open(sk)

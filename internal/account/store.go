@@ -171,14 +171,16 @@ type Tx interface {
 	ListSigningKeys(ctx context.Context, tenantID int64) ([]StoredSigningKey, error) // newest first
 	// RetireSigningKeys sets RetiredAt on the tenant's unretired keys but exceptID.
 	RetireSigningKeys(ctx context.Context, tenantID int64, exceptID string, at time.Time) error
+	// PurgeSigningKeys deletes the keys retired before retiredBefore.
+	PurgeSigningKeys(ctx context.Context, retiredBefore time.Time) error
 
 	// PurgeMail deletes sent and failed outbox rows that finished before
 	// finishedBefore; unsent mail stays.
 	PurgeMail(ctx context.Context, finishedBefore time.Time) error
 
-	// Purge deletes tokens, sessions and OpenID Connect authorizations that
-	// expired before expiredBefore, signing keys retired before it, and
-	// login failure records last touched before failuresBefore.
+	// Purge deletes tokens, sessions, OpenID Connect authorizations and
+	// refresh tokens that expired before expiredBefore, and login failure
+	// records last touched before failuresBefore.
 	Purge(ctx context.Context, expiredBefore, failuresBefore time.Time) error
 }
 

@@ -75,7 +75,7 @@ func TestBadAuthorizations(t *testing.T) {
 		}
 		// prompt=none without a session is sent back: a login is needed.
 		p := b.follow(with(map[string]string{"prompt": "none"}))
-		if u, _ := url.Parse(p.location); u == nil || u.Query().Get("error") != "interaction_required" {
+		if u, _ := url.Parse(p.location); u == nil || u.Query().Get("error") != "login_required" || u.Query().Get("state") != "st" {
 			t.Errorf("prompt=none without a session: %d %q", p.status, p.location)
 		}
 		// An authorization the login page does not know is a page too.
@@ -262,6 +262,21 @@ func TestKeyRotation(t *testing.T) {
 		keys = jsonOf(t, b.do(http.MethodGet, s.issuer+"/keys", nil).body)["keys"].([]any)
 		if len(keys) != 1 || keys[0].(map[string]any)["alg"] != "EdDSA" {
 			t.Errorf("JWKS past the overlap: %v", keys)
+		}
+		// A site's logout may send an ID token of a key that is no longer
+		// published: it still ends the session.
+		var doc struct {
+			EndSession string `json:"end_session_endpoint"`
+		}
+		if err := s.provider.Claims(&doc); err != nil {
+			t.Fatal(err)
+		}
+		q := url.Values{"id_token_hint": {before.raw}, "post_logout_redirect_uri": {logoutURI}}
+		if p := b.do(http.MethodGet, doc.EndSession+"?"+q.Encode(), nil); p.status != http.StatusFound || p.location != logoutURI {
+			t.Errorf("logout with a retired key's ID token: %d %q", p.status, p.location)
+		}
+		if _, ok := b.cookies["__Host-pforte-default"]; ok {
+			t.Errorf("the page session outlived the logout")
 		}
 	})
 }

@@ -51,6 +51,15 @@ func TestDiscovery(t *testing.T) {
 		if contains(doc["code_challenge_methods_supported"], "plain") {
 			t.Errorf("plain PKCE is offered: %v", doc["code_challenge_methods_supported"])
 		}
+		// Only what the clients may use is offered.
+		for k, want := range map[string]int{"response_types_supported": 1, "grant_types_supported": 2} {
+			if list, _ := doc[k].([]any); len(list) != want {
+				t.Errorf("%s = %v, want %d values", k, doc[k], want)
+			}
+		}
+		if doc["device_authorization_endpoint"] != nil {
+			t.Errorf("a device endpoint is offered: %v", doc["device_authorization_endpoint"])
+		}
 		jwks := jsonOf(t, b.do(http.MethodGet, doc["jwks_uri"].(string), nil).body)
 		keys, _ := jwks["keys"].([]any)
 		if len(keys) != 1 {

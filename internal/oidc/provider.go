@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rs/cors"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
@@ -105,8 +106,11 @@ func New(svc *account.Service, log *slog.Logger, pg *pages.Pages, publicURL stri
 	issuer := func(bool) (op.IssuerFromRequest, error) {
 		return func(r *http.Request) string { return tenantOf(r.Context()).issuer }, nil
 	}
-	provider, err := op.NewProvider(config, &storage{p: p}, issuer,
+	st := &storage{p: p}
+	provider, err := op.NewProvider(config, st, issuer,
 		op.WithAllowInsecure(), // the public URL is checked at start-up: https but on loopback
+		// A logout's ID token hint may be older than the published keys.
+		op.WithIDTokenHintKeySet(&op.OpenIDKeySet{Storage: hintStorage{st}}),
 		op.WithCORSOptions(&cors.Options{
 			AllowedOrigins: []string{"*"},
 			AllowedMethods: []string{http.MethodGet, http.MethodPost},
@@ -194,6 +198,10 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if r2.URL.Path == discoveryPath {
+		p.discovery(w, r2)
+		return
+	}
 	if browserFacing(r2.URL.Path) {
 		w = &errorPage{ResponseWriter: w, r: r, p: p, tc: tc}
 	}
@@ -275,6 +283,22 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 
 func isLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+const discoveryPath = "/.well-known/openid-configuration"
+
+// discovery serves the library's discovery document, less what the
+// library lists but pforte's clients cannot use: implicit and hybrid
+// responses, grants beyond the code and refresh, the device endpoint.
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+	ctx := op.ContextWithIssuer(r.Context(), tenantOf(r.Context()).issuer)
+	doc := op.CreateDiscoveryConfig(ctx, p.op, p.op.Storage())
+	doc.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	doc.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
+	doc.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	doc.DeviceAuthorizationEndpoint = ""
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	op.Discover(w, doc)
 }
 
 // Issuer is a tenant's issuer URL under the public URL.

@@ -287,6 +287,22 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 	return out, nil
 }
 
+// hintStorage is the storage whose key set verifies ID token hints: the
+// published keys and those retired as long ago as a session lives.
+type hintStorage struct{ *storage }
+
+func (s hintStorage) KeySet(ctx context.Context) ([]op.Key, error) {
+	keys, err := s.svc().SigningKeys.ForHints(ctx, tenantOf(ctx).caller.Tenant.ID)
+	if err != nil {
+		return nil, oauthError(err, oidc.ErrServerError())
+	}
+	out := make([]op.Key, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, publicKey{k})
+	}
+	return out, nil
+}
+
 // GetClientByClientID returns the tenant's client; another tenant's is
 // unknown here.
 func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {

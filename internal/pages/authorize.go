@@ -131,9 +131,8 @@ func (p *Pages) continueAuthorization(w http.ResponseWriter, q *request, sess ac
 
 // authorizeWithSession answers the login page of an authorization when
 // the browser's page session is enough: approved, unless the client asks
-// for a fresh login. It also answers prompt=none without one, by sending
-// the browser back unapproved: the client then hears that a login is
-// needed.
+// for a fresh login. It also answers prompt=none without one: the client
+// hears login_required at its redirect URI.
 func (p *Pages) authorizeWithSession(w http.ResponseWriter, q *request) bool {
 	a := q.authz
 	if q.session != "" {
@@ -143,8 +142,18 @@ func (p *Pages) authorizeWithSession(w http.ResponseWriter, q *request) bool {
 		}
 	}
 	if a.Asks(account.PromptNone) {
-		http.Redirect(w, q.Request, a.CallbackURL, http.StatusSeeOther)
-		return true
+		// The redirect URI was checked against the client's when the
+		// provider took the request.
+		if u, err := url.Parse(a.Request.RedirectURI); err == nil {
+			query := u.Query()
+			query.Set("error", "login_required")
+			if a.Request.State != "" {
+				query.Set("state", a.Request.State)
+			}
+			u.RawQuery = query.Encode()
+			http.Redirect(w, q.Request, u.String(), http.StatusSeeOther)
+			return true
+		}
 	}
 	if a.Asks(account.PromptCreate) && q.URL.Query().Get("login") == "" {
 		http.Redirect(w, q.Request, pageURL(q, "register", url.Values{"authorization": {a.ID}}), http.StatusSeeOther)

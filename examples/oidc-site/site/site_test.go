@@ -43,11 +43,8 @@ func startSite(t *testing.T, h *apitest.Harness) string {
 	c.Key = account.KeySecret
 	name, typ := "shop", account.ClientConfidential
 	uris, logout := []string{base + "/callback"}, []string{base + "/"}
-	// pages.return_urls, as the README says: the hosted pages' forms may
-	// then lead back to the site (their form-action allows its origin).
 	app, err := h.Svc.Apps.Create(context.Background(), c, account.AppPatch{Name: &name,
-		Client:   &account.ClientPatch{Type: &typ, RedirectURIs: &uris, LogoutURIs: &logout},
-		Settings: map[string]string{"pages.return_urls": base + "/"}})
+		Client: &account.ClientPatch{Type: &typ, RedirectURIs: &uris, LogoutURIs: &logout}})
 	if err != nil {
 		t.Fatalf("create client: %v", err)
 	}

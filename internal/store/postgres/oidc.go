@@ -206,12 +206,16 @@ func (q *queries) SessionByID(ctx context.Context, tenantID, id int64) (account.
 	return s, storeError("session by id", err)
 }
 
-// purgeOIDC deletes authorizations and refresh tokens that expired, and
-// signing keys retired, before cutoff.
+// purgeOIDC deletes authorizations and refresh tokens that expired
+// before cutoff.
 func (q *queries) purgeOIDC(ctx context.Context, cutoff time.Time) error {
-	_, err := q.db.Exec(ctx, `WITH
-			a AS (DELETE FROM oidc_authorizations WHERE expires_at < $1),
-			r AS (DELETE FROM oidc_refresh_tokens WHERE expires_at < $1)
-		DELETE FROM oidc_signing_keys WHERE retired_at < $1`, cutoff)
+	_, err := q.db.Exec(ctx, `WITH a AS (DELETE FROM oidc_authorizations WHERE expires_at < $1)
+		DELETE FROM oidc_refresh_tokens WHERE expires_at < $1`, cutoff)
 	return storeError("purge oidc", err)
+}
+
+// PurgeSigningKeys deletes the keys retired before retiredBefore.
+func (q *queries) PurgeSigningKeys(ctx context.Context, retiredBefore time.Time) error {
+	_, err := q.db.Exec(ctx, `DELETE FROM oidc_signing_keys WHERE retired_at < $1`, retiredBefore)
+	return storeError("purge signing keys", err)
 }

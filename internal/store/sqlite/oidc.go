@@ -238,3 +238,11 @@ func (q queries) SessionByID(ctx context.Context, tenantID, id int64) (account.S
 	}
 	return s, nil
 }
+
+// PurgeSigningKeys deletes the keys retired before retiredBefore.
+func (q queries) PurgeSigningKeys(ctx context.Context, retiredBefore time.Time) error {
+	if _, err := q.w.ExecContext(ctx, `DELETE FROM oidc_signing_keys WHERE retired_at < ?`, micros(retiredBefore)); err != nil {
+		return dbErr("purge signing keys", err)
+	}
+	return nil
+}

@@ -158,7 +158,6 @@ func (q queries) Purge(ctx context.Context, expiredBefore, failuresBefore time.T
 		{"purge login failures", `DELETE FROM login_failures WHERE last_at < ?`, failuresBefore},
 		{"purge authorizations", `DELETE FROM oidc_authorizations WHERE expires_at < ?`, expiredBefore},
 		{"purge refresh tokens", `DELETE FROM oidc_refresh_tokens WHERE expires_at < ?`, expiredBefore},
-		{"purge signing keys", `DELETE FROM oidc_signing_keys WHERE retired_at < ?`, expiredBefore},
 	} {
 		if _, err := q.w.ExecContext(ctx, p.query, micros(p.cutoff)); err != nil {
 			return dbErr(p.op, err)

@@ -309,6 +309,12 @@ func testPurgeOIDC(t *testing.T, s account.Store) {
 	if err := s.Purge(ctx, at(-24*time.Hour+time.Minute), t0); err != nil {
 		t.Fatalf("Purge: %v", err)
 	}
+	if keys, _ := s.ListSigningKeys(ctx, tn.ID); len(keys) != 2 {
+		t.Errorf("Purge deleted signing keys: %+v", keys)
+	}
+	if err := s.PurgeSigningKeys(ctx, at(-24*time.Hour)); err != nil {
+		t.Fatalf("PurgeSigningKeys: %v", err)
+	}
 	if _, err := s.AuthorizationByID(ctx, "old"); !errors.Is(err, account.ErrNotFound) {
 		t.Errorf("an expired authorization survived the purge: %v", err)
 	}
