@@ -22,6 +22,7 @@ var mayImport = map[string][]string{
 	"api/hgsp":        {"account", "api/wire"},
 	"api/propstack":   {"account", "api/wire"},
 	"api/apitest":     {"account", "api/wire", "mail", "mail/mailtest", "password", "server", "store/teststore"},
+	"browsertest":     {},
 	"mail":            {"account"},
 	"mail/mailtest":   {},
 	"metrics":         {"password"},

@@ -15,6 +15,7 @@ import (
 
 	"pforte/internal/account"
 	"pforte/internal/api/apitest"
+	"pforte/internal/browsertest"
 )
 
 // axeEnv names the file of axe-core (axe.min.js) that the accessibility
@@ -43,7 +44,7 @@ const runAxe = `axe.run(document, {resultTypes: ["violations"]}).then(r => r.vio
 func TestBrowserAccessibility(t *testing.T) {
 	path := os.Getenv(axeEnv)
 	if path == "" {
-		skipOrFail(t, "the accessibility test needs %s naming axe-core's axe.min.js (npm install axe-core; .ci/run does)", axeEnv)
+		browsertest.SkipOrFail(t, "the accessibility test needs %s naming axe-core's axe.min.js (npm install axe-core; .ci/run does)", axeEnv)
 	}
 	axe, err := os.ReadFile(path)
 	if err != nil {

@@ -8,12 +8,8 @@ package pages_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -27,94 +23,18 @@ import (
 
 	"pforte/internal/account"
 	"pforte/internal/api/apitest"
+	"pforte/internal/browsertest"
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/pages"
 	"pforte/internal/store/teststore"
 )
 
-// chromiumPath is Debian's Chromium, which .ci/run installs.
-const chromiumPath = "/usr/bin/chromium"
-
-// tabTimeout bounds a scenario's tab, so that a page that never comes
-// fails the test instead of hanging it. No test measures time.
-const tabTimeout = 3 * time.Minute
-
-// inCI reports whether the tests run in CI, where nothing may be skipped
-// for want of a browser or of axe-core.
-func inCI() bool { return os.Getenv("CI") == "true" }
-
-// skipOrFail skips the test, or fails it in CI.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if inCI() {
-		t.Fatalf("CI=true: "+format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
-// startBrowser starts headless Chromium for one test function, with a
-// fresh profile folder that is removed after the browser has exited. It
-// returns the browser's context; tabs are children of it.
+// startBrowser starts headless Chromium for one test function (see
+// browsertest.Start). The pages pick their language from
+// Accept-Language: a German browser, unless a test asks for English.
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		skipOrFail(t, "browser tests need Chromium at %s (apt-get install chromium): %v", chromiumPath, err)
-	}
-	// The profile, and the temporary files Chromium would otherwise
-	// leave in /tmp, go into one folder of the test's.
-	dir, err := os.MkdirTemp("", "pforte-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	profile, tmp := filepath.Join(dir, "profile"), filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(profile),
-		chromedp.Env("TMPDIR=" + tmp),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		// The pages pick their language from Accept-Language: a
-		// German browser, unless a test asks for English.
-		chromedp.Flag("accept-lang", "de-DE,de"),
-		chromedp.WindowSize(1000, 1000),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancelBrowser() // closes the browser
-		cancelAlloc()   // and waits until its process has exited
-		removeProfile(t, dir)
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	return ctx
-}
-
-// removeProfile removes the browser's profile folder. Chromium's helper
-// processes may still write into it for a moment after the browser has
-// exited, so a failed removal is tried again for a while.
-func removeProfile(t *testing.T, dir string) {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := os.RemoveAll(dir)
-		if err == nil || errors.Is(err, fs.ErrNotExist) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("removing the browser profile %s: %v", dir, err)
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return browsertest.Start(t, chromedp.Flag("accept-lang", "de-DE,de"))
 }
 
 // env is one store's run of a test: a served service with mail, and in
@@ -157,24 +77,10 @@ func (e *env) scenario(name string, fn func(e *env)) {
 		sub := *e
 		sub.t = t
 		if e.browser != nil {
-			sub.ctx = newTab(t, e.browser)
+			sub.ctx = browsertest.NewTab(t, e.browser)
 		}
 		fn(&sub)
 	})
-}
-
-// newTab opens a tab of browser in a new browser context, and returns
-// its context with the deadline of a run.
-func newTab(t *testing.T, browser context.Context) context.Context {
-	t.Helper()
-	tab, cancelTab := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancelTab)
-	if err := chromedp.Do(tab); err != nil { // opens the tab
-		t.Fatalf("opening a tab: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(tab, tabTimeout)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // url is the absolute URL of a path on the server.

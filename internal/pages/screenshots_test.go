@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"pforte/internal/api/apitest"
+	"pforte/internal/browsertest"
 	"pforte/internal/store/teststore"
 )
 
@@ -27,7 +28,7 @@ func TestScreenshots(t *testing.T) {
 	}
 	browser := startBrowser(t)
 	e := newEnv(t, browser, teststore.SQLite, apitest.WithSetting("pages.display_name", "Beispiel-Shop"))
-	e.ctx = newTab(t, browser)
+	e.ctx = browsertest.NewTab(t, browser)
 	if err := chromedp.Do(e.ctx, chromedp.EmulateViewport(720, 900)); err != nil {
 		t.Fatal(err)
 	}
