@@ -8,8 +8,10 @@ import (
 	"errors"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -287,4 +289,12 @@ func jsonOf(t testing.TB, body string) map[string]any {
 		t.Fatalf("not JSON: %v\n%s", err, body)
 	}
 	return m
+}
+
+// TestMain quiets the provider library, which logs refused requests
+// through the default logger (serve points it at pforte's own): here
+// every test refuses many on purpose.
+func TestMain(m *testing.M) {
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	os.Exit(m.Run())
 }

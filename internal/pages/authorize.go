@@ -64,8 +64,13 @@ func (p *Pages) withAuthorization(w http.ResponseWriter, q *request) (bool, erro
 		return true, nil
 	}
 	q.authz = &a
-	q.client = app.Name
 	q.c.App = &app
+	// The site is named as the customer knows it: its display name,
+	// else the application's name.
+	q.client = app.Settings[settingName]
+	if q.client == "" {
+		q.client = app.Name
+	}
 	if fromQuery {
 		http.SetCookie(w, &http.Cookie{Name: authzCookie, Value: a.ID, Path: "/", Secure: true, HttpOnly: true,
 			SameSite: http.SameSiteLaxMode, MaxAge: int(account.AuthorizationTTL.Seconds())})

@@ -43,7 +43,7 @@ type request struct {
 	session string // the page session's token, "" without one
 	anon    string // the anonymous form-token cookie
 	// authz is the OpenID Connect authorization the page carries, and
-	// client the name of its client's application.
+	// client the name its client's site goes by.
 	authz  *account.Authorization
 	client string
 }

@@ -142,7 +142,7 @@ func (p *Pages) view(q *request, titleKey string) *view {
 		v.App = q.c.App.Name
 	}
 	if q.authz != nil {
-		v.Authorization, v.Client, v.create = q.authz.ID, brandOf(q.c).Name, q.authz.Asks(account.PromptCreate)
+		v.Authorization, v.Client, v.create = q.authz.ID, q.client, q.authz.Asks(account.PromptCreate)
 	}
 	if q.c.Tenant.ID != 0 {
 		v.CSRF = p.csrf(q)
