@@ -2,9 +2,14 @@ package account
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Lifetimes of the OpenID Connect flow's records.
@@ -35,6 +40,62 @@ type AuthorizationRequest struct {
 	LoginHint string   `json:"login_hint,omitempty"`
 }
 
+// check refuses what the provider passed but pforte does not take: a
+// public client without PKCE, a method but S256, a response mode but
+// query, and values that are too long or no plain text (they are
+// stored, and sent back to the client).
+func (r AuthorizationRequest) check(app Application) []FieldError {
+	var fields []FieldError
+	bad := func(field, code, msg string) {
+		fields = append(fields, FieldError{Field: field, Code: code, Message: msg})
+	}
+	switch {
+	case app.Client.Type == ClientPublic && r.CodeChallenge == "":
+		bad("code_challenge", FieldRequired, "a public client must use PKCE (S256)")
+	case r.CodeChallenge != "" && r.CodeChallengeMethod != "S256":
+		bad("code_challenge_method", FieldInvalid, "only S256 is supported")
+	case r.CodeChallenge != "" && !isBase64URL(r.CodeChallenge, 43, 128):
+		bad("code_challenge", FieldInvalid, "must be 43 to 128 characters of base64url")
+	}
+	if r.ResponseMode != "" && r.ResponseMode != "query" {
+		bad("response_mode", FieldInvalid, "only query is supported")
+	}
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{{"state", r.State, 1024}, {"nonce", r.Nonce, 512}, {"login_hint", r.LoginHint, 320}} {
+		if len(f.value) > f.max || !isPlainText(f.value) {
+			bad(f.name, FieldInvalid, fmt.Sprintf("must be printable text of at most %d bytes", f.max))
+		}
+	}
+	if len(r.UILocales) > 10 {
+		bad("ui_locales", FieldInvalid, "at most 10 locales")
+	}
+	return fields
+}
+
+// isPlainText reports whether s is valid UTF-8 without control characters.
+func isPlainText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+// isBase64URL reports whether s is min to max characters of base64url.
+func isBase64URL(s string, minLen, maxLen int) bool {
+	if len(s) < minLen || len(s) > maxLen {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// isRandomID reports whether s can be an ID newSecret made (an
+// authorization's, a grant's): anything else is unknown without a lookup.
+func isRandomID(s string) bool { return isBase64URL(s, 43, 43) }
+
 // Prompts the hosted pages act on.
 const (
 	PromptNone   = "none"
@@ -54,10 +115,12 @@ type Authorization struct {
 	// the browser goes once the login approved the authorization.
 	Issuer      string
 	CallbackURL string
-	// Set when approved: who logged in, with which session, when.
-	CustomerID int64
-	SessionID  int64
-	AuthTime   time.Time
+	// Set when approved: who logged in, with which session, when, and
+	// the hash of the secret the callback must bring.
+	CustomerID   int64
+	SessionID    int64
+	AuthTime     time.Time
+	CallbackHash []byte
 	// The code, once issued: only its hash is kept.
 	CodeHash      []byte
 	CodeExpiresAt time.Time
@@ -128,11 +191,8 @@ var (
 // finds it by the ID it returns; callback builds the URL the browser
 // continues at once a login approved it.
 func (s *Authorizations) Begin(ctx context.Context, app Application, req AuthorizationRequest, issuer string, callback func(id string) string) (Authorization, error) {
-	if app.Client.Type == ClientPublic && req.CodeChallenge == "" {
-		return Authorization{}, Invalid(FieldError{Field: "code_challenge", Code: FieldRequired, Message: "a public client must use PKCE (S256)"})
-	}
-	if req.CodeChallenge != "" && req.CodeChallengeMethod != "S256" {
-		return Authorization{}, Invalid(FieldError{Field: "code_challenge_method", Code: FieldInvalid, Message: "only S256 is supported"})
+	if fields := req.check(app); len(fields) > 0 {
+		return Authorization{}, Invalid(fields...)
 	}
 	id, _ := newSecret()
 	now := s.now()
@@ -170,7 +230,7 @@ func (s *Authorizations) appByID(ctx context.Context, a Authorization) (Applicat
 
 // Get returns an unexpired authorization in any state.
 func (s *Authorizations) Get(ctx context.Context, id string) (Authorization, error) {
-	if id == "" || len(id) > 64 {
+	if !isRandomID(id) {
 		return Authorization{}, errAuthorizationGone
 	}
 	a, err := s.store.AuthorizationByID(ctx, id)
@@ -184,16 +244,32 @@ func (s *Authorizations) Get(ctx context.Context, id string) (Authorization, err
 
 // Approve records that sess's customer logged in for the tenant's
 // authorization id; the session's start is the time of authentication.
-func (s *Authorizations) Approve(ctx context.Context, tenantID int64, id string, sess Session) error {
+// It returns where the approving browser goes on: the callback, with a
+// secret only this answer carries. The authorization's ID travels in
+// links and so proves nothing; without the secret, whoever knew the ID
+// could collect the code of a login someone else approved.
+func (s *Authorizations) Approve(ctx context.Context, tenantID int64, id string, sess Session) (string, error) {
 	a, err := s.Get(ctx, id)
 	if err != nil || a.TenantID != tenantID || sess.TenantID != tenantID {
-		return errAuthorizationGone
+		return "", errAuthorizationGone
 	}
-	err = s.store.ApproveAuthorization(ctx, id, sess.CustomerID, sess.ID, sess.CreatedAt, s.now())
+	secret, hash := newSecret()
+	err = s.store.ApproveAuthorization(ctx, id, sess.CustomerID, sess.ID, sess.CreatedAt, hash, s.now())
 	if errors.Is(err, ErrNotFound) {
-		return errAuthorizationGone
+		return "", errAuthorizationGone
 	} else if err != nil {
-		return Internal(err)
+		return "", Internal(err)
+	}
+	return a.CallbackURL + "&k=" + secret, nil
+}
+
+// CheckCallback reports whether secret is the one Approve gave the
+// browser that approved the tenant's authorization id, in constant time.
+func (s *Authorizations) CheckCallback(ctx context.Context, tenantID int64, id, secret string) error {
+	a, err := s.Get(ctx, id)
+	if err != nil || a.TenantID != tenantID || !a.Approved() || secret == "" ||
+		subtle.ConstantTimeCompare(HashSecret(secret), a.CallbackHash) != 1 {
+		return errAuthorizationGone
 	}
 	return nil
 }
@@ -218,9 +294,12 @@ func (s *Authorizations) SetCode(ctx context.Context, id, code string) error {
 // transaction that spends the code, so a replay that loses the race
 // finds them to revoke.
 //
-// clientID is the client that proved itself: another client's code is
-// refused and stays unspent.
-func (s *Authorizations) Redeem(ctx context.Context, code, clientID string) (Authorization, string, error) {
+// clientID is the client that proved itself, and check tests what the
+// token request brought for the code (its PKCE verifier, its redirect
+// URI): another client's code, or one brought with the wrong proof, is
+// refused and stays unspent, so that an intercepted code cannot be
+// spent to revoke its owner's grant.
+func (s *Authorizations) Redeem(ctx context.Context, code, clientID string, check func(Authorization) error) (Authorization, string, error) {
 	if code == "" || len(code) > 512 {
 		return Authorization{}, "", ErrGrantInvalid
 	}
@@ -229,6 +308,10 @@ func (s *Authorizations) Redeem(ctx context.Context, code, clientID string) (Aut
 		return Authorization{}, "", ErrGrantInvalid
 	} else if err != nil {
 		return Authorization{}, "", Internal(err)
+	} else if a.RedeemedAt == nil {
+		if err := check(a); err != nil {
+			return Authorization{}, "", err
+		}
 	}
 	var a Authorization
 	var refresh string
@@ -274,7 +357,7 @@ const ScopeOfflineAccess = "offline_access"
 // Grant returns a live grant and its customer: the session it came from
 // has not ended and the customer may still log in.
 func (s *Authorizations) Grant(ctx context.Context, tenantID int64, id string) (Grant, Customer, error) {
-	if id == "" || len(id) > 64 {
+	if !isRandomID(id) {
 		return Grant{}, Customer{}, ErrGrantInvalid
 	}
 	g, err := s.store.GrantByID(ctx, tenantID, id)
@@ -403,24 +486,41 @@ func (s *Authorizations) replayed(ctx context.Context, rt RefreshToken) error {
 	return ErrGrantInvalid
 }
 
-// Revoke ends the grant that a refresh token, or an access token's ID,
-// belongs to, if it is the tenant's and appID's. Unknown tokens are no
-// error (RFC 7009, 2.2).
-func (s *Authorizations) Revoke(ctx context.Context, tenantID, appID int64, tokenOrID string) error {
-	if tokenOrID == "" || len(tokenOrID) > 256 {
+// RevokeRefresh ends the grant a refresh token belongs to, if it is the
+// tenant's and appID's. Unknown tokens are no error (RFC 7009, 2.2).
+func (s *Authorizations) RevokeRefresh(ctx context.Context, tenantID, appID int64, token string) error {
+	if token == "" || len(token) > 256 {
 		return nil
 	}
-	grantID := tokenOrID
-	if rt, err := s.store.RefreshTokenByHash(ctx, HashSecret(tokenOrID)); err == nil {
-		grantID = rt.GrantID
-	} else if !errors.Is(err, ErrNotFound) {
+	rt, err := s.store.RefreshTokenByHash(ctx, HashSecret(token))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
 		return Internal(err)
 	}
+	return s.revoke(ctx, tenantID, appID, rt.GrantID, "")
+}
+
+// RevokeGrant ends the grant of an access token the provider verified:
+// its ID and its subject, the customer's uuid.
+func (s *Authorizations) RevokeGrant(ctx context.Context, tenantID, appID int64, grantID, subject string) error {
+	if !isRandomID(grantID) || subject == "" {
+		return nil
+	}
+	return s.revoke(ctx, tenantID, appID, grantID, subject)
+}
+
+func (s *Authorizations) revoke(ctx context.Context, tenantID, appID int64, grantID, subject string) error {
 	g, err := s.store.GrantByID(ctx, tenantID, grantID)
 	if errors.Is(err, ErrNotFound) || (err == nil && g.AppID != appID) {
 		return nil
 	} else if err != nil {
 		return Internal(err)
+	}
+	if subject != "" {
+		if cust, err := s.store.CustomerByID(ctx, tenantID, g.CustomerID); err != nil || cust.UUID != subject {
+			return nil
+		}
 	}
 	if err := s.store.DeleteGrant(ctx, tenantID, g.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return Internal(err)

@@ -173,7 +173,7 @@ var errClientNotFound = &Error{Kind: KindNotFound, Code: CodeClientNotFound, Mes
 // ByClientID returns the tenant's application with this client_id; a
 // client of another tenant is not found.
 func (s *Apps) ByClientID(ctx context.Context, tenantID int64, clientID string) (Application, error) {
-	if clientID == "" || len(clientID) > 64 {
+	if id, ok := strings.CutPrefix(clientID, "pfc_"); !ok || !isBase64URL(id, 22, 22) {
 		return Application{}, errClientNotFound
 	}
 	a, err := s.store.AppByClientID(ctx, clientID)

@@ -61,7 +61,8 @@ type SigningKey struct {
 // hints for as long as a session lives.
 type SigningKeys struct {
 	*core
-	opened sync.Map // kid -> crypto.Signer; keys never change
+	opened sync.Map   // kid -> crypto.Signer; keys never change
+	first  sync.Mutex // one first key per process, however many ask at once
 }
 
 // Current returns the key that signs the tenant's tokens now, making the
@@ -71,6 +72,16 @@ type SigningKeys struct {
 func (s *SigningKeys) Current(ctx context.Context, t Tenant, alg string) (SigningKey, error) {
 	keys, err := s.Published(ctx, t.ID)
 	if err != nil {
+		return SigningKey{}, err
+	}
+	for _, k := range keys {
+		if k.RetiredAt == nil {
+			return k, nil
+		}
+	}
+	s.first.Lock()
+	defer s.first.Unlock()
+	if keys, err = s.Published(ctx, t.ID); err != nil {
 		return SigningKey{}, err
 	}
 	for _, k := range keys {

@@ -145,9 +145,10 @@ type Tx interface {
 	// only from the state before, and ErrNotFound says it did not.
 	CreateAuthorization(ctx context.Context, a *Authorization) error
 	AuthorizationByID(ctx context.Context, id string) (Authorization, error)
-	// ApproveAuthorization sets who logged in, if the authorization is
-	// unapproved and unexpired at now.
-	ApproveAuthorization(ctx context.Context, id string, customerID, sessionID int64, authTime, now time.Time) error
+	// ApproveAuthorization sets who logged in, and the hash of the secret
+	// the callback must bring, if the authorization is unapproved and
+	// unexpired at now.
+	ApproveAuthorization(ctx context.Context, id string, customerID, sessionID int64, authTime time.Time, callbackHash []byte, now time.Time) error
 	// SetAuthorizationCode keeps a code's hash, if the authorization is
 	// approved and has no code yet.
 	SetAuthorizationCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error

@@ -231,6 +231,7 @@ func TestKeyRotation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var last tokens
 		for _, alg := range []string{account.AlgES256, account.AlgEdDSA} {
 			if _, err := h.Svc.SigningKeys.Rotate(context.Background(), tenant, alg); err != nil {
 				t.Fatal(err)
@@ -249,6 +250,11 @@ func TestKeyRotation(t *testing.T) {
 			if header["alg"] != alg {
 				t.Errorf("after rotating to %s the ID token is signed with %v", alg, header["alg"])
 			}
+			// The provider verifies its own tokens of every algorithm.
+			if _, err := s.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(tk.Token)); err != nil {
+				t.Errorf("userinfo with a %s access token: %v", alg, err)
+			}
+			last = tk
 		}
 		if _, err := s.provider.Verifier(&gooidc.Config{ClientID: s.oauth.ClientID}).Verify(context.Background(), before.raw); err != nil {
 			t.Errorf("an ID token of the retired key: %v", err)
@@ -275,6 +281,12 @@ func TestKeyRotation(t *testing.T) {
 		if p := b.do(http.MethodGet, doc.EndSession+"?"+q.Encode(), nil); p.status != http.StatusFound || p.location != logoutURI {
 			t.Errorf("logout with a retired key's ID token: %d %q", p.status, p.location)
 		}
+		// An EdDSA hint, with a state but nowhere to return to, ends on
+		// the hosted login page.
+		q = url.Values{"id_token_hint": {last.raw}, "state": {"s"}}
+		if p := b.do(http.MethodGet, doc.EndSession+"?"+q.Encode(), nil); p.status != http.StatusFound || !strings.HasSuffix(p.location, "/p/default/login?done=logout") {
+			t.Errorf("logout with an EdDSA ID token and no redirect: %d %q", p.status, p.location)
+		}
 		if _, ok := b.cookies["__Host-pforte-default"]; ok {
 			t.Errorf("the page session outlived the logout")
 		}
@@ -293,8 +305,57 @@ func decodeSegment(t *testing.T, seg string) string {
 // TestNoServerErrors: junk at every endpoint, in the query, the form or
 // the credentials, is a 4xx, never a 5xx.
 func TestNoServerErrors(t *testing.T) {
-	h := newHarness(t, teststore.SQLite)
+	apitest.EachParallel(t, testNoServerErrors)
+}
+
+func testNoServerErrors(t *testing.T, open teststore.Opener) {
+	h := newHarness(t, open)
 	s := newSite(t, h, account.DefaultTenant, "shop", account.ClientConfidential)
+	pub := newSite(t, h, account.DefaultTenant, "app", account.ClientPublic)
+	b := newBrowser(t, h)
+	// NUL and invalid UTF-8, which PostgreSQL refuses in text, wherever
+	// a value reaches the database.
+	authorize := url.Values{"client_id": {s.oauth.ClientID}, "redirect_uri": {redirectURI}, "response_type": {"code"}, "scope": {"openid"}}
+	for _, field := range []string{"state", "nonce", "login_hint", "code_challenge", "ui_locales", "response_mode"} {
+		for _, junk := range []string{"a\x00b", "\xff\xfe"} {
+			q := url.Values{}
+			for k, v := range authorize {
+				q[k] = v
+			}
+			q.Set(field, junk)
+			if field == "code_challenge" {
+				q.Set("code_challenge_method", "S256")
+			}
+			// ui_locales is a preference: a tag that does not parse is
+			// dropped. Every other field is refused.
+			p := b.do(http.MethodGet, s.issuer+"/authorize?"+q.Encode(), nil)
+			if p.status >= 500 || (field != "ui_locales" && p.status == http.StatusFound && !strings.Contains(p.location, "error=")) {
+				t.Errorf("%s=%q: %d %s", field, junk, p.status, p.location)
+			}
+		}
+	}
+	for _, target := range []string{"/p/default/login?authorization=%00", "/p/default/login?authorization=%ff", "/p/default/register?authorization=a%00b"} {
+		if p := b.do(http.MethodGet, h.Srv.URL+target, nil); p.status != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", target, p.status)
+		}
+	}
+	for _, body := range []string{"client_id=" + pub.oauth.ClientID + "&token=%00", "client_id=%00&token=x", "client_id=pfc_%ff&token=x"} {
+		req, _ := http.NewRequest(http.MethodPost, s.issuer+"/revoke", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode >= 500 {
+			t.Errorf("revoke %q: %d", body, res.StatusCode)
+		}
+	}
+	for _, q := range []string{"?client_id=%00", "?client_id=" + s.oauth.ClientID + "&id_token_hint=%00", "?state=%00&client_id=pfc_%ff"} {
+		if p := b.do(http.MethodGet, s.issuer+"/end_session"+q, nil); p.status >= 500 {
+			t.Errorf("end_session%s: %d", q, p.status)
+		}
+	}
 	paths := []string{"/.well-known/openid-configuration", "/keys", "/authorize", "/authorize/callback", "/oauth/token",
 		"/userinfo", "/oauth/introspect", "/revoke", "/end_session", "/nothing", "/device_authorization"}
 	bodies := []string{"", "%zz", "grant_type=authorization_code&code=%zz", "token=x&token=y", strings.Repeat("a=b&", 20000),
@@ -323,6 +384,106 @@ func TestNoServerErrors(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestCallbackNeedsTheApprovingBrowser: the authorization's ID travels in
+// links, so it proves nothing. An attacker who starts a login, has a
+// logged-in victim open its login link, and then asks the callback for
+// the code gets nothing: only the victim's browser has the callback's
+// secret, and the code it collects carries the attacker's state, which
+// the victim's site session does not know.
+func TestCallbackNeedsTheApprovingBrowser(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open)
+		h.MustSignUp(t, h.Secret, "victim@example.com", password)
+		s := newSite(t, h, account.DefaultTenant, "shop", account.ClientConfidential)
+		victim, attacker := newBrowser(t, h), newBrowser(t, h)
+		f := s.start()
+		victim.login(f, "victim@example.com", password) // the victim has a page session
+
+		evil := s.start()
+		loginURL := attacker.do(http.MethodGet, evil.authURL, nil).location
+		id := mustQuery(t, loginURL, "authorization")
+		back := victim.back(victim.follow(loginURL)) // the victim opens the attacker's link
+		if back.Query().Get("state") != evil.state {
+			t.Fatalf("the victim's browser came back with %s", back)
+		}
+		for _, k := range []string{"", "made-up", strings.Repeat("A", 43)} {
+			target := s.issuer + "/authorize/callback?" + url.Values{"id": {id}, "k": {k}}.Encode()
+			if p := attacker.do(http.MethodGet, target, nil); p.status != http.StatusBadRequest || p.location != "" {
+				t.Errorf("callback with k=%q: %d %q, want the error page", k, p.status, p.location)
+			}
+		}
+		// A bare grant ID (the ID token's sid) revokes nothing.
+		f2 := s.start()
+		tk := s.mustExchange(f2, code(t, f2, victim.back(victim.follow(f2.authURL))))
+		revoke(t, s, tk.claims["sid"].(string))
+		if _, err := s.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(tk.Token)); err != nil {
+			t.Errorf("a bare grant ID revoked the grant: %v", err)
+		}
+		// The access token itself does.
+		revoke(t, s, tk.AccessToken)
+		if _, err := s.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(tk.Token)); err == nil {
+			t.Errorf("revoking the access token left its grant")
+		}
+	})
+}
+
+func mustQuery(t *testing.T, raw, key string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil || u.Query().Get(key) == "" {
+		t.Fatalf("no %s in %q", key, raw)
+	}
+	return u.Query().Get(key)
+}
+
+// TestBackChannelMethods: the token, revocation and introspection
+// endpoints take POST with their parameters in the body, and answer CORS
+// for any origin without credentials, as discovery does.
+func TestBackChannelMethods(t *testing.T) {
+	h := newHarness(t, teststore.SQLite)
+	s := newSite(t, h, account.DefaultTenant, "shop", account.ClientConfidential)
+	for _, path := range []string{"/oauth/token", "/revoke", "/oauth/introspect"} {
+		for _, method := range []string{http.MethodGet, http.MethodPut, "post"} {
+			req, _ := http.NewRequest(method, s.issuer+path+"?grant_type=refresh_token&refresh_token=x", nil)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "POST" {
+				t.Errorf("%s %s: %d, want 405", method, path, res.StatusCode)
+			}
+		}
+		req, _ := http.NewRequest(http.MethodPost, s.issuer+path+"?client_secret=x", strings.NewReader("grant_type=refresh_token"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("POST %s with a query: %d, want 400", path, res.StatusCode)
+		}
+	}
+	for _, path := range []string{"/.well-known/openid-configuration", "/keys", "/oauth/token"} {
+		req, _ := http.NewRequest(http.MethodGet, s.issuer+path, nil)
+		req.Header.Set("Origin", "https://spa.example")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.Header.Get("Access-Control-Allow-Origin") != "*" || res.Header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("%s: CORS %q, want * without credentials", path, res.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+	for _, path := range []string{"/healthz", "/ready"} {
+		if p := newBrowser(t, h).do(http.MethodGet, s.issuer+path, nil); p.status != http.StatusNotFound {
+			t.Errorf("%s under the issuer: %d, want 404", path, p.status)
 		}
 	}
 }

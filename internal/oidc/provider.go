@@ -77,6 +77,7 @@ type Provider struct {
 	publicHost string
 	clients    wire.Clients
 	op         *op.Provider
+	cors       http.Handler // serve, answering CORS
 }
 
 // maxBody bounds every request body: the endpoints take short forms.
@@ -107,21 +108,29 @@ func New(svc *account.Service, log *slog.Logger, pg *pages.Pages, publicURL stri
 		return func(r *http.Request) string { return tenantOf(r.Context()).issuer }, nil
 	}
 	st := &storage{p: p}
+	// Any site's script may call the endpoints, never with cookies: a
+	// single-page app redeems its code and refreshes from the browser.
+	corsOptions := cors.Options{
+		AllowedOrigins: []string{"*"},
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type"},
+		ExposedHeaders: []string{"WWW-Authenticate", "Retry-After"},
+	}
 	provider, err := op.NewProvider(config, st, issuer,
 		op.WithAllowInsecure(), // the public URL is checked at start-up: https but on loopback
 		// A logout's ID token hint may be older than the published keys.
 		op.WithIDTokenHintKeySet(&op.OpenIDKeySet{Storage: hintStorage{st}}),
-		op.WithCORSOptions(&cors.Options{
-			AllowedOrigins: []string{"*"},
-			AllowedMethods: []string{http.MethodGet, http.MethodPost},
-			AllowedHeaders: []string{"Authorization", "Content-Type"},
-			ExposedHeaders: []string{"WWW-Authenticate"},
-		}),
+		// Every algorithm a tenant's keys may use, not the library's RSA
+		// and ECDSA only.
+		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(account.SigningAlgorithms...)),
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(account.SigningAlgorithms...)),
+		op.WithCORSOptions(&corsOptions),
 	)
 	if err != nil {
 		return nil, err
 	}
 	p.op = provider
+	p.cors = cors.New(corsOptions).Handler(http.HandlerFunc(p.serve))
 	return p, nil
 }
 
@@ -136,8 +145,9 @@ type tenantContext struct {
 	// ended is set when a logout ended the browser's page session, so
 	// that its cookie is cleared.
 	ended bool
-	// client is the client a token request authenticated as.
-	client string
+	// client is the client a token request authenticated as, and
+	// verifier and redirectURI what it sent with a code.
+	client, verifier, redirectURI string
 }
 
 type ctxKey struct{}
@@ -150,10 +160,14 @@ func tenantOf(ctx context.Context) *tenantContext {
 	return tc
 }
 
-// ServeHTTP serves a path under Prefix: it finds the tenant, by the path
-// on the public URL's host and by the host name on a tenant's own, and
-// hands the rest of the path to the provider.
-func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves a path under Prefix. It answers CORS for every
+// answer, its own included, and hands the rest to serve.
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.cors.ServeHTTP(w, r) }
+
+// serve finds the tenant, by the path on the public URL's host and by the
+// host name on a tenant's own, refuses what the library would take
+// too readily, and hands the rest of the path to the library.
+func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, Prefix+"/")
 	if !ok {
 		p.notFound(w, r)
@@ -171,17 +185,33 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2.URL.Path = "/" + rest
 	r2.URL.RawPath = ""
 	r2.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	path := r2.URL.Path
+	switch {
+	case path == "/healthz" || path == "/ready":
+		p.notFound(w, r) // the library's probes: the server has its own
+		return
+	case backChannel(path) && r.Method != http.MethodPost:
+		w.Header().Set("Allow", "POST")
+		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST")
+		return
+	case backChannel(path) && r.URL.RawQuery != "":
+		// Credentials and tokens belong in the body, never in a URL
+		// that logs and proxies keep.
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the parameters in the body, not the query")
+		return
+	}
 	// A query or form that does not parse is the client's fault: the
 	// library would call it a server error.
 	if err := r2.ParseForm(); err != nil {
-		if browserFacing(r2.URL.Path) {
+		if browserFacing(path) {
 			p.pages.ProviderError(w, r, tc.caller, http.StatusBadRequest)
 		} else {
 			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "the query or form cannot be read")
 		}
 		return
 	}
-	if r2.URL.Path == "/authorize" {
+	switch path {
+	case "/authorize":
 		// Each authorization is a stored row, asked for without a key.
 		if err := p.clients.Limit(r); err != nil {
 			if e := account.AsError(err); e != nil && e.RetryAfter > 0 {
@@ -190,19 +220,25 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "too many requests", http.StatusTooManyRequests)
 			return
 		}
-	}
-	if r2.URL.Path == "/oauth/token" && r.Method == http.MethodPost {
+	case "/authorize/callback":
+		// Only the browser that approved the login has the secret.
+		if err := p.svc.Authorizations.CheckCallback(r.Context(), tc.caller.Tenant.ID, r2.Form.Get("id"), r2.Form.Get("k")); err != nil {
+			p.pages.ProviderError(w, r, tc.caller, http.StatusBadRequest)
+			return
+		}
+	case "/oauth/token":
 		// The client proves itself before a code is looked at, so that a
-		// wrong secret or another client cannot spend one.
+		// wrong secret or another client cannot spend one; the code's
+		// verifier and redirect URI are checked before it is spent too.
 		if !p.authenticateClient(w, r2, tc) {
 			return
 		}
-	}
-	if r2.URL.Path == discoveryPath {
+		tc.verifier, tc.redirectURI = r2.PostForm.Get("code_verifier"), r2.PostForm.Get("redirect_uri")
+	case discoveryPath:
 		p.discovery(w, r2)
 		return
 	}
-	if browserFacing(r2.URL.Path) {
+	if browserFacing(path) {
 		w = &errorPage{ResponseWriter: w, r: r, p: p, tc: tc}
 	}
 	p.op.ServeHTTP(w, r2)
@@ -211,17 +247,27 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// backChannel reports whether a client's backend, not a browser, calls
+// path: with POST and credentials in the body only.
+func backChannel(path string) bool {
+	return path == "/oauth/token" || path == "/revoke" || path == "/oauth/introspect"
+}
+
 // resolve finds the tenant of a request whose path under Prefix is rest,
-// and returns the path under its issuer.
+// and returns the path under its issuer. On a host name a tenant claims
+// by name the issuer is https://{host}/oidc, built from the claimed name
+// and not from the Host header; a tenant that claims every host ("*")
+// has its issuer under the public URL, as every tenant does.
 func (p *Provider) resolve(r *http.Request, rest string) (*tenantContext, string, error) {
 	ctx, host := r.Context(), wire.Host(r)
 	if host != p.publicHost {
-		if c, ok := p.hostsTenant(ctx, host); ok {
-			scheme := "https"
-			if r.TLS == nil && isLoopback(host) {
-				scheme = "http"
+		t, owned, err := p.svc.Tenants.ClaimedBy(ctx, host)
+		if err == nil && owned {
+			c, err := p.svc.Tenants.Caller(ctx, t.Slug)
+			if err != nil {
+				return nil, "", err
 			}
-			origin := scheme + "://" + r.Host
+			origin := "https://" + host
 			return &tenantContext{caller: c, issuer: origin + Prefix, loginURL: origin + pages.Prefix + "/login"}, rest, nil
 		}
 	}
@@ -232,21 +278,6 @@ func (p *Provider) resolve(r *http.Request, rest string) (*tenantContext, string
 	}
 	return &tenantContext{caller: c, issuer: p.publicURL + Prefix + "/" + slug,
 		loginURL: p.publicURL + pages.Prefix + "/" + slug + "/login"}, rest, nil
-}
-
-// hostsTenant is the tenant that claims host by name, or by "*".
-func (p *Provider) hostsTenant(ctx context.Context, host string) (account.Caller, bool) {
-	for _, h := range []string{host, "*"} {
-		t, owned, err := p.svc.Tenants.ClaimedBy(ctx, h)
-		if err != nil {
-			return account.Caller{}, false
-		}
-		if owned {
-			c, err := p.svc.Tenants.Caller(ctx, t.Slug)
-			return c, err == nil
-		}
-	}
-	return account.Caller{}, false
 }
 
 // authenticateClient checks a token request's client: a confidential
@@ -279,10 +310,6 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"error":%q,"error_description":%q}`+"\n", code, description)
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 const discoveryPath = "/.well-known/openid-configuration"

@@ -2,7 +2,10 @@ package oidc
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
@@ -94,7 +97,19 @@ func (s *storage) withSubject(ctx context.Context, a account.Authorization) (op.
 // AuthRequestByCode redeems a code: of concurrent redemptions one gets
 // the authorization, and a code seen again revokes what it gave.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	a, refresh, err := s.svc().Authorizations.Redeem(ctx, code, tenantOf(ctx).client)
+	tc := tenantOf(ctx)
+	// The library checks these after it has the request; checked here
+	// too, a wrong verifier or redirect URI spends nothing.
+	check := func(a account.Authorization) error {
+		if err := op.AuthorizeCodeChallenge(tc.verifier, (&authRequest{a: a}).GetCodeChallenge()); err != nil {
+			return err
+		}
+		if tc.redirectURI != a.Request.RedirectURI {
+			return oidc.ErrInvalidGrant().WithDescription("redirect_uri does not correspond")
+		}
+		return nil
+	}
+	a, refresh, err := s.svc().Authorizations.Redeem(ctx, code, tc.client, check)
 	if err != nil {
 		return nil, oauthError(err, oidc.ErrInvalidGrant())
 	}
@@ -129,23 +144,33 @@ func grantOf(req op.TokenRequest) (string, error) {
 	return "", oidc.ErrUnsupportedGrantType()
 }
 
-// CreateAccessToken names an access token by its grant, for as long as
-// the tenant's oidc.access_token_ttl.
+// CreateAccessToken names an access token by its grant and a random
+// part, so that each token's jti is its own, for as long as the tenant's
+// oidc.access_token_ttl.
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	id, err := grantOf(req)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return id, time.Now().Add(accessTokenTTL(tenantOf(ctx).caller.Tenant)), nil
+	b := make([]byte, 9)
+	rand.Read(b)
+	return id + "." + base64.RawURLEncoding.EncodeToString(b), time.Now().Add(accessTokenTTL(tenantOf(ctx).caller.Tenant)), nil
+}
+
+// grantOfToken is the grant an access token's ID names.
+func grantOfToken(tokenID string) string {
+	grant, _, _ := strings.Cut(tokenID, ".")
+	return grant
 }
 
 // CreateAccessAndRefreshTokens starts a grant's refresh chain, or spends
 // current for the next link.
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
-	id, exp, err := s.CreateAccessToken(ctx, req)
+	tokenID, exp, err := s.CreateAccessToken(ctx, req)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
+	id := grantOfToken(tokenID)
 	tenantID := tenantOf(ctx).caller.Tenant.ID
 	var refresh string
 	if ar, ok := req.(*authRequest); ok && ar.refresh != "" {
@@ -158,7 +183,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if err != nil {
 		return "", "", time.Time{}, oauthError(err, oidc.ErrInvalidGrant())
 	}
-	return id, refresh, exp, nil
+	return tokenID, refresh, exp, nil
 }
 
 // TokenRequestByRefreshToken returns the live grant of an unspent refresh
@@ -184,7 +209,8 @@ func (s *storage) TerminateSession(ctx context.Context, userID, _ string) error 
 func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
 	tc := tenantOf(ctx)
 	redirect := req.RedirectURI
-	if redirect == "" {
+	if u, err := url.Parse(redirect); err != nil || u.Host == "" && !strings.Contains(u.Scheme, ".") {
+		// None, or only the state the library adds to none.
 		redirect = tc.loginURL + "?done=logout"
 	}
 	if req.UserID == "" {
@@ -212,15 +238,23 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 	return redirect, nil
 }
 
-// RevokeToken ends the grant of a refresh token or of an access token's
-// ID (RFC 7009): both end together.
-func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string) *oidc.Error {
+// RevokeToken ends the grant of a refresh token, or of an access token
+// the library verified (then userID is its subject and tokenOrID its
+// jti), as RFC 7009 asks: both end together. A bare ID, which travels in
+// logs and ID tokens, revokes nothing.
+func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
 	tenantID := tenantOf(ctx).caller.Tenant.ID
 	app, err := s.svc().Apps.ByClientID(ctx, tenantID, clientID)
 	if err != nil {
 		return oidc.ErrInvalidClient()
 	}
-	if err := s.svc().Authorizations.Revoke(ctx, tenantID, app.ID, tokenOrID); err != nil {
+	auths := s.svc().Authorizations
+	if userID != "" && strings.Contains(tokenOrID, ".") {
+		err = auths.RevokeGrant(ctx, tenantID, app.ID, grantOfToken(tokenOrID), userID)
+	} else {
+		err = auths.RevokeRefresh(ctx, tenantID, app.ID, tokenOrID)
+	}
+	if err != nil {
 		return oidc.ErrServerError().WithParent(err)
 	}
 	return nil
@@ -345,7 +379,7 @@ func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, r
 // SetUserinfoFromToken answers the userinfo endpoint for an access
 // token, while its grant lives.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
-	g, cust, err := s.svc().Authorizations.Grant(ctx, tenantOf(ctx).caller.Tenant.ID, tokenID)
+	g, cust, err := s.svc().Authorizations.Grant(ctx, tenantOf(ctx).caller.Tenant.ID, grantOfToken(tokenID))
 	if err != nil || cust.UUID != subject {
 		return oidc.ErrAccessDenied().WithDescription("the access token's grant has ended")
 	}
@@ -355,7 +389,7 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 
 // SetIntrospectionFromToken answers introspection for a live grant.
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	g, cust, err := s.svc().Authorizations.Grant(ctx, tenantOf(ctx).caller.Tenant.ID, tokenID)
+	g, cust, err := s.svc().Authorizations.Grant(ctx, tenantOf(ctx).caller.Tenant.ID, grantOfToken(tokenID))
 	if err != nil || cust.UUID != subject || g.ClientID != clientID {
 		return oidc.ErrAccessDenied()
 	}

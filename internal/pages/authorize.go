@@ -125,12 +125,13 @@ func (p *Pages) continueAuthorization(w http.ResponseWriter, q *request, sess ac
 	if q.authz == nil || sess.ID == 0 {
 		return false
 	}
-	if err := p.svc.Authorizations.Approve(q.Context(), q.c.Tenant.ID, q.authz.ID, sess); err != nil {
+	callback, err := p.svc.Authorizations.Approve(q.Context(), q.c.Tenant.ID, q.authz.ID, sess)
+	if err != nil {
 		p.log.Info("authorization not approved", "err", err)
 		return false
 	}
 	http.SetCookie(w, clearAuthzCookie())
-	http.Redirect(w, q.Request, q.authz.CallbackURL, http.StatusSeeOther)
+	http.Redirect(w, q.Request, callback, http.StatusSeeOther)
 	return true
 }
 

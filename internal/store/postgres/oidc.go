@@ -12,7 +12,7 @@ import (
 )
 
 const authorizationColumns = `id, tenant_id, app_id, request, issuer, callback_url, customer_id, session_id, auth_time,
-	code_hash, code_expires_at, redeemed_at, created_at, expires_at`
+	callback_hash, code_hash, code_expires_at, redeemed_at, created_at, expires_at`
 
 func scanAuthorization(row scanner) (account.Authorization, error) {
 	var (
@@ -21,7 +21,7 @@ func scanAuthorization(row scanner) (account.Authorization, error) {
 		authTime, codeExpires *time.Time
 	)
 	if err := row.Scan(&a.ID, &a.TenantID, &a.AppID, &request, &a.Issuer, &a.CallbackURL, &a.CustomerID, &a.SessionID,
-		&authTime, &a.CodeHash, &codeExpires, &a.RedeemedAt, &a.CreatedAt, &a.ExpiresAt); err != nil {
+		&authTime, &a.CallbackHash, &a.CodeHash, &codeExpires, &a.RedeemedAt, &a.CreatedAt, &a.ExpiresAt); err != nil {
 		return account.Authorization{}, err
 	}
 	if err := json.Unmarshal(request, &a.Request); err != nil {
@@ -68,9 +68,9 @@ func (q *queries) AuthorizationByCode(ctx context.Context, codeHash []byte) (acc
 
 // ApproveAuthorization records the login of an unapproved, unexpired
 // authorization.
-func (q *queries) ApproveAuthorization(ctx context.Context, id string, customerID, sessionID int64, authTime, now time.Time) error {
-	tag, err := q.db.Exec(ctx, `UPDATE oidc_authorizations SET customer_id = $2, session_id = $3, auth_time = $4
-		WHERE id = $1 AND session_id = 0 AND expires_at > $5`, id, customerID, sessionID, dbTime(authTime), now)
+func (q *queries) ApproveAuthorization(ctx context.Context, id string, customerID, sessionID int64, authTime time.Time, callbackHash []byte, now time.Time) error {
+	tag, err := q.db.Exec(ctx, `UPDATE oidc_authorizations SET customer_id = $2, session_id = $3, auth_time = $4, callback_hash = $6
+		WHERE id = $1 AND session_id = 0 AND expires_at > $5`, id, customerID, sessionID, dbTime(authTime), now, callbackHash)
 	return exactlyOne("approve authorization", tag, err)
 }
 

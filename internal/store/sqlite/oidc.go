@@ -11,7 +11,7 @@ import (
 )
 
 const authorizationColumns = `id, tenant_id, app_id, request, issuer, callback_url, customer_id, session_id, auth_time,
-	code_hash, code_expires_at, redeemed_at, created_at, expires_at`
+	callback_hash, code_hash, code_expires_at, redeemed_at, created_at, expires_at`
 
 func scanAuthorization(s scanner) (account.Authorization, error) {
 	var (
@@ -21,7 +21,7 @@ func scanAuthorization(s scanner) (account.Authorization, error) {
 		redeemed                                sql.NullInt64
 	)
 	if err := s.Scan(&a.ID, &a.TenantID, &a.AppID, &request, &a.Issuer, &a.CallbackURL, &a.CustomerID, &a.SessionID,
-		&authTime, &a.CodeHash, &codeExpires, &redeemed, &created, &expires); err != nil {
+		&authTime, &a.CallbackHash, &a.CodeHash, &codeExpires, &redeemed, &created, &expires); err != nil {
 		return account.Authorization{}, err
 	}
 	if err := json.Unmarshal([]byte(request), &a.Request); err != nil {
@@ -74,9 +74,9 @@ func (q queries) AuthorizationByCode(ctx context.Context, codeHash []byte) (acco
 
 // ApproveAuthorization records the login of an unapproved, unexpired
 // authorization.
-func (q queries) ApproveAuthorization(ctx context.Context, id string, customerID, sessionID int64, authTime, now time.Time) error {
-	res, err := q.w.ExecContext(ctx, `UPDATE oidc_authorizations SET customer_id = ?, session_id = ?, auth_time = ?
-		WHERE id = ? AND session_id = 0 AND expires_at > ?`, customerID, sessionID, micros(authTime), id, micros(now))
+func (q queries) ApproveAuthorization(ctx context.Context, id string, customerID, sessionID int64, authTime time.Time, callbackHash []byte, now time.Time) error {
+	res, err := q.w.ExecContext(ctx, `UPDATE oidc_authorizations SET customer_id = ?, session_id = ?, auth_time = ?, callback_hash = ?
+		WHERE id = ? AND session_id = 0 AND expires_at > ?`, customerID, sessionID, micros(authTime), callbackHash, id, micros(now))
 	if err != nil {
 		return dbErr("approve authorization", err)
 	}

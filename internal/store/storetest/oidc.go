@@ -101,12 +101,12 @@ func testAuthorizationLifecycle(t *testing.T, s account.Store) {
 	wantErr(t, "unknown id", err, account.ErrNotFound)
 
 	wantErr(t, "code before approval", s.SetAuthorizationCode(ctx, a.ID, hash("code"), at(time.Minute)), account.ErrNotFound)
-	wantErr(t, "approve after expiry", s.ApproveAuthorization(ctx, a.ID, cust.ID, sess.ID, t0, at(time.Hour)), account.ErrNotFound)
-	if err := s.ApproveAuthorization(ctx, a.ID, cust.ID, sess.ID, at(-time.Minute), at(time.Second)); err != nil {
+	wantErr(t, "approve after expiry", s.ApproveAuthorization(ctx, a.ID, cust.ID, sess.ID, t0, hash("k"), at(time.Hour)), account.ErrNotFound)
+	if err := s.ApproveAuthorization(ctx, a.ID, cust.ID, sess.ID, at(-time.Minute), hash("k"), at(time.Second)); err != nil {
 		t.Fatalf("ApproveAuthorization: %v", err)
 	}
-	wantErr(t, "second approval", s.ApproveAuthorization(ctx, a.ID, cust.ID, sess.ID, t0, at(time.Second)), account.ErrNotFound)
-	a.CustomerID, a.SessionID, a.AuthTime = cust.ID, sess.ID, at(-time.Minute)
+	wantErr(t, "second approval", s.ApproveAuthorization(ctx, a.ID, cust.ID, sess.ID, t0, hash("k2"), at(time.Second)), account.ErrNotFound)
+	a.CustomerID, a.SessionID, a.AuthTime, a.CallbackHash = cust.ID, sess.ID, at(-time.Minute), hash("k")
 	wantAuthorization(t, s, "approved", a)
 
 	if err := s.SetAuthorizationCode(ctx, a.ID, hash("code"), at(time.Minute)); err != nil {
@@ -144,7 +144,7 @@ func testRedeemConcurrently(t *testing.T, s account.Store) {
 	cust := mustCustomer(t, s, newCustomer(tn.ID, "alice"))
 	sess := mustSession(t, s, newSession(cust, "s"))
 	a := mustAuthorization(t, s, newAuthorization(app, "authz-race"))
-	if err := s.ApproveAuthorization(ctx, a.ID, cust.ID, sess.ID, t0, t0); err != nil {
+	if err := s.ApproveAuthorization(ctx, a.ID, cust.ID, sess.ID, t0, hash("k"), t0); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetAuthorizationCode(ctx, a.ID, hash("code"), at(time.Minute)); err != nil {

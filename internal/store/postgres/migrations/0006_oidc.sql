@@ -7,7 +7,8 @@ ALTER TABLE applications ADD COLUMN redirect_uris text[] NOT NULL DEFAULT '{}';
 ALTER TABLE applications ADD COLUMN logout_uris text[] NOT NULL DEFAULT '{}';
 
 -- A login in progress for a client. request is the client's checked
--- request as JSON; code_hash the SHA-256 of its one-time code.
+-- request as JSON; callback_hash the SHA-256 of the secret that only the
+-- approving browser's redirect carries; code_hash that of its one-time code.
 CREATE TABLE oidc_authorizations (
 	id              text PRIMARY KEY,
 	tenant_id       bigint NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -18,6 +19,7 @@ CREATE TABLE oidc_authorizations (
 	customer_id     bigint NOT NULL DEFAULT 0,
 	session_id      bigint NOT NULL DEFAULT 0,
 	auth_time       timestamptz,
+	callback_hash   bytea,
 	code_hash       bytea UNIQUE,
 	code_expires_at timestamptz,
 	redeemed_at     timestamptz,

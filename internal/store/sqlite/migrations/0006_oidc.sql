@@ -9,7 +9,8 @@ ALTER TABLE applications ADD COLUMN logout_uris TEXT NOT NULL DEFAULT '[]';
 CREATE UNIQUE INDEX applications_client_id ON applications (client_id);
 
 -- A login in progress for a client. request is the client's checked
--- request as JSON; code_hash the SHA-256 of its one-time code.
+-- request as JSON; callback_hash the SHA-256 of the secret that only the
+-- approving browser's redirect carries; code_hash that of its one-time code.
 CREATE TABLE oidc_authorizations (
     id              TEXT    PRIMARY KEY,
     tenant_id       INTEGER NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -20,6 +21,7 @@ CREATE TABLE oidc_authorizations (
     customer_id     INTEGER NOT NULL DEFAULT 0,
     session_id      INTEGER NOT NULL DEFAULT 0,
     auth_time       INTEGER NOT NULL DEFAULT 0,
+    callback_hash   BLOB,
     code_hash       BLOB    UNIQUE,
     code_expires_at INTEGER NOT NULL DEFAULT 0,
     redeemed_at     INTEGER,
