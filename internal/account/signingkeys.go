@@ -63,6 +63,47 @@ type SigningKeys struct {
 	*core
 	opened sync.Map   // kid -> crypto.Signer; keys never change
 	first  sync.Mutex // one first key per process, however many ask at once
+
+	// lists caches each tenant's stored keys for TenantCacheTTL: every
+	// token signed or verified needs them. A rotation here clears it; one
+	// on another replica arrives within the TTL, while the old key still
+	// signs validly, since it stays published.
+	mu    sync.Mutex
+	lists map[int64]cachedKeys
+}
+
+type cachedKeys struct {
+	keys []StoredSigningKey
+	at   time.Time
+}
+
+// list returns the tenant's stored keys, newest first, from the cache
+// while it is fresh.
+func (s *SigningKeys) list(ctx context.Context, tenantID int64) ([]StoredSigningKey, error) {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	c, ok := s.lists[tenantID]
+	s.mu.Unlock()
+	if ok && now.Sub(c.at) < s.cfg.TenantCacheTTL && !now.Before(c.at) {
+		return c.keys, nil
+	}
+	keys, err := s.store.ListSigningKeys(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.lists == nil {
+		s.lists = map[int64]cachedKeys{}
+	}
+	s.lists[tenantID] = cachedKeys{keys: keys, at: now}
+	s.mu.Unlock()
+	return keys, nil
+}
+
+func (s *SigningKeys) forget(tenantID int64) {
+	s.mu.Lock()
+	delete(s.lists, tenantID)
+	s.mu.Unlock()
 }
 
 // Current returns the key that signs the tenant's tokens now, making the
@@ -81,6 +122,7 @@ func (s *SigningKeys) Current(ctx context.Context, t Tenant, alg string) (Signin
 	}
 	s.first.Lock()
 	defer s.first.Unlock()
+	s.forget(t.ID)
 	if keys, err = s.Published(ctx, t.ID); err != nil {
 		return SigningKey{}, err
 	}
@@ -109,7 +151,7 @@ func (s *SigningKeys) ForHints(ctx context.Context, tenantID int64) ([]SigningKe
 func (s *SigningKeys) retention() time.Duration { return max(s.cfg.SessionMaxAge, KeyOverlap) }
 
 func (s *SigningKeys) retiredWithin(ctx context.Context, tenantID int64, d time.Duration) ([]SigningKey, error) {
-	stored, err := s.store.ListSigningKeys(ctx, tenantID)
+	stored, err := s.list(ctx, tenantID)
 	if err != nil {
 		return nil, Internal(err)
 	}
@@ -158,6 +200,7 @@ func (s *SigningKeys) Rotate(ctx context.Context, t Tenant, alg string) (Signing
 		}
 		return tx.RetireSigningKeys(ctx, t.ID, sk.ID, now)
 	})
+	s.forget(t.ID)
 	if err != nil {
 		return SigningKey{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -304,13 +305,16 @@ func containsAlg(algs []jose.SignatureAlgorithm, a jose.SignatureAlgorithm) bool
 	return false
 }
 
-// KeySet is the tenant's published public keys, made on first use.
+// KeySet is the tenant's published public keys, the first made on
+// first use.
 func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 	t := tenantOf(ctx).caller.Tenant
-	if _, err := s.svc().SigningKeys.Current(ctx, t, t.Setting(SettingSigningAlg)); err != nil {
-		return nil, oauthError(err, oidc.ErrServerError())
-	}
 	keys, err := s.svc().SigningKeys.Published(ctx, t.ID)
+	if err == nil && !slices.ContainsFunc(keys, func(k account.SigningKey) bool { return k.RetiredAt == nil }) {
+		if _, err = s.svc().SigningKeys.Current(ctx, t, t.Setting(SettingSigningAlg)); err == nil {
+			keys, err = s.svc().SigningKeys.Published(ctx, t.ID)
+		}
+	}
 	if err != nil {
 		return nil, oauthError(err, oidc.ErrServerError())
 	}
