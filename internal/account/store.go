@@ -99,11 +99,15 @@ type Tx interface {
 	// LoginFailures returns the consecutive failed logins for an email key,
 	// known or not, so that throttling cannot reveal which accounts exist.
 	LoginFailures(ctx context.Context, tenantID int64, emailKey string) (LoginFailures, error) // zero value if none
-	RecordLoginFailure(ctx context.Context, tenantID int64, emailKey string, at time.Time) (LoginFailures, error)
+	// ReserveLoginAttempt counts an attempt about to be checked, in one
+	// statement, and returns the record with it (Pending includes it).
+	// Reservations made before staleBefore are dropped first: their
+	// checker died. Of concurrent calls each sees its own increment.
+	ReserveLoginAttempt(ctx context.Context, tenantID int64, emailKey string, at, staleBefore time.Time) (LoginFailures, error)
+	// EndLoginAttempt takes back a reservation (never below zero) and,
+	// with failedAt, counts a failure at that time.
+	EndLoginAttempt(ctx context.Context, tenantID int64, emailKey string, failedAt *time.Time) error
 	ClearLoginFailures(ctx context.Context, tenantID int64, emailKey string) error
-	// ReleaseLoginFailure takes back one counted attempt (never below
-	// zero): one that was counted but never checked.
-	ReleaseLoginFailure(ctx context.Context, tenantID int64, emailKey string) error
 
 	// EnqueueMail adds a row to the outbox (sets ID).
 	EnqueueMail(ctx context.Context, m *Mail) error
@@ -185,8 +189,10 @@ type Tx interface {
 	Purge(ctx context.Context, expiredBefore, failuresBefore time.Time) error
 }
 
-// LoginFailures counts consecutive failed logins for one email key.
+// LoginFailures counts consecutive failed logins for one email key, and
+// the attempts being checked now.
 type LoginFailures struct {
-	Count int
-	Last  time.Time
+	Count   int       // failures
+	Last    time.Time // of the last failure
+	Pending int       // attempts reserved and not yet checked
 }

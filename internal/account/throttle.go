@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"time"
 )
 
@@ -51,28 +52,8 @@ func errThrottled(wait time.Duration) *Error {
 // customer answers email_not_confirmed: registering and then logging in
 // must look the same whether or not the address had an account.
 func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey string, cust *Customer, pw string) (rehash bool, err error) {
-	prior, err := s.store.LoginFailures(ctx, tenantID, emailKey)
-	if err != nil {
-		return false, Internal(err)
-	}
-	now := s.now()
-	if wait := lockedFor(prior, now); wait > 0 {
-		return false, errThrottled(wait)
-	}
-	reserved, err := s.store.RecordLoginFailure(ctx, tenantID, emailKey, now)
-	if err != nil {
-		return false, Internal(err)
-	}
-	// Attempts counted since our read are concurrent ones: they happened now.
-	before := LoginFailures{Count: reserved.Count - 1, Last: prior.Last}
-	if before.Count > prior.Count {
-		before.Last = now
-	}
-	if wait := lockedFor(before, now); wait > 0 {
-		// Refused without a check: the attempt must not count, or a burst
-		// of right passwords under load would lock the address.
-		s.releaseAttempt(ctx, tenantID, emailKey)
-		return false, errThrottled(wait)
+	if err := s.reserveAttempt(ctx, tenantID, emailKey); err != nil {
+		return false, err
 	}
 	encoded := ""
 	if cust != nil {
@@ -82,10 +63,11 @@ func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey
 	if err != nil {
 		// The password was never checked (the pool was full, or the caller
 		// gave up): the attempt must not count, or load would lock people out.
-		s.releaseAttempt(ctx, tenantID, emailKey)
+		s.endAttempt(ctx, tenantID, emailKey, false)
 		return false, hashError(err)
 	}
 	if !ok {
+		s.endAttempt(ctx, tenantID, emailKey, true)
 		// The attempt stays counted even when it matches a claim: anyone
 		// may register a claim, and a claim must not reset the throttle
 		// of the account it was registered against.
@@ -99,10 +81,64 @@ func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey
 	return rehash, s.clearFailures(ctx, tenantID, emailKey)
 }
 
-// releaseAttempt takes back an attempt that was counted but never checked.
-func (s *loginGuard) releaseAttempt(ctx context.Context, tenantID int64, emailKey string) {
-	if err := s.store.ReleaseLoginFailure(ctx, tenantID, emailKey); err != nil {
-		s.log.Warn("releasing a login attempt failed", "err", err)
+// Concurrent attempts on one address. Each counts before its check, so
+// parallel guesses cannot slip past the limit; but attempts still being
+// checked are no failures yet. One that finds the free attempts taken by
+// others' checks waits for their outcome (a success clears the count),
+// looking again every contendedWait or so, up to contendedTries times;
+// then it is busy (503), never "too many attempts". A reservation older
+// than staleReservation was left by a checker that died.
+const (
+	contendedWait    = 20 * time.Millisecond
+	contendedTries   = 50
+	staleReservation = time.Minute
+)
+
+// reserveAttempt counts an attempt about to be checked. It refuses with
+// the lock really in force, which Retry-After states exactly.
+func (s *loginGuard) reserveAttempt(ctx context.Context, tenantID int64, emailKey string) error {
+	for try := 1; ; try++ {
+		now := s.now()
+		reserved, err := s.store.ReserveLoginAttempt(ctx, tenantID, emailKey, now, now.Add(-staleReservation))
+		if err != nil {
+			return Internal(err)
+		}
+		failures := LoginFailures{Count: reserved.Count, Last: reserved.Last}
+		// The others' attempts being checked may all fail, now.
+		worst := failures
+		if others := reserved.Pending - 1; others > 0 {
+			worst = LoginFailures{Count: failures.Count + others, Last: now}
+		}
+		if lockedFor(worst, now) == 0 {
+			return nil
+		}
+		s.endAttempt(ctx, tenantID, emailKey, false) // refused unchecked: it does not count
+		if wait := lockedFor(failures, now); wait > 0 {
+			return errThrottled(wait)
+		}
+		if try == contendedTries {
+			return &Error{Kind: KindUnavailable, Code: CodeBusy, Message: "too many logins to this address at once; try again shortly", RetryAfter: time.Second}
+		}
+		t := time.NewTimer(contendedWait/2 + rand.N(contendedWait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return hashError(ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// endAttempt ends a reserved attempt: a failure, or one that was never
+// checked and does not count.
+func (s *loginGuard) endAttempt(ctx context.Context, tenantID int64, emailKey string, failed bool) {
+	var at *time.Time
+	if failed {
+		now := s.now()
+		at = &now
+	}
+	if err := s.store.EndLoginAttempt(ctx, tenantID, emailKey, at); err != nil {
+		s.log.Warn("ending a login attempt failed", "err", err)
 	}
 }
 

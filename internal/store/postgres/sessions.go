@@ -72,8 +72,8 @@ func (q *queries) DeleteSessions(ctx context.Context, tenantID, customerID, exce
 // the zero value: unknown and known addresses look the same.
 func (q *queries) LoginFailures(ctx context.Context, tenantID int64, emailKey string) (account.LoginFailures, error) {
 	var f account.LoginFailures
-	err := q.db.QueryRow(ctx, `SELECT count, last_at FROM login_failures WHERE tenant_id = $1 AND email_key = $2`,
-		tenantID, emailKey).Scan(&f.Count, &f.Last)
+	err := q.db.QueryRow(ctx, `SELECT count, last_at, pending FROM login_failures WHERE tenant_id = $1 AND email_key = $2`,
+		tenantID, emailKey).Scan(&f.Count, &f.Last, &f.Pending)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return account.LoginFailures{}, nil
 	}
@@ -84,29 +84,43 @@ func (q *queries) LoginFailures(ctx context.Context, tenantID int64, emailKey st
 	return f, nil
 }
 
-// RecordLoginFailure counts one more failed login in one upsert, so
-// concurrent failures are all counted.
-func (q *queries) RecordLoginFailure(ctx context.Context, tenantID int64, emailKey string, at time.Time) (account.LoginFailures, error) {
+// ReserveLoginAttempt counts an attempt about to be checked in one
+// upsert, so concurrent attempts are all counted; stale reservations are
+// dropped first.
+func (q *queries) ReserveLoginAttempt(ctx context.Context, tenantID int64, emailKey string, at, staleBefore time.Time) (account.LoginFailures, error) {
 	var f account.LoginFailures
-	err := q.db.QueryRow(ctx, `INSERT INTO login_failures (tenant_id, email_key, count, last_at) VALUES ($1, $2, 1, $3)
-		ON CONFLICT (tenant_id, email_key) DO UPDATE SET count = login_failures.count + 1, last_at = excluded.last_at
-		RETURNING count, last_at`,
-		tenantID, emailKey, at).Scan(&f.Count, &f.Last)
+	err := q.db.QueryRow(ctx, `INSERT INTO login_failures (tenant_id, email_key, count, last_at, pending, pending_at)
+		VALUES ($1, $2, 0, $3, 1, $3)
+		ON CONFLICT (tenant_id, email_key) DO UPDATE SET
+			pending = CASE WHEN login_failures.pending_at < $4 THEN 1 ELSE login_failures.pending + 1 END,
+			pending_at = excluded.pending_at
+		RETURNING count, last_at, pending`,
+		tenantID, emailKey, at, staleBefore).Scan(&f.Count, &f.Last, &f.Pending)
 	if err != nil {
-		return account.LoginFailures{}, storeError("record login failure", err)
+		return account.LoginFailures{}, storeError("reserve login attempt", err)
 	}
 	f.Last = f.Last.UTC()
 	return f, nil
+}
+
+// EndLoginAttempt takes back a reservation and, with failedAt, counts a
+// failure; a record cleared meanwhile starts again from that failure.
+func (q *queries) EndLoginAttempt(ctx context.Context, tenantID int64, emailKey string, failedAt *time.Time) error {
+	var err error
+	if failedAt == nil {
+		_, err = q.db.Exec(ctx, `UPDATE login_failures SET pending = pending - 1
+			WHERE tenant_id = $1 AND email_key = $2 AND pending > 0`, tenantID, emailKey)
+	} else {
+		_, err = q.db.Exec(ctx, `INSERT INTO login_failures (tenant_id, email_key, count, last_at, pending, pending_at)
+			VALUES ($1, $2, 1, $3, 0, '-infinity')
+			ON CONFLICT (tenant_id, email_key) DO UPDATE SET count = login_failures.count + 1,
+				last_at = excluded.last_at, pending = greatest(login_failures.pending - 1, 0)`, tenantID, emailKey, *failedAt)
+	}
+	return storeError("end login attempt", err)
 }
 
 // ClearLoginFailures forgets the failed logins of the email key.
 func (q *queries) ClearLoginFailures(ctx context.Context, tenantID int64, emailKey string) error {
 	_, err := q.db.Exec(ctx, `DELETE FROM login_failures WHERE tenant_id = $1 AND email_key = $2`, tenantID, emailKey)
 	return storeError("clear login failures", err)
-}
-
-// ReleaseLoginFailure takes back one counted attempt, never going below zero.
-func (q *queries) ReleaseLoginFailure(ctx context.Context, tenantID int64, emailKey string) error {
-	_, err := q.db.Exec(ctx, `UPDATE login_failures SET count = count - 1 WHERE tenant_id = $1 AND email_key = $2 AND count > 0`, tenantID, emailKey)
-	return storeError("release login failure", err)
 }

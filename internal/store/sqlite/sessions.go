@@ -92,7 +92,7 @@ func (q queries) DeleteSessions(ctx context.Context, tenantID, customerID, excep
 // the zero value if there are none.
 func (q queries) LoginFailures(ctx context.Context, tenantID int64, emailKey string) (account.LoginFailures, error) {
 	f, err := scanLoginFailures(q.r.QueryRowContext(ctx,
-		`SELECT count, last_at FROM login_failures WHERE tenant_id = ? AND email_key = ?`, tenantID, emailKey))
+		`SELECT count, last_at, pending FROM login_failures WHERE tenant_id = ? AND email_key = ?`, tenantID, emailKey))
 	if errors.Is(err, sql.ErrNoRows) {
 		return account.LoginFailures{}, nil
 	}
@@ -102,17 +102,37 @@ func (q queries) LoginFailures(ctx context.Context, tenantID int64, emailKey str
 	return f, nil
 }
 
-// RecordLoginFailure counts one more failed login for the email key, in
-// one statement, and returns the new count.
-func (q queries) RecordLoginFailure(ctx context.Context, tenantID int64, emailKey string, at time.Time) (account.LoginFailures, error) {
-	f, err := scanLoginFailures(q.w.QueryRowContext(ctx, `INSERT INTO login_failures (tenant_id, email_key, count, last_at)
-		VALUES (?, ?, 1, ?)
-		ON CONFLICT (tenant_id, email_key) DO UPDATE SET count = count + 1, last_at = excluded.last_at
-		RETURNING count, last_at`, tenantID, emailKey, micros(at)))
+// ReserveLoginAttempt counts an attempt about to be checked, in one
+// statement; stale reservations are dropped first.
+func (q queries) ReserveLoginAttempt(ctx context.Context, tenantID int64, emailKey string, at, staleBefore time.Time) (account.LoginFailures, error) {
+	f, err := scanLoginFailures(q.w.QueryRowContext(ctx, `INSERT INTO login_failures (tenant_id, email_key, count, last_at, pending, pending_at)
+		VALUES (?, ?, 0, ?, 1, ?)
+		ON CONFLICT (tenant_id, email_key) DO UPDATE SET
+			pending = CASE WHEN pending_at < ? THEN 1 ELSE pending + 1 END, pending_at = excluded.pending_at
+		RETURNING count, last_at, pending`, tenantID, emailKey, micros(at), micros(at), micros(staleBefore)))
 	if err != nil {
-		return account.LoginFailures{}, dbErr("record login failure", err)
+		return account.LoginFailures{}, dbErr("reserve login attempt", err)
 	}
 	return f, nil
+}
+
+// EndLoginAttempt takes back a reservation and, with failedAt, counts a
+// failure; a record cleared meanwhile starts again from that failure.
+func (q queries) EndLoginAttempt(ctx context.Context, tenantID int64, emailKey string, failedAt *time.Time) error {
+	var err error
+	if failedAt == nil {
+		_, err = q.w.ExecContext(ctx, `UPDATE login_failures SET pending = pending - 1
+			WHERE tenant_id = ? AND email_key = ? AND pending > 0`, tenantID, emailKey)
+	} else {
+		_, err = q.w.ExecContext(ctx, `INSERT INTO login_failures (tenant_id, email_key, count, last_at, pending, pending_at)
+			VALUES (?, ?, 1, ?, 0, 0)
+			ON CONFLICT (tenant_id, email_key) DO UPDATE SET
+				count = count + 1, last_at = excluded.last_at, pending = max(pending - 1, 0)`, tenantID, emailKey, micros(*failedAt))
+	}
+	if err != nil {
+		return dbErr("end login attempt", err)
+	}
+	return nil
 }
 
 func scanLoginFailures(s scanner) (account.LoginFailures, error) {
@@ -120,7 +140,7 @@ func scanLoginFailures(s scanner) (account.LoginFailures, error) {
 		f    account.LoginFailures
 		last int64
 	)
-	if err := s.Scan(&f.Count, &last); err != nil {
+	if err := s.Scan(&f.Count, &last, &f.Pending); err != nil {
 		return account.LoginFailures{}, err
 	}
 	f.Last = fromMicros(last)
@@ -132,15 +152,6 @@ func (q queries) ClearLoginFailures(ctx context.Context, tenantID int64, emailKe
 	_, err := q.w.ExecContext(ctx, `DELETE FROM login_failures WHERE tenant_id = ? AND email_key = ?`, tenantID, emailKey)
 	if err != nil {
 		return dbErr("clear login failures", err)
-	}
-	return nil
-}
-
-// ReleaseLoginFailure takes back one counted attempt, never going below zero.
-func (q queries) ReleaseLoginFailure(ctx context.Context, tenantID int64, emailKey string) error {
-	_, err := q.w.ExecContext(ctx, `UPDATE login_failures SET count = count - 1 WHERE tenant_id = ? AND email_key = ? AND count > 0`, tenantID, emailKey)
-	if err != nil {
-		return dbErr("release login failure", err)
 	}
 	return nil
 }

@@ -400,7 +400,7 @@ func TestTwoStoresSerialise(t *testing.T) {
 					if _, err := tx.LoginFailures(ctx, a.ID, "k"); err != nil { // a read first
 						return err
 					}
-					_, err := tx.RecordLoginFailure(ctx, a.ID, "k", time.Now())
+					_, err := tx.ReserveLoginAttempt(ctx, a.ID, "k", time.Now(), time.Now().Add(-time.Minute))
 					return err
 				})
 			}
@@ -417,8 +417,8 @@ func TestTwoStoresSerialise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Count != 2*perStore {
-		t.Errorf("Count = %d, want %d", got.Count, 2*perStore)
+	if got.Pending != 2*perStore {
+		t.Errorf("Pending = %d, want %d", got.Pending, 2*perStore)
 	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if fi, err := os.Stat(path + suffix); err != nil {

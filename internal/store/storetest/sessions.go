@@ -100,15 +100,15 @@ func testLoginFailures(t *testing.T, s account.Store) {
 
 	wantLoginFailures(t, s, a.ID, key, none) // unknown keys answer like known ones
 	got := mustLoginFailure(t, s, a.ID, key, at(time.Second))
-	checkLoginFailures(t, "first RecordLoginFailure", got, account.LoginFailures{Count: 1, Last: at(time.Second)})
+	checkLoginFailures(t, "first failure", got, account.LoginFailures{Count: 1, Last: at(time.Second)})
 	got = mustLoginFailure(t, s, a.ID, key, at(time.Minute))
-	checkLoginFailures(t, "second RecordLoginFailure", got, account.LoginFailures{Count: 2, Last: at(time.Minute)})
+	checkLoginFailures(t, "second failure", got, account.LoginFailures{Count: 2, Last: at(time.Minute)})
 	wantLoginFailures(t, s, a.ID, key, account.LoginFailures{Count: 2, Last: at(time.Minute)})
 
 	wantLoginFailures(t, s, b.ID, key, none)               // per tenant
 	wantLoginFailures(t, s, a.ID, "bob@example.com", none) // per key
 	got = mustLoginFailure(t, s, b.ID, key, at(time.Hour))
-	checkLoginFailures(t, "RecordLoginFailure in another tenant", got, account.LoginFailures{Count: 1, Last: at(time.Hour)})
+	checkLoginFailures(t, "a failure in another tenant", got, account.LoginFailures{Count: 1, Last: at(time.Hour)})
 
 	if err := s.ClearLoginFailures(ctx, a.ID, key); err != nil {
 		t.Fatalf("ClearLoginFailures: %v", err)
@@ -119,22 +119,46 @@ func testLoginFailures(t *testing.T, s account.Store) {
 		t.Errorf("ClearLoginFailures(nothing recorded): %v", err)
 	}
 	got = mustLoginFailure(t, s, a.ID, key, at(2*time.Hour))
-	checkLoginFailures(t, "RecordLoginFailure after clearing", got, account.LoginFailures{Count: 1, Last: at(2 * time.Hour)})
+	checkLoginFailures(t, "a failure after clearing", got, account.LoginFailures{Count: 1, Last: at(2 * time.Hour)})
 
-	// Release takes back one attempt, keeps the time, never goes below
-	// zero, and touches only its tenant and key.
-	mustLoginFailure(t, s, a.ID, key, at(3*time.Hour))
-	for _, want := range []int{1, 0, 0} {
-		if err := s.ReleaseLoginFailure(ctx, a.ID, key); err != nil {
-			t.Fatalf("ReleaseLoginFailure: %v", err)
+	// A reservation is pending, not a failure; ending it unchecked takes
+	// it back (never below zero), and touches only its tenant and key.
+	for i := 1; i <= 2; i++ {
+		r, err := s.ReserveLoginAttempt(ctx, a.ID, key, at(3*time.Hour), at(3*time.Hour-time.Minute))
+		if err != nil {
+			t.Fatalf("ReserveLoginAttempt: %v", err)
 		}
-		wantLoginFailures(t, s, a.ID, key, account.LoginFailures{Count: want, Last: at(3 * time.Hour)})
+		checkLoginFailures(t, "reserved", r, account.LoginFailures{Count: 1, Last: at(2 * time.Hour), Pending: i})
 	}
-	if err := s.ReleaseLoginFailure(ctx, a.ID, "nobody@example.com"); err != nil {
-		t.Errorf("ReleaseLoginFailure(nothing recorded): %v", err)
+	for _, want := range []int{1, 0, 0} {
+		if err := s.EndLoginAttempt(ctx, a.ID, key, nil); err != nil {
+			t.Fatalf("EndLoginAttempt: %v", err)
+		}
+		wantLoginFailures(t, s, a.ID, key, account.LoginFailures{Count: 1, Last: at(2 * time.Hour), Pending: want})
+	}
+	if err := s.EndLoginAttempt(ctx, a.ID, "nobody@example.com", nil); err != nil {
+		t.Errorf("EndLoginAttempt(nothing recorded): %v", err)
 	}
 	wantLoginFailures(t, s, a.ID, "nobody@example.com", none)
 	wantLoginFailures(t, s, b.ID, key, account.LoginFailures{Count: 1, Last: at(time.Hour)})
+
+	// Reservations older than staleBefore were left by a checker that
+	// died: the next one starts over.
+	const stale = "stale@example.com"
+	for range 3 {
+		if _, err := s.ReserveLoginAttempt(ctx, a.ID, stale, at(4*time.Hour), at(4*time.Hour-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := s.ReserveLoginAttempt(ctx, a.ID, stale, at(5*time.Hour), at(5*time.Hour-time.Minute))
+	if err != nil || r.Pending != 1 {
+		t.Errorf("a reservation after stale ones: pending %d, %v; want 1", r.Pending, err)
+	}
+	// A failure ends its reservation and counts, in one step.
+	if err := s.EndLoginAttempt(ctx, a.ID, stale, ptr(at(5*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	wantLoginFailures(t, s, a.ID, stale, account.LoginFailures{Count: 1, Last: at(5 * time.Hour)})
 }
 
 func testPurge(t *testing.T, s account.Store) {

@@ -474,14 +474,27 @@ func checkLoginFailures(t *testing.T, what string, got, want account.LoginFailur
 	if got.Count != want.Count {
 		t.Errorf("%s.Count = %d, want %d", what, got.Count, want.Count)
 	}
-	checkTime(t, what+".Last", got.Last, want.Last)
+	if got.Pending != want.Pending {
+		t.Errorf("%s.Pending = %d, want %d", what, got.Pending, want.Pending)
+	}
+	if want.Count > 0 || !want.Last.IsZero() {
+		checkTime(t, what+".Last", got.Last, want.Last)
+	}
 }
 
+// mustLoginFailure reserves an attempt and ends it as a failure at when,
+// and returns the record after it.
 func mustLoginFailure(t *testing.T, s account.Tx, tenantID int64, key string, when time.Time) account.LoginFailures {
 	t.Helper()
-	lf, err := s.RecordLoginFailure(t.Context(), tenantID, key, when)
+	if _, err := s.ReserveLoginAttempt(t.Context(), tenantID, key, when, when.Add(-time.Minute)); err != nil {
+		t.Fatalf("ReserveLoginAttempt(%d, %q): %v", tenantID, key, err)
+	}
+	if err := s.EndLoginAttempt(t.Context(), tenantID, key, &when); err != nil {
+		t.Fatalf("EndLoginAttempt(%d, %q): %v", tenantID, key, err)
+	}
+	lf, err := s.LoginFailures(t.Context(), tenantID, key)
 	if err != nil {
-		t.Fatalf("RecordLoginFailure(%d, %q): %v", tenantID, key, err)
+		t.Fatalf("LoginFailures(%d, %q): %v", tenantID, key, err)
 	}
 	return lf
 }

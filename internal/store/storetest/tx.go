@@ -50,8 +50,8 @@ func testTxCommit(t *testing.T, s account.Store) {
 		if err := tx.SetTenantSetting(ctx, a.ID, "default_locale", "en"); err != nil {
 			return fmt.Errorf("SetTenantSetting: %w", err)
 		}
-		if _, err := tx.RecordLoginFailure(ctx, a.ID, c.EmailKey, t0); err != nil {
-			return fmt.Errorf("RecordLoginFailure: %w", err)
+		if err := tx.EndLoginAttempt(ctx, a.ID, c.EmailKey, ptr(t0)); err != nil {
+			return fmt.Errorf("EndLoginAttempt: %w", err)
 		}
 		inner = account.Tenant{Slug: "inner"}
 		if err := tx.CreateTenant(ctx, &inner); err != nil {
@@ -103,8 +103,8 @@ func testTxRollback(t *testing.T, s account.Store) {
 		if err := tx.SetTenantSetting(ctx, a.ID, "default_locale", "en"); err != nil {
 			return fmt.Errorf("SetTenantSetting: %w", err)
 		}
-		if _, err := tx.RecordLoginFailure(ctx, a.ID, c.EmailKey, t0); err != nil {
-			return fmt.Errorf("RecordLoginFailure: %w", err)
+		if err := tx.EndLoginAttempt(ctx, a.ID, c.EmailKey, ptr(t0)); err != nil {
+			return fmt.Errorf("EndLoginAttempt: %w", err)
 		}
 		inner := account.Tenant{Slug: "inner"}
 		if err := tx.CreateTenant(ctx, &inner); err != nil {
@@ -362,25 +362,38 @@ func testConcurrentLoginFailures(t *testing.T, s account.Store) {
 	const n = 20
 	a := mustTenant(t, s, "acme")
 	const key = "alice@example.com"
-	counts := make([]int, n)
+	pending := make([]int, n)
 	errs := make([]error, n)
 	concurrently(n, func(i int) {
 		var lf account.LoginFailures
-		lf, errs[i] = s.RecordLoginFailure(t.Context(), a.ID, key, at(time.Minute))
-		counts[i] = lf.Count
+		lf, errs[i] = s.ReserveLoginAttempt(t.Context(), a.ID, key, at(time.Minute), t0)
+		pending[i] = lf.Pending
 	})
 	for i, err := range errs {
 		if err != nil {
-			t.Errorf("goroutine %d: RecordLoginFailure: %v", i, err)
+			t.Errorf("goroutine %d: ReserveLoginAttempt: %v", i, err)
 		}
 	}
 	// Each call saw its own increment: the counts are 1…n, each once.
-	slices.Sort(counts)
-	for i, got := range counts {
+	slices.Sort(pending)
+	for i, got := range pending {
 		if got != i+1 {
-			t.Errorf("the %d concurrent calls returned counts %v, want each of 1…%d once", n, counts, n)
+			t.Errorf("the %d concurrent calls returned pending %v, want each of 1…%d once", n, pending, n)
 			break
 		}
 	}
-	wantLoginFailures(t, s, a.ID, key, account.LoginFailures{Count: n, Last: at(time.Minute)})
+	// Ended concurrently, half as failures: every one is counted.
+	concurrently(n, func(i int) {
+		var failed *time.Time
+		if i%2 == 0 {
+			failed = ptr(at(2 * time.Minute))
+		}
+		errs[i] = s.EndLoginAttempt(t.Context(), a.ID, key, failed)
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("goroutine %d: EndLoginAttempt: %v", i, err)
+		}
+	}
+	wantLoginFailures(t, s, a.ID, key, account.LoginFailures{Count: n / 2, Last: at(2 * time.Minute)})
 }
