@@ -556,3 +556,66 @@ func TestClaimsAndPasswordSets(t *testing.T) {
 		}
 	})
 }
+
+// TestFullPoolRefusesBeforeAnyWrite: a login that cannot get a place in
+// the hashing pool is refused busy before it reads or writes anything,
+// so an overload's refusals cost no database work and count nothing
+// against the address.
+func TestFullPoolRefusesBeforeAnyWrite(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		ctx := context.Background()
+		pool := password.NewPool(1, 1)
+		hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		templates, err := mail.NewTemplates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := open(t)
+		svc := account.NewService(account.Config{Store: st, Hasher: hasher, Policy: password.DefaultPolicy(), Renderer: templates})
+		if err := svc.Start(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		sec := secretCaller(t, svc)
+		mustCreate(t, svc, sec, account.NewCustomer{Email: "busy@example.com", Password: dialectPassword})
+		pub := publicCaller(t, svc, account.DefaultTenant)
+		var held []*password.Place
+		for range pool.Capacity() {
+			pl, err := pool.Take()
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, pl)
+		}
+		runs := pool.Runs()
+		_, _, err = svc.Sessions.Login(ctx, pub, "busy@example.com", "Falsches-Passwort-2030")
+		if e := account.AsError(err); e == nil || e.Kind != account.KindUnavailable || e.Code != account.CodeBusy || e.RetryAfter <= 0 {
+			t.Fatalf("login with a full pool: %v, want busy with a Retry-After", err)
+		}
+		if f, err := st.LoginFailures(ctx, sec.Tenant.ID, "busy@example.com"); err != nil || f != (account.LoginFailures{}) {
+			t.Errorf("the refused login left %+v, %v: want nothing written", f, err)
+		}
+		if pool.Runs() != runs {
+			t.Errorf("the refused login hashed")
+		}
+		for _, pl := range held {
+			pl.Leave()
+		}
+		// With room, the same wrong password is checked and counted there:
+		// the record above was looked for under the right key.
+		if _, _, err := svc.Sessions.Login(ctx, pub, "busy@example.com", "Falsches-Passwort-2030"); !account.IsKind(err, account.KindUnauthorized) {
+			t.Fatalf("a wrong password with room: %v", err)
+		}
+		if f, err := st.LoginFailures(ctx, sec.Tenant.ID, "busy@example.com"); err != nil || f.Count != 1 {
+			t.Fatalf("after a checked failure: %+v, %v; want a count of 1", f, err)
+		}
+		if _, _, err := svc.Sessions.Login(ctx, pub, "busy@example.com", dialectPassword); err != nil {
+			t.Errorf("login once the pool has room: %v", err)
+		}
+		if pool.Pending() != 0 {
+			t.Errorf("%d places still held after the logins", pool.Pending())
+		}
+	})
+}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"pforte/internal/password"
 )
 
 // rehash replaces an imported bcrypt hash, or one made with older
@@ -53,6 +55,14 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, open o
 	if err := s.checkLoginPassword("password", pw); err != nil {
 		return Customer{}, NewSession{}, err
 	}
+	// A login that cannot hash is refused before it reads or writes
+	// anything: under overload, refusals cost microseconds.
+	place, err := s.cfg.Hasher.Take()
+	if err != nil {
+		return Customer{}, NewSession{}, hashError(err)
+	}
+	defer place.Leave()
+	ctx = password.WithPlace(ctx, place)
 	var found *Customer
 	cust, err := s.store.CustomerByEmailKey(ctx, c.Tenant.ID, key)
 	switch {

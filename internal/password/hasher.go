@@ -68,13 +68,17 @@ func NewHasher(p Params, pool *Pool) (*Hasher, error) {
 	return h, nil
 }
 
+// Take takes a place in the hashing pool for one request's hashes; see
+// Place.
+func (h *Hasher) Take() (*Place, error) { return h.pool.Take() }
+
 // Params returns the parameters new hashes use.
 func (h *Hasher) Params() Params { return h.params }
 
 // Hash returns the PHC string of password under the current parameters.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	var encoded string
-	err := h.pool.Do(ctx, func() { encoded = h.hash(password) })
+	err := h.pool.run(ctx, func() { encoded = h.hash(password) })
 	return encoded, err
 }
 
@@ -94,7 +98,7 @@ func (h *Hasher) hash(password string) string {
 // hash, so it costs as much as a real check and never matches.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, rehash bool, err error) {
 	var verr error
-	if err := h.pool.Do(ctx, func() { ok, rehash, verr = h.verify(encoded, password) }); err != nil {
+	if err := h.pool.run(ctx, func() { ok, rehash, verr = h.verify(encoded, password) }); err != nil {
 		return false, false, err
 	}
 	return ok, rehash, verr

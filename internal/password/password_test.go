@@ -197,3 +197,50 @@ func BenchmarkHashDefault(b *testing.B) {
 		}
 	}
 }
+
+// TestPoolPlace: a place taken counts against the pool's capacity until
+// it is left, once; hashes run on it take no second place, and a full
+// pool refuses a place at once.
+func TestPoolPlace(t *testing.T) {
+	pool := NewPool(1, 1)
+	h, err := NewHasher(Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := pool.Take()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pool.Take()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Take(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a third place in a pool of two: %v, want ErrBusy", err)
+	}
+	if _, err := h.Hash(context.Background(), "no place of its own"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a hash without a place in a full pool: %v, want ErrBusy", err)
+	}
+	// On a held place, hashes run though the pool is full.
+	ctx := WithPlace(context.Background(), a)
+	encoded, err := h.Hash(ctx, "on a place")
+	if err != nil {
+		t.Fatalf("hash on a held place: %v", err)
+	}
+	if ok, _, err := h.Verify(ctx, encoded, "on a place"); !ok || err != nil {
+		t.Fatalf("verify on a held place: %v, %v", ok, err)
+	}
+	a.Leave()
+	a.Leave() // a second Leave gives nothing back twice
+	if pool.Pending() != 1 {
+		t.Fatalf("pending %d after one place was left twice, want 1", pool.Pending())
+	}
+	// A left place is not used again: the hash takes a place of its own.
+	if _, err := h.Hash(ctx, "after leaving"); err != nil || pool.Pending() != 1 {
+		t.Fatalf("hash after leaving: %v, pending %d", err, pool.Pending())
+	}
+	b.Leave()
+	if pool.Pending() != 0 {
+		t.Fatalf("pending %d after every place was left", pool.Pending())
+	}
+}

@@ -61,3 +61,57 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	p.runs.Add(1)
 	return nil
 }
+
+// Place is a caller's place among the pool's callers, taken before the
+// rest of a request's work: a full pool then refuses at once, before the
+// request has read or written anything. Hashes run with a context that
+// carries it (WithPlace) use it instead of taking another.
+type Place struct {
+	p    *Pool
+	left atomic.Bool
+}
+
+// Take takes a place, or returns ErrBusy at once.
+func (p *Pool) Take() (*Place, error) {
+	if p.pending.Add(1) > p.limit {
+		p.pending.Add(-1)
+		return nil, ErrBusy
+	}
+	return &Place{p: p}, nil
+}
+
+// Leave gives the place back; later calls do nothing.
+func (pl *Place) Leave() {
+	if pl.left.CompareAndSwap(false, true) {
+		pl.p.pending.Add(-1)
+	}
+}
+
+// do runs fn in a slot, waiting for one, on the place already held.
+func (pl *Place) do(ctx context.Context, fn func()) error {
+	select {
+	case pl.p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-pl.p.slots }()
+	fn()
+	pl.p.runs.Add(1)
+	return nil
+}
+
+type placeKey struct{}
+
+// WithPlace returns ctx carrying pl, for the hashes of one request.
+func WithPlace(ctx context.Context, pl *Place) context.Context {
+	return context.WithValue(ctx, placeKey{}, pl)
+}
+
+// run runs fn on the place ctx carries, if it is this pool's and held,
+// else on a place of its own.
+func (p *Pool) run(ctx context.Context, fn func()) error {
+	if pl, ok := ctx.Value(placeKey{}).(*Place); ok && pl.p == p && !pl.left.Load() {
+		return pl.do(ctx, fn)
+	}
+	return p.Do(ctx, fn)
+}
