@@ -619,3 +619,44 @@ func TestFullPoolRefusesBeforeAnyWrite(t *testing.T) {
 		}
 	})
 }
+
+// TestUniformResponseOnlyWhereItHides: a public registration takes the
+// uniform response time, which hides whether the address had an account;
+// a secret key, which is told (email_taken), does not wait for it. The
+// uniform time here is an hour: the public call ends when its context
+// does, the secret one long before.
+func TestUniformResponseOnlyWhereItHides(t *testing.T) {
+	st := teststore.SQLite(t)
+	hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, password.NewPool(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	templates, err := mail.NewTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := account.NewService(account.Config{Store: st, Hasher: hasher, Policy: password.DefaultPolicy(), Renderer: templates,
+		UniformResponse: time.Hour})
+	if err := svc.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	secret, public := secretCaller(t, svc), publicCaller(t, svc, account.DefaultTenant)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := svc.Registrations.Register(ctx, secret, account.Registration{Email: "office@example.com", Password: dialectPassword}); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("a secret key's registration waited for the uniform response time")
+	}
+
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	if _, err := svc.Registrations.Register(short, public, account.Registration{Email: "visitor@example.com", Password: dialectPassword}); err != nil {
+		t.Fatal(err)
+	}
+	if short.Err() == nil {
+		t.Fatalf("a public registration answered before the uniform response time")
+	}
+}

@@ -100,7 +100,7 @@ func defineServeFlags(fs *flagSet, c *serveConfig) {
 	fs.durationVar(&c.InviteTTL, "invite-ttl", "lifetime of invitation tokens, more than 0")
 	fs.durationVar(&c.SessionIdle, "session-idle", "sessions end after this long unused, more than 0")
 	fs.durationVar(&c.SessionMaxAge, "session-max-age", "sessions end this long after login, more than 0")
-	fs.durationVar(&c.UniformResponse, "uniform-response", "least duration of answers that must not reveal whether an account exists; 0: off")
+	fs.durationVar(&c.UniformResponse, "uniform-response", "least duration of answers that must not reveal whether an account exists (not of a secret key's registration, which is told); 0: off")
 	fs.stringVar(&c.CORSOrigins, "cors-origins", "comma-separated origins allowed to call the API from a browser, or *")
 	fs.stringVar(&c.SMTPURL, "smtp-url", "SMTP server for the outbox, e.g. smtp://user:pass@host:587?tls=starttls (tls: none, starttls, tls); empty: mail stays in the outbox")
 	fs.durationVar(&c.MailRetention, "mail-retention", "how long the record of a sent or failed mail (recipient and content are erased at once) stays for 'pforte mail list'; at least 24h")
