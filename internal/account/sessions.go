@@ -128,16 +128,20 @@ func (s *Sessions) Lookup(ctx context.Context, tenantID int64, token string) (Cu
 	if token == "" || len(token) > 256 {
 		return Customer{}, Session{}, errSessionInvalid
 	}
-	sess, err := s.liveSession(ctx, tenantID, HashSecret(token))
-	if err != nil {
-		return Customer{}, Session{}, err
-	}
-	now := s.now()
-	cust, err := s.store.CustomerByID(ctx, sess.TenantID, sess.CustomerID)
-	if errors.Is(err, ErrNotFound) || (err == nil && !cust.State.canLogIn()) {
+	// One query reads the session and its customer.
+	sess, cust, err := s.store.SessionWithCustomer(ctx, HashSecret(token))
+	if errors.Is(err, ErrNotFound) || (err == nil && tenantID != 0 && sess.TenantID != tenantID) {
 		return Customer{}, Session{}, errSessionInvalid
 	} else if err != nil {
 		return Customer{}, Session{}, Internal(err)
+	}
+	now := s.now()
+	if !now.Before(sess.EndsAt()) {
+		_ = s.store.DeleteSession(ctx, sess.TenantID, sess.ID)
+		return Customer{}, Session{}, errSessionInvalid
+	}
+	if !cust.State.canLogIn() {
+		return Customer{}, Session{}, errSessionInvalid
 	}
 	if now.Sub(sess.LastSeenAt) > time.Minute {
 		// Ended meanwhile (logout, reset): the session is gone.

@@ -90,6 +90,10 @@ type Tx interface {
 
 	CreateSession(ctx context.Context, s *Session) error // sets ID
 	SessionByHash(ctx context.Context, hash []byte) (Session, error)
+	// SessionWithCustomer returns the session with this hash and its
+	// customer, in one query (one round trip): the check every
+	// authenticated request makes.
+	SessionWithCustomer(ctx context.Context, hash []byte) (Session, Customer, error)
 	SessionByID(ctx context.Context, tenantID, id int64) (Session, error)
 	TouchSession(ctx context.Context, id int64, at time.Time) error
 	DeleteSession(ctx context.Context, tenantID, id int64) error

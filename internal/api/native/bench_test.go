@@ -2,12 +2,15 @@ package native_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 
 	"pforte/internal/api/apitest"
 	"pforte/internal/password"
+	"pforte/internal/store/teststore"
 )
 
 // The two benchmarks below run at the default argon2id parameters. A login
@@ -58,5 +61,48 @@ func BenchmarkLoginHTTPWrongPassword(b *testing.B) {
 		if rec.Code != http.StatusUnauthorized {
 			b.Fatalf("login: %d %s", rec.Code, rec.Body)
 		}
+	}
+}
+
+// BenchmarkSessionCheck is GET /api/v1/session through the server's
+// handler on a SQLite store: the key, then the session and its customer.
+// With PFORTE_TEST_POSTGRES_DSN set it runs on PostgreSQL too:
+//
+//	go test -run '^$' -bench SessionCheck -benchmem ./internal/api/native/
+func BenchmarkSessionCheck(b *testing.B) {
+	for _, store := range []struct {
+		name string
+		open teststore.Opener
+	}{{"sqlite", teststore.SQLite}, {"postgres", teststore.Postgres}} {
+		b.Run(store.name, func(b *testing.B) {
+			h := apitest.New(b, store.open)
+			body := `{"email":"` + apitest.BenchEmail + `","password":"` + apitest.BenchPassword + `"}`
+			if rec := apitest.Serve(h.Srv.Config.Handler, http.MethodPost, "/api/v1/customers", h.Secret, body); rec.Code != http.StatusCreated {
+				b.Fatalf("create: %d %s", rec.Code, rec.Body)
+			}
+			rec := apitest.Serve(h.Srv.Config.Handler, http.MethodPost, "/api/v1/sessions", h.Secret, body)
+			var login struct {
+				Session struct {
+					Token string `json:"token"`
+				} `json:"session"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &login); err != nil || login.Session.Token == "" {
+				b.Fatalf("login: %d %s", rec.Code, rec.Body)
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest(http.MethodGet, "/api/v1/session", nil)
+					req.Header.Set("X-API-KEY", h.Secret)
+					req.Header.Set("Authorization", "Bearer "+login.Session.Token)
+					w := httptest.NewRecorder()
+					h.Srv.Config.Handler.ServeHTTP(w, req)
+					if w.Code != http.StatusOK {
+						b.Errorf("session check: %d %s", w.Code, w.Body)
+						return
+					}
+				}
+			})
+		})
 	}
 }

@@ -12,16 +12,25 @@ const customerColumns = `id, uuid, tenant_id, email, email_key, username, saluta
 	locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed`
 
 func scanCustomer(row scanner) (account.Customer, error) {
-	var c account.Customer
-	if err := row.Scan(&c.ID, &c.UUID, &c.TenantID, &c.Email, &c.EmailKey, &c.Username, &c.Salutation, &c.FirstName, &c.LastName,
-		&c.Locale, &c.PartnerRef, &c.State, &c.DisabledFrom, &c.PasswordHash, &c.EmailConfirmedAt, &c.CreatedAt, &c.UpdatedAt,
-		&c.NamesUnconfirmed); err != nil {
+	dest, finish := customerTargets()
+	if err := row.Scan(dest...); err != nil {
 		return account.Customer{}, err
 	}
-	c.EmailConfirmedAt = utcPtr(c.EmailConfirmedAt)
-	c.CreatedAt = c.CreatedAt.UTC()
-	c.UpdatedAt = c.UpdatedAt.UTC()
-	return c, nil
+	return finish(), nil
+}
+
+// customerTargets are the scan destinations of customerColumns, and what
+// makes a Customer of them once scanned: a join scans them with others.
+func customerTargets() ([]any, func() account.Customer) {
+	var c account.Customer
+	return []any{&c.ID, &c.UUID, &c.TenantID, &c.Email, &c.EmailKey, &c.Username, &c.Salutation, &c.FirstName, &c.LastName,
+			&c.Locale, &c.PartnerRef, &c.State, &c.DisabledFrom, &c.PasswordHash, &c.EmailConfirmedAt, &c.CreatedAt, &c.UpdatedAt,
+			&c.NamesUnconfirmed}, func() account.Customer {
+			c.EmailConfirmedAt = utcPtr(c.EmailConfirmedAt)
+			c.CreatedAt = c.CreatedAt.UTC()
+			c.UpdatedAt = c.UpdatedAt.UTC()
+			return c
+		}
 }
 
 // CreateCustomer inserts c and sets c.ID. ErrDuplicate if the tenant has a

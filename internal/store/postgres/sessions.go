@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,16 +14,51 @@ import (
 const sessionColumns = `id, tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds`
 
 func scanSession(row scanner) (account.Session, error) {
-	var s account.Session
-	var idleSeconds int64
-	if err := row.Scan(&s.ID, &s.TenantID, &s.CustomerID, &s.Hash, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &idleSeconds); err != nil {
+	dest, finish := sessionTargets()
+	if err := row.Scan(dest...); err != nil {
 		return account.Session{}, err
 	}
-	s.CreatedAt = s.CreatedAt.UTC()
-	s.LastSeenAt = s.LastSeenAt.UTC()
-	s.ExpiresAt = s.ExpiresAt.UTC()
-	s.IdleExpiry = time.Duration(idleSeconds) * time.Second
-	return s, nil
+	return finish(), nil
+}
+
+// sessionTargets are the scan destinations of sessionColumns, and what
+// makes a Session of them once scanned.
+func sessionTargets() ([]any, func() account.Session) {
+	var s account.Session
+	var idleSeconds int64
+	return []any{&s.ID, &s.TenantID, &s.CustomerID, &s.Hash, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &idleSeconds}, func() account.Session {
+		s.CreatedAt = s.CreatedAt.UTC()
+		s.LastSeenAt = s.LastSeenAt.UTC()
+		s.ExpiresAt = s.ExpiresAt.UTC()
+		s.IdleExpiry = time.Duration(idleSeconds) * time.Second
+		return s
+	}
+}
+
+// sessionJoinColumns are a session's columns and its customer's, for
+// one query that reads both.
+var sessionJoinColumns = prefixed("s.", sessionColumns) + ", " + prefixed("c.", customerColumns)
+
+// prefixed qualifies each column of a list with a table alias.
+func prefixed(alias, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// SessionWithCustomer returns the session with this hash, expired or
+// not, and its customer, in one round trip.
+func (q *queries) SessionWithCustomer(ctx context.Context, hash []byte) (account.Session, account.Customer, error) {
+	sd, session := sessionTargets()
+	cd, customer := customerTargets()
+	err := q.db.QueryRow(ctx, `SELECT `+sessionJoinColumns+` FROM sessions s
+		JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id WHERE s.hash = $1`, hash).Scan(append(sd, cd...)...)
+	if err != nil {
+		return account.Session{}, account.Customer{}, storeError("session with customer", err)
+	}
+	return session(), customer(), nil
 }
 
 // CreateSession inserts s and sets s.ID. The idle expiry is stored in whole

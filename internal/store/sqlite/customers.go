@@ -11,20 +11,29 @@ const customerColumns = `id, uuid, tenant_id, email, email_key, username, saluta
 	locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed`
 
 func scanCustomer(s scanner) (account.Customer, error) {
+	dest, finish := customerTargets()
+	if err := s.Scan(dest...); err != nil {
+		return account.Customer{}, err
+	}
+	return finish(), nil
+}
+
+// customerTargets are the scan destinations of customerColumns, and what
+// makes a Customer of them once scanned: a join scans them with others.
+func customerTargets() ([]any, func() account.Customer) {
 	var (
 		c                account.Customer
 		confirmed        sql.NullInt64
 		created, updated int64
 	)
-	if err := s.Scan(&c.ID, &c.UUID, &c.TenantID, &c.Email, &c.EmailKey, &c.Username, &c.Salutation,
-		&c.FirstName, &c.LastName, &c.Locale, &c.PartnerRef, &c.State, &c.DisabledFrom, &c.PasswordHash,
-		&confirmed, &created, &updated, &c.NamesUnconfirmed); err != nil {
-		return account.Customer{}, err
-	}
-	c.EmailConfirmedAt = fromNullMicros(confirmed)
-	c.CreatedAt = fromMicros(created)
-	c.UpdatedAt = fromMicros(updated)
-	return c, nil
+	return []any{&c.ID, &c.UUID, &c.TenantID, &c.Email, &c.EmailKey, &c.Username, &c.Salutation,
+			&c.FirstName, &c.LastName, &c.Locale, &c.PartnerRef, &c.State, &c.DisabledFrom, &c.PasswordHash,
+			&confirmed, &created, &updated, &c.NamesUnconfirmed}, func() account.Customer {
+			c.EmailConfirmedAt = fromNullMicros(confirmed)
+			c.CreatedAt = fromMicros(created)
+			c.UpdatedAt = fromMicros(updated)
+			return c
+		}
 }
 
 // CreateCustomer inserts c and sets its ID. It returns account.ErrDuplicate

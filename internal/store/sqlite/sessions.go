@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"pforte/internal/account"
@@ -12,18 +13,53 @@ import (
 const sessionColumns = `id, tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds`
 
 func scanSession(s scanner) (account.Session, error) {
+	dest, finish := sessionTargets()
+	if err := s.Scan(dest...); err != nil {
+		return account.Session{}, err
+	}
+	return finish(), nil
+}
+
+// sessionTargets are the scan destinations of sessionColumns, and what
+// makes a Session of them once scanned.
+func sessionTargets() ([]any, func() account.Session) {
 	var (
 		x                            account.Session
 		created, seen, expires, idle int64
 	)
-	if err := s.Scan(&x.ID, &x.TenantID, &x.CustomerID, &x.Hash, &created, &seen, &expires, &idle); err != nil {
-		return account.Session{}, err
+	return []any{&x.ID, &x.TenantID, &x.CustomerID, &x.Hash, &created, &seen, &expires, &idle}, func() account.Session {
+		x.CreatedAt = fromMicros(created)
+		x.LastSeenAt = fromMicros(seen)
+		x.ExpiresAt = fromMicros(expires)
+		x.IdleExpiry = time.Duration(idle) * time.Second
+		return x
 	}
-	x.CreatedAt = fromMicros(created)
-	x.LastSeenAt = fromMicros(seen)
-	x.ExpiresAt = fromMicros(expires)
-	x.IdleExpiry = time.Duration(idle) * time.Second
-	return x, nil
+}
+
+// sessionJoinColumns are a session's columns and its customer's, for
+// one query that reads both.
+var sessionJoinColumns = prefixed("s.", sessionColumns) + ", " + prefixed("c.", customerColumns)
+
+// prefixed qualifies each column of a list with a table alias.
+func prefixed(alias, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// SessionWithCustomer returns the session with this hash, expired or
+// not, and its customer, in one query.
+func (q queries) SessionWithCustomer(ctx context.Context, hash []byte) (account.Session, account.Customer, error) {
+	sd, session := sessionTargets()
+	cd, customer := customerTargets()
+	err := q.r.QueryRowContext(ctx, `SELECT `+sessionJoinColumns+` FROM sessions s
+		JOIN customers c ON c.tenant_id = s.tenant_id AND c.id = s.customer_id WHERE s.hash = ?`, hash).Scan(append(sd, cd...)...)
+	if err != nil {
+		return account.Session{}, account.Customer{}, dbErr("session with customer", err)
+	}
+	return session(), customer(), nil
 }
 
 // CreateSession inserts s and sets its ID. IdleExpiry is stored in whole

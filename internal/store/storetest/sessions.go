@@ -270,3 +270,24 @@ func testPurgeCutoffs(t *testing.T, s account.Store) {
 	wantLoginFailures(t, s, a.ID, "mid@example.com", mid)
 	wantLoginFailures(t, s, a.ID, "fresh@example.com", fresh)
 }
+
+func testSessionWithCustomer(t *testing.T, s account.Store) {
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	c := mustCustomer(t, s, fullCustomer(a.ID, "alice"))
+	mustCustomer(t, s, fullCustomer(b.ID, "alice")) // the same name in another tenant
+	sess := mustSession(t, s, newSession(c, "joined"))
+	gotSess, gotCust, err := s.SessionWithCustomer(t.Context(), hash("joined"))
+	if err != nil {
+		t.Fatalf("SessionWithCustomer: %v", err)
+	}
+	wantSession(t, s, "the session alone", gotSess) // reads as SessionByHash does
+	if gotSess.ID != sess.ID || gotCust.ID != c.ID || gotCust.TenantID != a.ID || gotCust.UUID != c.UUID ||
+		gotCust.Email != c.Email || gotCust.FirstName != c.FirstName || gotCust.State != c.State {
+		t.Errorf("SessionWithCustomer = %+v, %+v; want the session and its customer %+v", gotSess, gotCust, c)
+	}
+	checkTimePtr(t, "EmailConfirmedAt", gotCust.EmailConfirmedAt, c.EmailConfirmedAt)
+	checkTime(t, "CreatedAt", gotCust.CreatedAt, c.CreatedAt)
+	_, _, err = s.SessionWithCustomer(t.Context(), hash("unknown"))
+	wantErr(t, "unknown session", err, account.ErrNotFound)
+}

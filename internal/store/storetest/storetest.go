@@ -86,6 +86,7 @@ var suite = []struct {
 		{"Touch", testSessionTouch},
 		{"Delete", testSessionDelete},
 		{"DeleteSessions", testSessionDeleteSessions},
+		{"WithCustomer", testSessionWithCustomer},
 	}},
 	{"LoginFailures", []storeTest{
 		{"CountAndClear", testLoginFailures},
