@@ -21,7 +21,14 @@ func mustService(t *testing.T, open teststore.Opener) (*account.Service, account
 func mustServiceAt(t *testing.T, open teststore.Opener, now func() time.Time) (*account.Service, account.Store) {
 	t.Helper()
 	st := open(t)
-	hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, password.NewPool(0, 0))
+	return startService(t, st, password.NewPool(0, 0), func(c *account.Config) { c.Now = now }), st
+}
+
+// startService starts a service on st with cheap hashes in pool; tweak,
+// if not nil, changes its configuration first.
+func startService(t *testing.T, st account.Store, pool *password.Pool, tweak func(*account.Config)) *account.Service {
+	t.Helper()
+	hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,11 +36,15 @@ func mustServiceAt(t *testing.T, open teststore.Opener, now func() time.Time) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := account.NewService(account.Config{Store: st, Hasher: hasher, Policy: password.DefaultPolicy(), Renderer: templates, Now: now})
+	cfg := account.Config{Store: st, Hasher: hasher, Policy: password.DefaultPolicy(), Renderer: templates}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	svc := account.NewService(cfg)
 	if err := svc.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	return svc, st
+	return svc
 }
 
 func mustCustomer(t *testing.T, svc *account.Service) (account.Caller, account.Customer) {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"pforte/internal/account"
-	"pforte/internal/mail"
 	"pforte/internal/password"
 	"pforte/internal/store/teststore"
 )
@@ -366,18 +365,7 @@ func TestFailedLoginsCostTheSame(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		ctx := context.Background()
 		pool := password.NewPool(1, 0)
-		hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, pool)
-		if err != nil {
-			t.Fatal(err)
-		}
-		templates, err := mail.NewTemplates()
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc := account.NewService(account.Config{Store: open(t), Hasher: hasher, Policy: password.DefaultPolicy(), Renderer: templates})
-		if err := svc.Start(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
+		svc := startService(t, open(t), pool, nil)
 		sec := secretCaller(t, svc)
 		pub := publicCaller(t, svc, account.DefaultTenant)
 		mustCreate(t, svc, sec, account.NewCustomer{Email: "active@example.com", Password: dialectPassword})
@@ -565,19 +553,8 @@ func TestFullPoolRefusesBeforeAnyWrite(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		ctx := context.Background()
 		pool := password.NewPool(1, 1)
-		hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, pool)
-		if err != nil {
-			t.Fatal(err)
-		}
-		templates, err := mail.NewTemplates()
-		if err != nil {
-			t.Fatal(err)
-		}
 		st := open(t)
-		svc := account.NewService(account.Config{Store: st, Hasher: hasher, Policy: password.DefaultPolicy(), Renderer: templates})
-		if err := svc.Start(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
+		svc := startService(t, st, pool, nil)
 		sec := secretCaller(t, svc)
 		mustCreate(t, svc, sec, account.NewCustomer{Email: "busy@example.com", Password: dialectPassword})
 		pub := publicCaller(t, svc, account.DefaultTenant)
@@ -590,7 +567,7 @@ func TestFullPoolRefusesBeforeAnyWrite(t *testing.T) {
 			held = append(held, pl)
 		}
 		runs := pool.Runs()
-		_, _, err = svc.Sessions.Login(ctx, pub, "busy@example.com", "Falsches-Passwort-2030")
+		_, _, err := svc.Sessions.Login(ctx, pub, "busy@example.com", "Falsches-Passwort-2030")
 		if e := account.AsError(err); e == nil || e.Kind != account.KindUnavailable || e.Code != account.CodeBusy || e.RetryAfter <= 0 {
 			t.Fatalf("login with a full pool: %v, want busy with a Retry-After", err)
 		}
@@ -626,20 +603,7 @@ func TestFullPoolRefusesBeforeAnyWrite(t *testing.T) {
 // uniform time here is an hour: the public call ends when its context
 // does, the secret one long before.
 func TestUniformResponseOnlyWhereItHides(t *testing.T) {
-	st := teststore.SQLite(t)
-	hasher, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, password.NewPool(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	templates, err := mail.NewTemplates()
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := account.NewService(account.Config{Store: st, Hasher: hasher, Policy: password.DefaultPolicy(), Renderer: templates,
-		UniformResponse: time.Hour})
-	if err := svc.Start(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	svc := startService(t, teststore.SQLite(t), password.NewPool(0, 0), func(c *account.Config) { c.UniformResponse = time.Hour })
 	secret, public := secretCaller(t, svc), publicCaller(t, svc, account.DefaultTenant)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -145,9 +145,10 @@ type tenantContext struct {
 	// ended is set when a logout ended the browser's page session, so
 	// that its cookie is cleared.
 	ended bool
-	// client is the client a token request authenticated as, and
-	// verifier and redirectURI what it sent with a code.
+	// client is the client a token request authenticated as, app its
+	// application, and verifier and redirectURI what it sent with a code.
 	client, verifier, redirectURI string
+	app                           *account.Application
 }
 
 type ctxKey struct{}
@@ -301,7 +302,7 @@ func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, tc
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "invalid client_id / client_secret")
 		return false
 	}
-	tc.client = id
+	tc.client, tc.app = id, &app
 	return true
 }
 
@@ -327,9 +328,6 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	op.Discover(w, doc)
 }
-
-// Issuer is a tenant's issuer URL under the public URL.
-func (p *Provider) Issuer(slug string) string { return p.publicURL + Prefix + "/" + slug }
 
 // browserFacing reports whether a browser, not a client's backend, asks
 // for path: its errors are pages, not JSON.

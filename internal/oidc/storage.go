@@ -315,6 +315,11 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 			keys, err = s.svc().SigningKeys.Published(ctx, t.ID)
 		}
 	}
+	return publicKeys(keys, err)
+}
+
+// publicKeys presents keys to the provider.
+func publicKeys(keys []account.SigningKey, err error) ([]op.Key, error) {
 	if err != nil {
 		return nil, oauthError(err, oidc.ErrServerError())
 	}
@@ -330,22 +335,24 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 type hintStorage struct{ *storage }
 
 func (s hintStorage) KeySet(ctx context.Context) ([]op.Key, error) {
-	keys, err := s.svc().SigningKeys.ForHints(ctx, tenantOf(ctx).caller.Tenant.ID)
-	if err != nil {
-		return nil, oauthError(err, oidc.ErrServerError())
+	return publicKeys(s.svc().SigningKeys.ForHints(ctx, tenantOf(ctx).caller.Tenant.ID))
+}
+
+// app is the tenant's application with this client_id: the one the
+// request authenticated as, or looked up.
+func (s *storage) app(ctx context.Context, clientID string) (account.Application, error) {
+	tc := tenantOf(ctx)
+	if tc.app != nil && tc.app.Client.ID == clientID {
+		return *tc.app, nil
 	}
-	out := make([]op.Key, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, publicKey{k})
-	}
-	return out, nil
+	return s.svc().Apps.ByClientID(ctx, tc.caller.Tenant.ID, clientID)
 }
 
 // GetClientByClientID returns the tenant's client; another tenant's is
 // unknown here.
 func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
 	tc := tenantOf(ctx)
-	app, err := s.svc().Apps.ByClientID(ctx, tc.caller.Tenant.ID, clientID)
+	app, err := s.app(ctx, clientID)
 	if err != nil {
 		return nil, oauthError(err, oidc.ErrInvalidClient().WithDescription("unknown client"))
 	}
@@ -354,7 +361,7 @@ func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.
 
 // AuthorizeClientIDSecret checks a confidential client's secret.
 func (s *storage) AuthorizeClientIDSecret(ctx context.Context, clientID, secret string) error {
-	app, err := s.svc().Apps.ByClientID(ctx, tenantOf(ctx).caller.Tenant.ID, clientID)
+	app, err := s.app(ctx, clientID)
 	if err != nil || !app.Client.CheckSecret(secret) {
 		return oidc.ErrInvalidClient().WithDescription("invalid client_id / client_secret")
 	}

@@ -247,8 +247,7 @@ func (p *Pages) startSession(w http.ResponseWriter, q *request, sess account.New
 // endSession clears the page session's cookie.
 func endSession(w http.ResponseWriter, q *request) {
 	q.session = ""
-	http.SetCookie(w, &http.Cookie{Name: sessionCookiePrefix + q.c.Tenant.Slug, Value: "", Path: "/", MaxAge: -1,
-		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, ClearSessionCookie(q.c.Tenant.Slug))
 }
 
 // failErr answers an error that no page shows next to its form.
