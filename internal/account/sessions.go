@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"pforte/internal/password"
 )
 
 // rehash replaces an imported bcrypt hash, or one made with older
@@ -56,13 +54,13 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, open o
 		return Customer{}, NewSession{}, err
 	}
 	// A login that cannot hash is refused before it reads or writes
-	// anything: under overload, refusals cost microseconds.
-	place, err := s.cfg.Hasher.Take()
+	// anything: under overload, refusals cost microseconds. An API that
+	// held the place before looking up its key passes it on in ctx.
+	ctx, release, err := s.cfg.Hasher.Hold(ctx)
 	if err != nil {
 		return Customer{}, NewSession{}, hashError(err)
 	}
-	defer place.Leave()
-	ctx = password.WithPlace(ctx, place)
+	defer release()
 	var found *Customer
 	cust, err := s.store.CustomerByEmailKey(ctx, c.Tenant.ID, key)
 	switch {
@@ -80,7 +78,9 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, open o
 	}
 	// The session is created only if the password that was checked is
 	// still the customer's: a reset or disable that committed meanwhile
-	// must not be outlived by this login.
+	// must not be outlived by this login. The right password clears the
+	// address's failures in the same transaction: a successful login
+	// writes once after its hash.
 	var sess NewSession
 	err = s.inTx(ctx, func(tx Tx) error {
 		current, err := tx.CustomerByID(ctx, cust.TenantID, cust.ID)
@@ -92,6 +92,9 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, open o
 		if err := loginAllowed(current.State); err != nil {
 			return err
 		}
+		if err := tx.ClearLoginFailures(ctx, c.Tenant.ID, key); err != nil {
+			return err
+		}
 		cust = current
 		if !c.opensSession() {
 			return nil
@@ -100,6 +103,11 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, open o
 		return err
 	})
 	if err != nil {
+		// The password was right when it was checked: its attempt ends as
+		// a success even though no session came of it.
+		if cerr := s.guard.clearFailures(ctx, c.Tenant.ID, key); cerr != nil {
+			s.log.Warn("clearing login failures failed", "err", cerr)
+		}
 		return Customer{}, NewSession{}, err
 	}
 	if rehash {
@@ -215,6 +223,9 @@ func (s *Sessions) ChangePassword(ctx context.Context, tenantID int64, token str
 		if IsKind(err, KindForbidden) {
 			return ErrInvalidCredentials // a claim's password is not the current one
 		}
+		return err
+	}
+	if err := s.guard.clearFailures(ctx, cust.TenantID, cust.EmailKey); err != nil {
 		return err
 	}
 	hash, err := s.hash(ctx, newPw)

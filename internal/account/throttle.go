@@ -43,7 +43,9 @@ func errThrottled(wait time.Duration) *Error {
 
 // checkPassword verifies a customer's password with throttling. The
 // attempt is counted before the hash runs, so parallel guesses cannot slip
-// past the limit; a success clears the count. Unknown customers (cust nil)
+// past the limit. A success leaves the attempt reserved: the caller clears
+// the address's failures, in the transaction its success writes if it
+// has one (ClearLoginFailures), else with clearFailures. Unknown customers (cust nil)
 // cost the same hash and count the same way, so neither the answer nor its
 // timing says whether an account exists. rehash reports that the stored
 // hash should be upgraded.
@@ -78,7 +80,7 @@ func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey
 		}
 		return false, ErrInvalidCredentials
 	}
-	return rehash, s.clearFailures(ctx, tenantID, emailKey)
+	return rehash, nil
 }
 
 // Concurrent attempts on one address. Each counts before its check, so
