@@ -205,6 +205,16 @@ func (s *Service) Purge(ctx context.Context) error {
 
 func (s *core) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 
+// HoldHashing gives a request that will hash a password its place among
+// the hashing pool's callers first, so that under overload it is refused
+// (busy, with Retry-After) before it reads or writes anything, its API
+// key included. The returned context carries the place; release gives it
+// back.
+func (s *Service) HoldHashing(ctx context.Context) (held context.Context, release func(), err error) {
+	held, release, err = s.cfg.Hasher.Hold(ctx)
+	return held, release, hashError(err)
+}
+
 func (s *core) hash(ctx context.Context, pw string) (string, error) {
 	h, err := s.cfg.Hasher.Hash(ctx, pw)
 	return h, hashError(err)

@@ -37,7 +37,7 @@ func (a *API) Register() http.Handler {
 		Customer          customerJSON `json:"customer"`
 		ConfirmationToken string       `json:"confirmation_token,omitempty"`
 	}
-	return a.keyed(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+	return a.hashing(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
 		req, err := wire.DecodeJSON[request](r)
 		if err != nil {
 			return err
@@ -83,7 +83,7 @@ func (a *API) Login() http.Handler {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
-	return a.keyed(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+	return a.hashing(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
 		req, err := wire.DecodeJSON[request](r)
 		if err != nil {
 			return err
@@ -197,7 +197,7 @@ type newPasswordRequest struct {
 
 // CompletePasswordReset serves POST /api/v1/password-resets/complete.
 func (a *API) CompletePasswordReset() http.Handler {
-	return a.keyed(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+	return a.hashing(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
 		req, err := wire.DecodeJSON[newPasswordRequest](r)
 		if err != nil {
 			return err
@@ -221,7 +221,7 @@ func (a *API) AcceptInvite() http.Handler {
 		Email string `json:"email"`
 		Code  string `json:"code"`
 	}
-	return a.keyed(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+	return a.hashing(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
 		req, err := wire.DecodeJSON[request](r)
 		if err != nil {
 			return err
@@ -250,7 +250,7 @@ func (a *API) ChangePassword() http.Handler {
 		Password             string  `json:"password"`
 		PasswordConfirmation *string `json:"password_confirmation"`
 	}
-	return a.keyed(optionalKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+	return a.hashing(optionalKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
 		req, err := wire.DecodeJSON[request](r)
 		if err != nil {
 			return err

@@ -35,21 +35,52 @@ const (
 	optionalKey               // session endpoints: the bearer token names the tenant; a key, if sent, must match it
 )
 
+// keyedFunc is a handler that runs once the caller's key is known.
+type keyedFunc func(w http.ResponseWriter, r *http.Request, c account.Caller) error
+
 // keyed resolves the caller's API key before fn runs.
-func (a *API) keyed(need access, fn func(w http.ResponseWriter, r *http.Request, c account.Caller) error) http.Handler {
+func (a *API) keyed(need access, fn keyedFunc) http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
-		var c account.Caller
-		if need != optionalKey || wire.APIKey(r) != "" {
-			var err error
-			if c, err = a.svc.APIKeys.Authenticate(r.Context(), wire.APIKey(r)); err != nil {
-				return err
-			}
-		}
-		if need == secretKey && !c.IsSecret() {
-			return account.ErrSecretKeyRequired
+		c, err := a.caller(r, need)
+		if err != nil {
+			return err
 		}
 		return fn(w, r, c)
 	})
+}
+
+// hashing is keyed for endpoints that hash a password: the request takes
+// its place in the hashing pool before its key is looked up, so that under
+// overload a refusal (503) reads nothing.
+func (a *API) hashing(need access, fn keyedFunc) http.Handler {
+	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
+		ctx, release, err := a.svc.HoldHashing(r.Context())
+		if err != nil {
+			return err
+		}
+		defer release()
+		r = r.WithContext(ctx)
+		c, err := a.caller(r, need)
+		if err != nil {
+			return err
+		}
+		return fn(w, r, c)
+	})
+}
+
+// caller is who the request's API key belongs to.
+func (a *API) caller(r *http.Request, need access) (account.Caller, error) {
+	var c account.Caller
+	if need != optionalKey || wire.APIKey(r) != "" {
+		var err error
+		if c, err = a.svc.APIKeys.Authenticate(r.Context(), wire.APIKey(r)); err != nil {
+			return account.Caller{}, err
+		}
+	}
+	if need == secretKey && !c.IsSecret() {
+		return account.Caller{}, account.ErrSecretKeyRequired
+	}
+	return c, nil
 }
 
 func (a *API) serve(fn handler) http.Handler { return wire.Handle(fn, a.writeProblem) }

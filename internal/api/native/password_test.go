@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"pforte/internal/account"
 	"pforte/internal/api/apitest"
 	"pforte/internal/password"
 	"pforte/internal/store/teststore"
@@ -213,6 +214,57 @@ func TestHashingPoolBusy(t *testing.T) {
 		}
 		// The pool is free again afterwards.
 		h.mustLogin(t, email, pw)
+	})
+}
+
+// TestFullPoolRefusesBeforeTheKey: endpoints that hash take their place
+// in the hashing pool before anything else, so a full pool answers 503
+// busy without looking up the API key: a wrong key is not even told it is
+// wrong, and a right one is not marked as used.
+func TestFullPoolRefusesBeforeTheKey(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		pool := password.NewPool(1, 1)
+		h := newHarness(t, open, apitest.WithHashing(apitest.CheapParams(), pool))
+		h.allowBusy = true
+		fresh, _, err := h.svc.APIKeys.Create(context.Background(), account.DefaultTenant, account.KeyPublic, "fresh")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var held []*password.Place
+		for range pool.Capacity() {
+			pl, err := pool.Take()
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, pl)
+		}
+		login := map[string]any{"email": "busy@example.com", "password": "busy-Secret-phrase"}
+		register := map[string]any{"email": "new@example.com", "password": "new-Secret-phrase"}
+		for _, key := range []string{"pk_no_such_key", fresh} {
+			for _, call := range []struct {
+				path string
+				body map[string]any
+			}{{"/api/v1/sessions", login}, {"/api/v1/registrations", register}} {
+				res := h.Post(t, key, call.path, call.body)
+				apitest.MustProblem(t, res, http.StatusServiceUnavailable, "busy")
+				if res.Header.Get("Retry-After") == "" {
+					t.Errorf("%s: busy without Retry-After", call.path)
+				}
+			}
+		}
+		keys, err := h.svc.APIKeys.List(context.Background(), account.DefaultTenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if k.Name == "fresh" && k.LastUsedAt != nil {
+				t.Errorf("the refused calls marked their key used at %s", k.LastUsedAt)
+			}
+		}
+		for _, pl := range held {
+			pl.Leave()
+		}
+		apitest.MustProblem(t, h.Post(t, "pk_no_such_key", "/api/v1/sessions", login), http.StatusUnauthorized, "api_key_invalid")
 	})
 }
 
