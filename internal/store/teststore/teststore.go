@@ -72,6 +72,13 @@ func PostgresDSN(t testing.TB) string {
 	return withSearchPath(t, dsn, schema)
 }
 
+// PostgresServer returns the DSN of the test database, for code that
+// makes and drops a schema of its own there, or skips the test.
+func PostgresServer(t testing.TB) string {
+	t.Helper()
+	return requirePostgres(t)
+}
+
 // requirePostgres returns the test DSN or skips the test, saying why.
 func requirePostgres(t testing.TB) string {
 	t.Helper()
