@@ -103,6 +103,8 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"huge storm", func(c *bench.Config) { c.Storm = 1 << 20 }},
 		{"bad hash", func(c *bench.Config) { c.Params.Iterations = 0 }},
 		{"not a database", func(c *bench.Config) { c.DB = "mysql://x" }},
+		{"no such binary", func(c *bench.Config) { c.Server = "/nonexistent/pforte" }},
+		{"not pforte", func(c *bench.Config) { c.Server = "/bin/false" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tiny(t, "sqlite")

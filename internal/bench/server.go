@@ -24,14 +24,14 @@ import (
 type server struct {
 	bin, db, base string
 	cmd           *exec.Cmd
-	stderr        *tailBuffer
+	log           *os.File // the server's output
 	cleanup       []func()
 }
 
 // startServer starts bin serve on a free loopback port and a scratch
 // store, and waits until it is ready.
 func startServer(ctx context.Context, cfg Config) (s *server, err error) {
-	s = &server{bin: cfg.Server, stderr: &tailBuffer{max: 4 << 10}}
+	s = &server{bin: cfg.Server}
 	defer func() {
 		if err != nil {
 			s.stop()
@@ -46,12 +46,20 @@ func startServer(ctx context.Context, cfg Config) (s *server, err error) {
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s.base = "http://" + addr
-	s.cmd = exec.Command(s.bin, "serve", "--addr", addr, "--db", s.db, "--log-level", "error",
+	// The server logs as it would in production, at info, to a file: what
+	// it costs is part of what is measured.
+	logFile, err := os.CreateTemp("", "pforte-bench-*.log")
+	if err != nil {
+		return s, err
+	}
+	s.cleanup = append(s.cleanup, func() { logFile.Close(); os.Remove(logFile.Name()) })
+	s.log = logFile
+	s.cmd = exec.Command(s.bin, "serve", "--addr", addr, "--db", s.db,
 		"--argon2-memory", strconv.Itoa(int(cfg.Params.Memory)),
 		"--argon2-iterations", strconv.Itoa(int(cfg.Params.Iterations)),
 		"--argon2-parallelism", strconv.Itoa(int(cfg.Params.Parallelism)))
 	s.cmd.Env = serverEnv()
-	s.cmd.Stderr = s.stderr
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
 		return s, fmt.Errorf("start %s: %w", s.bin, err)
 	}
@@ -73,7 +81,7 @@ func startServer(ctx context.Context, cfg Config) (s *server, err error) {
 		select {
 		case err := <-exited:
 			exited <- err
-			return s, fmt.Errorf("%s serve exited: %v\n%s", s.bin, err, s.stderr)
+			return s, fmt.Errorf("%s serve exited: %v\n%s", s.bin, err, s.logTail())
 		case <-ctx.Done():
 			return s, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
@@ -85,7 +93,7 @@ func startServer(ctx context.Context, cfg Config) (s *server, err error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			return s, fmt.Errorf("%s serve was not ready within 30s\n%s", s.bin, s.stderr)
+			return s, fmt.Errorf("%s serve was not ready within 30s\n%s", s.bin, s.logTail())
 		}
 	}
 }
@@ -180,21 +188,11 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-// tailBuffer keeps the last max bytes written to it, for error messages.
-type tailBuffer struct {
-	max int
-	b   []byte
+// logTail is the end of the server's output, for error messages.
+func (s *server) logTail() string {
+	b, _ := os.ReadFile(s.log.Name())
+	return string(b[max(0, len(b)-4096):])
 }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = t.b[len(t.b)-t.max:]
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string { return string(t.b) }
 
 // The process figures below come from Linux's /proc; elsewhere they are
 // not available and the table says so.
