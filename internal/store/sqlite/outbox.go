@@ -226,7 +226,10 @@ func (q queries) CountMail(ctx context.Context, tenantID, customerID int64, kind
 	for _, k := range kinds {
 		args = append(args, string(k))
 	}
-	// One placeholder per kind; the kinds themselves are bound.
+	// One placeholder per kind; the kinds themselves are bound. The text
+	// varies only with the number of kinds, which callers pass as a few
+	// fixed lists, so it adds a few prepared statements; maxStmts bounds
+	// them anyway.
 	in := strings.Repeat(", ?", len(kinds))[2:]
 	var n int
 	err := q.r.QueryRowContext(ctx, `SELECT count(*) FROM outbox

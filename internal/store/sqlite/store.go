@@ -61,11 +61,19 @@ type Store struct {
 	queries
 	write *sql.DB // one connection: all writes and transactions
 	read  *sql.DB // read-only connections
+
+	writeStmts, readStmts *stmtCache // the queries' statements on each pool
 }
 
 // Open opens the database file at path, creating it if it does not exist.
 // It does not migrate; call Migrate.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, "sqlite")
+}
+
+// open is Open with the database/sql driver registered as driverName, which
+// tests replace with one that counts statements compiled.
+func open(ctx context.Context, path, driverName string) (*Store, error) {
 	if path == "" || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
 		// Each pooled connection would get a database of its own.
 		return nil, fmt.Errorf("sqlite: open %q: need the path of a database file", path)
@@ -81,7 +89,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 
 	uri := fileURI(path)
-	write, err := sql.Open("sqlite", uri+"?"+dsnParams)
+	write, err := sql.Open(driverName, uri+"?"+dsnParams)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -100,7 +108,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 	// query_only makes a write routed to the read pool by mistake fail
 	// loudly instead of competing for the lock.
-	read, err := sql.Open("sqlite", uri+"?"+dsnParams+"&_query_only=1")
+	read, err := sql.Open(driverName, uri+"?"+dsnParams+"&_query_only=1")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -119,7 +127,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
-	return &Store{queries: queries{r: read, w: write}, write: write, read: read}, nil
+	ws, rs := newStmtCache(write), newStmtCache(read)
+	return &Store{queries: queries{r: rs, w: ws}, write: write, read: read, writeStmts: ws, readStmts: rs}, nil
 }
 
 // fileURI turns a path into a SQLite file: URI. In a bare path a '?' would
@@ -143,9 +152,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools.
+// Close closes the statements and both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.readStmts.close(), s.writeStmts.close(), s.read.Close(), s.write.Close())
 }
 
 // InTx runs fn in one BEGIN IMMEDIATE transaction on the write connection.
@@ -155,36 +164,41 @@ func (s *Store) Close() error {
 // fn must use tx only: a write through the Store would wait for the write
 // connection that the transaction holds.
 func (s *Store) InTx(ctx context.Context, fn func(tx account.Tx) error) error {
-	return runTx(ctx, s.write, func(q queries) error { return fn(&tx{q}) })
+	return runTx(ctx, s.writeStmts, func(q queries) error { return fn(&tx{q}) })
 }
 
-// runTx runs fn in a transaction on db, committing if it returns nil and
-// rolling back otherwise, also when it panics. fn's error is returned as is.
-func runTx(ctx context.Context, db *sql.DB, fn func(q queries) error) error {
-	sqlTx, err := db.BeginTx(ctx, nil)
+// runTx runs fn in a transaction on the pool of stmts, committing if it
+// returns nil and rolling back otherwise, also when it panics. fn's error is
+// returned as is.
+func runTx(ctx context.Context, stmts *stmtCache, fn func(q queries) error) error {
+	sqlTx, err := stmts.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
+	t := &txStmts{tx: sqlTx, cache: stmts}
 	done := false
 	defer func() {
 		if !done {
-			_ = sqlTx.Rollback() // the error or panic that got us here matters more
+			_ = sqlTx.Rollback() // the panic that got us here matters more
 		}
 	}()
-	if err := fn(queries{r: sqlTx, w: sqlTx}); err != nil {
-		return err
-	}
+	err = fn(queries{r: t, w: t})
 	done = true
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
+	if err != nil {
+		_ = sqlTx.Rollback() // fn's error matters more
+	} else if err = sqlTx.Commit(); err != nil {
+		err = fmt.Errorf("sqlite: commit: %w", err)
 	}
-	return nil
+	// Now that the transaction has released the connection.
+	t.warm(ctx)
+	return err
 }
 
 // tx is the account.Tx that InTx hands to its function.
 type tx struct{ queries }
 
-// dbtx is what queries need from *sql.DB and *sql.Tx alike.
+// dbtx is what queries need of a pool (stmtCache) and of a transaction
+// (txStmts) alike.
 type dbtx interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -202,8 +216,8 @@ type queries struct {
 // atomically runs fn so that its writes commit together: in a transaction
 // of its own on the Store, and as part of the current one inside InTx.
 func (q queries) atomically(ctx context.Context, fn func(q queries) error) error {
-	if db, ok := q.w.(*sql.DB); ok {
-		return runTx(ctx, db, fn)
+	if stmts, ok := q.w.(*stmtCache); ok {
+		return runTx(ctx, stmts, fn)
 	}
 	return fn(q)
 }
