@@ -223,7 +223,13 @@ func processBlocks(B []block, time, memory, threads uint32, mode int) {
 				random = B[prev][0]
 			}
 			newOffset := indexAlpha(random, lanes, segments, threads, n, slice, lane, index)
-			processBlockXOR(&B[offset], &B[prev], &B[newOffset])
+			if n == 0 {
+				// Overwrite, as the reference implementation of version
+				// 0x13 does in the first pass: XOR needs zeroed memory.
+				processBlock(&B[offset], &B[prev], &B[newOffset])
+			} else {
+				processBlockXOR(&B[offset], &B[prev], &B[newOffset])
+			}
 			index, offset = index+1, offset+1
 		}
 		wg.Done()
