@@ -7,6 +7,7 @@ package argon2
 // costly derivation does not keep its memory for good. A nil *Memory
 // allocates every time. A Memory must not be used by two derivations at
 // once.
+//
 // After a derivation m still holds its blocks, which derive from the
 // password and salt, until the next one overwrites them.
 type Memory struct {
