@@ -12,8 +12,9 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"pforte/internal/password/argon2"
 )
 
 // Params are the argon2id cost parameters.
@@ -64,7 +65,8 @@ func NewHasher(p Params, pool *Pool) (*Hasher, error) {
 	h := &Hasher{params: p, pool: pool}
 	random := make([]byte, 32)
 	rand.Read(random)
-	h.dummy = h.hash(base64.RawStdEncoding.EncodeToString(random))
+	// Once, so in memory of its own rather than a slot's.
+	h.dummy = h.hash(nil, base64.RawStdEncoding.EncodeToString(random))
 	return h, nil
 }
 
@@ -78,14 +80,19 @@ func (h *Hasher) Params() Params { return h.params }
 // Hash returns the PHC string of password under the current parameters.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	var encoded string
-	err := h.pool.run(ctx, func() { encoded = h.hash(password) })
+	err := h.pool.run(ctx, func(s *slot) { encoded = h.hash(s.memory(h.params), password) })
 	return encoded, err
 }
 
-func (h *Hasher) hash(password string) string {
+// hash hashes in mem (nil: in memory of its own).
+func (h *Hasher) hash(mem *argon2.Memory, password string) string {
 	salt := make([]byte, h.params.SaltLength)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(password), salt, h.params.Iterations, h.params.Memory, h.params.Parallelism, h.params.KeyLength)
+	return h.hashSalted(mem, password, salt)
+}
+
+func (h *Hasher) hashSalted(mem *argon2.Memory, password string, salt []byte) string {
+	key := mem.IDKey([]byte(password), salt, h.params.Iterations, h.params.Memory, h.params.Parallelism, h.params.KeyLength)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
 		h.params.Memory, h.params.Iterations, h.params.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
@@ -98,15 +105,17 @@ func (h *Hasher) hash(password string) string {
 // hash, so it costs as much as a real check and never matches.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, rehash bool, err error) {
 	var verr error
-	if err := h.pool.run(ctx, func() { ok, rehash, verr = h.verify(encoded, password) }); err != nil {
+	if err := h.pool.run(ctx, func(s *slot) { ok, rehash, verr = h.verify(s, encoded, password) }); err != nil {
 		return false, false, err
 	}
 	return ok, rehash, verr
 }
 
-func (h *Hasher) verify(encoded, password string) (ok, rehash bool, err error) {
+// verify verifies in s's memory; a hash that needs more memory than the
+// configured parameters gets its own.
+func (h *Hasher) verify(s *slot, encoded, password string) (ok, rehash bool, err error) {
 	if encoded == "" {
-		h.verify(h.dummy, password)
+		h.verify(s, h.dummy, password)
 		return false, false, nil
 	}
 	switch {
@@ -115,7 +124,7 @@ func (h *Hasher) verify(encoded, password string) (ok, rehash bool, err error) {
 		if err != nil {
 			return false, false, err
 		}
-		got := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(key)))
+		got := s.memory(h.params).IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(key)))
 		if subtle.ConstantTimeCompare(got, key) != 1 {
 			return false, false, nil
 		}

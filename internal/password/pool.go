@@ -5,6 +5,8 @@ import (
 	"errors"
 	"runtime"
 	"sync/atomic"
+
+	"pforte/internal/password/argon2"
 )
 
 // ErrBusy means the hashing queue is full. The API answers 503 with
@@ -12,11 +14,11 @@ import (
 var ErrBusy = errors.New("password: hashing queue is full")
 
 // Pool runs at most Slots hashes at once and lets at most Queue more
-// callers wait. Each argon2id hash allocates its full memory cost, so the
+// callers wait. Each slot keeps the memory of its argon2id hashes, so the
 // slots bound memory; the queue bounds latency and goroutines.
 type Pool struct {
-	slots   chan struct{}
-	limit   int64 // slots + queue
+	slots   chan *slot // the free ones
+	limit   int64      // slots + queue
 	pending atomic.Int64
 	runs    atomic.Uint64
 }
@@ -39,25 +41,64 @@ func NewPool(slots, queue int) *Pool {
 	if queue <= 0 {
 		queue = 32 * slots
 	}
-	return &Pool{slots: make(chan struct{}, slots), limit: int64(slots + queue)}
+	p := &Pool{slots: make(chan *slot, slots), limit: int64(slots + queue)}
+	for range slots {
+		p.slots <- new(slot)
+	}
+	return p
+}
+
+// A slot is the right to run one hash, with memory for its argon2id
+// hashes to reuse: memory allocated for each would be zeroed and faulted
+// in every time, and keep the garbage collector busy.
+//
+// The memory keeps the blocks of the slot's last hash until the next one
+// overwrites them. They derive from a password and its salt and may make
+// guessing that password cheaper. Zeroing them after each hash would cost
+// much of what reuse saves, and gain little: whoever can read this
+// process's memory can read the passwords in requests as well, and before
+// reuse each hash's memory also stayed in the heap until allocated again.
+type slot struct {
+	mem *argon2.Memory // nil until the slot's first argon2id hash
+}
+
+// memory returns the slot's memory, allocated for p if it holds less.
+// Only configured parameters size it, never a stored hash's: those may
+// be far bigger, and the slot would keep their memory for good.
+func (s *slot) memory(p Params) *argon2.Memory {
+	if s.mem.Size() < p.Memory {
+		s.mem = argon2.NewMemory(p.Memory)
+	}
+	return s.mem
 }
 
 // Do runs fn in a slot, waiting in the queue if all slots are busy. It
 // returns ErrBusy at once when the queue is full, and ctx.Err() if the
 // caller gives up while waiting.
 func (p *Pool) Do(ctx context.Context, fn func()) error {
+	return p.do(ctx, func(*slot) { fn() })
+}
+
+// do is Do for a hash, which uses the slot's memory.
+func (p *Pool) do(ctx context.Context, fn func(*slot)) error {
 	if p.pending.Add(1) > p.limit {
 		p.pending.Add(-1)
 		return ErrBusy
 	}
 	defer p.pending.Add(-1)
+	return p.inSlot(ctx, fn)
+}
+
+// inSlot runs fn in a free slot, waiting for one unless ctx ends first.
+func (p *Pool) inSlot(ctx context.Context, fn func(*slot)) error {
+	var s *slot
 	select {
-	case p.slots <- struct{}{}:
+	case s = <-p.slots:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-p.slots }()
-	fn()
+	defer func() { p.slots <- s }()
+	fn(s)
 	p.runs.Add(1)
 	return nil
 }
@@ -87,19 +128,6 @@ func (pl *Place) Leave() {
 	}
 }
 
-// do runs fn in a slot, waiting for one, on the place already held.
-func (pl *Place) do(ctx context.Context, fn func()) error {
-	select {
-	case pl.p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-pl.p.slots }()
-	fn()
-	pl.p.runs.Add(1)
-	return nil
-}
-
 type placeKey struct{}
 
 // WithPlace returns ctx carrying pl, for the hashes of one request.
@@ -109,9 +137,9 @@ func WithPlace(ctx context.Context, pl *Place) context.Context {
 
 // run runs fn on the place ctx carries, if it is this pool's and held,
 // else on a place of its own.
-func (p *Pool) run(ctx context.Context, fn func()) error {
+func (p *Pool) run(ctx context.Context, fn func(*slot)) error {
 	if pl, ok := ctx.Value(placeKey{}).(*Place); ok && pl.p == p && !pl.left.Load() {
-		return pl.do(ctx, fn)
+		return p.inSlot(ctx, fn)
 	}
-	return p.Do(ctx, fn)
+	return p.do(ctx, fn)
 }
