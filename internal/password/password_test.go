@@ -176,10 +176,9 @@ func TestPoolBounds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	block := NewPool(1, 1)
-	hold := make(chan struct{})
-	go block.Do(context.Background(), func() { <-hold })
-	for block.pending.Load() < 1 {
-	}
+	hold, holding := make(chan struct{}), make(chan struct{})
+	go block.Do(context.Background(), func() { close(holding); <-hold })
+	<-holding // the only slot is taken, not merely asked for
 	if err := block.Do(ctx, func() {}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled waiter: %v, want context.Canceled", err)
 	}
