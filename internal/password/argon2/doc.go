@@ -16,6 +16,10 @@
 //     that holds anything else no longer changes them, so reused memory
 //     needs no zeroing. memory_test.go checks this against x/crypto with
 //     memory filled with random bytes and with earlier derivations.
+//   - argon2.go: a segment lets other goroutines run (runtime.Gosched)
+//     every yieldEvery blocks. A hash holds its processor for tens of
+//     milliseconds; under a storm of logins the refusals, which take
+//     microseconds, would otherwise wait behind it.
 //   - blamka_generic.go: a lint:ignore line for staticcheck, which sees
 //     processBlockGeneric unused on amd64.
 package argon2
