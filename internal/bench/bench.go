@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -289,17 +290,22 @@ func (r *run) confirmation(round int) op {
 }
 
 // storms sends Storm logins at once, first to as many customers, then all
-// to one.
+// to one; and as many GET /healthz, the floor the logins' refusals are
+// measured against.
 func (r *run) storms(ctx context.Context) error {
+	host := strings.TrimPrefix(r.srv.base, "http://")
 	for _, s := range []struct {
-		name   string
-		emails []string
+		name string
+		reqs []string
 	}{
-		{fmt.Sprintf("%d logins at once, %d addresses", r.cfg.Storm, min(r.cfg.Storm, len(r.emails))), r.emails},
-		{fmt.Sprintf("%d logins at once, one address", r.cfg.Storm), r.emails[:1]},
+		{fmt.Sprintf("%d GET /healthz at once (the floor)", r.cfg.Storm), healthRequests(host, r.cfg.Storm)},
+		{fmt.Sprintf("%d logins at once, %d addresses", r.cfg.Storm, min(r.cfg.Storm, len(r.emails))),
+			loginRequests(host, r.api.key, loginBodies(r.cfg.Storm, r.emails, r.pw))},
+		{fmt.Sprintf("%d logins at once, one address", r.cfg.Storm),
+			loginRequests(host, r.api.key, loginBodies(r.cfg.Storm, r.emails[:1], r.pw))},
 	} {
 		r.progress("storm: %s", s.name)
-		res, err := storm(ctx, r.srv, r.api.key, loginBodies(r.cfg.Storm, s.emails, r.pw))
+		res, err := storm(ctx, r.srv, s.reqs)
 		if err != nil {
 			return err
 		}

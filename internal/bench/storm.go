@@ -26,13 +26,33 @@ type stormResult struct {
 	rssKnown     bool
 }
 
-// storm opens one connection per body, then sends every body as a login
-// at once, each on its own connection, and collects the answers. The
+// loginRequests are raw HTTP requests logging in with each body.
+func loginRequests(host, key string, bodies [][]byte) []string {
+	reqs := make([]string, len(bodies))
+	for i, body := range bodies {
+		reqs[i] = fmt.Sprintf("POST /api/v1/sessions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nX-API-KEY: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+			host, key, len(body), body)
+	}
+	return reqs
+}
+
+// healthRequests are n raw GET /healthz requests: the floor of a storm,
+// what sending, reading and answering a request costs on this machine.
+func healthRequests(host string, n int) []string {
+	reqs := make([]string, n)
+	for i := range reqs {
+		reqs[i] = "GET /healthz HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"
+	}
+	return reqs
+}
+
+// storm opens one connection per request, then sends every request at
+// once, each on its own connection, and collects the answers. The
 // connections are open before the clock starts, so what is measured is
 // the server's answer, not the handshakes.
-func storm(ctx context.Context, srv *server, key string, bodies [][]byte) (stormResult, error) {
+func storm(ctx context.Context, srv *server, reqs []string) (stormResult, error) {
 	host := strings.TrimPrefix(srv.base, "http://")
-	conns := make([]net.Conn, len(bodies))
+	conns := make([]net.Conn, len(reqs))
 	defer func() {
 		for _, c := range conns {
 			if c != nil {
@@ -56,8 +76,7 @@ func storm(ctx context.Context, srv *server, key string, bodies [][]byte) (storm
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i, c := range conns {
-		req := fmt.Sprintf("POST /api/v1/sessions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nX-API-KEY: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-			host, key, len(bodies[i]), bodies[i])
+		req := reqs[i]
 		wg.Go(func() {
 			<-start
 			t := time.Now()
