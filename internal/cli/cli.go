@@ -282,19 +282,24 @@ func (e env) service(dsn, secret string) (*account.Service, func(), error) {
 	return svc, func() { st.Close() }, nil
 }
 
-// newLogger makes serve's logger; an error is a usage error, which the
-// caller marks.
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+// newLogger makes serve's logger, whose lines are batched (see
+// logBuffer) until flush; an error is a usage error, which the caller
+// marks.
+func newLogger(w io.Writer, format, level string) (log *slog.Logger, flush func() error, err error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("%s: %v", flagRef("log-level"), err)
+		return nil, nil, fmt.Errorf("%s: %v", flagRef("log-level"), err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	buf := newLogBuffer(w)
+	var h slog.Handler
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(buf, opts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(buf, opts)
+	default:
+		return nil, nil, fmt.Errorf("%s must be text or json, not %q", flagRef("log-format"), format)
 	}
-	return nil, fmt.Errorf("%s must be text or json, not %q", flagRef("log-format"), format)
+	return slog.New(flushOnWarn{h, buf}), buf.Flush, nil
 }

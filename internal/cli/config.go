@@ -228,7 +228,7 @@ func (c *serveConfig) checkArgon2() error {
 }
 
 func (c *serveConfig) checkText() error {
-	if _, err := newLogger(io.Discard, c.LogFormat, c.LogLevel); err != nil {
+	if _, _, err := newLogger(io.Discard, c.LogFormat, c.LogLevel); err != nil {
 		return err
 	}
 	return checkDSN(c.DB)

@@ -25,10 +25,11 @@ func (e env) serve(args []string) error {
 	if done {
 		return err
 	}
-	log, err := newLogger(e.stderr, c.LogFormat, c.LogLevel)
+	log, flushLog, err := newLogger(e.stderr, c.LogFormat, c.LogLevel)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
+	defer flushLog() // first in, so it runs last: after the shutdown's lines
 	// The OpenID Connect library logs through the default logger: the
 	// same format, level and destination as pforte's own lines.
 	slog.SetDefault(log)
