@@ -3,9 +3,11 @@ package password
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -241,5 +243,45 @@ func TestPoolPlace(t *testing.T) {
 	b.Leave()
 	if pool.Pending() != 0 {
 		t.Fatalf("pending %d after every place was left", pool.Pending())
+	}
+}
+
+// A panic in a slot's worker reaches the caller, and the slot works on.
+func TestPoolPanicReachesCaller(t *testing.T) {
+	pool := NewPool(1, 0)
+	func() {
+		defer func() {
+			if v := recover(); v != "boom" {
+				t.Errorf("recovered %v, want boom", v)
+			}
+		}()
+		pool.Do(context.Background(), func() { panic("boom") })
+		t.Error("no panic")
+	}()
+	ran := false
+	if err := pool.Do(context.Background(), func() { ran = true }); err != nil || !ran {
+		t.Fatalf("after a panic: %v, ran %v", err, ran)
+	}
+}
+
+// A worker that ends when idle is started again by the next hash.
+func TestPoolWorkerEndsWhenIdleAndComesBack(t *testing.T) {
+	pool := NewPool(1, 0)
+	s := <-pool.slots
+	s.idle = time.Millisecond
+	pool.slots <- s
+	for round := range 3 {
+		ran := false
+		if err := pool.Do(context.Background(), func() { ran = true }); err != nil || !ran {
+			t.Fatalf("round %d: %v, ran %v", round, err, ran)
+		}
+		s = <-pool.slots
+		for working := true; working; {
+			s.mu.Lock()
+			working = s.working
+			s.mu.Unlock()
+			runtime.Gosched()
+		}
+		pool.slots <- s
 	}
 }

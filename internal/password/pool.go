@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"pforte/internal/password/argon2"
 )
@@ -43,7 +45,7 @@ func NewPool(slots, queue int) *Pool {
 	}
 	p := &Pool{slots: make(chan *slot, slots), limit: int64(slots + queue)}
 	for range slots {
-		p.slots <- new(slot)
+		p.slots <- &slot{idle: workerIdle}
 	}
 	return p
 }
@@ -58,8 +60,75 @@ func NewPool(slots, queue int) *Pool {
 // much of what reuse saves, and gain little: whoever can read this
 // process's memory can read the passwords in requests as well, and before
 // reuse each hash's memory also stayed in the heap until allocated again.
+//
+// A slot's hashes run on a worker goroutine of its own, locked to an OS
+// thread of lower priority (see lowerPriority): hashing takes whatever
+// processor time is left, and the database, the answers that cost
+// microseconds and the rest of the machine are not made to wait behind
+// it. A worker idle for workerIdle ends, and its thread with it.
 type slot struct {
-	mem *argon2.Memory // nil until the slot's first argon2id hash
+	mem  *argon2.Memory // nil until the slot's first argon2id hash
+	idle time.Duration  // workerIdle; shorter in tests
+
+	mu      sync.Mutex
+	working bool             // a worker is running
+	jobs    chan func(*slot) // to the worker; holds one
+	done    chan any         // from the worker: nil, or what fn panicked with
+}
+
+// workerIdle is how long a slot's worker waits for work before it ends.
+const workerIdle = 30 * time.Second
+
+// run runs fn on the slot's worker, starting one if there is none, and
+// waits for it. Only the slot's holder calls it.
+func (s *slot) run(fn func(*slot)) {
+	s.mu.Lock()
+	if !s.working {
+		s.working = true
+		if s.jobs == nil {
+			s.jobs, s.done = make(chan func(*slot), 1), make(chan any)
+		}
+		go s.work()
+	}
+	// Sent under the lock, so that a worker about to end sees it.
+	s.jobs <- fn
+	s.mu.Unlock()
+	if v := <-s.done; v != nil {
+		panic(v)
+	}
+}
+
+// work runs the slot's jobs on a thread of its own until it has been
+// idle for workerIdle. Returning while locked to the thread ends the
+// thread, so its lowered priority goes with it.
+func (s *slot) work() {
+	runtime.LockOSThread()
+	lowerPriority()
+	idle := time.NewTimer(s.idle)
+	for {
+		select {
+		case fn := <-s.jobs:
+			s.done <- runJob(s, fn)
+			idle.Reset(s.idle)
+		case <-idle.C:
+			s.mu.Lock()
+			if len(s.jobs) > 0 {
+				s.mu.Unlock()
+				continue
+			}
+			s.working = false
+			s.mu.Unlock()
+			return
+		}
+	}
+}
+
+// runJob runs fn, returning what it panicked with, if anything, for the
+// caller to panic with in its own goroutine.
+func runJob(s *slot, fn func(*slot)) (panicked any) {
+	defer func() { panicked = recover() }()
+	fn(s)
+	return nil
 }
 
 // memory returns the slot's memory, allocated for p if it holds less.
@@ -98,7 +167,7 @@ func (p *Pool) inSlot(ctx context.Context, fn func(*slot)) error {
 		return ctx.Err()
 	}
 	defer func() { p.slots <- s }()
-	fn(s)
+	s.run(fn)
 	p.runs.Add(1)
 	return nil
 }

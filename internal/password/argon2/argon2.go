@@ -253,6 +253,13 @@ func processBlocks(B []block, time, memory, threads uint32, mode int) {
 	for n := uint32(0); n < time; n++ {
 		for slice := uint32(0); slice < syncPoints; slice++ {
 			var wg sync.WaitGroup
+			if threads == 1 {
+				// One lane runs on the caller's goroutine, and so on its
+				// thread, whose priority the caller may have lowered.
+				wg.Add(1)
+				processSegment(n, slice, 0, &wg)
+				continue
+			}
 			for lane := uint32(0); lane < threads; lane++ {
 				wg.Add(1)
 				go processSegment(n, slice, lane, &wg)

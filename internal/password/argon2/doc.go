@@ -20,6 +20,9 @@
 //     every yieldEvery blocks. A hash holds its processor for tens of
 //     milliseconds; under a storm of logins the refusals, which take
 //     microseconds, would otherwise wait behind it.
+//   - argon2.go: with one lane (parallelism 1) the segments run on the
+//     caller's goroutine instead of a new one each, so on the caller's
+//     thread: pforte hashes on threads of lowered priority.
 //   - blamka_generic.go: a lint:ignore line for staticcheck, which sees
 //     processBlockGeneric unused on amd64.
 package argon2
