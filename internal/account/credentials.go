@@ -183,7 +183,7 @@ func (s *credentials) logIn(ctx context.Context, tx Tx, c Caller, cust Customer)
 	if !c.opensSession() {
 		return NewSession{}, nil
 	}
-	return s.sessions.newSession(ctx, tx, cust)
+	return s.sessions.newSession(ctx, tx, opening{tenant: c.Tenant, customer: cust})
 }
 
 func (s *core) checkLoginPassword(field, pw string) error {

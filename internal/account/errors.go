@@ -114,6 +114,7 @@ const (
 	CodeInvalidCredentials = "invalid_credentials"
 	CodeTooManyAttempts    = "too_many_attempts"
 	CodeSessionInvalid     = "session_invalid"
+	CodeSessionNotFound    = "session_not_found"
 	CodeTokenInvalid       = "token_invalid"
 	CodeTokensNotReturned  = "tokens_not_returned"
 	CodeWrongUser          = "wrong_user"
@@ -183,6 +184,7 @@ var (
 	ErrEmailTaken         = &Error{Kind: KindConflict, Code: CodeEmailTaken, Message: "an account with this email address already exists"}
 	ErrWrongUser          = &Error{Kind: KindForbidden, Code: CodeWrongUser, Message: "the session belongs to another customer"}
 	ErrInvalidCredentials = &Error{Kind: KindUnauthorized, Code: CodeInvalidCredentials, Message: "email or password is wrong"}
+	ErrSessionNotFound    = &Error{Kind: KindNotFound, Code: CodeSessionNotFound, Message: "the customer has no such session"}
 )
 
 // Caller-facing errors used by more than one flow.

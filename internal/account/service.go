@@ -17,11 +17,14 @@ type Config struct {
 	Logger *slog.Logger
 	Now    func() time.Time // injectable clock for tests
 
-	ConfirmTTL    time.Duration // default 24 h
-	ResetTTL      time.Duration // default 1 h
-	InviteTTL     time.Duration // default 7 days
-	SessionIdle   time.Duration // default 24 h
-	SessionMaxAge time.Duration // default 30 days
+	ConfirmTTL time.Duration // default 24 h
+	ResetTTL   time.Duration // default 1 h
+	InviteTTL  time.Duration // default 7 days
+	// Sessions end after SessionMaxAge, or SessionIdle unused (defaults
+	// 12 h and 30 min: OWASP ASVS 3.3.2 at level 2); a remembered login
+	// lasts the tenant's session.remember_max_age instead.
+	SessionIdle   time.Duration
+	SessionMaxAge time.Duration
 
 	// UniformResponse is the least time that flows whose work depends on
 	// whether an account exists (password reset requests, public
@@ -68,6 +71,7 @@ type Service struct {
 	Registrations *Registrations // sign-up and double opt-in
 	Invitations   *Invitations   // activation of customers a back office created
 	Sessions      *Sessions      // login, sessions, logout, password change
+	Devices       *Devices       // where a customer is logged in; ending sessions
 	Recovery      *Recovery      // forgotten passwords
 	Customers     *Customers     // back-office administration of customers
 	Outbox        *Outbox        // what the mail relay needs of the outbox
@@ -91,6 +95,7 @@ type core struct {
 	registrations *Registrations
 	invitations   *Invitations
 	sessions      *Sessions
+	devices       *Devices
 	recovery      *Recovery
 	customers     *Customers
 	outbox        *Outbox
@@ -134,6 +139,7 @@ func NewService(cfg Config) *Service {
 	c.registrations = &Registrations{c}
 	c.invitations = &Invitations{c}
 	c.sessions = &Sessions{c}
+	c.devices = &Devices{c}
 	c.recovery = &Recovery{c}
 	c.customers = &Customers{c}
 	c.outbox = &Outbox{c}
@@ -144,7 +150,7 @@ func NewService(cfg Config) *Service {
 	c.creds = &credentials{c}
 	c.guard = &loginGuard{c}
 	return &Service{core: c, Tenants: c.tenants, APIKeys: c.apiKeys, Apps: c.apps, Registrations: c.registrations,
-		Invitations: c.invitations, Sessions: c.sessions, Recovery: c.recovery, Customers: c.customers,
+		Invitations: c.invitations, Sessions: c.sessions, Devices: c.devices, Recovery: c.recovery, Customers: c.customers,
 		Outbox: c.outbox, Keyring: c.keys, Authorizations: c.authz, SigningKeys: c.signingKeys}
 }
 
@@ -158,8 +164,8 @@ func withDefaults(cfg Config) Config {
 	def(&cfg.ConfirmTTL, 24*time.Hour)
 	def(&cfg.ResetTTL, time.Hour)
 	def(&cfg.InviteTTL, 7*24*time.Hour)
-	def(&cfg.SessionIdle, 24*time.Hour)
-	def(&cfg.SessionMaxAge, 30*24*time.Hour)
+	def(&cfg.SessionIdle, 30*time.Minute)
+	def(&cfg.SessionMaxAge, 12*time.Hour)
 	def(&cfg.TenantCacheTTL, 2*time.Second)
 	def(&cfg.MailLease, defaultMailLease)
 	def(&cfg.MailRetryBase, defaultRetryBase)

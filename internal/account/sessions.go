@@ -37,15 +37,27 @@ func (s *Sessions) rehash(ctx context.Context, cust Customer, pw string) {
 // invalid_credentials; the state is revealed only after a correct
 // password.
 func (s *Sessions) Login(ctx context.Context, c Caller, email, pw string) (Customer, NewSession, error) {
-	return s.login(ctx, c, email, pw, s.newSession)
+	return s.login(ctx, c, email, pw, false, s.newSession)
 }
 
-// opener opens a session for a customer inside a transaction.
-type opener func(ctx context.Context, tx Tx, c Customer) (NewSession, error)
+// LoginOptions are what a login may ask for beyond the credentials.
+type LoginOptions struct {
+	// Remember: the session lasts the tenant's session.remember_max_age,
+	// with no idle limit, unless the tenant set that to 0.
+	Remember bool
+}
+
+// LoginWith is Login with options.
+func (s *Sessions) LoginWith(ctx context.Context, c Caller, email, pw string, o LoginOptions) (Customer, NewSession, error) {
+	return s.login(ctx, c, email, pw, o.Remember, s.newSession)
+}
+
+// opener opens a session inside a transaction.
+type opener func(ctx context.Context, tx Tx, o opening) (NewSession, error)
 
 // login checks email and password and opens a session with open, if the
 // caller's policy opens sessions.
-func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, open opener) (Customer, NewSession, error) {
+func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, remember bool, open opener) (Customer, NewSession, error) {
 	key, fe := s.emailKey(c.Tenant, email)
 	if fe != nil {
 		return Customer{}, NewSession{}, Invalid(*fe)
@@ -99,7 +111,7 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, open o
 		if !c.opensSession() {
 			return nil
 		}
-		sess, err = open(ctx, tx, current)
+		sess, err = open(ctx, tx, opening{tenant: c.Tenant, customer: current, remember: remember})
 		return err
 	})
 	if err != nil {
@@ -275,7 +287,7 @@ func (s *Sessions) ChangePassword(ctx context.Context, tenantID int64, token str
 const maxSafeInteger = 1<<53 - 1
 
 // newNumericSession opens a session whose token is a numeric id.
-func (s *Sessions) newNumericSession(ctx context.Context, tx Tx, c Customer) (NewSession, error) {
+func (s *Sessions) newNumericSession(ctx context.Context, tx Tx, o opening) (NewSession, error) {
 	n, err := rand.Int(rand.Reader, big.NewInt(2*maxSafeInteger))
 	if err != nil {
 		return NewSession{}, err
@@ -285,9 +297,7 @@ func (s *Sessions) newNumericSession(ctx context.Context, tx Tx, c Customer) (Ne
 	if id >= 0 {
 		id++
 	}
-	now := s.now()
-	sess := Session{TenantID: c.TenantID, CustomerID: c.ID, Hash: s.keys.numericSessionHash(c.TenantID, id),
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.SessionMaxAge), IdleExpiry: s.cfg.SessionIdle}
+	sess := s.session(ctx, o, s.keys.numericSessionHash(o.customer.TenantID, id))
 	// A collision makes the insert fail with ErrDuplicate, and inTx runs
 	// the login's transaction again with a new id.
 	if err := tx.CreateSession(ctx, &sess); err != nil {
@@ -299,7 +309,7 @@ func (s *Sessions) newNumericSession(ctx context.Context, tx Tx, c Customer) (Ne
 // LoginNumeric is Login for clients that hold their session as a number
 // (Gradido): the session's token is an integer within ±(2^53-1).
 func (s *Sessions) LoginNumeric(ctx context.Context, c Caller, email, pw string) (Customer, int64, error) {
-	cust, sess, err := s.login(ctx, c, email, pw, s.newNumericSession)
+	cust, sess, err := s.login(ctx, c, email, pw, false, s.newNumericSession)
 	if err != nil {
 		return Customer{}, 0, err
 	}
@@ -335,15 +345,37 @@ type NewSession struct {
 	Token string
 }
 
-func (s *Sessions) newSession(ctx context.Context, tx Tx, c Customer) (NewSession, error) {
+func (s *Sessions) newSession(ctx context.Context, tx Tx, o opening) (NewSession, error) {
 	raw, hash := newSecret()
-	now := s.now()
-	sess := Session{TenantID: c.TenantID, CustomerID: c.ID, Hash: hash, CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: now.Add(s.cfg.SessionMaxAge), IdleExpiry: s.cfg.SessionIdle}
+	sess := s.session(ctx, o, hash)
 	if err := tx.CreateSession(ctx, &sess); err != nil {
 		return NewSession{}, err
 	}
 	return NewSession{Session: sess, Token: raw}, nil
+}
+
+// opening is what a new session is made of: whose it is, and whether the
+// login asked to be remembered.
+type opening struct {
+	tenant   Tenant
+	customer Customer
+	remember bool
+}
+
+// session is a new session with this token hash: its lifetimes, and what
+// the tenant keeps of the client ctx carries.
+func (s *Sessions) session(ctx context.Context, o opening, hash []byte) Session {
+	now := s.now()
+	maxAge, idle := s.cfg.SessionMaxAge, s.cfg.SessionIdle
+	remembered := false
+	if d := o.tenant.RememberMaxAge(); o.remember && d > 0 {
+		maxAge, idle, remembered = d, d, true
+	}
+	client := requesterFrom(ctx)
+	return Session{TenantID: o.customer.TenantID, CustomerID: o.customer.ID, Hash: hash, CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(maxAge), IdleExpiry: idle, Remembered: remembered,
+		ClientAddress: storedAddress(client.Addr, o.tenant.Setting("session.client_address")),
+		Device:        DeviceLabel(client.UserAgent)}
 }
 
 // Session is a logged-in customer. Only the hash of its token is stored.
@@ -353,9 +385,16 @@ type Session struct {
 	CustomerID int64
 	Hash       []byte
 	CreatedAt  time.Time
-	LastSeenAt time.Time
+	LastSeenAt time.Time // written at most once a minute
 	ExpiresAt  time.Time // absolute end
 	IdleExpiry time.Duration
+	// Remembered: the login asked to be remembered, and the tenant let it
+	// (session.remember_max_age).
+	Remembered bool
+	// ClientAddress is the login's client address as the tenant keeps it
+	// (session.client_address): the address, its network, or empty.
+	ClientAddress string
+	Device        string // see DeviceLabel
 }
 
 // IdleExpiresAt is when the session ends if it is not used again.

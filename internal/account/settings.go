@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // SettingSpec documents one tenant setting and validates its values. The
@@ -156,6 +157,16 @@ var settingSpecs = map[string]SettingSpec{
 		Doc:  "plain, or hmac: addresses are kept only as an HMAC-SHA256 under the server secret, and mail goes out only when a request carries the address; settable only while the tenant has no customers",
 		Type: SettingEnum, Values: []string{"plain", "hmac"},
 	},
+	"session.remember_max_age": {
+		Key: "session.remember_max_age", Default: "720h",
+		Doc:  "how long a login that asks to be remembered (remember: true, the login page's checkbox) lasts, as a Go duration such as 720h, with no idle limit; at most 8760h, 0 refuses: such logins get an ordinary session. Longer than 12 hours is an OWASP ASVS level-1 choice",
+		Type: SettingString, Validate: validateRememberMaxAge,
+	},
+	"session.client_address": {
+		Key: "session.client_address", Default: AddressTruncated,
+		Doc:  "what a session keeps of its client's address, shown in the customer's list of sessions: full, truncated (IPv4 to its /24, IPv6 to its /48) or none",
+		Type: SettingEnum, Values: []string{AddressFull, AddressTruncated, AddressNone},
+	},
 	"templates": {
 		Key: "templates", Default: "",
 		Doc: "absolute path of a directory of mail templates overriding the defaults (de/confirm.txt, en/invite.html, ...); checked when set",
@@ -169,6 +180,17 @@ var settingSpecs = map[string]SettingSpec{
 			return nil
 		},
 	},
+}
+
+// maxRemember bounds session.remember_max_age: a year.
+const maxRemember = 365 * 24 * time.Hour
+
+func validateRememberMaxAge(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > maxRemember {
+		return errors.New("must be a duration from 0 to 8760h, such as 720h")
+	}
+	return nil
 }
 
 // validateMailFrom accepts an empty value or one mailbox, with no CR or LF.

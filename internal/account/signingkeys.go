@@ -142,13 +142,16 @@ func (s *SigningKeys) Published(ctx context.Context, tenantID int64) ([]SigningK
 
 // ForHints returns the keys that verify an ID token a client sends back
 // as a hint (a logout): those of Published, and those retired as long ago
-// as a session lives, since a site may keep a login that long.
+// as a session may live, since a site may keep a login that long.
 func (s *SigningKeys) ForHints(ctx context.Context, tenantID int64) ([]SigningKey, error) {
 	return s.retiredWithin(ctx, tenantID, s.retention())
 }
 
-// retention is how long a retired key is kept for hints.
-func (s *SigningKeys) retention() time.Duration { return max(s.cfg.SessionMaxAge, KeyOverlap) }
+// retention is how long a retired key is kept for hints: as long as the
+// longest session any tenant may allow, a remembered one included.
+func (s *SigningKeys) retention() time.Duration {
+	return max(s.cfg.SessionMaxAge, maxRemember, KeyOverlap)
+}
 
 func (s *SigningKeys) retiredWithin(ctx context.Context, tenantID int64, d time.Duration) ([]SigningKey, error) {
 	stored, err := s.list(ctx, tenantID)

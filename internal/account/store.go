@@ -95,6 +95,9 @@ type Tx interface {
 	// authenticated request makes.
 	SessionWithCustomer(ctx context.Context, hash []byte) (Session, Customer, error)
 	SessionByID(ctx context.Context, tenantID, id int64) (Session, error)
+	// ListSessions returns the customer's sessions, ended or not, the most
+	// recently used first.
+	ListSessions(ctx context.Context, tenantID, customerID int64) ([]Session, error)
 	TouchSession(ctx context.Context, id int64, at time.Time) error
 	DeleteSession(ctx context.Context, tenantID, id int64) error
 	// DeleteSessions removes every session of the customer except exceptID (0 for none).

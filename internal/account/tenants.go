@@ -33,6 +33,13 @@ func (t Tenant) Setting(key string) string {
 	return ""
 }
 
+// RememberMaxAge is how long a login that asks to be remembered lasts
+// (session.remember_max_age); 0: the tenant remembers none.
+func (t Tenant) RememberMaxAge() time.Duration {
+	d, _ := time.ParseDuration(t.Setting("session.remember_max_age")) // checked when it was set
+	return d
+}
+
 // Delivery is how tokens reach the customer.
 type Delivery string
 

@@ -65,8 +65,8 @@ func defaultServeConfig() serveConfig {
 		ConfirmTTL:      24 * time.Hour,
 		ResetTTL:        time.Hour,
 		InviteTTL:       7 * 24 * time.Hour,
-		SessionIdle:     24 * time.Hour,
-		SessionMaxAge:   30 * 24 * time.Hour,
+		SessionIdle:     30 * time.Minute,
+		SessionMaxAge:   12 * time.Hour,
 		UniformResponse: 250 * time.Millisecond,
 
 		ClientRateLimit: 120,

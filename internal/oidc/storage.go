@@ -220,11 +220,14 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 	auths := s.svc().Authorizations
 	if tc.session != "" {
 		cust, sess, err := s.svc().Sessions.Lookup(ctx, tc.caller.Tenant.ID, tc.session)
-		if err == nil && cust.UUID == req.UserID {
+		switch {
+		case err == nil && cust.UUID == req.UserID:
 			if err := auths.EndSession(ctx, tc.caller.Tenant.ID, sess.ID, req.UserID); err != nil {
 				return "", oauthError(err, oidc.ErrServerError())
 			}
 			tc.ended = true
+		case account.IsKind(err, account.KindUnauthorized):
+			tc.ended = true // the cookie of a session that ended: of no use to anyone
 		}
 	}
 	if req.IDTokenHintClaims != nil {

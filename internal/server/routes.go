@@ -42,6 +42,9 @@ func addNativeRoutes(rt *router, d Deps) {
 	rt.handle(nat, "POST /api/v1/sessions", nat.Login())
 	rt.handle(nat, "GET /api/v1/session", nat.CurrentSession())
 	rt.handle(nat, "DELETE /api/v1/session", nat.Logout())
+	rt.handle(nat, "DELETE /api/v1/session/others", nat.EndMyOtherSessions())
+	rt.handle(nat, "GET /api/v1/sessions", nat.MySessions())
+	rt.handle(nat, "DELETE /api/v1/sessions/{id}", nat.EndMySession())
 	rt.handle(nat, "POST /api/v1/password-resets", nat.RequestPasswordReset())
 	rt.handle(nat, "POST /api/v1/password-resets/complete", nat.CompletePasswordReset())
 	rt.handle(nat, "POST /api/v1/invitations/accept", nat.AcceptInvite())
@@ -54,6 +57,9 @@ func addNativeRoutes(rt *router, d Deps) {
 	rt.handle(nat, "PATCH /api/v1/customers/{ref}", nat.UpdateCustomer())
 	rt.handle(nat, "DELETE /api/v1/customers/{ref}", nat.DeleteCustomer())
 	rt.handle(nat, "PUT /api/v1/customers/{ref}/password", nat.SetCustomerPassword())
+	rt.handle(nat, "GET /api/v1/customers/{ref}/sessions", nat.CustomerSessions())
+	rt.handle(nat, "DELETE /api/v1/customers/{ref}/sessions", nat.EndCustomerSessions())
+	rt.handle(nat, "DELETE /api/v1/customers/{ref}/sessions/{id}", nat.EndCustomerSession())
 	rt.handle(nat, "POST /api/v1/apps", nat.CreateApp())
 	rt.handle(nat, "GET /api/v1/apps", nat.ListApps())
 	rt.handle(nat, "GET /api/v1/apps/{name}", nat.GetApp())
@@ -136,6 +142,8 @@ func addPageRoutes(rt *router, pg *pages.Pages) {
 		rt.handle(pg, "GET "+base+"/account", pg.Account())
 		rt.handle(pg, "POST "+base+"/account/profile", pg.UpdateProfile())
 		rt.handle(pg, "POST "+base+"/account/password", pg.ChangePassword())
+		rt.handle(pg, "POST "+base+"/account/sessions/end", pg.EndSession())
+		rt.handle(pg, "POST "+base+"/account/sessions/others", pg.EndOtherSessions())
 	}
 	rt.handleAny(pages.Prefix+"/", pg.NotFound())
 }

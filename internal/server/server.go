@@ -47,8 +47,20 @@ func New(d Deps) http.Handler {
 	h = cors(h, d.CORSOrigins, routes.selfCORS)
 	// Outside cors, so that the preflights it answers are logged and counted.
 	h = accessLog(h, d.Logger, d.Observer)
+	// Outside accessLog, which reads the route the mux sets on its request.
+	h = withRequester(h, d.TrustedProxies)
 	h = securityHeaders(h)
 	return wire.WithRequestID(h)
+}
+
+// withRequester tells the domain where each request comes from: its
+// client's address and user agent, which a new session records as its
+// tenant allows.
+func withRequester(next http.Handler, proxies []netip.Prefix) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := account.Requester{Addr: wire.ClientIP(r, proxies), UserAgent: r.UserAgent()}
+		next.ServeHTTP(w, r.WithContext(account.WithRequester(r.Context(), req)))
+	})
 }
 
 // cors lets the configured origins call the APIs (native and dialects)

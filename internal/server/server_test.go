@@ -52,7 +52,7 @@ func TestRouting(t *testing.T) {
 			allow        []string
 		}{
 			{http.MethodDelete, "/api/v1/registrations", []string{"POST"}},
-			{http.MethodGet, "/api/v1/sessions", []string{"POST"}},
+			{http.MethodPut, "/api/v1/sessions", []string{"GET", "POST"}},
 			{http.MethodPost, "/api/v1/session", []string{"GET", "DELETE"}},
 			{http.MethodPut, "/api/v1/customers/1", []string{"GET", "PATCH", "DELETE"}},
 			{http.MethodGet, "/api/v1/password", []string{"PUT"}},

@@ -35,7 +35,9 @@ type Customer struct {
 // Session is a session as the native API shows it; the token only when
 // the session is new.
 type Session struct {
+	ID            int64     `json:"id"`
 	Token         string    `json:"token"`
+	Remembered    bool      `json:"remembered"`
 	CreatedAt     time.Time `json:"created_at"`
 	ExpiresAt     time.Time `json:"expires_at"`
 	IdleExpiresAt time.Time `json:"idle_expires_at"`
@@ -46,6 +48,25 @@ type Session struct {
 type CustomerSession struct {
 	Customer Customer `json:"customer"`
 	Session  Session  `json:"session"`
+}
+
+// Device is one session in GET /api/v1/sessions and GET
+// /api/v1/customers/{ref}/sessions.
+type Device struct {
+	ID            int64     `json:"id"`
+	Current       bool      `json:"current"`
+	Device        string    `json:"device"`
+	ClientAddress string    `json:"client_address"`
+	Remembered    bool      `json:"remembered"`
+	CreatedAt     time.Time `json:"created_at"`
+	LastSeenAt    time.Time `json:"last_seen_at"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	IdleExpiresAt time.Time `json:"idle_expires_at"`
+}
+
+// Devices is the list of a customer's sessions.
+type Devices struct {
+	Sessions []Device `json:"sessions"`
 }
 
 // Registered is the answer to a registration with a secret key.

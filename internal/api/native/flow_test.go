@@ -59,7 +59,7 @@ func TestWalk(t *testing.T) {
 		if confirmed.Customer.ID != c.ID || !confirmed.Customer.EmailConfirmedAt.Equal(h.clock.Now()) {
 			t.Errorf("confirm: %+v", confirmed.Customer)
 		}
-		if s := confirmed.Session; !s.CreatedAt.Equal(h.clock.Now()) || !s.IdleExpiresAt.Equal(h.clock.Now().Add(24*time.Hour)) ||
+		if s := confirmed.Session; !s.CreatedAt.Equal(h.clock.Now()) || !s.IdleExpiresAt.Equal(h.clock.Now().Add(30*time.Minute)) ||
 			!s.ExpiresAt.Equal(s.IdleExpiresAt) {
 			t.Errorf("confirm session: %+v", s)
 		}
@@ -333,14 +333,14 @@ func TestSessions(t *testing.T) {
 
 		t.Run("idle timeout", func(t *testing.T) {
 			s := h.mustLogin(t, email, pw).Session
-			h.clock.Advance(24*time.Hour - time.Minute)
+			h.clock.Advance(30*time.Minute - time.Minute)
 			cur := h.mustSessionValid(t, s.Token) // use extends it
-			if want := h.clock.Now().Add(24 * time.Hour); !cur.Session.IdleExpiresAt.Equal(want) {
+			if want := h.clock.Now().Add(30 * time.Minute); !cur.Session.IdleExpiresAt.Equal(want) {
 				t.Errorf("idle_expires_at %v, want %v", cur.Session.IdleExpiresAt, want)
 			}
-			h.clock.Advance(24*time.Hour - time.Minute)
+			h.clock.Advance(30*time.Minute - time.Minute)
 			h.mustSessionValid(t, s.Token)
-			h.clock.Advance(24*time.Hour + time.Second)
+			h.clock.Advance(30*time.Minute + time.Second)
 			h.mustSessionInvalid(t, s.Token)
 			apitest.MustProblem(t, h.Do(t, request{Method: http.MethodDelete, Path: "/api/v1/session", Bearer: s.Token}),
 				http.StatusUnauthorized, "session_invalid")
@@ -349,12 +349,12 @@ func TestSessions(t *testing.T) {
 		t.Run("absolute lifetime", func(t *testing.T) {
 			s := h.mustLogin(t, email, pw).Session
 			// A new session ends at its idle expiry, long before its absolute end.
-			if !s.ExpiresAt.Equal(s.IdleExpiresAt) || !s.CreatedAt.Add(24*time.Hour).Equal(s.IdleExpiresAt) {
+			if !s.ExpiresAt.Equal(s.IdleExpiresAt) || !s.CreatedAt.Add(30*time.Minute).Equal(s.IdleExpiresAt) {
 				t.Errorf("new session %+v", s)
 			}
-			end := s.CreatedAt.Add(30 * 24 * time.Hour)
-			for h.clock.Now().Add(6 * time.Hour).Before(end) {
-				h.clock.Advance(6 * time.Hour)
+			end := s.CreatedAt.Add(12 * time.Hour)
+			for h.clock.Now().Add(20 * time.Minute).Before(end) {
+				h.clock.Advance(20 * time.Minute)
 				cur := h.mustSessionValid(t, s.Token)
 				if cur.Session.ExpiresAt.After(end) {
 					t.Fatalf("expires_at %v after the absolute end %v", cur.Session.ExpiresAt, end)

@@ -82,13 +82,15 @@ func (a *API) Login() http.Handler {
 	type request struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
+		Remember bool   `json:"remember"`
 	}
 	return a.hashing(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
 		req, err := wire.DecodeJSON[request](r)
 		if err != nil {
 			return err
 		}
-		cust, sess, err := a.svc.Sessions.Login(r.Context(), c, req.Email, req.Password)
+		cust, sess, err := a.svc.Sessions.LoginWith(r.Context(), c, req.Email, req.Password,
+			account.LoginOptions{Remember: req.Remember})
 		if err != nil {
 			return err
 		}

@@ -136,14 +136,17 @@ func toCustomer(c account.Customer) customerJSON {
 
 // sessionJSON is a session on the wire; Token is set only when it is new.
 type sessionJSON struct {
+	ID            int64     `json:"id"`
 	Token         string    `json:"token,omitempty"`
+	Remembered    bool      `json:"remembered"`
 	CreatedAt     time.Time `json:"created_at"`
 	ExpiresAt     time.Time `json:"expires_at"`
 	IdleExpiresAt time.Time `json:"idle_expires_at"`
 }
 
 func toSession(s account.Session, token string) sessionJSON {
-	return sessionJSON{Token: token, CreatedAt: s.CreatedAt, ExpiresAt: s.EndsAt(), IdleExpiresAt: s.IdleExpiresAt()}
+	return sessionJSON{ID: s.ID, Token: token, Remembered: s.Remembered, CreatedAt: s.CreatedAt, ExpiresAt: s.EndsAt(),
+		IdleExpiresAt: s.IdleExpiresAt()}
 }
 
 type customerSession struct {

@@ -11,7 +11,8 @@ import (
 	"pforte/internal/account"
 )
 
-const sessionColumns = `id, tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds`
+const sessionColumns = `id, tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds,
+	remembered, client_address, device`
 
 func scanSession(row scanner) (account.Session, error) {
 	dest, finish := sessionTargets()
@@ -26,13 +27,14 @@ func scanSession(row scanner) (account.Session, error) {
 func sessionTargets() ([]any, func() account.Session) {
 	var s account.Session
 	var idleSeconds int64
-	return []any{&s.ID, &s.TenantID, &s.CustomerID, &s.Hash, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &idleSeconds}, func() account.Session {
-		s.CreatedAt = s.CreatedAt.UTC()
-		s.LastSeenAt = s.LastSeenAt.UTC()
-		s.ExpiresAt = s.ExpiresAt.UTC()
-		s.IdleExpiry = time.Duration(idleSeconds) * time.Second
-		return s
-	}
+	return []any{&s.ID, &s.TenantID, &s.CustomerID, &s.Hash, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &idleSeconds,
+			&s.Remembered, &s.ClientAddress, &s.Device}, func() account.Session {
+			s.CreatedAt = s.CreatedAt.UTC()
+			s.LastSeenAt = s.LastSeenAt.UTC()
+			s.ExpiresAt = s.ExpiresAt.UTC()
+			s.IdleExpiry = time.Duration(idleSeconds) * time.Second
+			return s
+		}
 }
 
 // sessionJoinColumns are a session's columns and its customer's, for
@@ -69,9 +71,11 @@ func (q *queries) CreateSession(ctx context.Context, s *account.Session) error {
 	s.ExpiresAt = dbTime(s.ExpiresAt)
 	s.IdleExpiry = s.IdleExpiry.Truncate(time.Second)
 	err := q.guard(ctx, func(db querier) error {
-		return db.QueryRow(ctx, `INSERT INTO sessions (tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-			s.TenantID, s.CustomerID, s.Hash, s.CreatedAt, s.LastSeenAt, s.ExpiresAt, int64(s.IdleExpiry/time.Second)).Scan(&s.ID)
+		return db.QueryRow(ctx, `INSERT INTO sessions (tenant_id, customer_id, hash, created_at, last_seen_at, expires_at,
+			idle_seconds, remembered, client_address, device)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			s.TenantID, s.CustomerID, s.Hash, s.CreatedAt, s.LastSeenAt, s.ExpiresAt, int64(s.IdleExpiry/time.Second),
+			s.Remembered, s.ClientAddress, s.Device).Scan(&s.ID)
 	})
 	return storeError("create session", err)
 }
@@ -81,6 +85,18 @@ func (q *queries) CreateSession(ctx context.Context, s *account.Session) error {
 func (q *queries) SessionByHash(ctx context.Context, hash []byte) (account.Session, error) {
 	s, err := scanSession(q.db.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE hash = $1`, hash))
 	return s, storeError("session by hash", err)
+}
+
+// ListSessions returns the customer's sessions, ended or not, the most
+// recently used first.
+func (q *queries) ListSessions(ctx context.Context, tenantID, customerID int64) ([]account.Session, error) {
+	rows, err := q.db.Query(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE tenant_id = $1 AND customer_id = $2 ORDER BY last_seen_at DESC, id DESC`, tenantID, customerID)
+	if err != nil {
+		return nil, storeError("list sessions", err)
+	}
+	sessions, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (account.Session, error) { return scanSession(row) })
+	return sessions, storeError("list sessions", err)
 }
 
 // TouchSession records that the session was used at at.

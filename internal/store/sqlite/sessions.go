@@ -10,7 +10,8 @@ import (
 	"pforte/internal/account"
 )
 
-const sessionColumns = `id, tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds`
+const sessionColumns = `id, tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds,
+	remembered, client_address, device`
 
 func scanSession(s scanner) (account.Session, error) {
 	dest, finish := sessionTargets()
@@ -27,13 +28,14 @@ func sessionTargets() ([]any, func() account.Session) {
 		x                            account.Session
 		created, seen, expires, idle int64
 	)
-	return []any{&x.ID, &x.TenantID, &x.CustomerID, &x.Hash, &created, &seen, &expires, &idle}, func() account.Session {
-		x.CreatedAt = fromMicros(created)
-		x.LastSeenAt = fromMicros(seen)
-		x.ExpiresAt = fromMicros(expires)
-		x.IdleExpiry = time.Duration(idle) * time.Second
-		return x
-	}
+	return []any{&x.ID, &x.TenantID, &x.CustomerID, &x.Hash, &created, &seen, &expires, &idle,
+			&x.Remembered, &x.ClientAddress, &x.Device}, func() account.Session {
+			x.CreatedAt = fromMicros(created)
+			x.LastSeenAt = fromMicros(seen)
+			x.ExpiresAt = fromMicros(expires)
+			x.IdleExpiry = time.Duration(idle) * time.Second
+			return x
+		}
 }
 
 // sessionJoinColumns are a session's columns and its customer's, for
@@ -67,10 +69,11 @@ func (q queries) SessionWithCustomer(ctx context.Context, hash []byte) (account.
 func (q queries) CreateSession(ctx context.Context, s *account.Session) error {
 	idle := s.IdleExpiry.Truncate(time.Second)
 	res, err := q.w.ExecContext(ctx, `INSERT INTO sessions
-		(tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		(tenant_id, customer_id, hash, created_at, last_seen_at, expires_at, idle_seconds,
+		remembered, client_address, device)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.TenantID, s.CustomerID, s.Hash, micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ExpiresAt),
-		int64(idle/time.Second))
+		int64(idle/time.Second), s.Remembered, s.ClientAddress, s.Device)
 	if err != nil {
 		return dbErr("create session", err)
 	}
@@ -92,6 +95,29 @@ func (q queries) SessionByHash(ctx context.Context, hash []byte) (account.Sessio
 		return account.Session{}, dbErr("session by hash", err)
 	}
 	return s, nil
+}
+
+// ListSessions returns the customer's sessions, ended or not, the most
+// recently used first.
+func (q queries) ListSessions(ctx context.Context, tenantID, customerID int64) ([]account.Session, error) {
+	rows, err := q.r.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE tenant_id = ? AND customer_id = ? ORDER BY last_seen_at DESC, id DESC`, tenantID, customerID)
+	if err != nil {
+		return nil, dbErr("list sessions", err)
+	}
+	defer rows.Close()
+	var out []account.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, dbErr("list sessions", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("list sessions", err)
+	}
+	return out, nil
 }
 
 // TouchSession records that the session was used at at.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,9 +19,44 @@ func testSessionCreateAndRead(t *testing.T, s account.Store) {
 	if one.ID == two.ID {
 		t.Fatalf("two sessions got one ID %d", one.ID)
 	}
+	three := newSession(c, "three")
+	three.Remembered, three.ClientAddress, three.Device = true, "2001:db8:1::/48", "Firefox on Windows"
+	three = mustSession(t, s, three)
 	wantSession(t, s, "first session", one)
 	wantSession(t, s, "second session", two)
+	wantSession(t, s, "remembered session with its client", three)
 	wantNoSession(t, s, "unknown hash", newSession(c, "unknown"))
+}
+
+func testListSessions(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	c := mustCustomer(t, s, newCustomer(a.ID, "alice"))
+	d := mustCustomer(t, s, newCustomer(a.ID, "dora"))
+	old := newSession(c, "old")
+	old.ExpiresAt = at(time.Second) // ended: listed all the same
+	old = mustSession(t, s, old)
+	recent := newSession(c, "recent")
+	recent.LastSeenAt, recent.Device, recent.ClientAddress = at(time.Hour), "Safari on iPhone", "192.0.2.0/24"
+	recent = mustSession(t, s, recent)
+	tie := mustSession(t, s, newSession(c, "tie")) // seen when old was: the newer ID first
+	mustSession(t, s, newSession(d, "dora's"))
+
+	got, err := s.ListSessions(ctx, a.ID, c.ID)
+	if err != nil {
+		t.Fatalf("ListSessions: %v", err)
+	}
+	want := []account.Session{recent, tie, old}
+	if len(got) != len(want) {
+		t.Fatalf("ListSessions = %d sessions %+v, want %d", len(got), got, len(want))
+	}
+	for i := range want {
+		checkSession(t, fmt.Sprintf("ListSessions[%d]", i), got[i], want[i])
+	}
+	if other, err := s.ListSessions(ctx, b.ID, c.ID); err != nil || len(other) != 0 {
+		t.Errorf("ListSessions(wrong tenant) = %+v, %v; want none", other, err)
+	}
 }
 
 func testSessionTouch(t *testing.T, s account.Store) {

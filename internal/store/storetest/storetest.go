@@ -87,6 +87,7 @@ var suite = []struct {
 		{"Delete", testSessionDelete},
 		{"DeleteSessions", testSessionDeleteSessions},
 		{"WithCustomer", testSessionWithCustomer},
+		{"List", testListSessions},
 	}},
 	{"LoginFailures", []storeTest{
 		{"CountAndClear", testLoginFailures},
