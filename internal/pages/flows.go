@@ -222,6 +222,7 @@ func (p *Pages) Login() http.Handler {
 		}
 		v := p.view(q, "login.title")
 		keepReturn(q, v)
+		v.CanRemember = q.c.Tenant.RememberMaxAge() > 0
 		if q.Method != http.MethodPost {
 			if key, ok := notices[q.URL.Query().Get("done")]; ok {
 				v.Notice = q.loc.T(key)
@@ -233,7 +234,12 @@ func (p *Pages) Login() http.Handler {
 			return nil
 		}
 		v.Form["email"] = q.PostForm.Get("email")
-		_, sess, err := p.svc.Sessions.Login(q.Context(), q.c, q.PostForm.Get("email"), q.PostForm.Get("password"))
+		remember := v.CanRemember && q.PostForm.Get("remember") == "yes"
+		if remember {
+			v.Form["remember"] = "yes"
+		}
+		_, sess, err := p.svc.Sessions.LoginWith(q.Context(), q.c, q.PostForm.Get("email"), q.PostForm.Get("password"),
+			account.LoginOptions{Remember: remember})
 		if err != nil {
 			if !v.showError(err, nil) {
 				return err

@@ -36,6 +36,7 @@ func TestBrowserFlows(t *testing.T) {
 		e.scenario("partner id", partnerID)
 		e.scenario("in English", inEnglish)
 		e.scenario("mail scanners", mailScanners)
+		e.scenario("devices", devices)
 	})
 }
 

@@ -240,8 +240,14 @@ func (p *Pages) startSession(w http.ResponseWriter, q *request, sess account.New
 		}
 	}
 	q.session = sess.Token
-	http.SetCookie(w, &http.Cookie{Name: sessionCookiePrefix + q.c.Tenant.Slug, Value: sess.Token, Path: "/",
-		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	ck := &http.Cookie{Name: sessionCookiePrefix + q.c.Tenant.Slug, Value: sess.Token, Path: "/",
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if sess.Remembered {
+		// Only a remembered session outlives the browser; others end
+		// with it, or sooner on the server.
+		ck.MaxAge = int(sess.ExpiresAt.Sub(sess.CreatedAt) / time.Second)
+	}
+	http.SetCookie(w, ck)
 }
 
 // endSession clears the page session's cookie.

@@ -47,6 +47,12 @@ func (l *locale) Date(t time.Time) string {
 	return t.Format("2 January 2006")
 }
 
+// DateTime is a moment in the language's long form, in UTC: 2. Dezember
+// 2026, 14:05 UTC.
+func (l *locale) DateTime(t time.Time) string {
+	return l.Date(t.UTC()) + ", " + t.UTC().Format("15:04") + " UTC"
+}
+
 // locale picks the page's language: a lang parameter (remembered in a
 // cookie), else the remembered one, else the browser's Accept-Language,
 // else the tenant's default. w is nil where nothing may be remembered.
@@ -116,6 +122,8 @@ type view struct {
 	create                             bool
 	AskPassword, ByCode                bool
 	Customer                           account.Customer
+	Sessions                           []sessionRow
+	CanRemember                        bool
 	Salutations                        []option
 	PasswordHint, OptionalPasswordHint string
 
