@@ -83,6 +83,10 @@ type Customer struct {
 	// Mail greets neutrally until the address is confirmed or a back
 	// office sets the names.
 	NamesUnconfirmed bool
+	// PreviousEmail is the address the customer last confirmed, kept
+	// while a back office's change of address is unconfirmed: password
+	// mail goes there too. Empty otherwise, and under email_storage=hmac.
+	PreviousEmail string
 
 	mailTo string // see reachedAt
 }

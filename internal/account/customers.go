@@ -325,9 +325,17 @@ func (s *Customers) Update(ctx context.Context, c Caller, ref string, p Customer
 		if cust, err = customerByRef(ctx, tx, c.Tenant.ID, ref); err != nil {
 			return err
 		}
+		var notify *Customer // the customer at the confirmed address it had
 		if p.Email != nil && newKey != cust.EmailKey {
 			// Tokens were issued for the old address; none may confirm or
 			// reset the new one.
+			if cust.EmailConfirmedAt != nil && cust.Email != "" {
+				old := cust
+				notify = &old
+				if cust.PreviousEmail == "" {
+					cust.PreviousEmail = cust.Email
+				}
+			}
 			cust.EmailConfirmedAt = nil
 			if err := s.revokeIssued(ctx, tx, cust, "the customer's email address changed"); err != nil {
 				return err
@@ -346,6 +354,13 @@ func (s *Customers) Update(ctx context.Context, c Caller, ref string, p Customer
 		if err := tx.UpdateCustomer(ctx, &cust); err != nil {
 			return err
 		}
+		if notify != nil {
+			// Changing the address and then resetting the password must not
+			// take the account over unseen: the old address hears of it.
+			if err := s.mail.enqueue(ctx, tx, c, *notify, outgoing{kind: MailEmailChangedBy, newEmail: cust.Email}); err != nil {
+				return err
+			}
+		}
 		if cust.State != StateDisabled {
 			return nil
 		}
@@ -358,6 +373,7 @@ func (s *Customers) Update(ctx context.Context, c Caller, ref string, p Customer
 	if err != nil {
 		return Customer{}, err
 	}
+	s.mail.notifyQueued()
 	s.log.Info("customer updated", "tenant", c.Tenant.Slug, "customer_id", cust.ID, "state", cust.State,
 		"email_changed", p.Email != nil)
 	return cust, nil
@@ -414,6 +430,39 @@ func (s *Customers) Delete(ctx context.Context, c Caller, ref string) error {
 	})
 	if err == nil {
 		s.log.Info("customer deleted", "tenant", c.Tenant.Slug, "customer_id", id)
+	}
+	return err
+}
+
+// DeleteSelf erases the customer of a session, who gave the current
+// password, as Delete does: with every token, session and unsent mail.
+// Whatever was pending (registrations, resets, mail) the answer is the
+// same.
+func (s *Customers) DeleteSelf(ctx context.Context, tenantID int64, token, pw string) error {
+	cust, sess, err := s.sessions.Lookup(ctx, tenantID, token)
+	if err != nil {
+		return err
+	}
+	if err := s.emailChanges.checkPassword(ctx, cust, pw); err != nil {
+		return err
+	}
+	err = s.inTx(ctx, func(tx Tx) error {
+		current, err := tx.CustomerByID(ctx, sess.TenantID, sess.CustomerID)
+		if errors.Is(err, ErrNotFound) {
+			return errSessionInvalid // erased meanwhile
+		} else if err != nil {
+			return err
+		}
+		if current.PasswordHash != cust.PasswordHash {
+			return ErrInvalidCredentials // the password checked is no longer the customer's
+		}
+		if err := s.mail.cancelMail(ctx, tx, current, "the customer deleted the account"); err != nil {
+			return err
+		}
+		return tx.DeleteCustomer(ctx, current.TenantID, current.ID)
+	})
+	if err == nil {
+		s.log.Info("customer deleted the account", "tenant_id", cust.TenantID, "customer_id", cust.ID)
 	}
 	return err
 }

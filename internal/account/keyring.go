@@ -38,6 +38,7 @@ const (
 	labelCustomerSeed   label = "customer ed25519 seed" // per-customer key pairs, followed by the uuid
 	labelDialect        label = "dialect"               // DialectKey's namespace, followed by the dialect's label
 	labelSigningKey     label = "oidc signing key"      // seals tenants' token signing keys
+	labelChangeClaim    label = "email change claim"    // seals the addresses an address change's tokens carry
 )
 
 // derive returns the 256-bit key of a label, with parts appended after a

@@ -12,10 +12,15 @@ const (
 	MailPasswordReset   MailKind = "password_reset"   // reset your password
 	MailPasswordChanged MailKind = "password_changed" // your password was changed
 	MailInvite          MailKind = "invite"           // you have been invited; activate with the link or the code
+	MailEmailChange     MailKind = "email_change"     // to a new address: confirm it is yours
+	MailEmailInUse      MailKind = "email_in_use"     // someone tried to move an account to your address
+	MailEmailChanged    MailKind = "email_changed"    // to the old address: changed; undo with the link
+	MailEmailChangedBy  MailKind = "email_changed_by" // to the old address: a back office changed it
 )
 
 // MailKinds lists every kind; each has a template in German and English.
-var MailKinds = []MailKind{MailConfirm, MailConfirmResend, MailRegisterAttempt, MailPasswordReset, MailPasswordChanged, MailInvite}
+var MailKinds = []MailKind{MailConfirm, MailConfirmResend, MailRegisterAttempt, MailPasswordReset, MailPasswordChanged, MailInvite,
+	MailEmailChange, MailEmailInUse, MailEmailChanged, MailEmailChangedBy}
 
 // MailStatus is where an outbox row stands.
 type MailStatus string
@@ -73,6 +78,7 @@ type MailData struct {
 	Token    string // set only when Link is empty, for the customer to enter
 	Code     string // the 8-digit code of an invitation
 	ValidFor time.Duration
+	NewEmail string // the address an account moved to, in mail to the old one
 }
 
 // Rendered is a rendered mail.

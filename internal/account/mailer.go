@@ -28,7 +28,13 @@ type outgoing struct {
 	code     string
 	validFor time.Duration
 	username string // the username the request asked for, for the link
+	to       string // the recipient, when not the customer's address
+	newEmail string // see MailData.NewEmail
 }
+
+// copiedToPrevious are the kinds that also go to a customer's previous
+// address while a back office's change is unconfirmed (Customer.PreviousEmail).
+var copiedToPrevious = map[MailKind]bool{MailPasswordReset: true, MailPasswordChanged: true}
 
 // enqueue renders a mail for the customer and writes it to the outbox in
 // tx, so that it exists exactly when the change that caused it commits.
@@ -41,6 +47,17 @@ func (s *mailer) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o 
 		return errors.New("no mail renderer configured")
 	}
 	to := cust.mailAddress()
+	if o.to != "" {
+		to = o.to
+	}
+	if prev := cust.PreviousEmail; copiedToPrevious[o.kind] && prev != "" && prev != to {
+		copied := o
+		copied.to = prev
+		if err := s.enqueue(ctx, tx, c, Customer{ID: cust.ID, TenantID: cust.TenantID, Locale: cust.Locale,
+			FirstName: cust.FirstName, LastName: cust.LastName, NamesUnconfirmed: cust.NamesUnconfirmed}, copied); err != nil {
+			return err
+		}
+	}
 	if to == "" {
 		// email_storage=hmac and a flow whose request named no address.
 		s.log.Info("mail not sent: the tenant keeps no addresses", "tenant", c.Tenant.Slug, "kind", o.kind, "customer_id", cust.ID)
@@ -53,7 +70,7 @@ func (s *mailer) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o 
 		name = ""
 	}
 	d := MailData{Kind: o.kind, Locale: mailLocale(cust, c.Tenant), Tenant: c.Tenant.Slug, Name: name,
-		Email: to, Code: o.code, ValidFor: o.validFor}
+		Email: to, Code: o.code, ValidFor: o.validFor, NewEmail: o.newEmail}
 	if o.action != "" {
 		var shown string
 		if d.Link, shown = s.mailLink(c, Link{Action: o.action, Token: o.token, Customer: cust, Username: o.username}); d.Link == "" {

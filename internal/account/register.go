@@ -332,6 +332,7 @@ func (s *Registrations) Confirm(ctx context.Context, c Caller, token, newPw stri
 		if !cust.HasPassword() {
 			return errPasswordRequired // rolls back: the token stays usable
 		}
+		cust.PreviousEmail = "" // the current address is confirmed now
 		if err := s.creds.markConfirmed(ctx, tx, &cust); err != nil {
 			return err
 		}

@@ -72,6 +72,7 @@ type Service struct {
 	Invitations   *Invitations   // activation of customers a back office created
 	Sessions      *Sessions      // login, sessions, logout, password change
 	Devices       *Devices       // where a customer is logged in; ending sessions
+	EmailChanges  *EmailChanges  // a customer's own change of address
 	Recovery      *Recovery      // forgotten passwords
 	Customers     *Customers     // back-office administration of customers
 	Outbox        *Outbox        // what the mail relay needs of the outbox
@@ -96,6 +97,7 @@ type core struct {
 	invitations   *Invitations
 	sessions      *Sessions
 	devices       *Devices
+	emailChanges  *EmailChanges
 	recovery      *Recovery
 	customers     *Customers
 	outbox        *Outbox
@@ -140,6 +142,7 @@ func NewService(cfg Config) *Service {
 	c.invitations = &Invitations{c}
 	c.sessions = &Sessions{c}
 	c.devices = &Devices{c}
+	c.emailChanges = &EmailChanges{c}
 	c.recovery = &Recovery{c}
 	c.customers = &Customers{c}
 	c.outbox = &Outbox{c}
@@ -150,7 +153,7 @@ func NewService(cfg Config) *Service {
 	c.creds = &credentials{c}
 	c.guard = &loginGuard{c}
 	return &Service{core: c, Tenants: c.tenants, APIKeys: c.apiKeys, Apps: c.apps, Registrations: c.registrations,
-		Invitations: c.invitations, Sessions: c.sessions, Devices: c.devices, Recovery: c.recovery, Customers: c.customers,
+		Invitations: c.invitations, Sessions: c.sessions, Devices: c.devices, EmailChanges: c.emailChanges, Recovery: c.recovery, Customers: c.customers,
 		Outbox: c.outbox, Keyring: c.keys, Authorizations: c.authz, SigningKeys: c.signingKeys}
 }
 

@@ -113,6 +113,21 @@ func pagesAccessible(e *env, axe []byte) {
 		t.Fatalf("a wrong password change: status %d", res.Status)
 	}
 	check("account with errors")
+	e.fill("new_email", "a11y-neu@example.com")
+	e.fill("email_password", firstPassword)
+	e.press(`form[action$="/account/email"] button`)
+	check("account after asking for a new address")
+	e.fill("new_email", "not an address")
+	e.fill("email_password", firstPassword)
+	if res := e.press(`form[action$="/account/email"] button`); res.Status != http.StatusBadRequest {
+		t.Fatalf("an invalid new address: status %d", res.Status)
+	}
+	check("account with an address error")
+	e.open(e.linkIn(e.mailTo("a11y-neu@example.com", "Bestätigen Sie Ihre neue E-Mail-Adresse"), "email-confirm"))
+	check("email-confirm")
+	e.open(e.page("account/delete"))
+	check("delete")
+	e.open(e.page("account"))
 	e.press("form.logout button")
 	check("login with a notice")
 	e.fill("email", addr)

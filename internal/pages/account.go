@@ -57,7 +57,7 @@ func (p *Pages) UpdateProfile() http.Handler {
 			p.render(w, http.StatusBadRequest, "account", v)
 			return nil
 		}
-		return p.showAccount(w, q, updated, "account.saved")
+		return p.showAccount(w, q, updated, q.loc.T("account.saved"))
 	})
 }
 
@@ -140,7 +140,7 @@ func (p *Pages) EndSession() http.Handler {
 			}
 			notice = "sessions.gone"
 		}
-		return p.showAccount(w, q, cust, notice)
+		return p.showAccount(w, q, cust, q.loc.T(notice))
 	})
 }
 
@@ -154,7 +154,7 @@ func (p *Pages) EndOtherSessions() http.Handler {
 		if err := p.svc.Devices.EndOthers(q.Context(), q.c.Tenant.ID, q.session); err != nil {
 			return err
 		}
-		return p.showAccount(w, q, cust, "sessions.others_ended")
+		return p.showAccount(w, q, cust, q.loc.T("sessions.others_ended"))
 	})
 }
 
@@ -169,7 +169,7 @@ func (p *Pages) showAccount(w http.ResponseWriter, q *request, cust account.Cust
 	} else if err != nil {
 		return err
 	}
-	v.Notice = q.loc.T(notice)
+	v.Notice = notice
 	p.render(w, http.StatusOK, "account", v)
 	return nil
 }

@@ -37,6 +37,7 @@ func TestBrowserFlows(t *testing.T) {
 		e.scenario("in English", inEnglish)
 		e.scenario("mail scanners", mailScanners)
 		e.scenario("devices", devices)
+		e.scenario("change address and delete", changeAddressAndDelete)
 	})
 }
 

@@ -114,7 +114,10 @@ func sampleView(lang string, msgs map[string]string) *view {
 		Action: Prefix + "/beispiel/register", CSRF: "x", LangURL: map[string]string{"de": "?lang=de", "en": "?lang=en"},
 		Errors: []errorItem{{Field: "email", Message: "m"}}, FieldErr: map[string]string{"email": "m"}, Form: map[string]string{},
 		Notice: "n", Message: "m", Token: "t", Consent: "c", AskPassword: true,
-		Customer: account.Customer{Email: "kunde@example.org", CreatedAt: time.Unix(0, 0)}, PasswordHint: "h", minLength: 8}
+		Customer: account.Customer{Email: "kunde@example.org", CreatedAt: time.Unix(0, 0)}, PasswordHint: "h", minLength: 8,
+		Sessions: []sessionRow{{ID: 1, Current: true, Device: "Firefox on Windows", Address: "192.0.2.0/24", LastSeenAt: time.Unix(0, 0)},
+			{ID: 2, Device: "Safari on iPhone", Remembered: true, LastSeenAt: time.Unix(0, 0)}},
+		CanRemember: true, NewEmail: "neu@example.org", Submit: "s"}
 	v.salutations("ms")
 	return v
 }

@@ -30,7 +30,8 @@ var assets embed.FS
 const Prefix = "/p"
 
 // The pages, by the template each renders.
-var pageNames = []string{"register", "checkmail", "confirm", "activate", "login", "forgot", "reset", "account", "message"}
+var pageNames = []string{"register", "checkmail", "confirm", "activate", "login", "forgot", "reset", "account", "message",
+	"email", "delete"}
 
 // Pages serves the hosted pages. server/routes.go mounts its handlers.
 type Pages struct {
@@ -92,9 +93,11 @@ func newPages(svc *account.Service, log *slog.Logger, clients wire.Clients) (*Pa
 func LinkTemplates(publicURL string) map[string]string {
 	base := strings.TrimRight(publicURL, "/") + Prefix + "/{accountId}/"
 	return map[string]string{
-		account.ActionConfirm:  base + "confirm?token={token}&app={app}",
-		account.ActionReset:    base + "reset?token={token}&app={app}",
-		account.ActionActivate: base + "activate?token={token}&app={app}",
+		account.ActionConfirm:     base + "confirm?token={token}&app={app}",
+		account.ActionReset:       base + "reset?token={token}&app={app}",
+		account.ActionActivate:    base + "activate?token={token}&app={app}",
+		account.ActionEmailChange: base + "email-confirm?token={token}&app={app}",
+		account.ActionEmailUndo:   base + "email-undo?token={token}&app={app}",
 	}
 }
 

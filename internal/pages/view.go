@@ -124,6 +124,7 @@ type view struct {
 	Customer                           account.Customer
 	Sessions                           []sessionRow
 	CanRemember                        bool
+	NewEmail, Submit                   string // an address change's link page: its address and button
 	Salutations                        []option
 	PasswordHint, OptionalPasswordHint string
 

@@ -49,6 +49,10 @@ func addNativeRoutes(rt *router, d Deps) {
 	rt.handle(nat, "POST /api/v1/password-resets/complete", nat.CompletePasswordReset())
 	rt.handle(nat, "POST /api/v1/invitations/accept", nat.AcceptInvite())
 	rt.handle(nat, "PUT /api/v1/password", nat.ChangePassword())
+	rt.handle(nat, "POST /api/v1/email-change", nat.RequestEmailChange())
+	rt.handle(nat, "POST /api/v1/email-change/confirm", nat.ConfirmEmailChange())
+	rt.handle(nat, "POST /api/v1/email-change/undo", nat.UndoEmailChange())
+	rt.handle(nat, "POST /api/v1/account/deletion", nat.DeleteAccount())
 
 	// Administration (secret key).
 	rt.handle(nat, "POST /api/v1/customers", nat.CreateCustomer())
@@ -144,6 +148,13 @@ func addPageRoutes(rt *router, pg *pages.Pages) {
 		rt.handle(pg, "POST "+base+"/account/password", pg.ChangePassword())
 		rt.handle(pg, "POST "+base+"/account/sessions/end", pg.EndSession())
 		rt.handle(pg, "POST "+base+"/account/sessions/others", pg.EndOtherSessions())
+		rt.handle(pg, "POST "+base+"/account/email", pg.ChangeEmail())
+		rt.handle(pg, "GET "+base+"/account/delete", pg.DeleteAccount())
+		rt.handle(pg, "POST "+base+"/account/delete", pg.DeleteAccount())
+		rt.handle(pg, "GET "+base+"/email-confirm", pg.EmailConfirm())
+		rt.handle(pg, "POST "+base+"/email-confirm", pg.EmailConfirm())
+		rt.handle(pg, "GET "+base+"/email-undo", pg.EmailUndo())
+		rt.handle(pg, "POST "+base+"/email-undo", pg.EmailUndo())
 	}
 	rt.handleAny(pages.Prefix+"/", pg.NotFound())
 }

@@ -9,7 +9,8 @@ import (
 )
 
 const customerColumns = `id, uuid, tenant_id, email, email_key, username, salutation, first_name, last_name,
-	locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed`
+	locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed,
+	previous_email`
 
 func scanCustomer(row scanner) (account.Customer, error) {
 	dest, finish := customerTargets()
@@ -25,7 +26,7 @@ func customerTargets() ([]any, func() account.Customer) {
 	var c account.Customer
 	return []any{&c.ID, &c.UUID, &c.TenantID, &c.Email, &c.EmailKey, &c.Username, &c.Salutation, &c.FirstName, &c.LastName,
 			&c.Locale, &c.PartnerRef, &c.State, &c.DisabledFrom, &c.PasswordHash, &c.EmailConfirmedAt, &c.CreatedAt, &c.UpdatedAt,
-			&c.NamesUnconfirmed}, func() account.Customer {
+			&c.NamesUnconfirmed, &c.PreviousEmail}, func() account.Customer {
 			c.EmailConfirmedAt = utcPtr(c.EmailConfirmedAt)
 			c.CreatedAt = c.CreatedAt.UTC()
 			c.UpdatedAt = c.UpdatedAt.UTC()
@@ -41,11 +42,12 @@ func (q *queries) CreateCustomer(ctx context.Context, c *account.Customer) error
 	c.UpdatedAt = dbTime(c.UpdatedAt)
 	err := q.guard(ctx, func(db querier) error {
 		return db.QueryRow(ctx, `INSERT INTO customers (uuid, tenant_id, email, email_key, username, salutation, first_name, last_name,
-				locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
+				locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed,
+				previous_email)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id`,
 			c.UUID, c.TenantID, c.Email, c.EmailKey, c.Username, c.Salutation, c.FirstName, c.LastName,
 			c.Locale, c.PartnerRef, c.State, c.DisabledFrom, c.PasswordHash, c.EmailConfirmedAt, c.CreatedAt, c.UpdatedAt,
-			c.NamesUnconfirmed).Scan(&c.ID)
+			c.NamesUnconfirmed, c.PreviousEmail).Scan(&c.ID)
 	})
 	return storeError("create customer", err)
 }
@@ -104,11 +106,11 @@ func (q *queries) UpdateCustomer(ctx context.Context, c *account.Customer) error
 	err := q.guard(ctx, func(db querier) error {
 		tag, err := db.Exec(ctx, `UPDATE customers SET uuid = $3, email = $4, email_key = $5, username = $6, salutation = $7,
 				first_name = $8, last_name = $9, locale = $10, partner_ref = $11, state = $12, disabled_from = $13,
-				password_hash = $14, email_confirmed_at = $15, updated_at = $16, names_unconfirmed = $17
+				password_hash = $14, email_confirmed_at = $15, updated_at = $16, names_unconfirmed = $17, previous_email = $18
 			WHERE tenant_id = $1 AND id = $2`,
 			c.TenantID, c.ID, c.UUID, c.Email, c.EmailKey, c.Username, c.Salutation,
 			c.FirstName, c.LastName, c.Locale, c.PartnerRef, c.State, c.DisabledFrom, c.PasswordHash,
-			c.EmailConfirmedAt, c.UpdatedAt, c.NamesUnconfirmed)
+			c.EmailConfirmedAt, c.UpdatedAt, c.NamesUnconfirmed, c.PreviousEmail)
 		if err == nil && tag.RowsAffected() == 0 {
 			return pgx.ErrNoRows
 		}

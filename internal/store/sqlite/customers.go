@@ -8,7 +8,8 @@ import (
 )
 
 const customerColumns = `id, uuid, tenant_id, email, email_key, username, salutation, first_name, last_name,
-	locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed`
+	locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed,
+	previous_email`
 
 func scanCustomer(s scanner) (account.Customer, error) {
 	dest, finish := customerTargets()
@@ -28,7 +29,7 @@ func customerTargets() ([]any, func() account.Customer) {
 	)
 	return []any{&c.ID, &c.UUID, &c.TenantID, &c.Email, &c.EmailKey, &c.Username, &c.Salutation,
 			&c.FirstName, &c.LastName, &c.Locale, &c.PartnerRef, &c.State, &c.DisabledFrom, &c.PasswordHash,
-			&confirmed, &created, &updated, &c.NamesUnconfirmed}, func() account.Customer {
+			&confirmed, &created, &updated, &c.NamesUnconfirmed, &c.PreviousEmail}, func() account.Customer {
 			c.EmailConfirmedAt = fromNullMicros(confirmed)
 			c.CreatedAt = fromMicros(created)
 			c.UpdatedAt = fromMicros(updated)
@@ -41,11 +42,12 @@ func customerTargets() ([]any, func() account.Customer) {
 func (q queries) CreateCustomer(ctx context.Context, c *account.Customer) error {
 	res, err := q.w.ExecContext(ctx, `INSERT INTO customers
 		(uuid, tenant_id, email, email_key, username, salutation, first_name, last_name,
-		 locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed,
+		 previous_email)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.UUID, c.TenantID, c.Email, c.EmailKey, c.Username, c.Salutation, c.FirstName, c.LastName,
 		c.Locale, c.PartnerRef, string(c.State), string(c.DisabledFrom), c.PasswordHash,
-		nullMicros(c.EmailConfirmedAt), micros(c.CreatedAt), micros(c.UpdatedAt), c.NamesUnconfirmed)
+		nullMicros(c.EmailConfirmedAt), micros(c.CreatedAt), micros(c.UpdatedAt), c.NamesUnconfirmed, c.PreviousEmail)
 	if err != nil {
 		return dbErr("create customer", err)
 	}
@@ -124,11 +126,11 @@ func (q queries) UpdateCustomer(ctx context.Context, c *account.Customer) error 
 	res, err := q.w.ExecContext(ctx, `UPDATE customers SET
 		uuid = ?, email = ?, email_key = ?, username = ?, salutation = ?, first_name = ?, last_name = ?,
 		locale = ?, partner_ref = ?, state = ?, disabled_from = ?, password_hash = ?, email_confirmed_at = ?,
-		updated_at = ?, names_unconfirmed = ?
+		updated_at = ?, names_unconfirmed = ?, previous_email = ?
 		WHERE tenant_id = ? AND id = ?`,
 		c.UUID, c.Email, c.EmailKey, c.Username, c.Salutation, c.FirstName, c.LastName,
 		c.Locale, c.PartnerRef, string(c.State), string(c.DisabledFrom), c.PasswordHash,
-		nullMicros(c.EmailConfirmedAt), micros(c.UpdatedAt), c.NamesUnconfirmed,
+		nullMicros(c.EmailConfirmedAt), micros(c.UpdatedAt), c.NamesUnconfirmed, c.PreviousEmail,
 		c.TenantID, c.ID)
 	if err != nil {
 		return dbErr("update customer", err)

@@ -1,10 +1,13 @@
 package pages_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 
 	"github.com/chromedp/chromedp"
 
+	"pforte/internal/account"
 	"pforte/internal/api/apitest"
 )
 
@@ -55,5 +58,50 @@ func devices(e *env) {
 	}
 	if !e.hasSession() {
 		e.t.Error("logging out the other devices ended this browser's session")
+	}
+}
+
+// changeAddressAndDelete: a customer changes the address on the account
+// page, confirms it from the new mailbox, and then deletes the account
+// after the confirmation step.
+func changeAddressAndDelete(e *env) {
+	const old, neu, pw = "umzug@example.com", "neu-umzug@example.com", "Lange-Seiten-Phrase-2030"
+	e.h.MustSignUp(e.t, e.h.Secret, old, pw)
+	nav := e.open(e.page("login"))
+	e.expectPage(nav, http.StatusOK, "/p/default/login", "Anmelden")
+	e.fill("email", old)
+	e.fill("password", pw)
+	nav = e.press("main form button")
+	e.expectPage(nav, http.StatusOK, "/p/default/account", accountDE)
+
+	e.fill("new_email", neu)
+	e.fill("email_password", pw)
+	nav = e.press(`form[action$="/account/email"] button`)
+	e.expectPage(nav, http.StatusOK, "/p/default/account/email", accountDE)
+	e.expectText(".notice", "Falls "+neu+" verwendet werden kann, haben wir dorthin einen Link geschickt. Ihre Adresse ändert sich, sobald Sie ihn öffnen.")
+
+	link := e.linkIn(e.mailTo(neu, "Bestätigen Sie Ihre neue E-Mail-Adresse"), "email-confirm")
+	nav = e.open(link)
+	e.expectPage(nav, http.StatusOK, link, "Neue E-Mail-Adresse bestätigen")
+	e.expectText(".address", neu)
+	nav = e.press("main form button")
+	e.expectPage(nav, http.StatusOK, link, "Neue E-Mail-Adresse bestätigen")
+	e.expectText("main p", "Ihre E-Mail-Adresse ist jetzt "+neu+". Ihre anderen Geräte wurden abgemeldet.")
+	e.mailTo(old, "Ihre E-Mail-Adresse wurde geändert")
+
+	nav = e.open(e.page("account"))
+	e.expectPage(nav, http.StatusOK, "/p/default/account", accountDE)
+	e.expectText("main > p", "Angemeldet als "+neu)
+	nav = e.press(`a[href$="/account/delete"]`)
+	e.expectPage(nav, http.StatusOK, "/p/default/account/delete", "Konto löschen")
+	e.fill("current_password", pw)
+	nav = e.press("main form button")
+	e.expectPage(nav, http.StatusOK, "/p/default/account/delete", "Konto löschen")
+	e.expectText("main p", "Ihr Konto wurde gelöscht.")
+	if e.hasSession() {
+		e.t.Error("the page session outlived the deletion")
+	}
+	if _, err := e.h.Svc.Customers.ByEmail(context.Background(), e.sec, neu); !errors.Is(err, account.ErrCustomerNotFound) {
+		e.t.Errorf("after the deletion the customer is still found: %v", err)
 	}
 }

@@ -1,0 +1,377 @@
+package account
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// A customer's own change of address (Bearer or page session, with the
+// current password):
+//
+//  1. Request mails a link to the new address; nothing changes yet. An
+//     address that belongs to another customer of the tenant gets a "someone
+//     tried to use your address" mail instead, and the answer is the same.
+//  2. Confirm, with that link's token, changes the address, ends every
+//     other session and every open token, and mails the old address a
+//     notice with a link that undoes the change for 7 days.
+//  3. Undo, with the notice's token, restores the old address, ends every
+//     session and starts a password reset.
+//
+// A back office's change (Customers.Update) notifies the old address too,
+// and keeps it as PreviousEmail, where password mail also goes, until the
+// customer confirms an address again.
+
+// Purposes of the tokens of an address change.
+const (
+	PurposeEmailChange Purpose = "email_change" // confirms a new address
+	PurposeEmailUndo   Purpose = "email_undo"   // takes a change back
+)
+
+// Link actions of an address change, as a request endpoint receives them.
+const (
+	ActionEmailChange = "confirmEmail"
+	ActionEmailUndo   = "undoEmail"
+)
+
+// undoTTL is how long the old address may take a change back.
+const undoTTL = 7 * 24 * time.Hour
+
+// maxChangeMails bounds confirmation mails of address changes per
+// customer and hour, so that a session cannot mail any address at will.
+const maxChangeMails = 5
+
+// EmailChanges changes a customer's address on the customer's word.
+type EmailChanges struct{ *core }
+
+// EmailChangeRequest is a logged-in customer's request for a new address.
+type EmailChangeRequest struct {
+	NewEmail string
+	Password string // the current one
+	App      string // the application whose links the mail carries; empty: the caller's
+}
+
+// EmailChangeRequested is what a secret-key caller that receives tokens
+// gets back: the token the site mails to the new address itself.
+type EmailChangeRequested struct {
+	Token    string
+	Customer Customer
+}
+
+// changeClaim is what an address change's token carries, sealed: the new
+// address, the address it replaces and the session that asked.
+type changeClaim struct {
+	NewEmail  string `json:"new_email,omitempty"`
+	OldEmail  string `json:"old_email,omitempty"`
+	OldKey    string `json:"old_key,omitempty"`
+	SessionID int64  `json:"session_id,omitempty"`
+}
+
+// Request checks the session and the current password and mails a
+// confirmation link to the new address. The answer is the same whether
+// the address is free or another customer's, except to a secret key,
+// which is told (409 email_taken), as registration tells it.
+func (s *EmailChanges) Request(ctx context.Context, c Caller, token string, req EmailChangeRequest) (EmailChangeRequested, error) {
+	cust, sess, err := s.sessions.Lookup(ctx, c.Tenant.ID, token)
+	if err != nil {
+		return EmailChangeRequested{}, err
+	}
+	if c, err = s.sessionCaller(ctx, c, sess); err != nil {
+		return EmailChangeRequested{}, err
+	}
+	if req.App != "" {
+		if c, err = s.apps.With(ctx, c, req.App); err != nil {
+			return EmailChangeRequested{}, err
+		}
+	}
+	newKey, fe := s.emailKey(c.Tenant, req.NewEmail)
+	if fe != nil {
+		fe.Field = "new_email"
+		return EmailChangeRequested{}, Invalid(*fe)
+	}
+	if newKey == cust.EmailKey {
+		return EmailChangeRequested{}, Invalid(FieldError{Field: "new_email", Code: FieldInvalid, Message: "is the current address"})
+	}
+	if err := s.checkPassword(ctx, cust, req.Password); err != nil {
+		return EmailChangeRequested{}, err
+	}
+	var res EmailChangeRequested
+	err = s.inTx(ctx, func(tx Tx) error {
+		other, err := tx.CustomerByEmailKey(ctx, c.Tenant.ID, newKey)
+		switch {
+		case err == nil:
+			if c.IsSecret() {
+				return ErrEmailTaken
+			}
+			// Told to its owner, not to the asker.
+			other.reachedAt(req.NewEmail)
+			if full, err := s.mail.mailLimitReached(ctx, tx, other, maxChangeMails, MailEmailInUse); err != nil || full {
+				return err
+			}
+			return s.mail.enqueue(ctx, tx, c, other, outgoing{kind: MailEmailInUse})
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		if full, err := s.mail.mailLimitReached(ctx, tx, cust, maxChangeMails, MailEmailChange); err != nil || full {
+			return err
+		}
+		claim := changeClaim{NewEmail: req.NewEmail, OldEmail: cust.mailAddress(), OldKey: cust.EmailKey, SessionID: sess.ID}
+		raw, err := s.issueSealed(ctx, tx, cust, PurposeEmailChange, s.cfg.ConfirmTTL, claim)
+		if err != nil {
+			return err
+		}
+		res = EmailChangeRequested{Token: raw, Customer: cust}
+		return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailEmailChange, action: ActionEmailChange, token: raw,
+			validFor: s.cfg.ConfirmTTL, to: req.NewEmail})
+	})
+	if err != nil {
+		return EmailChangeRequested{}, err
+	}
+	s.mail.notifyQueued()
+	s.log.Info("email change requested", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	if !c.receivesTokens() {
+		return EmailChangeRequested{}, nil
+	}
+	return res, nil
+}
+
+// checkPassword checks the current password as a login does: counted
+// against the address before it is checked, a wrong one a failure.
+func (s *EmailChanges) checkPassword(ctx context.Context, cust Customer, pw string) error {
+	if err := s.checkLoginPassword("password", pw); err != nil {
+		return err
+	}
+	ctx, release, err := s.cfg.Hasher.Hold(ctx)
+	if err != nil {
+		return hashError(err)
+	}
+	defer release()
+	if _, err := s.guard.checkPassword(ctx, cust.TenantID, cust.EmailKey, &cust, pw); err != nil {
+		if IsKind(err, KindForbidden) {
+			return ErrInvalidCredentials // a claim's password is not the current one
+		}
+		return err
+	}
+	return s.guard.clearFailures(ctx, cust.TenantID, cust.EmailKey)
+}
+
+// sessionCaller is c, or, for a request that came with a session alone,
+// the session's tenant.
+func (s *core) sessionCaller(ctx context.Context, c Caller, sess Session) (Caller, error) {
+	if c.Tenant.ID != 0 {
+		return c, nil
+	}
+	t, err := s.tenants.byID(ctx, sess.TenantID)
+	if err != nil {
+		return Caller{}, err
+	}
+	c.Tenant = t
+	return c, nil
+}
+
+// Preview is the address a live token of an address change would set: a
+// change's new address, an undo's old one. It spends nothing.
+func (s *EmailChanges) Preview(ctx context.Context, c Caller, p Purpose, token string) (string, error) {
+	if token == "" || len(token) > 256 || (p != PurposeEmailChange && p != PurposeEmailUndo) {
+		return "", ErrTokenInvalid
+	}
+	t, err := s.store.LiveToken(ctx, c.Tenant.ID, HashSecret(token), p, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return "", ErrTokenInvalid
+	} else if err != nil {
+		return "", Internal(err)
+	}
+	var claim changeClaim
+	if err := s.keys.openClaim(t, &claim); err != nil {
+		return "", ErrTokenInvalid
+	}
+	if p == PurposeEmailChange {
+		return claim.NewEmail, nil
+	}
+	return claim.OldEmail, nil
+}
+
+// Confirm spends a change's token: the address changes, every session but
+// the one that asked ends with every open token, and the old address gets
+// a notice with a link that takes the change back. Of concurrent
+// confirmations exactly one succeeds.
+func (s *EmailChanges) Confirm(ctx context.Context, c Caller, token string) (Customer, error) {
+	var cust Customer
+	err := s.inTx(ctx, func(tx Tx) error {
+		t, current, err := s.tokens.consumeToken(ctx, tx, c.Tenant.ID, token, PurposeEmailChange)
+		if err != nil {
+			return err
+		}
+		var claim changeClaim
+		if err := s.keys.openClaim(t, &claim); err != nil || current.EmailKey != claim.OldKey {
+			return ErrTokenInvalid // the address changed meanwhile, or the secret did
+		}
+		if current.State == StateDisabled {
+			return errAccountDisabled
+		}
+		newKey, fe := s.emailKey(c.Tenant, claim.NewEmail)
+		if fe != nil {
+			return ErrTokenInvalid
+		}
+		if _, err := tx.CustomerByEmailKey(ctx, c.Tenant.ID, newKey); err == nil {
+			return ErrEmailTaken // taken since the request: the token stays unspent
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		now := s.now()
+		old := current
+		current.Email, current.EmailKey = storedEmail(c.Tenant, claim.NewEmail), newKey
+		current.reachedAt(claim.NewEmail)
+		current.EmailConfirmedAt, current.PreviousEmail, current.UpdatedAt = &now, "", now
+		if err := tx.UpdateCustomer(ctx, &current); err != nil {
+			return err
+		}
+		if err := tx.DeleteAllTokens(ctx, current.TenantID, current.ID); err != nil {
+			return err
+		}
+		if err := tx.DeleteSessions(ctx, current.TenantID, current.ID, claim.SessionID); err != nil {
+			return err
+		}
+		old.reachedAt(claim.OldEmail)
+		if old.mailAddress() == "" {
+			cust = current
+			return nil
+		}
+		undo := changeClaim{OldEmail: claim.OldEmail, OldKey: claim.OldKey}
+		raw, err := s.issueSealed(ctx, tx, current, PurposeEmailUndo, undoTTL, undo)
+		if err != nil {
+			return err
+		}
+		cust = current
+		return s.mail.enqueue(ctx, tx, c, old, outgoing{kind: MailEmailChanged, action: ActionEmailUndo, token: raw,
+			validFor: undoTTL, newEmail: claim.NewEmail})
+	})
+	if err != nil {
+		return Customer{}, err
+	}
+	s.mail.notifyQueued()
+	s.log.Info("email changed", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	return cust, nil
+}
+
+// Undo spends the old address's token: the old address comes back,
+// every session and open token ends, and a password reset is mailed to
+// the old address. If another customer took the old address meanwhile,
+// the address stays, but the sessions end and the reset goes out all the
+// same.
+func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Customer, error) {
+	var cust Customer
+	err := s.inTx(ctx, func(tx Tx) error {
+		t, current, err := s.tokens.consumeToken(ctx, tx, c.Tenant.ID, token, PurposeEmailUndo)
+		if err != nil {
+			return err
+		}
+		var claim changeClaim
+		if err := s.keys.openClaim(t, &claim); err != nil {
+			return ErrTokenInvalid
+		}
+		now := s.now()
+		if taken, err := tx.CustomerByEmailKey(ctx, c.Tenant.ID, claim.OldKey); errors.Is(err, ErrNotFound) {
+			current.Email, current.EmailKey = storedEmail(c.Tenant, claim.OldEmail), claim.OldKey
+			current.EmailConfirmedAt = &now
+		} else if err != nil {
+			return err
+		} else if taken.ID != current.ID {
+			s.log.Warn("email change undone, but the old address belongs to another customer now",
+				"tenant", c.Tenant.Slug, "customer_id", current.ID)
+		}
+		current.PreviousEmail, current.UpdatedAt = "", now
+		if err := tx.UpdateCustomer(ctx, &current); err != nil {
+			return err
+		}
+		if err := tx.DeleteAllTokens(ctx, current.TenantID, current.ID); err != nil {
+			return err
+		}
+		if err := tx.DeleteSessions(ctx, current.TenantID, current.ID, 0); err != nil {
+			return err
+		}
+		current.reachedAt(claim.OldEmail)
+		cust = current
+		if !resettable(current.State) {
+			return nil
+		}
+		reset, err := s.tokens.issueToken(ctx, tx, current, PurposePasswordReset)
+		if err != nil {
+			return err
+		}
+		return s.mail.enqueue(ctx, tx, c, current, outgoing{kind: MailPasswordReset, action: ActionReset, token: reset,
+			validFor: s.cfg.ResetTTL, to: claim.OldEmail})
+	})
+	if err != nil {
+		return Customer{}, err
+	}
+	s.mail.notifyQueued()
+	s.log.Info("email change undone", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	return cust, nil
+}
+
+// issueSealed replaces the customer's live tokens of purpose p with one
+// that carries claim, sealed under the server secret: the addresses in it
+// are not readable from a copy of the database.
+func (s *core) issueSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, ttl time.Duration, claim changeClaim) (string, error) {
+	if err := tx.DeleteTokens(ctx, cust.TenantID, cust.ID, p); err != nil {
+		return "", err
+	}
+	raw, hash := newSecret()
+	sealed, err := s.keys.sealClaim(cust, p, claim)
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	t := Token{TenantID: cust.TenantID, CustomerID: cust.ID, Purpose: p, Hash: hash, Payload: sealed,
+		CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	return raw, tx.CreateToken(ctx, &t)
+}
+
+// claimCipher seals the claims of address changes.
+func (k *Keyring) claimCipher() (cipher.AEAD, error) {
+	block, err := aes.NewCipher(k.derive(labelChangeClaim))
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// claimAAD binds a sealed claim to its customer and purpose.
+func claimAAD(tenantID, customerID int64, p Purpose) []byte {
+	return []byte(strconv.FormatInt(tenantID, 10) + "\x00" + strconv.FormatInt(customerID, 10) + "\x00" + string(p))
+}
+
+func (k *Keyring) sealClaim(cust Customer, p Purpose, claim changeClaim) ([]byte, error) {
+	plain, err := json.Marshal(claim)
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := k.claimCipher()
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	rand.Read(nonce)
+	return gcm.Seal(nonce, nonce, plain, claimAAD(cust.TenantID, cust.ID, p)), nil
+}
+
+func (k *Keyring) openClaim(t Token, claim *changeClaim) error {
+	gcm, err := k.claimCipher()
+	if err != nil {
+		return err
+	}
+	if len(t.Payload) < gcm.NonceSize() {
+		return errors.New("no sealed claim")
+	}
+	plain, err := gcm.Open(nil, t.Payload[:gcm.NonceSize()], t.Payload[gcm.NonceSize():], claimAAD(t.TenantID, t.CustomerID, t.Purpose))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(plain, claim)
+}

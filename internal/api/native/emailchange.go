@@ -1,0 +1,103 @@
+package native
+
+import (
+	"net/http"
+
+	"pforte/internal/account"
+	"pforte/internal/api/wire"
+)
+
+// RequestEmailChange serves POST /api/v1/email-change: the bearer's
+// customer asks, with the current password, for a new address, which
+// gets a confirmation link. The answer does not say whether the address
+// belongs to another customer, except to a secret key (409 email_taken).
+func (a *API) RequestEmailChange() http.Handler {
+	type request struct {
+		NewEmail string `json:"new_email"`
+		Password string `json:"password"`
+		App      string `json:"app"`
+	}
+	type response struct {
+		Status string `json:"status"`
+		Token  string `json:"token,omitempty"`
+	}
+	return a.hashing(optionalKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		req, err := wire.DecodeJSON[request](r)
+		if err != nil {
+			return err
+		}
+		if req.App == "" {
+			if req.App, err = wire.Query(r, "appName"); err != nil {
+				return err
+			}
+		}
+		res, err := a.svc.EmailChanges.Request(r.Context(), c, wire.BearerToken(r),
+			account.EmailChangeRequest{NewEmail: req.NewEmail, Password: req.Password, App: req.App})
+		if err != nil {
+			return err
+		}
+		return wire.WriteJSON(w, http.StatusAccepted, response{Status: "accepted", Token: res.Token})
+	})
+}
+
+// tokenRequest is a body that carries one token, and the application
+// whose links the mail it causes carries.
+type tokenRequest struct {
+	Token string `json:"token"`
+	App   string `json:"app"`
+}
+
+// ConfirmEmailChange serves POST /api/v1/email-change/confirm.
+func (a *API) ConfirmEmailChange() http.Handler {
+	return a.keyed(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		req, err := wire.DecodeJSON[tokenRequest](r)
+		if err != nil {
+			return err
+		}
+		if c, err = a.withApp(r, c, req.App); err != nil {
+			return err
+		}
+		cust, err := a.svc.EmailChanges.Confirm(r.Context(), c, req.Token)
+		if err != nil {
+			return err
+		}
+		return wire.WriteJSON(w, http.StatusOK, map[string]customerJSON{"customer": toCustomer(cust)})
+	})
+}
+
+// UndoEmailChange serves POST /api/v1/email-change/undo.
+func (a *API) UndoEmailChange() http.Handler {
+	return a.keyed(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		req, err := wire.DecodeJSON[tokenRequest](r)
+		if err != nil {
+			return err
+		}
+		if c, err = a.withApp(r, c, req.App); err != nil {
+			return err
+		}
+		cust, err := a.svc.EmailChanges.Undo(r.Context(), c, req.Token)
+		if err != nil {
+			return err
+		}
+		return wire.WriteJSON(w, http.StatusOK, map[string]customerJSON{"customer": toCustomer(cust)})
+	})
+}
+
+// DeleteAccount serves POST /api/v1/account/deletion: the bearer's
+// customer, with the current password, erases the account.
+func (a *API) DeleteAccount() http.Handler {
+	type request struct {
+		Password string `json:"password"`
+	}
+	return a.hashing(optionalKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		req, err := wire.DecodeJSON[request](r)
+		if err != nil {
+			return err
+		}
+		if err := a.svc.Customers.DeleteSelf(r.Context(), c.Tenant.ID, wire.BearerToken(r), req.Password); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}

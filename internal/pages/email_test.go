@@ -1,0 +1,101 @@
+package pages_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"pforte/internal/api/apitest"
+	"pforte/internal/pages"
+	"pforte/internal/store/teststore"
+)
+
+// linkPath is the path and query of the one link of a mail to addr, the
+// n-th to arrive there.
+func linkPath(t *testing.T, h *apitest.Harness, addr string, n int, subject string) string {
+	t.Helper()
+	m := apitest.MustMailsTo(t, h.SMTP, addr, n)[n-1]
+	if m.Subject != subject {
+		t.Fatalf("mail %d to %s: %q, want %q", n, addr, m.Subject, subject)
+	}
+	links := apitest.Links(m.Text)
+	if len(links) != 1 {
+		t.Fatalf("mail %q has links %q, want one", m.Subject, links)
+	}
+	return strings.TrimPrefix(links[0], h.Srv.URL)
+}
+
+// TestPagesEmailChangeAndDeletion: on the account page a customer changes
+// the address (the link's page spends nothing on GET), undoes it from the
+// old address's notice, and deletes the account after a confirmation
+// step.
+func TestPagesEmailChangeAndDeletion(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		h := apitest.New(t, open, apitest.WithRelay(), apitest.WithDefaultLinks(pages.LinkTemplates))
+		const old, neu, pw = "alt@example.com", "neu@example.com", "Lange-Seiten-Phrase-2030"
+		h.MustSignUp(t, h.Secret, old, pw)
+		b := newBrowser(t, h)
+		b.do(http.MethodGet, "/p/default/login?lang=en", nil)
+		pageLogin(t, b, old, pw, false)
+		page := b.do(http.MethodGet, "/p/default/account", nil)
+
+		res := b.do(http.MethodPost, "/p/default/account/email", url.Values{"csrf": {b.form(page)}, "new_email": {neu}, "email_password": {"wrong password!"}})
+		wantStatus(t, res, http.StatusBadRequest)
+		if !strings.Contains(string(res.Body), `id="email_password-error"`) {
+			t.Errorf("a wrong password: no error at the password field:\n%s", res.Body)
+		}
+		res = b.do(http.MethodPost, "/p/default/account/email", url.Values{"csrf": {b.form(page)}, "new_email": {neu}, "email_password": {pw}})
+		wantStatus(t, res, http.StatusOK)
+		if !strings.Contains(string(res.Body), "If neu@example.com can be used, we have sent a link there.") {
+			t.Errorf("after asking for a new address:\n%s", res.Body)
+		}
+
+		confirm := linkPath(t, h, neu, 1, "Bestätigen Sie Ihre neue E-Mail-Adresse")
+		if !strings.HasPrefix(confirm, "/p/default/email-confirm?token=") {
+			t.Fatalf("the confirmation link %s", confirm)
+		}
+		for range 2 {
+			wantStatus(t, b.do(http.MethodHead, confirm, nil), http.StatusOK)
+			get := b.do(http.MethodGet, confirm, nil)
+			wantStatus(t, get, http.StatusOK)
+			if !strings.Contains(string(get.Body), neu) {
+				t.Fatalf("the confirmation page does not show the new address:\n%s", get.Body)
+			}
+		}
+		token, _ := url.ParseQuery(strings.SplitN(confirm, "?", 2)[1])
+		res = b.do(http.MethodPost, "/p/default/email-confirm", url.Values{"csrf": {b.form(page)}, "token": {token.Get("token")}})
+		wantStatus(t, res, http.StatusOK)
+		if !strings.Contains(string(res.Body), "Your email address is now neu@example.com.") {
+			t.Fatalf("after confirming:\n%s", res.Body)
+		}
+		wantStatus(t, b.do(http.MethodPost, "/p/default/email-confirm", url.Values{"csrf": {b.form(page)}, "token": {token.Get("token")}}), http.StatusBadRequest)
+
+		undo := linkPath(t, h, old, 2, "Ihre E-Mail-Adresse wurde geändert")
+		wantStatus(t, b.do(http.MethodGet, undo, nil), http.StatusOK)
+		token, _ = url.ParseQuery(strings.SplitN(undo, "?", 2)[1])
+		res = b.do(http.MethodPost, "/p/default/email-undo", url.Values{"csrf": {b.form(page)}, "token": {token.Get("token")}})
+		wantStatus(t, res, http.StatusOK)
+		if !strings.Contains(string(res.Body), "The change is undone and every device is logged out.") {
+			t.Fatalf("after undoing:\n%s", res.Body)
+		}
+		if b.cookies["__Host-pforte-default"] != "" {
+			t.Error("the page session cookie outlived the undo")
+		}
+		linkPath(t, h, old, 3, "Passwort zurücksetzen")
+
+		pageLogin(t, b, old, pw, false)
+		del := b.do(http.MethodGet, "/p/default/account/delete", nil)
+		wantStatus(t, del, http.StatusOK)
+		res = b.do(http.MethodPost, "/p/default/account/delete", url.Values{"csrf": {b.form(del)}, "current_password": {"wrong password!"}})
+		wantStatus(t, res, http.StatusBadRequest)
+		res = b.do(http.MethodPost, "/p/default/account/delete", url.Values{"csrf": {b.form(del)}, "current_password": {pw}})
+		wantStatus(t, res, http.StatusOK)
+		if !strings.Contains(string(res.Body), "Your account has been deleted.") || b.cookies["__Host-pforte-default"] != "" {
+			t.Fatalf("after deleting: cookie %q\n%s", b.cookies["__Host-pforte-default"], res.Body)
+		}
+		if res := h.Login(t, h.Secret, old, pw); res.Status != http.StatusUnauthorized {
+			t.Errorf("a login after the deletion: %s", res)
+		}
+	})
+}
