@@ -54,6 +54,10 @@ type EmailChangeRequest struct {
 	NewEmail string
 	Password string // the current one
 	App      string // the application whose links the mail carries; empty: the caller's
+	// CurrentEmail, optional, is the address being replaced, for tenants
+	// that keep none (email_storage=hmac): with it the old address gets
+	// its notice and its undo link. It must be the customer's.
+	CurrentEmail string
 }
 
 // EmailChangeRequested is what a secret-key caller that receives tokens
@@ -96,6 +100,12 @@ func (s *EmailChanges) Request(ctx context.Context, c Caller, token string, req 
 	}
 	if newKey == cust.EmailKey {
 		return EmailChangeRequested{}, Invalid(FieldError{Field: "new_email", Code: FieldInvalid, Message: "is the current address"})
+	}
+	if req.CurrentEmail != "" {
+		if key, fe := s.emailKey(c.Tenant, req.CurrentEmail); fe != nil || key != cust.EmailKey {
+			return EmailChangeRequested{}, Invalid(FieldError{Field: "current_email", Code: FieldInvalid, Message: "is not the current address"})
+		}
+		cust.reachedAt(req.CurrentEmail)
 	}
 	if err := s.checkPassword(ctx, cust, req.Password); err != nil {
 		return EmailChangeRequested{}, err

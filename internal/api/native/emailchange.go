@@ -13,9 +13,10 @@ import (
 // belongs to another customer, except to a secret key (409 email_taken).
 func (a *API) RequestEmailChange() http.Handler {
 	type request struct {
-		NewEmail string `json:"new_email"`
-		Password string `json:"password"`
-		App      string `json:"app"`
+		NewEmail     string `json:"new_email"`
+		Password     string `json:"password"`
+		App          string `json:"app"`
+		CurrentEmail string `json:"current_email"`
 	}
 	type response struct {
 		Status string `json:"status"`
@@ -32,7 +33,8 @@ func (a *API) RequestEmailChange() http.Handler {
 			}
 		}
 		res, err := a.svc.EmailChanges.Request(r.Context(), c, wire.BearerToken(r),
-			account.EmailChangeRequest{NewEmail: req.NewEmail, Password: req.Password, App: req.App})
+			account.EmailChangeRequest{NewEmail: req.NewEmail, Password: req.Password, App: req.App,
+				CurrentEmail: req.CurrentEmail})
 		if err != nil {
 			return err
 		}

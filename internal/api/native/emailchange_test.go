@@ -1,12 +1,14 @@
 package native_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 
+	"pforte/internal/account"
 	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
@@ -209,5 +211,40 @@ func TestDeleteOwnAccount(t *testing.T) {
 		apitest.MustProblem(t, h.Get(t, h.secret, fmt.Sprintf("/api/v1/customers/%d", cs.Customer.ID)), http.StatusNotFound, "customer_not_found")
 		apitest.MustProblem(t, del(cs.Session.Token, pw), http.StatusUnauthorized, "session_invalid")
 		apitest.MustProblem(t, h.Login(t, h.secret, email, pw), http.StatusUnauthorized, "invalid_credentials")
+	})
+}
+
+// TestEmailChangeUnderHMAC: a tenant that keeps no addresses changes one
+// with the addresses the requests carry; the old one, named in the
+// request, gets its notice, and the database holds neither address while
+// the change waits.
+func TestEmailChangeUnderHMAC(t *testing.T) {
+	t.Parallel()
+	teststore.EachDumped(t, func(t *testing.T, st account.Store, dump teststore.Dumper) {
+		t.Parallel()
+		h := newHarness(t, nil, apitest.WithStore(st), apitest.WithRelay())
+		h.MustSetting(t, account.DefaultTenant, "email_storage", "hmac")
+		h.mustApps(t)
+		const old, neu, pw = "Geheim.Alt@Example.org", "Geheim.Neu@Example.org", "Sommer-Haus-am-See-2030"
+		cs := h.mustSignUp(t, old, pw)
+		res := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/email-change", Bearer: cs.Session.Token,
+			Body: map[string]any{"new_email": neu, "password": pw, "app": "zweite", "current_email": "someone.else@example.org"}})
+		apitest.MustProblem(t, res, http.StatusBadRequest, "validation_failed")
+		res = h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/email-change", Bearer: cs.Session.Token,
+			Body: map[string]any{"new_email": neu, "password": pw, "app": "zweite", "current_email": old}})
+		mustAccepted(t, res)
+		tok := mustTokenMail(t, mustMailTo(t, h.SMTP, neu), "Bestätigen Sie Ihre neue E-Mail-Adresse", zweiteEndpoint)
+		h.mustSettle(t)
+		db := bytes.ToLower(dump(t))
+		for _, addr := range []string{old, neu} {
+			if bytes.Contains(db, []byte(strings.ToLower(addr))) {
+				t.Errorf("while the change waits, the database holds %s", addr)
+			}
+		}
+		res = h.Post(t, h.public, "/api/v1/email-change/confirm", map[string]any{"token": tok, "app": "zweite"})
+		apitest.MustJSON[map[string]customer](t, res, http.StatusOK)
+		notice := apitest.MustMailsTo(t, h.SMTP, old, 2)[1]
+		mustTokenMail(t, notice, "Ihre E-Mail-Adresse wurde geändert", zweiteEndpoint)
+		h.mustLogin(t, neu, pw)
 	})
 }
