@@ -67,9 +67,10 @@ type EmailChangeRequested struct {
 	Customer Customer
 }
 
-// changeClaim is what an address change's token carries, sealed: the new
-// address, the address it replaces and the session that asked.
-type changeClaim struct {
+// sealedClaim is what an address change's or a sign-in alert's token
+// carries, sealed: the new address, the address it replaces, and the
+// session that asked or that the alert is about.
+type sealedClaim struct {
 	NewEmail  string `json:"new_email,omitempty"`
 	OldEmail  string `json:"old_email,omitempty"`
 	OldKey    string `json:"old_key,omitempty"`
@@ -130,7 +131,7 @@ func (s *EmailChanges) Request(ctx context.Context, c Caller, token string, req 
 		if full, err := s.mail.mailLimitReached(ctx, tx, cust, maxChangeMails, MailEmailChange); err != nil || full {
 			return err
 		}
-		claim := changeClaim{NewEmail: req.NewEmail, OldEmail: cust.mailAddress(), OldKey: cust.EmailKey, SessionID: sess.ID}
+		claim := sealedClaim{NewEmail: req.NewEmail, OldEmail: cust.mailAddress(), OldKey: cust.EmailKey, SessionID: sess.ID}
 		raw, err := s.issueSealed(ctx, tx, cust, PurposeEmailChange, s.cfg.ConfirmTTL, claim)
 		if err != nil {
 			return err
@@ -196,7 +197,7 @@ func (s *EmailChanges) Preview(ctx context.Context, c Caller, p Purpose, token s
 	} else if err != nil {
 		return "", Internal(err)
 	}
-	var claim changeClaim
+	var claim sealedClaim
 	if err := s.keys.openClaim(t, &claim); err != nil {
 		return "", ErrTokenInvalid
 	}
@@ -217,7 +218,7 @@ func (s *EmailChanges) Confirm(ctx context.Context, c Caller, token string) (Cus
 		if err != nil {
 			return err
 		}
-		var claim changeClaim
+		var claim sealedClaim
 		if err := s.keys.openClaim(t, &claim); err != nil || current.EmailKey != claim.OldKey {
 			return ErrTokenInvalid // the address changed meanwhile, or the secret did
 		}
@@ -252,7 +253,7 @@ func (s *EmailChanges) Confirm(ctx context.Context, c Caller, token string) (Cus
 			cust = current
 			return nil
 		}
-		undo := changeClaim{OldEmail: claim.OldEmail, OldKey: claim.OldKey}
+		undo := sealedClaim{OldEmail: claim.OldEmail, OldKey: claim.OldKey}
 		raw, err := s.issueSealed(ctx, tx, current, PurposeEmailUndo, undoTTL, undo)
 		if err != nil {
 			return err
@@ -281,7 +282,7 @@ func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Custom
 		if err != nil {
 			return err
 		}
-		var claim changeClaim
+		var claim sealedClaim
 		if err := s.keys.openClaim(t, &claim); err != nil {
 			return ErrTokenInvalid
 		}
@@ -328,10 +329,15 @@ func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Custom
 // issueSealed replaces the customer's live tokens of purpose p with one
 // that carries claim, sealed under the server secret: the addresses in it
 // are not readable from a copy of the database.
-func (s *core) issueSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, ttl time.Duration, claim changeClaim) (string, error) {
+func (s *core) issueSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, ttl time.Duration, claim sealedClaim) (string, error) {
 	if err := tx.DeleteTokens(ctx, cust.TenantID, cust.ID, p); err != nil {
 		return "", err
 	}
+	return s.addSealed(ctx, tx, cust, p, ttl, claim)
+}
+
+// addSealed is issueSealed beside the customer's live tokens of p.
+func (s *core) addSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, ttl time.Duration, claim sealedClaim) (string, error) {
 	raw, hash := newSecret()
 	sealed, err := s.keys.sealClaim(cust, p, claim)
 	if err != nil {
@@ -343,7 +349,7 @@ func (s *core) issueSealed(ctx context.Context, tx Tx, cust Customer, p Purpose,
 	return raw, tx.CreateToken(ctx, &t)
 }
 
-// claimCipher seals the claims of address changes.
+// claimCipher seals the claims of address changes and sign-in alerts.
 func (k *Keyring) claimCipher() (cipher.AEAD, error) {
 	block, err := aes.NewCipher(k.derive(labelChangeClaim))
 	if err != nil {
@@ -357,7 +363,7 @@ func claimAAD(tenantID, customerID int64, p Purpose) []byte {
 	return []byte(strconv.FormatInt(tenantID, 10) + "\x00" + strconv.FormatInt(customerID, 10) + "\x00" + string(p))
 }
 
-func (k *Keyring) sealClaim(cust Customer, p Purpose, claim changeClaim) ([]byte, error) {
+func (k *Keyring) sealClaim(cust Customer, p Purpose, claim sealedClaim) ([]byte, error) {
 	plain, err := json.Marshal(claim)
 	if err != nil {
 		return nil, err
@@ -371,7 +377,7 @@ func (k *Keyring) sealClaim(cust Customer, p Purpose, claim changeClaim) ([]byte
 	return gcm.Seal(nonce, nonce, plain, claimAAD(cust.TenantID, cust.ID, p)), nil
 }
 
-func (k *Keyring) openClaim(t Token, claim *changeClaim) error {
+func (k *Keyring) openClaim(t Token, claim *sealedClaim) error {
 	gcm, err := k.claimCipher()
 	if err != nil {
 		return err

@@ -39,6 +39,7 @@ const (
 	labelDialect        label = "dialect"               // DialectKey's namespace, followed by the dialect's label
 	labelSigningKey     label = "oidc signing key"      // seals tenants' token signing keys
 	labelChangeClaim    label = "email change claim"    // seals the addresses an address change's tokens carry
+	labelSignInPlace    label = "sign-in place"         // HMACs of device and network, per tenant
 )
 
 // derive returns the 256-bit key of a label, with parts appended after a

@@ -16,11 +16,12 @@ const (
 	MailEmailInUse      MailKind = "email_in_use"     // someone tried to move an account to your address
 	MailEmailChanged    MailKind = "email_changed"    // to the old address: changed; undo with the link
 	MailEmailChangedBy  MailKind = "email_changed_by" // to the old address: a back office changed it
+	MailNewSignIn       MailKind = "new_sign_in"      // a login from a device and network not seen before
 )
 
 // MailKinds lists every kind; each has a template in German and English.
 var MailKinds = []MailKind{MailConfirm, MailConfirmResend, MailRegisterAttempt, MailPasswordReset, MailPasswordChanged, MailInvite,
-	MailEmailChange, MailEmailInUse, MailEmailChanged, MailEmailChangedBy}
+	MailEmailChange, MailEmailInUse, MailEmailChanged, MailEmailChangedBy, MailNewSignIn}
 
 // MailStatus is where an outbox row stands.
 type MailStatus string
@@ -79,6 +80,7 @@ type MailData struct {
 	Code     string // the 8-digit code of an invitation
 	ValidFor time.Duration
 	NewEmail string // the address an account moved to, in mail to the old one
+	Device   string // the device of a new sign-in, such as "Firefox on Windows"
 }
 
 // Rendered is a rendered mail.

@@ -30,6 +30,7 @@ type outgoing struct {
 	username string // the username the request asked for, for the link
 	to       string // the recipient, when not the customer's address
 	newEmail string // see MailData.NewEmail
+	device   string // see MailData.Device
 }
 
 // copiedToPrevious are the kinds that also go to a customer's previous
@@ -70,7 +71,7 @@ func (s *mailer) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o 
 		name = ""
 	}
 	d := MailData{Kind: o.kind, Locale: mailLocale(cust, c.Tenant), Tenant: c.Tenant.Slug, Name: name,
-		Email: to, Code: o.code, ValidFor: o.validFor, NewEmail: o.newEmail}
+		Email: to, Code: o.code, ValidFor: o.validFor, NewEmail: o.newEmail, Device: o.device}
 	if o.action != "" {
 		var shown string
 		if d.Link, shown = s.mailLink(c, Link{Action: o.action, Token: o.token, Customer: cust, Username: o.username}); d.Link == "" {

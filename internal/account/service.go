@@ -73,6 +73,7 @@ type Service struct {
 	Sessions      *Sessions      // login, sessions, logout, password change
 	Devices       *Devices       // where a customer is logged in; ending sessions
 	EmailChanges  *EmailChanges  // a customer's own change of address
+	SignInAlerts  *SignInAlerts  // mail about logins from new places, and what its link does
 	Recovery      *Recovery      // forgotten passwords
 	Customers     *Customers     // back-office administration of customers
 	Outbox        *Outbox        // what the mail relay needs of the outbox
@@ -98,6 +99,7 @@ type core struct {
 	sessions      *Sessions
 	devices       *Devices
 	emailChanges  *EmailChanges
+	signInAlerts  *SignInAlerts
 	recovery      *Recovery
 	customers     *Customers
 	outbox        *Outbox
@@ -143,6 +145,7 @@ func NewService(cfg Config) *Service {
 	c.sessions = &Sessions{c}
 	c.devices = &Devices{c}
 	c.emailChanges = &EmailChanges{c}
+	c.signInAlerts = &SignInAlerts{c}
 	c.recovery = &Recovery{c}
 	c.customers = &Customers{c}
 	c.outbox = &Outbox{c}
@@ -153,7 +156,7 @@ func NewService(cfg Config) *Service {
 	c.creds = &credentials{c}
 	c.guard = &loginGuard{c}
 	return &Service{core: c, Tenants: c.tenants, APIKeys: c.apiKeys, Apps: c.apps, Registrations: c.registrations,
-		Invitations: c.invitations, Sessions: c.sessions, Devices: c.devices, EmailChanges: c.emailChanges, Recovery: c.recovery, Customers: c.customers,
+		Invitations: c.invitations, Sessions: c.sessions, Devices: c.devices, EmailChanges: c.emailChanges, SignInAlerts: c.signInAlerts, Recovery: c.recovery, Customers: c.customers,
 		Outbox: c.outbox, Keyring: c.keys, Authorizations: c.authz, SigningKeys: c.signingKeys}
 }
 

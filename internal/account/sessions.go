@@ -111,8 +111,10 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, rememb
 		if !c.opensSession() {
 			return nil
 		}
-		sess, err = open(ctx, tx, opening{tenant: c.Tenant, customer: current, remember: remember})
-		return err
+		if sess, err = open(ctx, tx, opening{tenant: c.Tenant, customer: current, remember: remember}); err != nil {
+			return err
+		}
+		return s.signInAlerts.see(ctx, tx, c, current, sess.Session)
 	})
 	if err != nil {
 		// The password was right when it was checked: its attempt ends as

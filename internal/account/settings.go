@@ -162,6 +162,11 @@ var settingSpecs = map[string]SettingSpec{
 		Doc:  "how long a login that asks to be remembered (remember: true, the login page's checkbox) lasts, as a Go duration such as 720h, with no idle limit; at most 8760h, 0 refuses: such logins get an ordinary session. Longer than 12 hours is an OWASP ASVS level-1 choice",
 		Type: SettingString, Validate: validateRememberMaxAge,
 	},
+	"session.new_sign_in_mail": {
+		Key: "session.new_sign_in_mail", Default: "false",
+		Doc:  "mail the customer when a login comes from a device and network (/24 or /48) not seen for them before, with a link that ends that login and starts a password reset",
+		Type: SettingBool,
+	},
 	"session.client_address": {
 		Key: "session.client_address", Default: AddressTruncated,
 		Doc:  "what a session keeps of its client's address, shown in the customer's list of sessions: full, truncated (IPv4 to its /24, IPv6 to its /48) or none",

@@ -103,6 +103,11 @@ type Tx interface {
 	// DeleteSessions removes every session of the customer except exceptID (0 for none).
 	DeleteSessions(ctx context.Context, tenantID, customerID, exceptID int64) error
 
+	// SeeSignInPlace records that the customer logged in from place (an
+	// HMAC of device and network) at at, and reports whether the place was
+	// seen before and how many other places the customer has.
+	SeeSignInPlace(ctx context.Context, tenantID, customerID int64, place []byte, at time.Time) (seen bool, others int, err error)
+
 	// LoginFailures returns the consecutive failed logins for an email key,
 	// known or not, so that throttling cannot reveal which accounts exist.
 	LoginFailures(ctx context.Context, tenantID int64, emailKey string) (LoginFailures, error) // zero value if none

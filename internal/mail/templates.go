@@ -407,9 +407,12 @@ func sampleData(kind account.MailKind, loc string) []account.MailData {
 	case account.MailInvite:
 		d.ValidFor = 7 * 24 * time.Hour
 		d.Code = "12345678"
-	case account.MailPasswordChanged:
+	case account.MailPasswordChanged, account.MailEmailInUse, account.MailEmailChangedBy:
 		d.ValidFor = 0
+	case account.MailEmailChanged, account.MailNewSignIn:
+		d.ValidFor = 7 * 24 * time.Hour
 	}
+	d.NewEmail, d.Device = "erika.neu@example.org", "Firefox on Windows"
 	link := d
 	link.Link = "https://www.example.org/actions/?accountId=example&customerId=1&token=sample&action=confirm"
 	token := d

@@ -143,3 +143,43 @@ func (p *Pages) DeleteAccount() http.Handler {
 		return nil
 	})
 }
+
+// SignInAlert serves the link of a new sign-in mail: GET shows the login
+// it reports and a button, and spends nothing; POST ends that login and
+// mails a password reset.
+func (p *Pages) SignInAlert() http.Handler {
+	return p.page(func(w http.ResponseWriter, q *request) error {
+		v := p.view(q, "sign_in_alert.title")
+		if q.Method != http.MethodPost {
+			v.Token = q.URL.Query().Get("token")
+			sess, err := p.svc.SignInAlerts.Preview(q.Context(), q.c, v.Token)
+			switch {
+			case errors.Is(err, account.ErrTokenInvalid):
+				v.Message = q.loc.T("error.token_invalid")
+				p.render(w, http.StatusBadRequest, "message", v)
+				return nil
+			case errors.Is(err, account.ErrSessionNotFound):
+				// Ended already; the button still starts a reset.
+				v.Message = q.loc.T("sign_in_alert.ended")
+			case err != nil:
+				return err
+			default:
+				v.Message = q.loc.Tf("sign_in_alert.intro", sess.Device, q.loc.DateTime(sess.CreatedAt))
+			}
+			v.Submit = q.loc.T("sign_in_alert.submit")
+			p.render(w, http.StatusOK, "email", v)
+			return nil
+		}
+		switch err := p.svc.SignInAlerts.Act(q.Context(), q.c, q.PostForm.Get("token")); {
+		case errors.Is(err, account.ErrTokenInvalid):
+			v.Message = q.loc.T("error.token_invalid")
+			p.render(w, http.StatusBadRequest, "message", v)
+		case err != nil:
+			return err
+		default:
+			v.Message = q.loc.T("sign_in_alert.done")
+			p.render(w, http.StatusOK, "message", v)
+		}
+		return nil
+	})
+}

@@ -99,3 +99,45 @@ func TestPagesEmailChangeAndDeletion(t *testing.T) {
 		}
 	})
 }
+
+// TestPagesSignInAlert: the new sign-in mail's link shows the login it
+// reports on GET, as often as a scanner likes, and ends it on POST.
+func TestPagesSignInAlert(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		h := apitest.New(t, open, apitest.WithRelay(), apitest.WithDefaultLinks(pages.LinkTemplates),
+			apitest.WithSetting("session.new_sign_in_mail", "true"))
+		const email, pw = "alarm@example.com", "Lange-Seiten-Phrase-2030"
+		h.MustSignUp(t, h.Secret, email, pw)
+		b := newBrowser(t, h)
+		pageLogin(t, b, email, pw, false) // the first place of all
+		res := h.Do(t, apitest.Request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: h.Secret,
+			Body: map[string]any{"email": email, "password": pw}, Header: http.Header{"User-Agent": {iPhoneSafari}}})
+		phone := apitest.MustJSON[apitest.CustomerSession](t, res, http.StatusCreated)
+
+		link := linkPath(t, h, email, 2, "Neue Anmeldung bei Ihrem Kundenkonto")
+		if !strings.HasPrefix(link, "/p/default/sign-in-alert?token=") {
+			t.Fatalf("the alert's link %s", link)
+		}
+		for range 3 {
+			page := b.do(http.MethodGet, link+"&lang=en", nil)
+			wantStatus(t, page, http.StatusOK)
+			if !strings.Contains(string(page.Body), "Your account was logged in to on Safari on iPhone") {
+				t.Fatalf("the alert's page:\n%s", page.Body)
+			}
+		}
+		if res := h.Do(t, apitest.Request{Method: http.MethodGet, Path: "/api/v1/session", Bearer: phone.Session.Token}); res.Status != http.StatusOK {
+			t.Fatalf("the reported login after GETs of the link: %s", res)
+		}
+		page := b.do(http.MethodGet, link, nil)
+		token, _ := url.ParseQuery(strings.SplitN(link, "?", 2)[1])
+		res = b.do(http.MethodPost, "/p/default/sign-in-alert", url.Values{"csrf": {b.form(page)}, "token": {token.Get("token")}})
+		wantStatus(t, res, http.StatusOK)
+		if !strings.Contains(string(res.Body), "That login has ended.") {
+			t.Fatalf("after ending the login:\n%s", res.Body)
+		}
+		if res := h.Do(t, apitest.Request{Method: http.MethodGet, Path: "/api/v1/session", Bearer: phone.Session.Token}); res.Status != http.StatusUnauthorized {
+			t.Errorf("the reported login after the POST: %s", res)
+		}
+		linkPath(t, h, email, 3, "Passwort zurücksetzen")
+	})
+}

@@ -98,6 +98,7 @@ func LinkTemplates(publicURL string) map[string]string {
 		account.ActionActivate:    base + "activate?token={token}&app={app}",
 		account.ActionEmailChange: base + "email-confirm?token={token}&app={app}",
 		account.ActionEmailUndo:   base + "email-undo?token={token}&app={app}",
+		account.ActionSignInAlert: base + "sign-in-alert?token={token}&app={app}",
 	}
 }
 

@@ -53,6 +53,7 @@ func addNativeRoutes(rt *router, d Deps) {
 	rt.handle(nat, "POST /api/v1/email-change/confirm", nat.ConfirmEmailChange())
 	rt.handle(nat, "POST /api/v1/email-change/undo", nat.UndoEmailChange())
 	rt.handle(nat, "POST /api/v1/account/deletion", nat.DeleteAccount())
+	rt.handle(nat, "POST /api/v1/sign-in-alert", nat.EndReportedSignIn())
 
 	// Administration (secret key).
 	rt.handle(nat, "POST /api/v1/customers", nat.CreateCustomer())
@@ -155,6 +156,8 @@ func addPageRoutes(rt *router, pg *pages.Pages) {
 		rt.handle(pg, "POST "+base+"/email-confirm", pg.EmailConfirm())
 		rt.handle(pg, "GET "+base+"/email-undo", pg.EmailUndo())
 		rt.handle(pg, "POST "+base+"/email-undo", pg.EmailUndo())
+		rt.handle(pg, "GET "+base+"/sign-in-alert", pg.SignInAlert())
+		rt.handle(pg, "POST "+base+"/sign-in-alert", pg.SignInAlert())
 	}
 	rt.handleAny(pages.Prefix+"/", pg.NotFound())
 }

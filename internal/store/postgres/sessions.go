@@ -120,6 +120,24 @@ func (q *queries) DeleteSessions(ctx context.Context, tenantID, customerID, exce
 	return storeError("delete sessions", err)
 }
 
+// SeeSignInPlace records a login's place and says whether it was known.
+func (q *queries) SeeSignInPlace(ctx context.Context, tenantID, customerID int64, place []byte, at time.Time) (bool, int, error) {
+	var all, same int
+	err := q.db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE place = $3) FROM sign_in_places
+		WHERE tenant_id = $1 AND customer_id = $2`, tenantID, customerID, place).Scan(&all, &same)
+	if err != nil {
+		return false, 0, storeError("sign-in places", err)
+	}
+	_, err = q.db.Exec(ctx, `INSERT INTO sign_in_places (tenant_id, customer_id, place, first_seen_at, last_seen_at)
+		VALUES ($1, $2, $3, $4, $4)
+		ON CONFLICT (tenant_id, customer_id, place) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
+		tenantID, customerID, place, dbTime(at))
+	if err != nil {
+		return false, 0, storeError("see sign-in place", err)
+	}
+	return same > 0, all - same, nil
+}
+
 // LoginFailures returns the failed logins recorded for the email key, or
 // the zero value: unknown and known addresses look the same.
 func (q *queries) LoginFailures(ctx context.Context, tenantID int64, emailKey string) (account.LoginFailures, error) {

@@ -150,6 +150,24 @@ func (q queries) DeleteSessions(ctx context.Context, tenantID, customerID, excep
 	return nil
 }
 
+// SeeSignInPlace records a login's place and says whether it was known.
+func (q queries) SeeSignInPlace(ctx context.Context, tenantID, customerID int64, place []byte, at time.Time) (bool, int, error) {
+	var all, same int
+	err := q.w.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(place = ?), 0) FROM sign_in_places
+		WHERE tenant_id = ? AND customer_id = ?`, place, tenantID, customerID).Scan(&all, &same)
+	if err != nil {
+		return false, 0, dbErr("sign-in places", err)
+	}
+	_, err = q.w.ExecContext(ctx, `INSERT INTO sign_in_places (tenant_id, customer_id, place, first_seen_at, last_seen_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, customer_id, place) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
+		tenantID, customerID, place, micros(at), micros(at))
+	if err != nil {
+		return false, 0, dbErr("see sign-in place", err)
+	}
+	return same > 0, all - same, nil
+}
+
 // LoginFailures returns the failed logins recorded for the email key, or
 // the zero value if there are none.
 func (q queries) LoginFailures(ctx context.Context, tenantID int64, emailKey string) (account.LoginFailures, error) {

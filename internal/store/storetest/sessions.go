@@ -327,3 +327,31 @@ func testSessionWithCustomer(t *testing.T, s account.Store) {
 	_, _, err = s.SessionWithCustomer(t.Context(), hash("unknown"))
 	wantErr(t, "unknown session", err, account.ErrNotFound)
 }
+
+func testSeeSignInPlace(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	c := mustCustomer(t, s, newCustomer(a.ID, "alice"))
+	d := mustCustomer(t, s, newCustomer(a.ID, "dora"))
+	e := mustCustomer(t, s, newCustomer(b.ID, "erin"))
+	see := func(cust account.Customer, place string, wantSeen bool, wantOthers int) {
+		t.Helper()
+		seen, others, err := s.SeeSignInPlace(ctx, cust.TenantID, cust.ID, hash(place), at(time.Minute))
+		if err != nil || seen != wantSeen || others != wantOthers {
+			t.Errorf("SeeSignInPlace(%d, %s) = %v, %d, %v; want %v, %d", cust.ID, place, seen, others, err, wantSeen, wantOthers)
+		}
+	}
+	see(c, "laptop", false, 0)
+	see(c, "laptop", true, 0)
+	see(c, "phone", false, 1)
+	see(c, "phone", true, 1)
+	see(c, "laptop", true, 1)
+	see(d, "laptop", false, 0) // another customer's places are not hers
+	see(e, "laptop", false, 0) // nor another tenant's
+	// The places go with their customer: the foreign key does not stand
+	// in the way of erasing it.
+	if err := s.DeleteCustomer(ctx, a.ID, c.ID); err != nil {
+		t.Fatalf("DeleteCustomer with sign-in places: %v", err)
+	}
+}

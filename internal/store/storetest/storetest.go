@@ -88,6 +88,7 @@ var suite = []struct {
 		{"DeleteSessions", testSessionDeleteSessions},
 		{"WithCustomer", testSessionWithCustomer},
 		{"List", testListSessions},
+		{"SignInPlaces", testSeeSignInPlace},
 	}},
 	{"LoginFailures", []storeTest{
 		{"CountAndClear", testLoginFailures},

@@ -103,3 +103,22 @@ func (a *API) DeleteAccount() http.Handler {
 		return nil
 	})
 }
+
+// EndReportedSignIn serves POST /api/v1/sign-in-alert: the token of a new
+// sign-in mail ends the login it reports and starts a password reset.
+func (a *API) EndReportedSignIn() http.Handler {
+	return a.keyed(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		req, err := wire.DecodeJSON[tokenRequest](r)
+		if err != nil {
+			return err
+		}
+		if c, err = a.withApp(r, c, req.App); err != nil {
+			return err
+		}
+		if err := a.svc.SignInAlerts.Act(r.Context(), c, req.Token); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
