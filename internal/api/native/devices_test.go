@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"pforte/internal/account"
 	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
@@ -193,6 +194,29 @@ func TestSessionClientAddressSetting(t *testing.T) {
 			if list[0].ID != s.Session.ID || list[0].ClientAddress != tt.want {
 				t.Errorf("session.client_address=%s: %+v, want the new session first with address %q", tt.setting, list[0], tt.want)
 			}
+		}
+	})
+}
+
+// TestSessionsKeepTheirLifetimes: a session opened before the defaults
+// changed (24 hours idle, 30 days in all, stored with it) keeps them.
+func TestSessionsKeepTheirLifetimes(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open)
+		cs := h.mustSignUp(t, "before@example.com", "correct horse battery")
+		now := h.clock.Now()
+		const token = "a-session-token-from-before-the-upgrade-0123456789"
+		old := account.Session{TenantID: h.tenant.ID, CustomerID: cs.Customer.ID, Hash: account.HashSecret(token),
+			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour), IdleExpiry: 24 * time.Hour}
+		if err := h.Store.CreateSession(t.Context(), &old); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(23 * time.Hour)
+		if !h.sessionAlive(t, token) {
+			t.Fatal("a session made with 24 hours idle was refused after 23")
+		}
+		if h.sessionAlive(t, cs.Session.Token) {
+			t.Fatal("a session made with today's defaults lived 23 hours unused")
 		}
 	})
 }
