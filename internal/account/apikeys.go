@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -32,7 +33,7 @@ func (s *APIKeys) Authenticate(ctx context.Context, raw string) (Caller, error) 
 			s.log.Warn("recording API key use failed", "key_id", k.ID, "err", err)
 		}
 	}
-	return Caller{Tenant: t, Key: k.Kind}, nil
+	return Caller{Tenant: t, Key: k.Kind, KeyID: k.ID}, nil
 }
 
 // Create makes a key for a tenant. The raw key is returned once and
@@ -54,6 +55,8 @@ func (s *APIKeys) Create(ctx context.Context, slug string, kind KeyKind, name st
 	if err := s.store.CreateAPIKey(ctx, &k); err != nil {
 		return "", APIKey{}, Internal(err)
 	}
+	s.audit.recordAlone(ctx, t.ID, AuditEvent{Type: AuditAPIKeyCreated, Actor: ActorCLI,
+		Detail: map[string]string{"key_id": strconv.FormatInt(k.ID, 10), "kind": string(kind), "prefix": k.Prefix}})
 	return raw, k, nil
 }
 
@@ -81,6 +84,8 @@ func (s *APIKeys) Revoke(ctx context.Context, slug string, id int64) error {
 	} else if err != nil {
 		return Internal(err)
 	}
+	s.audit.recordAlone(ctx, t.ID, AuditEvent{Type: AuditAPIKeyRevoked, Actor: ActorCLI,
+		Detail: map[string]string{"key_id": strconv.FormatInt(id, 10)}})
 	return nil
 }
 

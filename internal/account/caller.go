@@ -117,6 +117,7 @@ func expandLink(tmpl, token, slug string, customerID int64) string {
 type Caller struct {
 	Tenant Tenant
 	Key    KeyKind      // empty when the tenant was not resolved through a key
+	KeyID  int64        // the key's id, for the audit log; 0 without one
 	App    *Application // the application named by the request; nil: the tenant's defaults
 	Policy Policy       // how the API the request came through behaves
 }

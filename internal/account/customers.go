@@ -361,6 +361,10 @@ func (s *Customers) Update(ctx context.Context, c Caller, ref string, p Customer
 				return err
 			}
 		}
+		if err := s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditCustomerUpdated, Actor: actorOf(c), CustomerID: cust.ID,
+			Detail: p.audited(cust)}); err != nil {
+			return err
+		}
 		if cust.State != StateDisabled {
 			return nil
 		}
@@ -377,6 +381,32 @@ func (s *Customers) Update(ctx context.Context, c Caller, ref string, p Customer
 	s.log.Info("customer updated", "tenant", c.Tenant.Slug, "customer_id", cust.ID, "state", cust.State,
 		"email_changed", p.Email != nil)
 	return cust, nil
+}
+
+// audited is what the audit log says of a patch: the fields it names,
+// and the state it leaves, never the values of personal fields.
+func (p CustomerPatch) audited(cust Customer) map[string]string {
+	var names []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"email", p.Email != nil}, {"salutation", p.Salutation != nil}, {"first_name", p.FirstName != nil},
+		{"last_name", p.LastName != nil}, {"username", p.Username != nil}, {"locale", p.Locale != nil},
+		{"partner_ref", p.PartnerRef != nil}, {"state", p.State != nil}} {
+		if f.set {
+			names = append(names, f.name)
+		}
+	}
+	return map[string]string{"fields": strings.Join(names, ","), "state": string(cust.State)}
+}
+
+// eraseWithEvent clears the bodies of the customer's audit events and
+// records the erasure, in tx.
+func (s *Customers) eraseWithEvent(ctx context.Context, tx Tx, t Tenant, cust Customer, actor string) error {
+	if err := tx.EraseAudit(ctx, t.ID, cust.ID); err != nil {
+		return err
+	}
+	return s.audit.record(ctx, tx, t, AuditEvent{Type: AuditCustomerDeleted, Actor: actor, CustomerID: cust.ID})
 }
 
 // apply sets the patch's profile fields and state on cust.
@@ -426,6 +456,9 @@ func (s *Customers) Delete(ctx context.Context, c Caller, ref string) error {
 		if err := s.mail.cancelMail(ctx, tx, cust, "the customer was erased"); err != nil {
 			return err
 		}
+		if err := s.eraseWithEvent(ctx, tx, c.Tenant, cust, actorOf(c)); err != nil {
+			return err
+		}
 		return tx.DeleteCustomer(ctx, cust.TenantID, cust.ID)
 	})
 	if err == nil {
@@ -459,6 +492,13 @@ func (s *Customers) DeleteSelf(ctx context.Context, tenantID int64, token, pw st
 		if err := s.mail.cancelMail(ctx, tx, current, "the customer deleted the account"); err != nil {
 			return err
 		}
+		t, err := s.tenants.byID(ctx, current.TenantID)
+		if err != nil {
+			return err
+		}
+		if err := s.eraseWithEvent(ctx, tx, t, current, "customer"); err != nil {
+			return err
+		}
 		return tx.DeleteCustomer(ctx, current.TenantID, current.ID)
 	})
 	if err == nil {
@@ -487,6 +527,10 @@ func (s *Customers) SetPassword(ctx context.Context, c Caller, ref, pw string) (
 			return Invalid(FieldError{Field: "password", Code: FieldEqualsEmail, Message: "must not be the email address"})
 		}
 		if err := s.creds.setPassword(ctx, tx, &cust, hash, 0); err != nil {
+			return err
+		}
+		if err := s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditPasswordChanged, Actor: actorOf(c), CustomerID: cust.ID,
+			Detail: map[string]string{"how": "set by a back office"}}); err != nil {
 			return err
 		}
 		return s.mail.mailPasswordChanged(ctx, tx, c, cust)

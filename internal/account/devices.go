@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"strconv"
 )
 
 // Devices lists where a customer is logged in and ends sessions: the
@@ -28,7 +29,7 @@ func (s *Devices) EndMine(ctx context.Context, tenantID int64, token string, id 
 	if err != nil {
 		return err
 	}
-	return s.end(ctx, cust, id)
+	return s.end(ctx, cust, id, "customer")
 }
 
 // EndOthers ends every session of the token's customer but the token's.
@@ -40,6 +41,8 @@ func (s *Devices) EndOthers(ctx context.Context, tenantID int64, token string) e
 	if err := s.store.DeleteSessions(ctx, cust.TenantID, cust.ID, current.ID); err != nil {
 		return Internal(err)
 	}
+	s.audit.recordAlone(ctx, cust.TenantID, AuditEvent{Type: AuditSessionsEnded, Actor: "customer", CustomerID: cust.ID,
+		Detail: map[string]string{"which": "all others"}})
 	s.log.Info("other sessions ended", "tenant_id", cust.TenantID, "customer_id", cust.ID)
 	return nil
 }
@@ -59,7 +62,7 @@ func (s *Devices) End(ctx context.Context, c Caller, ref string, id int64) error
 	if err != nil {
 		return err
 	}
-	return s.end(ctx, cust, id)
+	return s.end(ctx, cust, id, actorOf(c))
 }
 
 // EndAll ends every session of a customer (secret key only).
@@ -71,6 +74,8 @@ func (s *Devices) EndAll(ctx context.Context, c Caller, ref string) error {
 	if err := s.store.DeleteSessions(ctx, cust.TenantID, cust.ID, 0); err != nil {
 		return Internal(err)
 	}
+	s.audit.recordAlone(ctx, cust.TenantID, AuditEvent{Type: AuditSessionsEnded, Actor: actorOf(c), CustomerID: cust.ID,
+		Detail: map[string]string{"which": "all"}})
 	s.log.Info("sessions ended", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	return nil
 }
@@ -92,7 +97,7 @@ func (s *Devices) live(ctx context.Context, cust Customer) ([]Session, error) {
 }
 
 // end deletes the customer's session id if it is live.
-func (s *Devices) end(ctx context.Context, cust Customer, id int64) error {
+func (s *Devices) end(ctx context.Context, cust Customer, id int64, actor string) error {
 	sess, err := s.store.SessionByID(ctx, cust.TenantID, id)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -107,6 +112,8 @@ func (s *Devices) end(ctx context.Context, cust Customer, id int64) error {
 	} else if err != nil {
 		return Internal(err)
 	}
+	s.audit.recordAlone(ctx, cust.TenantID, AuditEvent{Type: AuditSessionsEnded, Actor: actor, CustomerID: cust.ID,
+		Detail: map[string]string{"which": "one", "session_id": strconv.FormatInt(id, 10)}})
 	s.log.Info("session ended", "tenant_id", cust.TenantID, "customer_id", cust.ID, "session_id", id)
 	return nil
 }

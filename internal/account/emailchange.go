@@ -253,6 +253,10 @@ func (s *EmailChanges) Confirm(ctx context.Context, c Caller, token string) (Cus
 			cust = current
 			return nil
 		}
+		if err := s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditEmailChanged, Actor: "customer", CustomerID: current.ID,
+			Detail: map[string]string{"how": "confirmed"}}); err != nil {
+			return err
+		}
 		undo := sealedClaim{OldEmail: claim.OldEmail, OldKey: claim.OldKey}
 		raw, err := s.issueSealed(ctx, tx, current, PurposeEmailUndo, undoTTL, undo)
 		if err != nil {
@@ -304,6 +308,10 @@ func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Custom
 			return err
 		}
 		if err := tx.DeleteSessions(ctx, current.TenantID, current.ID, 0); err != nil {
+			return err
+		}
+		if err := s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditEmailChanged, Actor: "customer", CustomerID: current.ID,
+			Detail: map[string]string{"how": "undone"}}); err != nil {
 			return err
 		}
 		current.reachedAt(claim.OldEmail)

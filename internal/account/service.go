@@ -74,6 +74,7 @@ type Service struct {
 	Devices       *Devices       // where a customer is logged in; ending sessions
 	EmailChanges  *EmailChanges  // a customer's own change of address
 	SignInAlerts  *SignInAlerts  // mail about logins from new places, and what its link does
+	Audit         *Audit         // the tamper-evident log of security events
 	Recovery      *Recovery      // forgotten passwords
 	Customers     *Customers     // back-office administration of customers
 	Outbox        *Outbox        // what the mail relay needs of the outbox
@@ -100,6 +101,7 @@ type core struct {
 	devices       *Devices
 	emailChanges  *EmailChanges
 	signInAlerts  *SignInAlerts
+	audit         *Audit
 	recovery      *Recovery
 	customers     *Customers
 	outbox        *Outbox
@@ -146,6 +148,7 @@ func NewService(cfg Config) *Service {
 	c.devices = &Devices{c}
 	c.emailChanges = &EmailChanges{c}
 	c.signInAlerts = &SignInAlerts{c}
+	c.audit = &Audit{c}
 	c.recovery = &Recovery{c}
 	c.customers = &Customers{c}
 	c.outbox = &Outbox{c}
@@ -156,7 +159,7 @@ func NewService(cfg Config) *Service {
 	c.creds = &credentials{c}
 	c.guard = &loginGuard{c}
 	return &Service{core: c, Tenants: c.tenants, APIKeys: c.apiKeys, Apps: c.apps, Registrations: c.registrations,
-		Invitations: c.invitations, Sessions: c.sessions, Devices: c.devices, EmailChanges: c.emailChanges, SignInAlerts: c.signInAlerts, Recovery: c.recovery, Customers: c.customers,
+		Invitations: c.invitations, Sessions: c.sessions, Devices: c.devices, EmailChanges: c.emailChanges, SignInAlerts: c.signInAlerts, Audit: c.audit, Recovery: c.recovery, Customers: c.customers,
 		Outbox: c.outbox, Keyring: c.keys, Authorizations: c.authz, SigningKeys: c.signingKeys}
 }
 
@@ -210,6 +213,9 @@ func (s *Service) Purge(ctx context.Context) error {
 		return Internal(err)
 	}
 	if err := s.store.PurgeSigningKeys(ctx, now.Add(-s.signingKeys.retention()-24*time.Hour)); err != nil {
+		return Internal(err)
+	}
+	if err := s.audit.prune(ctx); err != nil {
 		return Internal(err)
 	}
 	return nil

@@ -114,6 +114,10 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, rememb
 		if sess, err = open(ctx, tx, opening{tenant: c.Tenant, customer: current, remember: remember}); err != nil {
 			return err
 		}
+		if err := s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditLogin, Actor: "customer", CustomerID: current.ID,
+			Detail: map[string]string{"session_id": strconv.FormatInt(sess.ID, 10), "device": sess.Device}}); err != nil {
+			return err
+		}
 		return s.signInAlerts.see(ctx, tx, c, current, sess.Session)
 	})
 	if err != nil {
@@ -202,6 +206,8 @@ func (s *Sessions) Logout(ctx context.Context, tenantID int64, token string) err
 	if err := s.store.DeleteSession(ctx, sess.TenantID, sess.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return Internal(err)
 	}
+	s.audit.recordAlone(ctx, sess.TenantID, AuditEvent{Type: AuditLogout, Actor: "customer", CustomerID: sess.CustomerID,
+		Detail: map[string]string{"session_id": strconv.FormatInt(sess.ID, 10)}})
 	return nil
 }
 
@@ -266,6 +272,10 @@ func (s *Sessions) ChangePassword(ctx context.Context, tenantID int64, token str
 			return ErrInvalidCredentials
 		}
 		if err := s.creds.setPassword(ctx, tx, &now, hash, sess.ID); err != nil {
+			return err
+		}
+		if err := s.audit.record(ctx, tx, tenant, AuditEvent{Type: AuditPasswordChanged, Actor: "customer", CustomerID: now.ID,
+			Detail: map[string]string{"how": "changed"}}); err != nil {
 			return err
 		}
 		return s.mail.mailPasswordChanged(ctx, tx, Caller{Tenant: tenant}, now)

@@ -167,6 +167,11 @@ var settingSpecs = map[string]SettingSpec{
 		Doc:  "mail the customer when a login comes from a device and network (/24 or /48) not seen for them before, with a link that ends that login and starts a password reset",
 		Type: SettingBool,
 	},
+	"audit_retention": {
+		Key: "audit_retention", Default: "8760h",
+		Doc:  "how long audit events are kept, as a Go duration (default a year); 0 keeps them for good. The hourly clean-up prunes older ones and records where it cut the chain",
+		Type: SettingString, Validate: validateRetention,
+	},
 	"session.client_address": {
 		Key: "session.client_address", Default: AddressTruncated,
 		Doc:  "what a session keeps of its client's address, shown in the customer's list of sessions: full, truncated (IPv4 to its /24, IPv6 to its /48) or none",
@@ -194,6 +199,13 @@ func validateRememberMaxAge(v string) error {
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 || d > maxRemember {
 		return errors.New("must be a duration from 0 to 8760h, such as 720h")
+	}
+	return nil
+}
+
+func validateRetention(v string) error {
+	if d, err := time.ParseDuration(v); err != nil || d < 0 {
+		return errors.New("must be a duration such as 8760h, or 0")
 	}
 	return nil
 }

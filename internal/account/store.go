@@ -108,6 +108,24 @@ type Tx interface {
 	// seen before and how many other places the customer has.
 	SeeSignInPlace(ctx context.Context, tenantID, customerID int64, place []byte, at time.Time) (seen bool, others int, err error)
 
+	// NextAuditSeq takes the tenant's audit chain head, locked until the
+	// transaction ends, and returns the next event's seq and the hash of
+	// the event before it (empty before the first). Call it in InTx.
+	NextAuditSeq(ctx context.Context, tenantID int64) (seq int64, prev []byte, err error)
+	// AppendAudit inserts e and makes its hash the tenant's head.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// ListAudit returns the tenant's events that q selects, by seq.
+	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
+	// AuditCut returns where pruning cut the tenant's chain: the last
+	// pruned event's seq and hash (0 and empty if none was).
+	AuditCut(ctx context.Context, tenantID int64) (seq int64, hash []byte, err error)
+	// PruneAudit deletes the tenant's events before before and records
+	// the cut. Call it in InTx.
+	PruneAudit(ctx context.Context, tenantID int64, before time.Time) error
+	// EraseAudit clears the body (customer, address, detail) of a
+	// customer's events and marks them erased.
+	EraseAudit(ctx context.Context, tenantID, customerID int64) error
+
 	// LoginFailures returns the consecutive failed logins for an email key,
 	// known or not, so that throttling cannot reveal which accounts exist.
 	LoginFailures(ctx context.Context, tenantID int64, emailKey string) (LoginFailures, error) // zero value if none

@@ -283,6 +283,7 @@ func (s *Tenants) Set(ctx context.Context, slug, key, value string) error {
 	if err := s.store.SetTenantSetting(ctx, t.ID, key, value); err != nil {
 		return Internal(err)
 	}
+	s.audit.recordAlone(ctx, t.ID, AuditEvent{Type: AuditSettingChanged, Actor: ActorCLI, Detail: map[string]string{"key": key}})
 	s.mu.Lock()
 	delete(s.cache, t.ID)
 	s.hostsAt = time.Time{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"strconv"
 	"time"
 )
 
@@ -54,7 +55,8 @@ func errThrottled(wait time.Duration) *Error {
 // customer answers email_not_confirmed: registering and then logging in
 // must look the same whether or not the address had an account.
 func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey string, cust *Customer, pw string) (rehash bool, err error) {
-	if err := s.reserveAttempt(ctx, tenantID, emailKey); err != nil {
+	before, err := s.reserveAttempt(ctx, tenantID, emailKey)
+	if err != nil {
 		return false, err
 	}
 	encoded := ""
@@ -70,6 +72,7 @@ func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey
 	}
 	if !ok {
 		s.endAttempt(ctx, tenantID, emailKey, true)
+		s.auditFailure(ctx, tenantID, cust, before)
 		// The attempt stays counted even when it matches a claim: anyone
 		// may register a claim, and a claim must not reset the throttle
 		// of the account it was registered against.
@@ -98,12 +101,12 @@ const (
 
 // reserveAttempt counts an attempt about to be checked. It refuses with
 // the lock really in force, which Retry-After states exactly.
-func (s *loginGuard) reserveAttempt(ctx context.Context, tenantID int64, emailKey string) error {
+func (s *loginGuard) reserveAttempt(ctx context.Context, tenantID int64, emailKey string) (LoginFailures, error) {
 	for try := 1; ; try++ {
 		now := s.now()
 		reserved, err := s.store.ReserveLoginAttempt(ctx, tenantID, emailKey, now, now.Add(-staleReservation))
 		if err != nil {
-			return Internal(err)
+			return LoginFailures{}, Internal(err)
 		}
 		failures := LoginFailures{Count: reserved.Count, Last: reserved.Last}
 		// The others' attempts being checked may all fail, now.
@@ -112,22 +115,38 @@ func (s *loginGuard) reserveAttempt(ctx context.Context, tenantID int64, emailKe
 			worst = LoginFailures{Count: failures.Count + others, Last: now}
 		}
 		if lockedFor(worst, now) == 0 {
-			return nil
+			return failures, nil
 		}
 		s.endAttempt(ctx, tenantID, emailKey, false) // refused unchecked: it does not count
 		if wait := lockedFor(failures, now); wait > 0 {
-			return errThrottled(wait)
+			return LoginFailures{}, errThrottled(wait)
 		}
 		if try == contendedTries {
-			return &Error{Kind: KindUnavailable, Code: CodeBusy, Message: "too many logins to this address at once; try again shortly", RetryAfter: time.Second}
+			return LoginFailures{}, &Error{Kind: KindUnavailable, Code: CodeBusy, Message: "too many logins to this address at once; try again shortly", RetryAfter: time.Second}
 		}
 		t := time.NewTimer(contendedWait/2 + rand.N(contendedWait))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return hashError(ctx.Err())
+			return LoginFailures{}, hashError(ctx.Err())
 		case <-t.C:
 		}
+	}
+}
+
+// auditFailure records a wrong password, and the lock it starts, if it
+// does. A refused attempt is not recorded: a flood of guesses must not
+// become a flood of writes.
+func (s *loginGuard) auditFailure(ctx context.Context, tenantID int64, cust *Customer, before LoginFailures) {
+	var id int64
+	if cust != nil {
+		id = cust.ID
+	}
+	s.audit.recordAlone(ctx, tenantID, AuditEvent{Type: AuditLogin, Actor: "customer", Outcome: OutcomeFailure, CustomerID: id})
+	now := s.now()
+	if lock := lockedFor(LoginFailures{Count: before.Count + 1, Last: now}, now); lock > 0 {
+		s.audit.recordAlone(ctx, tenantID, AuditEvent{Type: AuditLoginLocked, Actor: ActorSystem, CustomerID: id,
+			Detail: map[string]string{"failures": strconv.Itoa(before.Count + 1), "locked_for": lock.String()}})
 	}
 }
 

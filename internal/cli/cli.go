@@ -53,6 +53,7 @@ var commands = []struct {
 	{"app", "create, list, update and delete applications (the URLs mail links lead to)", env.app},
 	{"oidc", "list and rotate the keys that sign a tenant's OpenID Connect tokens", env.oidcKeys},
 	{"mail", "list recent mail in the outbox, with its links while it is unsent", env.mail},
+	{"audit", "list a tenant's audit events, and verify their chain", env.audit},
 	{"bench", "measure a scratch server: hash, login, registration, session check, overload", env.bench},
 	{"secret", "show the server secret the first start generated, to move it to --secret", env.secret},
 }

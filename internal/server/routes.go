@@ -65,6 +65,7 @@ func addNativeRoutes(rt *router, d Deps) {
 	rt.handle(nat, "GET /api/v1/customers/{ref}/sessions", nat.CustomerSessions())
 	rt.handle(nat, "DELETE /api/v1/customers/{ref}/sessions", nat.EndCustomerSessions())
 	rt.handle(nat, "DELETE /api/v1/customers/{ref}/sessions/{id}", nat.EndCustomerSession())
+	rt.handle(nat, "GET /api/v1/audit", nat.ListAudit())
 	rt.handle(nat, "POST /api/v1/apps", nat.CreateApp())
 	rt.handle(nat, "GET /api/v1/apps", nat.ListApps())
 	rt.handle(nat, "GET /api/v1/apps/{name}", nat.GetApp())

@@ -90,6 +90,10 @@ var suite = []struct {
 		{"List", testListSessions},
 		{"SignInPlaces", testSeeSignInPlace},
 	}},
+	{"Audit", []storeTest{
+		{"Chain", testAuditChain},
+		{"Concurrent", testAuditConcurrent},
+	}},
 	{"LoginFailures", []storeTest{
 		{"CountAndClear", testLoginFailures},
 	}},

@@ -1,0 +1,134 @@
+package native_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"pforte/internal/account"
+	"pforte/internal/api/apitest"
+	"pforte/internal/store/teststore"
+)
+
+type auditEvent struct {
+	Seq           int64             `json:"seq"`
+	At            time.Time         `json:"at"`
+	Type          string            `json:"type"`
+	Actor         string            `json:"actor"`
+	Outcome       string            `json:"outcome"`
+	CustomerID    int64             `json:"customer_id"`
+	ClientAddress string            `json:"client_address"`
+	Detail        map[string]string `json:"detail"`
+	Erased        bool              `json:"erased"`
+	Hash          string            `json:"hash"`
+}
+
+type auditPage struct {
+	Events []auditEvent `json:"events"`
+	Next   *int64       `json:"next_after"`
+}
+
+// verify checks tenant default's chain and returns the report.
+func (h *harness) verify(t *testing.T) account.AuditReport {
+	t.Helper()
+	r, err := h.svc.Audit.Verify(context.Background(), account.DefaultTenant)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return r
+}
+
+// TestAuditLog: security events land in the tenant's chain in order,
+// with who, where and the outcome and never a secret; the chain verifies
+// across an erasure and a prune by retention, and a changed, or removed
+// event breaks it exactly there.
+func TestAuditLog(t *testing.T) {
+	t.Parallel()
+	teststore.EachTampered(t, func(t *testing.T, st account.Store, tamper teststore.Tamperer) {
+		t.Parallel()
+		h := newHarness(t, nil, apitest.WithStore(st))
+		const email, pw, newPw = "audited@example.com", "Sommer-Haus-am-See-2030", "Winter-Haus-am-Berg-2031"
+		cs := h.mustSignUp(t, email, pw)
+		h.mustLogin(t, email, pw)
+		apitest.MustProblem(t, h.Login(t, h.secret, email, "not the password!"), http.StatusUnauthorized, "invalid_credentials")
+		res := h.Do(t, request{Method: http.MethodPut, Path: "/api/v1/password", Bearer: cs.Session.Token,
+			Body: map[string]any{"current_password": pw, "password": newPw}})
+		apitest.MustStatus(t, res, http.StatusNoContent)
+		res = h.Do(t, request{Method: http.MethodPatch, Path: fmt.Sprintf("/api/v1/customers/%d", cs.Customer.ID), Key: h.secret,
+			Body: map[string]any{"first_name": "Aud"}})
+		apitest.MustStatus(t, res, http.StatusOK)
+
+		res = h.Get(t, h.secret, "/api/v1/audit")
+		page := apitest.MustJSON[auditPage](t, res, http.StatusOK)
+		var got []string
+		for _, e := range page.Events {
+			got = append(got, e.Type+"/"+e.Outcome+"/"+e.Actor)
+		}
+		want := []string{"registration_confirmed/success/customer", "login/success/customer", "login/failure/customer", "password_changed/success/customer",
+			"customer_updated/success/api_key:1"}
+		if tail := got[len(got)-len(want):]; strings.Join(tail, " ") != strings.Join(want, " ") {
+			t.Fatalf("the audit log ends %v, want %v", got, want)
+		}
+		for _, secret := range []string{pw, newPw, cs.Session.Token, h.secret, email} {
+			if strings.Contains(string(res.Body), secret) {
+				t.Errorf("the audit log holds %q", secret)
+			}
+		}
+		login := page.Events[len(page.Events)-4]
+		if login.CustomerID != cs.Customer.ID || login.ClientAddress != "127.0.0.0/24" || login.Detail["device"] != "Go-http-client" {
+			t.Errorf("the login event: %+v", login)
+		}
+		if p := apitest.MustJSON[auditPage](t, h.Get(t, h.secret, "/api/v1/audit?type=login&customer="+fmt.Sprint(cs.Customer.ID)), http.StatusOK); len(p.Events) != 2 {
+			t.Errorf("the customer's login events: %+v, want the success and the failure", p.Events)
+		}
+		apitest.MustProblem(t, h.Get(t, h.public, "/api/v1/audit"), http.StatusForbidden, "secret_key_required")
+		apitest.MustProblem(t, h.Get(t, h.secret, "/api/v1/audit?since=yesterday"), http.StatusBadRequest, "validation_failed")
+
+		if r := h.verify(t); r.BrokenAt != 0 || r.Checked != len(page.Events) || got[0] != "api_key_created/success/cli" {
+			t.Fatalf("an untouched chain: %+v, want %d events checked and no break", r, len(page.Events))
+		}
+
+		// Erasing a customer clears its events' bodies; the chain holds.
+		other := h.mustSignUp(t, "leaves@example.com", pw)
+		h.mustLogin(t, "leaves@example.com", pw)
+		apitest.MustStatus(t, h.Do(t, request{Method: http.MethodDelete, Path: fmt.Sprintf("/api/v1/customers/%d", other.Customer.ID),
+			Key: h.secret}), http.StatusNoContent)
+		if p := apitest.MustJSON[auditPage](t, h.Get(t, h.secret, "/api/v1/audit?customer="+fmt.Sprint(other.Customer.ID)), http.StatusOK); len(p.Events) != 1 || p.Events[0].Type != "customer_deleted" {
+			t.Errorf("the erased customer's events: %+v, want only the deletion", p.Events)
+		}
+		if r := h.verify(t); r.BrokenAt != 0 {
+			t.Fatalf("after an erasure: %+v", r)
+		}
+
+		// Retention prunes the old events and the chain verifies from the cut.
+		h.MustSetting(t, account.DefaultTenant, "audit_retention", "24h")
+		h.clock.Advance(25 * time.Hour)
+		h.mustLogin(t, email, newPw)
+		h.mustLogin(t, email, newPw)
+		if err := h.svc.Purge(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		r := h.verify(t)
+		if r.BrokenAt != 0 || r.CutSeq == 0 || r.Checked != 2 {
+			t.Fatalf("after pruning: %+v, want a cut and the two logins since left", r)
+		}
+
+		// A changed outcome, a changed detail and a removed event break it.
+		last := r.HeadSeq
+		tamper(t, `UPDATE audit_events SET outcome = 'failure' WHERE seq = `+fmt.Sprint(last))
+		if r := h.verify(t); r.BrokenAt != last || !strings.Contains(r.Reason, "outcome") {
+			t.Errorf("a changed outcome: %+v, want the break at %d", r, last)
+		}
+		tamper(t, `UPDATE audit_events SET outcome = 'success', detail = '{"device":"Anything"}' WHERE seq = `+fmt.Sprint(last))
+		if r := h.verify(t); r.BrokenAt != last || !strings.Contains(r.Reason, "detail") {
+			t.Errorf("a changed detail: %+v, want the break at %d", r, last)
+		}
+		tamper(t, `DELETE FROM audit_events WHERE seq = `+fmt.Sprint(last-1))
+		if r := h.verify(t); r.BrokenAt != last-1 || !strings.Contains(r.Reason, "missing") {
+			t.Errorf("a removed event: %+v, want the break at %d", r, last-1)
+		}
+	})
+}
