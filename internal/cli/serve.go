@@ -125,8 +125,10 @@ func (e env) startRelay(c serveConfig, svc *account.Service, met *metrics.Metric
 // newServer builds the HTTP server of the API and the dialects.
 func newServer(c serveConfig, svc *account.Service, met *metrics.Metrics, log *slog.Logger) *http.Server {
 	deps := server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(c.CORSOrigins),
-		PublicURL: c.publicURL, TrustedProxies: c.proxies,
-		ClientLimiter: wire.NewClientLimiter(c.ClientRateLimit, c.ClientBurst, nil, log)}
+		PublicURL: c.publicURL, TrustedProxies: c.proxies}
+	if c.ClientRateLimit > 0 {
+		deps.ClientLimiter = wire.NewMemoryLimiter(c.ClientRateLimit, c.ClientBurst, nil, log)
+	}
 	if met != nil {
 		deps.Observer = met
 	}

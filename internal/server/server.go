@@ -27,8 +27,9 @@ type Deps struct {
 	// TrustedProxies may set X-Forwarded-For; see wire.ClientIP.
 	TrustedProxies []netip.Prefix
 	// ClientLimiter bounds the requests of each client address to the
-	// keyless dialects (Gradido and /api/2/auth); nil: no limit.
-	ClientLimiter *wire.ClientLimiter
+	// keyless dialects (Gradido and /api/2/auth), the hosted pages' forms
+	// and OpenID Connect authorizations; nil: no limit.
+	ClientLimiter wire.Limiter
 	// Observer, when set, hears of every answered request (metrics).
 	Observer Observer
 }

@@ -269,7 +269,7 @@ func New(t testing.TB, open teststore.Opener, opts ...Option) *Harness {
 	h.Public = h.MustKey(t, account.DefaultTenant, account.KeyPublic)
 	srv.Config.Handler = server.New(server.Deps{Service: svc, Logger: cfg.logger,
 		CORSOrigins: cfg.cors, PublicURL: cfg.publicURL, TrustedProxies: cfg.proxies,
-		ClientLimiter: wire.NewClientLimiter(cfg.perMinute, cfg.burst, clk.Now, cfg.logger)})
+		ClientLimiter: clientLimiter(cfg, clk)})
 	srv.Start()
 	started = true
 	h.Srv = srv
@@ -278,6 +278,14 @@ func New(t testing.TB, open teststore.Opener, opts ...Option) *Harness {
 		StartRelay(t, svc.Outbox, h.SMTP.URL())
 	}
 	return h
+}
+
+// clientLimiter is the limiter cfg asks for, or nil.
+func clientLimiter(cfg config, clk *Clock) wire.Limiter {
+	if cfg.perMinute <= 0 {
+		return nil
+	}
+	return wire.NewMemoryLimiter(cfg.perMinute, cfg.burst, clk.Now, cfg.logger)
 }
 
 // EachParallel runs test on a fresh store of each kind teststore.Each
