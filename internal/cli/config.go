@@ -106,8 +106,8 @@ func defineServeFlags(fs *flagSet, c *serveConfig) {
 	fs.durationVar(&c.MailRetention, "mail-retention", "how long the record of a sent or failed mail (recipient and content are erased at once) stays for 'pforte mail list'; at least 24h")
 	fs.stringVar(&c.MailFrom, "mail-from", "sender of mail when a tenant sets no mail_from")
 	fs.stringVar(&c.PublicURL, "public-url", "URL pforte is reached at from outside, for links to its own endpoints, e.g. https://accounts.example.org (https except on localhost); empty: http://localhost:PORT")
-	fs.intVar(&c.ClientRateLimit, "client-rate-limit", "requests a minute each client address may make to the keyless dialects (/login_api, /api/2/auth), the hosted pages' forms and OpenID Connect authorizations; 0: no limit")
-	fs.intVar(&c.ClientBurst, "client-burst", "requests a client address may make at once to the keyless dialects, at least 1")
+	fs.intVar(&c.ClientRateLimit, "client-rate-limit", "requests a minute each client address may make without a secret key: to the native API and the dialects with a public key or none, the hosted pages' forms and OpenID Connect authorizations; 0: no limit")
+	fs.intVar(&c.ClientBurst, "client-burst", "requests a client address may make at once before --client-rate-limit applies, at least 1")
 	fs.stringVar(&c.MetricsAddr, "metrics-addr", "address of a separate listener for Prometheus metrics at /metrics, e.g. 127.0.0.1:9464; empty: none")
 	fs.stringVar(&c.TrustedProxies, "trusted-proxies", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed")
 }

@@ -118,7 +118,7 @@ type config struct {
 	settings    [][2]string
 	publicURL   string
 	proxies     []netip.Prefix
-	perMinute   int // client limit of the keyless dialects; 0: none
+	perMinute   int // client limit; 0: none
 	burst       int
 	links       func(serverURL string) map[string]string
 }
@@ -184,7 +184,8 @@ func WithServerPublicURL() Option { return func(c *config) { c.publicURL = "" } 
 func WithTrustedProxies(p ...netip.Prefix) Option { return func(c *config) { c.proxies = p } }
 
 // WithClientLimit limits each client address to perMinute requests a
-// minute, burst at once, on the keyless dialects, on the harness's clock.
+// minute, burst at once, where browsers and keyless clients call, on the
+// harness's clock.
 func WithClientLimit(perMinute, burst int) Option {
 	return func(c *config) { c.perMinute, c.burst = perMinute, burst }
 }
