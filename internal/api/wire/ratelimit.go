@@ -16,7 +16,8 @@ import (
 // A Limiter bounds the requests each client address may make to the
 // endpoints a browser or a keyless client can call, where nothing else
 // stands between a script and the registration and login flows.
-// MemoryLimiter counts in this process.
+// MemoryLimiter counts in this process; internal/redislimit shares the
+// counts between replicas through Redis.
 type Limiter interface {
 	// Allow takes one request from the bucket of addr (see BucketAddr),
 	// or fails with a rate limit error that says when to retry. An
@@ -26,6 +27,16 @@ type Limiter interface {
 	// but is not in --trusted-proxies: every client behind it shares one
 	// bucket, which the limiter warns of once.
 	UntrustedProxy()
+}
+
+// A SharedLimiter is a Limiter that shares its counts between replicas
+// through a store that may be out of reach; meanwhile each replica limits
+// for itself.
+type SharedLimiter interface {
+	Limiter
+	// Shared reports whether the counts are shared now, asking the store
+	// if need be; when they are not, why says so (for /readyz).
+	Shared(ctx context.Context) (ok bool, why string)
 }
 
 // BucketAddr is the address whose bucket a client's requests take from:
