@@ -22,7 +22,7 @@ var mayImport = map[string][]string{
 	"api/gradido":          {"account", "api/wire"},
 	"api/hgsp":             {"account", "api/wire"},
 	"api/propstack":        {"account", "api/wire"},
-	"api/apitest":          {"account", "api/wire", "mail", "mail/mailtest", "password", "server", "store/teststore"},
+	"api/apitest":          {"account", "api/wire", "mail", "mail/mailtest", "password", "redislimit", "server", "store/teststore"},
 	"bench":                {"password"},
 	"browsertest":          {},
 	"mail":                 {"account"},
@@ -38,7 +38,7 @@ var mayImport = map[string][]string{
 	"store/postgres":       {"account", "store/migration"},
 	"store/storetest":      {"account"},
 	"store/teststore":      {"account", "store/sqlite", "store/postgres"},
-	"cli":                  {"account", "api/wire", "bench", "mail", "metrics", "oidc", "pages", "password", "server", "store/sqlite", "store/postgres"},
+	"cli":                  {"account", "api/wire", "bench", "mail", "metrics", "oidc", "pages", "password", "redislimit", "server", "store/sqlite", "store/postgres"},
 }
 
 func TestImports(t *testing.T) {

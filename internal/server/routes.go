@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -169,6 +170,19 @@ func handleHealth() http.Handler {
 	})
 }
 
+// readiness is /readyz's answer.
+type readiness struct {
+	Status string `json:"status"`
+	// ClientLimits is "shared" or "per_replica" when the limits are meant
+	// to be shared between replicas, and empty when each replica keeps
+	// its own anyway.
+	ClientLimits string `json:"client_limits,omitempty"`
+	Detail       string `json:"detail,omitempty"`
+}
+
+// handleReady answers 200 while the database does. Shared client limits
+// that cannot be reached make no replica unready: each limits for itself
+// meanwhile, which the answer says.
 func handleReady(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -177,9 +191,16 @@ func handleReady(d Deps) http.Handler {
 		if err := d.Service.Ready(ctx); err != nil {
 			d.Logger.Warn("readiness check failed", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(`{"status":"unavailable"}` + "\n"))
+			json.NewEncoder(w).Encode(readiness{Status: "unavailable"})
 			return
 		}
-		w.Write([]byte(`{"status":"ok"}` + "\n"))
+		ready := readiness{Status: "ok"}
+		if shared, ok := d.ClientLimiter.(wire.SharedLimiter); ok {
+			ready.ClientLimits = "shared"
+			if ok, why := shared.Shared(ctx); !ok {
+				ready.ClientLimits, ready.Detail = "per_replica", "client limits are kept per replica: "+why
+			}
+		}
+		json.NewEncoder(w).Encode(ready)
 	})
 }

@@ -29,7 +29,8 @@ type Deps struct {
 	// ClientLimiter bounds the requests of each client address to what
 	// browsers and keyless clients call: calls without a secret key to
 	// the native API and the dialects, the hosted pages' forms, OpenID
-	// Connect authorizations; nil: no limit.
+	// Connect authorizations; nil: no limit. /readyz tells whether a
+	// wire.SharedLimiter shares its counts now.
 	ClientLimiter wire.Limiter
 	// Observer, when set, hears of every answered request (metrics).
 	Observer Observer

@@ -8,21 +8,28 @@ import (
 	"time"
 
 	"pforte/internal/api/apitest"
+	"pforte/internal/redislimit/redistest"
 	"pforte/internal/store/teststore"
 )
 
 // A call without a secret key (a public key, a session alone, a bad key)
-// takes one request from its client address's bucket; past the burst it is answered 429 too_many_requests with
+// takes one request from its client address's bucket, kept in memory or
+// in Redis; past the burst it is answered 429 too_many_requests with
 // Retry-After. Secret keys, which servers use, often many behind one
 // address, are not limited per address.
 func TestClientLimit(t *testing.T) {
 	t.Parallel()
-	for _, kept := range []string{"memory"} {
+	for _, kept := range []string{"memory", "redis"} {
 		t.Run(kept, func(t *testing.T) {
 			t.Parallel()
-			// 2 a minute: no request refills while the test runs.
+			// 2 a minute: no request refills while the test runs, on the
+			// harness's clock or on Redis's.
 			opts := []apitest.Option{apitest.WithClientLimit(2, 3),
 				apitest.WithTrustedProxies(netip.MustParsePrefix("127.0.0.1/32"))}
+			if kept == "redis" {
+				url := redistest.URL(t)
+				opts = append(opts, apitest.WithRedisLimit(url, redistest.Prefix(t, url)))
+			}
 			h := newHarness(t, teststore.SQLite, opts...)
 			send := func(r request, client string) *response {
 				r.Header = http.Header{"X-Forwarded-For": {client}}
@@ -74,9 +81,13 @@ func TestClientLimit(t *testing.T) {
 			}
 			apitest.MustProblem(t, reset(h.public, "2001:db8::ffff"), http.StatusTooManyRequests, "too_many_requests")
 
-			h.clock.Advance(30 * time.Second)
-			if r := reset(h.public, client); r.Status != http.StatusAccepted {
-				t.Fatalf("30 s later: %s", r)
+			if kept == "memory" {
+				// Redis's buckets refill on Redis's clock; these on the
+				// harness's.
+				h.clock.Advance(30 * time.Second)
+				if r := reset(h.public, client); r.Status != http.StatusAccepted {
+					t.Fatalf("30 s later: %s", r)
+				}
 			}
 		})
 	}
