@@ -16,6 +16,7 @@ import (
 	"pforte/internal/api/wire"
 	"pforte/internal/mail"
 	"pforte/internal/password"
+	"pforte/internal/redislimit"
 )
 
 // serveConfig is how pforte serve is configured. Every field is a flag and
@@ -34,6 +35,7 @@ type serveConfig struct {
 
 	CORSOrigins, PublicURL, TrustedProxies, MetricsAddr string
 	ClientRateLimit, ClientBurst                        int
+	RedisURL, RedisPrefix                               string
 
 	SMTPURL, MailFrom string
 	MailRetention     time.Duration
@@ -71,6 +73,7 @@ func defaultServeConfig() serveConfig {
 
 		ClientRateLimit: 120,
 		ClientBurst:     30,
+		RedisPrefix:     "pforte:",
 
 		MailFrom:      "pforte <noreply@localhost>",
 		MailRetention: 30 * 24 * time.Hour,
@@ -106,8 +109,10 @@ func defineServeFlags(fs *flagSet, c *serveConfig) {
 	fs.durationVar(&c.MailRetention, "mail-retention", "how long the record of a sent or failed mail (recipient and content are erased at once) stays for 'pforte mail list'; at least 24h")
 	fs.stringVar(&c.MailFrom, "mail-from", "sender of mail when a tenant sets no mail_from")
 	fs.stringVar(&c.PublicURL, "public-url", "URL pforte is reached at from outside, for links to its own endpoints, e.g. https://accounts.example.org (https except on localhost); empty: http://localhost:PORT")
-	fs.intVar(&c.ClientRateLimit, "client-rate-limit", "requests a minute each client address may make to the keyless dialects (/login_api, /api/2/auth), the hosted pages' forms and OpenID Connect authorizations; 0: no limit")
-	fs.intVar(&c.ClientBurst, "client-burst", "requests a client address may make at once to the keyless dialects, at least 1")
+	fs.intVar(&c.ClientRateLimit, "client-rate-limit", "requests a minute each client address may make without a secret key: to the native API and the dialects with a public key or none, the hosted pages' forms and OpenID Connect authorizations; 0: no limit")
+	fs.intVar(&c.ClientBurst, "client-burst", "requests a client address may make at once before --client-rate-limit applies, at least 1")
+	fs.stringVar(&c.RedisURL, "redis-url", "Redis that keeps the client limits, shared by the replicas that name it, e.g. redis://:PASS@HOST:6379/0 (rediss:// for TLS); empty: each replica keeps its own in memory")
+	fs.stringVar(&c.RedisPrefix, "redis-prefix", "prefix of pforte's keys in --redis-url")
 	fs.stringVar(&c.MetricsAddr, "metrics-addr", "address of a separate listener for Prometheus metrics at /metrics, e.g. 127.0.0.1:9464; empty: none")
 	fs.stringVar(&c.TrustedProxies, "trusted-proxies", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For is believed")
 }
@@ -143,7 +148,7 @@ func flagRef(name string) string {
 // usage error naming the flag and its variable, and works out the values
 // that follow from it.
 func (c *serveConfig) check() error {
-	for _, check := range []func() error{c.checkDurations, c.checkCounts, c.checkArgon2, c.checkText, c.checkAddrs, c.checkMail, c.checkSecret} {
+	for _, check := range []func() error{c.checkDurations, c.checkCounts, c.checkArgon2, c.checkText, c.checkAddrs, c.checkRedis, c.checkMail, c.checkSecret} {
 		if err := check(); err != nil {
 			return fmt.Errorf("%w: %w", ErrUsage, err)
 		}
@@ -263,6 +268,18 @@ func (c *serveConfig) checkAddrs() error {
 		return fmt.Errorf("%s: %v", flagRef("public-url"), err)
 	}
 	c.publicURL = strings.TrimRight(c.PublicURL, "/")
+	return nil
+}
+
+func (c *serveConfig) checkRedis() error {
+	if c.RedisURL != "" {
+		if _, err := redislimit.ParseURL(c.RedisURL, 0); err != nil {
+			return fmt.Errorf("%s: %v", flagRef("redis-url"), err)
+		}
+	}
+	if c.RedisPrefix == "" {
+		return fmt.Errorf("%s is empty: every key of pforte's needs it, so that nothing else in Redis is touched", flagRef("redis-prefix"))
+	}
 	return nil
 }
 

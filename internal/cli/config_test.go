@@ -66,6 +66,8 @@ func TestServeRefusesBadValues(t *testing.T) {
 		{"trusted-proxies", "10.0.0.0/8,proxy.local", "proxy.local"},
 		{"mail-from", "not an address", ""},
 		{"smtp-url", "smtp://h?tls=maybe", "maybe"},
+		{"redis-url", "http://127.0.0.1:6379", "invalid URL scheme"},
+		{"redis-url", "redis://127.0.0.1:6379/zero", "invalid database number"},
 		{"secret", "short", "at least 16 characters"},
 		// Values that do not parse at all.
 		{"session-idle", "soon", "soon"},
@@ -126,6 +128,9 @@ func TestServeConfigAcceptsValidValues(t *testing.T) {
 		{"hash-slots", "3", func(c serveConfig) any { return [2]int{c.HashSlots, c.HashQueue} }, [2]int{3, 3 * hashQueuePerSlot}},
 		{"hash-queue", "1", func(c serveConfig) any { return c.HashQueue }, 1},
 		{"client-rate-limit", "0", func(c serveConfig) any { return c.ClientRateLimit }, 0},
+		{"redis-url", "redis://:pw@127.0.0.1:6379/2", func(c serveConfig) any { return c.RedisURL }, "redis://:pw@127.0.0.1:6379/2"},
+		{"redis-url", "rediss://cache.example:6380", func(c serveConfig) any { return c.RedisURL }, "rediss://cache.example:6380"},
+		{"redis-prefix", "shop:pforte:", func(c serveConfig) any { return c.RedisPrefix }, "shop:pforte:"},
 		{"argon2-parallelism", "255", func(c serveConfig) any { return c.Argon2Parallelism }, 255},
 		{"password-blocklist", "false", func(c serveConfig) any { return c.PasswordBlocklist }, false},
 		{"public-url", "https://accounts.example.org/", func(c serveConfig) any { return c.publicURL }, "https://accounts.example.org"},
@@ -168,7 +173,8 @@ func TestServeConfigDefaultsAndPrecedence(t *testing.T) {
 	want := defaultServeConfig()
 	want.HashQueue = hashQueuePerSlot * want.HashSlots
 	if c.ConfirmTTL != want.ConfirmTTL || c.SessionIdle != want.SessionIdle || c.UniformResponse != 250*time.Millisecond ||
-		c.HashQueue != want.HashQueue || c.MailRetention != want.MailRetention || c.DB != defaultDB {
+		c.HashQueue != want.HashQueue || c.MailRetention != want.MailRetention || c.DB != defaultDB ||
+		c.RedisURL != "" || c.RedisPrefix != "pforte:" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }

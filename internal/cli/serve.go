@@ -17,6 +17,7 @@ import (
 	"pforte/internal/metrics"
 	"pforte/internal/pages"
 	"pforte/internal/password"
+	"pforte/internal/redislimit"
 	"pforte/internal/server"
 )
 
@@ -69,7 +70,37 @@ func (e env) serve(args []string) error {
 	// before the store closes.
 	stopRelay := e.startRelay(c, svc, met, log)
 	defer stopRelay()
-	return e.run(c, ln, newServer(c, svc, met, log), svc, log)
+	limiter, closeLimiter, err := e.clientLimiter(c, log)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
+	return e.run(c, ln, newServer(c, svc, limiter, met, log), svc, log)
+}
+
+// clientLimiter is the limit per client address: none, in memory, or in
+// Redis with this replica's memory as the fallback. release closes it.
+func (e env) clientLimiter(c serveConfig, log *slog.Logger) (l wire.Limiter, release func(), err error) {
+	switch {
+	case c.ClientRateLimit == 0:
+		if c.RedisURL != "" {
+			log.Warn("--redis-url is not used: --client-rate-limit is 0, so nothing is limited per client address")
+		}
+		return nil, func() {}, nil
+	case c.RedisURL == "":
+		return wire.NewMemoryLimiter(c.ClientRateLimit, c.ClientBurst, nil, log), func() {}, nil
+	}
+	redislimit.LogTo(log)
+	rl, err := redislimit.New(redislimit.Config{URL: c.RedisURL, Prefix: c.RedisPrefix,
+		PerMinute: c.ClientRateLimit, Burst: c.ClientBurst, Log: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrUsage, flagRef("redis-url"), err)
+	}
+	// Unreachable, it warns itself, and pforte serves all the same.
+	if ok, _ := rl.Shared(e.ctx); ok {
+		log.Info("client limits are shared through Redis", "prefix", c.RedisPrefix)
+	}
+	return rl, func() { rl.Close() }, nil
 }
 
 // startService builds the account service from c, every value handed on
@@ -123,10 +154,9 @@ func (e env) startRelay(c serveConfig, svc *account.Service, met *metrics.Metric
 }
 
 // newServer builds the HTTP server of the API and the dialects.
-func newServer(c serveConfig, svc *account.Service, met *metrics.Metrics, log *slog.Logger) *http.Server {
+func newServer(c serveConfig, svc *account.Service, limiter wire.Limiter, met *metrics.Metrics, log *slog.Logger) *http.Server {
 	deps := server.Deps{Service: svc, Logger: log, CORSOrigins: splitList(c.CORSOrigins),
-		PublicURL: c.publicURL, TrustedProxies: c.proxies,
-		ClientLimiter: wire.NewClientLimiter(c.ClientRateLimit, c.ClientBurst, nil, log)}
+		PublicURL: c.publicURL, TrustedProxies: c.proxies, ClientLimiter: limiter}
 	if met != nil {
 		deps.Observer = met
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -23,19 +24,20 @@ func addRoutes(mux *http.ServeMux, d Deps) *router {
 	rt := newRouter(mux)
 	rt.handleAny("GET /healthz", handleHealth())
 	rt.handleAny("GET /readyz", handleReady(d))
-	addNativeRoutes(rt, d)
-	addDialectRoutes(rt, d)
-	pg := pages.New(d.Service, d.Logger, wire.Clients{Proxies: d.TrustedProxies, Limiter: d.ClientLimiter}, d.PublicURL)
+	clients := wire.Clients{Proxies: d.TrustedProxies, Limiter: d.ClientLimiter}
+	addNativeRoutes(rt, d, clients)
+	addDialectRoutes(rt, d, clients)
+	pg := pages.New(d.Service, d.Logger, clients, d.PublicURL)
 	addPageRoutes(rt, pg)
-	addOIDCRoutes(rt, d, pg)
+	addOIDCRoutes(rt, d, pg, clients)
 	rt.refuseOtherMethods()
 	return rt
 }
 
 // addNativeRoutes lists the routes of the native API.
-func addNativeRoutes(rt *router, d Deps) {
+func addNativeRoutes(rt *router, d Deps, clients wire.Clients) {
 	// Self-service (public or secret key).
-	nat := native.New(d.Service, d.Logger)
+	nat := native.New(d.Service, d.Logger, clients)
 	rt.handle(nat, "POST /api/v1/registrations", nat.Register())
 	rt.handle(nat, "POST /api/v1/confirmations", nat.Confirm())
 	rt.handle(nat, "POST /api/v1/confirmations/resend", nat.ResendConfirmation())
@@ -75,15 +77,16 @@ func addNativeRoutes(rt *router, d Deps) {
 }
 
 // addDialectRoutes lists the routes of the vendors' APIs.
-func addDialectRoutes(rt *router, d Deps) {
+// Calls without a secret key count towards their client address's limit.
+func addDialectRoutes(rt *router, d Deps, clients wire.Clients) {
 	// Betterez's application-based password reset: internal/api/betterez.
-	bz := betterez.New(d.Service, d.Logger)
+	bz := betterez.New(d.Service, d.Logger, clients)
 	rt.handle(bz, "POST /notifications/customers/reset", bz.RequestReset())
 	rt.handle(bz, "PUT /accounts/customers/{customerId}", bz.ResetPassword())
 	rt.handle(bz, "PATCH /accounts/customers/{customerId}", bz.ResetPassword())
 
 	// HGSP user management: internal/api/hgsp.
-	hg := hgsp.New(d.Service, d.Logger)
+	hg := hgsp.New(d.Service, d.Logger, clients)
 	rt.handle(hg, "POST /registeruserrequest", hg.RegisterUser())
 	rt.handle(hg, "GET /users", hg.User())
 	rt.handle(hg, "POST /activationrequest", hg.Activate())
@@ -92,7 +95,7 @@ func addDialectRoutes(rt *router, d Deps) {
 	rt.handle(hg, "POST /passwordresetrequest", hg.ResetPassword())
 
 	// Propstack contacts: internal/api/propstack.
-	ps := propstack.New(d.Service, d.Logger)
+	ps := propstack.New(d.Service, d.Logger, clients)
 	rt.handle(ps, "POST /v1/contacts/register", ps.Register())
 	rt.handle(ps, "POST /v1/contacts/confirm", ps.Confirm())
 	rt.handle(ps, "POST /v1/contacts/login", ps.Login())
@@ -104,7 +107,6 @@ func addDialectRoutes(rt *router, d Deps) {
 	// comes from the Host header. Which calls exist, and so its 404s and
 	// 405s, and its CORS depend on the tenant's settings: it answers them
 	// itself.
-	clients := wire.Clients{Proxies: d.TrustedProxies, Limiter: d.ClientLimiter}
 	gr := gradido.New(d.Service, d.Logger, clients)
 	rt.answersCORS("/login_api/")
 	rt.handleAny("POST /login_api/unsecureLogin", gr.Login())
@@ -167,8 +169,8 @@ func addPageRoutes(rt *router, pg *pages.Pages) {
 // /oidc/{tenant}/ on the public URL's host, and under /oidc/ on a host
 // name a tenant claims. The provider routes its own endpoints (see
 // docs/oidc.md) and answers CORS itself.
-func addOIDCRoutes(rt *router, d Deps, pg *pages.Pages) {
-	provider, err := oidc.New(d.Service, d.Logger, pg, d.PublicURL, wire.Clients{Proxies: d.TrustedProxies, Limiter: d.ClientLimiter})
+func addOIDCRoutes(rt *router, d Deps, pg *pages.Pages, clients wire.Clients) {
+	provider, err := oidc.New(d.Service, d.Logger, pg, d.PublicURL, clients)
 	if err != nil {
 		panic(err) // only a bad option fails, which the tests catch
 	}
@@ -183,6 +185,19 @@ func handleHealth() http.Handler {
 	})
 }
 
+// readiness is /readyz's answer.
+type readiness struct {
+	Status string `json:"status"`
+	// ClientLimits is "shared" or "per_replica" when the limits are meant
+	// to be shared between replicas, and empty when each replica keeps
+	// its own anyway.
+	ClientLimits string `json:"client_limits,omitempty"`
+	Detail       string `json:"detail,omitempty"`
+}
+
+// handleReady answers 200 while the database does. Shared client limits
+// that cannot be reached make no replica unready: each limits for itself
+// meanwhile, which the answer says.
 func handleReady(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -191,9 +206,16 @@ func handleReady(d Deps) http.Handler {
 		if err := d.Service.Ready(ctx); err != nil {
 			d.Logger.Warn("readiness check failed", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(`{"status":"unavailable"}` + "\n"))
+			json.NewEncoder(w).Encode(readiness{Status: "unavailable"})
 			return
 		}
-		w.Write([]byte(`{"status":"ok"}` + "\n"))
+		ready := readiness{Status: "ok"}
+		if shared, ok := d.ClientLimiter.(wire.SharedLimiter); ok {
+			ready.ClientLimits = "shared"
+			if ok, why := shared.Shared(ctx); !ok {
+				ready.ClientLimits, ready.Detail = "per_replica", "client limits are kept per replica: "+why
+			}
+		}
+		json.NewEncoder(w).Encode(ready)
 	})
 }

@@ -26,9 +26,12 @@ type Deps struct {
 	PublicURL string
 	// TrustedProxies may set X-Forwarded-For; see wire.ClientIP.
 	TrustedProxies []netip.Prefix
-	// ClientLimiter bounds the requests of each client address to the
-	// keyless dialects (Gradido and /api/2/auth); nil: no limit.
-	ClientLimiter *wire.ClientLimiter
+	// ClientLimiter bounds the requests of each client address to what
+	// browsers and keyless clients call: calls without a secret key to
+	// the native API and the dialects, the hosted pages' forms, OpenID
+	// Connect authorizations; nil: no limit. /readyz tells whether a
+	// wire.SharedLimiter shares its counts now.
+	ClientLimiter wire.Limiter
 	// Observer, when set, hears of every answered request (metrics).
 	Observer Observer
 }

@@ -30,6 +30,7 @@ import (
 	"pforte/internal/mail"
 	"pforte/internal/mail/mailtest"
 	"pforte/internal/password"
+	"pforte/internal/redislimit"
 	"pforte/internal/server"
 	"pforte/internal/store/teststore"
 )
@@ -118,8 +119,10 @@ type config struct {
 	settings    [][2]string
 	publicURL   string
 	proxies     []netip.Prefix
-	perMinute   int // client limit of the keyless dialects; 0: none
+	perMinute   int // client limit; 0: none
 	burst       int
+	redisURL    string // where the client limit is kept; empty: in memory
+	redisPrefix string
 	links       func(serverURL string) map[string]string
 }
 
@@ -184,9 +187,20 @@ func WithServerPublicURL() Option { return func(c *config) { c.publicURL = "" } 
 func WithTrustedProxies(p ...netip.Prefix) Option { return func(c *config) { c.proxies = p } }
 
 // WithClientLimit limits each client address to perMinute requests a
-// minute, burst at once, on the keyless dialects, on the harness's clock.
+// minute, burst at once, where browsers and keyless clients call, on the
+// harness's clock.
 func WithClientLimit(perMinute, burst int) Option {
 	return func(c *config) { c.perMinute, c.burst = perMinute, burst }
+}
+
+// WithRedisLimit keeps WithClientLimit's limits in the Redis at url under
+// prefix, shared with every harness given the same two (see
+// redistest.URL and redistest.Prefix). Redis's buckets run on Redis's
+// clock; the per-replica fallback and its rechecks on the harness's.
+// Each call to Redis may take 2 s, not 100 ms, so that a slow test machine
+// does not fall back by chance.
+func WithRedisLimit(url, prefix string) Option {
+	return func(c *config) { c.redisURL, c.redisPrefix = url, prefix }
 }
 
 // WithDefaultLinks sets the service's DefaultLinks to what links makes of
@@ -269,7 +283,7 @@ func New(t testing.TB, open teststore.Opener, opts ...Option) *Harness {
 	h.Public = h.MustKey(t, account.DefaultTenant, account.KeyPublic)
 	srv.Config.Handler = server.New(server.Deps{Service: svc, Logger: cfg.logger,
 		CORSOrigins: cfg.cors, PublicURL: cfg.publicURL, TrustedProxies: cfg.proxies,
-		ClientLimiter: wire.NewClientLimiter(cfg.perMinute, cfg.burst, clk.Now, cfg.logger)})
+		ClientLimiter: clientLimiter(t, cfg, clk)})
 	srv.Start()
 	started = true
 	h.Srv = srv
@@ -278,6 +292,24 @@ func New(t testing.TB, open teststore.Opener, opts ...Option) *Harness {
 		StartRelay(t, svc.Outbox, h.SMTP.URL())
 	}
 	return h
+}
+
+// clientLimiter is the limiter cfg asks for, or nil.
+func clientLimiter(t testing.TB, cfg config, clk *Clock) wire.Limiter {
+	t.Helper()
+	switch {
+	case cfg.perMinute <= 0:
+		return nil
+	case cfg.redisURL == "":
+		return wire.NewMemoryLimiter(cfg.perMinute, cfg.burst, clk.Now, cfg.logger)
+	}
+	l, err := redislimit.New(redislimit.Config{URL: cfg.redisURL, Prefix: cfg.redisPrefix,
+		PerMinute: cfg.perMinute, Burst: cfg.burst, Timeout: 2 * time.Second, Now: clk.Now, Log: cfg.logger})
+	if err != nil {
+		t.Fatalf("redislimit.New: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
 }
 
 // EachParallel runs test on a fresh store of each kind teststore.Each

@@ -19,20 +19,30 @@ import (
 
 // API serves Betterez endpoints. server/routes.go mounts its handlers.
 type API struct {
-	svc *account.Service
-	log *slog.Logger
+	svc     *account.Service
+	log     *slog.Logger
+	clients wire.Clients
 }
 
 // New returns Betterez API over svc.
-func New(svc *account.Service, log *slog.Logger) *API { return &API{svc: svc, log: log} }
+// clients limits the calls of each client address that come without a
+// secret key.
+func New(svc *account.Service, log *slog.Logger, clients wire.Clients) *API {
+	return &API{svc: svc, log: log, clients: clients}
+}
 
 // handler is a function that may fail; serve writes its error.
 type handler func(w http.ResponseWriter, r *http.Request) error
 
 // keyed resolves the caller's X-API-KEY, public or secret, before fn runs.
+// A call without a valid secret key counts towards its client address's
+// limit: the reset page calls with a public key from the browser.
 func (a *API) keyed(fn func(w http.ResponseWriter, r *http.Request, c account.Caller) error) http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := a.svc.APIKeys.Authenticate(r.Context(), wire.APIKey(r))
+		if lerr := a.clients.LimitUnlessSecret(r, c); lerr != nil {
+			return lerr
+		}
 		if err != nil {
 			return err
 		}

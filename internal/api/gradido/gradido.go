@@ -92,8 +92,8 @@ func (a *API) serveLimited(fn handler, limit bool) http.Handler {
 	return wire.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := a.caller(w, r)
 		// After the caller, so that a browser may read the 429 (CORS).
-		if limit && !c.IsSecret() {
-			if lerr := a.clients.Limit(r); lerr != nil {
+		if limit {
+			if lerr := a.clients.LimitUnlessSecret(r, c); lerr != nil {
 				return lerr
 			}
 		}

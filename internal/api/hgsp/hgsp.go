@@ -19,12 +19,17 @@ import (
 
 // API serves the HGSP endpoints. server/routes.go mounts its handlers.
 type API struct {
-	svc *account.Service
-	log *slog.Logger
+	svc     *account.Service
+	log     *slog.Logger
+	clients wire.Clients
 }
 
 // New returns the HGSP API over svc.
-func New(svc *account.Service, log *slog.Logger) *API { return &API{svc: svc, log: log} }
+// clients limits the calls of each client address that come without a
+// secret key.
+func New(svc *account.Service, log *slog.Logger, clients wire.Clients) *API {
+	return &API{svc: svc, log: log, clients: clients}
+}
 
 // handler is a function that may fail; serve writes its error.
 type handler func(w http.ResponseWriter, r *http.Request) error
@@ -58,8 +63,14 @@ func (a *API) keyed(need access, fn func(w http.ResponseWriter, r *http.Request,
 // no session.
 var policy = account.Policy{Sessions: account.SessionsNone}
 
+// caller is the request's key and application. A call without a valid
+// secret key (the ZRP pages call with a public one) counts towards its
+// client address's limit.
 func (a *API) caller(r *http.Request) (account.Caller, error) {
 	c, err := a.svc.APIKeys.Authenticate(r.Context(), wire.APIKey(r))
+	if lerr := a.clients.LimitUnlessSecret(r, c); lerr != nil {
+		return account.Caller{}, lerr
+	}
 	if err != nil {
 		return c, err
 	}

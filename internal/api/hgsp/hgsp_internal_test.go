@@ -34,7 +34,7 @@ func TestErrorsHideCauses(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var logged bytes.Buffer
-			a := New(nil, slog.New(slog.NewTextHandler(&logged, nil)))
+			a := New(nil, slog.New(slog.NewTextHandler(&logged, nil)), wire.Clients{})
 			h := wire.WithRequestID(a.serve(func(http.ResponseWriter, *http.Request) error { return c.err }))
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/registeruserrequest", nil))

@@ -15,12 +15,16 @@ import (
 
 // API serves the native endpoints. server/routes.go mounts its handlers.
 type API struct {
-	svc *account.Service
-	log *slog.Logger
+	svc     *account.Service
+	log     *slog.Logger
+	clients wire.Clients
 }
 
-// New returns the native API over svc.
-func New(svc *account.Service, log *slog.Logger) *API { return &API{svc: svc, log: log} }
+// New returns the native API over svc. clients limits the calls of each
+// client address that come without a secret key.
+func New(svc *account.Service, log *slog.Logger, clients wire.Clients) *API {
+	return &API{svc: svc, log: log, clients: clients}
+}
 
 // handler adapts a function that may fail to http.Handler, writing any
 // error as a problem document.
@@ -68,14 +72,21 @@ func (a *API) hashing(need access, fn keyedFunc) http.Handler {
 	})
 }
 
-// caller is who the request's API key belongs to.
+// caller is who the request's API key belongs to. A request without a
+// valid secret key (a public key, which any browser may hold, a session
+// alone, a bad key) takes one request from its client address's bucket
+// first.
 func (a *API) caller(r *http.Request, need access) (account.Caller, error) {
 	var c account.Caller
+	var err error
 	if need != optionalKey || wire.APIKey(r) != "" {
-		var err error
-		if c, err = a.svc.APIKeys.Authenticate(r.Context(), wire.APIKey(r)); err != nil {
-			return account.Caller{}, err
-		}
+		c, err = a.svc.APIKeys.Authenticate(r.Context(), wire.APIKey(r))
+	}
+	if lerr := a.clients.LimitUnlessSecret(r, c); lerr != nil {
+		return account.Caller{}, lerr
+	}
+	if err != nil {
+		return account.Caller{}, err
 	}
 	if need == secretKey && !c.IsSecret() {
 		return account.Caller{}, account.ErrSecretKeyRequired

@@ -21,7 +21,7 @@ import (
 // errors without a field go to base.
 func TestWriteError(t *testing.T) {
 	var logged strings.Builder
-	a := New(nil, slog.New(slog.NewTextHandler(&logged, nil)))
+	a := New(nil, slog.New(slog.NewTextHandler(&logged, nil)), wire.Clients{})
 	cause := errors.New("pq: connection to 10.0.0.7 refused for user pforte")
 	for _, c := range []struct {
 		name   string

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -12,17 +13,57 @@ import (
 	"pforte/internal/account"
 )
 
-// ClientLimiter bounds the requests each client address may make to the
-// APIs that take no key (Gradido and /api/2/auth), where nothing else stands
-// between a script and the registration and login flows. It is a token
-// bucket per address, kept in memory: each replica counts for itself.
-// IPv6 clients are counted per /64, the block one subscriber usually gets.
-// At most maxClients addresses have a bucket; when a new one comes and
-// none has idled, an arbitrary bucket is dropped for it. So a flood of
-// addresses cannot grow memory without bound, nor lock out clients it did
-// not flood (a dropped bucket only starts full again). A nil ClientLimiter
-// allows everything.
-type ClientLimiter struct {
+// A Limiter bounds the requests each client address may make to the
+// endpoints a browser or a keyless client can call, where nothing else
+// stands between a script and the registration and login flows.
+// MemoryLimiter counts in this process; internal/redislimit shares the
+// counts between replicas through Redis.
+type Limiter interface {
+	// Allow takes one request from the bucket of addr (see BucketAddr),
+	// or fails with a rate limit error that says when to retry. An
+	// invalid addr is allowed.
+	Allow(ctx context.Context, addr netip.Addr) error
+	// UntrustedProxy hears of a request whose peer forwards for others
+	// but is not in --trusted-proxies: every client behind it shares one
+	// bucket, which the limiter warns of once.
+	UntrustedProxy()
+}
+
+// A SharedLimiter is a Limiter that shares its counts between replicas
+// through a store that may be out of reach; meanwhile each replica limits
+// for itself.
+type SharedLimiter interface {
+	Limiter
+	// Shared reports whether the counts are shared now, asking the store
+	// if need be; when they are not, why says so (for /readyz).
+	Shared(ctx context.Context) (ok bool, why string)
+}
+
+// BucketAddr is the address whose bucket a client's requests take from:
+// an IPv4 address as it is (also when IPv4-mapped), an IPv6 address's
+// /64, the block one subscriber usually gets.
+func BucketAddr(addr netip.Addr) netip.Addr {
+	if addr = addr.Unmap(); addr.Is6() {
+		addr = netip.PrefixFrom(addr, 64).Masked().Addr()
+	}
+	return addr
+}
+
+// TooManyRequests is the error of a client whose bucket is empty until
+// wait has passed. Retry-After is rounded up to whole seconds, so that a
+// client that waits as told is let in.
+func TooManyRequests(wait time.Duration) error {
+	return &account.Error{Kind: account.KindRateLimited, Code: account.CodeTooManyRequests,
+		Message: "too many requests from this address; try again later", RetryAfter: wait.Round(time.Second) + time.Second}
+}
+
+// MemoryLimiter is a Limiter that keeps a token bucket per address in
+// memory: each replica counts for itself. At most maxClients addresses
+// have a bucket; when a new one comes and none has idled, an arbitrary
+// bucket is dropped for it. So a flood of addresses cannot grow memory
+// without bound, nor lock out clients it did not flood (a dropped bucket
+// only starts full again). A nil MemoryLimiter allows everything.
+type MemoryLimiter struct {
 	perMinute int
 	burst     int
 	now       func() time.Time
@@ -42,11 +83,11 @@ type client struct {
 	seen   time.Time
 }
 
-// NewClientLimiter allows each client perMinute requests a minute on
+// NewMemoryLimiter allows each client perMinute requests a minute on
 // average and burst at once. perMinute 0 returns nil: no limit. now is the
 // clock (nil: time.Now); log (nil: none) hears once when requests seem to
 // come through a proxy that is not trusted.
-func NewClientLimiter(perMinute, burst int, now func() time.Time, log *slog.Logger) *ClientLimiter {
+func NewMemoryLimiter(perMinute, burst int, now func() time.Time, log *slog.Logger) *MemoryLimiter {
 	if perMinute <= 0 {
 		return nil
 	}
@@ -59,28 +100,26 @@ func NewClientLimiter(perMinute, burst int, now func() time.Time, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &ClientLimiter{perMinute: perMinute, burst: burst, now: now, log: log, clients: map[netip.Addr]*client{}}
+	return &MemoryLimiter{perMinute: perMinute, burst: burst, now: now, log: log, clients: map[netip.Addr]*client{}}
 }
 
-func (l *ClientLimiter) newClient() *client {
+func (l *MemoryLimiter) newClient() *client {
 	return &client{bucket: rate.NewLimiter(rate.Limit(float64(l.perMinute)/60), l.burst)}
 }
 
 // idleAfter is how long an address's bucket is kept unused: by then it is
 // full again, so forgetting it changes nothing.
-func (l *ClientLimiter) idleAfter() time.Duration {
+func (l *MemoryLimiter) idleAfter() time.Duration {
 	return time.Duration(l.burst) * time.Minute / time.Duration(l.perMinute)
 }
 
 // Allow takes one request from the client's bucket. When it is empty the
 // error is a rate limit with the time until the next request is allowed.
-func (l *ClientLimiter) Allow(addr netip.Addr) error {
+func (l *MemoryLimiter) Allow(_ context.Context, addr netip.Addr) error {
 	if l == nil || !addr.IsValid() {
 		return nil
 	}
-	if addr = addr.Unmap(); addr.Is6() {
-		addr = netip.PrefixFrom(addr, 64).Masked().Addr()
-	}
+	addr = BucketAddr(addr)
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -108,17 +147,29 @@ func (l *ClientLimiter) Allow(addr netip.Addr) error {
 	r := c.bucket.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return &account.Error{Kind: account.KindRateLimited, Code: account.CodeTooManyRequests,
-			Message: "too many requests from this address; try again later", RetryAfter: d.Round(time.Second) + time.Second}
+		return TooManyRequests(d)
 	}
 	return nil
 }
 
-// Clients is what the keyless APIs know of their callers: which proxies
-// may name the client, and how many requests a client may make.
+// UntrustedProxy warns once that clients behind an untrusted proxy share
+// its bucket.
+func (l *MemoryLimiter) UntrustedProxy() {
+	if l == nil {
+		return
+	}
+	l.warned.Do(func() {
+		l.log.Warn("a request came with X-Forwarded-For from a peer not in --trusted-proxies: " +
+			"if pforte runs behind a reverse proxy, list it there, or every client behind it shares one rate limit")
+	})
+}
+
+// Clients is what the APIs that browsers and keyless clients call know of
+// their callers: which proxies may name the client, and how many requests
+// a client may make.
 type Clients struct {
 	Proxies []netip.Prefix // see ClientIP
-	Limiter *ClientLimiter // nil: no limit
+	Limiter Limiter        // nil: no limit
 }
 
 // IP is the request's client address; see ClientIP.
@@ -131,14 +182,21 @@ func (c Clients) Limit(r *http.Request) error {
 		return nil
 	}
 	if r.Header.Get("X-Forwarded-For") != "" && !trusted(peer(r), c.Proxies) {
-		// The peer forwards for others but is not trusted: every client
-		// behind it shares its bucket.
-		c.Limiter.warned.Do(func() {
-			c.Limiter.log.Warn("a request came with X-Forwarded-For from a peer not in --trusted-proxies: " +
-				"if pforte runs behind a reverse proxy, list it there, or every client behind it shares one rate limit")
-		})
+		c.Limiter.UntrustedProxy()
 	}
-	return c.Limiter.Allow(c.IP(r))
+	return c.Limiter.Allow(r.Context(), c.IP(r))
+}
+
+// LimitUnlessSecret is Limit for an API that takes keys: a request that
+// came with a valid secret key is not limited per address (servers, often
+// many behind one address, call with those); any other (a public key, a
+// session alone, a key that failed to authenticate) is. caller is the
+// request's, or zero when its key is unknown or missing.
+func (c Clients) LimitUnlessSecret(r *http.Request, caller account.Caller) error {
+	if caller.IsSecret() {
+		return nil
+	}
+	return c.Limit(r)
 }
 
 func trusted(a netip.Addr, proxies []netip.Prefix) bool {
