@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -465,6 +466,51 @@ func (s *Customers) Delete(ctx context.Context, c Caller, ref string) error {
 		s.log.Info("customer deleted", "tenant", c.Tenant.Slug, "customer_id", id)
 	}
 	return err
+}
+
+// purgeUnconfirmed erases, per tenant, the pending customers created
+// longer than its pending_retention ago: registrations nobody confirmed
+// are not kept for good. Each goes as a back office's erasure would.
+func (s *Customers) purgeUnconfirmed(ctx context.Context) error {
+	tenants, err := s.store.ListTenants(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	for _, t := range tenants {
+		keep, _ := time.ParseDuration(t.Setting("pending_retention")) // checked when it was set
+		if keep <= 0 {
+			continue
+		}
+		stale, err := s.store.UnconfirmedBefore(ctx, t.ID, now.Add(-keep), 500)
+		if err != nil {
+			return err
+		}
+		for _, cust := range stale {
+			err := s.inTx(ctx, func(tx Tx) error {
+				current, err := tx.CustomerByID(ctx, t.ID, cust.ID)
+				if errors.Is(err, ErrNotFound) || err == nil && current.State != StatePending {
+					return nil // confirmed or erased meanwhile
+				} else if err != nil {
+					return err
+				}
+				if err := s.mail.cancelMail(ctx, tx, current, "the registration was never confirmed"); err != nil {
+					return err
+				}
+				if err := s.eraseWithEvent(ctx, tx, t, current, ActorSystem); err != nil {
+					return err
+				}
+				return tx.DeleteCustomer(ctx, t.ID, current.ID)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if len(stale) > 0 {
+			s.log.Info("unconfirmed registrations erased", "tenant", t.Slug, "count", len(stale))
+		}
+	}
+	return nil
 }
 
 // DeleteSelf erases the customer of a session, who gave the current

@@ -218,6 +218,9 @@ func (s *Service) Purge(ctx context.Context) error {
 	if err := s.audit.prune(ctx); err != nil {
 		return Internal(err)
 	}
+	if err := s.customers.purgeUnconfirmed(ctx); err != nil {
+		return Internal(err)
+	}
 	return nil
 }
 

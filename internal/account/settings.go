@@ -167,6 +167,11 @@ var settingSpecs = map[string]SettingSpec{
 		Doc:  "mail the customer when a login comes from a device and network (/24 or /48) not seen for them before, with a link that ends that login and starts a password reset",
 		Type: SettingBool,
 	},
+	"pending_retention": {
+		Key: "pending_retention", Default: "720h",
+		Doc:  "how long a registration that was never confirmed (a pending customer) is kept, as a Go duration (default 30 days); 0 keeps them. The hourly clean-up erases older ones",
+		Type: SettingString, Validate: validateRetention,
+	},
 	"audit_retention": {
 		Key: "audit_retention", Default: "8760h",
 		Doc:  "how long audit events are kept, as a Go duration (default a year); 0 keeps them for good. The hourly clean-up prunes older ones and records where it cut the chain",

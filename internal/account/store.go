@@ -60,6 +60,9 @@ type Tx interface {
 	CustomerByUsername(ctx context.Context, tenantID int64, username string) (Customer, error) // case-insensitive
 	ListCustomers(ctx context.Context, tenantID, afterID int64, limit int) ([]Customer, error) // by ID ascending
 	UpdateCustomer(ctx context.Context, c *Customer) error                                     // every column but ID, TenantID, CreatedAt
+	// UnconfirmedBefore returns up to limit of the tenant's pending
+	// customers created before before, by ID.
+	UnconfirmedBefore(ctx context.Context, tenantID int64, before time.Time, limit int) ([]Customer, error)
 	DeleteCustomer(ctx context.Context, tenantID, id int64) error                              // with its tokens and sessions
 
 	CreateToken(ctx context.Context, t *Token) error // sets ID

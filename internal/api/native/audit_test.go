@@ -132,3 +132,35 @@ func TestAuditLog(t *testing.T) {
 		}
 	})
 }
+
+// TestUnconfirmedRegistrationsErased: the hourly clean-up erases pending
+// customers older than pending_retention, and keeps confirmed ones and
+// younger ones; 0 keeps them all.
+func TestUnconfirmedRegistrationsErased(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open)
+		const pw = "Sommer-Haus-am-See-2030"
+		old := h.mustRegister(t, "never@example.com", pw)
+		h.mustSignUp(t, "confirmed@example.com", pw)
+		h.clock.Advance(29 * 24 * time.Hour)
+		h.mustRegister(t, "young@example.com", pw)
+		h.clock.Advance(2 * 24 * time.Hour)
+		if err := h.svc.Purge(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		h.mustNotStored(t, "never@example.com")
+		h.storedCustomer(t, "confirmed@example.com")
+		h.storedCustomer(t, "young@example.com")
+		p := apitest.MustJSON[auditPage](t, h.Get(t, h.secret, "/api/v1/audit?type=customer_deleted"), http.StatusOK)
+		if len(p.Events) != 1 || p.Events[0].CustomerID != old.Customer.ID || p.Events[0].Actor != "system" {
+			t.Errorf("the erasure's audit events: %+v", p.Events)
+		}
+
+		h.MustSetting(t, account.DefaultTenant, "pending_retention", "0")
+		h.clock.Advance(60 * 24 * time.Hour)
+		if err := h.svc.Purge(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		h.storedCustomer(t, "young@example.com")
+	})
+}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -95,6 +96,19 @@ func (q *queries) ListCustomers(ctx context.Context, tenantID, afterID int64, li
 	}
 	cs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (account.Customer, error) { return scanCustomer(row) })
 	return cs, storeError("list customers", err)
+}
+
+// UnconfirmedBefore returns up to limit of the tenant's pending customers
+// created before before, by ID.
+func (q *queries) UnconfirmedBefore(ctx context.Context, tenantID int64, before time.Time, limit int) ([]account.Customer, error) {
+	rows, err := q.db.Query(ctx, `SELECT `+customerColumns+` FROM customers
+		WHERE tenant_id = $1 AND state = $2 AND created_at < $3 ORDER BY id LIMIT $4`,
+		tenantID, account.StatePending, before, limit)
+	if err != nil {
+		return nil, storeError("unconfirmed customers", err)
+	}
+	cs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (account.Customer, error) { return scanCustomer(row) })
+	return cs, storeError("unconfirmed customers", err)
 }
 
 // UpdateCustomer writes every column but ID, TenantID and CreatedAt.

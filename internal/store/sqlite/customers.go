@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"pforte/internal/account"
 )
@@ -92,6 +93,30 @@ func (q queries) oneCustomer(ctx context.Context, op, where string, args ...any)
 		return account.Customer{}, dbErr(op, err)
 	}
 	return c, nil
+}
+
+// UnconfirmedBefore returns up to limit of the tenant's pending customers
+// created before before, by ID.
+func (q queries) UnconfirmedBefore(ctx context.Context, tenantID int64, before time.Time, limit int) ([]account.Customer, error) {
+	rows, err := q.r.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers
+		WHERE tenant_id = ? AND state = ? AND created_at < ? ORDER BY id LIMIT ?`,
+		tenantID, string(account.StatePending), micros(before), limit)
+	if err != nil {
+		return nil, dbErr("unconfirmed customers", err)
+	}
+	defer rows.Close()
+	var cs []account.Customer
+	for rows.Next() {
+		c, err := scanCustomer(rows)
+		if err != nil {
+			return nil, dbErr("unconfirmed customers", err)
+		}
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("unconfirmed customers", err)
+	}
+	return cs, nil
 }
 
 // ListCustomers returns up to limit of the tenant's customers with an ID

@@ -385,3 +385,24 @@ func testCustomerDelete(t *testing.T, s account.Store) {
 	again := mustCustomer(t, s, fullCustomer(a.ID, "alice"))
 	wantCustomerReads(t, s, again)
 }
+
+func testUnconfirmedBefore(t *testing.T, s account.Store) {
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	old := newCustomer(a.ID, "old")
+	old.State, old.CreatedAt = account.StatePending, t0
+	old = mustCustomer(t, s, old)
+	fresh := newCustomer(a.ID, "fresh")
+	fresh.State, fresh.CreatedAt = account.StatePending, at(48*time.Hour)
+	mustCustomer(t, s, fresh)
+	active := newCustomer(a.ID, "active")
+	active.State, active.CreatedAt = account.StateActive, t0
+	mustCustomer(t, s, active)
+	other := newCustomer(b.ID, "other")
+	other.State, other.CreatedAt = account.StatePending, t0
+	mustCustomer(t, s, other)
+	got, err := s.UnconfirmedBefore(t.Context(), a.ID, at(24*time.Hour), 10)
+	if err != nil || len(got) != 1 || got[0].ID != old.ID {
+		t.Errorf("UnconfirmedBefore = %+v, %v; want the old pending customer alone", got, err)
+	}
+}

@@ -68,6 +68,7 @@ var suite = []struct {
 		{"UpdateRefused", testCustomerUpdateRefused},
 		{"List", testCustomerList},
 		{"Delete", testCustomerDelete},
+		{"UnconfirmedBefore", testUnconfirmedBefore},
 	}},
 	{"Tokens", []storeTest{
 		{"ConsumeOnce", testTokenConsumeOnce},
