@@ -63,7 +63,7 @@ type Tx interface {
 	// UnconfirmedBefore returns up to limit of the tenant's pending
 	// customers created before before, by ID.
 	UnconfirmedBefore(ctx context.Context, tenantID int64, before time.Time, limit int) ([]Customer, error)
-	DeleteCustomer(ctx context.Context, tenantID, id int64) error                              // with its tokens and sessions
+	DeleteCustomer(ctx context.Context, tenantID, id int64) error // with its tokens and sessions
 
 	CreateToken(ctx context.Context, t *Token) error // sets ID
 	// ConsumeToken marks the token with this hash used, if it belongs to
@@ -166,6 +166,8 @@ type Tx interface {
 	MailByID(ctx context.Context, id int64) (Mail, error)
 	// ListMail returns the newest mails of a tenant (0: of every tenant).
 	ListMail(ctx context.Context, tenantID int64, limit int) ([]Mail, error)
+	// MailOf returns a customer's outbox rows, newest first.
+	MailOf(ctx context.Context, tenantID, customerID int64) ([]Mail, error)
 	// CountMail counts a customer's mails of these kinds created at or
 	// after since, whatever their status.
 	CountMail(ctx context.Context, tenantID, customerID int64, kinds []MailKind, since time.Time) (int, error)

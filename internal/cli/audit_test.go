@@ -28,6 +28,9 @@ func TestAuditCommands(t *testing.T) {
 			t.Errorf("audit list lacks %s:\n%s", want, list)
 		}
 	}
+	if err := Run(context.Background(), []string{"customer", "export", "1", "--db", db}, noEnv, io.Discard, io.Discard); !errors.Is(err, account.ErrCustomerNotFound) {
+		t.Errorf("customer export of nobody: %v", err)
+	}
 	if only := mustRun(t, "audit", "list", "--type", "setting_changed", "--db", db); strings.Contains(only, "api_key_created") {
 		t.Errorf("audit list --type setting_changed:\n%s", only)
 	}

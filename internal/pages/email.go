@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -109,6 +110,29 @@ func (p *Pages) emailLink(title string, purpose account.Purpose, intro, submit s
 			return err
 		}
 		return nil
+	})
+}
+
+// ExportAccount serves the account page's download of everything pforte
+// holds about the customer, as docs/export.md describes.
+func (p *Pages) ExportAccount() http.Handler {
+	return p.page(func(w http.ResponseWriter, q *request) error {
+		if _, ok := p.customer(w, q); !ok {
+			return nil
+		}
+		x, err := p.svc.Customers.ExportMine(q.Context(), q.c.Tenant.ID, q.session)
+		if err != nil {
+			return err
+		}
+		body, err := json.MarshalIndent(x, "", "  ")
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+x.Tenant+`-account.json"`)
+		w.WriteHeader(http.StatusOK)
+		_, err = w.Write(append(body, '\n'))
+		return err
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"pforte/internal/account"
 	"pforte/internal/api/apitest"
 	"pforte/internal/pages"
 	"pforte/internal/store/teststore"
@@ -85,6 +86,13 @@ func TestPagesEmailChangeAndDeletion(t *testing.T) {
 		linkPath(t, h, old, 3, "Passwort zurücksetzen")
 
 		pageLogin(t, b, old, pw, false)
+		export := b.do(http.MethodGet, "/p/default/account/export", nil)
+		wantStatus(t, export, http.StatusOK)
+		var x account.CustomerExport
+		if err := apitest.DecodeStrict(export.Body, &x); err != nil || x.Customer.Email != old ||
+			!strings.HasPrefix(export.Header.Get("Content-Disposition"), "attachment;") {
+			t.Fatalf("the account page's export: %v, %q\n%s", err, export.Header.Get("Content-Disposition"), export.Body)
+		}
 		del := b.do(http.MethodGet, "/p/default/account/delete", nil)
 		wantStatus(t, del, http.StatusOK)
 		res = b.do(http.MethodPost, "/p/default/account/delete", url.Values{"csrf": {b.form(del)}, "current_password": {"wrong password!"}})

@@ -69,3 +69,15 @@ func (a *API) ListAudit() http.Handler {
 		return wire.WriteJSON(w, http.StatusOK, res)
 	})
 }
+
+// ExportCustomer serves GET /api/v1/customers/{ref}/export: everything
+// pforte holds about the customer, as docs/export.md describes.
+func (a *API) ExportCustomer() http.Handler {
+	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		x, err := a.svc.Customers.Export(r.Context(), c, r.PathValue("ref"))
+		if err != nil {
+			return err
+		}
+		return wire.WriteJSON(w, http.StatusOK, x)
+	})
+}

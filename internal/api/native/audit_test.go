@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +163,56 @@ func TestUnconfirmedRegistrationsErased(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.storedCustomer(t, "young@example.com")
+	})
+}
+
+// TestCustomerExport: the export holds the profile, the live sessions,
+// the mail and the audit events, in exactly the documented fields, and
+// no secret; the documented example decodes as the same format.
+func TestCustomerExport(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h, _ := newMailHarness(t, open)
+		const email, pw = "export@example.com", "Sommer-Haus-am-See-2030"
+		cs := h.mustSignUp(t, email, pw)
+		phone := h.loginFrom(t, email, pw, safariOnIPhone, false)
+		h.mustSettle(t)
+		path := fmt.Sprintf("/api/v1/customers/%d/export", cs.Customer.ID)
+		apitest.MustProblem(t, h.Get(t, h.public, path), http.StatusForbidden, "secret_key_required")
+		apitest.MustProblem(t, h.Get(t, h.secret, "/api/v1/customers/999999/export"), http.StatusNotFound, "customer_not_found")
+		res := h.Get(t, h.secret, path)
+		x := apitest.MustJSON[account.CustomerExport](t, res, http.StatusOK) // strict: no field beyond the documented ones
+		if x.Format != "pforte-customer-export" || x.Version != 1 || x.Tenant != "default" || x.Customer.Email != email ||
+			!x.Customer.HasPassword || x.Customer.State != account.StateActive {
+			t.Errorf("export header and customer: %+v", x)
+		}
+		if len(x.Sessions) != 2 || x.Sessions[0].ID != phone.Session.ID || x.Sessions[0].Device != "Safari on iPhone" {
+			t.Errorf("export sessions: %+v", x.Sessions)
+		}
+		if len(x.Mail) != 1 || x.Mail[0].Kind != account.MailConfirm || x.Mail[0].Status != account.MailSent || x.Mail[0].MessageID == "" {
+			t.Errorf("export mail: %+v", x.Mail)
+		}
+		var types []string
+		for _, e := range x.AuditEvents {
+			types = append(types, string(e.Type))
+		}
+		if strings.Join(types, " ") != "registration_confirmed login" {
+			t.Errorf("export audit events: %v", types)
+		}
+		stored := h.storedCustomer(t, email)
+		for _, secret := range []string{pw, stored.PasswordHash, cs.Session.Token, phone.Session.Token} {
+			if strings.Contains(string(res.Body), secret) {
+				t.Errorf("the export holds a secret: %q", secret)
+			}
+		}
+		doc, err := os.ReadFile("../../../docs/export.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		example := string(doc)[strings.Index(string(doc), "```json\n")+8:]
+		example = example[:strings.Index(example, "```")]
+		var documented account.CustomerExport
+		if err := apitest.DecodeStrict([]byte(example), &documented); err != nil || documented.Format != x.Format {
+			t.Errorf("docs/export.md's example does not decode as the export: %v", err)
+		}
 	})
 }

@@ -155,6 +155,17 @@ func (q *queries) MailByID(ctx context.Context, id int64) (account.Mail, error) 
 	return m, storeError("mail by id", err)
 }
 
+// MailOf returns a customer's outbox rows, newest first.
+func (q *queries) MailOf(ctx context.Context, tenantID, customerID int64) ([]account.Mail, error) {
+	rows, err := q.db.Query(ctx, `SELECT `+mailColumns+` FROM outbox WHERE tenant_id = $1 AND customer_id = $2
+		ORDER BY id DESC`, tenantID, customerID)
+	if err != nil {
+		return nil, storeError("mail of customer", err)
+	}
+	ms, err := collectMail(rows)
+	return ms, storeError("mail of customer", err)
+}
+
 // ListMail returns up to limit of the tenant's mails, or of every tenant's
 // if tenantID is 0, newest (highest ID) first.
 func (q *queries) ListMail(ctx context.Context, tenantID int64, limit int) ([]account.Mail, error) {

@@ -216,6 +216,28 @@ func (q queries) ListMail(ctx context.Context, tenantID int64, limit int) ([]acc
 	return ms, nil
 }
 
+// MailOf returns a customer's outbox rows, newest first.
+func (q queries) MailOf(ctx context.Context, tenantID, customerID int64) ([]account.Mail, error) {
+	rows, err := q.r.QueryContext(ctx, `SELECT `+mailColumns+` FROM outbox WHERE tenant_id = ? AND customer_id = ?
+		ORDER BY id DESC`, tenantID, customerID)
+	if err != nil {
+		return nil, dbErr("mail of customer", err)
+	}
+	defer rows.Close()
+	ms := []account.Mail{}
+	for rows.Next() {
+		m, err := scanMail(rows)
+		if err != nil {
+			return nil, dbErr("mail of customer", err)
+		}
+		ms = append(ms, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("mail of customer", err)
+	}
+	return ms, nil
+}
+
 // CountMail counts the customer's mails of these kinds created at or after
 // since, whatever their status. No kinds count nothing.
 func (q queries) CountMail(ctx context.Context, tenantID, customerID int64, kinds []account.MailKind, since time.Time) (int, error) {

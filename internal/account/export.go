@@ -1,0 +1,149 @@
+package account
+
+import (
+	"context"
+	"time"
+)
+
+// CustomerExport is everything pforte holds about a customer, as one
+// document (GDPR Art. 15 and 20): the format docs/export.md describes.
+// Secrets (password hash, token hashes) are not in it; nor are mail
+// bodies, erased once a mail is sent.
+type CustomerExport struct {
+	Format      string           `json:"format"`  // ExportFormat
+	Version     int              `json:"version"` // ExportVersion
+	ExportedAt  time.Time        `json:"exported_at"`
+	Tenant      string           `json:"tenant"`
+	Customer    ExportedCustomer `json:"customer"`
+	Sessions    []ExportedLogin  `json:"sessions"`
+	Mail        []ExportedMail   `json:"mail"`
+	AuditEvents []ExportedEvent  `json:"audit_events"`
+}
+
+// The export's format and version.
+const (
+	ExportFormat  = "pforte-customer-export"
+	ExportVersion = 1
+)
+
+// ExportedCustomer is the customer's profile and state.
+type ExportedCustomer struct {
+	ID               int64      `json:"id"`
+	UUID             string     `json:"uuid"`
+	Email            string     `json:"email"` // empty under email_storage=hmac
+	EmailConfirmedAt *time.Time `json:"email_confirmed_at"`
+	PreviousEmail    string     `json:"previous_email,omitempty"`
+	Username         string     `json:"username"`
+	Salutation       string     `json:"salutation"`
+	FirstName        string     `json:"first_name"`
+	LastName         string     `json:"last_name"`
+	Locale           string     `json:"locale"`
+	PartnerRef       string     `json:"partner_ref"`
+	State            State      `json:"state"`
+	HasPassword      bool       `json:"has_password"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+}
+
+// ExportedLogin is a live session, without its token.
+type ExportedLogin struct {
+	ID            int64     `json:"id"`
+	Device        string    `json:"device"`
+	ClientAddress string    `json:"client_address"`
+	Remembered    bool      `json:"remembered"`
+	CreatedAt     time.Time `json:"created_at"`
+	LastSeenAt    time.Time `json:"last_seen_at"`
+	ExpiresAt     time.Time `json:"expires_at"`
+}
+
+// ExportedMail is a mail pforte sent or means to send to the customer.
+type ExportedMail struct {
+	Kind       MailKind   `json:"kind"`
+	MessageID  string     `json:"message_id"`
+	Status     MailStatus `json:"status"`
+	CreatedAt  time.Time  `json:"created_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+// ExportedEvent is one of the customer's audit events.
+type ExportedEvent struct {
+	Seq           int64             `json:"seq"`
+	At            time.Time         `json:"at"`
+	Type          AuditType         `json:"type"`
+	Actor         string            `json:"actor"`
+	Outcome       string            `json:"outcome"`
+	ClientAddress string            `json:"client_address"`
+	Detail        map[string]string `json:"detail"`
+}
+
+// Export is everything about a customer (secret key only).
+func (s *Customers) Export(ctx context.Context, c Caller, ref string) (CustomerExport, error) {
+	cust, err := s.Get(ctx, c, ref)
+	if err != nil {
+		return CustomerExport{}, err
+	}
+	return s.export(ctx, c.Tenant, cust)
+}
+
+// ExportMine is Export of the session's customer.
+func (s *Customers) ExportMine(ctx context.Context, tenantID int64, token string) (CustomerExport, error) {
+	cust, sess, err := s.sessions.Lookup(ctx, tenantID, token)
+	if err != nil {
+		return CustomerExport{}, err
+	}
+	t, err := s.tenants.byID(ctx, sess.TenantID)
+	if err != nil {
+		return CustomerExport{}, err
+	}
+	return s.export(ctx, t, cust)
+}
+
+// ExportBySlug is Export for the command line.
+func (s *Customers) ExportBySlug(ctx context.Context, slug, ref string) (CustomerExport, error) {
+	c, err := s.tenants.Caller(ctx, slug)
+	if err != nil {
+		return CustomerExport{}, err
+	}
+	c.Key = KeySecret
+	return s.Export(ctx, c, ref)
+}
+
+func (s *Customers) export(ctx context.Context, t Tenant, cust Customer) (CustomerExport, error) {
+	x := CustomerExport{Format: ExportFormat, Version: ExportVersion, ExportedAt: s.now(), Tenant: t.Slug,
+		Customer: ExportedCustomer{ID: cust.ID, UUID: cust.UUID, Email: cust.Email, EmailConfirmedAt: cust.EmailConfirmedAt,
+			PreviousEmail: cust.PreviousEmail, Username: cust.Username, Salutation: cust.Salutation, FirstName: cust.FirstName,
+			LastName: cust.LastName, Locale: cust.Locale, PartnerRef: cust.PartnerRef, State: cust.State,
+			HasPassword: cust.HasPassword(), CreatedAt: cust.CreatedAt, UpdatedAt: cust.UpdatedAt},
+		Sessions: []ExportedLogin{}, Mail: []ExportedMail{}, AuditEvents: []ExportedEvent{}}
+	sessions, err := s.devices.live(ctx, cust)
+	if err != nil {
+		return CustomerExport{}, err
+	}
+	for _, l := range sessions {
+		x.Sessions = append(x.Sessions, ExportedLogin{ID: l.ID, Device: l.Device, ClientAddress: l.ClientAddress,
+			Remembered: l.Remembered, CreatedAt: l.CreatedAt, LastSeenAt: l.LastSeenAt, ExpiresAt: l.EndsAt()})
+	}
+	mail, err := s.store.MailOf(ctx, t.ID, cust.ID)
+	if err != nil {
+		return CustomerExport{}, Internal(err)
+	}
+	for _, m := range mail {
+		x.Mail = append(x.Mail, ExportedMail{Kind: m.Kind, MessageID: m.MessageID, Status: m.Status,
+			CreatedAt: m.CreatedAt, FinishedAt: m.FinishedAt})
+	}
+	for after := int64(0); ; {
+		page, err := s.store.ListAudit(ctx, AuditQuery{TenantID: t.ID, CustomerID: cust.ID, AfterSeq: after, Limit: 1000})
+		if err != nil {
+			return CustomerExport{}, Internal(err)
+		}
+		for _, e := range page {
+			x.AuditEvents = append(x.AuditEvents, ExportedEvent{Seq: e.Seq, At: e.At, Type: e.Type, Actor: e.Actor,
+				Outcome: e.Outcome, ClientAddress: e.ClientAddress, Detail: e.Detail})
+			after = e.Seq
+		}
+		if len(page) < 1000 {
+			break
+		}
+	}
+	return x, nil
+}
