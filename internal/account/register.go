@@ -336,11 +336,11 @@ func (s *Registrations) Confirm(ctx context.Context, c Caller, token, newPw stri
 		if err := s.creds.markConfirmed(ctx, tx, &cust); err != nil {
 			return err
 		}
-		if err := s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditConfirmed, Actor: "customer", CustomerID: cust.ID}); err != nil {
+		if sess, err = s.creds.logIn(ctx, tx, c, cust); err != nil {
 			return err
 		}
-		sess, err = s.creds.logIn(ctx, tx, c, cust)
-		return err
+		// Last: the chain's head stays locked until the commit.
+		return s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditConfirmed, Actor: "customer", CustomerID: cust.ID})
 	})
 	if err != nil {
 		return Customer{}, NewSession{}, err

@@ -114,11 +114,12 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, rememb
 		if sess, err = open(ctx, tx, opening{tenant: c.Tenant, customer: current, remember: remember}); err != nil {
 			return err
 		}
-		if err := s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditLogin, Actor: "customer", CustomerID: current.ID,
-			Detail: map[string]string{"session_id": strconv.FormatInt(sess.ID, 10), "device": sess.Device}}); err != nil {
+		if err := s.signInAlerts.see(ctx, tx, c, current, sess.Session); err != nil {
 			return err
 		}
-		return s.signInAlerts.see(ctx, tx, c, current, sess.Session)
+		// Last: the chain's head stays locked until the commit.
+		return s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditLogin, Actor: "customer", CustomerID: current.ID,
+			Detail: map[string]string{"session_id": strconv.FormatInt(sess.ID, 10), "device": sess.Device}})
 	})
 	if err != nil {
 		// The password was right when it was checked: its attempt ends as
