@@ -22,8 +22,8 @@ func WithRequester(ctx context.Context, r Requester) context.Context {
 	return context.WithValue(ctx, requesterKey{}, r)
 }
 
-// requesterFrom is the requester ctx carries, or the zero Requester.
-func requesterFrom(ctx context.Context) Requester {
+// RequesterFrom is the requester ctx carries, or the zero Requester.
+func RequesterFrom(ctx context.Context) Requester {
 	r, _ := ctx.Value(requesterKey{}).(Requester)
 	return r
 }

@@ -108,18 +108,18 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, rememb
 			return err
 		}
 		cust = current
-		if !c.opensSession() {
-			return nil
-		}
-		if sess, err = open(ctx, tx, opening{tenant: c.Tenant, customer: current, remember: remember}); err != nil {
-			return err
-		}
-		if err := s.signInAlerts.see(ctx, tx, c, current, sess.Session); err != nil {
-			return err
+		detail := map[string]string{"device": DeviceLabel(RequesterFrom(ctx).UserAgent)}
+		if c.opensSession() {
+			if sess, err = open(ctx, tx, opening{tenant: c.Tenant, customer: current, remember: remember}); err != nil {
+				return err
+			}
+			if err := s.signInAlerts.see(ctx, tx, c, current, sess.Session); err != nil {
+				return err
+			}
+			detail["session_id"] = strconv.FormatInt(sess.ID, 10)
 		}
 		// Last: the chain's head stays locked until the commit.
-		return s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditLogin, Actor: "customer", CustomerID: current.ID,
-			Detail: map[string]string{"session_id": strconv.FormatInt(sess.ID, 10), "device": sess.Device}})
+		return s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditLogin, Actor: "customer", CustomerID: current.ID, Detail: detail})
 	})
 	if err != nil {
 		// The password was right when it was checked: its attempt ends as
@@ -384,7 +384,7 @@ func (s *Sessions) session(ctx context.Context, o opening, hash []byte) Session 
 	if d := o.tenant.RememberMaxAge(); o.remember && d > 0 {
 		maxAge, idle, remembered = d, d, true
 	}
-	client := requesterFrom(ctx)
+	client := RequesterFrom(ctx)
 	return Session{TenantID: o.customer.TenantID, CustomerID: o.customer.ID, Hash: hash, CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(maxAge), IdleExpiry: idle, Remembered: remembered,
 		ClientAddress: storedAddress(client.Addr, o.tenant.Setting("session.client_address")),

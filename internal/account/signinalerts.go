@@ -27,7 +27,7 @@ func (s *SignInAlerts) see(ctx context.Context, tx Tx, c Caller, cust Customer, 
 	if sess.ID == 0 || c.Tenant.Setting("session.new_sign_in_mail") != "true" {
 		return nil
 	}
-	req := requesterFrom(ctx)
+	req := RequesterFrom(ctx)
 	network := storedAddress(req.Addr, AddressTruncated)
 	place := s.keys.tenantHMAC(labelSignInPlace, cust.TenantID,
 		[]byte(strconv.FormatInt(cust.ID, 10)+"\x00"+sess.Device+"\x00"+network))

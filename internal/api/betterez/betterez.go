@@ -47,6 +47,9 @@ func (a *API) keyed(fn func(w http.ResponseWriter, r *http.Request, c account.Ca
 			return err
 		}
 		c.Policy = policy
+		if r, err = wire.OnBehalf(r, c); err != nil {
+			return err
+		}
 		return fn(w, r, c)
 	})
 }

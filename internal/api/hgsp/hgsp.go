@@ -55,6 +55,9 @@ func (a *API) keyed(need access, fn func(w http.ResponseWriter, r *http.Request,
 			return account.ErrSecretKeyRequired
 		}
 		c.Policy = policy
+		if r, err = wire.OnBehalf(r, c); err != nil {
+			return err
+		}
 		return fn(w, r, c)
 	})
 }

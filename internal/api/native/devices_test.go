@@ -220,3 +220,37 @@ func TestSessionsKeepTheirLifetimes(t *testing.T) {
 		}
 	})
 }
+
+// TestSecretKeyNamesTheCustomer: a site's server logging a customer in
+// with a secret key names the customer's address and browser, which the
+// session records; a public caller's same headers are ignored.
+func TestSecretKeyNamesTheCustomer(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open)
+		const email, pw = "behind-a-site@example.com", "correct horse battery"
+		h.mustSignUp(t, email, pw)
+		onBehalf := http.Header{}
+		onBehalf.Set("X-Pforte-Customer-IP", "198.51.100.23")
+		onBehalf.Set("X-Pforte-Customer-Agent", firefoxOnWindows)
+		login := func(key string) *response {
+			return h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: key, Header: onBehalf,
+				Body: map[string]any{"email": email, "password": pw}})
+		}
+		site := apitest.MustJSON[customerSession](t, login(h.secret), http.StatusCreated)
+		browser := apitest.MustJSON[customerSession](t, login(h.public), http.StatusCreated)
+		for _, d := range h.mySessions(t, site.Session.Token) {
+			switch d.ID {
+			case site.Session.ID:
+				if d.ClientAddress != "198.51.100.0/24" || d.Device != "Firefox on Windows" {
+					t.Errorf("the secret key's login: %+v, want the customer's network and browser", d)
+				}
+			case browser.Session.ID:
+				if d.ClientAddress != "127.0.0.0/24" || d.Device != "Go-http-client" {
+					t.Errorf("the public key's login: %+v, want its own address and agent", d)
+				}
+			}
+		}
+		onBehalf.Set("X-Pforte-Customer-IP", "not an address")
+		apitest.MustProblem(t, login(h.secret), http.StatusBadRequest, "validation_failed")
+	})
+}

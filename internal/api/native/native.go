@@ -49,6 +49,9 @@ func (a *API) keyed(need access, fn keyedFunc) http.Handler {
 		if err != nil {
 			return err
 		}
+		if r, err = wire.OnBehalf(r, c); err != nil {
+			return err
+		}
 		return fn(w, r, c)
 	})
 }
@@ -66,6 +69,9 @@ func (a *API) hashing(need access, fn keyedFunc) http.Handler {
 		r = r.WithContext(ctx)
 		c, err := a.caller(r, need)
 		if err != nil {
+			return err
+		}
+		if r, err = wire.OnBehalf(r, c); err != nil {
 			return err
 		}
 		return fn(w, r, c)

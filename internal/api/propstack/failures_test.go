@@ -1,12 +1,14 @@
 package propstack_test
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"pforte/internal/account"
 	"pforte/internal/api/apitest"
 	"pforte/internal/store/teststore"
 )
@@ -278,5 +280,32 @@ func TestKeys(t *testing.T) {
 		}
 		// Nothing was registered by the refused calls.
 		mustError(t, h.sendReset(t, h.secret, c.Email), http.StatusNotFound, "customer_not_found", "email")
+	})
+}
+
+// TestLoginForACustomer: a site's server that names its customer in
+// X-Pforte-Customer-IP and X-Pforte-Customer-Agent gets the customer's
+// network and browser into the audit log, not its own.
+func TestLoginForACustomer(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open)
+		id := h.mustActive(t, h.secret, fooBar())
+		header := http.Header{}
+		header.Set("X-Pforte-Customer-IP", "2001:db8:aa:bb::1")
+		header.Set("X-Pforte-Customer-Agent", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15")
+		r := h.Do(t, apitest.Request{Method: http.MethodPost, Path: "/v1/contacts/login", Key: h.secret, Header: header,
+			Body: map[string]any{"credentials": map[string]string{"email": "foo.bar@example.de", "password": strongPassword}}})
+		mustClient(t, r, id, "Foo Bar")
+		c, err := h.svc.APIKeys.Authenticate(context.Background(), h.secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events, err := h.svc.Audit.List(context.Background(), c, account.AuditQuery{Type: account.AuditLogin, CustomerID: id})
+		if err != nil || len(events) != 1 {
+			t.Fatalf("login events: %+v, %v", events, err)
+		}
+		if e := events[0]; e.ClientAddress != "2001:db8:aa::/48" || e.Detail["device"] != "Safari on macOS" {
+			t.Errorf("the login's audit event: %+v, want the customer's network and browser", e)
+		}
 	})
 }

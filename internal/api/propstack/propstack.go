@@ -55,6 +55,9 @@ func (a *API) keyed(fn func(w http.ResponseWriter, r *http.Request, c account.Ca
 			return account.ErrSecretKeyRequired
 		}
 		c.Policy = policy
+		if r, err = wire.OnBehalf(r, c); err != nil {
+			return err
+		}
 		return fn(w, r, c)
 	})
 }
