@@ -141,6 +141,9 @@ type Policy struct {
 	// tenant, and the answer never tells whether the address had an
 	// account.
 	SelfRegistration bool
+	// Channel names the API for opt-in proofs: "pages", a dialect's name;
+	// empty is the native API.
+	Channel string
 	// Links, when set, builds the links of mail instead of the tenant's
 	// URLs: for APIs whose links lead to their own endpoints or carry the
 	// token in another form.

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"encoding/hex"
 	"time"
 )
 
@@ -18,6 +19,33 @@ type CustomerExport struct {
 	Sessions    []ExportedLogin  `json:"sessions"`
 	Mail        []ExportedMail   `json:"mail"`
 	AuditEvents []ExportedEvent  `json:"audit_events"`
+	Proofs      []ExportedProof  `json:"optin_proofs"`
+}
+
+// ExportedProof is an opt-in proof as the export, the API and the
+// command line show it.
+type ExportedProof struct {
+	Kind           string     `json:"kind"`
+	Channel        string     `json:"channel"`
+	RequestedAt    time.Time  `json:"requested_at"`
+	RequestAddress string     `json:"request_address"`
+	RequestAgent   string     `json:"request_agent"`
+	ConsentVersion string     `json:"consent_version"`
+	ConsentLang    string     `json:"consent_lang"`
+	ConsentSHA256  string     `json:"consent_sha256"` // hex; empty when the text was not given
+	MessageID      string     `json:"message_id"`
+	MailAcceptedAt *time.Time `json:"mail_accepted_at"`
+	ConfirmedAt    *time.Time `json:"confirmed_at"`
+	ConfirmAddress string     `json:"confirm_address"`
+	ConfirmAgent   string     `json:"confirm_agent"`
+}
+
+// Exported is the proof as ExportedProof shows it.
+func (p OptInProof) Exported() ExportedProof {
+	return ExportedProof{Kind: p.Kind, Channel: p.Channel, RequestedAt: p.RequestedAt, RequestAddress: p.RequestAddress,
+		RequestAgent: p.RequestAgent, ConsentVersion: p.ConsentVersion, ConsentLang: p.ConsentLang,
+		ConsentSHA256: hex.EncodeToString(p.ConsentHash), MessageID: p.MessageID, MailAcceptedAt: p.MailAcceptedAt,
+		ConfirmedAt: p.ConfirmedAt, ConfirmAddress: p.ConfirmAddress, ConfirmAgent: p.ConfirmAgent}
 }
 
 // The export's format and version.
@@ -114,7 +142,14 @@ func (s *Customers) export(ctx context.Context, t Tenant, cust Customer) (Custom
 			PreviousEmail: cust.PreviousEmail, Username: cust.Username, Salutation: cust.Salutation, FirstName: cust.FirstName,
 			LastName: cust.LastName, Locale: cust.Locale, PartnerRef: cust.PartnerRef, State: cust.State,
 			HasPassword: cust.HasPassword(), CreatedAt: cust.CreatedAt, UpdatedAt: cust.UpdatedAt},
-		Sessions: []ExportedLogin{}, Mail: []ExportedMail{}, AuditEvents: []ExportedEvent{}}
+		Sessions: []ExportedLogin{}, Mail: []ExportedMail{}, AuditEvents: []ExportedEvent{}, Proofs: []ExportedProof{}}
+	proofs, err := s.store.ProofsOf(ctx, t.ID, cust.ID)
+	if err != nil {
+		return CustomerExport{}, Internal(err)
+	}
+	for _, p := range proofs {
+		x.Proofs = append(x.Proofs, p.Exported())
+	}
 	sessions, err := s.devices.live(ctx, cust)
 	if err != nil {
 		return CustomerExport{}, err

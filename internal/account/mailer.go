@@ -31,6 +31,7 @@ type outgoing struct {
 	to       string // the recipient, when not the customer's address
 	newEmail string // see MailData.NewEmail
 	device   string // see MailData.Device
+	queued   *Mail  // when set, receives the outbox row written
 }
 
 // copiedToPrevious are the kinds that also go to a customer's previous
@@ -108,7 +109,13 @@ func (s *mailer) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o 
 	if m.Sealed, err = s.keys.seal(env, m.MessageID); err != nil {
 		return err
 	}
-	return tx.EnqueueMail(ctx, &m)
+	if err := tx.EnqueueMail(ctx, &m); err != nil {
+		return err
+	}
+	if o.queued != nil {
+		*o.queued = m
+	}
+	return nil
 }
 
 // newMessageID makes an RFC 5322 Message-ID on the sender's domain; it is

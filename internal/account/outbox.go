@@ -59,7 +59,15 @@ func (s *Outbox) Release(ctx context.Context, m OutgoingMail) error {
 // Sent records that the SMTP server accepted a mail; its content is
 // erased.
 func (s *Outbox) Sent(ctx context.Context, id int64) error {
-	if err := s.store.MarkMailSent(ctx, id, s.now()); err != nil {
+	now := s.now()
+	// One transaction: whoever sees the mail sent sees its proof's time.
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.MarkMailSent(ctx, id, now); err != nil {
+			return err
+		}
+		return tx.ProofMailAccepted(ctx, id, now)
+	})
+	if err != nil {
 		return Internal(err)
 	}
 	return nil

@@ -22,6 +22,9 @@ type Registration struct {
 	// address becomes pending_active with the password and profile at once.
 	// An address that already exists is handled as in every registration.
 	LoginBeforeConfirm bool
+	// Consent is the consent text the registrant accepted, for the
+	// opt-in proof; nil: none was shown.
+	Consent *Consent
 	Profile
 }
 
@@ -158,14 +161,28 @@ func (s *Registrations) register(ctx context.Context, tx Tx, r registration) (Re
 	if err != nil {
 		return RegisterResult{}, err
 	}
+	issued, err := tx.LiveToken(ctx, cust.TenantID, HashSecret(token), PurposeConfirm, s.now())
+	if err != nil {
+		return RegisterResult{}, err
+	}
 	res := RegisterResult{Customer: cust, ConfirmToken: token}
 	// Registrations count towards the hourly limit of confirmation
 	// mails too; past it the claim exists but no further mail goes out.
-	if full, err := s.mail.mailLimitReached(ctx, tx, cust, 3, MailConfirm, MailConfirmResend); err != nil || full {
+	var mail *Mail
+	if full, err := s.mail.mailLimitReached(ctx, tx, cust, 3, MailConfirm, MailConfirmResend); err != nil {
 		return res, err
+	} else if !full {
+		var queued Mail
+		err := s.mail.enqueue(ctx, tx, r.Caller, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: token,
+			validFor: s.cfg.ConfirmTTL, username: r.Username, queued: &queued})
+		if err != nil {
+			return res, err
+		}
+		if queued.ID != 0 {
+			mail = &queued
+		}
 	}
-	return res, s.mail.enqueue(ctx, tx, r.Caller, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: token,
-		validFor: s.cfg.ConfirmTTL, username: r.Username})
+	return res, s.proveRequest(ctx, tx, r.Caller, cust, issued.ID, r.Consent, mail)
 }
 
 // newCustomer creates the pending customer of a new address, without a
@@ -334,6 +351,9 @@ func (s *Registrations) Confirm(ctx context.Context, c Caller, token, newPw stri
 		}
 		cust.PreviousEmail = "" // the current address is confirmed now
 		if err := s.creds.markConfirmed(ctx, tx, &cust); err != nil {
+			return err
+		}
+		if err := s.proveConfirmation(ctx, tx, c, cust.TenantID, t.ID); err != nil {
 			return err
 		}
 		if sess, err = s.creds.logIn(ctx, tx, c, cust); err != nil {

@@ -111,6 +111,16 @@ type Tx interface {
 	// seen before and how many other places the customer has.
 	SeeSignInPlace(ctx context.Context, tenantID, customerID int64, place []byte, at time.Time) (seen bool, others int, err error)
 
+	// CreateProof inserts an opt-in proof (sets ID).
+	CreateProof(ctx context.Context, p *OptInProof) error
+	// ConfirmProof records the confirmation of the proofs of a token.
+	ConfirmProof(ctx context.Context, tenantID, tokenID int64, at time.Time, address, agent string) error
+	// ProofMailAccepted records when the SMTP server accepted the mail
+	// of an outbox row, in the proofs that name it.
+	ProofMailAccepted(ctx context.Context, mailID int64, at time.Time) error
+	// ProofsOf returns a customer's proofs, oldest first.
+	ProofsOf(ctx context.Context, tenantID, customerID int64) ([]OptInProof, error)
+
 	// NextAuditSeq takes the tenant's audit chain head, locked until the
 	// transaction ends, and returns the next event's seq and the hash of
 	// the event before it (empty before the first). Call it in InTx.

@@ -1,6 +1,9 @@
 package pages_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -147,5 +150,45 @@ func TestPagesSignInAlert(t *testing.T) {
 			t.Errorf("the reported login after the POST: %s", res)
 		}
 		linkPath(t, h, email, 3, "Passwort zurücksetzen")
+	})
+}
+
+// TestPagesOptInProof: a registration on the hosted page records the
+// consent text it showed, with the request and the confirmation.
+func TestPagesOptInProof(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		const text = "Ich stimme den Nutzungsbedingungen zu."
+		h := apitest.New(t, open, apitest.WithRelay(), apitest.WithDefaultLinks(pages.LinkTemplates),
+			apitest.WithSetting("pages.consent_de", text))
+		b := newBrowser(t, h)
+		page := b.do(http.MethodGet, "/p/default/register", nil)
+		res := b.do(http.MethodPost, "/p/default/register", url.Values{"csrf": {b.form(page)}, "email": {"seite@example.com"},
+			"password": {"Lange-Seiten-Phrase-2030"}, "password_confirmation": {"Lange-Seiten-Phrase-2030"}, "consent": {"yes"}},
+			"User-Agent", "PageBrowser/1.0")
+		wantStatus(t, res, http.StatusOK)
+		link := linkPath(t, h, "seite@example.com", 1, "Bitte bestätigen Sie Ihre Registrierung")
+		token, _ := url.ParseQuery(strings.SplitN(link, "?", 2)[1])
+		res = b.do(http.MethodPost, "/p/default/confirm", url.Values{"csrf": {b.form(page)}, "token": {token.Get("token")}},
+			"User-Agent", "PageBrowser/2.0")
+		wantStatus(t, res, http.StatusSeeOther)
+
+		c, err := h.Svc.APIKeys.Authenticate(t.Context(), h.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cust, err := h.Svc.Customers.ByEmail(t.Context(), c, "seite@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		proofs, err := h.Svc.Customers.Proofs(t.Context(), c, fmt.Sprint(cust.ID))
+		if err != nil || len(proofs) != 1 {
+			t.Fatalf("proofs: %+v, %v", proofs, err)
+		}
+		p := proofs[0].Exported()
+		sum := sha256.Sum256([]byte(text))
+		if p.Channel != "pages" || p.ConsentVersion != "pages.consent_de" || p.ConsentLang != "de" ||
+			p.ConsentSHA256 != hex.EncodeToString(sum[:]) || p.RequestAgent != "PageBrowser/1.0" || p.ConfirmAgent != "PageBrowser/2.0" {
+			t.Errorf("the page registration's proof: %+v", p)
+		}
 	})
 }

@@ -82,8 +82,12 @@ func (p *Pages) Register() http.Handler {
 			return nil
 		}
 		confirmation := f.Get("password_confirmation")
+		var accepted *account.Consent
+		if c := shownConsent(q.c, q.loc.Lang); c.Text != "" {
+			accepted = &c
+		}
 		_, err := p.svc.Registrations.Register(q.Context(), q.c, account.Registration{Email: f.Get("email"), Password: f.Get("password"),
-			PasswordConfirmation: &confirmation, AcceptLanguage: q.Header.Get("Accept-Language"),
+			PasswordConfirmation: &confirmation, AcceptLanguage: q.Header.Get("Accept-Language"), Consent: accepted,
 			Profile: account.Profile{Salutation: f.Get("salutation"), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
 				Locale: q.loc.Lang, PartnerRef: v.PartnerID}})
 		if err != nil {

@@ -62,6 +62,7 @@ func (p *Pages) page(fn func(w http.ResponseWriter, q *request) error) http.Hand
 			p.failErr(w, &request{Request: r, base: Prefix, loc: p.locale(nil, &request{Request: r})}, err)
 			return
 		}
+		c.Policy.Channel = "pages"
 		q := &request{Request: r, c: c, base: base(r, c.Tenant.Slug)}
 		q.loc = p.locale(w, q)
 		if ck, err := r.Cookie(sessionCookiePrefix + c.Tenant.Slug); err == nil {

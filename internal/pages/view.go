@@ -378,11 +378,17 @@ func returnOrigins(c account.Caller) []string {
 
 // consent is the tenant's consent text in the page's language, if any.
 func consent(c account.Caller, lang string) string {
+	return shownConsent(c, lang).Text
+}
+
+// shownConsent is the consent text the register page shows, for the
+// opt-in proof: its version is the setting it comes from.
+func shownConsent(c account.Caller, lang string) account.Consent {
 	de, en := c.Setting(settingConsentDE), c.Setting(settingConsentEN)
 	if lang == "en" && en != "" || de == "" {
-		return en
+		return account.Consent{Version: settingConsentEN, Lang: "en", Text: en}
 	}
-	return de
+	return account.Consent{Version: settingConsentDE, Lang: "de", Text: de}
 }
 
 // partnerAllowed reports whether a ?partnerId= may be kept.

@@ -65,6 +65,7 @@ func addNativeRoutes(rt *router, d Deps, clients wire.Clients) {
 	rt.handle(nat, "DELETE /api/v1/customers/{ref}", nat.DeleteCustomer())
 	rt.handle(nat, "PUT /api/v1/customers/{ref}/password", nat.SetCustomerPassword())
 	rt.handle(nat, "GET /api/v1/customers/{ref}/export", nat.ExportCustomer())
+	rt.handle(nat, "GET /api/v1/customers/{ref}/consents", nat.CustomerProofs())
 	rt.handle(nat, "GET /api/v1/customers/{ref}/sessions", nat.CustomerSessions())
 	rt.handle(nat, "DELETE /api/v1/customers/{ref}/sessions", nat.EndCustomerSessions())
 	rt.handle(nat, "DELETE /api/v1/customers/{ref}/sessions/{id}", nat.EndCustomerSession())

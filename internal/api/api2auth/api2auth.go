@@ -33,7 +33,7 @@ func New(svc *account.Service, log *slog.Logger, publicURL string, clients wire.
 	a := &API{svc: svc, log: log, publicURL: strings.TrimRight(publicURL, "/"), clients: clients}
 	// Verifying and resetting log nobody in here; links lead to this API's
 	// own paths; a tenant may let forgot.json reveal unknown addresses.
-	a.policy = account.Policy{Sessions: account.SessionsNone, Links: a.link, RevealsUnknownEmail: revealsUnknownEmail}
+	a.policy = account.Policy{Sessions: account.SessionsNone, Links: a.link, RevealsUnknownEmail: revealsUnknownEmail, Channel: "api2auth"}
 	if u, err := url.Parse(a.publicURL); err == nil {
 		a.publicHost = wire.NormalHost(u.Hostname())
 	}

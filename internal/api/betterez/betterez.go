@@ -56,7 +56,7 @@ func (a *API) keyed(fn func(w http.ResponseWriter, r *http.Request, c account.Ca
 
 // policy: Betterez never answers with a token (pforte mails every link),
 // and a reset through it logs nobody in.
-var policy = account.Policy{Tokens: account.TokensNever, Sessions: account.SessionsNone}
+var policy = account.Policy{Tokens: account.TokensNever, Sessions: account.SessionsNone, Channel: "betterez"}
 
 func (a *API) serve(fn handler) http.Handler { return wire.Handle(fn, a.writeError) }
 

@@ -117,7 +117,7 @@ func (a *API) caller(w http.ResponseWriter, r *http.Request) (account.Caller, er
 // policy: registering through createUser (emailType 2) is always the
 // customer's own, so even a secret key learns nothing of whether the
 // address had an account; a key only names the tenant.
-var policy = account.Policy{SelfRegistration: true}
+var policy = account.Policy{SelfRegistration: true, Channel: "gradido"}
 
 func (a *API) tenantOf(w http.ResponseWriter, r *http.Request) (account.Caller, error) {
 	ctx := r.Context()

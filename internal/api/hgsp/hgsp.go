@@ -64,7 +64,7 @@ func (a *API) keyed(need access, fn func(w http.ResponseWriter, r *http.Request,
 
 // policy: HGSP's activation and resets answer no SSO token, so they open
 // no session.
-var policy = account.Policy{Sessions: account.SessionsNone}
+var policy = account.Policy{Sessions: account.SessionsNone, Channel: "hgsp"}
 
 // caller is the request's key and application. A call without a valid
 // secret key (the ZRP pages call with a public one) counts towards its

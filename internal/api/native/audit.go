@@ -81,3 +81,22 @@ func (a *API) ExportCustomer() http.Handler {
 		return wire.WriteJSON(w, http.StatusOK, x)
 	})
 }
+
+// CustomerProofs serves GET /api/v1/customers/{ref}/consents: the
+// customer's opt-in proofs.
+func (a *API) CustomerProofs() http.Handler {
+	type response struct {
+		Proofs []account.ExportedProof `json:"proofs"`
+	}
+	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		proofs, err := a.svc.Customers.Proofs(r.Context(), c, r.PathValue("ref"))
+		if err != nil {
+			return err
+		}
+		res := response{Proofs: make([]account.ExportedProof, 0, len(proofs))}
+		for _, p := range proofs {
+			res.Proofs = append(res.Proofs, p.Exported())
+		}
+		return wire.WriteJSON(w, http.StatusOK, res)
+	})
+}

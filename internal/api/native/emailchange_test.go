@@ -165,6 +165,8 @@ func TestAdminEmailChangeTakeover(t *testing.T) {
 		h, srv := newMailHarness(t, open)
 		const owner, taker, pw = "owner@example.com", "taker@example.com", "Sommer-Haus-am-See-2030"
 		cs := h.mustSignUp(t, owner, pw)
+		// The sign-up's mail first: a change of address fails mail still unsent.
+		apitest.MustMailsTo(t, srv, owner, 1)
 		res := h.Do(t, request{Method: http.MethodPatch, Path: fmt.Sprintf("/api/v1/customers/%d", cs.Customer.ID), Key: h.secret,
 			Body: map[string]any{"email": taker}})
 		apitest.MustJSON[map[string]customer](t, res, http.StatusOK)

@@ -31,6 +31,9 @@ func (a *API) Register() http.Handler {
 		Password             string  `json:"password"`
 		PasswordConfirmation *string `json:"password_confirmation"`
 		App                  string  `json:"app"`
+		ConsentVersion       string  `json:"consent_version"`
+		ConsentLang          string  `json:"consent_lang"`
+		ConsentText          string  `json:"consent_text"`
 		profileJSON
 	}
 	type response struct {
@@ -45,8 +48,17 @@ func (a *API) Register() http.Handler {
 		if c, err = a.withApp(r, c, req.App); err != nil {
 			return err
 		}
+		var consent *account.Consent
+		if req.ConsentVersion != "" || req.ConsentText != "" {
+			if len(req.ConsentVersion) > 100 || len(req.ConsentLang) > 10 || len(req.ConsentText) > 10000 {
+				return account.Invalid(account.FieldError{Field: "consent_version", Code: account.FieldTooLong,
+					Message: "consent_version, consent_lang or consent_text is too long"})
+			}
+			consent = &account.Consent{Version: req.ConsentVersion, Lang: req.ConsentLang, Text: req.ConsentText}
+		}
 		res, err := a.svc.Registrations.Register(r.Context(), c, account.Registration{Email: req.Email, Password: req.Password,
-			PasswordConfirmation: req.PasswordConfirmation, AcceptLanguage: r.Header.Get("Accept-Language"), Profile: req.profile()})
+			PasswordConfirmation: req.PasswordConfirmation, AcceptLanguage: r.Header.Get("Accept-Language"), Profile: req.profile(),
+			Consent: consent})
 		if err != nil {
 			return err
 		}

@@ -64,7 +64,7 @@ func (a *API) keyed(fn func(w http.ResponseWriter, r *http.Request, c account.Ca
 
 // policy: Propstack hands every token to the site, which sends its own
 // mail, and logs nobody in: the site keeps its own sessions.
-var policy = account.Policy{Tokens: account.TokensAlways, Sessions: account.SessionsNone}
+var policy = account.Policy{Tokens: account.TokensAlways, Sessions: account.SessionsNone, Channel: "propstack"}
 
 func (a *API) serve(fn handler) http.Handler { return wire.Handle(fn, a.writeError) }
 

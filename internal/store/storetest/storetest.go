@@ -91,6 +91,9 @@ var suite = []struct {
 		{"List", testListSessions},
 		{"SignInPlaces", testSeeSignInPlace},
 	}},
+	{"Proofs", []storeTest{
+		{"OptIn", testOptInProofs},
+	}},
 	{"Audit", []storeTest{
 		{"Chain", testAuditChain},
 		{"Concurrent", testAuditConcurrent},

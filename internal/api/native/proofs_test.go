@@ -1,0 +1,90 @@
+package native_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"pforte/internal/account"
+	"pforte/internal/api/apitest"
+	"pforte/internal/store/teststore"
+)
+
+type proofs struct {
+	Proofs []account.ExportedProof `json:"proofs"`
+}
+
+// mustProof checks the one proof of a customer: the request's channel,
+// address and agent, the consent, the confirmation mail as the SMTP
+// server saw it and when it took it, and the confirmation's data.
+func (h *harness) mustProof(t *testing.T, customerID int64, channel, agent, messageID, consentVersion, consentText, confirmAgent string) {
+	t.Helper()
+	h.mustSettle(t) // the relay has recorded the SMTP server's acceptance
+	res := h.Get(t, h.secret, fmt.Sprintf("/api/v1/customers/%d/consents", customerID))
+	ps := apitest.MustJSON[proofs](t, res, http.StatusOK).Proofs
+	if len(ps) != 1 {
+		t.Fatalf("proofs: %+v, want one", ps)
+	}
+	p := ps[0]
+	wantHash := ""
+	if consentText != "" {
+		sum := sha256.Sum256([]byte(consentText))
+		wantHash = hex.EncodeToString(sum[:])
+	}
+	switch {
+	case p.Kind != "registration" || p.Channel != channel:
+		t.Errorf("proof kind %q channel %q, want registration through %s", p.Kind, p.Channel, channel)
+	case p.RequestAddress != "127.0.0.0/24" || p.RequestAgent != agent || p.RequestedAt.IsZero():
+		t.Errorf("proof request: %+v", p)
+	case p.ConsentVersion != consentVersion || p.ConsentSHA256 != wantHash:
+		t.Errorf("proof consent %q %q, want %q %q", p.ConsentVersion, p.ConsentSHA256, consentVersion, wantHash)
+	case p.MessageID != messageID || p.MailAcceptedAt == nil || p.MailAcceptedAt.Before(p.RequestedAt):
+		t.Errorf("proof mail %q accepted %v, want %q as the SMTP server got it, and a time", p.MessageID, p.MailAcceptedAt, messageID)
+	case p.ConfirmedAt == nil || p.ConfirmAddress != "127.0.0.0/24" || p.ConfirmAgent != confirmAgent:
+		t.Errorf("proof confirmation: %+v", p)
+	}
+}
+
+// TestOptInProof: a registration through the native API and one through
+// Propstack's dialect each leave a complete proof, which the export
+// carries too.
+func TestOptInProof(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h, srv := newMailHarness(t, open)
+		const consentText = "Ich stimme der Datenschutzerklärung zu."
+		res := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.public,
+			Header: http.Header{"User-Agent": {firefoxOnWindows}},
+			Body: map[string]any{"email": "optin@example.com", "password": mailPassword, "app": "zweite",
+				"consent_version": "2026-11", "consent_lang": "de", "consent_text": consentText}})
+		mustAccepted(t, res)
+		m := mustMailTo(t, srv, "optin@example.com")
+		token := mustTokenMail(t, m, "Bitte bestätigen Sie Ihre Registrierung", zweiteEndpoint)
+		res = h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/confirmations", Key: h.public,
+			Header: http.Header{"User-Agent": {safariOnIPhone}}, Body: map[string]any{"token": token}})
+		cs := apitest.MustJSON[customerSession](t, res, http.StatusOK)
+		h.mustProof(t, cs.Customer.ID, "native", firefoxOnWindows, m.MessageID, "2026-11", consentText, safariOnIPhone)
+		x := apitest.MustJSON[account.CustomerExport](t, h.Get(t, h.secret, fmt.Sprintf("/api/v1/customers/%d/export", cs.Customer.ID)), http.StatusOK)
+		if len(x.Proofs) != 1 || x.Proofs[0].MessageID != m.MessageID {
+			t.Errorf("the export's proofs: %+v", x.Proofs)
+		}
+
+		// Propstack's registration has no room for a consent version.
+		res = h.Do(t, request{Method: http.MethodPost, Path: "/v1/contacts/register", Key: h.secret,
+			Header: http.Header{"User-Agent": {"site-backend/1.0"}},
+			Body: map[string]any{"client": map[string]string{"email": "dialect@example.com", "password": mailPassword,
+				"password_confirmation": mailPassword, "first_name": "Dia", "last_name": "Lekt"}}})
+		apitest.MustStatus(t, res, http.StatusOK)
+		m = mustMailTo(t, srv, "dialect@example.com")
+		var reg map[string]any
+		if err := json.Unmarshal(res.Body, &reg); err != nil || reg["confirmation_token"] == nil {
+			t.Fatalf("Propstack's registration: %s", res)
+		}
+		res = h.Do(t, request{Method: http.MethodPost, Path: "/v1/contacts/confirm", Key: h.secret,
+			Header: http.Header{"User-Agent": {"site-backend/1.0"}}, Body: map[string]any{"confirmation_token": reg["confirmation_token"]}})
+		apitest.MustStatus(t, res, http.StatusOK)
+		h.mustProof(t, h.storedCustomer(t, "dialect@example.com").ID, "propstack", "site-backend/1.0", m.MessageID, "", "", "site-backend/1.0")
+	})
+}
