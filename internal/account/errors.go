@@ -150,6 +150,7 @@ const (
 	CodeNoSecretYet        = "no_secret_yet"
 	CodeAuthorizationGone  = "authorization_gone"
 	CodeGrantInvalid       = "grant_invalid"
+	CodeConsentShown       = "consent_shown"
 )
 
 // Codes of FieldError: what is wrong with one field.

@@ -182,6 +182,9 @@ func (s *Registrations) register(ctx context.Context, tx Tx, r registration) (Re
 			mail = &queued
 		}
 	}
+	if err := s.resolveConsent(ctx, tx, r.Caller, r.Consent); err != nil {
+		return res, err
+	}
 	return res, s.proveRequest(ctx, tx, r.Caller, cust, issued.ID, r.Consent, mail)
 }
 

@@ -75,6 +75,7 @@ type Service struct {
 	EmailChanges  *EmailChanges  // a customer's own change of address
 	SignInAlerts  *SignInAlerts  // mail about logins from new places, and what its link does
 	Audit         *Audit         // the tamper-evident log of security events
+	Consents      *Consents      // versioned consent texts
 	Recovery      *Recovery      // forgotten passwords
 	Customers     *Customers     // back-office administration of customers
 	Outbox        *Outbox        // what the mail relay needs of the outbox
@@ -102,6 +103,7 @@ type core struct {
 	emailChanges  *EmailChanges
 	signInAlerts  *SignInAlerts
 	audit         *Audit
+	consents      *Consents
 	recovery      *Recovery
 	customers     *Customers
 	outbox        *Outbox
@@ -149,6 +151,7 @@ func NewService(cfg Config) *Service {
 	c.emailChanges = &EmailChanges{c}
 	c.signInAlerts = &SignInAlerts{c}
 	c.audit = &Audit{c}
+	c.consents = &Consents{c}
 	c.recovery = &Recovery{c}
 	c.customers = &Customers{c}
 	c.outbox = &Outbox{c}
@@ -159,7 +162,7 @@ func NewService(cfg Config) *Service {
 	c.creds = &credentials{c}
 	c.guard = &loginGuard{c}
 	return &Service{core: c, Tenants: c.tenants, APIKeys: c.apiKeys, Apps: c.apps, Registrations: c.registrations,
-		Invitations: c.invitations, Sessions: c.sessions, Devices: c.devices, EmailChanges: c.emailChanges, SignInAlerts: c.signInAlerts, Audit: c.audit, Recovery: c.recovery, Customers: c.customers,
+		Invitations: c.invitations, Sessions: c.sessions, Devices: c.devices, EmailChanges: c.emailChanges, SignInAlerts: c.signInAlerts, Audit: c.audit, Consents: c.consents, Recovery: c.recovery, Customers: c.customers,
 		Outbox: c.outbox, Keyring: c.keys, Authorizations: c.authz, SigningKeys: c.signingKeys}
 }
 

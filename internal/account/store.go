@@ -111,6 +111,20 @@ type Tx interface {
 	// seen before and how many other places the customer has.
 	SeeSignInPlace(ctx context.Context, tenantID, customerID int64, place []byte, at time.Time) (seen bool, others int, err error)
 
+	// PutConsentText inserts a consent text (sets ID), or replaces the
+	// text of its version and language if none has been shown it yet;
+	// ErrConsentShown if one has.
+	PutConsentText(ctx context.Context, t *ConsentText) error
+	// ListConsentTexts returns the tenant's texts, newest first.
+	ListConsentTexts(ctx context.Context, tenantID int64) ([]ConsentText, error)
+	// CurrentConsentText returns the newest text of the tenant's app (0:
+	// the tenant's own) in lang; ErrNotFound if there is none.
+	CurrentConsentText(ctx context.Context, tenantID, appID int64, lang string) (ConsentText, error)
+	// ConsentTextByVersion returns one version's text; ErrNotFound.
+	ConsentTextByVersion(ctx context.Context, tenantID, appID int64, version, lang string) (ConsentText, error)
+	// MarkConsentShown records that a text was shown, if it was not yet.
+	MarkConsentShown(ctx context.Context, id int64, at time.Time) error
+
 	// CreateProof inserts an opt-in proof (sets ID).
 	CreateProof(ctx context.Context, p *OptInProof) error
 	// ConfirmProof records the confirmation of the proofs of a token.

@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -71,5 +73,26 @@ func TestAuditCommands(t *testing.T) {
 	}
 	if err := Run(context.Background(), []string{"audit", "list", "--since", "yesterday", "--db", db}, noEnv, io.Discard, &stderr); !errors.Is(err, ErrUsage) {
 		t.Errorf("audit list --since yesterday: %v, want a usage error", err)
+	}
+}
+
+// TestConsentCommands: consent add keeps a text and prints its hash,
+// list shows it, and add refuses bad input as a usage error.
+func TestConsentCommands(t *testing.T) {
+	db := "sqlite:" + teststore.SQLitePath(t)
+	file := filepath.Join(t.TempDir(), "consent.txt")
+	if err := os.WriteFile(file, []byte("Ich stimme zu."), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRun(t, "consent", "add", "--version", "2026-12", "--lang", "de", "--file", file, "--db", db)
+	if !strings.Contains(out, "consent 2026-12 (de) kept, sha256 ") {
+		t.Errorf("consent add: %q", out)
+	}
+	if list := mustRun(t, "consent", "list", "--db", db); !regexp.MustCompile(`(?m)^2026-12 +de +- +[0-9a-f]{16}… +\S+ +-$`).MatchString(list) {
+		t.Errorf("consent list:\n%s", list)
+	}
+	var stderr bytes.Buffer
+	if err := Run(context.Background(), []string{"consent", "add", "--version", "v", "--db", db}, noEnv, io.Discard, &stderr); !errors.Is(err, ErrUsage) {
+		t.Errorf("consent add without --lang and --file: %v, want a usage error", err)
 	}
 }

@@ -192,3 +192,41 @@ func TestPagesOptInProof(t *testing.T) {
 		}
 	})
 }
+
+// TestPagesShowKeptConsent: a consent text pforte keeps wins over the
+// setting; the register page shows it and the proof names its version.
+func TestPagesShowKeptConsent(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		h := apitest.New(t, open, apitest.WithRelay(), apitest.WithDefaultLinks(pages.LinkTemplates),
+			apitest.WithSetting("pages.consent_de", "Der alte Text aus der Einstellung."))
+		const kept = "Ich willige ein (Fassung Dezember 2026)."
+		if _, err := h.Svc.Consents.Add(t.Context(), "default", "", "2026-12", "de", kept); err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t, h)
+		page := b.do(http.MethodGet, "/p/default/register", nil)
+		if body := string(page.Body); !strings.Contains(body, kept) || strings.Contains(body, "alte Text") {
+			t.Fatalf("the register page does not show the kept text:\n%s", body)
+		}
+		res := b.do(http.MethodPost, "/p/default/register", url.Values{"csrf": {b.form(page)}, "email": {"fassung@example.com"},
+			"password": {"Lange-Seiten-Phrase-2030"}, "password_confirmation": {"Lange-Seiten-Phrase-2030"}, "consent": {"yes"}})
+		wantStatus(t, res, http.StatusOK)
+		linkPath(t, h, "fassung@example.com", 1, "Bitte bestätigen Sie Ihre Registrierung")
+		c, err := h.Svc.APIKeys.Authenticate(t.Context(), h.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cust, err := h.Svc.Customers.ByEmail(t.Context(), c, "fassung@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		proofs, err := h.Svc.Customers.Proofs(t.Context(), c, fmt.Sprint(cust.ID))
+		sum := sha256.Sum256([]byte(kept))
+		if err != nil || len(proofs) != 1 || proofs[0].ConsentVersion != "2026-12" || hex.EncodeToString(proofs[0].ConsentHash) != hex.EncodeToString(sum[:]) {
+			t.Errorf("the proof: %+v, %v", proofs, err)
+		}
+		if list, _ := h.Svc.Consents.List(t.Context(), "default"); len(list) != 1 || list[0].ShownAt == nil {
+			t.Errorf("the kept text after a registration showed it: %+v, want it marked shown", list)
+		}
+	})
+}

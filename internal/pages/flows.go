@@ -54,7 +54,11 @@ func keepReturn(q *request, v *view) {
 func (p *Pages) Register() http.Handler {
 	return p.page(func(w http.ResponseWriter, q *request) error {
 		v := p.view(q, "register.title")
-		v.Consent = consent(q.c, q.loc.Lang)
+		shown, err := p.registerConsent(q)
+		if err != nil {
+			return err
+		}
+		v.Consent = shown.Text
 		keepReturn(q, v)
 		if q.Method != http.MethodPost {
 			query := q.URL.Query()
@@ -83,10 +87,10 @@ func (p *Pages) Register() http.Handler {
 		}
 		confirmation := f.Get("password_confirmation")
 		var accepted *account.Consent
-		if c := shownConsent(q.c, q.loc.Lang); c.Text != "" {
-			accepted = &c
+		if shown.Text != "" {
+			accepted = &shown
 		}
-		_, err := p.svc.Registrations.Register(q.Context(), q.c, account.Registration{Email: f.Get("email"), Password: f.Get("password"),
+		_, err = p.svc.Registrations.Register(q.Context(), q.c, account.Registration{Email: f.Get("email"), Password: f.Get("password"),
 			PasswordConfirmation: &confirmation, AcceptLanguage: q.Header.Get("Accept-Language"), Consent: accepted,
 			Profile: account.Profile{Salutation: f.Get("salutation"), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
 				Locale: q.loc.Lang, PartnerRef: v.PartnerID}})

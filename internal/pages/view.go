@@ -376,9 +376,18 @@ func returnOrigins(c account.Caller) []string {
 	return out
 }
 
-// consent is the tenant's consent text in the page's language, if any.
-func consent(c account.Caller, lang string) string {
-	return shownConsent(c, lang).Text
+// registerConsent is the consent text the register page shows: the
+// newest version pforte keeps for the page's application or tenant in
+// its language, else the pages.consent_* setting, else none.
+func (p *Pages) registerConsent(q *request) (account.Consent, error) {
+	ct, ok, err := p.svc.Consents.Current(q.Context(), q.c, q.loc.Lang)
+	if err != nil {
+		return account.Consent{}, err
+	}
+	if ok {
+		return account.Consent{Version: ct.Version, Lang: ct.Lang, Text: ct.Text}, nil
+	}
+	return shownConsent(q.c, q.loc.Lang), nil
 }
 
 // shownConsent is the consent text the register page shows, for the

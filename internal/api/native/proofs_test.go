@@ -88,3 +88,48 @@ func TestOptInProof(t *testing.T) {
 		h.mustProof(t, h.storedCustomer(t, "dialect@example.com").ID, "propstack", "site-backend/1.0", m.MessageID, "", "", "site-backend/1.0")
 	})
 }
+
+// TestConsentTexts: a secret key keeps versioned consent texts; a
+// registration that names a version has its proof hash the kept text;
+// once shown, a version can no longer change.
+func TestConsentTexts(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h, srv := newMailHarness(t, open)
+		const text = "Ich willige in die Verarbeitung meiner Daten ein."
+		body := map[string]any{"version": "2026-12", "lang": "de", "text": text}
+		apitest.MustProblem(t, h.Post(t, h.public, "/api/v1/consents", body), http.StatusForbidden, "secret_key_required")
+		apitest.MustProblem(t, h.Post(t, h.secret, "/api/v1/consents", map[string]any{"version": "no spaces", "lang": "fr", "text": ""}),
+			http.StatusBadRequest, "validation_failed")
+		apitest.MustStatus(t, h.Post(t, h.secret, "/api/v1/consents", body), http.StatusCreated)
+
+		res := h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/registrations", Key: h.public,
+			Header: http.Header{"User-Agent": {firefoxOnWindows}},
+			Body: map[string]any{"email": "versioned@example.com", "password": mailPassword, "app": "zweite",
+				"consent_version": "2026-12", "consent_lang": "de"}})
+		mustAccepted(t, res)
+		m := mustMailTo(t, srv, "versioned@example.com")
+		token := mustTokenMail(t, m, "Bitte bestätigen Sie Ihre Registrierung", zweiteEndpoint)
+		res = h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/confirmations", Key: h.public,
+			Header: http.Header{"User-Agent": {firefoxOnWindows}}, Body: map[string]any{"token": token}})
+		cs := apitest.MustJSON[customerSession](t, res, http.StatusOK)
+		h.mustProof(t, cs.Customer.ID, "native", firefoxOnWindows, m.MessageID, "2026-12", text, firefoxOnWindows)
+
+		body["text"] = "Ein still geänderter Text."
+		apitest.MustProblem(t, h.Post(t, h.secret, "/api/v1/consents", body), http.StatusConflict, "consent_shown")
+		body["version"] = "2026-12b"
+		apitest.MustStatus(t, h.Post(t, h.secret, "/api/v1/consents", body), http.StatusCreated)
+		var list struct {
+			Consents []struct {
+				Version string  `json:"version"`
+				Text    string  `json:"text"`
+				SHA256  string  `json:"sha256"`
+				ShownAt *string `json:"shown_at"`
+			} `json:"consents"`
+		}
+		res = h.Get(t, h.secret, "/api/v1/consents")
+		if err := json.Unmarshal(res.Body, &list); err != nil || len(list.Consents) != 2 || list.Consents[0].Version != "2026-12b" ||
+			list.Consents[1].ShownAt == nil || list.Consents[1].Text != text || list.Consents[0].ShownAt != nil {
+			t.Errorf("GET /api/v1/consents: %s", res)
+		}
+	})
+}

@@ -93,6 +93,7 @@ var suite = []struct {
 	}},
 	{"Proofs", []storeTest{
 		{"OptIn", testOptInProofs},
+		{"ConsentTexts", testConsentTexts},
 	}},
 	{"Audit", []storeTest{
 		{"Chain", testAuditChain},
