@@ -137,8 +137,20 @@ func (s *EmailChanges) Request(ctx context.Context, c Caller, token string, req 
 			return err
 		}
 		res = EmailChangeRequested{Token: raw, Customer: cust}
-		return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailEmailChange, action: ActionEmailChange, token: raw,
-			validFor: s.cfg.ConfirmTTL, to: req.NewEmail})
+		var queued Mail
+		if err := s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailEmailChange, action: ActionEmailChange, token: raw,
+			validFor: s.cfg.ConfirmTTL, to: req.NewEmail, queued: &queued}); err != nil {
+			return err
+		}
+		issued, err := tx.LiveToken(ctx, cust.TenantID, HashSecret(raw), PurposeEmailChange, s.now())
+		if err != nil {
+			return err
+		}
+		var mail *Mail
+		if queued.ID != 0 {
+			mail = &queued
+		}
+		return s.proveRequest(ctx, tx, c, ProofEmailChange, cust, issued.ID, nil, mail)
 	})
 	if err != nil {
 		return EmailChangeRequested{}, err
@@ -252,6 +264,9 @@ func (s *EmailChanges) Confirm(ctx context.Context, c Caller, token string) (Cus
 		if old.mailAddress() == "" {
 			cust = current
 			return nil
+		}
+		if err := s.proveConfirmation(ctx, tx, c, current.TenantID, t.ID); err != nil {
+			return err
 		}
 		if err := s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditEmailChanged, Actor: "customer", CustomerID: current.ID,
 			Detail: map[string]string{"how": "confirmed"}}); err != nil {

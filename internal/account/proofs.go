@@ -33,8 +33,11 @@ type OptInProof struct {
 	ConfirmAgent   string
 }
 
-// ProofRegistration is the kind of a registration's proof.
-const ProofRegistration = "registration"
+// Kinds of opt-in proofs.
+const (
+	ProofRegistration = "registration" // a registration's double opt-in
+	ProofEmailChange  = "email_change" // a customer's new address, confirmed from its mailbox
+)
 
 // Consent is the consent text a registrant was shown and accepted.
 type Consent struct {
@@ -61,11 +64,11 @@ func channelOf(c Caller) string {
 	return "native"
 }
 
-// proveRequest records, in tx, the registration that issued tokenID and
-// the confirmation mail that carries it.
-func (s *core) proveRequest(ctx context.Context, tx Tx, c Caller, cust Customer, tokenID int64, consent *Consent, mail *Mail) error {
+// proveRequest records, in tx, the request of kind that issued tokenID
+// and the confirmation mail that carries it.
+func (s *core) proveRequest(ctx context.Context, tx Tx, c Caller, kind string, cust Customer, tokenID int64, consent *Consent, mail *Mail) error {
 	req := RequesterFrom(ctx)
-	p := OptInProof{TenantID: cust.TenantID, CustomerID: cust.ID, TokenID: tokenID, Kind: ProofRegistration,
+	p := OptInProof{TenantID: cust.TenantID, CustomerID: cust.ID, TokenID: tokenID, Kind: kind,
 		Channel: channelOf(c), RequestedAt: s.now(),
 		RequestAddress: storedAddress(req.Addr, c.Tenant.Setting("session.client_address")),
 		RequestAgent:   clip(req.UserAgent, maxAgentLength)}

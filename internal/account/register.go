@@ -185,7 +185,7 @@ func (s *Registrations) register(ctx context.Context, tx Tx, r registration) (Re
 	if err := s.resolveConsent(ctx, tx, r.Caller, r.Consent); err != nil {
 		return res, err
 	}
-	return res, s.proveRequest(ctx, tx, r.Caller, cust, issued.ID, r.Consent, mail)
+	return res, s.proveRequest(ctx, tx, r.Caller, ProofRegistration, cust, issued.ID, r.Consent, mail)
 }
 
 // newCustomer creates the pending customer of a new address, without a

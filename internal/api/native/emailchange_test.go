@@ -42,7 +42,8 @@ func TestEmailChange(t *testing.T) {
 		apitest.MustProblem(t, h.requestEmailChange(t, "no-session", neu, pw), http.StatusUnauthorized, "session_invalid")
 
 		mustAccepted(t, h.requestEmailChange(t, laptop.Session.Token, neu, pw))
-		tok := mustTokenMail(t, mustMailTo(t, srv, neu), "Bestätigen Sie Ihre neue E-Mail-Adresse", zweiteEndpoint)
+		changeMail := mustMailTo(t, srv, neu)
+		tok := mustTokenMail(t, changeMail, "Bestätigen Sie Ihre neue E-Mail-Adresse", zweiteEndpoint)
 		if got := h.storedCustomer(t, old); got.ID != laptop.Customer.ID {
 			t.Fatalf("before confirming, %s is customer %d", old, got.ID)
 		}
@@ -88,6 +89,12 @@ func TestEmailChange(t *testing.T) {
 		}
 		if !h.sessionAlive(t, laptop.Session.Token) || h.sessionAlive(t, phone.Session.Token) {
 			t.Fatal("after confirming: want the asking session alive and every other ended")
+		}
+		h.mustSettle(t)
+		ps := apitest.MustJSON[proofs](t, h.Get(t, h.secret, fmt.Sprintf("/api/v1/customers/%d/consents", laptop.Customer.ID)), http.StatusOK).Proofs
+		if len(ps) != 2 || ps[1].Kind != "email_change" || ps[1].MessageID != changeMail.MessageID || ps[1].MailAcceptedAt == nil ||
+			ps[1].ConfirmedAt == nil || ps[1].Channel != "native" {
+			t.Errorf("the proofs after the change: %+v, want the registration's and the change's, confirmed", ps)
 		}
 
 		notice := apitest.MustMailsTo(t, srv, old, 2)[1] // after the registration's confirmation
