@@ -83,6 +83,18 @@ func (s *Registrations) Register(ctx context.Context, c Caller, r Registration) 
 	if reg.Locale == "" {
 		reg.Locale = matchLocale(r.AcceptLanguage, c.Tenant.Setting("default_locale"))
 	}
+	if reg.Consent == nil && c.Policy.Channel != "" && c.Policy.Channel != "pages" {
+		// A dialect's wire format has no room for the consent its site
+		// showed: the proof records the tenant's current text, with the
+		// channel.
+		ct, ok, err := s.consents.Current(ctx, c, reg.Locale)
+		if err != nil {
+			return RegisterResult{}, err
+		}
+		if ok {
+			reg.Consent = &Consent{Version: ct.Version, Lang: ct.Lang, Text: ct.Text}
+		}
+	}
 	// Hash before looking anything up: every path costs one hash.
 	var err error
 	if reg.hash, err = s.hash(ctx, r.Password); err != nil {

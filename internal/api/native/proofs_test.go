@@ -71,7 +71,12 @@ func TestOptInProof(t *testing.T) {
 			t.Errorf("the export's proofs: %+v", x.Proofs)
 		}
 
-		// Propstack's registration has no room for a consent version.
+		// Propstack's registration has no room for a consent version: the
+		// tenant's current text is recorded.
+		const current = "Aktuelle Einwilligung des Mandanten."
+		if _, err := h.svc.Consents.Add(t.Context(), "default", "", "2026-12", "de", current); err != nil {
+			t.Fatal(err)
+		}
 		res = h.Do(t, request{Method: http.MethodPost, Path: "/v1/contacts/register", Key: h.secret,
 			Header: http.Header{"User-Agent": {"site-backend/1.0"}},
 			Body: map[string]any{"client": map[string]string{"email": "dialect@example.com", "password": mailPassword,
@@ -85,7 +90,7 @@ func TestOptInProof(t *testing.T) {
 		res = h.Do(t, request{Method: http.MethodPost, Path: "/v1/contacts/confirm", Key: h.secret,
 			Header: http.Header{"User-Agent": {"site-backend/1.0"}}, Body: map[string]any{"confirmation_token": reg["confirmation_token"]}})
 		apitest.MustStatus(t, res, http.StatusOK)
-		h.mustProof(t, h.storedCustomer(t, "dialect@example.com").ID, "propstack", "site-backend/1.0", m.MessageID, "", "", "site-backend/1.0")
+		h.mustProof(t, h.storedCustomer(t, "dialect@example.com").ID, "propstack", "site-backend/1.0", m.MessageID, "2026-12", current, "site-backend/1.0")
 	})
 }
 
