@@ -122,6 +122,11 @@ func (s *credentials) setPasswordWithToken(ctx context.Context, c Caller, p Purp
 		if err := s.markConfirmed(ctx, tx, &cust); err != nil {
 			return err
 		}
+		if p == PurposeInvite {
+			if err := s.proveAcceptance(ctx, tx, c, cust); err != nil {
+				return err
+			}
+		}
 		if err := s.audit.record(ctx, tx, c.Tenant, AuditEvent{Type: AuditPasswordChanged, Actor: "customer", CustomerID: cust.ID,
 			Detail: map[string]string{"how": string(p)}}); err != nil {
 			return err

@@ -182,8 +182,20 @@ func (s *Customers) issueNext(ctx context.Context, tx Tx, c Caller, n NewCustome
 		if res.ActivationCode, err = s.tokens.newCode(ctx, tx, cust, PurposeInvite); err != nil {
 			return err
 		}
-		return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailInvite, action: ActionActivate,
-			token: res.InviteToken, code: res.ActivationCode, validFor: s.cfg.InviteTTL})
+		var queued Mail
+		if err := s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailInvite, action: ActionActivate,
+			token: res.InviteToken, code: res.ActivationCode, validFor: s.cfg.InviteTTL, queued: &queued}); err != nil {
+			return err
+		}
+		issued, err := tx.LiveToken(ctx, cust.TenantID, HashSecret(res.InviteToken), PurposeInvite, s.now())
+		if err != nil {
+			return err
+		}
+		var mail *Mail
+		if queued.ID != 0 {
+			mail = &queued
+		}
+		return s.proveRequest(ctx, tx, c, ProofInvitation, cust, issued.ID, nil, mail)
 	case cust.State == StatePending || cust.State == StatePendingActive:
 		if res.ConfirmToken, err = s.tokens.issueToken(ctx, tx, cust, PurposeConfirm); err != nil {
 			return err

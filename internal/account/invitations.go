@@ -34,8 +34,15 @@ func (s *Invitations) Issue(ctx context.Context, c Caller, cust Customer) (Activ
 		if a.Token, err = s.tokens.issueToken(ctx, tx, cust, PurposeInvite); err != nil {
 			return err
 		}
-		a.Code, err = s.tokens.newCode(ctx, tx, cust, PurposeInvite)
-		return err
+		if a.Code, err = s.tokens.newCode(ctx, tx, cust, PurposeInvite); err != nil {
+			return err
+		}
+		issued, err := tx.LiveToken(ctx, cust.TenantID, HashSecret(a.Token), PurposeInvite, s.now())
+		if err != nil {
+			return err
+		}
+		// The site mails the link itself: the proof has no mail of pforte's.
+		return s.proveRequest(ctx, tx, c, ProofInvitation, cust, issued.ID, nil, nil)
 	})
 	if err != nil {
 		return Activation{}, err

@@ -37,6 +37,7 @@ type OptInProof struct {
 const (
 	ProofRegistration = "registration" // a registration's double opt-in
 	ProofEmailChange  = "email_change" // a customer's new address, confirmed from its mailbox
+	ProofInvitation   = "invitation"   // a back office's invitation, accepted from the mailbox
 )
 
 // Consent is the consent text a registrant was shown and accepted.
@@ -90,6 +91,14 @@ func (s *core) proveRequest(ctx context.Context, tx Tx, c Caller, kind string, c
 func (s *core) proveConfirmation(ctx context.Context, tx Tx, c Caller, tenantID, tokenID int64) error {
 	req := RequesterFrom(ctx)
 	return tx.ConfirmProof(ctx, tenantID, tokenID, s.now(),
+		storedAddress(req.Addr, c.Tenant.Setting("session.client_address")), clip(req.UserAgent, maxAgentLength))
+}
+
+// proveAcceptance records, in tx, that the customer took up an
+// invitation now, from where: by its link or its code.
+func (s *core) proveAcceptance(ctx context.Context, tx Tx, c Caller, cust Customer) error {
+	req := RequesterFrom(ctx)
+	return tx.ConfirmProofsOfKind(ctx, cust.TenantID, cust.ID, ProofInvitation, s.now(),
 		storedAddress(req.Addr, c.Tenant.Setting("session.client_address")), clip(req.UserAgent, maxAgentLength))
 }
 

@@ -129,6 +129,9 @@ type Tx interface {
 	CreateProof(ctx context.Context, p *OptInProof) error
 	// ConfirmProof records the confirmation of the proofs of a token.
 	ConfirmProof(ctx context.Context, tenantID, tokenID int64, at time.Time, address, agent string) error
+	// ConfirmProofsOfKind records the confirmation of a customer's
+	// unconfirmed proofs of a kind (an invitation, taken by link or code).
+	ConfirmProofsOfKind(ctx context.Context, tenantID, customerID int64, kind string, at time.Time, address, agent string) error
 	// ProofMailAccepted records when the SMTP server accepted the mail
 	// of an outbox row, in the proofs that name it.
 	ProofMailAccepted(ctx context.Context, mailID int64, at time.Time) error

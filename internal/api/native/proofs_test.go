@@ -138,3 +138,37 @@ func TestConsentTexts(t *testing.T) {
 		}
 	})
 }
+
+// TestInvitationProof: a back office's invitation leaves a proof, which
+// its acceptance completes, by link or by code.
+func TestInvitationProof(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h, srv := newMailHarness(t, open)
+		for _, byCode := range []bool{false, true} {
+			email := fmt.Sprintf("invited-%v@example.com", byCode)
+			created := h.mustCreate(t, map[string]any{"email": email, "app": "zweite"})
+			m := mustMailTo(t, srv, email)
+			var res *response
+			if byCode {
+				code := codeLine.FindStringSubmatch(m.Text)
+				if code == nil {
+					t.Fatalf("no code in the invitation:\n%s", m.Text)
+				}
+				res = h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/invitations/accept", Key: h.public,
+					Header: http.Header{"User-Agent": {safariOnIPhone}},
+					Body:   map[string]any{"email": email, "code": code[1], "password": "Eingeladen-und-da-2030"}})
+			} else {
+				res = h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/invitations/accept", Key: h.public,
+					Header: http.Header{"User-Agent": {safariOnIPhone}},
+					Body:   map[string]any{"token": tokenOf(t, linkOf(t, m)), "password": "Eingeladen-und-da-2030"}})
+			}
+			apitest.MustStatus(t, res, http.StatusOK)
+			h.mustSettle(t)
+			ps := apitest.MustJSON[proofs](t, h.Get(t, h.secret, fmt.Sprintf("/api/v1/customers/%d/consents", created.Customer.ID)), http.StatusOK).Proofs
+			if len(ps) != 1 || ps[0].Kind != "invitation" || ps[0].MessageID != m.MessageID || ps[0].MailAcceptedAt == nil ||
+				ps[0].ConfirmedAt == nil || ps[0].ConfirmAgent != safariOnIPhone {
+				t.Errorf("the invitation's proof (by code: %v): %+v", byCode, ps)
+			}
+		}
+	})
+}

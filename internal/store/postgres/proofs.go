@@ -59,3 +59,12 @@ func (q *queries) ProofsOf(ctx context.Context, tenantID, customerID int64) ([]a
 	}
 	return ps, storeError("proofs", err)
 }
+
+// ConfirmProofsOfKind records the confirmation of a customer's
+// unconfirmed proofs of a kind.
+func (q *queries) ConfirmProofsOfKind(ctx context.Context, tenantID, customerID int64, kind string, at time.Time, address, agent string) error {
+	_, err := q.db.Exec(ctx, `UPDATE optin_proofs SET confirmed_at = $4, confirm_address = $5, confirm_agent = $6
+		WHERE tenant_id = $1 AND customer_id = $2 AND kind = $3 AND confirmed_at IS NULL`,
+		tenantID, customerID, kind, dbTime(at), address, agent)
+	return storeError("confirm proofs", err)
+}

@@ -71,3 +71,12 @@ func (q queries) ProofsOf(ctx context.Context, tenantID, customerID int64) ([]ac
 	}
 	return ps, nil
 }
+
+// ConfirmProofsOfKind records the confirmation of a customer's
+// unconfirmed proofs of a kind.
+func (q queries) ConfirmProofsOfKind(ctx context.Context, tenantID, customerID int64, kind string, at time.Time, address, agent string) error {
+	_, err := q.w.ExecContext(ctx, `UPDATE optin_proofs SET confirmed_at = ?, confirm_address = ?, confirm_agent = ?
+		WHERE tenant_id = ? AND customer_id = ? AND kind = ? AND confirmed_at IS NULL`,
+		micros(at), address, agent, tenantID, customerID, kind)
+	return errOrNil("confirm proofs", err)
+}

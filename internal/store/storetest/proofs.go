@@ -49,6 +49,17 @@ func testOptInProofs(t *testing.T, s account.Store) {
 	if got, err := s.ProofsOf(ctx, a.ID, d.ID); err != nil || len(got) != 1 || got[0].MailAcceptedAt != nil || got[0].ConfirmedAt != nil {
 		t.Errorf("the other proof: %+v, %v; want it untouched", got, err)
 	}
+	invite := account.OptInProof{TenantID: a.ID, CustomerID: d.ID, TokenID: 13, Kind: account.ProofInvitation, Channel: "native", RequestedAt: t0}
+	if err := s.CreateProof(ctx, &invite); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConfirmProofsOfKind(ctx, a.ID, d.ID, account.ProofInvitation, at(time.Hour), "192.0.2.0/24", "Edge"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ProofsOf(ctx, a.ID, d.ID); err != nil || len(got) != 2 || got[0].ConfirmedAt != nil ||
+		got[1].ConfirmedAt == nil || !got[1].ConfirmedAt.Equal(at(time.Hour)) || got[1].ConfirmAgent != "Edge" {
+		t.Errorf("after confirming the invitations: %+v, %v; want the invitation confirmed and the registration not", got, err)
+	}
 	if err := s.DeleteCustomer(ctx, a.ID, c.ID); err != nil {
 		t.Fatalf("DeleteCustomer with a proof: %v", err)
 	}
