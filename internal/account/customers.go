@@ -413,15 +413,6 @@ func (p CustomerPatch) audited(cust Customer) map[string]string {
 	return map[string]string{"fields": strings.Join(names, ","), "state": string(cust.State)}
 }
 
-// eraseWithEvent clears the bodies of the customer's audit events and
-// records the erasure, in tx.
-func (s *Customers) eraseWithEvent(ctx context.Context, tx Tx, t Tenant, cust Customer, actor string) error {
-	if err := tx.EraseAudit(ctx, t.ID, cust.ID); err != nil {
-		return err
-	}
-	return s.audit.record(ctx, tx, t, AuditEvent{Type: AuditCustomerDeleted, Actor: actor, CustomerID: cust.ID})
-}
-
 // apply sets the patch's profile fields and state on cust.
 func (p CustomerPatch) apply(cust *Customer) error {
 	for _, f := range []struct {
@@ -466,13 +457,7 @@ func (s *Customers) Delete(ctx context.Context, c Caller, ref string) error {
 			return err
 		}
 		id = cust.ID
-		if err := s.mail.cancelMail(ctx, tx, cust, "the customer was erased"); err != nil {
-			return err
-		}
-		if err := s.eraseWithEvent(ctx, tx, c.Tenant, cust, actorOf(c)); err != nil {
-			return err
-		}
-		return tx.DeleteCustomer(ctx, cust.TenantID, cust.ID)
+		return s.erase(ctx, tx, c.Tenant, cust, actorOf(c), "the customer was erased", false)
 	})
 	if err == nil {
 		s.log.Info("customer deleted", "tenant", c.Tenant.Slug, "customer_id", id)
@@ -481,8 +466,8 @@ func (s *Customers) Delete(ctx context.Context, c Caller, ref string) error {
 }
 
 // purgeUnconfirmed erases, per tenant, the pending customers created
-// longer than its pending_retention ago: registrations nobody confirmed
-// are not kept for good. Each goes as a back office's erasure would.
+// longer than its pending_retention ago, with their opt-in proofs:
+// registrations nobody confirmed are not kept for good.
 func (s *Customers) purgeUnconfirmed(ctx context.Context) error {
 	tenants, err := s.store.ListTenants(ctx)
 	if err != nil {
@@ -506,13 +491,7 @@ func (s *Customers) purgeUnconfirmed(ctx context.Context) error {
 				} else if err != nil {
 					return err
 				}
-				if err := s.mail.cancelMail(ctx, tx, current, "the registration was never confirmed"); err != nil {
-					return err
-				}
-				if err := s.eraseWithEvent(ctx, tx, t, current, ActorSystem); err != nil {
-					return err
-				}
-				return tx.DeleteCustomer(ctx, t.ID, current.ID)
+				return s.erase(ctx, tx, t, current, ActorSystem, "the registration was never confirmed", true)
 			})
 			if err != nil {
 				return err
@@ -520,6 +499,12 @@ func (s *Customers) purgeUnconfirmed(ctx context.Context) error {
 		}
 		if len(stale) > 0 {
 			s.log.Info("unconfirmed registrations erased", "tenant", t.Slug, "count", len(stale))
+		}
+		// An opt-in never confirmed (a claim on a taken address, a change
+		// of address) proves nothing, and goes as its registration would.
+		err = s.store.InTx(ctx, func(tx Tx) error { return tx.DeleteUnconfirmedProofs(ctx, t.ID, now.Add(-keep)) })
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -547,17 +532,11 @@ func (s *Customers) DeleteSelf(ctx context.Context, tenantID int64, token, pw st
 		if current.PasswordHash != cust.PasswordHash {
 			return ErrInvalidCredentials // the password checked is no longer the customer's
 		}
-		if err := s.mail.cancelMail(ctx, tx, current, "the customer deleted the account"); err != nil {
-			return err
-		}
 		t, err := s.tenants.byID(ctx, current.TenantID)
 		if err != nil {
 			return err
 		}
-		if err := s.eraseWithEvent(ctx, tx, t, current, "customer"); err != nil {
-			return err
-		}
-		return tx.DeleteCustomer(ctx, current.TenantID, current.ID)
+		return s.erase(ctx, tx, t, current, "customer", "the customer deleted the account", false)
 	})
 	if err == nil {
 		s.log.Info("customer deleted the account", "tenant_id", cust.TenantID, "customer_id", cust.ID)

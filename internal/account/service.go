@@ -205,8 +205,10 @@ func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 
 // Purge removes tokens, sessions, authorizations and refresh tokens a day
 // after they expired, login failure records untouched for failureMemory,
-// the records of mail finished longer than MailRetention ago, and signing
-// keys a day after no ID token hint can need them.
+// the records of mail finished longer than MailRetention ago, signing
+// keys a day after no ID token hint can need them, audit events and
+// unconfirmed registrations past their tenant's retention, and what
+// erased customers left for proof_retention.
 func (s *Service) Purge(ctx context.Context) error {
 	now := s.now()
 	if err := s.store.Purge(ctx, now.Add(-24*time.Hour), now.Add(-failureMemory)); err != nil {
@@ -222,6 +224,9 @@ func (s *Service) Purge(ctx context.Context) error {
 		return Internal(err)
 	}
 	if err := s.customers.purgeUnconfirmed(ctx); err != nil {
+		return Internal(err)
+	}
+	if err := s.customers.endRetentions(ctx); err != nil {
 		return Internal(err)
 	}
 	return nil

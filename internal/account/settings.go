@@ -172,6 +172,11 @@ var settingSpecs = map[string]SettingSpec{
 		Doc:  "how long a registration that was never confirmed (a pending customer) is kept, as a Go duration (default 30 days); 0 keeps them. The hourly clean-up erases older ones",
 		Type: SettingString, Validate: validateRetention,
 	},
+	"proof_retention": {
+		Key: "proof_retention", Default: "0",
+		Doc:  "how long an erased customer's opt-in proofs and audit events are kept, pseudonymised (the row that named the customer is gone; the address is kept only as an HMAC under the server secret, to find them by), as a Go duration such as 26280h (three years); 0 erases them with the customer. The hourly clean-up removes them when it has passed",
+		Type: SettingString, Validate: validateRetention,
+	},
 	"audit_retention": {
 		Key: "audit_retention", Default: "8760h",
 		Doc:  "how long audit events are kept, as a Go duration (default a year); 0 keeps them for good. The hourly clean-up prunes older ones and records where it cut the chain",

@@ -137,6 +137,23 @@ type Tx interface {
 	ProofMailAccepted(ctx context.Context, mailID int64, at time.Time) error
 	// ProofsOf returns a customer's proofs, oldest first.
 	ProofsOf(ctx context.Context, tenantID, customerID int64) ([]OptInProof, error)
+	// DeleteProofs removes a customer's proofs.
+	DeleteProofs(ctx context.Context, tenantID, customerID int64) error
+	// DeleteUnconfirmedProofs removes the tenant's proofs requested
+	// before before and never confirmed.
+	DeleteUnconfirmedProofs(ctx context.Context, tenantID int64, before time.Time) error
+
+	// CreateErasure records an erased customer whose proofs are kept;
+	// proofs do not go with their customer's row.
+	CreateErasure(ctx context.Context, e Erasure) error
+	// ErasuresOf returns the tenant's erasures of this subject, oldest
+	// first.
+	ErasuresOf(ctx context.Context, tenantID int64, subject string) ([]Erasure, error)
+	// ErasuresEnded returns up to limit erasures kept until now or
+	// before, of any tenant.
+	ErasuresEnded(ctx context.Context, now time.Time, limit int) ([]Erasure, error)
+	// DeleteErasure removes an erasure record; ErrNotFound if none.
+	DeleteErasure(ctx context.Context, tenantID, customerID int64) error
 
 	// NextAuditSeq takes the tenant's audit chain head, locked until the
 	// transaction ends, and returns the next event's seq and the hash of

@@ -70,6 +70,7 @@ func addNativeRoutes(rt *router, d Deps, clients wire.Clients) {
 	rt.handle(nat, "DELETE /api/v1/customers/{ref}/sessions", nat.EndCustomerSessions())
 	rt.handle(nat, "DELETE /api/v1/customers/{ref}/sessions/{id}", nat.EndCustomerSession())
 	rt.handle(nat, "GET /api/v1/audit", nat.ListAudit())
+	rt.handle(nat, "GET /api/v1/erasures", nat.Erasures())
 	rt.handle(nat, "GET /api/v1/consents", nat.ListConsents())
 	rt.handle(nat, "POST /api/v1/consents", nat.AddConsent())
 	rt.handle(nat, "POST /api/v1/apps", nat.CreateApp())

@@ -100,3 +100,36 @@ func (a *API) CustomerProofs() http.Handler {
 		return wire.WriteJSON(w, http.StatusOK, res)
 	})
 }
+
+// erasureJSON is an erased customer's kept proofs on the wire.
+type erasureJSON struct {
+	CustomerID int64                   `json:"customer_id"`
+	ErasedAt   time.Time               `json:"erased_at"`
+	KeptUntil  time.Time               `json:"kept_until"`
+	Proofs     []account.ExportedProof `json:"proofs"`
+}
+
+// Erasures serves GET /api/v1/erasures?email=: the opt-in proofs kept,
+// under the tenant's proof_retention, of erased customers who had the
+// address.
+func (a *API) Erasures() http.Handler {
+	type response struct {
+		Erasures []erasureJSON `json:"erasures"`
+	}
+	return a.keyed(secretKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
+		es, err := a.svc.Customers.Erasures(r.Context(), c, r.URL.Query().Get("email"))
+		if err != nil {
+			return err
+		}
+		res := response{Erasures: make([]erasureJSON, 0, len(es))}
+		for _, e := range es {
+			x := erasureJSON{CustomerID: e.CustomerID, ErasedAt: e.ErasedAt, KeptUntil: e.KeepUntil,
+				Proofs: make([]account.ExportedProof, 0, len(e.Proofs))}
+			for _, p := range e.Proofs {
+				x.Proofs = append(x.Proofs, p.Exported())
+			}
+			res.Erasures = append(res.Erasures, x)
+		}
+		return wire.WriteJSON(w, http.StatusOK, res)
+	})
+}

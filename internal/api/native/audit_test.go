@@ -135,14 +135,22 @@ func TestAuditLog(t *testing.T) {
 }
 
 // TestUnconfirmedRegistrationsErased: the hourly clean-up erases pending
-// customers older than pending_retention, and keeps confirmed ones and
-// younger ones; 0 keeps them all.
+// customers older than pending_retention with their opt-in proofs, even
+// under proof_retention, and proofs of registrations whose link was
+// never used; it keeps confirmed customers and younger ones; 0 keeps
+// them all.
 func TestUnconfirmedRegistrationsErased(t *testing.T) {
 	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
+		h.MustSetting(t, account.DefaultTenant, "proof_retention", "26280h")
 		const pw = "Sommer-Haus-am-See-2030"
 		old := h.mustRegister(t, "never@example.com", pw)
-		h.mustSignUp(t, "confirmed@example.com", pw)
+		h.mustRegister(t, "confirmed@example.com", pw) // a registration whose link is never used
+		confirmed := h.mustConfirm(t, h.mustRegister(t, "confirmed@example.com", pw).ConfirmationToken)
+		if ps := apitest.MustJSON[proofs](t, h.Get(t, h.secret, fmt.Sprintf("/api/v1/customers/%d/consents", confirmed.Customer.ID)),
+			http.StatusOK).Proofs; len(ps) != 2 {
+			t.Fatalf("proofs before the clean-up: %+v; want the registration and the claim", ps)
+		}
 		h.clock.Advance(29 * 24 * time.Hour)
 		h.mustRegister(t, "young@example.com", pw)
 		h.clock.Advance(2 * 24 * time.Hour)
@@ -156,6 +164,13 @@ func TestUnconfirmedRegistrationsErased(t *testing.T) {
 		if len(p.Events) != 1 || p.Events[0].CustomerID != old.Customer.ID || p.Events[0].Actor != "system" {
 			t.Errorf("the erasure's audit events: %+v", p.Events)
 		}
+		if x := apitest.MustJSON[erasures](t, h.Get(t, h.secret, "/api/v1/erasures?email=never@example.com"), http.StatusOK); len(x.Erasures) != 0 {
+			t.Errorf("an unconfirmed registration's proofs kept: %+v", x)
+		}
+		if ps := apitest.MustJSON[proofs](t, h.Get(t, h.secret, fmt.Sprintf("/api/v1/customers/%d/consents", confirmed.Customer.ID)),
+			http.StatusOK).Proofs; len(ps) != 1 || ps[0].ConfirmedAt == nil {
+			t.Errorf("proofs after the clean-up: %+v; want the confirmed registration alone", ps)
+		}
 
 		h.MustSetting(t, account.DefaultTenant, "pending_retention", "0")
 		h.clock.Advance(60 * 24 * time.Hour)
@@ -168,7 +183,7 @@ func TestUnconfirmedRegistrationsErased(t *testing.T) {
 
 // TestCustomerExport: the export holds the profile, the live sessions,
 // the mail and the audit events, in exactly the documented fields, and
-// no secret; the documented example decodes as the same format.
+// no secret; it and the documented example match the documented schema.
 func TestCustomerExport(t *testing.T) {
 	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h, _ := newMailHarness(t, open)
@@ -214,5 +229,7 @@ func TestCustomerExport(t *testing.T) {
 		if err := apitest.DecodeStrict([]byte(example), &documented); err != nil || documented.Format != x.Format {
 			t.Errorf("docs/export.md's example does not decode as the export: %v", err)
 		}
+		mustMatchExportSchema(t, []byte(example))
+		mustMatchExportSchema(t, res.Body)
 	})
 }

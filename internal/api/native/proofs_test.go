@@ -66,10 +66,12 @@ func TestOptInProof(t *testing.T) {
 			Header: http.Header{"User-Agent": {safariOnIPhone}}, Body: map[string]any{"token": token}})
 		cs := apitest.MustJSON[customerSession](t, res, http.StatusOK)
 		h.mustProof(t, cs.Customer.ID, "native", firefoxOnWindows, m.MessageID, "2026-11", consentText, safariOnIPhone)
-		x := apitest.MustJSON[account.CustomerExport](t, h.Get(t, h.secret, fmt.Sprintf("/api/v1/customers/%d/export", cs.Customer.ID)), http.StatusOK)
+		res = h.Get(t, h.secret, fmt.Sprintf("/api/v1/customers/%d/export", cs.Customer.ID))
+		x := apitest.MustJSON[account.CustomerExport](t, res, http.StatusOK)
 		if len(x.Proofs) != 1 || x.Proofs[0].MessageID != m.MessageID {
 			t.Errorf("the export's proofs: %+v", x.Proofs)
 		}
+		mustMatchExportSchema(t, res.Body)
 
 		// Propstack's registration has no room for a consent version: the
 		// tenant's current text is recorded.

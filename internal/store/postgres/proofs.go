@@ -68,3 +68,59 @@ func (q *queries) ConfirmProofsOfKind(ctx context.Context, tenantID, customerID 
 		tenantID, customerID, kind, dbTime(at), address, agent)
 	return storeError("confirm proofs", err)
 }
+
+// DeleteProofs removes a customer's proofs.
+func (q *queries) DeleteProofs(ctx context.Context, tenantID, customerID int64) error {
+	_, err := q.db.Exec(ctx, `DELETE FROM optin_proofs WHERE tenant_id = $1 AND customer_id = $2`, tenantID, customerID)
+	return storeError("delete proofs", err)
+}
+
+// DeleteUnconfirmedProofs removes the tenant's proofs requested before
+// before and never confirmed.
+func (q *queries) DeleteUnconfirmedProofs(ctx context.Context, tenantID int64, before time.Time) error {
+	_, err := q.db.Exec(ctx, `DELETE FROM optin_proofs WHERE tenant_id = $1 AND confirmed_at IS NULL AND requested_at < $2`,
+		tenantID, dbTime(before))
+	return storeError("delete unconfirmed proofs", err)
+}
+
+// CreateErasure records an erased customer whose proofs are kept.
+func (q *queries) CreateErasure(ctx context.Context, e account.Erasure) error {
+	_, err := q.db.Exec(ctx, `INSERT INTO erasures (tenant_id, customer_id, subject, erased_at, keep_until)
+		VALUES ($1, $2, $3, $4, $5)`, e.TenantID, e.CustomerID, e.Subject, dbTime(e.ErasedAt), dbTime(e.KeepUntil))
+	return storeError("create erasure", err)
+}
+
+// ErasuresOf returns the tenant's erasures of this subject, oldest first.
+func (q *queries) ErasuresOf(ctx context.Context, tenantID int64, subject string) ([]account.Erasure, error) {
+	return q.erasures(ctx, "erasures", `SELECT tenant_id, customer_id, subject, erased_at, keep_until FROM erasures
+		WHERE tenant_id = $1 AND subject = $2 ORDER BY erased_at, customer_id`, tenantID, subject)
+}
+
+// ErasuresEnded returns up to limit erasures kept until now or before.
+func (q *queries) ErasuresEnded(ctx context.Context, now time.Time, limit int) ([]account.Erasure, error) {
+	return q.erasures(ctx, "ended erasures", `SELECT tenant_id, customer_id, subject, erased_at, keep_until FROM erasures
+		WHERE keep_until <= $1 ORDER BY keep_until LIMIT $2`, dbTime(now), limit)
+}
+
+func (q *queries) erasures(ctx context.Context, op, query string, args ...any) ([]account.Erasure, error) {
+	rows, err := q.db.Query(ctx, query, args...)
+	if err != nil {
+		return nil, storeError(op, err)
+	}
+	es, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (account.Erasure, error) {
+		var e account.Erasure
+		err := row.Scan(&e.TenantID, &e.CustomerID, &e.Subject, &e.ErasedAt, &e.KeepUntil)
+		e.ErasedAt, e.KeepUntil = e.ErasedAt.UTC(), e.KeepUntil.UTC()
+		return e, err
+	})
+	if es == nil {
+		es = []account.Erasure{}
+	}
+	return es, storeError(op, err)
+}
+
+// DeleteErasure removes an erasure record.
+func (q *queries) DeleteErasure(ctx context.Context, tenantID, customerID int64) error {
+	tag, err := q.db.Exec(ctx, `DELETE FROM erasures WHERE tenant_id = $1 AND customer_id = $2`, tenantID, customerID)
+	return exactlyOne("delete erasure", tag, err)
+}

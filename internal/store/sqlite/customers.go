@@ -168,12 +168,16 @@ func (q queries) UpdateCustomer(ctx context.Context, c *account.Customer) error 
 }
 
 // DeleteCustomer deletes the tenant's customer; its tokens and sessions go
-// with it (ON DELETE CASCADE). It returns account.ErrNotFound if the tenant
+// with it (ON DELETE CASCADE), and the WAL is emptied after the commit. It returns account.ErrNotFound if the tenant
 // has no customer with this ID.
 func (q queries) DeleteCustomer(ctx context.Context, tenantID, id int64) error {
 	res, err := q.w.ExecContext(ctx, `DELETE FROM customers WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	if err != nil {
 		return dbErr("delete customer", err)
 	}
-	return mustAffect("delete customer", res)
+	if err := mustAffect("delete customer", res); err != nil {
+		return err
+	}
+	q.scrubAfterCommit(ctx)
+	return nil
 }

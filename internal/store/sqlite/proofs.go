@@ -80,3 +80,69 @@ func (q queries) ConfirmProofsOfKind(ctx context.Context, tenantID, customerID i
 		micros(at), address, agent, tenantID, customerID, kind)
 	return errOrNil("confirm proofs", err)
 }
+
+// DeleteProofs removes a customer's proofs.
+func (q queries) DeleteProofs(ctx context.Context, tenantID, customerID int64) error {
+	_, err := q.w.ExecContext(ctx, `DELETE FROM optin_proofs WHERE tenant_id = ? AND customer_id = ?`, tenantID, customerID)
+	return errOrNil("delete proofs", err)
+}
+
+// DeleteUnconfirmedProofs removes the tenant's proofs requested before
+// before and never confirmed.
+func (q queries) DeleteUnconfirmedProofs(ctx context.Context, tenantID int64, before time.Time) error {
+	_, err := q.w.ExecContext(ctx, `DELETE FROM optin_proofs WHERE tenant_id = ? AND confirmed_at IS NULL AND requested_at < ?`,
+		tenantID, micros(before))
+	return errOrNil("delete unconfirmed proofs", err)
+}
+
+// CreateErasure records an erased customer whose proofs are kept.
+func (q queries) CreateErasure(ctx context.Context, e account.Erasure) error {
+	_, err := q.w.ExecContext(ctx, `INSERT INTO erasures (tenant_id, customer_id, subject, erased_at, keep_until)
+		VALUES (?, ?, ?, ?, ?)`, e.TenantID, e.CustomerID, e.Subject, micros(e.ErasedAt), micros(e.KeepUntil))
+	return errOrNil("create erasure", err)
+}
+
+// ErasuresOf returns the tenant's erasures of this subject, oldest first.
+func (q queries) ErasuresOf(ctx context.Context, tenantID int64, subject string) ([]account.Erasure, error) {
+	return q.erasures(ctx, "erasures", `SELECT tenant_id, customer_id, subject, erased_at, keep_until FROM erasures
+		WHERE tenant_id = ? AND subject = ? ORDER BY erased_at, customer_id`, tenantID, subject)
+}
+
+// ErasuresEnded returns up to limit erasures kept until now or before.
+func (q queries) ErasuresEnded(ctx context.Context, now time.Time, limit int) ([]account.Erasure, error) {
+	return q.erasures(ctx, "ended erasures", `SELECT tenant_id, customer_id, subject, erased_at, keep_until FROM erasures
+		WHERE keep_until <= ? ORDER BY keep_until LIMIT ?`, micros(now), limit)
+}
+
+func (q queries) erasures(ctx context.Context, op, query string, args ...any) ([]account.Erasure, error) {
+	rows, err := q.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, dbErr(op, err)
+	}
+	defer rows.Close()
+	es := []account.Erasure{}
+	for rows.Next() {
+		var (
+			e               account.Erasure
+			erased, keepTil int64
+		)
+		if err := rows.Scan(&e.TenantID, &e.CustomerID, &e.Subject, &erased, &keepTil); err != nil {
+			return nil, dbErr(op, err)
+		}
+		e.ErasedAt, e.KeepUntil = fromMicros(erased), fromMicros(keepTil)
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(op, err)
+	}
+	return es, nil
+}
+
+// DeleteErasure removes an erasure record.
+func (q queries) DeleteErasure(ctx context.Context, tenantID, customerID int64) error {
+	res, err := q.w.ExecContext(ctx, `DELETE FROM erasures WHERE tenant_id = ? AND customer_id = ?`, tenantID, customerID)
+	if err != nil {
+		return dbErr("delete erasure", err)
+	}
+	return mustAffect("delete erasure", res)
+}

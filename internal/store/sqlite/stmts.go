@@ -165,6 +165,7 @@ type txStmts struct {
 
 	mu     sync.Mutex
 	missed []string
+	scrub  bool // checkpoint and truncate the WAL after commit
 }
 
 // stmt is the transaction's statement of query, or nil if the cache has

@@ -188,10 +188,33 @@ func runTx(ctx context.Context, stmts *stmtCache, fn func(q queries) error) erro
 		_ = sqlTx.Rollback() // fn's error matters more
 	} else if err = sqlTx.Commit(); err != nil {
 		err = fmt.Errorf("sqlite: commit: %w", err)
+	} else if t.scrub {
+		stmts.truncateWAL(ctx)
 	}
 	// Now that the transaction has released the connection.
 	t.warm(ctx)
 	return err
+}
+
+// scrubAfterCommit has the WAL checkpointed and truncated once the
+// current write commits: secure_delete zeroes erased content in the
+// database file, but the WAL keeps the pages as they were until it is
+// reused, and an erasure should not linger that long.
+func (q queries) scrubAfterCommit(ctx context.Context) {
+	switch w := q.w.(type) {
+	case *txStmts:
+		w.scrub = true
+	case *stmtCache:
+		w.truncateWAL(ctx)
+	}
+}
+
+// truncateWAL copies the WAL into the database and empties it. It waits
+// (busy_timeout) for readers of older snapshots; should it still not
+// finish, the next checkpoint does, so the error is dropped: the write
+// it follows has committed.
+func (c *stmtCache) truncateWAL(ctx context.Context) {
+	_, _ = c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 }
 
 // tx is the account.Tx that InTx hands to its function.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -63,7 +64,71 @@ func testOptInProofs(t *testing.T, s account.Store) {
 	if err := s.DeleteCustomer(ctx, a.ID, c.ID); err != nil {
 		t.Fatalf("DeleteCustomer with a proof: %v", err)
 	}
+	if got, err := s.ProofsOf(ctx, a.ID, c.ID); err != nil || len(got) != 1 {
+		t.Errorf("proofs of an erased customer: %+v, %v; want them kept until the service deletes them", got, err)
+	}
+	if err := s.DeleteProofs(ctx, a.ID, c.ID); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := s.ProofsOf(ctx, a.ID, c.ID); err != nil || len(got) != 0 {
-		t.Errorf("proofs of an erased customer: %+v, %v; want none", got, err)
+		t.Errorf("after DeleteProofs: %+v, %v; want none", got, err)
+	}
+	// Dora's registration was never confirmed; her invitation was.
+	if err := s.DeleteUnconfirmedProofs(ctx, a.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ProofsOf(ctx, a.ID, d.ID); err != nil || len(got) != 2 {
+		t.Errorf("unconfirmed proofs requested at the cut: %+v, %v; want them kept", got, err)
+	}
+	if err := s.DeleteUnconfirmedProofs(ctx, a.ID, at(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ProofsOf(ctx, a.ID, d.ID); err != nil || len(got) != 1 || got[0].Kind != account.ProofInvitation {
+		t.Errorf("after deleting unconfirmed proofs: %+v, %v; want the confirmed invitation alone", got, err)
+	}
+}
+
+func testErasures(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "bravo")
+	es := []account.Erasure{
+		{TenantID: a.ID, CustomerID: 7, Subject: "hmac:aa", ErasedAt: at(time.Hour), KeepUntil: at(3 * time.Hour)},
+		{TenantID: a.ID, CustomerID: 3, Subject: "hmac:aa", ErasedAt: t0, KeepUntil: at(2 * time.Hour)},
+		{TenantID: a.ID, CustomerID: 4, Subject: "hmac:bb", ErasedAt: t0, KeepUntil: at(time.Hour)},
+		{TenantID: b.ID, CustomerID: 5, Subject: "hmac:aa", ErasedAt: t0, KeepUntil: at(time.Hour)},
+	}
+	for _, e := range es {
+		if err := s.CreateErasure(ctx, e); err != nil {
+			t.Fatalf("CreateErasure %+v: %v", e, err)
+		}
+	}
+	if err := s.CreateErasure(ctx, es[0]); !errors.Is(err, account.ErrDuplicate) {
+		t.Errorf("the same customer erased twice: %v; want ErrDuplicate", err)
+	}
+	got, err := s.ErasuresOf(ctx, a.ID, "hmac:aa")
+	if err != nil || len(got) != 2 || got[0] != es[1] || got[1] != es[0] {
+		t.Errorf("ErasuresOf: %+v, %v; want acme's two of the subject, oldest first", got, err)
+	}
+	if got, err := s.ErasuresOf(ctx, b.ID, "hmac:cc"); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("ErasuresOf an unknown subject: %#v, %v; want an empty list", got, err)
+	}
+	ended, err := s.ErasuresEnded(ctx, at(time.Hour), 10)
+	if err != nil || len(ended) != 2 {
+		t.Fatalf("ErasuresEnded at an hour: %+v, %v; want both tenants' ending then", ended, err)
+	}
+	if ended, err := s.ErasuresEnded(ctx, at(2*time.Hour), 1); err != nil || len(ended) != 1 || !ended[0].KeepUntil.Equal(at(time.Hour)) {
+		t.Errorf("ErasuresEnded with limit 1: %+v, %v; want the earliest", ended, err)
+	}
+	for _, e := range ended {
+		if err := s.DeleteErasure(ctx, e.TenantID, e.CustomerID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteErasure(ctx, b.ID, 5); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("DeleteErasure again: %v; want ErrNotFound", err)
+	}
+	if ended, err := s.ErasuresEnded(ctx, at(time.Hour), 10); err != nil || len(ended) != 0 {
+		t.Errorf("after deleting: %+v, %v; want none ended", ended, err)
 	}
 }

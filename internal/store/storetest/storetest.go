@@ -93,6 +93,7 @@ var suite = []struct {
 	}},
 	{"Proofs", []storeTest{
 		{"OptIn", testOptInProofs},
+		{"Erasures", testErasures},
 		{"ConsentTexts", testConsentTexts},
 	}},
 	{"Audit", []storeTest{
