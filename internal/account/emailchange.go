@@ -132,7 +132,7 @@ func (s *EmailChanges) Request(ctx context.Context, c Caller, token string, req 
 			return err
 		}
 		claim := sealedClaim{NewEmail: req.NewEmail, OldEmail: cust.mailAddress(), OldKey: cust.EmailKey, SessionID: sess.ID}
-		raw, err := s.issueSealed(ctx, tx, cust, PurposeEmailChange, s.cfg.ConfirmTTL, claim)
+		raw, issued, err := s.issueSealed(ctx, tx, cust, PurposeEmailChange, s.cfg.ConfirmTTL, claim)
 		if err != nil {
 			return err
 		}
@@ -140,10 +140,6 @@ func (s *EmailChanges) Request(ctx context.Context, c Caller, token string, req 
 		var queued Mail
 		if err := s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailEmailChange, action: ActionEmailChange, token: raw,
 			validFor: s.cfg.ConfirmTTL, to: req.NewEmail, queued: &queued}); err != nil {
-			return err
-		}
-		issued, err := tx.LiveToken(ctx, cust.TenantID, HashSecret(raw), PurposeEmailChange, s.now())
-		if err != nil {
 			return err
 		}
 		var mail *Mail
@@ -273,7 +269,7 @@ func (s *EmailChanges) Confirm(ctx context.Context, c Caller, token string) (Cus
 			return err
 		}
 		undo := sealedClaim{OldEmail: claim.OldEmail, OldKey: claim.OldKey}
-		raw, err := s.issueSealed(ctx, tx, current, PurposeEmailUndo, undoTTL, undo)
+		raw, _, err := s.issueSealed(ctx, tx, current, PurposeEmailUndo, undoTTL, undo)
 		if err != nil {
 			return err
 		}
@@ -334,7 +330,7 @@ func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Custom
 		if !resettable(current.State) {
 			return nil
 		}
-		reset, err := s.tokens.issueToken(ctx, tx, current, PurposePasswordReset)
+		reset, _, err := s.tokens.issueToken(ctx, tx, current, PurposePasswordReset)
 		if err != nil {
 			return err
 		}
@@ -351,25 +347,26 @@ func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Custom
 
 // issueSealed replaces the customer's live tokens of purpose p with one
 // that carries claim, sealed under the server secret: the addresses in it
-// are not readable from a copy of the database.
-func (s *core) issueSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, ttl time.Duration, claim sealedClaim) (string, error) {
+// are not readable from a copy of the database. It returns the token's
+// secret and the stored token.
+func (s *core) issueSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, ttl time.Duration, claim sealedClaim) (string, Token, error) {
 	if err := tx.DeleteTokens(ctx, cust.TenantID, cust.ID, p); err != nil {
-		return "", err
+		return "", Token{}, err
 	}
 	return s.addSealed(ctx, tx, cust, p, ttl, claim)
 }
 
 // addSealed is issueSealed beside the customer's live tokens of p.
-func (s *core) addSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, ttl time.Duration, claim sealedClaim) (string, error) {
+func (s *core) addSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, ttl time.Duration, claim sealedClaim) (string, Token, error) {
 	raw, hash := newSecret()
 	sealed, err := s.keys.sealClaim(cust, p, claim)
 	if err != nil {
-		return "", err
+		return "", Token{}, err
 	}
 	now := s.now()
 	t := Token{TenantID: cust.TenantID, CustomerID: cust.ID, Purpose: p, Hash: hash, Payload: sealed,
 		CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	return raw, tx.CreateToken(ctx, &t)
+	return createToken(ctx, tx, raw, t)
 }
 
 // claimCipher seals the claims of address changes and sign-in alerts.

@@ -59,7 +59,7 @@ func (s *Recovery) Request(ctx context.Context, c Caller, email string) (ResetRe
 			}
 		}
 		res.Customer = cust
-		if res.Token, err = s.tokens.issueToken(ctx, tx, cust, PurposePasswordReset); err != nil {
+		if res.Token, _, err = s.tokens.issueToken(ctx, tx, cust, PurposePasswordReset); err != nil {
 			return err
 		}
 		return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailPasswordReset, action: ActionReset, token: res.Token, validFor: s.cfg.ResetTTL})

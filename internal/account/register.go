@@ -169,11 +169,7 @@ func (s *Registrations) register(ctx context.Context, tx Tx, r registration) (Re
 	if cust.Locale == "" {
 		cust.Locale = r.Locale // for the mail's language; the row takes it at confirmation
 	}
-	token, err := s.tokens.issueClaim(ctx, tx, cust, PurposeConfirm, claimed)
-	if err != nil {
-		return RegisterResult{}, err
-	}
-	issued, err := tx.LiveToken(ctx, cust.TenantID, HashSecret(token), PurposeConfirm, s.now())
+	token, issued, err := s.tokens.issueClaim(ctx, tx, cust, PurposeConfirm, claimed)
 	if err != nil {
 		return RegisterResult{}, err
 	}
@@ -235,7 +231,7 @@ func (s *Registrations) claimTaken(ctx context.Context, tx Tx, r registration, c
 	if r.secret {
 		return ErrEmailTaken
 	}
-	if _, err := s.tokens.issueClaim(ctx, tx, cust, PurposeClaim, r.payload); err != nil {
+	if _, _, err := s.tokens.issueClaim(ctx, tx, cust, PurposeClaim, r.payload); err != nil {
 		return err
 	}
 	if cust.State == StateDisabled {
@@ -254,7 +250,7 @@ func (s *Registrations) mailRegisterAttempt(ctx context.Context, tx Tx, c Caller
 	if full, err := s.mail.mailLimitReached(ctx, tx, cust, 3, MailRegisterAttempt); err != nil || full {
 		return err
 	}
-	token, err := s.tokens.issueToken(ctx, tx, cust, PurposePasswordReset)
+	token, _, err := s.tokens.issueToken(ctx, tx, cust, PurposePasswordReset)
 	if err != nil {
 		return err
 	}
@@ -308,7 +304,7 @@ func (s *Registrations) ResendConfirmation(ctx context.Context, c Caller, email 
 		// requester made. It confirms the address; a customer without a
 		// password sets one when confirming it. Earlier links stay valid
 		// (a resend must not void a registrant's link), up to maxClaims.
-		token, err := s.tokens.issueClaim(ctx, tx, cust, PurposeConfirm, nil)
+		token, _, err := s.tokens.issueClaim(ctx, tx, cust, PurposeConfirm, nil)
 		if errors.Is(err, errTooManyClaims) {
 			return nil
 		} else if err != nil {

@@ -36,7 +36,7 @@ func (s *SignInAlerts) see(ctx context.Context, tx Tx, c Caller, cust Customer, 
 		return err // known, or the first place of all: nothing to tell
 	}
 	// Beside earlier alerts: each new place's link ends its own login.
-	raw, err := s.addSealed(ctx, tx, cust, PurposeSignInAlert, undoTTL, sealedClaim{SessionID: sess.ID})
+	raw, _, err := s.addSealed(ctx, tx, cust, PurposeSignInAlert, undoTTL, sealedClaim{SessionID: sess.ID})
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (s *SignInAlerts) Act(ctx context.Context, c Caller, token string) error {
 		if !resettable(current.State) {
 			return nil
 		}
-		reset, err := s.tokens.issueToken(ctx, tx, current, PurposePasswordReset)
+		reset, _, err := s.tokens.issueToken(ctx, tx, current, PurposePasswordReset)
 		if err != nil {
 			return err
 		}
