@@ -196,18 +196,12 @@ func (s *core) sessionCaller(ctx context.Context, c Caller, sess Session) (Calle
 // Preview is the address a live token of an address change would set: a
 // change's new address, an undo's old one. It spends nothing.
 func (s *EmailChanges) Preview(ctx context.Context, c Caller, p Purpose, token string) (string, error) {
-	if token == "" || len(token) > 256 || (p != PurposeEmailChange && p != PurposeEmailUndo) {
+	if p != PurposeEmailChange && p != PurposeEmailUndo {
 		return "", ErrTokenInvalid
 	}
-	t, err := s.store.LiveToken(ctx, c.Tenant.ID, HashSecret(token), p, s.now())
-	if errors.Is(err, ErrNotFound) {
-		return "", ErrTokenInvalid
-	} else if err != nil {
-		return "", Internal(err)
-	}
-	var claim sealedClaim
-	if err := s.keys.openClaim(t, &claim); err != nil {
-		return "", ErrTokenInvalid
+	_, claim, err := s.tokens.liveClaim(ctx, c.Tenant.ID, token, p)
+	if err != nil {
+		return "", err
 	}
 	if p == PurposeEmailChange {
 		return claim.NewEmail, nil
@@ -222,13 +216,12 @@ func (s *EmailChanges) Preview(ctx context.Context, c Caller, p Purpose, token s
 func (s *EmailChanges) Confirm(ctx context.Context, c Caller, token string) (Customer, error) {
 	var cust Customer
 	err := s.inTx(ctx, func(tx Tx) error {
-		t, current, err := s.tokens.consumeToken(ctx, tx, c.Tenant.ID, token, PurposeEmailChange)
+		t, current, claim, err := s.tokens.consumeClaim(ctx, tx, c.Tenant.ID, token, PurposeEmailChange)
 		if err != nil {
 			return err
 		}
-		var claim sealedClaim
-		if err := s.keys.openClaim(t, &claim); err != nil || current.EmailKey != claim.OldKey {
-			return ErrTokenInvalid // the address changed meanwhile, or the secret did
+		if current.EmailKey != claim.OldKey {
+			return ErrTokenInvalid // the address changed meanwhile
 		}
 		if current.State == StateDisabled {
 			return errAccountDisabled
@@ -293,13 +286,9 @@ func (s *EmailChanges) Confirm(ctx context.Context, c Caller, token string) (Cus
 func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Customer, error) {
 	var cust Customer
 	err := s.inTx(ctx, func(tx Tx) error {
-		t, current, err := s.tokens.consumeToken(ctx, tx, c.Tenant.ID, token, PurposeEmailUndo)
+		_, current, claim, err := s.tokens.consumeClaim(ctx, tx, c.Tenant.ID, token, PurposeEmailUndo)
 		if err != nil {
 			return err
-		}
-		var claim sealedClaim
-		if err := s.keys.openClaim(t, &claim); err != nil {
-			return ErrTokenInvalid
 		}
 		now := s.now()
 		if taken, err := tx.CustomerByEmailKey(ctx, c.Tenant.ID, claim.OldKey); errors.Is(err, ErrNotFound) {
@@ -367,6 +356,34 @@ func (s *core) addSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, t
 	t := Token{TenantID: cust.TenantID, CustomerID: cust.ID, Purpose: p, Hash: hash, Payload: sealed,
 		CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	return createToken(ctx, tx, raw, t)
+}
+
+// consumeClaim is consumeToken for a token that carries a sealed claim,
+// opened. A claim that does not open (the secret changed) is
+// ErrTokenInvalid, and rolls the spending back with tx.
+func (s *tokens) consumeClaim(ctx context.Context, tx Tx, tenantID int64, raw string, p Purpose) (Token, Customer, sealedClaim, error) {
+	t, cust, err := s.consumeToken(ctx, tx, tenantID, raw, p)
+	if err != nil {
+		return Token{}, Customer{}, sealedClaim{}, err
+	}
+	var claim sealedClaim
+	if err := s.keys.openClaim(t, &claim); err != nil {
+		return Token{}, Customer{}, sealedClaim{}, ErrTokenInvalid
+	}
+	return t, cust, claim, nil
+}
+
+// liveClaim is liveToken for a token that carries a sealed claim, opened.
+func (s *tokens) liveClaim(ctx context.Context, tenantID int64, raw string, p Purpose) (Token, sealedClaim, error) {
+	t, err := s.liveToken(ctx, tenantID, raw, p)
+	if err != nil {
+		return Token{}, sealedClaim{}, err
+	}
+	var claim sealedClaim
+	if err := s.keys.openClaim(t, &claim); err != nil {
+		return Token{}, sealedClaim{}, ErrTokenInvalid
+	}
+	return t, claim, nil
 }
 
 // claimCipher seals the claims of address changes and sign-in alerts.

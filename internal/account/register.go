@@ -387,14 +387,9 @@ func (s *Registrations) Confirm(ctx context.Context, c Caller, token, newPw stri
 // button that spends the token, so that nobody confirms someone else's
 // address unawares. A token that is not live is ErrTokenInvalid.
 func (s *Registrations) LinkHolder(ctx context.Context, c Caller, p Purpose, token string) (Customer, bool, error) {
-	if token == "" || len(token) > 256 {
-		return Customer{}, false, ErrTokenInvalid
-	}
-	t, err := s.store.LiveToken(ctx, c.Tenant.ID, HashSecret(token), p, s.now())
-	if errors.Is(err, ErrNotFound) {
-		return Customer{}, false, ErrTokenInvalid
-	} else if err != nil {
-		return Customer{}, false, Internal(err)
+	t, err := s.tokens.liveToken(ctx, c.Tenant.ID, token, p)
+	if err != nil {
+		return Customer{}, false, err
 	}
 	cust, err := s.store.CustomerByID(ctx, t.TenantID, t.CustomerID)
 	if errors.Is(err, ErrNotFound) {

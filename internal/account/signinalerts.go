@@ -48,18 +48,9 @@ func (s *SignInAlerts) see(ctx context.Context, tx Tx, c Caller, cust Customer, 
 // if the token is dead, and ErrSessionNotFound if that login has ended
 // already. It spends nothing.
 func (s *SignInAlerts) Preview(ctx context.Context, c Caller, token string) (Session, error) {
-	if token == "" || len(token) > 256 {
-		return Session{}, ErrTokenInvalid
-	}
-	t, err := s.store.LiveToken(ctx, c.Tenant.ID, HashSecret(token), PurposeSignInAlert, s.now())
-	if errors.Is(err, ErrNotFound) {
-		return Session{}, ErrTokenInvalid
-	} else if err != nil {
-		return Session{}, Internal(err)
-	}
-	var claim sealedClaim
-	if err := s.keys.openClaim(t, &claim); err != nil {
-		return Session{}, ErrTokenInvalid
+	t, claim, err := s.tokens.liveClaim(ctx, c.Tenant.ID, token, PurposeSignInAlert)
+	if err != nil {
+		return Session{}, err
 	}
 	sess, err := s.store.SessionByID(ctx, t.TenantID, claim.SessionID)
 	if errors.Is(err, ErrNotFound) || err == nil && !s.now().Before(sess.EndsAt()) {
@@ -75,13 +66,9 @@ func (s *SignInAlerts) Preview(ctx context.Context, c Caller, token string) (Ses
 func (s *SignInAlerts) Act(ctx context.Context, c Caller, token string) error {
 	var cust Customer
 	err := s.inTx(ctx, func(tx Tx) error {
-		t, current, err := s.tokens.consumeToken(ctx, tx, c.Tenant.ID, token, PurposeSignInAlert)
+		_, current, claim, err := s.tokens.consumeClaim(ctx, tx, c.Tenant.ID, token, PurposeSignInAlert)
 		if err != nil {
 			return err
-		}
-		var claim sealedClaim
-		if err := s.keys.openClaim(t, &claim); err != nil {
-			return ErrTokenInvalid
 		}
 		if err := tx.DeleteSession(ctx, current.TenantID, claim.SessionID); err != nil && !errors.Is(err, ErrNotFound) {
 			return err

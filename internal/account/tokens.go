@@ -160,6 +160,22 @@ func (s *tokens) consumeToken(ctx context.Context, tx Tx, tenantID int64, raw st
 	return t, c, err
 }
 
+// liveToken is the live token of purpose p with secret raw, for a page
+// that shows whose a link is before it is used: it spends nothing. A token
+// that is not live is ErrTokenInvalid.
+func (s *tokens) liveToken(ctx context.Context, tenantID int64, raw string, p Purpose) (Token, error) {
+	if raw == "" || len(raw) > 256 {
+		return Token{}, ErrTokenInvalid
+	}
+	t, err := s.store.LiveToken(ctx, tenantID, HashSecret(raw), p, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return Token{}, ErrTokenInvalid
+	} else if err != nil {
+		return Token{}, Internal(err)
+	}
+	return t, nil
+}
+
 var codePattern = regexp.MustCompile(`^[0-9]{8}$`)
 
 // maxCodeTTL bounds the lifetime of 8-digit codes.
