@@ -319,12 +319,8 @@ func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Custom
 		if !resettable(current.State) {
 			return nil
 		}
-		reset, _, err := s.tokens.issueToken(ctx, tx, current, PurposePasswordReset)
-		if err != nil {
-			return err
-		}
-		return s.mail.enqueue(ctx, tx, c, current, outgoing{kind: MailPasswordReset, action: ActionReset, token: reset,
-			validFor: s.cfg.ResetTTL, to: claim.OldEmail})
+		_, err = s.mailReset(ctx, tx, c, current, claim.OldEmail)
+		return err
 	})
 	if err != nil {
 		return Customer{}, err

@@ -77,12 +77,8 @@ func (s *SignInAlerts) Act(ctx context.Context, c Caller, token string) error {
 		if !resettable(current.State) {
 			return nil
 		}
-		reset, _, err := s.tokens.issueToken(ctx, tx, current, PurposePasswordReset)
-		if err != nil {
-			return err
-		}
-		return s.mail.enqueue(ctx, tx, c, current, outgoing{kind: MailPasswordReset, action: ActionReset, token: reset,
-			validFor: s.cfg.ResetTTL})
+		_, err = s.mailReset(ctx, tx, c, current, "")
+		return err
 	})
 	if err != nil {
 		return err
