@@ -132,7 +132,7 @@ func (s *Audit) record(ctx context.Context, tx Tx, t Tenant, e AuditEvent) error
 		e.Outcome = OutcomeSuccess
 	}
 	if e.ClientAddress == "" {
-		e.ClientAddress = storedAddress(RequesterFrom(ctx).Addr, t.Setting("session.client_address"))
+		e.ClientAddress = clientAddress(ctx, t)
 	}
 	seq, prev, err := tx.NextAuditSeq(ctx, t.ID)
 	if err != nil {

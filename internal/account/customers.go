@@ -175,7 +175,8 @@ func (s *Customers) issueNext(ctx context.Context, tx Tx, c Caller, n NewCustome
 	switch {
 	case cust.State == StateOffline || cust.State == StateActive && cust.HasPassword():
 	case !cust.HasPassword() || n.Activation:
-		if res.InviteToken, err = s.tokens.issueToken(ctx, tx, cust, PurposeInvite); err != nil {
+		var issued Token
+		if res.InviteToken, issued, err = s.tokens.issueToken(ctx, tx, cust, PurposeInvite); err != nil {
 			return err
 		}
 		// The link comes with a code, for those who type it.
@@ -187,17 +188,13 @@ func (s *Customers) issueNext(ctx context.Context, tx Tx, c Caller, n NewCustome
 			token: res.InviteToken, code: res.ActivationCode, validFor: s.cfg.InviteTTL, queued: &queued}); err != nil {
 			return err
 		}
-		issued, err := tx.LiveToken(ctx, cust.TenantID, HashSecret(res.InviteToken), PurposeInvite, s.now())
-		if err != nil {
-			return err
-		}
 		var mail *Mail
 		if queued.ID != 0 {
 			mail = &queued
 		}
 		return s.proveRequest(ctx, tx, c, ProofInvitation, cust, issued.ID, nil, mail)
 	case cust.State == StatePending || cust.State == StatePendingActive:
-		if res.ConfirmToken, err = s.tokens.issueToken(ctx, tx, cust, PurposeConfirm); err != nil {
+		if res.ConfirmToken, _, err = s.tokens.issueToken(ctx, tx, cust, PurposeConfirm); err != nil {
 			return err
 		}
 		return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: res.ConfirmToken, validFor: s.cfg.ConfirmTTL})

@@ -52,6 +52,12 @@ func storedAddress(a netip.Addr, how string) string {
 	return netip.PrefixFrom(a, bits).Masked().String()
 }
 
+// clientAddress is the address of ctx's requester as tenant t keeps
+// addresses (session.client_address).
+func clientAddress(ctx context.Context, t Tenant) string {
+	return storedAddress(RequesterFrom(ctx).Addr, t.Setting("session.client_address"))
+}
+
 // DeviceLabel names a user agent for a customer's list of sessions, such
 // as "Firefox on Windows", from a small table: the browsers and systems
 // that make up nearly all traffic, tested in order (Edge and Opera claim

@@ -132,7 +132,7 @@ func (s *EmailChanges) Request(ctx context.Context, c Caller, token string, req 
 			return err
 		}
 		claim := sealedClaim{NewEmail: req.NewEmail, OldEmail: cust.mailAddress(), OldKey: cust.EmailKey, SessionID: sess.ID}
-		raw, err := s.issueSealed(ctx, tx, cust, PurposeEmailChange, s.cfg.ConfirmTTL, claim)
+		raw, issued, err := s.issueSealed(ctx, tx, cust, PurposeEmailChange, s.cfg.ConfirmTTL, claim)
 		if err != nil {
 			return err
 		}
@@ -140,10 +140,6 @@ func (s *EmailChanges) Request(ctx context.Context, c Caller, token string, req 
 		var queued Mail
 		if err := s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailEmailChange, action: ActionEmailChange, token: raw,
 			validFor: s.cfg.ConfirmTTL, to: req.NewEmail, queued: &queued}); err != nil {
-			return err
-		}
-		issued, err := tx.LiveToken(ctx, cust.TenantID, HashSecret(raw), PurposeEmailChange, s.now())
-		if err != nil {
 			return err
 		}
 		var mail *Mail
@@ -200,18 +196,12 @@ func (s *core) sessionCaller(ctx context.Context, c Caller, sess Session) (Calle
 // Preview is the address a live token of an address change would set: a
 // change's new address, an undo's old one. It spends nothing.
 func (s *EmailChanges) Preview(ctx context.Context, c Caller, p Purpose, token string) (string, error) {
-	if token == "" || len(token) > 256 || (p != PurposeEmailChange && p != PurposeEmailUndo) {
+	if p != PurposeEmailChange && p != PurposeEmailUndo {
 		return "", ErrTokenInvalid
 	}
-	t, err := s.store.LiveToken(ctx, c.Tenant.ID, HashSecret(token), p, s.now())
-	if errors.Is(err, ErrNotFound) {
-		return "", ErrTokenInvalid
-	} else if err != nil {
-		return "", Internal(err)
-	}
-	var claim sealedClaim
-	if err := s.keys.openClaim(t, &claim); err != nil {
-		return "", ErrTokenInvalid
+	_, claim, err := s.tokens.liveClaim(ctx, c.Tenant.ID, token, p)
+	if err != nil {
+		return "", err
 	}
 	if p == PurposeEmailChange {
 		return claim.NewEmail, nil
@@ -226,13 +216,12 @@ func (s *EmailChanges) Preview(ctx context.Context, c Caller, p Purpose, token s
 func (s *EmailChanges) Confirm(ctx context.Context, c Caller, token string) (Customer, error) {
 	var cust Customer
 	err := s.inTx(ctx, func(tx Tx) error {
-		t, current, err := s.tokens.consumeToken(ctx, tx, c.Tenant.ID, token, PurposeEmailChange)
+		t, current, claim, err := s.tokens.consumeClaim(ctx, tx, c.Tenant.ID, token, PurposeEmailChange)
 		if err != nil {
 			return err
 		}
-		var claim sealedClaim
-		if err := s.keys.openClaim(t, &claim); err != nil || current.EmailKey != claim.OldKey {
-			return ErrTokenInvalid // the address changed meanwhile, or the secret did
+		if current.EmailKey != claim.OldKey {
+			return ErrTokenInvalid // the address changed meanwhile
 		}
 		if current.State == StateDisabled {
 			return errAccountDisabled
@@ -273,7 +262,7 @@ func (s *EmailChanges) Confirm(ctx context.Context, c Caller, token string) (Cus
 			return err
 		}
 		undo := sealedClaim{OldEmail: claim.OldEmail, OldKey: claim.OldKey}
-		raw, err := s.issueSealed(ctx, tx, current, PurposeEmailUndo, undoTTL, undo)
+		raw, _, err := s.issueSealed(ctx, tx, current, PurposeEmailUndo, undoTTL, undo)
 		if err != nil {
 			return err
 		}
@@ -297,13 +286,9 @@ func (s *EmailChanges) Confirm(ctx context.Context, c Caller, token string) (Cus
 func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Customer, error) {
 	var cust Customer
 	err := s.inTx(ctx, func(tx Tx) error {
-		t, current, err := s.tokens.consumeToken(ctx, tx, c.Tenant.ID, token, PurposeEmailUndo)
+		_, current, claim, err := s.tokens.consumeClaim(ctx, tx, c.Tenant.ID, token, PurposeEmailUndo)
 		if err != nil {
 			return err
-		}
-		var claim sealedClaim
-		if err := s.keys.openClaim(t, &claim); err != nil {
-			return ErrTokenInvalid
 		}
 		now := s.now()
 		if taken, err := tx.CustomerByEmailKey(ctx, c.Tenant.ID, claim.OldKey); errors.Is(err, ErrNotFound) {
@@ -334,12 +319,8 @@ func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Custom
 		if !resettable(current.State) {
 			return nil
 		}
-		reset, err := s.tokens.issueToken(ctx, tx, current, PurposePasswordReset)
-		if err != nil {
-			return err
-		}
-		return s.mail.enqueue(ctx, tx, c, current, outgoing{kind: MailPasswordReset, action: ActionReset, token: reset,
-			validFor: s.cfg.ResetTTL, to: claim.OldEmail})
+		_, err = s.mailReset(ctx, tx, c, current, claim.OldEmail)
+		return err
 	})
 	if err != nil {
 		return Customer{}, err
@@ -351,25 +332,54 @@ func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Custom
 
 // issueSealed replaces the customer's live tokens of purpose p with one
 // that carries claim, sealed under the server secret: the addresses in it
-// are not readable from a copy of the database.
-func (s *core) issueSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, ttl time.Duration, claim sealedClaim) (string, error) {
+// are not readable from a copy of the database. It returns the token's
+// secret and the stored token.
+func (s *core) issueSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, ttl time.Duration, claim sealedClaim) (string, Token, error) {
 	if err := tx.DeleteTokens(ctx, cust.TenantID, cust.ID, p); err != nil {
-		return "", err
+		return "", Token{}, err
 	}
 	return s.addSealed(ctx, tx, cust, p, ttl, claim)
 }
 
 // addSealed is issueSealed beside the customer's live tokens of p.
-func (s *core) addSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, ttl time.Duration, claim sealedClaim) (string, error) {
+func (s *core) addSealed(ctx context.Context, tx Tx, cust Customer, p Purpose, ttl time.Duration, claim sealedClaim) (string, Token, error) {
 	raw, hash := newSecret()
 	sealed, err := s.keys.sealClaim(cust, p, claim)
 	if err != nil {
-		return "", err
+		return "", Token{}, err
 	}
 	now := s.now()
 	t := Token{TenantID: cust.TenantID, CustomerID: cust.ID, Purpose: p, Hash: hash, Payload: sealed,
 		CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	return raw, tx.CreateToken(ctx, &t)
+	return createToken(ctx, tx, raw, t)
+}
+
+// consumeClaim is consumeToken for a token that carries a sealed claim,
+// opened. A claim that does not open (the secret changed) is
+// ErrTokenInvalid, and rolls the spending back with tx.
+func (s *tokens) consumeClaim(ctx context.Context, tx Tx, tenantID int64, raw string, p Purpose) (Token, Customer, sealedClaim, error) {
+	t, cust, err := s.consumeToken(ctx, tx, tenantID, raw, p)
+	if err != nil {
+		return Token{}, Customer{}, sealedClaim{}, err
+	}
+	var claim sealedClaim
+	if err := s.keys.openClaim(t, &claim); err != nil {
+		return Token{}, Customer{}, sealedClaim{}, ErrTokenInvalid
+	}
+	return t, cust, claim, nil
+}
+
+// liveClaim is liveToken for a token that carries a sealed claim, opened.
+func (s *tokens) liveClaim(ctx context.Context, tenantID int64, raw string, p Purpose) (Token, sealedClaim, error) {
+	t, err := s.liveToken(ctx, tenantID, raw, p)
+	if err != nil {
+		return Token{}, sealedClaim{}, err
+	}
+	var claim sealedClaim
+	if err := s.keys.openClaim(t, &claim); err != nil {
+		return Token{}, sealedClaim{}, ErrTokenInvalid
+	}
+	return t, claim, nil
 }
 
 // claimCipher seals the claims of address changes and sign-in alerts.

@@ -30,15 +30,12 @@ func (s *Invitations) Issue(ctx context.Context, c Caller, cust Customer) (Activ
 	}
 	var a Activation
 	err := s.inTx(ctx, func(tx Tx) error {
+		var issued Token
 		var err error
-		if a.Token, err = s.tokens.issueToken(ctx, tx, cust, PurposeInvite); err != nil {
+		if a.Token, issued, err = s.tokens.issueToken(ctx, tx, cust, PurposeInvite); err != nil {
 			return err
 		}
 		if a.Code, err = s.tokens.newCode(ctx, tx, cust, PurposeInvite); err != nil {
-			return err
-		}
-		issued, err := tx.LiveToken(ctx, cust.TenantID, HashSecret(a.Token), PurposeInvite, s.now())
-		if err != nil {
 			return err
 		}
 		// The site mails the link itself: the proof has no mail of pforte's.

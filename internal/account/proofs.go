@@ -71,7 +71,7 @@ func (s *core) proveRequest(ctx context.Context, tx Tx, c Caller, kind string, c
 	req := RequesterFrom(ctx)
 	p := OptInProof{TenantID: cust.TenantID, CustomerID: cust.ID, TokenID: tokenID, Kind: kind,
 		Channel: channelOf(c), RequestedAt: s.now(),
-		RequestAddress: storedAddress(req.Addr, c.Tenant.Setting("session.client_address")),
+		RequestAddress: clientAddress(ctx, c.Tenant),
 		RequestAgent:   clip(req.UserAgent, maxAgentLength)}
 	if consent != nil {
 		p.ConsentVersion, p.ConsentLang = clip(consent.Version, 100), clip(consent.Lang, 10)
@@ -89,17 +89,15 @@ func (s *core) proveRequest(ctx context.Context, tx Tx, c Caller, kind string, c
 // proveConfirmation records, in tx, that the token's link was used now,
 // from where.
 func (s *core) proveConfirmation(ctx context.Context, tx Tx, c Caller, tenantID, tokenID int64) error {
-	req := RequesterFrom(ctx)
 	return tx.ConfirmProof(ctx, tenantID, tokenID, s.now(),
-		storedAddress(req.Addr, c.Tenant.Setting("session.client_address")), clip(req.UserAgent, maxAgentLength))
+		clientAddress(ctx, c.Tenant), clip(RequesterFrom(ctx).UserAgent, maxAgentLength))
 }
 
 // proveAcceptance records, in tx, that the customer took up an
 // invitation now, from where: by its link or its code.
 func (s *core) proveAcceptance(ctx context.Context, tx Tx, c Caller, cust Customer) error {
-	req := RequesterFrom(ctx)
 	return tx.ConfirmProofsOfKind(ctx, cust.TenantID, cust.ID, ProofInvitation, s.now(),
-		storedAddress(req.Addr, c.Tenant.Setting("session.client_address")), clip(req.UserAgent, maxAgentLength))
+		clientAddress(ctx, c.Tenant), clip(RequesterFrom(ctx).UserAgent, maxAgentLength))
 }
 
 // Proofs returns a customer's opt-in proofs (secret key only).

@@ -59,10 +59,8 @@ func (s *Recovery) Request(ctx context.Context, c Caller, email string) (ResetRe
 			}
 		}
 		res.Customer = cust
-		if res.Token, err = s.tokens.issueToken(ctx, tx, cust, PurposePasswordReset); err != nil {
-			return err
-		}
-		return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailPasswordReset, action: ActionReset, token: res.Token, validFor: s.cfg.ResetTTL})
+		res.Token, err = s.mailReset(ctx, tx, c, cust, "")
+		return err
 	})
 	if err == nil {
 		s.mail.notifyQueued()
@@ -71,6 +69,18 @@ func (s *Recovery) Request(ctx context.Context, c Caller, email string) (ResetRe
 		return ResetResult{}, err
 	}
 	return res, nil
+}
+
+// mailReset replaces the customer's reset tokens with a new one and mails
+// its link in tx, to the address to if given, else to the customer's. It
+// returns the token's secret.
+func (s *core) mailReset(ctx context.Context, tx Tx, c Caller, cust Customer, to string) (string, error) {
+	raw, _, err := s.tokens.issueToken(ctx, tx, cust, PurposePasswordReset)
+	if err != nil {
+		return "", err
+	}
+	return raw, s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailPasswordReset, action: ActionReset, token: raw,
+		validFor: s.cfg.ResetTTL, to: to})
 }
 
 // Complete sets a new password with a reset token. Every

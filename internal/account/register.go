@@ -169,11 +169,7 @@ func (s *Registrations) register(ctx context.Context, tx Tx, r registration) (Re
 	if cust.Locale == "" {
 		cust.Locale = r.Locale // for the mail's language; the row takes it at confirmation
 	}
-	token, err := s.tokens.issueClaim(ctx, tx, cust, PurposeConfirm, claimed)
-	if err != nil {
-		return RegisterResult{}, err
-	}
-	issued, err := tx.LiveToken(ctx, cust.TenantID, HashSecret(token), PurposeConfirm, s.now())
+	token, issued, err := s.tokens.issueClaim(ctx, tx, cust, PurposeConfirm, claimed)
 	if err != nil {
 		return RegisterResult{}, err
 	}
@@ -235,7 +231,7 @@ func (s *Registrations) claimTaken(ctx context.Context, tx Tx, r registration, c
 	if r.secret {
 		return ErrEmailTaken
 	}
-	if _, err := s.tokens.issueClaim(ctx, tx, cust, PurposeClaim, r.payload); err != nil {
+	if _, _, err := s.tokens.issueClaim(ctx, tx, cust, PurposeClaim, r.payload); err != nil {
 		return err
 	}
 	if cust.State == StateDisabled {
@@ -254,7 +250,7 @@ func (s *Registrations) mailRegisterAttempt(ctx context.Context, tx Tx, c Caller
 	if full, err := s.mail.mailLimitReached(ctx, tx, cust, 3, MailRegisterAttempt); err != nil || full {
 		return err
 	}
-	token, err := s.tokens.issueToken(ctx, tx, cust, PurposePasswordReset)
+	token, _, err := s.tokens.issueToken(ctx, tx, cust, PurposePasswordReset)
 	if err != nil {
 		return err
 	}
@@ -308,7 +304,7 @@ func (s *Registrations) ResendConfirmation(ctx context.Context, c Caller, email 
 		// requester made. It confirms the address; a customer without a
 		// password sets one when confirming it. Earlier links stay valid
 		// (a resend must not void a registrant's link), up to maxClaims.
-		token, err := s.tokens.issueClaim(ctx, tx, cust, PurposeConfirm, nil)
+		token, _, err := s.tokens.issueClaim(ctx, tx, cust, PurposeConfirm, nil)
 		if errors.Is(err, errTooManyClaims) {
 			return nil
 		} else if err != nil {
@@ -391,14 +387,9 @@ func (s *Registrations) Confirm(ctx context.Context, c Caller, token, newPw stri
 // button that spends the token, so that nobody confirms someone else's
 // address unawares. A token that is not live is ErrTokenInvalid.
 func (s *Registrations) LinkHolder(ctx context.Context, c Caller, p Purpose, token string) (Customer, bool, error) {
-	if token == "" || len(token) > 256 {
-		return Customer{}, false, ErrTokenInvalid
-	}
-	t, err := s.store.LiveToken(ctx, c.Tenant.ID, HashSecret(token), p, s.now())
-	if errors.Is(err, ErrNotFound) {
-		return Customer{}, false, ErrTokenInvalid
-	} else if err != nil {
-		return Customer{}, false, Internal(err)
+	t, err := s.tokens.liveToken(ctx, c.Tenant.ID, token, p)
+	if err != nil {
+		return Customer{}, false, err
 	}
 	cust, err := s.store.CustomerByID(ctx, t.TenantID, t.CustomerID)
 	if errors.Is(err, ErrNotFound) {

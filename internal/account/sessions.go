@@ -384,11 +384,10 @@ func (s *Sessions) session(ctx context.Context, o opening, hash []byte) Session 
 	if d := o.tenant.RememberMaxAge(); o.remember && d > 0 {
 		maxAge, idle, remembered = d, d, true
 	}
-	client := RequesterFrom(ctx)
 	return Session{TenantID: o.customer.TenantID, CustomerID: o.customer.ID, Hash: hash, CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(maxAge), IdleExpiry: idle, Remembered: remembered,
-		ClientAddress: storedAddress(client.Addr, o.tenant.Setting("session.client_address")),
-		Device:        DeviceLabel(client.UserAgent)}
+		ClientAddress: clientAddress(ctx, o.tenant),
+		Device:        DeviceLabel(RequesterFrom(ctx).UserAgent)}
 }
 
 // Session is a logged-in customer. Only the hash of its token is stored.

@@ -36,7 +36,7 @@ func (s *SignInAlerts) see(ctx context.Context, tx Tx, c Caller, cust Customer, 
 		return err // known, or the first place of all: nothing to tell
 	}
 	// Beside earlier alerts: each new place's link ends its own login.
-	raw, err := s.addSealed(ctx, tx, cust, PurposeSignInAlert, undoTTL, sealedClaim{SessionID: sess.ID})
+	raw, _, err := s.addSealed(ctx, tx, cust, PurposeSignInAlert, undoTTL, sealedClaim{SessionID: sess.ID})
 	if err != nil {
 		return err
 	}
@@ -48,18 +48,9 @@ func (s *SignInAlerts) see(ctx context.Context, tx Tx, c Caller, cust Customer, 
 // if the token is dead, and ErrSessionNotFound if that login has ended
 // already. It spends nothing.
 func (s *SignInAlerts) Preview(ctx context.Context, c Caller, token string) (Session, error) {
-	if token == "" || len(token) > 256 {
-		return Session{}, ErrTokenInvalid
-	}
-	t, err := s.store.LiveToken(ctx, c.Tenant.ID, HashSecret(token), PurposeSignInAlert, s.now())
-	if errors.Is(err, ErrNotFound) {
-		return Session{}, ErrTokenInvalid
-	} else if err != nil {
-		return Session{}, Internal(err)
-	}
-	var claim sealedClaim
-	if err := s.keys.openClaim(t, &claim); err != nil {
-		return Session{}, ErrTokenInvalid
+	t, claim, err := s.tokens.liveClaim(ctx, c.Tenant.ID, token, PurposeSignInAlert)
+	if err != nil {
+		return Session{}, err
 	}
 	sess, err := s.store.SessionByID(ctx, t.TenantID, claim.SessionID)
 	if errors.Is(err, ErrNotFound) || err == nil && !s.now().Before(sess.EndsAt()) {
@@ -75,13 +66,9 @@ func (s *SignInAlerts) Preview(ctx context.Context, c Caller, token string) (Ses
 func (s *SignInAlerts) Act(ctx context.Context, c Caller, token string) error {
 	var cust Customer
 	err := s.inTx(ctx, func(tx Tx) error {
-		t, current, err := s.tokens.consumeToken(ctx, tx, c.Tenant.ID, token, PurposeSignInAlert)
+		_, current, claim, err := s.tokens.consumeClaim(ctx, tx, c.Tenant.ID, token, PurposeSignInAlert)
 		if err != nil {
 			return err
-		}
-		var claim sealedClaim
-		if err := s.keys.openClaim(t, &claim); err != nil {
-			return ErrTokenInvalid
 		}
 		if err := tx.DeleteSession(ctx, current.TenantID, claim.SessionID); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
@@ -90,12 +77,8 @@ func (s *SignInAlerts) Act(ctx context.Context, c Caller, token string) error {
 		if !resettable(current.State) {
 			return nil
 		}
-		reset, err := s.tokens.issueToken(ctx, tx, current, PurposePasswordReset)
-		if err != nil {
-			return err
-		}
-		return s.mail.enqueue(ctx, tx, c, current, outgoing{kind: MailPasswordReset, action: ActionReset, token: reset,
-			validFor: s.cfg.ResetTTL})
+		_, err = s.mailReset(ctx, tx, c, current, "")
+		return err
 	})
 	if err != nil {
 		return err

@@ -92,20 +92,30 @@ func (s *tokens) spendToken(ctx context.Context, c Caller, token string, p Purpo
 	}
 }
 
-// issueClaim adds a registration claim token, leaving earlier claims alive.
-func (s *tokens) issueClaim(ctx context.Context, tx Tx, cust Customer, p Purpose, payload []byte) (string, error) {
+// issueClaim adds a registration claim token, leaving earlier claims
+// alive, and returns its secret and the stored token.
+func (s *tokens) issueClaim(ctx context.Context, tx Tx, cust Customer, p Purpose, payload []byte) (string, Token, error) {
 	now := s.now()
 	live, err := tx.LiveTokens(ctx, cust.TenantID, cust.ID, p, now)
 	if err != nil {
-		return "", err
+		return "", Token{}, err
 	}
 	if len(live) >= maxClaims {
-		return "", errTooManyClaims
+		return "", Token{}, errTooManyClaims
 	}
 	raw, hash := newSecret()
 	t := Token{TenantID: cust.TenantID, CustomerID: cust.ID, Purpose: p, Hash: hash, Payload: payload,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.ConfirmTTL)}
-	return raw, tx.CreateToken(ctx, &t)
+	return createToken(ctx, tx, raw, t)
+}
+
+// createToken stores t, which CreateToken gives its ID, and returns it
+// with its secret raw.
+func createToken(ctx context.Context, tx Tx, raw string, t Token) (string, Token, error) {
+	if err := tx.CreateToken(ctx, &t); err != nil {
+		return "", Token{}, err
+	}
+	return raw, t, nil
 }
 
 func (s *tokens) ttl(p Purpose) time.Duration {
@@ -119,15 +129,16 @@ func (s *tokens) ttl(p Purpose) time.Duration {
 	}
 }
 
-// issueToken replaces the customer's live tokens of this purpose with a new one.
-func (s *tokens) issueToken(ctx context.Context, tx Tx, c Customer, p Purpose) (string, error) {
+// issueToken replaces the customer's live tokens of this purpose with a
+// new one, and returns its secret and the stored token.
+func (s *tokens) issueToken(ctx context.Context, tx Tx, c Customer, p Purpose) (string, Token, error) {
 	if err := tx.DeleteTokens(ctx, c.TenantID, c.ID, p); err != nil {
-		return "", err
+		return "", Token{}, err
 	}
 	raw, hash := newSecret()
 	now := s.now()
 	t := Token{TenantID: c.TenantID, CustomerID: c.ID, Purpose: p, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(s.ttl(p))}
-	return raw, tx.CreateToken(ctx, &t)
+	return createToken(ctx, tx, raw, t)
 }
 
 // consumeToken uses a token up, or fails with token_invalid whatever the
@@ -147,6 +158,22 @@ func (s *tokens) consumeToken(ctx context.Context, tx Tx, tenantID int64, raw st
 		return Token{}, Customer{}, ErrTokenInvalid
 	}
 	return t, c, err
+}
+
+// liveToken is the live token of purpose p with secret raw, for a page
+// that shows whose a link is before it is used: it spends nothing. A token
+// that is not live is ErrTokenInvalid.
+func (s *tokens) liveToken(ctx context.Context, tenantID int64, raw string, p Purpose) (Token, error) {
+	if raw == "" || len(raw) > 256 {
+		return Token{}, ErrTokenInvalid
+	}
+	t, err := s.store.LiveToken(ctx, tenantID, HashSecret(raw), p, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return Token{}, ErrTokenInvalid
+	} else if err != nil {
+		return Token{}, Internal(err)
+	}
+	return t, nil
 }
 
 var codePattern = regexp.MustCompile(`^[0-9]{8}$`)

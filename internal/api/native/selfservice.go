@@ -1,6 +1,7 @@
 package native
 
 import (
+	"context"
 	"net/http"
 
 	"pforte/internal/account"
@@ -49,8 +50,9 @@ type tokenRequest struct {
 	App   string `json:"app"`
 }
 
-// ConfirmEmailChange serves POST /api/v1/email-change/confirm.
-func (a *API) ConfirmEmailChange() http.Handler {
+// tokenHandler serves a POST whose body carries a token: use spends it
+// as the caller, with the body's application, and answers.
+func (a *API) tokenHandler(use func(w http.ResponseWriter, r *http.Request, c account.Caller, token string) error) http.Handler {
 	return a.keyed(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
 		req, err := wire.DecodeJSON[tokenRequest](r)
 		if err != nil {
@@ -59,7 +61,15 @@ func (a *API) ConfirmEmailChange() http.Handler {
 		if c, err = a.withApp(r, c, req.App); err != nil {
 			return err
 		}
-		cust, err := a.svc.EmailChanges.Confirm(r.Context(), c, req.Token)
+		return use(w, r, c, req.Token)
+	})
+}
+
+// customerTokenHandler is a tokenHandler that answers with the customer
+// spend returns.
+func (a *API) customerTokenHandler(spend func(ctx context.Context, c account.Caller, token string) (account.Customer, error)) http.Handler {
+	return a.tokenHandler(func(w http.ResponseWriter, r *http.Request, c account.Caller, token string) error {
+		cust, err := spend(r.Context(), c, token)
 		if err != nil {
 			return err
 		}
@@ -67,22 +77,14 @@ func (a *API) ConfirmEmailChange() http.Handler {
 	})
 }
 
+// ConfirmEmailChange serves POST /api/v1/email-change/confirm.
+func (a *API) ConfirmEmailChange() http.Handler {
+	return a.customerTokenHandler(a.svc.EmailChanges.Confirm)
+}
+
 // UndoEmailChange serves POST /api/v1/email-change/undo.
 func (a *API) UndoEmailChange() http.Handler {
-	return a.keyed(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
-		req, err := wire.DecodeJSON[tokenRequest](r)
-		if err != nil {
-			return err
-		}
-		if c, err = a.withApp(r, c, req.App); err != nil {
-			return err
-		}
-		cust, err := a.svc.EmailChanges.Undo(r.Context(), c, req.Token)
-		if err != nil {
-			return err
-		}
-		return wire.WriteJSON(w, http.StatusOK, map[string]customerJSON{"customer": toCustomer(cust)})
-	})
+	return a.customerTokenHandler(a.svc.EmailChanges.Undo)
 }
 
 // DeleteAccount serves POST /api/v1/account/deletion: the bearer's
@@ -107,15 +109,8 @@ func (a *API) DeleteAccount() http.Handler {
 // EndReportedSignIn serves POST /api/v1/sign-in-alert: the token of a new
 // sign-in mail ends the login it reports and starts a password reset.
 func (a *API) EndReportedSignIn() http.Handler {
-	return a.keyed(anyKey, func(w http.ResponseWriter, r *http.Request, c account.Caller) error {
-		req, err := wire.DecodeJSON[tokenRequest](r)
-		if err != nil {
-			return err
-		}
-		if c, err = a.withApp(r, c, req.App); err != nil {
-			return err
-		}
-		if err := a.svc.SignInAlerts.Act(r.Context(), c, req.Token); err != nil {
+	return a.tokenHandler(func(w http.ResponseWriter, r *http.Request, c account.Caller, token string) error {
+		if err := a.svc.SignInAlerts.Act(r.Context(), c, token); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
