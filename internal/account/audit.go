@@ -125,7 +125,8 @@ func actorOf(c Caller) string {
 }
 
 // record appends e to its tenant's chain in tx, at the service's time,
-// with the request's client address as the tenant keeps addresses.
+// with the request's client address as the tenant keeps addresses, and
+// emits the webhook events it stands for.
 func (s *Audit) record(ctx context.Context, tx Tx, t Tenant, e AuditEvent) error {
 	e.TenantID, e.At = t.ID, s.now()
 	if e.Outcome == "" {
@@ -140,7 +141,10 @@ func (s *Audit) record(ctx context.Context, tx Tx, t Tenant, e AuditEvent) error
 	}
 	e.Seq, e.PrevHash, e.BodyHash = seq, prev, e.bodyHash()
 	e.Hash = chainHash(e)
-	return tx.AppendAudit(ctx, &e)
+	if err := tx.AppendAudit(ctx, &e); err != nil {
+		return err
+	}
+	return s.webhooks.fromAudit(ctx, tx, t, e)
 }
 
 // recordAlone records e in a transaction of its own, for a step that

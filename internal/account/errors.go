@@ -151,6 +151,7 @@ const (
 	CodeAuthorizationGone  = "authorization_gone"
 	CodeGrantInvalid       = "grant_invalid"
 	CodeConsentShown       = "consent_shown"
+	CodeWebhookNotFound    = "webhook_not_found"
 )
 
 // Codes of FieldError: what is wrong with one field.

@@ -40,6 +40,7 @@ const (
 	labelSigningKey     label = "oidc signing key"      // seals tenants' token signing keys
 	labelChangeClaim    label = "email change claim"    // seals the addresses an address change's tokens carry
 	labelSignInPlace    label = "sign-in place"         // HMACs of device and network, per tenant
+	labelWebhook        label = "webhook"               // seals endpoints' signing keys and queued payloads
 )
 
 // derive returns the 256-bit key of a label, with parts appended after a

@@ -89,7 +89,13 @@ func (s *Outbox) Failed(ctx context.Context, m OutgoingMail, cause error, perman
 			reason = "gave up after " + s.cfg.MailGiveUp.String() + ": " + reason
 		}
 		s.log.Warn("mail failed", "mail_id", m.ID, "kind", m.Kind, "tenant_id", m.TenantID, "attempts", m.Attempts, "err", reason)
-		if err := s.store.FailMail(ctx, m.ID, now, reason); err != nil && !errors.Is(err, ErrNotFound) {
+		err := s.store.InTx(ctx, func(tx Tx) error {
+			if err := tx.FailMail(ctx, m.ID, now, reason); err != nil {
+				return err
+			}
+			return s.mailFailedEvent(ctx, tx, m.Mail) // the reason may name the address: not in the payload
+		})
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			return false, Internal(err)
 		}
 		return true, nil
@@ -166,4 +172,23 @@ func (s *Outbox) view(m Mail) MailView {
 		}
 	}
 	return v
+}
+
+// mailFailedEvent emits mail.failed for a customer's mail, in tx.
+func (s *Outbox) mailFailedEvent(ctx context.Context, tx Tx, m Mail) error {
+	if m.CustomerID == 0 {
+		return nil
+	}
+	t, err := s.tenants.byID(ctx, m.TenantID)
+	if err != nil {
+		return err
+	}
+	cust, err := tx.CustomerByID(ctx, m.TenantID, m.CustomerID)
+	if errors.Is(err, ErrNotFound) {
+		return nil // erased meanwhile
+	} else if err != nil {
+		return err
+	}
+	return s.webhooks.emit(ctx, tx, t, EventMailFailed, cust.ID, map[string]any{"tenant": t.Slug,
+		"customer": customerData(t, cust), "mail": map[string]any{"id": m.ID, "kind": m.Kind, "message_id": m.MessageID}})
 }

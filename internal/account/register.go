@@ -219,6 +219,10 @@ func (s *Registrations) newCustomer(ctx context.Context, tx Tx, r registration) 
 		return Customer{}, err
 	}
 	cust.reachedAt(r.Email)
+	data := map[string]any{"tenant": r.Tenant.Slug, "customer": customerData(r.Tenant, cust), "channel": channelOf(r.Caller)}
+	if err := s.webhooks.emit(ctx, tx, r.Tenant, EventRegistered, cust.ID, data); err != nil {
+		return Customer{}, err
+	}
 	return cust, nil
 }
 

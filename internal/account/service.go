@@ -53,6 +53,15 @@ type Config struct {
 	MailRetryBase time.Duration
 	MailRetryMax  time.Duration
 	MailGiveUp    time.Duration
+	// WebhookLease, WebhookRetryBase and WebhookGiveUp are the webhook
+	// relay's lease (2 min), first retry (5 s, doubling to an hour) and
+	// the time after which a delivery fails and an endpoint whose every
+	// attempt failed is disabled (72 h). WebhookAllowPrivate lets
+	// endpoints be on loopback, private and link-local addresses.
+	WebhookLease        time.Duration
+	WebhookRetryBase    time.Duration
+	WebhookGiveUp       time.Duration
+	WebhookAllowPrivate bool
 	// MailRetention is how long the record of a sent or failed mail (no
 	// content: that is erased when it finishes) stays in the outbox;
 	// default 30 days, at least a day.
@@ -79,6 +88,7 @@ type Service struct {
 	Recovery      *Recovery      // forgotten passwords
 	Customers     *Customers     // back-office administration of customers
 	Outbox        *Outbox        // what the mail relay needs of the outbox
+	Webhooks      *Webhooks      // endpoints, and what the webhook relay needs
 	Keyring       *Keyring       // keys derived from the server secret
 	// OpenID Connect: logins for clients, and the keys that sign tokens.
 	Authorizations *Authorizations
@@ -107,6 +117,8 @@ type core struct {
 	recovery      *Recovery
 	customers     *Customers
 	outbox        *Outbox
+	webhooks      *Webhooks
+	hooksQueued   chan struct{}
 	authz         *Authorizations
 	signingKeys   *SigningKeys
 	tokens        *tokens
@@ -155,6 +167,8 @@ func NewService(cfg Config) *Service {
 	c.recovery = &Recovery{c}
 	c.customers = &Customers{c}
 	c.outbox = &Outbox{c}
+	c.webhooks = &Webhooks{c}
+	c.hooksQueued = make(chan struct{}, 1)
 	c.authz = &Authorizations{c}
 	c.signingKeys = &SigningKeys{core: c}
 	c.tokens = &tokens{c}
@@ -163,7 +177,7 @@ func NewService(cfg Config) *Service {
 	c.guard = &loginGuard{c}
 	return &Service{core: c, Tenants: c.tenants, APIKeys: c.apiKeys, Apps: c.apps, Registrations: c.registrations,
 		Invitations: c.invitations, Sessions: c.sessions, Devices: c.devices, EmailChanges: c.emailChanges, SignInAlerts: c.signInAlerts, Audit: c.audit, Consents: c.consents, Recovery: c.recovery, Customers: c.customers,
-		Outbox: c.outbox, Keyring: c.keys, Authorizations: c.authz, SigningKeys: c.signingKeys}
+		Outbox: c.outbox, Webhooks: c.webhooks, Keyring: c.keys, Authorizations: c.authz, SigningKeys: c.signingKeys}
 }
 
 // withDefaults fills the zero values of cfg with the defaults.
@@ -184,6 +198,9 @@ func withDefaults(cfg Config) Config {
 	def(&cfg.MailRetryMax, defaultRetryMax)
 	def(&cfg.MailGiveUp, defaultGiveUpAfter)
 	def(&cfg.MailRetention, 30*24*time.Hour)
+	def(&cfg.WebhookLease, defaultWebhookLease)
+	def(&cfg.WebhookRetryBase, defaultWebhookRetryBase)
+	def(&cfg.WebhookGiveUp, defaultWebhookGiveUp)
 	cfg.MailRetention = max(cfg.MailRetention, 24*time.Hour)
 	if cfg.MailFrom == "" {
 		cfg.MailFrom = "pforte <noreply@localhost>"
@@ -227,6 +244,9 @@ func (s *Service) Purge(ctx context.Context) error {
 		return Internal(err)
 	}
 	if err := s.customers.endRetentions(ctx); err != nil {
+		return Internal(err)
+	}
+	if err := s.store.PurgeDeliveries(ctx, now.Add(-s.cfg.MailRetention)); err != nil {
 		return Internal(err)
 	}
 	return nil

@@ -155,6 +155,33 @@ type Tx interface {
 	// DeleteErasure removes an erasure record; ErrNotFound if none.
 	DeleteErasure(ctx context.Context, tenantID, customerID int64) error
 
+	CreateWebhook(ctx context.Context, e *WebhookEndpoint) error // sets ID
+	WebhookByID(ctx context.Context, id int64) (WebhookEndpoint, error)
+	ListWebhooks(ctx context.Context, tenantID int64) ([]WebhookEndpoint, error) // by ID
+	// UpdateWebhook writes every column but ID, TenantID, Secret and
+	// CreatedAt.
+	UpdateWebhook(ctx context.Context, e *WebhookEndpoint) error
+	DeleteWebhook(ctx context.Context, tenantID, id int64) error   // with its deliveries
+	EnqueueDelivery(ctx context.Context, d *WebhookDelivery) error // sets ID
+	// ClaimDeliveries leases up to limit pending deliveries that are due
+	// and not leased, lowest ID first, adding an attempt: only the
+	// earliest pending delivery of each endpoint and customer, so that
+	// a customer's events reach an endpoint in order. Concurrent claims,
+	// on any replica, never get the same delivery.
+	ClaimDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]WebhookDelivery, error)
+	// FinishDelivery marks a pending delivery delivered or failed, erases
+	// its payload and clears its lease; ErrNotFound if it is not pending.
+	FinishDelivery(ctx context.Context, id int64, status DeliveryStatus, at time.Time, responseStatus int, lastError string) error
+	// RescheduleDelivery returns a delivery owner holds to the queue, due
+	// at next; ErrNotFound if it is not pending or owner holds no lease.
+	RescheduleDelivery(ctx context.Context, id int64, owner string, next time.Time, responseStatus int, lastError string) error
+	// FailPendingDeliveries fails every pending delivery of an endpoint.
+	FailPendingDeliveries(ctx context.Context, endpointID int64, at time.Time, reason string) error
+	// ListDeliveries returns an endpoint's newest deliveries first.
+	ListDeliveries(ctx context.Context, endpointID int64, limit int) ([]WebhookDelivery, error)
+	// PurgeDeliveries deletes deliveries finished before before.
+	PurgeDeliveries(ctx context.Context, before time.Time) error
+
 	// NextAuditSeq takes the tenant's audit chain head, locked until the
 	// transaction ends, and returns the next event's seq and the hash of
 	// the event before it (empty before the first). Call it in InTx.

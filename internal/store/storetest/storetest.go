@@ -94,6 +94,8 @@ var suite = []struct {
 	{"Proofs", []storeTest{
 		{"OptIn", testOptInProofs},
 		{"Erasures", testErasures},
+		{"Webhooks", testWebhooks},
+		{"WebhookClaimsConcurrently", testWebhookClaimsConcurrently},
 		{"ConsentTexts", testConsentTexts},
 	}},
 	{"Audit", []storeTest{
