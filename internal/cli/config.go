@@ -29,6 +29,7 @@ type serveConfig struct {
 	Argon2Memory, Argon2Iterations, Argon2Parallelism int
 	HashSlots, HashQueue                              int
 	PasswordBlocklist                                 bool
+	WebhookAllowPrivate                               bool
 
 	ConfirmTTL, ResetTTL, InviteTTL             time.Duration
 	SessionIdle, SessionMaxAge, UniformResponse time.Duration
@@ -108,6 +109,7 @@ func defineServeFlags(fs *flagSet, c *serveConfig) {
 	fs.stringVar(&c.SMTPURL, "smtp-url", "SMTP server for the outbox, e.g. smtp://user:pass@host:587?tls=starttls (tls: none, starttls, tls); empty: mail stays in the outbox")
 	fs.durationVar(&c.MailRetention, "mail-retention", "how long the record of a sent or failed mail (recipient and content are erased at once) stays for 'pforte mail list'; at least 24h")
 	fs.stringVar(&c.MailFrom, "mail-from", "sender of mail when a tenant sets no mail_from")
+	fs.boolVar(&c.WebhookAllowPrivate, "webhook-allow-private", "let webhook endpoints be on loopback, private and link-local addresses (refused by default, so that a tenant cannot aim pforte at the internal network)")
 	fs.stringVar(&c.PublicURL, "public-url", "URL pforte is reached at from outside, for links to its own endpoints, e.g. https://accounts.example.org (https except on localhost); empty: http://localhost:PORT")
 	fs.intVar(&c.ClientRateLimit, "client-rate-limit", "requests a minute each client address may make without a secret key: to the native API and the dialects with a public key or none, the hosted pages' forms and OpenID Connect authorizations; 0: no limit")
 	fs.intVar(&c.ClientBurst, "client-burst", "requests a client address may make at once before --client-rate-limit applies, at least 1")

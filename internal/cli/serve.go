@@ -19,6 +19,7 @@ import (
 	"pforte/internal/password"
 	"pforte/internal/redislimit"
 	"pforte/internal/server"
+	"pforte/internal/webhook"
 )
 
 func (e env) serve(args []string) error {
@@ -70,6 +71,8 @@ func (e env) serve(args []string) error {
 	// before the store closes.
 	stopRelay := e.startRelay(c, svc, met, log)
 	defer stopRelay()
+	stopHooks := startWebhookRelay(e.ctx, c, svc, met, log)
+	defer stopHooks()
 	limiter, closeLimiter, err := e.clientLimiter(c, log)
 	if err != nil {
 		return err
@@ -120,7 +123,7 @@ func (e env) startService(c serveConfig, st account.Store, pool *password.Pool, 
 		Store: st, Hasher: hasher, Policy: policy, Logger: log,
 		ConfirmTTL: c.ConfirmTTL, ResetTTL: c.ResetTTL, InviteTTL: c.InviteTTL,
 		SessionIdle: c.SessionIdle, SessionMaxAge: c.SessionMaxAge, UniformResponse: c.UniformResponse,
-		Renderer: templates, MailFrom: c.MailFrom, MailRetention: c.MailRetention,
+		Renderer: templates, MailFrom: c.MailFrom, MailRetention: c.MailRetention, WebhookAllowPrivate: c.WebhookAllowPrivate,
 		// Mail whose tenant and application configure no URL links to
 		// the hosted pages.
 		DefaultLinks: pages.LinkTemplates(c.publicURL),
@@ -151,6 +154,19 @@ func (e env) startRelay(c serveConfig, svc *account.Service, met *metrics.Metric
 	go func() { relay.Run(relayCtx); close(relayDone) }()
 	log.Info("mail relay running", "smtp", sender.String())
 	return func() { stopRelay(); <-relayDone }
+}
+
+// startWebhookRelay starts the webhook relay; stop ends it and waits
+// until it has recorded its last result.
+func startWebhookRelay(ctx context.Context, c serveConfig, svc *account.Service, met *metrics.Metrics, log *slog.Logger) (stop func()) {
+	relay := &webhook.Relay{Queue: svc.Webhooks, Sender: webhook.NewSender(c.WebhookAllowPrivate, 20*time.Second), Logger: log}
+	if met != nil {
+		relay.Observer = met
+	}
+	relayCtx, stopRelay := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { relay.Run(relayCtx); close(done) }()
+	return func() { stopRelay(); <-done }
 }
 
 // newServer builds the HTTP server of the API and the dialects.

@@ -23,6 +23,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	mails    *prometheus.CounterVec
 	sending  prometheus.Histogram
+	webhooks *prometheus.CounterVec
 }
 
 // New registers every metric; pool, when not nil, is the password hashing
@@ -49,8 +50,12 @@ func New(pool *password.Pool) *Metrics {
 			Help:    "Time an SMTP delivery attempt took, whatever its outcome.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pforte_webhook_deliveries_total",
+			Help: "Webhook delivery attempts by outcome: delivered, retry, failed (given up), or endpoint_disabled (an endpoint disabled after failing every attempt for 72 h).",
+		}, []string{"outcome"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.mails, m.sending,
+	m.registry.MustRegister(m.requests, m.duration, m.mails, m.sending, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		m.registry.MustRegister(
@@ -90,6 +95,10 @@ func (m *Metrics) ObserveMail(outcome string, took time.Duration) {
 	m.mails.WithLabelValues(outcome).Inc()
 	m.sending.Observe(took.Seconds())
 }
+
+// ObserveWebhook counts a webhook delivery attempt by outcome; the
+// webhook relay calls it.
+func (m *Metrics) ObserveWebhook(outcome string) { m.webhooks.WithLabelValues(outcome).Inc() }
 
 // Handler serves the metrics in Prometheus's text format.
 func (m *Metrics) Handler() http.Handler {

@@ -124,10 +124,15 @@ type config struct {
 	redisURL    string // where the client limit is kept; empty: in memory
 	redisPrefix string
 	links       func(serverURL string) map[string]string
+	hooksPublic bool // webhook endpoints only on public addresses
 }
 
 // Option configures New.
 type Option func(*config)
+
+// WithPublicWebhooksOnly refuses webhook endpoints on loopback and
+// private addresses, as a server does without --webhook-allow-private.
+func WithPublicWebhooksOnly() Option { return func(c *config) { c.hooksPublic = true } }
 
 // WithLogs makes the service and the server log everything, down to
 // debug, as JSON lines to a LogBuffer, Harness.Logs (default: nowhere).
@@ -265,6 +270,9 @@ func New(t testing.TB, open teststore.Opener, opts ...Option) *Harness {
 		MailRetryBase: cfg.retryBase,
 		MailLease:     cfg.lease,
 		DefaultLinks:  links,
+		// Test receivers listen on loopback.
+		WebhookAllowPrivate: !cfg.hooksPublic,
+		WebhookRetryBase:    5 * time.Second,
 	})
 	ctx := context.Background()
 	if err := svc.Start(ctx, nil); err != nil {
