@@ -339,6 +339,34 @@ func (s *Webhooks) Test(ctx context.Context, c Caller, id int64) (WebhookDeliver
 	return d, nil
 }
 
+// Probe builds a webhook.test message for one endpoint without queuing
+// it, for a command that sends it at once and shows the answer.
+func (s *Webhooks) Probe(ctx context.Context, c Caller, id int64) (OutgoingWebhook, error) {
+	e, err := s.endpoint(ctx, c, id)
+	if err != nil {
+		return OutgoingWebhook{}, err
+	}
+	key, err := s.keys.openWebhook(e.TenantID, e.Secret)
+	if err != nil {
+		return OutgoingWebhook{}, Internal(err)
+	}
+	body, err := json.Marshal(map[string]any{"type": EventTest, "timestamp": s.now(),
+		"data": map[string]any{"tenant": c.Tenant.Slug, "webhook_id": e.ID}})
+	if err != nil {
+		return OutgoingWebhook{}, Internal(err)
+	}
+	return OutgoingWebhook{WebhookDelivery: WebhookDelivery{TenantID: e.TenantID, EndpointID: e.ID, EventID: newEventID(), Type: EventTest},
+		URL: e.URL, Secret: key, Body: body}, nil
+}
+
+// CLICaller is a secret key's caller of a tenant, for the command
+// line.
+func (s *Tenants) CLICaller(ctx context.Context, slug string) (Caller, error) {
+	c, err := s.Caller(ctx, slug)
+	c.Key = KeySecret
+	return c, err
+}
+
 // emit writes an event of typ about customerID (0: none) to every
 // enabled endpoint of t that subscribes to it, in tx.
 func (s *Webhooks) emit(ctx context.Context, tx Tx, t Tenant, typ string, customerID int64, data map[string]any) error {

@@ -55,7 +55,7 @@ func (f *flagSet) run(check func(rest []string) error, fn func(svc *account.Serv
 			return err
 		}
 	}
-	svc, closeFn, err := f.env.service(*f.dsn, *f.secret)
+	svc, closeFn, err := f.env.service(*f.dsn, *f.secret, f.configure)
 	if err != nil {
 		return err
 	}

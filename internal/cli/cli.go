@@ -56,6 +56,7 @@ var commands = []struct {
 	{"audit", "list a tenant's audit events, and verify their chain", env.audit},
 	{"customer", "export everything pforte holds about a customer, as JSON, or print its opt-in proofs", env.customer},
 	{"consent", "add and list the versioned consent texts registrations show", env.consent},
+	{"webhook", "create, list, show, enable, disable, delete and test a tenant's webhook endpoints", env.webhookCmd},
 	{"bench", "measure a scratch server: hash, login, registration, session check, overload", env.bench},
 	{"secret", "show the server secret the first start generated, to move it to --secret", env.secret},
 }
@@ -108,6 +109,8 @@ type flagSet struct {
 	rawArgs []string
 	arity   arity
 	help    string
+	// configure, when set, adjusts the service's configuration.
+	configure func(*account.Config)
 }
 
 // envName is PFORTE_ and the flag name in upper case with underscores.
@@ -267,7 +270,7 @@ func redactDSN(dsn string) string {
 
 // service opens the store and starts a service for the admin commands,
 // which never hash passwords.
-func (e env) service(dsn, secret string) (*account.Service, func(), error) {
+func (e env) service(dsn, secret string, configure func(*account.Config)) (*account.Service, func(), error) {
 	st, err := e.openStore(dsn)
 	if err != nil {
 		return nil, nil, err
@@ -277,7 +280,11 @@ func (e env) service(dsn, secret string) (*account.Service, func(), error) {
 		st.Close()
 		return nil, nil, err
 	}
-	svc := account.NewService(account.Config{Store: st, Policy: password.DefaultPolicy(), Renderer: templates})
+	cfg := account.Config{Store: st, Policy: password.DefaultPolicy(), Renderer: templates}
+	if configure != nil {
+		configure(&cfg)
+	}
+	svc := account.NewService(cfg)
 	if err := svc.Attach(e.ctx, []byte(secret)); err != nil {
 		st.Close()
 		return nil, nil, err

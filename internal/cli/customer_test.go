@@ -23,7 +23,7 @@ func TestCustomerProofOfErased(t *testing.T) {
 	const secret = "ein-langes-geheimnis-fuer-den-test-2030"
 	erase := func(email string) int64 {
 		t.Helper()
-		svc, closeStore, err := env{ctx: ctx}.service(db, secret)
+		svc, closeStore, err := env{ctx: ctx}.service(db, secret, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -335,3 +335,23 @@ func TestPayloadWithoutAddress(t *testing.T) {
 		}
 	})
 }
+
+// TestMailFailedEvent: a mail the SMTP server refuses for good is
+// reported, with the customer and the mail's Message-ID.
+func TestMailFailedEvent(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := apitest.New(t, open, apitest.WithRelay())
+		rcv := newReceiver(t)
+		mustEndpoint(t, h, rcv.URL, account.EventMailFailed)
+		startRelay(t, h, "relay-1")
+		h.SMTP.RejectRecipient("bounce@example.com")
+		c := h.MustCreateCustomer(t, h.Secret, map[string]any{"email": "bounce@example.com"}) // an invitation goes out
+		waitFor(t, "the mail.failed event", func() bool { return len(rcv.requests()) == 1 })
+		r := rcv.requests()[0]
+		cust, _ := r.Event.Data["customer"].(map[string]any)
+		m, _ := r.Event.Data["mail"].(map[string]any)
+		if r.Event.Type != account.EventMailFailed || cust["uuid"] != c.Customer.UUID || m["kind"] != "invite" || m["message_id"] == "" {
+			t.Errorf("the event: %s", r.Body)
+		}
+	})
+}
