@@ -27,6 +27,7 @@ var mayImport = map[string][]string{
 	"browsertest":          {},
 	"mail":                 {"account"},
 	"mail/mailtest":        {},
+	"webhook":              {"account"},
 	"metrics":              {"password"},
 	"server":               {"account", "api/...", "oidc", "pages"},
 	"pages":                {"account", "api/wire"},
@@ -38,7 +39,7 @@ var mayImport = map[string][]string{
 	"store/postgres":       {"account", "store/migration"},
 	"store/storetest":      {"account"},
 	"store/teststore":      {"account", "store/sqlite", "store/postgres"},
-	"cli":                  {"account", "api/wire", "bench", "mail", "metrics", "oidc", "pages", "password", "redislimit", "server", "store/sqlite", "store/postgres"},
+	"cli":                  {"account", "api/wire", "bench", "mail", "metrics", "oidc", "pages", "password", "redislimit", "server", "store/sqlite", "store/postgres", "webhook"},
 }
 
 func TestImports(t *testing.T) {
