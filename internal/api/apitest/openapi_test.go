@@ -21,8 +21,8 @@ func TestOpenAPIValidate(t *testing.T) {
 			`"created_at":"2030-03-04T05:06:07Z","updated_at":"2030-03-04T05:06:07Z"}`
 		badCredentials = `{"type":"urn:pforte:problem:invalid_credentials","title":"Unauthorized","status":401,"detail":"x","code":"invalid_credentials"}`
 	)
-	problem := http.Header{"Content-Type": {"application/problem+json"}}
-	json := http.Header{"Content-Type": {"application/json"}}
+	problem := http.Header{"Content-Type": {"application/problem+json"}, "X-Request-Id": {"5f0c2e9a1b7d4c3e"}}
+	json := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"5f0c2e9a1b7d4c3e"}}
 	for _, tt := range []struct {
 		name         string
 		method, path string
@@ -43,6 +43,9 @@ func TestOpenAPIValidate(t *testing.T) {
 			wantErr: "security"},
 		{name: "a status the operation lacks", method: "GET", path: "/api/v1/customers/1", header: http.Header{"X-Api-Key": {"sk_x"}},
 			status: 409, resHeader: problem, resBody: strings.ReplaceAll(badCredentials, "401", "409"), wantErr: "status"},
+		{name: "no request id", method: "GET", path: "/api/v1/customers/1", header: http.Header{"X-Api-Key": {"sk_x"}},
+			status: 200, resHeader: http.Header{"Content-Type": {"application/json"}}, resBody: `{"customer":` + customer + `}`,
+			wantErr: "X-Request-Id"},
 		{name: "a problem", method: "POST", path: "/api/v1/sessions", header: http.Header{"Content-Type": {"application/json"}},
 			reqBody: `{"email":"a@example.com","password":"wrong"}`, status: 401, resHeader: problem, resBody: badCredentials},
 		{name: "a problem's code of another status", method: "POST", path: "/api/v1/sessions",
@@ -59,7 +62,7 @@ func TestOpenAPIValidate(t *testing.T) {
 		{name: "no endpoint, answered 200", method: "GET", path: "/api/v1/nope", status: 200, resHeader: json, resBody: `{}`,
 			wantErr: "status"},
 		{name: "another method", method: "PUT", path: "/api/v1/sessions", status: 405,
-			resHeader: http.Header{"Content-Type": {"application/problem+json"}, "Allow": {"GET, POST"}},
+			resHeader: http.Header{"Content-Type": {"application/problem+json"}, "Allow": {"GET, POST"}, "X-Request-Id": {"5f0c2e9a1b7d4c3e"}},
 			resBody:   `{"type":"urn:pforte:problem:method_not_allowed","title":"Method Not Allowed","status":405,"detail":"x","code":"method_not_allowed"}`},
 		{name: "another API", method: "GET", path: "/users", status: 200, resHeader: json, resBody: `[]`},
 	} {
