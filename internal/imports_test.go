@@ -22,7 +22,7 @@ var mayImport = map[string][]string{
 	"api/gradido":          {"account", "api/wire"},
 	"api/hgsp":             {"account", "api/wire"},
 	"api/propstack":        {"account", "api/wire"},
-	"api/apitest":          {"account", "api/wire", "mail", "mail/mailtest", "password", "redislimit", "server", "store/teststore"},
+	"api/apitest":          {"account", "api/native", "api/wire", "mail", "mail/mailtest", "password", "redislimit", "server", "store/teststore"},
 	"bench":                {"password"},
 	"browsertest":          {},
 	"mail":                 {"account"},

@@ -84,6 +84,9 @@ func addNativeRoutes(rt *router, d Deps, clients wire.Clients) {
 	rt.handle(nat, "GET /api/v1/apps/{name}", nat.GetApp())
 	rt.handle(nat, "PATCH /api/v1/apps/{name}", nat.UpdateApp())
 	rt.handle(nat, "DELETE /api/v1/apps/{name}", nat.DeleteApp())
+
+	// This API's OpenAPI document (no key).
+	rt.handle(nat, "GET /api/v1/openapi.json", nat.OpenAPI())
 	rt.handleAny("/api/v1/", nat.NotFound())
 }
 

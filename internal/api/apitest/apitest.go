@@ -98,7 +98,8 @@ type Harness struct {
 	// Client sends the requests; nil: the server's, which follows redirects.
 	Client *http.Client
 
-	contentType string // of a request with a body and no content type
+	contentType string   // of a request with a body and no content type
+	openAPI     *OpenAPI // checks every exchange with the native API
 
 	mu        sync.Mutex
 	responses []*Response // every response Record was given
@@ -283,7 +284,11 @@ func New(t testing.TB, open teststore.Opener, opts ...Option) *Harness {
 			t.Fatalf("SetTenantSetting: %v", err)
 		}
 	}
-	h := &Harness{Svc: svc, Store: st, Clock: clk, Logs: cfg.logs, contentType: cfg.contentType}
+	oa, err := LoadOpenAPI()
+	if err != nil {
+		t.Fatalf("native's OpenAPI document: %v", err)
+	}
+	h := &Harness{Svc: svc, Store: st, Clock: clk, Logs: cfg.logs, contentType: cfg.contentType, openAPI: oa}
 	if cfg.relay {
 		h.SMTP = mailtest.Start(t)
 	}
@@ -434,21 +439,26 @@ func (h *Harness) Do(t *testing.T, r Request) *Response {
 
 // RoundTrip is Do without a test and without Check: for goroutines, whose
 // answers the test checks afterwards. Redirects are followed unless
-// Client says otherwise.
+// Client says otherwise. An exchange with the native API that its OpenAPI
+// document does not describe is an error (see OpenAPI.Validate).
 func (h *Harness) RoundTrip(r Request) (*Response, error) {
-	var body io.Reader
+	var raw []byte
 	switch b := r.Body.(type) {
 	case nil:
 	case string:
-		body = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		body = bytes.NewReader(b)
+		raw = b
 	default:
 		js, err := json.Marshal(b)
 		if err != nil {
 			return nil, err
 		}
-		body = bytes.NewReader(js)
+		raw = js
+	}
+	var body io.Reader
+	if r.Body != nil {
+		body = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(r.Method, h.Srv.URL+r.Path, body)
 	if err != nil {
@@ -484,6 +494,9 @@ func (h *Harness) RoundTrip(r Request) (*Response, error) {
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
+		return nil, err
+	}
+	if err := h.openAPI.Validate(res.Request, raw, res.StatusCode, res.Header, b); err != nil {
 		return nil, err
 	}
 	return &Response{Method: r.Method, Path: r.Path, Status: res.StatusCode, Header: res.Header, Body: b}, nil

@@ -106,3 +106,59 @@ func TestAppClients(t *testing.T) {
 		}
 	})
 }
+
+// TestAppLifecycle: an application is created, listed, read, renamed and
+// deleted through /api/v1/apps, with a secret key only.
+func TestAppLifecycle(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open)
+		do := func(method, path, key string, body any) *apitest.Response {
+			return h.Do(t, apitest.Request{Method: method, Path: path, Key: key, Body: body})
+		}
+		type app struct {
+			Name     string `json:"name"`
+			Delivery string `json:"delivery"`
+		}
+		// The OpenAPI document checks the whole shape; these fields are
+		// what the test is about.
+		decode := func(res *apitest.Response, status int) (one struct{ App app }, list struct{ Apps []app }) {
+			t.Helper()
+			apitest.MustStatus(t, res, status)
+			if err := json.Unmarshal(res.Body, &one); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(res.Body, &list); err != nil {
+				t.Fatal(err)
+			}
+			return one, list
+		}
+		res := do(http.MethodPost, "/api/v1/apps", h.secret, map[string]any{"name": "shop", "delivery": "mail",
+			"confirm_url": "https://shop.example/confirm/{token}"})
+		if one, _ := decode(res, http.StatusCreated); one.App.Name != "shop" || one.App.Delivery != "mail" {
+			t.Errorf("created %+v", one.App)
+		}
+		if loc := res.Header.Get("Location"); loc != "/api/v1/apps/shop" {
+			t.Errorf("Location %q", loc)
+		}
+		apitest.MustProblem(t, do(http.MethodPost, "/api/v1/apps", h.secret, map[string]any{"name": "shop"}), http.StatusConflict, "app_exists")
+		apitest.MustStatus(t, do(http.MethodPost, "/api/v1/apps", h.secret, map[string]any{"name": "blog"}), http.StatusCreated)
+		apitest.MustProblem(t, do(http.MethodGet, "/api/v1/apps", h.public, nil), http.StatusForbidden, "secret_key_required")
+
+		if _, list := decode(do(http.MethodGet, "/api/v1/apps", h.secret, nil), http.StatusOK); len(list.Apps) != 2 {
+			t.Errorf("apps %+v, want shop and blog", list.Apps)
+		}
+		res = do(http.MethodPatch, "/api/v1/apps/blog", h.secret, map[string]any{"name": "journal"})
+		if one, _ := decode(res, http.StatusOK); one.App.Name != "journal" {
+			t.Errorf("renamed %+v", one.App)
+		}
+		apitest.MustProblem(t, do(http.MethodPatch, "/api/v1/apps/journal", h.secret, map[string]any{"name": "shop"}), http.StatusConflict, "app_exists")
+		apitest.MustProblem(t, do(http.MethodGet, "/api/v1/apps/blog", h.secret, nil), http.StatusNotFound, "app_not_found")
+		apitest.MustProblem(t, do(http.MethodPatch, "/api/v1/apps/blog", h.secret, map[string]any{"delivery": "both"}), http.StatusNotFound, "app_not_found")
+
+		apitest.MustStatus(t, do(http.MethodDelete, "/api/v1/apps/journal", h.secret, nil), http.StatusNoContent)
+		apitest.MustProblem(t, do(http.MethodDelete, "/api/v1/apps/journal", h.secret, nil), http.StatusNotFound, "app_not_found")
+		if _, list := decode(do(http.MethodGet, "/api/v1/apps", h.secret, nil), http.StatusOK); len(list.Apps) != 1 || list.Apps[0].Name != "shop" {
+			t.Errorf("apps after the delete %+v, want shop", list.Apps)
+		}
+	})
+}
