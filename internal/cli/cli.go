@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/api/wire"
 	"pforte/internal/mail"
 	"pforte/internal/password"
 	"pforte/internal/store/postgres"
@@ -304,5 +305,5 @@ func newLogger(w io.Writer, format, level string) (log *slog.Logger, flush func(
 	default:
 		return nil, nil, fmt.Errorf("%s must be text or json, not %q", flagRef("log-format"), format)
 	}
-	return slog.New(flushOnWarn{h, buf}), buf.Flush, nil
+	return slog.New(wire.LogRequestID(flushOnWarn{h, buf})), buf.Flush, nil
 }

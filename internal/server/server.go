@@ -44,6 +44,9 @@ type Observer interface {
 
 // New returns the handler that serves every route in routes.go.
 func New(d Deps) http.Handler {
+	if d.Logger != nil {
+		d.Logger = slog.New(wire.LogRequestID(d.Logger.Handler()))
+	}
 	mux := http.NewServeMux()
 	routes := addRoutes(mux, d)
 	h := recoverPanics(mux, d.Logger)
@@ -148,7 +151,7 @@ func accessLog(next http.Handler, log *slog.Logger, obs Observer) http.Handler {
 		if route == "" {
 			route = "unrouted"
 		}
-		log.Info("request", "request_id", wire.RequestID(r.Context()), "method", r.Method, "route", route,
+		log.InfoContext(r.Context(), "request", "method", r.Method, "route", route,
 			"status", rec.status, "duration_ms", took.Milliseconds())
 		if obs != nil {
 			obs.ObserveRequest(route, r.Method, rec.status, took)
@@ -160,7 +163,7 @@ func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil && v != http.ErrAbortHandler {
-				log.Error("panic", "request_id", wire.RequestID(r.Context()), "route", r.Pattern, "panic", v)
+				log.ErrorContext(r.Context(), "panic", "route", r.Pattern, "panic", v)
 				w.Header().Set("Content-Type", "application/problem+json")
 				w.WriteHeader(http.StatusInternalServerError)
 				w.Write([]byte(`{"type":"urn:pforte:problem:internal","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal"}` + "\n"))

@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -226,4 +228,39 @@ func TestPanicRecovery(t *testing.T) {
 	if rec := serve(t, d, http.MethodGet, "/healthz"); rec.Code != http.StatusOK {
 		t.Errorf("after a panic: %d", rec.Code)
 	}
+}
+
+// TestRequestIDOnEveryLine: every line one request causes, the service's
+// own as well as the access log's, carries the request's id.
+func TestRequestIDOnEveryLine(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newServer(t, open, apitest.WithLogs())
+		before := len(h.Logs.String())
+		res := h.Post(t, h.Public, "/api/v1/registrations", map[string]any{
+			"email": "ida@example.com", "password": "a-Long-enough-phrase"})
+		apitest.MustStatus(t, res, http.StatusAccepted)
+		id := res.Header.Get("X-Request-Id")
+		lines := strings.Split(strings.TrimSpace(h.Logs.String()[before:]), "\n")
+		var msgs []string
+		for _, line := range lines {
+			var rec struct {
+				Msg       string `json:"msg"`
+				RequestID string `json:"request_id"`
+			}
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			if rec.RequestID != id {
+				t.Errorf("line %q has request_id %q, want %q", rec.Msg, rec.RequestID, id)
+			}
+			if strings.Count(line, `"request_id"`) != 1 {
+				t.Errorf("line %q names the request id more than once", line)
+			}
+			msgs = append(msgs, rec.Msg)
+		}
+		// The service's lines and the access log's.
+		if !slices.Contains(msgs, "public registration") || !slices.Contains(msgs, "request") {
+			t.Errorf("lines %q lack the service's or the access log's", msgs)
+		}
+	})
 }

@@ -134,7 +134,7 @@ type Option func(*config)
 func WithLogs() Option {
 	return func(c *config) {
 		c.logs = &LogBuffer{}
-		c.logger = slog.New(slog.NewJSONHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.logger = slog.New(wire.LogRequestID(slog.NewJSONHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	}
 }
 

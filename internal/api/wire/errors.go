@@ -44,7 +44,7 @@ func Failure(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error
 	e := account.AsError(err)
 	code := status(e)
 	if code >= 500 && e.Kind != account.KindUnavailable {
-		log.Error("request failed", "request_id", RequestID(r.Context()), "route", r.Pattern, "err", err)
+		log.ErrorContext(r.Context(), "request failed", "route", r.Pattern, "err", err)
 		e, code = account.Internal(nil), http.StatusInternalServerError
 	}
 	if e.RetryAfter > 0 {
