@@ -264,3 +264,35 @@ func TestRequestIDOnEveryLine(t *testing.T) {
 		}
 	})
 }
+
+// TestChallenges: every 401 names the credential it wants (RFC 9110,
+// RFC 6750), in the native API and the dialects.
+func TestChallenges(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := apitest.New(t, open)
+		const apiKey, bearer = `ApiKey realm="pforte", header="X-API-KEY"`, `Bearer realm="pforte"`
+		for _, tt := range []struct {
+			name string
+			r    request
+			want string
+		}{
+			{"no key", request{Method: http.MethodGet, Path: "/api/v1/customers"}, apiKey},
+			{"unknown key", request{Method: http.MethodGet, Path: "/api/v1/customers", Key: "pk_nope"}, apiKey},
+			{"no session token", request{Method: http.MethodGet, Path: "/api/v1/session", Key: h.Public}, bearer},
+			{"bad session token", request{Method: http.MethodGet, Path: "/api/v1/session", Key: h.Public, Bearer: "nope"},
+				bearer + `, error="invalid_token"`},
+			{"wrong password", request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: h.Public,
+				Body: map[string]any{"email": "nobody@example.com", "password": "not-the-Password-1"}}, apiKey},
+			{"hgsp, bad SSO token", request{Method: http.MethodPost, Path: "/passwordchangerequest", Bearer: "nope",
+				ContentType: "application/xml", Body: "<PasswordChangeRequest><OldPassword>alt-und-lang-2030</OldPassword>" +
+					"<NewPassword>neu-und-lang-2030</NewPassword></PasswordChangeRequest>"},
+				bearer + `, error="invalid_token"`},
+		} {
+			res := h.Do(t, tt.r)
+			apitest.MustStatus(t, res, http.StatusUnauthorized)
+			if got := res.Header.Get("WWW-Authenticate"); got != tt.want {
+				t.Errorf("%s: WWW-Authenticate %q, want %q", tt.name, got, tt.want)
+			}
+		}
+	})
+}
