@@ -33,6 +33,7 @@ func (s *APIKeys) Authenticate(ctx context.Context, raw string) (Caller, error) 
 			s.log.WarnContext(ctx, "recording API key use failed", "key_id", k.ID, "err", err)
 		}
 	}
+	tenantSeen(ctx, t)
 	return Caller{Tenant: t, Key: k.Kind, KeyID: k.ID}, nil
 }
 

@@ -296,3 +296,59 @@ func TestChallenges(t *testing.T) {
 		}
 	})
 }
+
+// A tenant's cors_origins add to --cors-origins for the requests whose key
+// belongs to the tenant; its preflights, which carry no key, are allowed
+// for every tenant's origins.
+func TestTenantCORS(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newServer(t, open, apitest.WithCORS("https://all.example"))
+		if _, err := h.Svc.Tenants.Create(context.Background(), "other"); err != nil {
+			t.Fatal(err)
+		}
+		otherKey := h.MustKey(t, "other", account.KeyPublic)
+		for _, bad := range []string{"https://shop.example/", "https://shop.example/path", "http://shop.example",
+			"https://Shop.example", "*", "shop.example", "https://shop.example:443", "https://u@shop.example"} {
+			if err := h.Svc.Tenants.Set(context.Background(), account.DefaultTenant, "cors_origins", bad); err == nil {
+				t.Errorf("cors_origins %q was accepted", bad)
+			}
+		}
+		h.MustSetting(t, account.DefaultTenant, "cors_origins", "https://shop.example, http://localhost:3000")
+
+		preflight := func(origin string) string {
+			res := h.Do(t, request{Method: http.MethodOptions, Path: "/api/v1/sessions",
+				Header: http.Header{"Origin": {origin}, "Access-Control-Request-Method": {"POST"}}})
+			apitest.MustStatus(t, res, http.StatusNoContent)
+			return res.Header.Get("Access-Control-Allow-Origin")
+		}
+		for origin, want := range map[string]string{"https://shop.example": "https://shop.example",
+			"http://localhost:3000": "http://localhost:3000", "https://all.example": "https://all.example", "https://evil.example": ""} {
+			if got := preflight(origin); got != want {
+				t.Errorf("preflight from %s: Access-Control-Allow-Origin %q, want %q", origin, got, want)
+			}
+		}
+		login := func(key, origin string) *response {
+			return h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: key,
+				Body:   map[string]any{"email": "x@example.com", "password": "whatever-phrase"},
+				Header: http.Header{"Origin": {origin}}})
+		}
+		for _, tt := range []struct {
+			key, origin string
+			allowed     bool
+		}{
+			{h.Public, "https://shop.example", true},
+			{otherKey, "https://shop.example", false}, // another tenant's key
+			{otherKey, "https://all.example", true},   // --cors-origins
+			{"pk_unknown", "https://shop.example", false},
+			{h.Public, "https://evil.example", false},
+		} {
+			res := login(tt.key, tt.origin)
+			if got := res.Header.Get("Access-Control-Allow-Origin") != ""; got != tt.allowed {
+				t.Errorf("%s with key %.8s: allowed %v, want %v (%v)", tt.origin, tt.key, got, tt.allowed, res.Header)
+			}
+			if res.Header.Get("Vary") != "Origin" {
+				t.Errorf("%s: Vary %q", tt.origin, res.Header.Get("Vary"))
+			}
+		}
+	})
+}
