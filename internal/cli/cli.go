@@ -58,6 +58,7 @@ var commands = []struct {
 	{"customer", "export everything pforte holds about a customer, as JSON, or print its opt-in proofs", env.customer},
 	{"consent", "add and list the versioned consent texts registrations show", env.consent},
 	{"bench", "measure a scratch server: hash, login, registration, session check, overload", env.bench},
+	{"healthcheck", "GET a running server's /healthz: exit 0 if it answers 200, else 1", env.healthcheck},
 	{"secret", "show the server secret the first start generated, to move it to --secret", env.secret},
 }
 
@@ -71,9 +72,9 @@ func usage() string {
 	var b strings.Builder
 	b.WriteString("Usage: pforte [COMMAND] [FLAGS]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-9s  %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-11s  %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(&b, "  %-9s  %s\n", "help", "show this list (also -h, --help)")
+	fmt.Fprintf(&b, "  %-11s  %s\n", "help", "show this list (also -h, --help)")
 	b.WriteString("\nRun \"pforte serve --help\" for the server's flags (each can also be set as a\n" +
 		"PFORTE_* environment variable, see README.md) and \"pforte COMMAND --help\"\n" +
 		"for those of any other command.\n")
