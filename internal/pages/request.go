@@ -315,15 +315,15 @@ func (p *Pages) render(w http.ResponseWriter, status int, name string, v *view) 
 		// The directory was checked when it was set; if it broke since,
 		// the page still shows, with the default templates.
 		if views := p.custom.views(v.templates); views == nil {
-			p.log.Error("tenant page templates failed; using the defaults", "dir", v.templates)
+			p.log.ErrorContext(v.ctx, "tenant page templates failed; using the defaults", "dir", v.templates)
 		} else if err := views[name].ExecuteTemplate(&buf, "layout", v); err != nil {
-			p.log.Error("tenant page template failed; using the default", "page", name, "err", err)
+			p.log.ErrorContext(v.ctx, "tenant page template failed; using the default", "page", name, "err", err)
 			buf.Reset()
 		}
 	}
 	if buf.Len() == 0 {
 		if err := p.views[name].ExecuteTemplate(&buf, "layout", v); err != nil {
-			p.log.Error("rendering a page failed", "page", name, "err", err)
+			p.log.ErrorContext(v.ctx, "rendering a page failed", "page", name, "err", err)
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
