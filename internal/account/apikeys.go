@@ -30,9 +30,10 @@ func (s *APIKeys) Authenticate(ctx context.Context, raw string) (Caller, error) 
 	now := s.now()
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
 		if err := s.store.TouchAPIKey(ctx, k.ID, now); err != nil {
-			s.log.Warn("recording API key use failed", "key_id", k.ID, "err", err)
+			s.log.WarnContext(ctx, "recording API key use failed", "key_id", k.ID, "err", err)
 		}
 	}
+	tenantSeen(ctx, t)
 	return Caller{Tenant: t, Key: k.Kind, KeyID: k.ID}, nil
 }
 

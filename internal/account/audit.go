@@ -152,7 +152,7 @@ func (s *Audit) record(ctx context.Context, tx Tx, t Tenant, e AuditEvent) error
 // happened.
 func (s *Audit) recordAlone(ctx context.Context, tenantID int64, e AuditEvent) {
 	if err := s.inTx(ctx, func(tx Tx) error { return s.recordFor(ctx, tx, tenantID, e) }); err != nil {
-		s.log.Error("writing an audit event failed", "tenant_id", tenantID, "type", e.Type, "err", err)
+		s.log.ErrorContext(ctx, "writing an audit event failed", "tenant_id", tenantID, "type", e.Type, "err", err)
 	}
 }
 

@@ -338,7 +338,7 @@ func (s *Authorizations) Redeem(ctx context.Context, code, clientID string, chec
 	})
 	if errors.Is(err, ErrNotFound) {
 		if spent, err := s.store.AuthorizationByCode(ctx, hash); err == nil && spent.RedeemedAt != nil {
-			s.log.Warn("authorization code used twice; its grant is revoked", "tenant_id", spent.TenantID, "app_id", spent.AppID)
+			s.log.WarnContext(ctx, "authorization code used twice; its grant is revoked", "tenant_id", spent.TenantID, "app_id", spent.AppID)
 			if err := s.store.DeleteGrant(ctx, spent.TenantID, spent.ID); err != nil && !errors.Is(err, ErrNotFound) {
 				return Authorization{}, "", Internal(err)
 			}
@@ -479,7 +479,7 @@ func (s *Authorizations) Rotate(ctx context.Context, tenantID int64, token strin
 }
 
 func (s *Authorizations) replayed(ctx context.Context, rt RefreshToken) error {
-	s.log.Warn("refresh token used twice; its grant is revoked", "tenant_id", rt.TenantID)
+	s.log.WarnContext(ctx, "refresh token used twice; its grant is revoked", "tenant_id", rt.TenantID)
 	if err := s.store.DeleteGrant(ctx, rt.TenantID, rt.GrantID); err != nil && !errors.Is(err, ErrNotFound) {
 		return Internal(err)
 	}
@@ -567,6 +567,6 @@ func (s *Authorizations) EndSession(ctx context.Context, tenantID, id int64, uui
 	if err := s.store.DeleteSession(ctx, tenantID, id); err != nil && !errors.Is(err, ErrNotFound) {
 		return Internal(err)
 	}
-	s.log.Info("logout", "tenant_id", tenantID, "customer_id", cust.ID, "via", "oidc")
+	s.log.InfoContext(ctx, "logout", "tenant_id", tenantID, "customer_id", cust.ID, "via", "oidc")
 	return nil
 }

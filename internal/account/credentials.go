@@ -143,7 +143,7 @@ func (s *credentials) setPasswordWithToken(ctx context.Context, c Caller, p Purp
 		return Customer{}, NewSession{}, err
 	}
 	s.mail.notifyQueued()
-	s.log.Info("password set with token", "purpose", p, "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	s.log.InfoContext(ctx, "password set with token", "purpose", p, "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	return cust, sess, nil
 }
 

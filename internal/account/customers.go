@@ -96,7 +96,7 @@ func (s *Customers) Create(ctx context.Context, c Caller, n NewCustomer) (Create
 	if !c.receivesTokens() {
 		res.ConfirmToken, res.InviteToken, res.ActivationCode = "", "", ""
 	}
-	s.log.Info("customer created", "tenant", c.Tenant.Slug, "customer_id", res.Customer.ID, "adopt", n.Adopt)
+	s.log.InfoContext(ctx, "customer created", "tenant", c.Tenant.Slug, "customer_id", res.Customer.ID, "adopt", n.Adopt)
 	return res, nil
 }
 
@@ -388,7 +388,7 @@ func (s *Customers) Update(ctx context.Context, c Caller, ref string, p Customer
 		return Customer{}, err
 	}
 	s.mail.notifyQueued()
-	s.log.Info("customer updated", "tenant", c.Tenant.Slug, "customer_id", cust.ID, "state", cust.State,
+	s.log.InfoContext(ctx, "customer updated", "tenant", c.Tenant.Slug, "customer_id", cust.ID, "state", cust.State,
 		"email_changed", p.Email != nil)
 	return cust, nil
 }
@@ -457,7 +457,7 @@ func (s *Customers) Delete(ctx context.Context, c Caller, ref string) error {
 		return s.erase(ctx, tx, c.Tenant, cust, actorOf(c), "the customer was erased", false)
 	})
 	if err == nil {
-		s.log.Info("customer deleted", "tenant", c.Tenant.Slug, "customer_id", id)
+		s.log.InfoContext(ctx, "customer deleted", "tenant", c.Tenant.Slug, "customer_id", id)
 	}
 	return err
 }
@@ -495,7 +495,7 @@ func (s *Customers) purgeUnconfirmed(ctx context.Context) error {
 			}
 		}
 		if len(stale) > 0 {
-			s.log.Info("unconfirmed registrations erased", "tenant", t.Slug, "count", len(stale))
+			s.log.InfoContext(ctx, "unconfirmed registrations erased", "tenant", t.Slug, "count", len(stale))
 		}
 		// An opt-in never confirmed (a claim on a taken address, a change
 		// of address) proves nothing, and goes as its registration would.
@@ -536,7 +536,7 @@ func (s *Customers) DeleteSelf(ctx context.Context, tenantID int64, token, pw st
 		return s.erase(ctx, tx, t, current, "customer", "the customer deleted the account", false)
 	})
 	if err == nil {
-		s.log.Info("customer deleted the account", "tenant_id", cust.TenantID, "customer_id", cust.ID)
+		s.log.InfoContext(ctx, "customer deleted the account", "tenant_id", cust.TenantID, "customer_id", cust.ID)
 	}
 	return err
 }
@@ -571,7 +571,7 @@ func (s *Customers) SetPassword(ctx context.Context, c Caller, ref, pw string) (
 	})
 	if err == nil {
 		s.mail.notifyQueued()
-		s.log.Info("password set by admin", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+		s.log.InfoContext(ctx, "password set by admin", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	}
 	return cust, err
 }

@@ -43,7 +43,7 @@ func (s *Devices) EndOthers(ctx context.Context, tenantID int64, token string) e
 	}
 	s.audit.recordAlone(ctx, cust.TenantID, AuditEvent{Type: AuditSessionsEnded, Actor: "customer", CustomerID: cust.ID,
 		Detail: map[string]string{"which": "all others"}})
-	s.log.Info("other sessions ended", "tenant_id", cust.TenantID, "customer_id", cust.ID)
+	s.log.InfoContext(ctx, "other sessions ended", "tenant_id", cust.TenantID, "customer_id", cust.ID)
 	return nil
 }
 
@@ -76,7 +76,7 @@ func (s *Devices) EndAll(ctx context.Context, c Caller, ref string) error {
 	}
 	s.audit.recordAlone(ctx, cust.TenantID, AuditEvent{Type: AuditSessionsEnded, Actor: actorOf(c), CustomerID: cust.ID,
 		Detail: map[string]string{"which": "all"}})
-	s.log.Info("sessions ended", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	s.log.InfoContext(ctx, "sessions ended", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	return nil
 }
 
@@ -114,6 +114,6 @@ func (s *Devices) end(ctx context.Context, cust Customer, id int64, actor string
 	}
 	s.audit.recordAlone(ctx, cust.TenantID, AuditEvent{Type: AuditSessionsEnded, Actor: actor, CustomerID: cust.ID,
 		Detail: map[string]string{"which": "one", "session_id": strconv.FormatInt(id, 10)}})
-	s.log.Info("session ended", "tenant_id", cust.TenantID, "customer_id", cust.ID, "session_id", id)
+	s.log.InfoContext(ctx, "session ended", "tenant_id", cust.TenantID, "customer_id", cust.ID, "session_id", id)
 	return nil
 }

@@ -152,7 +152,7 @@ func (s *EmailChanges) Request(ctx context.Context, c Caller, token string, req 
 		return EmailChangeRequested{}, err
 	}
 	s.mail.notifyQueued()
-	s.log.Info("email change requested", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	s.log.InfoContext(ctx, "email change requested", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	if !c.receivesTokens() {
 		return EmailChangeRequested{}, nil
 	}
@@ -274,7 +274,7 @@ func (s *EmailChanges) Confirm(ctx context.Context, c Caller, token string) (Cus
 		return Customer{}, err
 	}
 	s.mail.notifyQueued()
-	s.log.Info("email changed", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	s.log.InfoContext(ctx, "email changed", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	return cust, nil
 }
 
@@ -297,7 +297,7 @@ func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Custom
 		} else if err != nil {
 			return err
 		} else if taken.ID != current.ID {
-			s.log.Warn("email change undone, but the old address belongs to another customer now",
+			s.log.WarnContext(ctx, "email change undone, but the old address belongs to another customer now",
 				"tenant", c.Tenant.Slug, "customer_id", current.ID)
 		}
 		current.PreviousEmail, current.UpdatedAt = "", now
@@ -326,7 +326,7 @@ func (s *EmailChanges) Undo(ctx context.Context, c Caller, token string) (Custom
 		return Customer{}, err
 	}
 	s.mail.notifyQueued()
-	s.log.Info("email change undone", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	s.log.InfoContext(ctx, "email change undone", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	return cust, nil
 }
 

@@ -62,7 +62,7 @@ func (s *mailer) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o 
 	}
 	if to == "" {
 		// email_storage=hmac and a flow whose request named no address.
-		s.log.Info("mail not sent: the tenant keeps no addresses", "tenant", c.Tenant.Slug, "kind", o.kind, "customer_id", cust.ID)
+		s.log.InfoContext(ctx, "mail not sent: the tenant keeps no addresses", "tenant", c.Tenant.Slug, "kind", o.kind, "customer_id", cust.ID)
 		return nil
 	}
 	// Names a stranger may have typed into a public registration must not
@@ -84,7 +84,7 @@ func (s *mailer) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o 
 	if err != nil && dir != "" {
 		// The directory was checked when it was set; if it broke since,
 		// the mail still goes out, with the default templates.
-		s.log.Error("tenant mail templates failed; using the defaults", "tenant", c.Tenant.Slug, "kind", o.kind, "err", err)
+		s.log.ErrorContext(ctx, "tenant mail templates failed; using the defaults", "tenant", c.Tenant.Slug, "kind", o.kind, "err", err)
 		r, err = s.cfg.Renderer.Render("", d)
 	}
 	if err != nil {

@@ -36,9 +36,9 @@ func (s *Outbox) Claim(ctx context.Context, owner string, limit int) ([]Outgoing
 			// Sealed under another secret: a replica (or a restart) with
 			// that secret can still send it, so it waits rather than fails,
 			// until the give-up time like any other mail.
-			s.log.Error("outbox mail cannot be opened with this server's secret", "mail_id", m.ID, "err", err)
+			s.log.ErrorContext(ctx, "outbox mail cannot be opened with this server's secret", "mail_id", m.ID, "err", err)
 			if _, ferr := s.Failed(ctx, OutgoingMail{Mail: m}, err, false); ferr != nil {
-				s.log.Error("rescheduling outbox mail", "mail_id", m.ID, "err", ferr)
+				s.log.ErrorContext(ctx, "rescheduling outbox mail", "mail_id", m.ID, "err", ferr)
 			}
 			continue
 		}
@@ -88,7 +88,7 @@ func (s *Outbox) Failed(ctx context.Context, m OutgoingMail, cause error, perman
 		if !permanent {
 			reason = "gave up after " + s.cfg.MailGiveUp.String() + ": " + reason
 		}
-		s.log.Warn("mail failed", "mail_id", m.ID, "kind", m.Kind, "tenant_id", m.TenantID, "attempts", m.Attempts, "err", reason)
+		s.log.WarnContext(ctx, "mail failed", "mail_id", m.ID, "kind", m.Kind, "tenant_id", m.TenantID, "attempts", m.Attempts, "err", reason)
 		err := s.store.InTx(ctx, func(tx Tx) error {
 			if err := tx.FailMail(ctx, m.ID, now, reason); err != nil {
 				return err
@@ -101,7 +101,7 @@ func (s *Outbox) Failed(ctx context.Context, m OutgoingMail, cause error, perman
 		return true, nil
 	}
 	next := now.Add(s.backoff(m.Attempts))
-	s.log.Info("mail will be retried", "mail_id", m.ID, "kind", m.Kind, "tenant_id", m.TenantID, "attempts", m.Attempts,
+	s.log.InfoContext(ctx, "mail will be retried", "mail_id", m.ID, "kind", m.Kind, "tenant_id", m.TenantID, "attempts", m.Attempts,
 		"next_attempt_at", next, "err", reason)
 	if err := s.store.RescheduleMail(ctx, m.ID, m.LeaseOwner, next, reason); err != nil && !errors.Is(err, ErrNotFound) {
 		return false, Internal(err)

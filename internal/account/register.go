@@ -116,13 +116,13 @@ func (s *Registrations) Register(ctx context.Context, c Caller, r Registration) 
 		return RegisterResult{}, err
 	}
 	if !reg.secret {
-		s.log.Info("public registration", "tenant", c.Tenant.Slug)
+		s.log.InfoContext(ctx, "public registration", "tenant", c.Tenant.Slug)
 		return RegisterResult{Accepted: true}, nil
 	}
 	if !c.receivesTokens() {
 		res.ConfirmToken = ""
 	}
-	s.log.Info("customer registered", "tenant", c.Tenant.Slug, "customer_id", res.Customer.ID)
+	s.log.InfoContext(ctx, "customer registered", "tenant", c.Tenant.Slug, "customer_id", res.Customer.ID)
 	return res, nil
 }
 
@@ -380,7 +380,7 @@ func (s *Registrations) Confirm(ctx context.Context, c Caller, token, newPw stri
 	if err != nil {
 		return Customer{}, NewSession{}, err
 	}
-	s.log.Info("email confirmed", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	s.log.InfoContext(ctx, "email confirmed", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	return cust, sess, nil
 }
 

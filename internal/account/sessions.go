@@ -27,7 +27,7 @@ func (s *Sessions) rehash(ctx context.Context, cust Customer, pw string) {
 		return tx.UpdateCustomer(ctx, &current)
 	})
 	if err != nil {
-		s.log.Warn("rehash failed", "customer_id", cust.ID, "err", err)
+		s.log.WarnContext(ctx, "rehash failed", "customer_id", cust.ID, "err", err)
 	}
 }
 
@@ -84,7 +84,7 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, rememb
 	rehash, err := s.guard.checkPassword(ctx, c.Tenant.ID, key, found, pw)
 	if err != nil {
 		if IsKind(err, KindUnauthorized) {
-			s.log.Info("login failed", "tenant", c.Tenant.Slug)
+			s.log.InfoContext(ctx, "login failed", "tenant", c.Tenant.Slug)
 		}
 		return Customer{}, NewSession{}, err
 	}
@@ -125,14 +125,14 @@ func (s *Sessions) login(ctx context.Context, c Caller, email, pw string, rememb
 		// The password was right when it was checked: its attempt ends as
 		// a success even though no session came of it.
 		if cerr := s.guard.clearFailures(ctx, c.Tenant.ID, key); cerr != nil {
-			s.log.Warn("clearing login failures failed", "err", cerr)
+			s.log.WarnContext(ctx, "clearing login failures failed", "err", cerr)
 		}
 		return Customer{}, NewSession{}, err
 	}
 	if rehash {
 		s.rehash(ctx, cust, pw)
 	}
-	s.log.Info("login", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	s.log.InfoContext(ctx, "login", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	return cust, sess, nil
 }
 
@@ -283,7 +283,7 @@ func (s *Sessions) ChangePassword(ctx context.Context, tenantID int64, token str
 	})
 	if err == nil {
 		s.mail.notifyQueued()
-		s.log.Info("password changed", "tenant_id", cust.TenantID, "customer_id", cust.ID)
+		s.log.InfoContext(ctx, "password changed", "tenant_id", cust.TenantID, "customer_id", cust.ID)
 	}
 	return err
 }
@@ -460,6 +460,6 @@ func (s *Sessions) UpdateProfile(ctx context.Context, tenantID int64, token stri
 	if err != nil {
 		return Customer{}, err
 	}
-	s.log.Info("profile updated by the customer", "tenant_id", cust.TenantID, "customer_id", cust.ID)
+	s.log.InfoContext(ctx, "profile updated by the customer", "tenant_id", cust.TenantID, "customer_id", cust.ID)
 	return cust, nil
 }

@@ -152,6 +152,11 @@ var settingSpecs = map[string]SettingSpec{
 		// Uniqueness across tenants is checked by Tenants.Set.
 		Type: SettingString, Validate: validateHosts,
 	},
+	"cors_origins": {
+		Key: "cors_origins", Default: "",
+		Doc:  "comma-separated origins (https://www.example.org; http only for localhost) whose browsers may read the answers to requests with this tenant's API keys, or to the keyless APIs on its hosts, besides --cors-origins",
+		Type: SettingString, Validate: validateOrigins,
+	},
 	"email_storage": {
 		Key: "email_storage", Default: "plain",
 		Doc:  "plain, or hmac: addresses are kept only as an HMAC-SHA256 under the server secret, and mail goes out only when a request carries the address; settable only while the tenant has no customers",
@@ -216,6 +221,22 @@ func validateRememberMaxAge(v string) error {
 func validateRetention(v string) error {
 	if d, err := time.ParseDuration(v); err != nil || d < 0 {
 		return errors.New("must be a duration such as 8760h, or 0")
+	}
+	return nil
+}
+
+// validateOrigins accepts origins as browsers send them: a scheme, a host
+// in lower case and a port other than the scheme's, nothing after.
+func validateOrigins(v string) error {
+	for _, o := range SplitHosts(v) {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || u.Scheme+"://"+u.Host != o || strings.ToLower(o) != o ||
+			u.Port() == "443" && u.Scheme == "https" || u.Port() == "80" && u.Scheme == "http" {
+			return fmt.Errorf("%q is not an origin such as https://www.example.org", o)
+		}
+		if err := checkLinkURL(o, false); err != nil {
+			return fmt.Errorf("%q %v", o, err)
+		}
 	}
 	return nil
 }

@@ -84,6 +84,6 @@ func (s *SignInAlerts) Act(ctx context.Context, c Caller, token string) error {
 		return err
 	}
 	s.mail.notifyQueued()
-	s.log.Info("a login reported by its customer ended", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
+	s.log.InfoContext(ctx, "a login reported by its customer ended", "tenant", c.Tenant.Slug, "customer_id", cust.ID)
 	return nil
 }

@@ -207,7 +207,7 @@ func (s *SigningKeys) Rotate(ctx context.Context, t Tenant, alg string) (Signing
 	if err != nil {
 		return SigningKey{}, err
 	}
-	s.log.Info("oidc signing key made", "tenant", t.Slug, "kid", sk.ID, "alg", alg)
+	s.log.InfoContext(ctx, "oidc signing key made", "tenant", t.Slug, "kid", sk.ID, "alg", alg)
 	return SigningKey{ID: sk.ID, Algorithm: alg, Private: priv, CreatedAt: now}, nil
 }
 

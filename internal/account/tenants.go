@@ -95,6 +95,14 @@ const hostsTTL = 2 * time.Second
 // another tenant's data. This is the only use pforte makes of a Host
 // header: links are never built from it.
 func (s *Tenants) ForHost(ctx context.Context, host string) (Caller, error) {
+	c, err := s.forHost(ctx, host)
+	if err == nil {
+		tenantSeen(ctx, c.Tenant)
+	}
+	return c, err
+}
+
+func (s *Tenants) forHost(ctx context.Context, host string) (Caller, error) {
 	t, claimed, err := s.ClaimedBy(ctx, host)
 	if err != nil || claimed {
 		return Caller{Tenant: t}, err
@@ -120,31 +128,84 @@ var ErrUnknownHost = &Error{Kind: KindNotFound, Code: CodeUnknownHost, Message: 
 // ClaimedBy is the tenant whose hosts setting names host, if any.
 func (s *Tenants) ClaimedBy(ctx context.Context, host string) (Tenant, bool, error) {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if err := s.readClaims(ctx); err != nil {
+		return Tenant{}, false, err
+	}
 	s.mu.Lock()
-	fresh := s.hosts != nil && s.cfg.Now().Sub(s.hostsAt) < hostsTTL
 	id, known := s.hosts[host]
 	s.mu.Unlock()
-	if !fresh {
-		tenants, err := s.store.ListTenants(ctx)
-		if err != nil {
-			return Tenant{}, false, Internal(err)
-		}
-		hosts := map[string]int64{}
-		for _, t := range tenants {
-			for _, h := range SplitHosts(t.Setting("hosts")) {
-				hosts[h] = t.ID
-			}
-		}
-		s.mu.Lock()
-		s.hosts, s.hostsAt = hosts, s.cfg.Now()
-		s.mu.Unlock()
-		id, known = hosts[host]
-	}
 	if !known {
 		return Tenant{}, false, nil
 	}
 	t, err := s.byID(ctx, id)
 	return t, err == nil, err
+}
+
+// readClaims rereads every tenant's hosts and cors_origins once they are
+// older than hostsTTL.
+func (s *Tenants) readClaims(ctx context.Context) error {
+	s.mu.Lock()
+	fresh := s.hosts != nil && s.cfg.Now().Sub(s.hostsAt) < hostsTTL
+	s.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	tenants, err := s.store.ListTenants(ctx)
+	if err != nil {
+		return Internal(err)
+	}
+	hosts, origins := map[string]int64{}, map[string]bool{}
+	for _, t := range tenants {
+		for _, h := range SplitHosts(t.Setting("hosts")) {
+			hosts[h] = t.ID
+		}
+		for _, o := range SplitHosts(t.Setting("cors_origins")) {
+			origins[o] = true
+		}
+	}
+	s.mu.Lock()
+	s.hosts, s.origins, s.hostsAt = hosts, origins, s.cfg.Now()
+	s.mu.Unlock()
+	return nil
+}
+
+// OriginListed reports whether any tenant's cors_origins names origin. A
+// preflight request carries no key, so it cannot be told which tenant it
+// is for: it is allowed for every listed origin, and the answer to the
+// request itself is readable only where its own tenant lists the origin.
+func (s *Tenants) OriginListed(ctx context.Context, origin string) (bool, error) {
+	if err := s.readClaims(ctx); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.origins[origin], nil
+}
+
+// AllowsOrigin reports whether the tenant's cors_origins names origin.
+func (t Tenant) AllowsOrigin(origin string) bool {
+	for _, o := range SplitHosts(t.Setting("cors_origins")) {
+		if o == origin {
+			return true
+		}
+	}
+	return false
+}
+
+type tenantSeenKey struct{}
+
+// WithTenantSeen returns a context under which seen hears of the tenant a
+// request's API key or host name resolves to, before anything is written:
+// the server's CORS lets the tenant's own origins read the answer.
+func WithTenantSeen(ctx context.Context, seen func(Tenant)) context.Context {
+	return context.WithValue(ctx, tenantSeenKey{}, seen)
+}
+
+// tenantSeen tells the context's listener, if any, of a resolved tenant.
+func tenantSeen(ctx context.Context, t Tenant) {
+	if seen, ok := ctx.Value(tenantSeenKey{}).(func(Tenant)); ok {
+		seen(t)
+	}
 }
 
 // hostsFree refuses host names that another tenant already claims: a host
@@ -301,5 +362,6 @@ type Tenants struct {
 	cache   map[int64]cachedTenant
 	slugs   map[string]int64 // slug -> tenant ID, see BySlug
 	hosts   map[string]int64 // host name -> tenant ID, see ForHost
-	hostsAt time.Time
+	origins map[string]bool  // every tenant's cors_origins, see OriginListed
+	hostsAt time.Time        // when hosts and origins were read
 }

@@ -159,7 +159,7 @@ func (s *loginGuard) endAttempt(ctx context.Context, tenantID int64, emailKey st
 		at = &now
 	}
 	if err := s.store.EndLoginAttempt(ctx, tenantID, emailKey, at); err != nil {
-		s.log.Warn("ending a login attempt failed", "err", err)
+		s.log.WarnContext(ctx, "ending a login attempt failed", "err", err)
 	}
 }
 

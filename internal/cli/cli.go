@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/api/wire"
 	"pforte/internal/mail"
 	"pforte/internal/password"
 	"pforte/internal/store/postgres"
@@ -58,6 +59,7 @@ var commands = []struct {
 	{"consent", "add and list the versioned consent texts registrations show", env.consent},
 	{"webhook", "create, list, show, enable, disable, delete and test a tenant's webhook endpoints", env.webhookCmd},
 	{"bench", "measure a scratch server: hash, login, registration, session check, overload", env.bench},
+	{"healthcheck", "GET a running server's /healthz: exit 0 if it answers 200, else 1", env.healthcheck},
 	{"secret", "show the server secret the first start generated, to move it to --secret", env.secret},
 }
 
@@ -71,9 +73,9 @@ func usage() string {
 	var b strings.Builder
 	b.WriteString("Usage: pforte [COMMAND] [FLAGS]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-9s  %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-11s  %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(&b, "  %-9s  %s\n", "help", "show this list (also -h, --help)")
+	fmt.Fprintf(&b, "  %-11s  %s\n", "help", "show this list (also -h, --help)")
 	b.WriteString("\nRun \"pforte serve --help\" for the server's flags (each can also be set as a\n" +
 		"PFORTE_* environment variable, see README.md) and \"pforte COMMAND --help\"\n" +
 		"for those of any other command.\n")
@@ -311,5 +313,5 @@ func newLogger(w io.Writer, format, level string) (log *slog.Logger, flush func(
 	default:
 		return nil, nil, fmt.Errorf("%s must be text or json, not %q", flagRef("log-format"), format)
 	}
-	return slog.New(flushOnWarn{h, buf}), buf.Flush, nil
+	return slog.New(wire.LogRequestID(flushOnWarn{h, buf})), buf.Flush, nil
 }

@@ -76,6 +76,8 @@ func TestUsageErrorsCreateNoDatabase(t *testing.T) {
 		{"mail", "list", "extra"},
 		{"mail", "list", "--limit", "0"},
 		{"secret", "forget"},
+		{"healthcheck", "extra"},
+		{"healthcheck", "--addr", "nope"},
 		{"secret", "show", "extra"},
 		{"secret", "frobnicate"},
 	} {

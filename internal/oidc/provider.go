@@ -392,7 +392,7 @@ func (e *errorPage) finish() {
 	if !e.failed {
 		return
 	}
-	e.p.log.Info("oidc request refused", "tenant", e.tc.caller.Tenant.Slug, "path", e.r.URL.Path,
+	e.p.log.InfoContext(e.r.Context(), "oidc request refused", "tenant", e.tc.caller.Tenant.Slug, "path", e.r.URL.Path,
 		"status", e.status, "detail", strings.TrimSpace(e.detail.String()))
 	for _, k := range []string{"Content-Type", "Content-Length", "X-Content-Type-Options"} {
 		e.ResponseWriter.Header().Del(k)

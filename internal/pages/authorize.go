@@ -127,7 +127,7 @@ func (p *Pages) continueAuthorization(w http.ResponseWriter, q *request, sess ac
 	}
 	callback, err := p.svc.Authorizations.Approve(q.Context(), q.c.Tenant.ID, q.authz.ID, sess)
 	if err != nil {
-		p.log.Info("authorization not approved", "err", err)
+		p.log.InfoContext(q.Context(), "authorization not approved", "err", err)
 		return false
 	}
 	http.SetCookie(w, clearAuthzCookie())

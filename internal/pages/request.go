@@ -237,7 +237,7 @@ func (p *Pages) startSession(w http.ResponseWriter, q *request, sess account.New
 	}
 	if q.session != "" {
 		if err := p.svc.Sessions.Logout(q.Context(), q.c.Tenant.ID, q.session); err != nil && !account.IsKind(err, account.KindUnauthorized) {
-			p.log.Warn("ending the page's previous session failed", "err", err)
+			p.log.WarnContext(q.Context(), "ending the page's previous session failed", "err", err)
 		}
 	}
 	q.session = sess.Token
@@ -279,7 +279,7 @@ func (p *Pages) failErr(w http.ResponseWriter, q *request, err error) {
 	case errors.As(err, &e) && e.Kind == account.KindNotFound:
 		p.fail(w, q.Request, q, http.StatusNotFound, "error.not_found")
 	default:
-		p.log.Error("page failed", "request_id", wire.RequestID(q.Context()), "route", q.Pattern, "err", err)
+		p.log.ErrorContext(q.Context(), "page failed", "route", q.Pattern, "err", err)
 		p.fail(w, q.Request, q, http.StatusInternalServerError, "error.generic")
 	}
 }
@@ -315,15 +315,15 @@ func (p *Pages) render(w http.ResponseWriter, status int, name string, v *view) 
 		// The directory was checked when it was set; if it broke since,
 		// the page still shows, with the default templates.
 		if views := p.custom.views(v.templates); views == nil {
-			p.log.Error("tenant page templates failed; using the defaults", "dir", v.templates)
+			p.log.ErrorContext(v.ctx, "tenant page templates failed; using the defaults", "dir", v.templates)
 		} else if err := views[name].ExecuteTemplate(&buf, "layout", v); err != nil {
-			p.log.Error("tenant page template failed; using the default", "page", name, "err", err)
+			p.log.ErrorContext(v.ctx, "tenant page template failed; using the default", "page", name, "err", err)
 			buf.Reset()
 		}
 	}
 	if buf.Len() == 0 {
 		if err := p.views[name].ExecuteTemplate(&buf, "layout", v); err != nil {
-			p.log.Error("rendering a page failed", "page", name, "err", err)
+			p.log.ErrorContext(v.ctx, "rendering a page failed", "page", name, "err", err)
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}

@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -129,7 +130,8 @@ type view struct {
 	PasswordHint, OptionalPasswordHint string
 
 	minLength int
-	templates string // the tenant's template directory, if any
+	templates string          // the tenant's template directory, if any
+	ctx       context.Context // the request's, for the lines render logs
 }
 
 // errorItem is one line of a page's error summary, linked to its field.
@@ -146,7 +148,8 @@ type option struct {
 
 func (p *Pages) view(q *request, titleKey string) *view {
 	v := &view{L: q.loc, Brand: brandOf(q.c), Title: q.loc.T(titleKey), Static: Prefix + "/static", Base: q.base,
-		Action: q.URL.RequestURI(), FieldErr: map[string]string{}, Form: map[string]string{}, LangURL: map[string]string{}}
+		Action: q.URL.RequestURI(), FieldErr: map[string]string{}, Form: map[string]string{}, LangURL: map[string]string{},
+		ctx: q.Context()}
 	if q.c.App != nil {
 		v.App = q.c.App.Name
 	}

@@ -44,10 +44,13 @@ type Observer interface {
 
 // New returns the handler that serves every route in routes.go.
 func New(d Deps) http.Handler {
+	if d.Logger != nil {
+		d.Logger = slog.New(wire.LogRequestID(d.Logger.Handler()))
+	}
 	mux := http.NewServeMux()
 	routes := addRoutes(mux, d)
 	h := recoverPanics(mux, d.Logger)
-	h = cors(h, d.CORSOrigins, routes.selfCORS)
+	h = cors(h, d.CORSOrigins, routes.selfCORS, d.Service, d.Logger)
 	// Outside cors, so that the preflights it answers are logged and counted.
 	h = accessLog(h, d.Logger, d.Observer)
 	// Outside accessLog, which reads the route the mux sets on its request.
@@ -67,9 +70,11 @@ func withRequester(next http.Handler, proxies []netip.Prefix) http.Handler {
 }
 
 // cors lets the configured origins call the APIs (native and dialects)
-// from a browser, which is how public keys are meant to be used. No cookies
-// are involved, so credentials are never allowed.
-func cors(next http.Handler, origins, selfCORS []string) http.Handler {
+// from a browser, which is how public keys are meant to be used: those of
+// --cors-origins always, a tenant's cors_origins where the request's key
+// or host resolves to that tenant. No cookies are involved, so credentials
+// are never allowed.
+func cors(next http.Handler, origins, selfCORS []string, svc *account.Service, log *slog.Logger) http.Handler {
 	allowed := map[string]bool{}
 	for _, o := range origins {
 		allowed[strings.TrimRight(o, "/")] = true
@@ -81,12 +86,30 @@ func cors(next http.Handler, origins, selfCORS []string) http.Handler {
 			return
 		}
 		w.Header().Add("Vary", "Origin")
-		ok := allowed["*"] || allowed[origin]
-		if ok {
+		allow := func() {
 			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Set("Access-Control-Expose-Headers", "Retry-After, X-Request-Id, Location")
+			w.Header().Set("Access-Control-Expose-Headers", "Retry-After, X-Request-Id, Location, WWW-Authenticate")
 		}
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		ok := allowed["*"] || allowed[origin]
+		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+		if !ok && preflight && svc != nil {
+			// A preflight names no tenant: any tenant's origin may send.
+			listed, err := svc.Tenants.OriginListed(r.Context(), origin)
+			if err != nil {
+				log.WarnContext(r.Context(), "reading the tenants' cors_origins failed", "err", err)
+			}
+			ok = listed
+		}
+		if ok {
+			allow()
+		} else if svc != nil {
+			r = r.WithContext(account.WithTenantSeen(r.Context(), func(t account.Tenant) {
+				if t.AllowsOrigin(origin) {
+					allow()
+				}
+			}))
+		}
+		if preflight {
 			if ok {
 				w.Header().Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
 				w.Header().Set("Access-Control-Allow-Headers", "Content-Type, X-API-KEY, Authorization")
@@ -148,7 +171,7 @@ func accessLog(next http.Handler, log *slog.Logger, obs Observer) http.Handler {
 		if route == "" {
 			route = "unrouted"
 		}
-		log.Info("request", "request_id", wire.RequestID(r.Context()), "method", r.Method, "route", route,
+		log.InfoContext(r.Context(), "request", "method", r.Method, "route", route,
 			"status", rec.status, "duration_ms", took.Milliseconds())
 		if obs != nil {
 			obs.ObserveRequest(route, r.Method, rec.status, took)
@@ -160,7 +183,7 @@ func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil && v != http.ErrAbortHandler {
-				log.Error("panic", "request_id", wire.RequestID(r.Context()), "route", r.Pattern, "panic", v)
+				log.ErrorContext(r.Context(), "panic", "route", r.Pattern, "panic", v)
 				w.Header().Set("Content-Type", "application/problem+json")
 				w.WriteHeader(http.StatusInternalServerError)
 				w.Write([]byte(`{"type":"urn:pforte:problem:internal","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal"}` + "\n"))

@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -226,4 +228,127 @@ func TestPanicRecovery(t *testing.T) {
 	if rec := serve(t, d, http.MethodGet, "/healthz"); rec.Code != http.StatusOK {
 		t.Errorf("after a panic: %d", rec.Code)
 	}
+}
+
+// TestRequestIDOnEveryLine: every line one request causes, the service's
+// own as well as the access log's, carries the request's id.
+func TestRequestIDOnEveryLine(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newServer(t, open, apitest.WithLogs())
+		before := len(h.Logs.String())
+		res := h.Post(t, h.Public, "/api/v1/registrations", map[string]any{
+			"email": "ida@example.com", "password": "a-Long-enough-phrase"})
+		apitest.MustStatus(t, res, http.StatusAccepted)
+		id := res.Header.Get("X-Request-Id")
+		lines := strings.Split(strings.TrimSpace(h.Logs.String()[before:]), "\n")
+		var msgs []string
+		for _, line := range lines {
+			var rec struct {
+				Msg       string `json:"msg"`
+				RequestID string `json:"request_id"`
+			}
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			if rec.RequestID != id {
+				t.Errorf("line %q has request_id %q, want %q", rec.Msg, rec.RequestID, id)
+			}
+			if strings.Count(line, `"request_id"`) != 1 {
+				t.Errorf("line %q names the request id more than once", line)
+			}
+			msgs = append(msgs, rec.Msg)
+		}
+		// The service's lines and the access log's.
+		if !slices.Contains(msgs, "public registration") || !slices.Contains(msgs, "request") {
+			t.Errorf("lines %q lack the service's or the access log's", msgs)
+		}
+	})
+}
+
+// TestChallenges: every 401 names the credential it wants (RFC 9110,
+// RFC 6750), in the native API and the dialects.
+func TestChallenges(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := apitest.New(t, open)
+		const apiKey, bearer = `ApiKey realm="pforte", header="X-API-KEY"`, `Bearer realm="pforte"`
+		for _, tt := range []struct {
+			name string
+			r    request
+			want string
+		}{
+			{"no key", request{Method: http.MethodGet, Path: "/api/v1/customers"}, apiKey},
+			{"unknown key", request{Method: http.MethodGet, Path: "/api/v1/customers", Key: "pk_nope"}, apiKey},
+			{"no session token", request{Method: http.MethodGet, Path: "/api/v1/session", Key: h.Public}, bearer},
+			{"bad session token", request{Method: http.MethodGet, Path: "/api/v1/session", Key: h.Public, Bearer: "nope"},
+				bearer + `, error="invalid_token"`},
+			{"wrong password", request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: h.Public,
+				Body: map[string]any{"email": "nobody@example.com", "password": "not-the-Password-1"}}, apiKey},
+			{"hgsp, bad SSO token", request{Method: http.MethodPost, Path: "/passwordchangerequest", Bearer: "nope",
+				ContentType: "application/xml", Body: "<PasswordChangeRequest><OldPassword>alt-und-lang-2030</OldPassword>" +
+					"<NewPassword>neu-und-lang-2030</NewPassword></PasswordChangeRequest>"},
+				bearer + `, error="invalid_token"`},
+		} {
+			res := h.Do(t, tt.r)
+			apitest.MustStatus(t, res, http.StatusUnauthorized)
+			if got := res.Header.Get("WWW-Authenticate"); got != tt.want {
+				t.Errorf("%s: WWW-Authenticate %q, want %q", tt.name, got, tt.want)
+			}
+		}
+	})
+}
+
+// A tenant's cors_origins add to --cors-origins for the requests whose key
+// belongs to the tenant; its preflights, which carry no key, are allowed
+// for every tenant's origins.
+func TestTenantCORS(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newServer(t, open, apitest.WithCORS("https://all.example"))
+		if _, err := h.Svc.Tenants.Create(context.Background(), "other"); err != nil {
+			t.Fatal(err)
+		}
+		otherKey := h.MustKey(t, "other", account.KeyPublic)
+		for _, bad := range []string{"https://shop.example/", "https://shop.example/path", "http://shop.example",
+			"https://Shop.example", "*", "shop.example", "https://shop.example:443", "https://u@shop.example"} {
+			if err := h.Svc.Tenants.Set(context.Background(), account.DefaultTenant, "cors_origins", bad); err == nil {
+				t.Errorf("cors_origins %q was accepted", bad)
+			}
+		}
+		h.MustSetting(t, account.DefaultTenant, "cors_origins", "https://shop.example, http://localhost:3000")
+
+		preflight := func(origin string) string {
+			res := h.Do(t, request{Method: http.MethodOptions, Path: "/api/v1/sessions",
+				Header: http.Header{"Origin": {origin}, "Access-Control-Request-Method": {"POST"}}})
+			apitest.MustStatus(t, res, http.StatusNoContent)
+			return res.Header.Get("Access-Control-Allow-Origin")
+		}
+		for origin, want := range map[string]string{"https://shop.example": "https://shop.example",
+			"http://localhost:3000": "http://localhost:3000", "https://all.example": "https://all.example", "https://evil.example": ""} {
+			if got := preflight(origin); got != want {
+				t.Errorf("preflight from %s: Access-Control-Allow-Origin %q, want %q", origin, got, want)
+			}
+		}
+		login := func(key, origin string) *response {
+			return h.Do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: key,
+				Body:   map[string]any{"email": "x@example.com", "password": "whatever-phrase"},
+				Header: http.Header{"Origin": {origin}}})
+		}
+		for _, tt := range []struct {
+			key, origin string
+			allowed     bool
+		}{
+			{h.Public, "https://shop.example", true},
+			{otherKey, "https://shop.example", false}, // another tenant's key
+			{otherKey, "https://all.example", true},   // --cors-origins
+			{"pk_unknown", "https://shop.example", false},
+			{h.Public, "https://evil.example", false},
+		} {
+			res := login(tt.key, tt.origin)
+			if got := res.Header.Get("Access-Control-Allow-Origin") != ""; got != tt.allowed {
+				t.Errorf("%s with key %.8s: allowed %v, want %v (%v)", tt.origin, tt.key, got, tt.allowed, res.Header)
+			}
+			if res.Header.Get("Vary") != "Origin" {
+				t.Errorf("%s: Vary %q", tt.origin, res.Header.Get("Vary"))
+			}
+		}
+	})
 }

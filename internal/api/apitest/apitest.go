@@ -140,7 +140,7 @@ func WithPublicWebhooksOnly() Option { return func(c *config) { c.hooksPublic = 
 func WithLogs() Option {
 	return func(c *config) {
 		c.logs = &LogBuffer{}
-		c.logger = slog.New(slog.NewJSONHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.logger = slog.New(wire.LogRequestID(slog.NewJSONHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	}
 }
 

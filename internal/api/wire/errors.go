@@ -44,13 +44,42 @@ func Failure(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error
 	e := account.AsError(err)
 	code := status(e)
 	if code >= 500 && e.Kind != account.KindUnavailable {
-		log.Error("request failed", "request_id", RequestID(r.Context()), "route", r.Pattern, "err", err)
+		log.ErrorContext(r.Context(), "request failed", "route", r.Pattern, "err", err)
 		e, code = account.Internal(nil), http.StatusInternalServerError
+	}
+	if code == http.StatusUnauthorized {
+		if c := challenge(r, e); c != "" {
+			w.Header().Set("WWW-Authenticate", c)
+		}
 	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
 	return e, code
+}
+
+// challenge is the WWW-Authenticate header of a 401 (RFC 9110 wants one
+// on every 401): Bearer (RFC 6750) when the session token failed, with
+// error="invalid_token" when one was sent, and for a wrong password sent
+// with a session token; else one for the X-API-KEY header. A token that is
+// no HTTP credential (api2auth's JWT in the body) fits no scheme: none.
+func challenge(r *http.Request, e *account.Error) string {
+	const bearer, apiKey = `Bearer realm="pforte"`, `ApiKey realm="pforte", header="X-API-KEY"`
+	switch e.Code {
+	case account.CodeSessionInvalid, account.CodeGrantInvalid:
+		if BearerToken(r) == "" {
+			return bearer
+		}
+		return bearer + `, error="invalid_token"`
+	case account.CodeInvalidCredentials:
+		if BearerToken(r) != "" {
+			return bearer
+		}
+		return apiKey
+	case account.CodeTokenInvalid:
+		return ""
+	}
+	return apiKey
 }
 
 // Handle adapts a handler that may fail to http.Handler. Every answer may
