@@ -16,8 +16,9 @@ type NewCustomer struct {
 	Email    string
 	UUID     string // optional; generated when empty
 	Password string // optional; without one the customer sets it through an invite
-	// PasswordHash imports a hash from another system (argon2id or bcrypt)
-	// instead of Password; it is upgraded to argon2id at the first login.
+	// PasswordHash imports a hash from another system (argon2id, argon2i,
+	// bcrypt, Django's pbkdf2_sha256) instead of Password; it is upgraded
+	// to argon2id at the first login.
 	PasswordHash string
 	State        State // optional; active with a password, pending without
 	Profile
@@ -144,7 +145,7 @@ func checkImportedHash(n NewCustomer) *FieldError {
 	case n.Password != "":
 		return &FieldError{Field: "password_hash", Code: FieldInvalid, Message: "give either password or password_hash, not both"}
 	case password.CheckImported(n.PasswordHash) != nil:
-		return &FieldError{Field: "password_hash", Code: FieldInvalid, Message: "must be an argon2id PHC string or a bcrypt hash of cost 14 or less"}
+		return &FieldError{Field: "password_hash", Code: FieldInvalid, Message: "must be an argon2id or argon2i PHC string, a bcrypt hash of cost 14 or less, or pbkdf2_sha256$ITER$SALT$HASH"}
 	}
 	return nil
 }
