@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -282,15 +283,19 @@ func (s *Customers) ByEmail(ctx context.Context, c Caller, email string) (Custom
 // MaxPageSize bounds Customers.List.
 const MaxPageSize = 200
 
-// List pages through a tenant's customers by id (secret key only).
-func (s *Customers) List(ctx context.Context, c Caller, afterID int64, limit int) ([]Customer, error) {
+// List pages through a tenant's customers that f selects, by id (secret
+// key only).
+func (s *Customers) List(ctx context.Context, c Caller, f CustomerFilter, afterID int64, limit int) ([]Customer, error) {
 	if err := c.requireSecret(); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > MaxPageSize {
 		limit = MaxPageSize
 	}
-	cs, err := s.store.ListCustomers(ctx, c.Tenant.ID, afterID, limit)
+	if f.State != "" && !slices.Contains(States, f.State) {
+		return nil, Invalid(FieldError{Field: "state", Code: FieldInvalid, Message: "must be offline, pending, pending_active, active or disabled"})
+	}
+	cs, err := s.store.ListCustomers(ctx, c.Tenant.ID, f, afterID, limit)
 	if err != nil {
 		return nil, Internal(err)
 	}

@@ -128,11 +128,10 @@ func (s *Customers) ExportMine(ctx context.Context, tenantID int64, token string
 
 // ExportBySlug is Export for the command line.
 func (s *Customers) ExportBySlug(ctx context.Context, slug, ref string) (CustomerExport, error) {
-	c, err := s.tenants.Caller(ctx, slug)
+	c, err := s.tenants.CommandLineCaller(ctx, slug)
 	if err != nil {
 		return CustomerExport{}, err
 	}
-	c.Key = KeySecret
 	return s.Export(ctx, c, ref)
 }
 
