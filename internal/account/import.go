@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -307,6 +308,8 @@ func (s *Customers) checkImportRow(t Tenant, fields map[string]string) (importIn
 		case slices.Contains(importIgnored, k):
 		case !slices.Contains(ImportFields, k):
 			return in, &FieldError{Field: k, Code: FieldUnknown, Message: "is not a field of a customer import"}
+		case !utf8.ValidString(v):
+			return in, &FieldError{Field: k, Code: FieldInvalid, Message: "is not valid UTF-8"}
 		default:
 			in.fields[k] = strings.TrimSpace(v)
 		}

@@ -79,7 +79,7 @@ func (o *customerFlags) check(rest []string) error {
 	case "import":
 		if *o.inviteRate != "" {
 			var err error
-			if o.inviteEvery, err = parseRate(*o.inviteRate); err != nil {
+			if o.inviteEvery, err = customerfile.ParseRate(*o.inviteRate); err != nil {
 				return usage("--invite-rate: %v", err)
 			}
 		}
@@ -100,21 +100,6 @@ func (o *customerFlags) check(rest []string) error {
 		}
 	}
 	return nil
-}
-
-// parseRate reads N/s, N/m or N/h (N alone: per second) as the time
-// between two events; 0 is no wait.
-func parseRate(s string) (time.Duration, error) {
-	n, unit, _ := strings.Cut(s, "/")
-	per := map[string]time.Duration{"": time.Second, "s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
-	v, err := strconv.ParseFloat(n, 64)
-	if err != nil || per == 0 || v < 0 {
-		return 0, fmt.Errorf("%q is not a rate such as 10/s, 300/m or 1000/h", s)
-	}
-	if v == 0 {
-		return 0, nil
-	}
-	return time.Duration(float64(per) / v), nil
 }
 
 // patch is what update's flags change: only the flags given.

@@ -49,6 +49,21 @@ func ParseFormat(s string) (string, error) {
 	return "", fmt.Errorf("format must be csv or jsonl, not %q", s)
 }
 
+// ParseRate reads N/s, N/m or N/h (N alone: per second) as the time
+// between two events; 0 is no wait.
+func ParseRate(s string) (time.Duration, error) {
+	n, unit, _ := strings.Cut(s, "/")
+	per := map[string]time.Duration{"": time.Second, "s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
+	v, err := strconv.ParseFloat(n, 64)
+	if err != nil || per == 0 || v < 0 || v > 1e6 {
+		return 0, fmt.Errorf("%q is not a rate such as 10/s, 300/m or 1000/h", s)
+	}
+	if v == 0 {
+		return 0, nil
+	}
+	return time.Duration(float64(per) / v), nil
+}
+
 // MaxLine bounds one JSON line; a longer one ends the import.
 const MaxLine = 1 << 20
 
