@@ -284,6 +284,14 @@ func takenField(e *Error) string {
 	return "email"
 }
 
+// movedPast reports whether a customer in state cur has gone beyond the
+// state a file gives (an invited customer who activated since): the
+// file's state then stays unapplied, so that importing it again changes
+// nothing.
+func movedPast(cur, file State) bool {
+	return cur != StateDisabled && !CanTransition(cur, file) && slices.Index(States, file) < slices.Index(States, cur)
+}
+
 // importInput is a checked import row.
 type importInput struct {
 	fields map[string]string
@@ -364,7 +372,8 @@ func importMatch(ctx context.Context, tx Tx, tenantID int64, in importInput) (Cu
 // apply sets the row's fields on an existing customer and names those
 // that changed. A password hash applies only to a customer without a
 // password: once the customer has one (or logged in, which rehashes an
-// imported one), importing the file again must not take it back.
+// imported one), importing the file again must not take it back. Nor
+// does a state the customer has moved past.
 func (in importInput) apply(t Tenant, cust *Customer) (changed []string, fe *FieldError) {
 	set := func(name string, dst *string, v string) {
 		if *dst != v {
@@ -388,7 +397,7 @@ func (in importInput) apply(t Tenant, cust *Customer) (changed []string, fe *Fie
 	if h := in.fields["password_hash"]; h != "" && !cust.HasPassword() {
 		set("password_hash", &cust.PasswordHash, h)
 	}
-	if in.state != "" && in.state != cust.State {
+	if in.state != "" && in.state != cust.State && !movedPast(cust.State, in.state) {
 		var err error
 		if in.state == StateDisabled || cust.State == StateDisabled && in.state == cust.DisabledFrom {
 			err = setEnabled(cust, in.state != StateDisabled)

@@ -87,7 +87,7 @@ func TestCustomerCommands(t *testing.T) {
 
 		out := mustRun(t, cmd("customer", "create", "--email", "Anna@Example.org", "--first-name", "Anna", "--partner-ref", "crm:1",
 			"--state", "offline", "--json")...)
-		var anna customerJSON
+		var anna account.ExportedCustomer
 		if err := json.Unmarshal([]byte(out), &anna); err != nil || anna.ID == 0 || anna.State != "offline" || anna.PartnerRef != "crm:1" {
 			t.Fatalf("create: %v\n%s", err, out)
 		}
@@ -130,7 +130,7 @@ func TestCustomerCommands(t *testing.T) {
 		}
 
 		out = mustRun(t, cmd("customer", "list", "--partner-ref", "crm:2", "--json")...)
-		var list []customerJSON
+		var list []account.ExportedCustomer
 		if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 2 || list[0].Email != "Anna@Example.org" ||
 			list[0].State != "disabled" || list[1].Email != "bert@example.org" || list[1].State != "active" {
 			t.Errorf("list --partner-ref: %v\n%s", err, out)

@@ -151,35 +151,11 @@ func eachCustomer(e env, svc *account.Service, c account.Caller, f account.Custo
 	}
 }
 
-// customerJSON is a customer as --json prints it: as the native API shows
-// one.
-type customerJSON struct {
-	ID               int64      `json:"id"`
-	UUID             string     `json:"uuid"`
-	Email            string     `json:"email"`
-	Username         string     `json:"username"`
-	Salutation       string     `json:"salutation"`
-	FirstName        string     `json:"first_name"`
-	LastName         string     `json:"last_name"`
-	Locale           string     `json:"locale"`
-	PartnerRef       string     `json:"partner_ref"`
-	State            string     `json:"state"`
-	EmailConfirmedAt *time.Time `json:"email_confirmed_at"`
-	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
-}
-
-func toCustomerJSON(c account.Customer) customerJSON {
-	return customerJSON{ID: c.ID, UUID: c.UUID, Email: c.Email, Username: c.Username, Salutation: c.Salutation,
-		FirstName: c.FirstName, LastName: c.LastName, Locale: c.Locale, PartnerRef: c.PartnerRef, State: string(c.State),
-		EmailConfirmedAt: c.EmailConfirmedAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
-}
-
 func (e env) customerList(svc *account.Service, c account.Caller, o customerFlags) error {
 	if *o.json {
-		list := []customerJSON{}
+		list := []account.ExportedCustomer{}
 		err := eachCustomer(e, svc, c, o.filter, func(cust account.Customer) error {
-			list = append(list, toCustomerJSON(cust))
+			list = append(list, cust.Exported())
 			return nil
 		})
 		if err != nil {
@@ -202,12 +178,13 @@ func (e env) customerList(svc *account.Service, c account.Caller, o customerFlag
 	return tw.Flush()
 }
 
-// printCustomer prints one customer, as a list of fields or as JSON.
+// printCustomer prints one customer, as a list of fields or as JSON (the
+// customer of an export, docs/export.md).
 func (e env) printCustomer(c account.Customer, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(toCustomerJSON(c))
+		return enc.Encode(c.Exported())
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	for _, r := range [][2]string{{"id", strconv.FormatInt(c.ID, 10)}, {"uuid", c.UUID}, {"email", dash(c.Email)},

@@ -20,21 +20,7 @@ import (
 	"pforte/internal/store/teststore"
 )
 
-type importSummary struct {
-	DryRun    bool `json:"dry_run"`
-	Rows      int  `json:"rows"`
-	Created   int  `json:"created"`
-	Updated   int  `json:"updated"`
-	Unchanged int  `json:"unchanged"`
-	Failed    int  `json:"failed"`
-	Invited   int  `json:"invited"`
-	Errors    []struct {
-		Line    int    `json:"line"`
-		Field   string `json:"field"`
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"errors"`
-}
+type importSummary = account.ImportSummary
 
 func (h *harness) importBody(t *testing.T, query, contentType, body string) *response {
 	t.Helper()
