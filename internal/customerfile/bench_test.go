@@ -19,7 +19,7 @@ const importRows = 100_000
 // BenchmarkImport imports 100,000 customers with bcrypt hashes from a
 // CSV file into a fresh store of each kind (PostgreSQL only with
 // PFORTE_TEST_POSTGRES_DSN) and reports rows/s. One bcrypt hash serves
-// every row: making one takes as long as importing thousands.
+// every row: making one takes as long as importing hundreds.
 //
 //	go test -run '^$' -bench Import -benchtime 1x ./internal/customerfile/
 func BenchmarkImport(b *testing.B) {
