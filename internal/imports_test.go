@@ -15,8 +15,9 @@ var mayImport = map[string][]string{
 	"password":             {"password/argon2"},
 	"password/argon2":      {},
 	"account":              {"password"},
+	"customerfile":         {"account"},
 	"api/wire":             {"account"},
-	"api/native":           {"account", "api/wire"},
+	"api/native":           {"account", "api/wire", "customerfile"},
 	"api/api2auth":         {"account", "api/wire"},
 	"api/betterez":         {"account", "api/wire"},
 	"api/gradido":          {"account", "api/wire"},
@@ -39,7 +40,7 @@ var mayImport = map[string][]string{
 	"store/postgres":       {"account", "store/migration"},
 	"store/storetest":      {"account"},
 	"store/teststore":      {"account", "store/sqlite", "store/postgres"},
-	"cli":                  {"account", "api/wire", "bench", "mail", "metrics", "oidc", "pages", "password", "redislimit", "server", "store/sqlite", "store/postgres", "webhook"},
+	"cli":                  {"account", "api/wire", "bench", "customerfile", "mail", "metrics", "oidc", "pages", "password", "redislimit", "server", "store/sqlite", "store/postgres", "webhook"},
 }
 
 func TestImports(t *testing.T) {

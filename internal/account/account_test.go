@@ -90,3 +90,22 @@ func TestSettings(t *testing.T) {
 		t.Fatalf("default delivery = %s", got)
 	}
 }
+
+// TestImportStateMovedPast: a file's state stays unapplied where the
+// customer has gone on in its lifecycle, not where it was disabled.
+func TestImportStateMovedPast(t *testing.T) {
+	for _, tc := range []struct {
+		cur, file State
+		want      bool
+	}{
+		{StateActive, StatePending, true},
+		{StatePendingActive, StateOffline, true},
+		{StatePending, StateActive, false},
+		{StateDisabled, StateActive, false},
+		{StateActive, StateDisabled, false},
+	} {
+		if got := movedPast(tc.cur, tc.file); got != tc.want {
+			t.Errorf("movedPast(%s, %s) = %v; want %v", tc.cur, tc.file, got, tc.want)
+		}
+	}
+}

@@ -116,8 +116,12 @@ func chainHash(e AuditEvent) []byte {
 	return m.Sum(nil)
 }
 
-// actorOf names who acts for a caller: its API key, else the customer.
+// actorOf names who acts for a caller: the command line, its API key,
+// else the customer.
 func actorOf(c Caller) string {
+	if c.CommandLine {
+		return ActorCLI
+	}
 	if c.KeyID != 0 {
 		return "api_key:" + strconv.FormatInt(c.KeyID, 10)
 	}

@@ -120,6 +120,9 @@ type Caller struct {
 	KeyID  int64        // the key's id, for the audit log; 0 without one
 	App    *Application // the application named by the request; nil: the tenant's defaults
 	Policy Policy       // how the API the request came through behaves
+	// CommandLine: the caller is the pforte command, which acts with a
+	// secret key's rights; the audit log names it ActorCLI.
+	CommandLine bool
 }
 
 // Policy is how an API behaves where vendors differ. Each API package

@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,8 +17,9 @@ type NewCustomer struct {
 	Email    string
 	UUID     string // optional; generated when empty
 	Password string // optional; without one the customer sets it through an invite
-	// PasswordHash imports a hash from another system (argon2id or bcrypt)
-	// instead of Password; it is upgraded to argon2id at the first login.
+	// PasswordHash imports a hash from another system (argon2id, argon2i,
+	// bcrypt, Django's pbkdf2_sha256) instead of Password; it is upgraded
+	// to argon2id at the first login.
 	PasswordHash string
 	State        State // optional; active with a password, pending without
 	Profile
@@ -136,6 +138,8 @@ func (s *Customers) checkNew(t Tenant, n *NewCustomer) (key, id string, fields [
 	return key, id, fields
 }
 
+const importedHashMessage = "must be an argon2id or argon2i PHC string, a bcrypt hash of cost 14 or less, or pbkdf2_sha256$ITER$SALT$HASH"
+
 // checkImportedHash checks a hash imported from another system.
 func checkImportedHash(n NewCustomer) *FieldError {
 	switch {
@@ -144,7 +148,7 @@ func checkImportedHash(n NewCustomer) *FieldError {
 	case n.Password != "":
 		return &FieldError{Field: "password_hash", Code: FieldInvalid, Message: "give either password or password_hash, not both"}
 	case password.CheckImported(n.PasswordHash) != nil:
-		return &FieldError{Field: "password_hash", Code: FieldInvalid, Message: "must be an argon2id PHC string or a bcrypt hash of cost 14 or less"}
+		return &FieldError{Field: "password_hash", Code: FieldInvalid, Message: importedHashMessage}
 	}
 	return nil
 }
@@ -175,24 +179,8 @@ func (s *Customers) issueNext(ctx context.Context, tx Tx, c Caller, n NewCustome
 	switch {
 	case cust.State == StateOffline || cust.State == StateActive && cust.HasPassword():
 	case !cust.HasPassword() || n.Activation:
-		var issued Token
-		if res.InviteToken, issued, err = s.tokens.issueToken(ctx, tx, cust, PurposeInvite); err != nil {
-			return err
-		}
-		// The link comes with a code, for those who type it.
-		if res.ActivationCode, err = s.tokens.newCode(ctx, tx, cust, PurposeInvite); err != nil {
-			return err
-		}
-		var queued Mail
-		if err := s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailInvite, action: ActionActivate,
-			token: res.InviteToken, code: res.ActivationCode, validFor: s.cfg.InviteTTL, queued: &queued}); err != nil {
-			return err
-		}
-		var mail *Mail
-		if queued.ID != 0 {
-			mail = &queued
-		}
-		return s.proveRequest(ctx, tx, c, ProofInvitation, cust, issued.ID, nil, mail)
+		res.InviteToken, res.ActivationCode, _, err = s.invite(ctx, tx, c, cust, time.Time{})
+		return err
 	case cust.State == StatePending || cust.State == StatePendingActive:
 		if res.ConfirmToken, _, err = s.tokens.issueToken(ctx, tx, cust, PurposeConfirm); err != nil {
 			return err
@@ -200,6 +188,30 @@ func (s *Customers) issueNext(ctx context.Context, tx Tx, c Caller, n NewCustome
 		return s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailConfirm, action: ActionConfirm, token: res.ConfirmToken, validFor: s.cfg.ConfirmTTL})
 	}
 	return nil
+}
+
+// invite issues an invitation (link and code), mails it no earlier than
+// notBefore (zero: at once), and records its opt-in proof. queued reports
+// whether a mail went to the outbox.
+func (s *Customers) invite(ctx context.Context, tx Tx, c Caller, cust Customer, notBefore time.Time) (token, code string, queued bool, err error) {
+	token, issued, err := s.tokens.issueToken(ctx, tx, cust, PurposeInvite)
+	if err != nil {
+		return "", "", false, err
+	}
+	// The link comes with a code, for those who type it.
+	if code, err = s.tokens.newCode(ctx, tx, cust, PurposeInvite); err != nil {
+		return "", "", false, err
+	}
+	var m Mail
+	if err := s.mail.enqueue(ctx, tx, c, cust, outgoing{kind: MailInvite, action: ActionActivate,
+		token: token, code: code, validFor: s.cfg.InviteTTL, queued: &m, notBefore: notBefore}); err != nil {
+		return "", "", false, err
+	}
+	var mail *Mail
+	if m.ID != 0 {
+		mail = &m
+	}
+	return token, code, mail != nil, s.proveRequest(ctx, tx, c, ProofInvitation, cust, issued.ID, nil, mail)
 }
 
 // adopt applies n to an existing offline or pending customer of the same
@@ -281,15 +293,19 @@ func (s *Customers) ByEmail(ctx context.Context, c Caller, email string) (Custom
 // MaxPageSize bounds Customers.List.
 const MaxPageSize = 200
 
-// List pages through a tenant's customers by id (secret key only).
-func (s *Customers) List(ctx context.Context, c Caller, afterID int64, limit int) ([]Customer, error) {
+// List pages through a tenant's customers that f selects, by id (secret
+// key only).
+func (s *Customers) List(ctx context.Context, c Caller, f CustomerFilter, afterID int64, limit int) ([]Customer, error) {
 	if err := c.requireSecret(); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > MaxPageSize {
 		limit = MaxPageSize
 	}
-	cs, err := s.store.ListCustomers(ctx, c.Tenant.ID, afterID, limit)
+	if f.State != "" && !slices.Contains(States, f.State) {
+		return nil, Invalid(FieldError{Field: "state", Code: FieldInvalid, Message: "must be offline, pending, pending_active, active or disabled"})
+	}
+	cs, err := s.store.ListCustomers(ctx, c.Tenant.ID, f, afterID, limit)
 	if err != nil {
 		return nil, Internal(err)
 	}

@@ -239,7 +239,7 @@ func TestEmailStorageHMAC(t *testing.T) {
 		if _, err := svc.Registrations.Register(ctx, pub, account.Registration{Email: addr, Password: dialectPassword}); err != nil {
 			t.Fatal(err)
 		}
-		list, err := st.ListCustomers(ctx, pub.Tenant.ID, 0, 10)
+		list, err := st.ListCustomers(ctx, pub.Tenant.ID, account.CustomerFilter{}, 0, 10)
 		if err != nil || len(list) != 1 {
 			t.Fatalf("customers: %v %v", list, err)
 		}

@@ -105,11 +105,10 @@ func (s *Customers) Erasures(ctx context.Context, c Caller, email string) ([]Era
 
 // ErasuresBySlug is Erasures for the command line.
 func (s *Customers) ErasuresBySlug(ctx context.Context, slug, email string) ([]ErasedProofs, error) {
-	c, err := s.tenants.Caller(ctx, slug)
+	c, err := s.tenants.CommandLineCaller(ctx, slug)
 	if err != nil {
 		return nil, err
 	}
-	c.Key = KeySecret
 	return s.Erasures(ctx, c, email)
 }
 

@@ -73,6 +73,14 @@ type ExportedCustomer struct {
 	UpdatedAt        time.Time  `json:"updated_at"`
 }
 
+// Exported is the customer's profile and state as an export shows it.
+func (c Customer) Exported() ExportedCustomer {
+	return ExportedCustomer{ID: c.ID, UUID: c.UUID, Email: c.Email, EmailConfirmedAt: c.EmailConfirmedAt,
+		PreviousEmail: c.PreviousEmail, Username: c.Username, Salutation: c.Salutation, FirstName: c.FirstName,
+		LastName: c.LastName, Locale: c.Locale, PartnerRef: c.PartnerRef, State: c.State,
+		HasPassword: c.HasPassword(), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
 // ExportedLogin is a live session, without its token.
 type ExportedLogin struct {
 	ID            int64     `json:"id"`
@@ -128,20 +136,16 @@ func (s *Customers) ExportMine(ctx context.Context, tenantID int64, token string
 
 // ExportBySlug is Export for the command line.
 func (s *Customers) ExportBySlug(ctx context.Context, slug, ref string) (CustomerExport, error) {
-	c, err := s.tenants.Caller(ctx, slug)
+	c, err := s.tenants.CommandLineCaller(ctx, slug)
 	if err != nil {
 		return CustomerExport{}, err
 	}
-	c.Key = KeySecret
 	return s.Export(ctx, c, ref)
 }
 
 func (s *Customers) export(ctx context.Context, t Tenant, cust Customer) (CustomerExport, error) {
 	x := CustomerExport{Format: ExportFormat, Version: ExportVersion, ExportedAt: s.now(), Tenant: t.Slug,
-		Customer: ExportedCustomer{ID: cust.ID, UUID: cust.UUID, Email: cust.Email, EmailConfirmedAt: cust.EmailConfirmedAt,
-			PreviousEmail: cust.PreviousEmail, Username: cust.Username, Salutation: cust.Salutation, FirstName: cust.FirstName,
-			LastName: cust.LastName, Locale: cust.Locale, PartnerRef: cust.PartnerRef, State: cust.State,
-			HasPassword: cust.HasPassword(), CreatedAt: cust.CreatedAt, UpdatedAt: cust.UpdatedAt},
+		Customer: cust.Exported(),
 		Sessions: []ExportedLogin{}, Mail: []ExportedMail{}, AuditEvents: []ExportedEvent{}, Proofs: []ExportedProof{}}
 	proofs, err := s.store.ProofsOf(ctx, t.ID, cust.ID)
 	if err != nil {

@@ -32,6 +32,9 @@ type outgoing struct {
 	newEmail string // see MailData.NewEmail
 	device   string // see MailData.Device
 	queued   *Mail  // when set, receives the outbox row written
+	// notBefore holds the mail back until then (zero: send at once), to
+	// spread a bulk import's invitations.
+	notBefore time.Time
 }
 
 // copiedToPrevious are the kinds that also go to a customer's previous
@@ -106,6 +109,9 @@ func (s *mailer) enqueue(ctx context.Context, tx Tx, c Caller, cust Customer, o 
 	now := s.now()
 	m := Mail{TenantID: c.Tenant.ID, CustomerID: cust.ID, Kind: o.kind, Locale: d.Locale,
 		MessageID: newMessageID(sender.Address), Status: MailUnsent, NextAttemptAt: now, CreatedAt: now}
+	if o.notBefore.After(now) {
+		m.NextAttemptAt = o.notBefore
+	}
 	if m.Sealed, err = s.keys.seal(env, m.MessageID); err != nil {
 		return err
 	}

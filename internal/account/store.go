@@ -30,6 +30,13 @@ type Store interface {
 	Close() error
 }
 
+// CustomerFilter selects customers; a zero field selects every one.
+type CustomerFilter struct {
+	State        State
+	PartnerRef   string
+	CreatedSince time.Time // created at or after
+}
+
 // Tx is the set of reads and writes, inside a transaction or, on Store,
 // each on its own.
 type Tx interface {
@@ -58,8 +65,10 @@ type Tx interface {
 	CustomerByUUID(ctx context.Context, tenantID int64, uuid string) (Customer, error)
 	CustomerByEmailKey(ctx context.Context, tenantID int64, emailKey string) (Customer, error)
 	CustomerByUsername(ctx context.Context, tenantID int64, username string) (Customer, error) // case-insensitive
-	ListCustomers(ctx context.Context, tenantID, afterID int64, limit int) ([]Customer, error) // by ID ascending
-	UpdateCustomer(ctx context.Context, c *Customer) error                                     // every column but ID, TenantID, CreatedAt
+	// ListCustomers returns up to limit of the tenant's customers that f
+	// selects with an ID above afterID, by ID ascending.
+	ListCustomers(ctx context.Context, tenantID int64, f CustomerFilter, afterID int64, limit int) ([]Customer, error)
+	UpdateCustomer(ctx context.Context, c *Customer) error // every column but ID, TenantID, CreatedAt
 	// UnconfirmedBefore returns up to limit of the tenant's pending
 	// customers created before before, by ID.
 	UnconfirmedBefore(ctx context.Context, tenantID int64, before time.Time, limit int) ([]Customer, error)

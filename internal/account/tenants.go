@@ -262,6 +262,13 @@ func (s *Tenants) Caller(ctx context.Context, slug string) (Caller, error) {
 	return Caller{Tenant: t}, err
 }
 
+// CommandLineCaller is the caller of the pforte command for the tenant
+// with this slug: a secret key's rights, audited as ActorCLI.
+func (s *Tenants) CommandLineCaller(ctx context.Context, slug string) (Caller, error) {
+	t, err := s.BySlug(ctx, slug)
+	return Caller{Tenant: t, Key: KeySecret, CommandLine: true}, err
+}
+
 // Create adds a tenant.
 func (s *Tenants) Create(ctx context.Context, slug string) (Tenant, error) {
 	if !slugPattern.MatchString(slug) {
@@ -334,7 +341,7 @@ func (s *Tenants) Set(ctx context.Context, slug, key, value string) error {
 	case "email_storage":
 		// Existing keys were computed the other way: lookups would miss.
 		if value != t.Setting(key) {
-			if list, err := s.store.ListCustomers(ctx, t.ID, 0, 1); err != nil {
+			if list, err := s.store.ListCustomers(ctx, t.ID, CustomerFilter{}, 0, 1); err != nil {
 				return Internal(err)
 			} else if len(list) > 0 {
 				return Errorf(KindConflict, CodeTenantHasCustomers, "email_storage can only change while the tenant has no customers")

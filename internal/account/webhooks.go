@@ -359,14 +359,6 @@ func (s *Webhooks) Probe(ctx context.Context, c Caller, id int64) (OutgoingWebho
 		URL: e.URL, Secret: key, Body: body}, nil
 }
 
-// CLICaller is a secret key's caller of a tenant, for the command
-// line.
-func (s *Tenants) CLICaller(ctx context.Context, slug string) (Caller, error) {
-	c, err := s.Caller(ctx, slug)
-	c.Key = KeySecret
-	return c, err
-}
-
 // emit writes an event of typ about customerID (0: none) to every
 // enabled endpoint of t that subscribes to it, in tx.
 func (s *Webhooks) emit(ctx context.Context, tx Tx, t Tenant, typ string, customerID int64, data map[string]any) error {

@@ -55,7 +55,7 @@ var commands = []struct {
 	{"oidc", "list and rotate the keys that sign a tenant's OpenID Connect tokens", env.oidcKeys},
 	{"mail", "list recent mail in the outbox, with its links while it is unsent", env.mail},
 	{"audit", "list a tenant's audit events, and verify their chain", env.audit},
-	{"customer", "export everything pforte holds about a customer, as JSON, or print its opt-in proofs", env.customer},
+	{"customer", "list, show, create, change and delete customers; import and export them in bulk (CSV, JSON Lines)", env.customer},
 	{"consent", "add and list the versioned consent texts registrations show", env.consent},
 	{"webhook", "create, list, show, enable, disable, delete and test a tenant's webhook endpoints", env.webhookCmd},
 	{"bench", "measure a scratch server: hash, login, registration, session check, overload", env.bench},

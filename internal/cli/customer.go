@@ -9,28 +9,74 @@ import (
 )
 
 func (e env) customer(args []string) error {
-	const help = "usage: pforte customer export ID|UUID | proof ID|UUID | proof --email ADDRESS  [--tenant SLUG] [--db DSN]"
-	sub, fs, done, err := e.subcommand("customer", args, help, map[string]arity{"export": {1, 1}, "proof": {0, 1}})
+	const help = `usage: pforte customer COMMAND  [--tenant SLUG] [--db DSN]
+  list [--state S] [--partner-ref R] [--created-since RFC3339] [--json]
+  show ID|UUID|EMAIL [--json]
+  create --email ADDRESS [--uuid U] [--state S] [--password-hash H] [profile flags] [--json]
+  update ID|UUID [--email ADDRESS] [profile flags] [--json]
+  disable ID|UUID | enable ID|UUID | delete ID|UUID
+  export ID|UUID                 everything pforte holds about one customer (JSON)
+  export [--format csv|jsonl] [--out FILE] [--with-hashes] [list filters]
+  import FILE [--format csv|jsonl] [--dry-run] [--invite [--invite-rate 10/s]] [--json]
+  proof ID|UUID | proof --email ADDRESS
+profile flags: --salutation --first-name --last-name --username --locale --partner-ref`
+	sub, fs, done, err := e.subcommand("customer", args, help, map[string]arity{
+		"list": {0, 0}, "show": {1, 1}, "create": {0, 0}, "update": {1, 1}, "disable": {1, 1}, "enable": {1, 1},
+		"delete": {1, 1}, "export": {0, 1}, "import": {1, 1}, "proof": {0, 1},
+	})
 	if done {
 		return err
 	}
-	tenant := fs.String("tenant", account.DefaultTenant, "tenant slug")
-	email := fs.String("email", "", "proof: the address of erased customers whose proofs are kept (proof_retention)")
-	check := func(rest []string) error {
-		if (len(rest) == 1) == (*email != "") || sub == "export" && *email != "" {
-			return fmt.Errorf("%w: name a customer, or for proof an erased customer's --email\n%s", ErrUsage, help)
+	o := customerFlags{sub: sub, fs: fs}
+	o.define()
+	return fs.run(o.check, func(svc *account.Service, rest []string) error {
+		c, err := svc.Tenants.CommandLineCaller(e.ctx, *o.tenant)
+		if err != nil {
+			return err
 		}
-		return nil
-	}
-	return fs.run(check, func(svc *account.Service, rest []string) error {
-		if *email != "" {
-			es, err := svc.Customers.ErasuresBySlug(e.ctx, *tenant, *email)
+		switch sub {
+		case "list":
+			return e.customerList(svc, c, o)
+		case "show":
+			cust, err := customerByRef(e, svc, c, rest[0])
 			if err != nil {
 				return err
 			}
-			return e.printErasures(*tenant, es)
+			return e.printCustomer(cust, *o.json)
+		case "create":
+			return e.customerCreate(svc, c, o)
+		case "update", "disable", "enable":
+			p := o.patch()
+			if sub != "update" {
+				st := map[string]account.State{"disable": account.StateDisabled, "enable": account.StateActive}[sub]
+				p = account.CustomerPatch{State: &st}
+			}
+			cust, err := svc.Customers.Update(e.ctx, c, rest[0], p)
+			if err != nil {
+				return err
+			}
+			return e.printCustomer(cust, *o.json)
+		case "delete":
+			if err := svc.Customers.Delete(e.ctx, c, rest[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "customer %s deleted\n", rest[0])
+			return nil
+		case "import":
+			return e.customerImport(svc, c, o, rest[0])
+		case "export":
+			if len(rest) == 0 {
+				return e.customerExportAll(svc, c, o)
+			}
 		}
-		x, err := svc.Customers.ExportBySlug(e.ctx, *tenant, rest[0])
+		if *o.email != "" {
+			es, err := svc.Customers.ErasuresBySlug(e.ctx, *o.tenant, *o.email)
+			if err != nil {
+				return err
+			}
+			return e.printErasures(*o.tenant, es)
+		}
+		x, err := svc.Customers.ExportBySlug(e.ctx, *o.tenant, rest[0])
 		if err != nil {
 			return err
 		}

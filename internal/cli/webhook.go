@@ -39,7 +39,7 @@ func (e env) webhookCmd(args []string) error {
 		return nil
 	}
 	return fs.run(check, func(svc *account.Service, _ []string) error {
-		c, err := svc.Tenants.CLICaller(e.ctx, *tenant)
+		c, err := svc.Tenants.CommandLineCaller(e.ctx, *tenant)
 		if err != nil {
 			return err
 		}

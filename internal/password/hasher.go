@@ -1,15 +1,18 @@
-// Package password hashes and verifies passwords (argon2id, and bcrypt for
-// imported customers), enforces the password policy, and bounds how many
+// Package password hashes and verifies passwords (argon2id, and for
+// imported customers argon2i, bcrypt and Django's PBKDF2-SHA256), enforces the password policy, and bounds how many
 // hashes run at once.
 package password
 
 import (
 	"context"
+	"crypto/pbkdf2"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -98,11 +101,13 @@ func (h *Hasher) hashSalted(mem *argon2.Memory, password string, salt []byte) st
 		h.params.Memory, h.params.Iterations, h.params.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
-// Verify checks password against an argon2id or bcrypt hash in constant
-// time. rehash is true when the password matched but the hash should be
-// replaced: it is bcrypt, or argon2id with other parameters. An empty
-// encoded hash (a customer without a password) verifies against a dummy
-// hash, so it costs as much as a real check and never matches.
+// Verify checks password against a hash in constant time: argon2id, or
+// one imported from another system (argon2i, bcrypt, PBKDF2-SHA256 as
+// Django writes it). rehash is true when the password matched but the hash
+// should be replaced: it is not argon2id, or argon2id with other
+// parameters. An empty encoded hash (a customer without a password)
+// verifies against a dummy hash, so it costs as much as a real check and
+// never matches.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, rehash bool, err error) {
 	var verr error
 	if err := h.pool.run(ctx, func(s *slot) { ok, rehash, verr = h.verify(s, encoded, password) }); err != nil {
@@ -119,17 +124,21 @@ func (h *Hasher) verify(s *slot, encoded, password string) (ok, rehash bool, err
 		return false, false, nil
 	}
 	switch {
-	case strings.HasPrefix(encoded, "$argon2id$"):
-		p, salt, key, err := decodeArgon2id(encoded)
+	case strings.HasPrefix(encoded, "$argon2id$"), strings.HasPrefix(encoded, "$argon2i$"):
+		variant, p, salt, key, err := decodeArgon2(encoded)
 		if err != nil {
 			return false, false, err
 		}
-		got := s.memory(h.params).IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(key)))
+		derive := s.memory(h.params).IDKey
+		if variant == "argon2i" {
+			derive = s.memory(h.params).Key
+		}
+		got := derive([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(key)))
 		if subtle.ConstantTimeCompare(got, key) != 1 {
 			return false, false, nil
 		}
-		return true, p != h.params, nil
-	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
+		return true, variant != "argon2id" || p != h.params, nil
+	case isBcrypt(encoded):
 		// bcrypt reads at most 72 bytes, as the system that made the hash
 		// did. A match rehashes the whole password with argon2id, so the
 		// limit never carries over into new hashes.
@@ -142,55 +151,104 @@ func (h *Hasher) verify(s *slot, encoded, password string) (ok, rehash bool, err
 		default:
 			return false, false, fmt.Errorf("%w: %v", ErrMalformedHash, err)
 		}
+	case strings.HasPrefix(encoded, "pbkdf2_sha256$"):
+		iter, salt, key, err := decodePBKDF2(encoded)
+		if err != nil {
+			return false, false, err
+		}
+		got, err := pbkdf2.Key(sha256.New, password, []byte(salt), iter, len(key))
+		if err != nil {
+			return false, false, fmt.Errorf("%w: %v", ErrMalformedHash, err)
+		}
+		return subtle.ConstantTimeCompare(got, key) == 1, true, nil
 	}
 	return false, false, ErrMalformedHash
 }
 
-// maxImportedBcryptCost bounds imported bcrypt hashes: cost 31 would hold a
-// hashing slot for days.
-const maxImportedBcryptCost = 14
+func isBcrypt(encoded string) bool {
+	return strings.HasPrefix(encoded, "$2a$") || strings.HasPrefix(encoded, "$2b$") || strings.HasPrefix(encoded, "$2y$")
+}
+
+// Bounds of imported hashes: a stored hash must not hold a hashing slot
+// for long (bcrypt cost 31 would take days).
+const (
+	maxImportedBcryptCost = 14
+	maxImportedPBKDF2Iter = 10_000_000
+)
 
 // CheckImported accepts a hash from another system if this package can
-// verify it at a bounded cost: argon2id within the limits decodeArgon2id
-// sets, or bcrypt up to cost 14.
+// verify it at a bounded cost: argon2id or argon2i within the limits
+// decodeArgon2 sets, bcrypt up to cost 14, or Django's
+// pbkdf2_sha256$ITER$SALT$HASH up to ten million iterations.
 func CheckImported(encoded string) error {
 	switch {
-	case strings.HasPrefix(encoded, "$argon2id$"):
-		_, _, _, err := decodeArgon2id(encoded)
+	case strings.HasPrefix(encoded, "$argon2id$"), strings.HasPrefix(encoded, "$argon2i$"):
+		_, _, _, _, err := decodeArgon2(encoded)
 		return err
-	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
+	case isBcrypt(encoded):
 		cost, err := bcrypt.Cost([]byte(encoded))
 		if err != nil || cost > maxImportedBcryptCost || len(encoded) != 60 {
 			return ErrMalformedHash
 		}
 		return nil
+	case strings.HasPrefix(encoded, "pbkdf2_sha256$"):
+		_, _, _, err := decodePBKDF2(encoded)
+		return err
 	}
 	return ErrMalformedHash
 }
 
-// decodeArgon2id parses $argon2id$v=19$m=..,t=..,p=..$salt$key.
-func decodeArgon2id(encoded string) (Params, []byte, []byte, error) {
+// decodePBKDF2 parses Django's pbkdf2_sha256$ITER$SALT$HASH: the salt is
+// used as the text it is, the hash is standard base64.
+func decodePBKDF2(encoded string) (iter int, salt string, key []byte, err error) {
 	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 {
-		return Params{}, nil, nil, ErrMalformedHash
+	if len(parts) != 4 || parts[2] == "" {
+		return 0, "", nil, ErrMalformedHash
 	}
+	iter, err = strconv.Atoi(parts[1])
+	if err != nil || iter < 1 || iter > maxImportedPBKDF2Iter {
+		return 0, "", nil, ErrMalformedHash
+	}
+	key, err = base64.StdEncoding.DecodeString(parts[3])
+	if err != nil || len(key) < 16 || len(key) > 64 {
+		return 0, "", nil, ErrMalformedHash
+	}
+	return iter, parts[2], key, nil
+}
+
+// decodeArgon2id parses an argon2id PHC string.
+func decodeArgon2id(encoded string) (Params, []byte, []byte, error) {
+	variant, p, salt, key, err := decodeArgon2(encoded)
+	if err == nil && variant != "argon2id" {
+		err = ErrMalformedHash
+	}
+	return p, salt, key, err
+}
+
+// decodeArgon2 parses $argon2id$v=19$m=..,t=..,p=..$salt$key, or the
+// same of argon2i; variant is argon2id or argon2i.
+func decodeArgon2(encoded string) (variant string, p Params, salt, key []byte, err error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" && parts[1] != "argon2i" {
+		return "", Params{}, nil, nil, ErrMalformedHash
+	}
+	variant = parts[1]
 	var version int
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return Params{}, nil, nil, ErrMalformedHash
+		return "", Params{}, nil, nil, ErrMalformedHash
 	}
-	var p Params
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Iterations, &p.Parallelism); err != nil {
-		return Params{}, nil, nil, ErrMalformedHash
+		return "", Params{}, nil, nil, ErrMalformedHash
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
 	if err1 != nil || err2 != nil || len(key) == 0 {
-		return Params{}, nil, nil, ErrMalformedHash
+		return "", Params{}, nil, nil, ErrMalformedHash
 	}
 	p.SaltLength, p.KeyLength = uint32(len(salt)), uint32(len(key))
 	if p.Validate() != nil || p.Memory > 4<<20 || p.Iterations > 64 {
 		// A stored hash must not be able to make a login allocate gigabytes.
-		return Params{}, nil, nil, ErrMalformedHash
+		return "", Params{}, nil, nil, ErrMalformedHash
 	}
-	return p, salt, key, nil
+	return variant, p, salt, key, nil
 }

@@ -2,13 +2,16 @@ package password
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	xargon2 "golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -91,6 +94,47 @@ func TestBcrypt(t *testing.T) {
 	argon, _ := h.Hash(ctx, long)
 	if ok, _, _ := h.Verify(ctx, argon, long[:72]); ok {
 		t.Fatal("argon2id hash of a long password accepts its 72-byte prefix")
+	}
+}
+
+// TestImportedFormats: argon2i and Django's PBKDF2-SHA256 verify, ask
+// for a rehash, refuse a wrong password, and pass CheckImported; hashes
+// too costly to verify do not.
+func TestImportedFormats(t *testing.T) {
+	ctx := context.Background()
+	h := mustHasher(t, cheap)
+	salt := []byte("0123456789abcdef")
+	b64 := base64.RawStdEncoding
+	argon2i := fmt.Sprintf("$argon2i$v=19$m=64,t=3,p=1$%s$%s", b64.EncodeToString(salt),
+		b64.EncodeToString(xargon2.Key([]byte("imported password"), salt, 3, 64, 1, 32)))
+	// Python: hashlib.pbkdf2_hmac('sha256', b'django password', b'seasalt', 1000), base64.
+	const django = "pbkdf2_sha256$1000$seasalt$+pNtlMRZhWxhYbjymnsG9sR6jkdu+/KVKy+otBdsX9A="
+	for _, encoded := range []string{argon2i, django} {
+		if err := CheckImported(encoded); err != nil {
+			t.Errorf("CheckImported(%s) = %v", encoded, err)
+		}
+		pw := "imported password"
+		if strings.HasPrefix(encoded, "pbkdf2") {
+			pw = "django password"
+		}
+		if ok, rehash, err := h.Verify(ctx, encoded, pw); !ok || !rehash || err != nil {
+			t.Errorf("Verify(%s) = %v, %v, %v; want true, true, nil", encoded, ok, rehash, err)
+		}
+		if ok, _, err := h.Verify(ctx, encoded, pw+"!"); ok || err != nil {
+			t.Errorf("Verify(%s, wrong) = %v, %v", encoded, ok, err)
+		}
+	}
+	for _, bad := range []string{
+		"pbkdf2_sha256$99999999$salt$+pNtlMRZhWxhYbjymnsG9sR6jkdu+/KVKy+otBdsX9A=",
+		"pbkdf2_sha256$1000$salt$short",
+		"pbkdf2_sha256$1000$$+pNtlMRZhWxhYbjymnsG9sR6jkdu+/KVKy+otBdsX9A=",
+		"pbkdf2_sha1$1000$salt$+pNtlMRZhWxhYbjymnsG9sR6jkdu+/KVKy+otBdsX9A=",
+		"$argon2d$v=19$m=64,t=3,p=1$MDEyMzQ1Njc4OWFiY2RlZg$" + b64.EncodeToString(make([]byte, 32)),
+		"$argon2i$v=19$m=8388608,t=3,p=1$MDEyMzQ1Njc4OWFiY2RlZg$" + b64.EncodeToString(make([]byte, 32)),
+	} {
+		if CheckImported(bad) == nil {
+			t.Errorf("CheckImported(%s) accepted", bad)
+		}
 	}
 }
 

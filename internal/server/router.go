@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -49,8 +50,42 @@ func (rt *router) handleAny(pattern string, h http.Handler) { rt.mux.Handle(patt
 func (rt *router) answersCORS(prefix string) { rt.selfCORS = append(rt.selfCORS, prefix) }
 
 // refuseOtherMethods routes each path's other methods to its API's 405.
+// A path that overlaps another's wildcard (/customers/import and
+// /customers/{ref}) cannot take every method at once, which ServeMux
+// refuses as a conflict: it refuses the common methods one by one.
 func (rt *router) refuseOtherMethods() {
 	for _, path := range rt.paths {
-		rt.mux.Handle(path, rt.apis[path].NotAllowed(rt.methods[path]...))
+		refuse := rt.apis[path].NotAllowed(rt.methods[path]...)
+		if !rt.overlaps(path) {
+			rt.mux.Handle(path, refuse)
+			continue
+		}
+		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+			taken := slices.Contains(rt.methods[path], m) || m == "HEAD" && slices.Contains(rt.methods[path], "GET")
+			if !taken {
+				rt.mux.Handle(m+" "+path, refuse)
+			}
+		}
 	}
+}
+
+// overlaps reports whether another path matches some of path's requests:
+// segment by segment equal, or one of the two a wildcard.
+func (rt *router) overlaps(path string) bool {
+	segs := strings.Split(path, "/")
+	wild := func(s string) bool { return strings.HasPrefix(s, "{") }
+	for _, other := range rt.paths {
+		o := strings.Split(other, "/")
+		if other == path || len(o) != len(segs) {
+			continue
+		}
+		same := true
+		for i := range segs {
+			same = same && (segs[i] == o[i] || wild(segs[i]) || wild(o[i]))
+		}
+		if same {
+			return true
+		}
+	}
+	return false
 }

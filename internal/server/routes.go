@@ -60,6 +60,7 @@ func addNativeRoutes(rt *router, d Deps, clients wire.Clients) {
 	// Administration (secret key).
 	rt.handle(nat, "POST /api/v1/customers", nat.CreateCustomer())
 	rt.handle(nat, "GET /api/v1/customers", nat.ListCustomers())
+	rt.handle(nat, "POST /api/v1/customers/import", nat.ImportCustomers())
 	rt.handle(nat, "GET /api/v1/customers/{ref}", nat.GetCustomer())
 	rt.handle(nat, "PATCH /api/v1/customers/{ref}", nat.UpdateCustomer())
 	rt.handle(nat, "DELETE /api/v1/customers/{ref}", nat.DeleteCustomer())

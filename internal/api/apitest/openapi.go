@@ -47,6 +47,11 @@ func LoadOpenAPI() (*OpenAPI, error) {
 }
 
 func loadOpenAPI(data []byte) (*OpenAPI, error) {
+	// The import's bodies are text, one customer per line, which the
+	// document describes as strings.
+	for _, mt := range []string{"text/csv", "application/x-ndjson", "application/jsonl"} {
+		openapi3filter.RegisterBodyDecoder(mt, openapi3filter.PlainBodyDecoder)
+	}
 	doc, err := openapi3.NewLoader().LoadFromData(data)
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)

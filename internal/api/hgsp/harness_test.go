@@ -313,7 +313,7 @@ func (h *harness) mustNotStored(t *testing.T, email string) {
 // refused request stored nothing.
 func (h *harness) counts(t *testing.T) [2]int {
 	t.Helper()
-	cs, err := h.svc.Customers.List(context.Background(), h.caller, 0, account.MaxPageSize)
+	cs, err := h.svc.Customers.List(context.Background(), h.caller, account.CustomerFilter{}, 0, account.MaxPageSize)
 	if err != nil {
 		t.Fatalf("ListCustomers: %v", err)
 	}

@@ -2,7 +2,9 @@ package native
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
+	"time"
 
 	"pforte/internal/account"
 	"pforte/internal/api/wire"
@@ -315,7 +317,8 @@ func (a *API) CreateCustomer() http.Handler {
 }
 
 // ListCustomers serves GET /api/v1/customers: ?email= finds one customer,
-// otherwise ?after=ID&limit=N pages through all of them.
+// otherwise ?after=ID&limit=N pages through all of them, or those that
+// ?state=, ?partner_ref= and ?created_since= select.
 func (a *API) ListCustomers() http.Handler {
 	type response struct {
 		Customers []customerJSON `json:"customers"`
@@ -334,10 +337,11 @@ func (a *API) ListCustomers() http.Handler {
 		}
 		after, err1 := parseInt(q.Get("after"), "after")
 		limit, err2 := parseInt(q.Get("limit"), "limit")
-		if err1 != nil || err2 != nil {
-			return account.Invalid(append(err1, err2...)...)
+		f, err3 := customerFilter(q)
+		if err1 != nil || err2 != nil || err3 != nil {
+			return account.Invalid(append(append(err1, err2...), err3...)...)
 		}
-		cs, err := a.svc.Customers.List(r.Context(), c, after, int(limit))
+		cs, err := a.svc.Customers.List(r.Context(), c, f, after, int(limit))
 		if err != nil {
 			return err
 		}
@@ -350,6 +354,20 @@ func (a *API) ListCustomers() http.Handler {
 		}
 		return wire.WriteJSON(w, http.StatusOK, res)
 	})
+}
+
+// customerFilter reads ?state=, ?partner_ref= and ?created_since=
+// (RFC 3339).
+func customerFilter(q url.Values) (account.CustomerFilter, []account.FieldError) {
+	f := account.CustomerFilter{State: account.State(q.Get("state")), PartnerRef: q.Get("partner_ref")}
+	if v := q.Get("created_since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return f, []account.FieldError{{Field: "created_since", Code: account.FieldInvalid, Message: "must be an RFC 3339 time such as 2026-12-01T00:00:00Z"}}
+		}
+		f.CreatedSince = t
+	}
+	return f, nil
 }
 
 func parseInt(s, field string) (int64, []account.FieldError) {

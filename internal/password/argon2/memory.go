@@ -32,6 +32,11 @@ func (m *Memory) IDKey(password, salt []byte, time, memory uint32, threads uint8
 	return deriveKeyIn(m, argon2id, password, salt, nil, nil, time, memory, threads, keyLen)
 }
 
+// Key is [Key] (Argon2i) computed in m.
+func (m *Memory) Key(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	return deriveKeyIn(m, argon2i, password, salt, nil, nil, time, memory, threads, keyLen)
+}
+
 // blocks returns n blocks of m, or n new ones if m holds fewer. Whatever
 // they hold is overwritten before it is read: initBlocks writes the first
 // two blocks of each lane and the first pass of processBlocks every other.

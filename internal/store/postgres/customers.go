@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,14 +84,29 @@ func (q *queries) CustomerByUsername(ctx context.Context, tenantID int64, userna
 	return q.customerBy(ctx, "customer by username", `lower(username) = lower($2) AND username <> ''`, tenantID, username)
 }
 
-// ListCustomers returns up to limit of the tenant's customers with an ID
-// above afterID, by ID: a page of a keyset pagination.
-func (q *queries) ListCustomers(ctx context.Context, tenantID, afterID int64, limit int) ([]account.Customer, error) {
+// ListCustomers returns up to limit of the tenant's customers that f
+// selects with an ID above afterID, by ID: a page of a keyset pagination.
+func (q *queries) ListCustomers(ctx context.Context, tenantID int64, f account.CustomerFilter, afterID int64, limit int) ([]account.Customer, error) {
 	if limit <= 0 {
 		return []account.Customer{}, nil
 	}
-	rows, err := q.db.Query(ctx, `SELECT `+customerColumns+` FROM customers WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-		tenantID, afterID, limit)
+	where, args := `tenant_id = $1 AND id > $2`, []any{tenantID, afterID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where += fmt.Sprintf(` AND `+cond, len(args))
+	}
+	if f.State != "" {
+		add(`state = $%d`, string(f.State))
+	}
+	if f.PartnerRef != "" {
+		add(`partner_ref = $%d`, f.PartnerRef)
+	}
+	if !f.CreatedSince.IsZero() {
+		add(`created_at >= $%d`, f.CreatedSince)
+	}
+	args = append(args, limit)
+	rows, err := q.db.Query(ctx, `SELECT `+customerColumns+` FROM customers WHERE `+where+
+		fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args)), args...)
 	if err != nil {
 		return nil, storeError("list customers", err)
 	}

@@ -119,15 +119,25 @@ func (q queries) UnconfirmedBefore(ctx context.Context, tenantID int64, before t
 	return cs, nil
 }
 
-// ListCustomers returns up to limit of the tenant's customers with an ID
-// above afterID, by ID.
-func (q queries) ListCustomers(ctx context.Context, tenantID, afterID int64, limit int) ([]account.Customer, error) {
+// ListCustomers returns up to limit of the tenant's customers that f
+// selects with an ID above afterID, by ID.
+func (q queries) ListCustomers(ctx context.Context, tenantID int64, f account.CustomerFilter, afterID int64, limit int) ([]account.Customer, error) {
 	cs := []account.Customer{}
 	if limit <= 0 {
 		return cs, nil
 	}
+	where, args := `tenant_id = ? AND id > ?`, []any{tenantID, afterID}
+	if f.State != "" {
+		where, args = where+` AND state = ?`, append(args, string(f.State))
+	}
+	if f.PartnerRef != "" {
+		where, args = where+` AND partner_ref = ?`, append(args, f.PartnerRef)
+	}
+	if !f.CreatedSince.IsZero() {
+		where, args = where+` AND created_at >= ?`, append(args, micros(f.CreatedSince))
+	}
 	rows, err := q.r.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers
-		WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, afterID, limit)
+		WHERE `+where+` ORDER BY id LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, dbErr("list customers", err)
 	}

@@ -187,7 +187,7 @@ func TestStatementsPreparedOnce(t *testing.T) {
 		if err := s.TouchSession(ctx, sess.ID, time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ListCustomers(ctx, cust.TenantID, 0, 10); err != nil {
+		if _, err := s.ListCustomers(ctx, cust.TenantID, account.CustomerFilter{}, 0, 10); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.CustomerByEmailKey(ctx, cust.TenantID, "nobody@example.com"); !errors.Is(err, account.ErrNotFound) {
@@ -304,7 +304,7 @@ func TestStatementsConcurrently(t *testing.T) {
 					_, err = s.CustomerByID(ctx, cust.TenantID, cust.ID)
 				}
 				if err == nil {
-					_, err = s.ListCustomers(ctx, cust.TenantID, 0, 10)
+					_, err = s.ListCustomers(ctx, cust.TenantID, account.CustomerFilter{}, 0, 10)
 				}
 				if err != nil {
 					errs <- err
@@ -448,7 +448,7 @@ func TestReadsEndTheirSnapshot(t *testing.T) {
 		if _, err := s.SessionByHash(ctx, []byte("no such session")); !errors.Is(err, account.ErrNotFound) {
 			t.Fatalf("SessionByHash(unknown) = %v, want ErrNotFound", err)
 		}
-		if _, err := s.ListCustomers(ctx, cust.TenantID, 0, 10); err != nil {
+		if _, err := s.ListCustomers(ctx, cust.TenantID, account.CustomerFilter{}, 0, 10); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.ListTenants(ctx); err != nil {

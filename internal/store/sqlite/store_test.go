@@ -317,7 +317,7 @@ func TestInTx(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := s.ListCustomers(ctx, a.ID, 0, 10)
+	cs, err := s.ListCustomers(ctx, a.ID, account.CustomerFilter{}, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

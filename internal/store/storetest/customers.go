@@ -107,7 +107,7 @@ func testCustomerDisabledFrom(t *testing.T, s account.Store) {
 			wantCustomerReads(t, s, c)
 		}
 	}
-	got, err := s.ListCustomers(ctx, a.ID, 0, 100)
+	got, err := s.ListCustomers(ctx, a.ID, account.CustomerFilter{}, 0, 100)
 	if err != nil {
 		t.Fatalf("ListCustomers: %v", err)
 	}
@@ -305,27 +305,42 @@ func testCustomerList(t *testing.T, s account.Store) {
 	b := mustTenant(t, s, "globex")
 	var as, bs []account.Customer
 	for i := range 5 {
-		as = append(as, mustCustomer(t, s, fullCustomer(a.ID, fmt.Sprintf("a%d", i))))
+		c := fullCustomer(a.ID, fmt.Sprintf("a%d", i))
+		c.PartnerRef = fmt.Sprintf("crm:%d", i%2)
+		if i >= 3 {
+			c.State, c.DisabledFrom, c.CreatedAt = account.StateActive, "", at(time.Hour)
+		}
+		as = append(as, mustCustomer(t, s, c))
 		if i%2 == 0 {
 			bs = append(bs, mustCustomer(t, s, newCustomer(b.ID, fmt.Sprintf("b%d", i))))
 		}
 	}
+	active := account.CustomerFilter{State: account.StateActive}
 	for _, tc := range []struct {
 		name    string
 		tenant  int64
+		filter  account.CustomerFilter
 		afterID int64
 		limit   int
 		want    []account.Customer
 	}{
-		{"all of a", a.ID, 0, 100, as},
-		{"first page", a.ID, 0, 2, as[:2]},
-		{"second page", a.ID, as[1].ID, 2, as[2:4]},
-		{"last page", a.ID, as[3].ID, 2, as[4:]},
-		{"past the end", a.ID, as[4].ID, 2, nil},
-		{"all of b", b.ID, 0, 100, bs},
-		{"b after a's id", b.ID, bs[0].ID, 100, bs[1:]},
+		{"all of a", a.ID, account.CustomerFilter{}, 0, 100, as},
+		{"first page", a.ID, account.CustomerFilter{}, 0, 2, as[:2]},
+		{"second page", a.ID, account.CustomerFilter{}, as[1].ID, 2, as[2:4]},
+		{"last page", a.ID, account.CustomerFilter{}, as[3].ID, 2, as[4:]},
+		{"past the end", a.ID, account.CustomerFilter{}, as[4].ID, 2, nil},
+		{"all of b", b.ID, account.CustomerFilter{}, 0, 100, bs},
+		{"b after a's id", b.ID, account.CustomerFilter{}, bs[0].ID, 100, bs[1:]},
+		{"state", a.ID, active, 0, 100, as[3:]},
+		{"state, paged", a.ID, active, as[3].ID, 100, as[4:]},
+		{"state of b", b.ID, account.CustomerFilter{State: account.StateDisabled}, 0, 100, nil},
+		{"partner ref", a.ID, account.CustomerFilter{PartnerRef: "crm:1"}, 0, 100, []account.Customer{as[1], as[3]}},
+		{"created since", a.ID, account.CustomerFilter{CreatedSince: at(time.Hour)}, 0, 100, as[3:]},
+		{"created since, exclusive of earlier", a.ID, account.CustomerFilter{CreatedSince: at(time.Hour + time.Microsecond)}, 0, 100, nil},
+		{"all three", a.ID, account.CustomerFilter{State: account.StateDisabled, PartnerRef: "crm:0", CreatedSince: t0}, 0, 100,
+			[]account.Customer{as[0], as[2]}},
 	} {
-		got, err := s.ListCustomers(ctx, tc.tenant, tc.afterID, tc.limit)
+		got, err := s.ListCustomers(ctx, tc.tenant, tc.filter, tc.afterID, tc.limit)
 		if err != nil {
 			t.Errorf("ListCustomers(%s): %v", tc.name, err)
 			continue

@@ -309,7 +309,7 @@ func checkCustomer(t *testing.T, what string, got, want account.Customer) {
 // mustCustomerCount checks how many customers a tenant has.
 func mustCustomerCount(t *testing.T, s account.Tx, tenantID int64, want int) {
 	t.Helper()
-	cs, err := s.ListCustomers(t.Context(), tenantID, 0, 1000)
+	cs, err := s.ListCustomers(t.Context(), tenantID, account.CustomerFilter{}, 0, 1000)
 	if err != nil {
 		t.Fatalf("ListCustomers(%d): %v", tenantID, err)
 	}
