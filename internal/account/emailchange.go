@@ -2,9 +2,6 @@ package account
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -382,15 +379,6 @@ func (s *tokens) liveClaim(ctx context.Context, tenantID int64, raw string, p Pu
 	return t, claim, nil
 }
 
-// claimCipher seals the claims of address changes and sign-in alerts.
-func (k *Keyring) claimCipher() (cipher.AEAD, error) {
-	block, err := aes.NewCipher(k.derive(labelChangeClaim))
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
-
 // claimAAD binds a sealed claim to its customer and purpose.
 func claimAAD(tenantID, customerID int64, p Purpose) []byte {
 	return []byte(strconv.FormatInt(tenantID, 10) + "\x00" + strconv.FormatInt(customerID, 10) + "\x00" + string(p))
@@ -401,24 +389,11 @@ func (k *Keyring) sealClaim(cust Customer, p Purpose, claim sealedClaim) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	gcm, err := k.claimCipher()
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, gcm.NonceSize())
-	rand.Read(nonce)
-	return gcm.Seal(nonce, nonce, plain, claimAAD(cust.TenantID, cust.ID, p)), nil
+	return k.sealUnder(labelChangeClaim, plain, claimAAD(cust.TenantID, cust.ID, p))
 }
 
 func (k *Keyring) openClaim(t Token, claim *sealedClaim) error {
-	gcm, err := k.claimCipher()
-	if err != nil {
-		return err
-	}
-	if len(t.Payload) < gcm.NonceSize() {
-		return errors.New("no sealed claim")
-	}
-	plain, err := gcm.Open(nil, t.Payload[:gcm.NonceSize()], t.Payload[gcm.NonceSize():], claimAAD(t.TenantID, t.CustomerID, t.Purpose))
+	plain, err := k.openUnder(labelChangeClaim, t.Payload, claimAAD(t.TenantID, t.CustomerID, t.Purpose))
 	if err != nil {
 		return err
 	}

@@ -109,6 +109,46 @@ func (k *Keyring) codeHash(customerID int64, purpose Purpose, code string) []byt
 	return m.Sum(nil)
 }
 
+// sealUnder encrypts plain with AES-256-GCM under the key of label l,
+// bound to aad; the nonce goes first.
+func (k *Keyring) sealUnder(l label, plain, aad []byte) ([]byte, error) {
+	block, err := aes.NewCipher(k.derive(l))
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	rand.Read(nonce)
+	return gcm.Seal(nonce, nonce, plain, aad), nil
+}
+
+// errSealChanged: what was sealed cannot be opened, most likely because
+// the server secret has changed since.
+var errSealChanged = errors.New("cannot open: the server secret has changed since it was sealed")
+
+// openUnder decrypts what sealUnder sealed under the same label and aad.
+func (k *Keyring) openUnder(l label, sealed, aad []byte) ([]byte, error) {
+	block, err := aes.NewCipher(k.derive(l))
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < gcm.NonceSize() {
+		return nil, errors.New("nothing sealed")
+	}
+	plain, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], aad)
+	if err != nil {
+		return nil, errSealChanged
+	}
+	return plain, nil
+}
+
 // mailCipher is the AEAD that seals queued mail, so that a copy of the
 // database alone does not reveal the tokens in it. Its key predates the
 // labels above and keeps its own derivation, so that queued mail stays

@@ -3,8 +3,6 @@ package account
 import (
 	"context"
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -249,40 +247,19 @@ func (s *SigningKeys) open(sk StoredSigningKey) (SigningKey, error) {
 
 // signingKeyCipher seals signing keys, so that a copy of the database
 // alone cannot sign tokens.
-func (k *Keyring) signingKeyCipher() (cipher.AEAD, error) {
-	block, err := aes.NewCipher(k.derive(labelSigningKey))
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
-
 // signingKeyAAD binds a sealed key to its tenant, kid and algorithm.
 func signingKeyAAD(sk StoredSigningKey) []byte {
 	return []byte(strconv.FormatInt(sk.TenantID, 10) + "\x00" + sk.ID + "\x00" + sk.Algorithm)
 }
 
 func (k *Keyring) sealSigningKey(sk StoredSigningKey, der []byte) ([]byte, error) {
-	gcm, err := k.signingKeyCipher()
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, gcm.NonceSize())
-	rand.Read(nonce)
-	return gcm.Seal(nonce, nonce, der, signingKeyAAD(sk)), nil
+	return k.sealUnder(labelSigningKey, der, signingKeyAAD(sk))
 }
 
 func (k *Keyring) openSigningKey(sk StoredSigningKey) ([]byte, error) {
-	gcm, err := k.signingKeyCipher()
-	if err != nil {
-		return nil, err
-	}
-	if len(sk.Sealed) < gcm.NonceSize() {
-		return nil, errors.New("no sealed signing key")
-	}
-	der, err := gcm.Open(nil, sk.Sealed[:gcm.NonceSize()], sk.Sealed[gcm.NonceSize():], signingKeyAAD(sk))
-	if err != nil {
+	der, err := k.openUnder(labelSigningKey, sk.Sealed, signingKeyAAD(sk))
+	if errors.Is(err, errSealChanged) {
 		return nil, errors.New("cannot open a signing key: the server secret has changed since it was made")
 	}
-	return der, nil
+	return der, err
 }

@@ -2,8 +2,6 @@ package account
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -601,36 +599,13 @@ func (s *Webhooks) webhookBackoff(attempts int) time.Duration {
 	return d
 }
 
-// webhookCipher seals endpoints' signing keys and queued payloads.
-func (k *Keyring) webhookCipher() (cipher.AEAD, error) {
-	block, err := aes.NewCipher(k.derive(labelWebhook))
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
+// webhookAAD binds what is sealed for webhooks to its tenant.
+func webhookAAD(tenantID int64) []byte { return []byte(strconv.FormatInt(tenantID, 10)) }
 
 func (k *Keyring) sealWebhook(tenantID int64, plain []byte) ([]byte, error) {
-	gcm, err := k.webhookCipher()
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, gcm.NonceSize())
-	rand.Read(nonce)
-	return gcm.Seal(nonce, nonce, plain, []byte(strconv.FormatInt(tenantID, 10))), nil
+	return k.sealUnder(labelWebhook, plain, webhookAAD(tenantID))
 }
 
 func (k *Keyring) openWebhook(tenantID int64, sealed []byte) ([]byte, error) {
-	gcm, err := k.webhookCipher()
-	if err != nil {
-		return nil, err
-	}
-	if len(sealed) < gcm.NonceSize() {
-		return nil, errors.New("nothing sealed")
-	}
-	plain, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], []byte(strconv.FormatInt(tenantID, 10)))
-	if err != nil {
-		return nil, errors.New("cannot open: the server secret has changed since it was sealed")
-	}
-	return plain, nil
+	return k.openUnder(labelWebhook, sealed, webhookAAD(tenantID))
 }

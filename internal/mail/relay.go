@@ -2,14 +2,12 @@ package mail
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
-	"os"
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/relay"
 )
 
 // Outbox is what the relay needs from the account service.
@@ -78,7 +76,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	owner := r.Owner
 	if owner == "" {
-		owner = newOwner()
+		owner = relay.NewOwner("")
 	}
 	batch := orDefault(r.Batch, DefaultBatch)
 	poll := orDefault(r.Poll, DefaultPoll)
@@ -88,30 +86,15 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	log = log.With("relay", owner)
 	log.Info("mail relay started", "batch", batch, "poll", poll)
-
-	for ctx.Err() == nil {
-		ms, err := r.Outbox.Claim(ctx, owner, batch)
-		if err != nil && ctx.Err() == nil {
-			log.Error("claiming mail", "err", err)
-		}
-		for i, m := range ms {
-			if ctx.Err() != nil {
-				r.release(ctx, log, ms[i:])
-				break
-			}
-			r.deliver(ctx, log, m)
-		}
-		if err == nil && len(ms) >= batch {
-			continue // more may be due
-		}
-		timer := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-		case <-timer.C:
-		case <-r.Outbox.Queued():
-		}
-		timer.Stop()
-	}
+	relay.Loop[account.OutgoingMail]{
+		Claim:       func(ctx context.Context, n int) ([]account.OutgoingMail, error) { return r.Outbox.Claim(ctx, owner, n) },
+		Handle:      func(ctx context.Context, m account.OutgoingMail) { r.deliver(ctx, log, m) },
+		Release:     func(ctx context.Context, ms []account.OutgoingMail) { r.release(ctx, log, ms) },
+		Queued:      r.Outbox.Queued(),
+		Batch:       batch,
+		Poll:        poll,
+		ClaimFailed: func(err error) { log.Error("claiming mail", "err", err) },
+	}.Run(ctx)
 	log.Info("mail relay stopped")
 	return nil
 }
@@ -199,19 +182,4 @@ func orDefault[T int | time.Duration](v, def T) T {
 		return def
 	}
 	return v
-}
-
-// newOwner is a lease owner for one relay: the host name, for people
-// reading the outbox, and random bytes, for uniqueness.
-func newOwner() string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	host, _ := os.Hostname()
-	if len(host) > 32 {
-		host = host[:32]
-	}
-	if host == "" {
-		host = "relay"
-	}
-	return host + "-" + hex.EncodeToString(b)
 }

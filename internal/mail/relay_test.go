@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/relay"
 	"pforte/internal/mail/mailtest"
 )
 
@@ -427,7 +428,7 @@ func TestRelayReleasesShortLeases(t *testing.T) {
 }
 
 func TestRelayOwner(t *testing.T) {
-	a, b := newOwner(), newOwner()
+	a, b := relay.NewOwner(""), relay.NewOwner("")
 	if a == b || a == "" {
 		t.Errorf("owners %q and %q", a, b)
 	}

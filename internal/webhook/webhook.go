@@ -8,10 +8,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,13 +17,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"pforte/internal/account"
+	"pforte/internal/relay"
 )
 
 // Sign is the webhook-signature header's value for a message: "v1,"
@@ -160,7 +158,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	owner := r.Owner
 	if owner == "" {
-		owner = newOwner()
+		owner = relay.NewOwner("webhooks-")
 	}
 	batch, poll := r.Batch, r.Poll
 	if batch <= 0 {
@@ -174,29 +172,17 @@ func (r *Relay) Run(ctx context.Context) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("relay", owner)
-	for ctx.Err() == nil {
-		ds, err := r.Queue.Claim(ctx, owner, batch)
-		if err != nil && ctx.Err() == nil {
-			log.Error("claiming webhook deliveries", "err", err)
-		}
-		for i, d := range ds {
-			if ctx.Err() != nil {
-				r.release(ctx, log, ds[i:])
-				break
-			}
-			r.deliver(ctx, log, d)
-		}
-		if err == nil && len(ds) >= batch {
-			continue
-		}
-		timer := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-		case <-timer.C:
-		case <-r.Queue.Queued():
-		}
-		timer.Stop()
-	}
+	relay.Loop[account.OutgoingWebhook]{
+		Claim: func(ctx context.Context, n int) ([]account.OutgoingWebhook, error) {
+			return r.Queue.Claim(ctx, owner, n)
+		},
+		Handle:      func(ctx context.Context, d account.OutgoingWebhook) { r.deliver(ctx, log, d) },
+		Release:     func(ctx context.Context, ds []account.OutgoingWebhook) { r.release(ctx, log, ds) },
+		Queued:      r.Queue.Queued(),
+		Batch:       batch,
+		Poll:        poll,
+		ClaimFailed: func(err error) { log.Error("claiming webhook deliveries", "err", err) },
+	}.Run(ctx)
 	return nil
 }
 
@@ -249,17 +235,4 @@ func (r *Relay) release(ctx context.Context, log *slog.Logger, ds []account.Outg
 			log.Error("releasing a webhook delivery", "delivery_id", d.ID, "err", err)
 		}
 	}
-}
-
-func newOwner() string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	host, _ := os.Hostname()
-	if len(host) > 32 {
-		host = host[:32]
-	}
-	if host == "" {
-		host = "relay"
-	}
-	return "webhooks-" + host + "-" + hex.EncodeToString(b)
 }
