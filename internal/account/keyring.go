@@ -109,14 +109,19 @@ func (k *Keyring) codeHash(customerID int64, purpose Purpose, code string) []byt
 	return m.Sum(nil)
 }
 
-// sealUnder encrypts plain with AES-256-GCM under the key of label l,
-// bound to aad; the nonce goes first.
-func (k *Keyring) sealUnder(l label, plain, aad []byte) ([]byte, error) {
+// aead is AES-256-GCM under the key of label l.
+func (k *Keyring) aead(l label) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(k.derive(l))
 	if err != nil {
 		return nil, err
 	}
-	gcm, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+// sealUnder encrypts plain with AES-256-GCM under the key of label l,
+// bound to aad; the nonce goes first.
+func (k *Keyring) sealUnder(l label, plain, aad []byte) ([]byte, error) {
+	gcm, err := k.aead(l)
 	if err != nil {
 		return nil, err
 	}
@@ -131,11 +136,7 @@ var errSealChanged = errors.New("cannot open: the server secret has changed sinc
 
 // openUnder decrypts what sealUnder sealed under the same label and aad.
 func (k *Keyring) openUnder(l label, sealed, aad []byte) ([]byte, error) {
-	block, err := aes.NewCipher(k.derive(l))
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := k.aead(l)
 	if err != nil {
 		return nil, err
 	}
