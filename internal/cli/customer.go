@@ -123,7 +123,7 @@ func (e env) printProofs(proofs []account.ExportedProof) {
 			{"requested", p.RequestedAt.Format(time.RFC3339)},
 			{"from", dash(p.RequestAddress) + ", " + dash(p.RequestAgent)},
 			{"consent", dash(p.ConsentVersion) + " " + p.ConsentLang + " sha256:" + dash(p.ConsentSHA256)},
-			{"confirmation mail", dash(p.MessageID) + ", accepted by the mail server " + optionalTime(p.MailAcceptedAt)},
+			{"confirmation mail", dash(p.MessageID) + ", " + mailAccepted(p.MailAcceptedAt)},
 			{"confirmed", optionalTime(p.ConfirmedAt) + " from " + dash(p.ConfirmAddress) + ", " + dash(p.ConfirmAgent)},
 		}
 		for _, r := range rows {
@@ -137,4 +137,11 @@ func optionalTime(t *time.Time) string {
 		return "not (yet)"
 	}
 	return t.Format(time.RFC3339)
+}
+
+func mailAccepted(at *time.Time) string {
+	if at == nil {
+		return "not (yet) accepted by the mail server"
+	}
+	return "accepted by the mail server " + at.Format(time.RFC3339)
 }
