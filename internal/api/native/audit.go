@@ -49,9 +49,10 @@ func (a *API) ListAudit() http.Handler {
 		if len(fields) > 0 {
 			return account.Invalid(fields...)
 		}
-		if limit == 0 || limit > 1000 {
+		if limit == 0 {
 			limit = auditPageSize
 		}
+		limit = min(limit, 1000)
 		events, err := a.svc.Audit.List(r.Context(), c, account.AuditQuery{CustomerID: customer, Type: account.AuditType(q.Get("type")),
 			Since: since, AfterSeq: after, Limit: int(limit)})
 		if err != nil {

@@ -242,6 +242,9 @@ func (a *API) AcceptInvite() http.Handler {
 		if err != nil {
 			return err
 		}
+		if c, err = a.withApp(r, c, req.App); err != nil {
+			return err
+		}
 		var cust account.Customer
 		var sess account.NewSession
 		if req.Code != "" || req.Email != "" {
