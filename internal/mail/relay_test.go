@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"pforte/internal/account"
-	"pforte/internal/relay"
 	"pforte/internal/mail/mailtest"
+	"pforte/internal/relay"
 )
 
 // fakeOutbox is an in-memory Outbox: the interface's contract and no
