@@ -292,7 +292,7 @@ func (s *Audit) prune(ctx context.Context) error {
 	}
 	now := s.now()
 	for _, t := range tenants {
-		keep, _ := time.ParseDuration(t.Setting("audit_retention")) // checked when it was set
+		keep := t.duration("audit_retention")
 		if keep <= 0 {
 			continue
 		}

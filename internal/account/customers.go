@@ -488,7 +488,7 @@ func (s *Customers) purgeUnconfirmed(ctx context.Context) error {
 	}
 	now := s.now()
 	for _, t := range tenants {
-		keep, _ := time.ParseDuration(t.Setting("pending_retention")) // checked when it was set
+		keep := t.duration("pending_retention")
 		if keep <= 0 {
 			continue
 		}

@@ -34,7 +34,7 @@ func (s *Customers) erase(ctx context.Context, tx Tx, t Tenant, cust Customer, a
 	if err := s.mail.cancelMail(ctx, tx, cust, reason); err != nil {
 		return err
 	}
-	keep, _ := time.ParseDuration(t.Setting("proof_retention")) // checked when it was set
+	keep := t.duration("proof_retention")
 	if keep > 0 && !purging {
 		if s.keys.ephemeral {
 			return ErrNoSecretYet // the subject would be keyed with a secret no one keeps
@@ -101,15 +101,6 @@ func (s *Customers) Erasures(ctx context.Context, c Caller, email string) ([]Era
 		out = append(out, ErasedProofs{Erasure: e, Proofs: ps})
 	}
 	return out, nil
-}
-
-// ErasuresBySlug is Erasures for the command line.
-func (s *Customers) ErasuresBySlug(ctx context.Context, slug, email string) ([]ErasedProofs, error) {
-	c, err := s.tenants.CommandLineCaller(ctx, slug)
-	if err != nil {
-		return nil, err
-	}
-	return s.Erasures(ctx, c, email)
 }
 
 // endRetentions forgets the erasures whose proof_retention has passed.

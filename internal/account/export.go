@@ -134,15 +134,6 @@ func (s *Customers) ExportMine(ctx context.Context, tenantID int64, token string
 	return s.export(ctx, t, cust)
 }
 
-// ExportBySlug is Export for the command line.
-func (s *Customers) ExportBySlug(ctx context.Context, slug, ref string) (CustomerExport, error) {
-	c, err := s.tenants.CommandLineCaller(ctx, slug)
-	if err != nil {
-		return CustomerExport{}, err
-	}
-	return s.Export(ctx, c, ref)
-}
-
 func (s *Customers) export(ctx context.Context, t Tenant, cust Customer) (CustomerExport, error) {
 	x := CustomerExport{Format: ExportFormat, Version: ExportVersion, ExportedAt: s.now(), Tenant: t.Slug,
 		Customer: cust.Exported(),

@@ -100,7 +100,7 @@ func (s *Outbox) Failed(ctx context.Context, m OutgoingMail, cause error, perman
 		}
 		return true, nil
 	}
-	next := now.Add(s.backoff(m.Attempts))
+	next := now.Add(backoff(s.cfg.MailRetryBase, s.cfg.MailRetryMax, m.Attempts))
 	s.log.InfoContext(ctx, "mail will be retried", "mail_id", m.ID, "kind", m.Kind, "tenant_id", m.TenantID, "attempts", m.Attempts,
 		"next_attempt_at", next, "err", reason)
 	if err := s.store.RescheduleMail(ctx, m.ID, m.LeaseOwner, next, reason); err != nil && !errors.Is(err, ErrNotFound) {
@@ -109,12 +109,13 @@ func (s *Outbox) Failed(ctx context.Context, m OutgoingMail, cause error, perman
 	return false, nil
 }
 
-// backoff is the wait after the given number of attempts: retryBase,
-// doubling, capped at retryMax, then ±20 % jitter.
-func (s *Outbox) backoff(attempts int) time.Duration {
-	d := s.cfg.MailRetryMax
+// backoff is the wait after the given number of attempts: base,
+// doubling, capped at most, then ±20 % jitter, so that relays do not
+// retry in step. The mail and the webhook outboxes share it.
+func backoff(base, most time.Duration, attempts int) time.Duration {
+	d := most
 	if shift := attempts - 1; shift >= 0 && shift < 30 {
-		d = min(s.cfg.MailRetryBase<<shift, s.cfg.MailRetryMax)
+		d = min(base<<shift, most)
 	}
 	n, _ := rand.Int(rand.Reader, big.NewInt(401))
 	return d * time.Duration(800+n.Int64()) / 1000

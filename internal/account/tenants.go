@@ -35,8 +35,11 @@ func (t Tenant) Setting(key string) string {
 
 // RememberMaxAge is how long a login that asks to be remembered lasts
 // (session.remember_max_age); 0: the tenant remembers none.
-func (t Tenant) RememberMaxAge() time.Duration {
-	d, _ := time.ParseDuration(t.Setting("session.remember_max_age")) // checked when it was set
+func (t Tenant) RememberMaxAge() time.Duration { return t.duration("session.remember_max_age") }
+
+// duration is a setting that holds a Go duration, checked when it was set.
+func (t Tenant) duration(key string) time.Duration {
+	d, _ := time.ParseDuration(t.Setting(key))
 	return d
 }
 

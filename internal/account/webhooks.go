@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"math/big"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -483,16 +482,24 @@ func (s *Webhooks) Claim(ctx context.Context, owner string, limit int) ([]Outgoi
 		return nil, Internal(err)
 	}
 	out := make([]OutgoingWebhook, 0, len(ds))
-	endpoints := map[int64]WebhookEndpoint{}
+	type opened struct {
+		url string
+		key []byte
+		err error
+	}
+	endpoints := map[int64]opened{} // a batch often holds several deliveries to one endpoint
 	for _, d := range ds {
 		e, ok := endpoints[d.EndpointID]
 		if !ok {
-			if e, err = s.store.WebhookByID(ctx, d.EndpointID); err != nil {
+			ep, err := s.store.WebhookByID(ctx, d.EndpointID)
+			if err != nil {
 				return out, Internal(err)
 			}
+			e.url = ep.URL
+			e.key, e.err = s.keys.openWebhook(ep.TenantID, ep.Secret)
 			endpoints[d.EndpointID] = e
 		}
-		key, kerr := s.keys.openWebhook(e.TenantID, e.Secret)
+		key, kerr := e.key, e.err
 		body, berr := s.keys.openWebhook(d.TenantID, d.Payload)
 		if err := errors.Join(kerr, berr); err != nil {
 			s.log.ErrorContext(ctx, "webhook delivery cannot be opened with this server's secret", "delivery_id", d.ID, "err", err)
@@ -501,7 +508,7 @@ func (s *Webhooks) Claim(ctx context.Context, owner string, limit int) ([]Outgoi
 			}
 			continue
 		}
-		out = append(out, OutgoingWebhook{WebhookDelivery: d, URL: e.URL, Secret: key, Body: body})
+		out = append(out, OutgoingWebhook{WebhookDelivery: d, URL: e.url, Secret: key, Body: body})
 	}
 	return out, nil
 }
@@ -561,7 +568,7 @@ func (s *Webhooks) Failed(ctx context.Context, d OutgoingWebhook, status int, ca
 			failed = true
 			return tx.FinishDelivery(ctx, d.ID, DeliveryFailed, now, status, msg)
 		}
-		return tx.RescheduleDelivery(ctx, d.ID, d.LeaseOwner, now.Add(s.webhookBackoff(d.Attempts)), status, msg)
+		return tx.RescheduleDelivery(ctx, d.ID, d.LeaseOwner, now.Add(backoff(s.cfg.WebhookRetryBase, webhookRetryMax, d.Attempts)), status, msg)
 	})
 	if errors.Is(err, ErrNotFound) {
 		return false, false, nil // the endpoint or delivery went meanwhile
@@ -582,21 +589,6 @@ func (s *Webhooks) Release(ctx context.Context, d OutgoingWebhook) error {
 		return Internal(err)
 	}
 	return nil
-}
-
-// webhookBackoff is the wait before attempt n+1, with up to a fifth of
-// it as jitter.
-func (s *Webhooks) webhookBackoff(attempts int) time.Duration {
-	d := s.cfg.WebhookRetryBase
-	for i := 1; i < attempts && d < webhookRetryMax; i++ {
-		d *= 2
-	}
-	d = min(d, webhookRetryMax)
-	if j := int64(d / 5); j > 0 {
-		n, _ := rand.Int(rand.Reader, big.NewInt(j))
-		d += time.Duration(n.Int64())
-	}
-	return d
 }
 
 // webhookAAD binds what is sealed for webhooks to its tenant.

@@ -70,13 +70,13 @@ profile flags: --salutation --first-name --last-name --username --locale --partn
 			}
 		}
 		if *o.email != "" {
-			es, err := svc.Customers.ErasuresBySlug(e.ctx, *o.tenant, *o.email)
+			es, err := svc.Customers.Erasures(e.ctx, c, *o.email)
 			if err != nil {
 				return err
 			}
 			return e.printErasures(*o.tenant, es)
 		}
-		x, err := svc.Customers.ExportBySlug(e.ctx, *o.tenant, rest[0])
+		x, err := svc.Customers.Export(e.ctx, c, rest[0])
 		if err != nil {
 			return err
 		}
