@@ -298,9 +298,19 @@ func (s *core) uniform(ctx context.Context, start time.Time) {
 // winner's row. Store errors become internal errors; the service's own
 // errors pass through unchanged.
 func (s *core) inTx(ctx context.Context, fn func(tx Tx) error) error {
+	return s.runTx(ctx, s.store.InTx, fn)
+}
+
+// inTxWithoutSync is inTx through Store.InTxWithoutSync, for writes that
+// a power cut may take back.
+func (s *core) inTxWithoutSync(ctx context.Context, fn func(tx Tx) error) error {
+	return s.runTx(ctx, s.store.InTxWithoutSync, fn)
+}
+
+func (s *core) runTx(ctx context.Context, run func(context.Context, func(Tx) error) error, fn func(tx Tx) error) error {
 	var err error
 	for range 3 {
-		if err = s.store.InTx(ctx, fn); !errors.Is(err, ErrDuplicate) {
+		if err = run(ctx, fn); !errors.Is(err, ErrDuplicate) {
 			break
 		}
 	}

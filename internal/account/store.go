@@ -23,6 +23,14 @@ type Store interface {
 	// write connection that tx holds. A write that fails with ErrDuplicate
 	// leaves tx usable.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
+	// InTxWithoutSync is InTx for writes that may be lost to a power cut
+	// or a crash of the machine, never to a crash of pforte: it returns
+	// once the commit is visible to every reader, without waiting for the
+	// disk, and the database stays consistent either way. A login uses
+	// it: what a power cut could take (a reservation of an attempt, a
+	// session just opened) costs its customer no more than logging in
+	// again.
+	InTxWithoutSync(ctx context.Context, fn func(tx Tx) error) error
 	// Migrate applies the embedded schema migrations that are missing.
 	Migrate(ctx context.Context) error
 	// Ping checks that the database answers.

@@ -104,9 +104,16 @@ const (
 func (s *loginGuard) reserveAttempt(ctx context.Context, tenantID int64, emailKey string) (LoginFailures, error) {
 	for try := 1; ; try++ {
 		now := s.now()
-		reserved, err := s.store.ReserveLoginAttempt(ctx, tenantID, emailKey, now, now.Add(-staleReservation))
+		// A reservation only needs to be seen by the attempts checked
+		// alongside it: one that a power cut takes back was never answered.
+		var reserved LoginFailures
+		err := s.inTxWithoutSync(ctx, func(tx Tx) error {
+			var err error
+			reserved, err = tx.ReserveLoginAttempt(ctx, tenantID, emailKey, now, now.Add(-staleReservation))
+			return err
+		})
 		if err != nil {
-			return LoginFailures{}, Internal(err)
+			return LoginFailures{}, err
 		}
 		failures := LoginFailures{Count: reserved.Count, Last: reserved.Last}
 		// The others' attempts being checked may all fail, now.

@@ -54,6 +54,7 @@ func (e env) serve(args []string) error {
 	}
 	defer st.Close()
 	pool := password.NewPool(c.HashSlots, c.HashQueue)
+	password.AddProcessors(pool)
 	svc, err := e.startService(c, st, pool, log)
 	if err != nil {
 		return err

@@ -28,6 +28,9 @@ type Pool struct {
 // Runs is how many functions the pool has run: the hashes computed.
 func (p *Pool) Runs() uint64 { return p.runs.Load() }
 
+// Slots is how many hashes the pool runs at once.
+func (p *Pool) Slots() int { return cap(p.slots) }
+
 // Pending is how many callers are hashing or waiting for a slot now.
 func (p *Pool) Pending() int64 { return p.pending.Load() }
 
@@ -211,4 +214,15 @@ func (p *Pool) run(ctx context.Context, fn func(*slot)) error {
 		return p.inSlot(ctx, fn)
 	}
 	return p.do(ctx, fn)
+}
+
+// AddProcessors lets the Go scheduler run one goroutine more at once for
+// each of the pool's slots. A hash holds its processor (a P) for tens of
+// milliseconds and cannot be preempted cheaply; without a processor of
+// its own, a slot would take one from the requests that answer in
+// microseconds. The operating system still shares the cores, and favours
+// the rest: hashes run on threads of lowered priority (lowerPriority).
+// Call it once, in the process that serves.
+func AddProcessors(p *Pool) {
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + p.Slots())
 }

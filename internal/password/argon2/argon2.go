@@ -39,7 +39,6 @@ package argon2
 
 import (
 	"encoding/binary"
-	"runtime"
 	"sync"
 
 	"golang.org/x/crypto/blake2b"
@@ -185,13 +184,6 @@ func initBlocks(h0 *[blake2b.Size + 8]byte, mem *Memory, memory, threads uint32)
 	return B
 }
 
-// yieldEvery is how many blocks a segment computes before it lets other
-// goroutines run: a hash holds its processor for tens of milliseconds, and
-// answers that take microseconds (a refusal under load) should not wait
-// for it. 512 blocks take about a quarter of a millisecond; a yield with
-// nothing else to run costs well under a microsecond.
-const yieldEvery = 512
-
 func processBlocks(B []block, time, memory, threads uint32, mode int) {
 	lanes := memory / threads
 	segments := lanes / syncPoints
@@ -243,9 +235,6 @@ func processBlocks(B []block, time, memory, threads uint32, mode int) {
 				processBlockXOR(&B[offset], &B[prev], &B[newOffset])
 			}
 			index, offset = index+1, offset+1
-			if index%yieldEvery == 0 {
-				runtime.Gosched()
-			}
 		}
 		wg.Done()
 	}

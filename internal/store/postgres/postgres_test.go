@@ -324,6 +324,36 @@ func TestInTxRetriesDeadlock(t *testing.T) {
 	}
 }
 
+// TestInTxWithoutSync checks that synchronous_commit is off in a
+// transaction without sync, and only there: the pool's connections go on
+// committing with the server's setting.
+func TestInTxWithoutSync(t *testing.T) {
+	s := mustOpen(t)
+	ctx := t.Context()
+	setting := func(run func(context.Context, func(account.Tx) error) error) string {
+		t.Helper()
+		var got string
+		if err := run(ctx, func(tx account.Tx) error {
+			var err error
+			got, err = postgres.SynchronousCommit(ctx, tx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	// One after the other, the transactions take turns on the pool's
+	// idle connection: one without sync must not leave it behind.
+	for range 4 {
+		if got := setting(s.InTxWithoutSync); got != "off" {
+			t.Fatalf("synchronous_commit in InTxWithoutSync = %q, want off", got)
+		}
+		if got := setting(s.InTx); got != "on" {
+			t.Fatalf("synchronous_commit in InTx after InTxWithoutSync = %q, want on", got)
+		}
+	}
+}
+
 // TestTimesRoundTrip checks that times come back in UTC at microsecond
 // precision, and that Create leaves in the struct what a read returns.
 func TestTimesRoundTrip(t *testing.T) {

@@ -12,6 +12,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -167,13 +168,59 @@ func (s *Store) InTx(ctx context.Context, fn func(tx account.Tx) error) error {
 	return runTx(ctx, s.writeStmts, func(q queries) error { return fn(&tx{q}) })
 }
 
+// InTxWithoutSync is InTx, committed with synchronous NORMAL: in WAL mode
+// the commit is not synced to disk (a later sync or checkpoint takes it
+// along), so a power cut may lose it but never leaves the file
+// inconsistent. The setting holds on the write connection for this
+// transaction only: it is held throughout, and set back to FULL before
+// any other writer can have it.
+func (s *Store) InTxWithoutSync(ctx context.Context, fn func(tx account.Tx) error) error {
+	t, err := s.inTxWithoutSync(ctx, fn)
+	if t != nil {
+		t.afterCommit(ctx, err == nil)
+	}
+	return err
+}
+
+// inTxWithoutSync runs the transaction of InTxWithoutSync on the write
+// connection, which it gives back, set to FULL again, also after a panic.
+func (s *Store) inTxWithoutSync(ctx context.Context, fn func(tx account.Tx) error) (*txStmts, error) {
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
+			// A connection that may still commit without syncing is not
+			// handed to the next writer: the pool opens a new one.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		_ = conn.Close()
+	}()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	return inTx(ctx, s.writeStmts, conn.BeginTx, func(q queries) error { return fn(&tx{q}) })
+}
+
 // runTx runs fn in a transaction on the pool of stmts, committing if it
 // returns nil and rolling back otherwise, also when it panics. fn's error is
 // returned as is.
 func runTx(ctx context.Context, stmts *stmtCache, fn func(q queries) error) error {
-	sqlTx, err := stmts.db.BeginTx(ctx, nil)
+	t, err := inTx(ctx, stmts, stmts.db.BeginTx, fn)
+	if t != nil {
+		t.afterCommit(ctx, err == nil)
+	}
+	return err
+}
+
+// inTx runs fn in a transaction that begin starts, as runTx describes. The
+// caller runs the returned transaction's afterCommit once the connection
+// is released.
+func inTx(ctx context.Context, stmts *stmtCache, begin func(context.Context, *sql.TxOptions) (*sql.Tx, error), fn func(q queries) error) (*txStmts, error) {
+	sqlTx, err := begin(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
 	t := &txStmts{tx: sqlTx, cache: stmts}
 	done := false
@@ -188,12 +235,18 @@ func runTx(ctx context.Context, stmts *stmtCache, fn func(q queries) error) erro
 		_ = sqlTx.Rollback() // fn's error matters more
 	} else if err = sqlTx.Commit(); err != nil {
 		err = fmt.Errorf("sqlite: commit: %w", err)
-	} else if t.scrub {
-		stmts.truncateWAL(ctx)
 	}
-	// Now that the transaction has released the connection.
+	return t, err
+}
+
+// afterCommit does what needs the write connection after a transaction:
+// truncating the WAL if it erased anything and committed, and preparing
+// the statements it missed.
+func (t *txStmts) afterCommit(ctx context.Context, committed bool) {
+	if committed && t.scrub {
+		t.cache.truncateWAL(ctx)
+	}
 	t.warm(ctx)
-	return err
 }
 
 // scrubAfterCommit has the WAL checkpointed and truncated once the

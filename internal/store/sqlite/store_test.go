@@ -337,6 +337,52 @@ func TestInTx(t *testing.T) {
 	}
 }
 
+// TestInTxWithoutSync checks that a transaction without sync commits with
+// synchronous NORMAL, and that the write connection is back to FULL for
+// the next writer however the transaction ended.
+func TestInTxWithoutSync(t *testing.T) {
+	ctx := t.Context()
+	s := mustOpen(t)
+	synchronous := func(q dbtx) string {
+		t.Helper()
+		var got string
+		if err := q.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	ends := map[string]func(tx account.Tx) error{
+		"commit": func(account.Tx) error { return nil },
+		"error":  func(account.Tx) error { return errors.New("rolled back") },
+		"panic":  func(account.Tx) error { panic("boom") },
+	}
+	for name, end := range ends {
+		func() {
+			defer func() { _ = recover() }()
+			_ = s.InTxWithoutSync(ctx, func(in account.Tx) error {
+				// Not through the statement cache: a prepared PRAGMA
+				// statement answers the value it was compiled with.
+				if got := synchronous(in.(*tx).w.(*txStmts).tx); got != "1" {
+					t.Errorf("%s: synchronous inside = %s, want 1 (NORMAL)", name, got)
+				}
+				return end(in)
+			})
+		}()
+		if got := synchronous(s.write); got != "2" {
+			t.Errorf("after a transaction that ended by %s: synchronous = %s, want 2 (FULL)", name, got)
+		}
+	}
+	// A cancelled context does not leave the connection behind either.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.InTxWithoutSync(cctx, func(tx account.Tx) error { return nil }); err == nil {
+		t.Error("InTxWithoutSync with a cancelled context succeeded")
+	}
+	if got := synchronous(s.write); got != "2" {
+		t.Errorf("after a cancelled transaction: synchronous = %s, want 2 (FULL)", got)
+	}
+}
+
 // TestTokensGoWithCustomer checks the cascade, and that a token cannot name
 // another tenant's customer.
 func TestTokensGoWithCustomer(t *testing.T) {

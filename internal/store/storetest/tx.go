@@ -12,229 +12,247 @@ import (
 	"pforte/internal/account"
 )
 
+// txRunner picks one of a store's ways to run a transaction; the
+// transaction tests hold each to the same contract.
+type txRunner func(s account.Store) func(ctx context.Context, fn func(tx account.Tx) error) error
+
+func inTx(s account.Store) func(context.Context, func(account.Tx) error) error { return s.InTx }
+
+func inTxWithoutSync(s account.Store) func(context.Context, func(account.Tx) error) error {
+	return s.InTxWithoutSync
+}
+
 // markerError is what fn returns to make InTx roll back; the test checks
 // that InTx hands back this very value, wrapped or not.
 type markerError struct{ n int }
 
 func (e *markerError) Error() string { return fmt.Sprintf("marker %d", e.n) }
 
-func testTxCommit(t *testing.T, s account.Store) {
-	ctx := t.Context()
-	a := mustTenant(t, s, "acme")
-	var (
-		c     account.Customer
-		tok   account.Token
-		sess  account.Session
-		inner account.Tenant
-	)
-	err := s.InTx(ctx, func(tx account.Tx) error {
-		c = newCustomer(a.ID, "alice")
-		if err := tx.CreateCustomer(ctx, &c); err != nil {
-			return fmt.Errorf("CreateCustomer: %w", err)
-		}
-		got, err := tx.CustomerByEmailKey(ctx, a.ID, c.EmailKey) // a transaction reads its own writes
-		if err != nil {
-			return fmt.Errorf("CustomerByEmailKey inside the transaction: %w", err)
-		}
-		if got.ID != c.ID {
-			return fmt.Errorf("CustomerByEmailKey inside the transaction found customer %d, want %d", got.ID, c.ID)
-		}
-		tok = newToken(c, account.PurposeConfirm, "token", false)
-		if err := tx.CreateToken(ctx, &tok); err != nil {
-			return fmt.Errorf("CreateToken: %w", err)
-		}
-		sess = newSession(c, "session")
-		if err := tx.CreateSession(ctx, &sess); err != nil {
-			return fmt.Errorf("CreateSession: %w", err)
-		}
-		if err := tx.SetTenantSetting(ctx, a.ID, "default_locale", "en"); err != nil {
-			return fmt.Errorf("SetTenantSetting: %w", err)
-		}
-		if err := tx.EndLoginAttempt(ctx, a.ID, c.EmailKey, ptr(t0)); err != nil {
-			return fmt.Errorf("EndLoginAttempt: %w", err)
-		}
-		inner = account.Tenant{Slug: "inner"}
-		if err := tx.CreateTenant(ctx, &inner); err != nil {
-			return fmt.Errorf("CreateTenant: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("InTx: %v", err)
-	}
-	wantCustomerReads(t, s, c)
-	wantSession(t, s, "committed session", sess)
-	wantLoginFailures(t, s, a.ID, c.EmailKey, account.LoginFailures{Count: 1, Last: t0})
-	got, err := s.TenantByID(ctx, a.ID)
-	if err != nil {
-		t.Fatalf("TenantByID: %v", err)
-	}
-	a.Settings = map[string]string{"default_locale": "en"}
-	checkTenant(t, "tenant with a committed setting", got, a)
-	if _, err := s.TenantBySlug(ctx, inner.Slug); err != nil {
-		t.Errorf("TenantBySlug(committed tenant): %v", err)
-	}
-	mustConsume(t, s, tok, at(time.Minute), 5, 0)
-}
-
-func testTxRollback(t *testing.T, s account.Store) {
-	ctx := t.Context()
-	a := mustTenant(t, s, "acme")
-	e := mustCustomer(t, s, newCustomer(a.ID, "existing"))
-	eTok := mustToken(t, s, newToken(e, account.PurposeConfirm, "existing token", false))
-	eSess := mustSession(t, s, newSession(e, "existing session"))
-
-	var c account.Customer
-	var sess account.Session
-	marker := &markerError{42}
-	err := s.InTx(ctx, func(tx account.Tx) error {
-		c = newCustomer(a.ID, "alice")
-		if err := tx.CreateCustomer(ctx, &c); err != nil {
-			return fmt.Errorf("CreateCustomer: %w", err)
-		}
-		tok := newToken(c, account.PurposeConfirm, "token", false)
-		if err := tx.CreateToken(ctx, &tok); err != nil {
-			return fmt.Errorf("CreateToken: %w", err)
-		}
-		sess = newSession(c, "session")
-		if err := tx.CreateSession(ctx, &sess); err != nil {
-			return fmt.Errorf("CreateSession: %w", err)
-		}
-		if err := tx.SetTenantSetting(ctx, a.ID, "default_locale", "en"); err != nil {
-			return fmt.Errorf("SetTenantSetting: %w", err)
-		}
-		if err := tx.EndLoginAttempt(ctx, a.ID, c.EmailKey, ptr(t0)); err != nil {
-			return fmt.Errorf("EndLoginAttempt: %w", err)
-		}
-		inner := account.Tenant{Slug: "inner"}
-		if err := tx.CreateTenant(ctx, &inner); err != nil {
-			return fmt.Errorf("CreateTenant: %w", err)
-		}
-		changed := e
-		changed.FirstName = "Changed"
-		if err := tx.UpdateCustomer(ctx, &changed); err != nil {
-			return fmt.Errorf("UpdateCustomer: %w", err)
-		}
-		if _, err := tx.ConsumeToken(ctx, a.ID, eTok.Hash, eTok.Purpose, at(time.Minute), 5); err != nil {
-			return fmt.Errorf("ConsumeToken: %w", err)
-		}
-		if err := tx.DeleteSession(ctx, a.ID, eSess.ID); err != nil {
-			return fmt.Errorf("DeleteSession: %w", err)
-		}
-		return fmt.Errorf("after all writes: %w", marker)
-	})
-	if !errors.Is(err, marker) {
-		t.Fatalf("InTx = %v, want the error fn returned", err)
-	}
-	var me *markerError
-	if !errors.As(err, &me) || me != marker {
-		t.Errorf("errors.As(InTx error) = %v, want the very *markerError fn returned", me)
-	}
-
-	// Nothing of fn's writes remains.
-	_, err = s.CustomerByEmailKey(ctx, a.ID, c.EmailKey)
-	wantErr(t, "CustomerByEmailKey(rolled back)", err, account.ErrNotFound)
-	_, err = s.CustomerByID(ctx, a.ID, c.ID)
-	wantErr(t, "CustomerByID(rolled back)", err, account.ErrNotFound)
-	mustCustomerCount(t, s, a.ID, 1)
-	wantNoSession(t, s, "rolled-back session", sess)
-	wantLoginFailures(t, s, a.ID, c.EmailKey, account.LoginFailures{})
-	got, err := s.TenantByID(ctx, a.ID)
-	if err != nil {
-		t.Fatalf("TenantByID: %v", err)
-	}
-	a.Settings = map[string]string{}
-	checkTenant(t, "tenant after a rolled-back setting", got, a)
-	_, err = s.TenantBySlug(ctx, "inner")
-	wantErr(t, "TenantBySlug(rolled back)", err, account.ErrNotFound)
-	wantCustomerReads(t, s, e)
-	wantSession(t, s, "session deleted in a rolled-back transaction", eSess)
-	mustConsume(t, s, eTok, at(time.Minute), 5, 0)
-}
-
-func testTxPanic(t *testing.T, s account.Store) {
-	a := mustTenant(t, s, "acme")
-	var c account.Customer
-	boom := &markerError{7} // panic with a unique value
-	func() {
-		defer func() {
-			if r := recover(); r != boom {
-				t.Errorf("recovered %v from InTx, want the panic value of fn", r)
-			}
-		}()
-		err := s.InTx(t.Context(), func(tx account.Tx) error {
+func testTxCommit(inTx txRunner) func(t *testing.T, s account.Store) {
+	return func(t *testing.T, s account.Store) {
+		ctx := t.Context()
+		a := mustTenant(t, s, "acme")
+		var (
+			c     account.Customer
+			tok   account.Token
+			sess  account.Session
+			inner account.Tenant
+		)
+		err := inTx(s)(ctx, func(tx account.Tx) error {
 			c = newCustomer(a.ID, "alice")
-			if err := tx.CreateCustomer(t.Context(), &c); err != nil {
-				return err
+			if err := tx.CreateCustomer(ctx, &c); err != nil {
+				return fmt.Errorf("CreateCustomer: %w", err)
 			}
-			panic(boom)
+			got, err := tx.CustomerByEmailKey(ctx, a.ID, c.EmailKey) // a transaction reads its own writes
+			if err != nil {
+				return fmt.Errorf("CustomerByEmailKey inside the transaction: %w", err)
+			}
+			if got.ID != c.ID {
+				return fmt.Errorf("CustomerByEmailKey inside the transaction found customer %d, want %d", got.ID, c.ID)
+			}
+			tok = newToken(c, account.PurposeConfirm, "token", false)
+			if err := tx.CreateToken(ctx, &tok); err != nil {
+				return fmt.Errorf("CreateToken: %w", err)
+			}
+			sess = newSession(c, "session")
+			if err := tx.CreateSession(ctx, &sess); err != nil {
+				return fmt.Errorf("CreateSession: %w", err)
+			}
+			if err := tx.SetTenantSetting(ctx, a.ID, "default_locale", "en"); err != nil {
+				return fmt.Errorf("SetTenantSetting: %w", err)
+			}
+			if err := tx.EndLoginAttempt(ctx, a.ID, c.EmailKey, ptr(t0)); err != nil {
+				return fmt.Errorf("EndLoginAttempt: %w", err)
+			}
+			inner = account.Tenant{Slug: "inner"}
+			if err := tx.CreateTenant(ctx, &inner); err != nil {
+				return fmt.Errorf("CreateTenant: %w", err)
+			}
+			return nil
 		})
-		t.Errorf("InTx returned %v, want the panic of fn to propagate", err)
-	}()
-
-	// The store is still usable: a transaction left open would block here,
-	// so bound the wait.
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	_, err := s.CustomerByEmailKey(ctx, a.ID, c.EmailKey)
-	wantErr(t, "CustomerByEmailKey(rolled back by panic)", err, account.ErrNotFound)
-	err = s.InTx(ctx, func(tx account.Tx) error {
-		d := newCustomer(a.ID, "dora")
-		return tx.CreateCustomer(ctx, &d)
-	})
-	if err != nil {
-		t.Fatalf("InTx after a panic: %v", err)
-	}
-	if _, err := s.CustomerByEmailKey(ctx, a.ID, "dora@example.com"); err != nil {
-		t.Errorf("CustomerByEmailKey(committed after a panic): %v", err)
+		if err != nil {
+			t.Fatalf("InTx: %v", err)
+		}
+		wantCustomerReads(t, s, c)
+		wantSession(t, s, "committed session", sess)
+		wantLoginFailures(t, s, a.ID, c.EmailKey, account.LoginFailures{Count: 1, Last: t0})
+		got, err := s.TenantByID(ctx, a.ID)
+		if err != nil {
+			t.Fatalf("TenantByID: %v", err)
+		}
+		a.Settings = map[string]string{"default_locale": "en"}
+		checkTenant(t, "tenant with a committed setting", got, a)
+		if _, err := s.TenantBySlug(ctx, inner.Slug); err != nil {
+			t.Errorf("TenantBySlug(committed tenant): %v", err)
+		}
+		mustConsume(t, s, tok, at(time.Minute), 5, 0)
 	}
 }
 
-func testTxErrorsInside(t *testing.T, s account.Store) {
-	ctx := t.Context()
-	a := mustTenant(t, s, "acme")
-	e := mustCustomer(t, s, newCustomer(a.ID, "existing"))
+func testTxRollback(inTx txRunner) func(t *testing.T, s account.Store) {
+	return func(t *testing.T, s account.Store) {
+		ctx := t.Context()
+		a := mustTenant(t, s, "acme")
+		e := mustCustomer(t, s, newCustomer(a.ID, "existing"))
+		eTok := mustToken(t, s, newToken(e, account.PurposeConfirm, "existing token", false))
+		eSess := mustSession(t, s, newSession(e, "existing session"))
 
-	err := s.InTx(ctx, func(tx account.Tx) error {
-		_, err := tx.CustomerByEmailKey(ctx, a.ID, "nobody@example.com")
-		if !errors.Is(err, account.ErrNotFound) {
-			return fmt.Errorf("CustomerByEmailKey(unknown) inside a transaction = %v, want ErrNotFound", err)
+		var c account.Customer
+		var sess account.Session
+		marker := &markerError{42}
+		err := inTx(s)(ctx, func(tx account.Tx) error {
+			c = newCustomer(a.ID, "alice")
+			if err := tx.CreateCustomer(ctx, &c); err != nil {
+				return fmt.Errorf("CreateCustomer: %w", err)
+			}
+			tok := newToken(c, account.PurposeConfirm, "token", false)
+			if err := tx.CreateToken(ctx, &tok); err != nil {
+				return fmt.Errorf("CreateToken: %w", err)
+			}
+			sess = newSession(c, "session")
+			if err := tx.CreateSession(ctx, &sess); err != nil {
+				return fmt.Errorf("CreateSession: %w", err)
+			}
+			if err := tx.SetTenantSetting(ctx, a.ID, "default_locale", "en"); err != nil {
+				return fmt.Errorf("SetTenantSetting: %w", err)
+			}
+			if err := tx.EndLoginAttempt(ctx, a.ID, c.EmailKey, ptr(t0)); err != nil {
+				return fmt.Errorf("EndLoginAttempt: %w", err)
+			}
+			inner := account.Tenant{Slug: "inner"}
+			if err := tx.CreateTenant(ctx, &inner); err != nil {
+				return fmt.Errorf("CreateTenant: %w", err)
+			}
+			changed := e
+			changed.FirstName = "Changed"
+			if err := tx.UpdateCustomer(ctx, &changed); err != nil {
+				return fmt.Errorf("UpdateCustomer: %w", err)
+			}
+			if _, err := tx.ConsumeToken(ctx, a.ID, eTok.Hash, eTok.Purpose, at(time.Minute), 5); err != nil {
+				return fmt.Errorf("ConsumeToken: %w", err)
+			}
+			if err := tx.DeleteSession(ctx, a.ID, eSess.ID); err != nil {
+				return fmt.Errorf("DeleteSession: %w", err)
+			}
+			return fmt.Errorf("after all writes: %w", marker)
+		})
+		if !errors.Is(err, marker) {
+			t.Fatalf("InTx = %v, want the error fn returned", err)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Errorf("InTx: %v", err)
+		var me *markerError
+		if !errors.As(err, &me) || me != marker {
+			t.Errorf("errors.As(InTx error) = %v, want the very *markerError fn returned", me)
+		}
+
+		// Nothing of fn's writes remains.
+		_, err = s.CustomerByEmailKey(ctx, a.ID, c.EmailKey)
+		wantErr(t, "CustomerByEmailKey(rolled back)", err, account.ErrNotFound)
+		_, err = s.CustomerByID(ctx, a.ID, c.ID)
+		wantErr(t, "CustomerByID(rolled back)", err, account.ErrNotFound)
+		mustCustomerCount(t, s, a.ID, 1)
+		wantNoSession(t, s, "rolled-back session", sess)
+		wantLoginFailures(t, s, a.ID, c.EmailKey, account.LoginFailures{})
+		got, err := s.TenantByID(ctx, a.ID)
+		if err != nil {
+			t.Fatalf("TenantByID: %v", err)
+		}
+		a.Settings = map[string]string{}
+		checkTenant(t, "tenant after a rolled-back setting", got, a)
+		_, err = s.TenantBySlug(ctx, "inner")
+		wantErr(t, "TenantBySlug(rolled back)", err, account.ErrNotFound)
+		wantCustomerReads(t, s, e)
+		wantSession(t, s, "session deleted in a rolled-back transaction", eSess)
+		mustConsume(t, s, eTok, at(time.Minute), 5, 0)
 	}
+}
 
-	err = s.InTx(ctx, func(tx account.Tx) error {
-		dup := newCustomer(a.ID, "other")
-		dup.EmailKey = e.EmailKey
-		return tx.CreateCustomer(ctx, &dup)
-	})
-	wantErr(t, "InTx(CreateCustomer(duplicate))", err, account.ErrDuplicate)
-	mustCustomerCount(t, s, a.ID, 1)
+func testTxPanic(inTx txRunner) func(t *testing.T, s account.Store) {
+	return func(t *testing.T, s account.Store) {
+		a := mustTenant(t, s, "acme")
+		var c account.Customer
+		boom := &markerError{7} // panic with a unique value
+		func() {
+			defer func() {
+				if r := recover(); r != boom {
+					t.Errorf("recovered %v from InTx, want the panic value of fn", r)
+				}
+			}()
+			err := inTx(s)(t.Context(), func(tx account.Tx) error {
+				c = newCustomer(a.ID, "alice")
+				if err := tx.CreateCustomer(t.Context(), &c); err != nil {
+					return err
+				}
+				panic(boom)
+			})
+			t.Errorf("InTx returned %v, want the panic of fn to propagate", err)
+		}()
 
-	// After ErrDuplicate the transaction is still usable: fn may fall back
-	// to the existing row and go on writing (PostgreSQL needs a savepoint
-	// for this, SQLite does it anyway).
-	var other account.Customer
-	err = s.InTx(ctx, func(tx account.Tx) error {
-		dup := newCustomer(a.ID, "other")
-		dup.EmailKey = e.EmailKey
-		if err := tx.CreateCustomer(ctx, &dup); !errors.Is(err, account.ErrDuplicate) {
-			return fmt.Errorf("CreateCustomer(duplicate) = %v, want ErrDuplicate", err)
+		// The store is still usable: a transaction left open would block here,
+		// so bound the wait.
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		_, err := s.CustomerByEmailKey(ctx, a.ID, c.EmailKey)
+		wantErr(t, "CustomerByEmailKey(rolled back by panic)", err, account.ErrNotFound)
+		err = inTx(s)(ctx, func(tx account.Tx) error {
+			d := newCustomer(a.ID, "dora")
+			return tx.CreateCustomer(ctx, &d)
+		})
+		if err != nil {
+			t.Fatalf("InTx after a panic: %v", err)
 		}
-		if _, err := tx.CustomerByEmailKey(ctx, a.ID, e.EmailKey); err != nil {
-			return fmt.Errorf("CustomerByEmailKey after ErrDuplicate: %w", err)
+		if _, err := s.CustomerByEmailKey(ctx, a.ID, "dora@example.com"); err != nil {
+			t.Errorf("CustomerByEmailKey(committed after a panic): %v", err)
 		}
-		other = newCustomer(a.ID, "other")
-		return tx.CreateCustomer(ctx, &other)
-	})
-	if err != nil {
-		t.Fatalf("InTx(go on after ErrDuplicate): %v", err)
 	}
-	wantCustomerReads(t, s, other)
-	mustCustomerCount(t, s, a.ID, 2)
+}
+
+func testTxErrorsInside(inTx txRunner) func(t *testing.T, s account.Store) {
+	return func(t *testing.T, s account.Store) {
+		ctx := t.Context()
+		a := mustTenant(t, s, "acme")
+		e := mustCustomer(t, s, newCustomer(a.ID, "existing"))
+
+		err := inTx(s)(ctx, func(tx account.Tx) error {
+			_, err := tx.CustomerByEmailKey(ctx, a.ID, "nobody@example.com")
+			if !errors.Is(err, account.ErrNotFound) {
+				return fmt.Errorf("CustomerByEmailKey(unknown) inside a transaction = %v, want ErrNotFound", err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("InTx: %v", err)
+		}
+
+		err = inTx(s)(ctx, func(tx account.Tx) error {
+			dup := newCustomer(a.ID, "other")
+			dup.EmailKey = e.EmailKey
+			return tx.CreateCustomer(ctx, &dup)
+		})
+		wantErr(t, "InTx(CreateCustomer(duplicate))", err, account.ErrDuplicate)
+		mustCustomerCount(t, s, a.ID, 1)
+
+		// After ErrDuplicate the transaction is still usable: fn may fall back
+		// to the existing row and go on writing (PostgreSQL needs a savepoint
+		// for this, SQLite does it anyway).
+		var other account.Customer
+		err = inTx(s)(ctx, func(tx account.Tx) error {
+			dup := newCustomer(a.ID, "other")
+			dup.EmailKey = e.EmailKey
+			if err := tx.CreateCustomer(ctx, &dup); !errors.Is(err, account.ErrDuplicate) {
+				return fmt.Errorf("CreateCustomer(duplicate) = %v, want ErrDuplicate", err)
+			}
+			if _, err := tx.CustomerByEmailKey(ctx, a.ID, e.EmailKey); err != nil {
+				return fmt.Errorf("CustomerByEmailKey after ErrDuplicate: %w", err)
+			}
+			other = newCustomer(a.ID, "other")
+			return tx.CreateCustomer(ctx, &other)
+		})
+		if err != nil {
+			t.Fatalf("InTx(go on after ErrDuplicate): %v", err)
+		}
+		wantCustomerReads(t, s, other)
+		mustCustomerCount(t, s, a.ID, 2)
+	}
 }
 
 // ---- concurrency ----
@@ -268,93 +286,97 @@ func testConcurrentConsume(t *testing.T, s account.Store) {
 	}
 }
 
-func testConcurrentCreateCustomer(t *testing.T, s account.Store) {
-	const n = 50
-	ctx := t.Context()
-	a := mustTenant(t, s, "acme")
-	const key = "racer@example.com"
-	errs := make([]error, n)
-	created := make([]bool, n)
-	uuids := make([]string, n)
-	concurrently(n, func(i int) {
-		var made bool
-		errs[i] = s.InTx(ctx, func(tx account.Tx) error {
-			made = false // fn may run again after a serialisation conflict
-			_, err := tx.CustomerByEmailKey(ctx, a.ID, key)
-			if err == nil {
+func testConcurrentCreateCustomer(inTx txRunner) func(t *testing.T, s account.Store) {
+	return func(t *testing.T, s account.Store) {
+		const n = 50
+		ctx := t.Context()
+		a := mustTenant(t, s, "acme")
+		const key = "racer@example.com"
+		errs := make([]error, n)
+		created := make([]bool, n)
+		uuids := make([]string, n)
+		concurrently(n, func(i int) {
+			var made bool
+			errs[i] = inTx(s)(ctx, func(tx account.Tx) error {
+				made = false // fn may run again after a serialisation conflict
+				_, err := tx.CustomerByEmailKey(ctx, a.ID, key)
+				if err == nil {
+					return nil
+				}
+				if !errors.Is(err, account.ErrNotFound) {
+					return err
+				}
+				c := newCustomer(a.ID, "racer")
+				c.UUID = uuidFor(fmt.Sprintf("racer %d", i))
+				if err := tx.CreateCustomer(ctx, &c); err != nil {
+					return err
+				}
+				made, uuids[i] = true, c.UUID
 				return nil
-			}
-			if !errors.Is(err, account.ErrNotFound) {
-				return err
-			}
-			c := newCustomer(a.ID, "racer")
-			c.UUID = uuidFor(fmt.Sprintf("racer %d", i))
-			if err := tx.CreateCustomer(ctx, &c); err != nil {
-				return err
-			}
-			made, uuids[i] = true, c.UUID
-			return nil
+			})
+			created[i] = made && errs[i] == nil
 		})
-		created[i] = made && errs[i] == nil
-	})
-	creator, creators := -1, 0
-	for i, err := range errs {
-		if err != nil && !errors.Is(err, account.ErrDuplicate) {
-			t.Errorf("goroutine %d: InTx: %v, want nil or ErrDuplicate", i, err)
+		creator, creators := -1, 0
+		for i, err := range errs {
+			if err != nil && !errors.Is(err, account.ErrDuplicate) {
+				t.Errorf("goroutine %d: InTx: %v, want nil or ErrDuplicate", i, err)
+			}
+			if created[i] {
+				creator, creators = i, creators+1
+			}
 		}
-		if created[i] {
-			creator, creators = i, creators+1
+		if creators != 1 {
+			t.Errorf("%d transactions committed a new customer, want 1", creators)
 		}
-	}
-	if creators != 1 {
-		t.Errorf("%d transactions committed a new customer, want 1", creators)
-	}
-	mustCustomerCount(t, s, a.ID, 1)
-	got, err := s.CustomerByEmailKey(ctx, a.ID, key)
-	if err != nil {
-		t.Fatalf("CustomerByEmailKey: %v", err)
-	}
-	if creator >= 0 && got.UUID != uuids[creator] {
-		t.Errorf("the stored customer has UUID %s, want %s of the transaction that reported creating it", got.UUID, uuids[creator])
+		mustCustomerCount(t, s, a.ID, 1)
+		got, err := s.CustomerByEmailKey(ctx, a.ID, key)
+		if err != nil {
+			t.Fatalf("CustomerByEmailKey: %v", err)
+		}
+		if creator >= 0 && got.UUID != uuids[creator] {
+			t.Errorf("the stored customer has UUID %s, want %s of the transaction that reported creating it", got.UUID, uuids[creator])
+		}
 	}
 }
 
 // testConcurrentReadModifyWrite checks InTx's isolation for the service's
 // pattern of reading a customer, deciding, and writing it back: concurrent
 // transactions on one customer must not lose each other's updates.
-func testConcurrentReadModifyWrite(t *testing.T, s account.Store) {
-	const n = 10
-	ctx := t.Context()
-	a := mustTenant(t, s, "acme")
-	c := newCustomer(a.ID, "alice")
-	c.PartnerRef = "0"
-	c = mustCustomer(t, s, c)
-	errs := make([]error, n)
-	concurrently(n, func(i int) {
-		errs[i] = s.InTx(ctx, func(tx account.Tx) error {
-			cur, err := tx.CustomerByID(ctx, a.ID, c.ID)
-			if err != nil {
-				return err
-			}
-			v, err := strconv.Atoi(cur.PartnerRef)
-			if err != nil {
-				return err
-			}
-			cur.PartnerRef = strconv.Itoa(v + 1)
-			return tx.UpdateCustomer(ctx, &cur)
+func testConcurrentReadModifyWrite(inTx txRunner) func(t *testing.T, s account.Store) {
+	return func(t *testing.T, s account.Store) {
+		const n = 10
+		ctx := t.Context()
+		a := mustTenant(t, s, "acme")
+		c := newCustomer(a.ID, "alice")
+		c.PartnerRef = "0"
+		c = mustCustomer(t, s, c)
+		errs := make([]error, n)
+		concurrently(n, func(i int) {
+			errs[i] = inTx(s)(ctx, func(tx account.Tx) error {
+				cur, err := tx.CustomerByID(ctx, a.ID, c.ID)
+				if err != nil {
+					return err
+				}
+				v, err := strconv.Atoi(cur.PartnerRef)
+				if err != nil {
+					return err
+				}
+				cur.PartnerRef = strconv.Itoa(v + 1)
+				return tx.UpdateCustomer(ctx, &cur)
+			})
 		})
-	})
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("goroutine %d: InTx: %v", i, err)
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("goroutine %d: InTx: %v", i, err)
+			}
 		}
-	}
-	got, err := s.CustomerByID(ctx, a.ID, c.ID)
-	if err != nil {
-		t.Fatalf("CustomerByID: %v", err)
-	}
-	if want := strconv.Itoa(n); got.PartnerRef != want {
-		t.Errorf("after %d concurrent increments the counter is %s, want %s: updates were lost", n, got.PartnerRef, want)
+		got, err := s.CustomerByID(ctx, a.ID, c.ID)
+		if err != nil {
+			t.Fatalf("CustomerByID: %v", err)
+		}
+		if want := strconv.Itoa(n); got.PartnerRef != want {
+			t.Errorf("after %d concurrent increments the counter is %s, want %s: updates were lost", n, got.PartnerRef, want)
+		}
 	}
 }
 
