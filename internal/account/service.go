@@ -174,7 +174,7 @@ func NewService(cfg Config) *Service {
 	c.tokens = &tokens{c}
 	c.mail = &mailer{core: c, queued: make(chan struct{}, 1)}
 	c.creds = &credentials{c}
-	c.guard = &loginGuard{c}
+	c.guard = &loginGuard{core: c}
 	return &Service{core: c, Tenants: c.tenants, APIKeys: c.apiKeys, Apps: c.apps, Registrations: c.registrations,
 		Invitations: c.invitations, Sessions: c.sessions, Devices: c.devices, EmailChanges: c.emailChanges, SignInAlerts: c.signInAlerts, Audit: c.audit, Consents: c.consents, Recovery: c.recovery, Customers: c.customers,
 		Outbox: c.outbox, Webhooks: c.webhooks, Keyring: c.keys, Authorizations: c.authz, SigningKeys: c.signingKeys}

@@ -55,6 +55,11 @@ func errThrottled(wait time.Duration) *Error {
 // customer answers email_not_confirmed: registering and then logging in
 // must look the same whether or not the address had an account.
 func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey string, cust *Customer, pw string) (rehash bool, err error) {
+	unlock, err := s.checking.lock(ctx, tenantID, emailKey)
+	if err != nil {
+		return false, hashError(err)
+	}
+	defer unlock()
 	before, err := s.reserveAttempt(ctx, tenantID, emailKey)
 	if err != nil {
 		return false, err
@@ -86,9 +91,10 @@ func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey
 	return rehash, nil
 }
 
-// Concurrent attempts on one address. Each counts before its check, so
-// parallel guesses cannot slip past the limit; but attempts still being
-// checked are no failures yet. One that finds the free attempts taken by
+// Concurrent attempts on one address. In one process they are checked one
+// at a time (addressLocks); across processes each counts before its
+// check, so parallel guesses cannot slip past the limit; but attempts
+// still being checked are no failures yet. One that finds the free attempts taken by
 // others' checks waits for their outcome (a success clears the count),
 // looking again every contendedWait or so, up to contendedTries times;
 // then it is busy (503), never "too many attempts". A reservation older
@@ -226,4 +232,7 @@ func (s *loginGuard) newestClaim(ctx context.Context, tenantID int64, cust *Cust
 }
 
 // loginGuard checks passwords under the per-address throttle.
-type loginGuard struct{ *core }
+type loginGuard struct {
+	*core
+	checking addressLocks // one check per address at a time in this process
+}

@@ -103,9 +103,10 @@ type run struct {
 	srv    *server
 	api    *client
 	pw     string
-	emails []string  // active customers
-	sealed string    // their password's hash, at the server's parameters
-	tokens *tokenBag // session tokens from logins, for the session check
+	emails []string         // active customers
+	sealed string           // their password's hash, at the server's parameters
+	hasher *password.Hasher // the bare hash's, with a slot per CPU
+	tokens *tokenBag        // session tokens from logins, for the session check
 
 	confirm [][]string // per round, confirmation tokens of pending customers
 	regs    atomic.Int64
@@ -137,12 +138,15 @@ func (r *run) setUp(ctx context.Context) error {
 	}
 	r.api = newClient(r.srv.base, key, 64)
 	r.pw = "bench horse battery " + hex.EncodeToString(randomBytes(4))
-	h, err := password.NewHasher(r.cfg.Params, password.NewPool(1, 0))
-	if err != nil {
+	if r.hasher, err = password.NewHasher(r.cfg.Params, password.NewPool(0, 0)); err != nil {
 		return err
 	}
-	if r.sealed, err = h.Hash(ctx, r.pw); err != nil {
-		return err
+	// Each slot hashes once, so that no measured hash pays for the
+	// first use of its slot's memory (the server's slots are warm too).
+	for range runtime.NumCPU() {
+		if r.sealed, err = r.hasher.Hash(ctx, r.pw); err != nil {
+			return err
+		}
 	}
 	r.tokens = &tokenBag{max: 1000}
 	r.progress("creating %d customers and %d pending ones", r.cfg.Customers, r.cfg.Rounds*r.cfg.Confirmations)
@@ -205,43 +209,63 @@ func (r *run) create(ctx context.Context, emails []string, state string, tokens 
 	return ctx.Err()
 }
 
-// round runs each measurement once, interleaving each with the bare hash
-// it is compared to.
+// round runs each measurement once. Login and registration take turns
+// with the bare hash they are compared with.
 func (r *run) round(ctx context.Context, round int) error {
 	for _, c := range []int{2, 4} {
-		bare := r.bareHash(ctx, c)
-		login := r.measure(ctx, c, r.login)
+		bare, login := r.alternate(ctx, r.bareHash(c), r.measure(c, r.login))
 		r.add(fmt.Sprintf("bare hash|%d", c), bare, nil)
 		r.add(fmt.Sprintf("login|%d", c), login, &bare)
 	}
-	bare := r.bareHash(ctx, 16)
-	reg := r.measure(ctx, 16, r.register(round))
+	bare, reg := r.alternate(ctx, r.bareHash(16), r.measure(16, r.register(round)))
 	r.add("bare hash|16", bare, nil)
 	r.add("registration|16", reg, &bare)
-	r.add("session check|4", r.measure(ctx, 4, r.sessionCheck), nil)
-	r.add("confirmation|4", r.measure(ctx, 4, r.confirmation(round)), nil)
+	r.add("session check|4", r.measure(4, r.sessionCheck)(ctx, r.cfg.Duration), nil)
+	r.add("confirmation|4", r.measure(4, r.confirmation(round))(ctx, r.cfg.Duration), nil)
 	return ctx.Err()
+}
+
+// A load runs for d and returns what it measured.
+type load func(ctx context.Context, d time.Duration) sample
+
+// turn is how long each load of a compared pair runs before the other
+// takes over. The speed of a shared machine drifts by more than the
+// difference being measured within seconds; loads taking turns see the
+// same drift.
+const turn = time.Second
+
+// alternate runs a and b for the run's duration each, in turns of about
+// a second, a first, and adds up each one's turns.
+func (r *run) alternate(ctx context.Context, a, b load) (sample, sample) {
+	turns := max(1, int(r.cfg.Duration/turn))
+	each := r.cfg.Duration / time.Duration(turns)
+	var sa, sb sample
+	for range turns {
+		sa = sa.plus(a(ctx, each))
+		sb = sb.plus(b(ctx, each))
+	}
+	return sa, sb
 }
 
 // bareHash verifies the run's password against its hash, c at a time,
 // in this process, as a login's hash would run in the server: through a
-// pool with a slot per CPU.
-func (r *run) bareHash(ctx context.Context, c int) sample {
-	h, err := password.NewHasher(r.cfg.Params, password.NewPool(0, 0))
-	if err != nil {
-		return sample{errs: 1, lastErr: err}
+// pool with a slot per CPU, whose slots have hashed before.
+func (r *run) bareHash(c int) load {
+	return func(ctx context.Context, d time.Duration) sample {
+		return closedLoop(ctx, c, d, ownCPU, func(ctx context.Context, _, _ int) (bool, error) {
+			ok, _, err := r.hasher.Verify(ctx, r.sealed, r.pw)
+			return ok, err
+		})
 	}
-	return closedLoop(ctx, c, r.cfg.Duration, ownCPU, func(ctx context.Context, _, _ int) (bool, error) {
-		ok, _, err := h.Verify(ctx, r.sealed, r.pw)
-		return ok, err
-	})
 }
 
 // measure runs do against the server, c at a time, measuring the
 // server's CPU time.
-func (r *run) measure(ctx context.Context, c int, do op) sample {
+func (r *run) measure(c int, do op) load {
 	pid := r.srv.cmd.Process.Pid
-	return closedLoop(ctx, c, r.cfg.Duration, func() (time.Duration, error) { return cpuTime(pid) }, do)
+	return func(ctx context.Context, d time.Duration) sample {
+		return closedLoop(ctx, c, d, func() (time.Duration, error) { return cpuTime(pid) }, do)
+	}
 }
 
 func (r *run) login(ctx context.Context, _, _ int) (bool, error) {

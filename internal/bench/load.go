@@ -135,6 +135,23 @@ func closedLoop(ctx context.Context, workers int, d time.Duration, cpu func() (t
 	return s
 }
 
+// plus is s and t measured as one: their requests, time and CPU added up.
+func (s sample) plus(t sample) sample {
+	first := s.elapsed == 0
+	s.ok += t.ok
+	s.failed += t.failed
+	s.errs += t.errs
+	if t.lastErr != nil {
+		s.lastErr = t.lastErr
+	}
+	s.elapsed += t.elapsed
+	s.latencies = append(s.latencies, t.latencies...)
+	slices.Sort(s.latencies)
+	s.cpu += t.cpu
+	s.cpuKnown = (first || s.cpuKnown) && t.cpuKnown
+	return s
+}
+
 func (s sample) rate() float64 { return float64(s.ok) / s.elapsed.Seconds() }
 
 // percentile of the ok latencies, p in [0, 1].

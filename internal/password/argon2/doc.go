@@ -16,10 +16,6 @@
 //     that holds anything else no longer changes them, so reused memory
 //     needs no zeroing. memory_test.go checks this against x/crypto with
 //     memory filled with random bytes and with earlier derivations.
-//   - argon2.go: a segment lets other goroutines run (runtime.Gosched)
-//     every yieldEvery blocks. A hash holds its processor for tens of
-//     milliseconds; under a storm of logins the refusals, which take
-//     microseconds, would otherwise wait behind it.
 //   - argon2.go: with one lane (parallelism 1) the segments run on the
 //     caller's goroutine instead of a new one each, so on the caller's
 //     thread: pforte hashes on threads of lowered priority.
