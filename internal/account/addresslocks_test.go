@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 )
@@ -60,5 +61,27 @@ func TestAddressLocks(t *testing.T) {
 	wg.Wait()
 	if n := len(l.held); n != 0 {
 		t.Errorf("%d addresses left in the map after every lock was released, want 0", n)
+	}
+}
+
+// A login that waits for the address longer than a contended reservation
+// would is busy (503), and one whose caller gives up gets that back.
+func TestLockAddressBounded(t *testing.T) {
+	g := &loginGuard{core: &core{}}
+	unlock, err := g.checking.lock(t.Context(), 1, "a@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if _, err := g.lockAddress(t.Context(), 1, "a@example.com"); !IsKind(err, KindUnavailable) {
+		t.Errorf("lockAddress of a held address = %v, want busy", err)
+	}
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := g.lockAddress(gone, 1, "a@example.com"); !errors.Is(err, context.Canceled) {
+		t.Errorf("lockAddress for a caller that gave up = %v, want its context's end", err)
+	}
+	if n := len(g.checking.held); n != 1 {
+		t.Errorf("%d addresses in the map, want only the held one", n)
 	}
 }

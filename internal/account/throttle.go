@@ -55,9 +55,9 @@ func errThrottled(wait time.Duration) *Error {
 // customer answers email_not_confirmed: registering and then logging in
 // must look the same whether or not the address had an account.
 func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey string, cust *Customer, pw string) (rehash bool, err error) {
-	unlock, err := s.checking.lock(ctx, tenantID, emailKey)
+	unlock, err := s.lockAddress(ctx, tenantID, emailKey)
 	if err != nil {
-		return false, hashError(err)
+		return false, err
 	}
 	defer unlock()
 	before, err := s.reserveAttempt(ctx, tenantID, emailKey)
@@ -105,6 +105,26 @@ const (
 	staleReservation = time.Minute
 )
 
+func errAddressBusy() *Error {
+	return &Error{Kind: KindUnavailable, Code: CodeBusy, Message: "too many logins to this address at once; try again shortly", RetryAfter: time.Second}
+}
+
+// lockAddress waits for this process's other checks of the address, as
+// long as a contended reservation would (about a second); then it is busy.
+func (s *loginGuard) lockAddress(ctx context.Context, tenantID int64, emailKey string) (unlock func(), err error) {
+	wait, cancel := context.WithTimeout(ctx, contendedTries*contendedWait)
+	defer cancel()
+	unlock, err = s.checking.lock(wait, tenantID, emailKey)
+	switch {
+	case err == nil:
+		return unlock, nil
+	case ctx.Err() != nil:
+		return nil, hashError(ctx.Err())
+	default:
+		return nil, errAddressBusy()
+	}
+}
+
 // reserveAttempt counts an attempt about to be checked. It refuses with
 // the lock really in force, which Retry-After states exactly.
 func (s *loginGuard) reserveAttempt(ctx context.Context, tenantID int64, emailKey string) (LoginFailures, error) {
@@ -135,7 +155,7 @@ func (s *loginGuard) reserveAttempt(ctx context.Context, tenantID int64, emailKe
 			return LoginFailures{}, errThrottled(wait)
 		}
 		if try == contendedTries {
-			return LoginFailures{}, &Error{Kind: KindUnavailable, Code: CodeBusy, Message: "too many logins to this address at once; try again shortly", RetryAfter: time.Second}
+			return LoginFailures{}, errAddressBusy()
 		}
 		t := time.NewTimer(contendedWait/2 + rand.N(contendedWait))
 		select {
