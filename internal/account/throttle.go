@@ -94,11 +94,12 @@ func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey
 // Concurrent attempts on one address. In one process they are checked one
 // at a time (addressLocks); across processes each counts before its
 // check, so parallel guesses cannot slip past the limit; but attempts
-// still being checked are no failures yet. One that finds the free attempts taken by
-// others' checks waits for their outcome (a success clears the count),
-// looking again every contendedWait or so, up to contendedTries times;
-// then it is busy (503), never "too many attempts". A reservation older
-// than staleReservation was left by a checker that died.
+// still being checked are no failures yet. One that finds the free
+// attempts taken by others' checks waits for their outcome (a success
+// clears the count), looking again every contendedWait or so, up to
+// contendedTries times; then it is busy (503), never "too many attempts".
+// A reservation older than staleReservation was left by a checker that
+// died.
 const (
 	contendedWait    = 20 * time.Millisecond
 	contendedTries   = 50

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -239,11 +240,13 @@ const turn = time.Second
 func (r *run) alternate(ctx context.Context, a, b load) (sample, sample) {
 	turns := max(1, int(r.cfg.Duration/turn))
 	each := r.cfg.Duration / time.Duration(turns)
-	var sa, sb sample
+	sa, sb := sample{cpuKnown: true}, sample{cpuKnown: true}
 	for range turns {
 		sa = sa.plus(a(ctx, each))
 		sb = sb.plus(b(ctx, each))
 	}
+	slices.Sort(sa.latencies)
+	slices.Sort(sb.latencies)
 	return sa, sb
 }
 

@@ -136,8 +136,8 @@ func closedLoop(ctx context.Context, workers int, d time.Duration, cpu func() (t
 }
 
 // plus is s and t measured as one: their requests, time and CPU added up.
+// The latencies are appended, not sorted again.
 func (s sample) plus(t sample) sample {
-	first := s.elapsed == 0
 	s.ok += t.ok
 	s.failed += t.failed
 	s.errs += t.errs
@@ -146,9 +146,8 @@ func (s sample) plus(t sample) sample {
 	}
 	s.elapsed += t.elapsed
 	s.latencies = append(s.latencies, t.latencies...)
-	slices.Sort(s.latencies)
 	s.cpu += t.cpu
-	s.cpuKnown = (first || s.cpuKnown) && t.cpuKnown
+	s.cpuKnown = s.cpuKnown && t.cpuKnown
 	return s
 }
 
