@@ -23,6 +23,7 @@ type Pool struct {
 	limit   int64      // slots + queue
 	pending atomic.Int64
 	runs    atomic.Uint64
+	procs   *processors // nil unless AddProcessors was called
 }
 
 // Runs is how many functions the pool has run: the hashes computed.
@@ -170,6 +171,10 @@ func (p *Pool) inSlot(ctx context.Context, fn func(*slot)) error {
 		return ctx.Err()
 	}
 	defer func() { p.slots <- s }()
+	if p.procs != nil {
+		p.procs.busy()
+		defer p.procs.idle()
+	}
 	s.run(fn)
 	p.runs.Add(1)
 	return nil
@@ -217,12 +222,81 @@ func (p *Pool) run(ctx context.Context, fn func(*slot)) error {
 }
 
 // AddProcessors lets the Go scheduler run one goroutine more at once for
-// each of the pool's slots. A hash holds its processor (a P) for tens of
-// milliseconds and cannot be preempted cheaply; without a processor of
-// its own, a slot would take one from the requests that answer in
-// microseconds. The operating system still shares the cores, and favours
-// the rest: hashes run on threads of lowered priority (lowerPriority).
-// Call it once, in the process that serves.
+// each of the pool's slots while the pool hashes. A hash holds its
+// processor (a P) for tens of milliseconds and cannot be preempted
+// cheaply; without a processor of its own, a slot would take one from the
+// requests that answer in microseconds. The operating system still shares
+// the cores, and favours the rest: hashes run on threads of lowered
+// priority (lowerPriority). When no hash has run for a second the
+// processors are taken back: idle processors are not free, the scheduler
+// wakes threads to look for work for them at every request.
+// Call it once, before the pool hashes, in the process that serves.
 func AddProcessors(p *Pool) {
-	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + p.Slots())
+	p.procs = newProcessors(p.Slots(), processorsKept, runtime.GOMAXPROCS, afterFunc)
+}
+
+// processorsKept is how long the pool's processors outlive its last hash.
+const processorsKept = time.Second
+
+// processors adds extra to GOMAXPROCS while hashes run, and takes them
+// back once none has run for kept. Each change stops the world for a
+// moment, so they come and go at most about once per kept.
+type processors struct {
+	extra int
+	kept  time.Duration
+	set   func(int) int // runtime.GOMAXPROCS
+	after func(time.Duration, func()) stopper
+
+	mu       sync.Mutex
+	base     int // GOMAXPROCS without the extra ones
+	added    bool
+	running  int     // hashes
+	started  uint64  // hashes ever begun: a take-back sees if one has
+	takeBack stopper // pending, or nil
+}
+
+// A stopper is a timer that can be stopped: *time.Timer, or a test's.
+type stopper interface{ Stop() bool }
+
+func afterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
+
+func newProcessors(extra int, kept time.Duration, set func(int) int, after func(time.Duration, func()) stopper) *processors {
+	return &processors{extra: extra, kept: kept, set: set, after: after, base: set(0)}
+}
+
+// busy is called as a hash begins.
+func (pr *processors) busy() {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.running++
+	pr.started++
+	if pr.takeBack != nil {
+		pr.takeBack.Stop()
+		pr.takeBack = nil
+	}
+	if !pr.added {
+		pr.set(pr.base + pr.extra)
+		pr.added = true
+	}
+}
+
+// idle is called as a hash ends.
+func (pr *processors) idle() {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.running--
+	if pr.running > 0 || !pr.added || pr.takeBack != nil {
+		return
+	}
+	started := pr.started
+	pr.takeBack = pr.after(pr.kept, func() {
+		pr.mu.Lock()
+		defer pr.mu.Unlock()
+		if pr.running > 0 || pr.started != started || !pr.added {
+			return // a hash began meanwhile; its end schedules the next
+		}
+		pr.set(pr.base)
+		pr.added = false
+		pr.takeBack = nil
+	})
 }
