@@ -83,6 +83,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := r.setUp(ctx); err != nil {
 		return err
 	}
+	defer r.api.close()
 	for round := 1; round <= cfg.Rounds; round++ {
 		r.progress("round %d of %d", round, cfg.Rounds)
 		if err := r.round(ctx, round); err != nil {

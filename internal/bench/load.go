@@ -1,62 +1,183 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // client calls one server's API with a secret key, over kept-alive
-// loopback connections.
+// loopback connections. Each request is written and its answer read on
+// the caller's goroutine (http.Request.Write, http.ReadResponse), as a
+// load generator such as wrk does: the client shares the machine's CPUs
+// with the server it measures, and http.Client's two goroutines per
+// connection would cost it a thread switch or two more per request.
 type client struct {
-	base, key string
-	http      *http.Client
+	base, addr, key string
+	idle            chan *keptConn
 }
 
+// keptConn is a connection between requests.
+type keptConn struct {
+	conn net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+}
+
+// requestTimeout bounds each request, as http.Client.Timeout did.
+const requestTimeout = time.Minute
+
 func newClient(base, key string, conns int) *client {
-	t := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, DisableCompression: true, IdleConnTimeout: time.Minute}
-	return &client{base: base, key: key, http: &http.Client{Transport: t, Timeout: time.Minute}}
+	return &client{base: base, addr: strings.TrimPrefix(base, "http://"), key: key, idle: make(chan *keptConn, conns)}
 }
 
 // do sends a request and returns the status and, if out is not nil, the
 // answer decoded into it when the status is want.
 func (c *client) do(ctx context.Context, method, path, bearer string, body any, want int, out any) (int, error) {
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
 			return 0, err
 		}
-		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	newRequest := func() (*http.Request, error) {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(b)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+		if err != nil {
+			return nil, err
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-API-KEY", c.key)
+		}
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		return req, nil
+	}
+	kc, reused, err := c.take(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-API-KEY", c.key)
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := c.http.Do(req)
+	req, err := newRequest()
 	if err != nil {
+		c.put(kc)
 		return 0, err
+	}
+	status, keep, err := kc.roundTrip(ctx, req, want, out)
+	if err != nil && reused && nothingAnswered(err) && ctx.Err() == nil {
+		// The server closed a connection that waited between rounds;
+		// the request never reached it.
+		kc.conn.Close()
+		if kc, err = c.dial(ctx); err != nil {
+			return 0, err
+		}
+		if req, err = newRequest(); err != nil {
+			kc.conn.Close()
+			return 0, err
+		}
+		status, keep, err = kc.roundTrip(ctx, req, want, out)
+	}
+	if keep {
+		c.put(kc)
+	} else {
+		kc.conn.Close()
+	}
+	return status, err
+}
+
+// nothingAnswered reports whether err means the connection was closed
+// before any answer came.
+func nothingAnswered(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// take returns an idle connection, or a new one.
+func (c *client) take(ctx context.Context) (kc *keptConn, reused bool, err error) {
+	select {
+	case kc := <-c.idle:
+		return kc, true, nil
+	default:
+	}
+	kc, err = c.dial(ctx)
+	return kc, false, err
+}
+
+func (c *client) dial(ctx context.Context) (*keptConn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", c.addr)
+	if err != nil {
+		return nil, err
+	}
+	return &keptConn{conn: conn, br: bufio.NewReader(conn), bw: bufio.NewWriter(conn)}, nil
+}
+
+// put keeps kc for the next request, or closes it if enough are kept.
+func (c *client) put(kc *keptConn) {
+	select {
+	case c.idle <- kc:
+	default:
+		kc.conn.Close()
+	}
+}
+
+// close closes the kept connections.
+func (c *client) close() {
+	for {
+		select {
+		case kc := <-c.idle:
+			kc.conn.Close()
+		default:
+			return
+		}
+	}
+}
+
+// roundTrip writes req and reads its answer. keep reports whether the
+// connection may carry another request.
+func (kc *keptConn) roundTrip(ctx context.Context, req *http.Request, want int, out any) (status int, keep bool, err error) {
+	deadline := time.Now().Add(requestTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := kc.conn.SetDeadline(deadline); err != nil {
+		return 0, false, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = kc.conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if err := req.Write(kc.bw); err != nil {
+		return 0, false, err
+	}
+	if err := kc.bw.Flush(); err != nil {
+		return 0, false, err
+	}
+	resp, err := http.ReadResponse(kc.br, req)
+	if err != nil {
+		return 0, false, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == want && out != nil {
-		return resp.StatusCode, json.NewDecoder(resp.Body).Decode(out)
+		err = json.NewDecoder(resp.Body).Decode(out)
 	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, err
+	if _, cerr := io.Copy(io.Discard, resp.Body); err == nil {
+		err = cerr
+	}
+	return resp.StatusCode, err == nil && !resp.Close, err
 }
 
 // errNoMoreWork ends a worker whose work ran out before the time did.
