@@ -227,7 +227,7 @@ func (p *Pool) run(ctx context.Context, fn func(*slot)) error {
 // cheaply; without a processor of its own, a slot would take one from the
 // requests that answer in microseconds. The operating system still shares
 // the cores, and favours the rest: hashes run on threads of lowered
-// priority (lowerPriority). When no hash has run for a second the
+// priority (lowerPriority). When no hash has run for processorsKept the
 // processors are taken back: idle processors are not free, the scheduler
 // wakes threads to look for work for them at every request.
 // Call it once, before the pool hashes, in the process that serves.
@@ -235,8 +235,12 @@ func AddProcessors(p *Pool) {
 	p.procs = newProcessors(p.Slots(), processorsKept, runtime.GOMAXPROCS, afterFunc)
 }
 
-// processorsKept is how long the pool's processors outlive its last hash.
-const processorsKept = time.Second
+// processorsKept is how long the pool's processors outlive its last hash:
+// long enough that back-to-back hashes keep them, short enough that a
+// lone login does not leave every request paying for them for long.
+// Taking them back and lending them again stops the world twice, about
+// 65 µs here.
+const processorsKept = 100 * time.Millisecond
 
 // processors adds extra to GOMAXPROCS while hashes run, and takes them
 // back once none has run for kept. Each change stops the world for a
