@@ -27,6 +27,7 @@ import (
 // Config is what one run measures, and against what.
 type Config struct {
 	Server        string          // the pforte binary to run as the server
+	Against       string          // another pforte binary measured in turns with Server, or ""
 	DB            string          // "" or "sqlite": a scratch SQLite file; postgres://…: a scratch schema there
 	Duration      time.Duration   // of each timed measurement
 	Rounds        int             // each measurement runs once per round; rounds interleave them
@@ -80,10 +81,28 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	defer srv.stop()
 	r.srv = srv
+	if err := r.prepareHash(ctx); err != nil {
+		return err
+	}
 	if err := r.setUp(ctx); err != nil {
 		return err
 	}
 	defer r.api.close()
+	if cfg.Against != "" {
+		ocfg := cfg
+		ocfg.Server = cfg.Against
+		r.progress("starting %s serve on %s, to measure against", cfg.Against, storeName(cfg.DB))
+		osrv, err := startServer(ctx, ocfg)
+		if err != nil {
+			return err
+		}
+		defer osrv.stop()
+		r.other = &run{cfg: ocfg, srv: osrv, pw: r.pw, sealed: r.sealed, hasher: r.hasher}
+		if err := r.other.setUp(ctx); err != nil {
+			return err
+		}
+		defer r.other.api.close()
+	}
 	for round := 1; round <= cfg.Rounds; round++ {
 		r.progress("round %d of %d", round, cfg.Rounds)
 		if err := r.round(ctx, round); err != nil {
@@ -93,6 +112,14 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if cfg.Storm > 0 {
 		if err := r.storms(ctx); err != nil {
 			return err
+		}
+		if r.other != nil {
+			if err := r.other.storms(ctx); err != nil {
+				return err
+			}
+			for _, s := range r.other.stormLines {
+				r.stormLines = append(r.stormLines, stormLine{s.name + ", against", s.res})
+			}
 		}
 	}
 	r.report(out)
@@ -109,6 +136,7 @@ type run struct {
 	sealed string           // their password's hash, at the server's parameters
 	hasher *password.Hasher // the bare hash's, with a slot per CPU
 	tokens *tokenBag        // session tokens from logins, for the session check
+	other  *run             // the --against server's, measured in turns with this one
 
 	confirm [][]string // per round, confirmation tokens of pending customers
 	regs    atomic.Int64
@@ -132,14 +160,11 @@ func storeName(db string) string {
 	return "PostgreSQL"
 }
 
-// setUp makes the API key and the customers, through the API.
-func (r *run) setUp(ctx context.Context) error {
-	key, err := r.srv.secretKey(ctx)
-	if err != nil {
-		return err
-	}
-	r.api = newClient(r.srv.base, key, 64)
+// prepareHash picks the customers' password and makes the bare hash's
+// pool and the password's hash at the server's parameters.
+func (r *run) prepareHash(ctx context.Context) error {
 	r.pw = "bench horse battery " + hex.EncodeToString(randomBytes(4))
+	var err error
 	if r.hasher, err = password.NewHasher(r.cfg.Params, password.NewPool(0, 0)); err != nil {
 		return err
 	}
@@ -150,6 +175,16 @@ func (r *run) setUp(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// setUp makes the API key and the customers, through the API.
+func (r *run) setUp(ctx context.Context) error {
+	key, err := r.srv.secretKey(ctx)
+	if err != nil {
+		return err
+	}
+	r.api = newClient(r.srv.base, key, 64)
 	r.tokens = &tokenBag{max: 1000}
 	r.progress("creating %d customers and %d pending ones", r.cfg.Customers, r.cfg.Rounds*r.cfg.Confirmations)
 	r.emails = make([]string, r.cfg.Customers)
@@ -212,19 +247,41 @@ func (r *run) create(ctx context.Context, emails []string, state string, tokens 
 }
 
 // round runs each measurement once. Login and registration take turns
-// with the bare hash they are compared with.
+// with the bare hash they are compared with, and every measurement with
+// the same one of the --against server, if there is one.
 func (r *run) round(ctx context.Context, round int) error {
 	for _, c := range []int{2, 4} {
-		bare, login := r.alternate(ctx, r.bareHash(c), r.measure(c, r.login))
-		r.add(fmt.Sprintf("bare hash|%d", c), bare, nil)
-		r.add(fmt.Sprintf("login|%d", c), login, &bare)
+		r.measured(ctx, "login", c, r.bareHash(c), func(o *run) load { return o.measure(c, o.login) })
 	}
-	bare, reg := r.alternate(ctx, r.bareHash(16), r.measure(16, r.register(round)))
-	r.add("bare hash|16", bare, nil)
-	r.add("registration|16", reg, &bare)
-	r.add("session check|4", r.measure(4, r.sessionCheck)(ctx, r.cfg.Duration), nil)
-	r.add("confirmation|4", r.measure(4, r.confirmation(round))(ctx, r.cfg.Duration), nil)
+	r.measured(ctx, "registration", 16, r.bareHash(16), func(o *run) load { return o.measure(16, o.register(round)) })
+	r.measured(ctx, "session check", 4, nil, func(o *run) load { return o.measure(4, o.sessionCheck) })
+	r.measured(ctx, "confirmation", 4, nil, func(o *run) load { return o.measure(4, o.confirmation(round)) })
 	return ctx.Err()
+}
+
+// measured runs of(r) for the run's duration, in turns with bare (if not
+// nil) and with of(r.other) (if there is one), and adds their rows.
+func (r *run) measured(ctx context.Context, name string, c int, bare load, of func(*run) load) {
+	loads := []load{of(r)}
+	if r.other != nil {
+		loads = append(loads, of(r.other))
+	}
+	if bare != nil {
+		loads = append(loads, bare)
+	}
+	samples := r.turns(ctx, loads...)
+	var b, against *sample
+	if bare != nil {
+		b = &samples[len(samples)-1]
+		r.add(fmt.Sprintf("bare hash|%d", c), *b, nil, nil)
+	}
+	if r.other != nil {
+		against = &samples[1]
+	}
+	r.add(fmt.Sprintf("%s|%d", name, c), samples[0], b, against)
+	if against != nil {
+		r.add(fmt.Sprintf("%s, against|%d", name, c), *against, b, nil)
+	}
 }
 
 // A load runs for d and returns what it measured.
@@ -236,19 +293,24 @@ type load func(ctx context.Context, d time.Duration) sample
 // same drift.
 const turn = time.Second
 
-// alternate runs a and b for the run's duration each, in turns of about
-// a second, a first, and adds up each one's turns.
-func (r *run) alternate(ctx context.Context, a, b load) (sample, sample) {
-	turns := max(1, int(r.cfg.Duration/turn))
-	each := r.cfg.Duration / time.Duration(turns)
-	sa, sb := sample{cpuKnown: true}, sample{cpuKnown: true}
-	for range turns {
-		sa = sa.plus(a(ctx, each))
-		sb = sb.plus(b(ctx, each))
+// turns runs each load for the run's duration, in turns of about a
+// second, in order, and adds up each one's turns.
+func (r *run) turns(ctx context.Context, loads ...load) []sample {
+	n := max(1, int(r.cfg.Duration/turn))
+	each := r.cfg.Duration / time.Duration(n)
+	out := make([]sample, len(loads))
+	for i := range out {
+		out[i] = sample{cpuKnown: true}
 	}
-	slices.Sort(sa.latencies)
-	slices.Sort(sb.latencies)
-	return sa, sb
+	for range n {
+		for i, l := range loads {
+			out[i] = out[i].plus(l(ctx, each))
+		}
+	}
+	for i := range out {
+		slices.Sort(out[i].latencies)
+	}
+	return out
 }
 
 // bareHash verifies the run's password against its hash, c at a time,
@@ -380,6 +442,10 @@ func (b *tokenBag) next() string {
 func (r *run) header() string {
 	p := r.cfg.Params
 	host, _ := os.Hostname()
-	return fmt.Sprintf("pforte bench: %s, argon2id m=%d KiB t=%d p=%d, %d CPUs (%s), %d rounds of %s, server %s",
+	h := fmt.Sprintf("pforte bench: %s, argon2id m=%d KiB t=%d p=%d, %d CPUs (%s), %d rounds of %s, server %s",
 		storeName(r.cfg.DB), p.Memory, p.Iterations, p.Parallelism, runtime.NumCPU(), host, r.cfg.Rounds, r.cfg.Duration, r.cfg.Server)
+	if r.other != nil {
+		h += ", against " + r.other.cfg.Server
+	}
+	return h
 }

@@ -88,6 +88,44 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunAgainst measures two servers in turns: each measurement and
+// storm appears for both, with the ratio of one's rate to the other's.
+func TestRunAgainst(t *testing.T) {
+	cfg := tiny(t, "sqlite")
+	cfg.Against = cfg.Server
+	cfg.Rounds = 1
+	var out bytes.Buffer
+	if err := bench.Run(t.Context(), cfg, &out); err != nil {
+		t.Fatalf("bench: %v\n%s", err, out.String())
+	}
+	report := out.String()
+	t.Log("\n" + report)
+	if !regexp.MustCompile(`(?m)^MEASUREMENT .* × AGAINST +PROBLEMS$`).MatchString(report) {
+		t.Error("no × AGAINST column")
+	}
+	for _, row := range []string{`login +2 `, `login, against +2 `, `login +4 `, `login, against +4 `,
+		`registration +16 `, `registration, against +16 `, `session check +4 `, `session check, against +4 `,
+		`confirmation +4 `, `confirmation, against +4 `} {
+		line := regexp.MustCompile(`(?m)^` + row + `.*$`).FindString(report)
+		if line == "" {
+			t.Errorf("no row %q in the report", row)
+			continue
+		}
+		// The measured rows carry the ratio to the other server's.
+		if !strings.Contains(row, "against") && !regexp.MustCompile(`\d\.\d\d(?: \([\d.–]+\))? +$`).MatchString(line) {
+			t.Errorf("row %q has no ratio to the other server: %s", row, line)
+		}
+	}
+	if strings.Contains(report, "round 1:") {
+		t.Errorf("a measurement had problems")
+	}
+	for _, storm := range []string{"60 logins at once, 20 addresses: ", "60 logins at once, 20 addresses, against: "} {
+		if !strings.Contains(report, storm) {
+			t.Errorf("no storm %q in the report", storm)
+		}
+	}
+}
+
 // TestRunRefusesBadConfig: what would not finish, or not mean anything,
 // is refused before a server starts.
 func TestRunRefusesBadConfig(t *testing.T) {
@@ -105,6 +143,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"not a database", func(c *bench.Config) { c.DB = "mysql://x" }},
 		{"no such binary", func(c *bench.Config) { c.Server = "/nonexistent/pforte" }},
 		{"not pforte", func(c *bench.Config) { c.Server = "/bin/false" }},
+		{"against no such binary", func(c *bench.Config) { c.Against = "/nonexistent/pforte" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tiny(t, "sqlite")

@@ -10,12 +10,14 @@ import (
 )
 
 // row is one measurement over the rounds: its samples and, where it is
-// compared with the bare hash, the bare hash measured next to each.
+// compared with the bare hash or with the --against server, what was
+// measured in turns with each.
 type row struct {
 	name    string
 	workers string
 	samples []sample
 	bare    []*sample
+	against []*sample
 }
 
 type stormLine struct {
@@ -24,7 +26,7 @@ type stormLine struct {
 }
 
 // add records a sample of the row named "measurement|workers".
-func (r *run) add(key string, s sample, bare *sample) {
+func (r *run) add(key string, s sample, bare, against *sample) {
 	rw, ok := r.rows[key]
 	if !ok {
 		name, workers, _ := strings.Cut(key, "|")
@@ -34,6 +36,7 @@ func (r *run) add(key string, s sample, bare *sample) {
 	}
 	rw.samples = append(rw.samples, s)
 	rw.bare = append(rw.bare, bare)
+	rw.against = append(rw.against, against)
 }
 
 // spread is the median of xs with its minimum and maximum.
@@ -76,16 +79,20 @@ func round(d time.Duration) time.Duration {
 }
 
 // report writes the table: per row, the median over the rounds with the
-// minimum and maximum, and the ratios to the bare hash measured next to
-// it; then the storms.
+// minimum and maximum, and the ratios to the bare hash and to the
+// --against server measured next to it; then the storms.
 func (r *run) report(out io.Writer) {
 	fmt.Fprintln(out, r.header())
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEASUREMENT\tC\tPER SECOND\t× HASH RATE\tP50\tP99\tCPU PER OP\tCPU × HASH\tPROBLEMS")
+	header := "MEASUREMENT\tC\tPER SECOND\t× HASH RATE\tP50\tP99\tCPU PER OP\tCPU × HASH\tPROBLEMS"
+	if r.other != nil {
+		header = strings.Replace(header, "\tPROBLEMS", "\t× AGAINST\tPROBLEMS", 1)
+	}
+	fmt.Fprintln(tw, header)
 	for _, key := range r.order {
 		rw := r.rows[key]
-		var rates, ratios, p50s, p99s, cpus, cpuRatios []float64
+		var rates, ratios, p50s, p99s, cpus, cpuRatios, againstRatios []float64
 		var problems []string
 		for i, s := range rw.samples {
 			if p := s.problem(); p != "" {
@@ -98,6 +105,9 @@ func (r *run) report(out io.Writer) {
 			if cpuOK {
 				cpus = append(cpus, float64(cpu))
 			}
+			if a := rw.against[i]; a != nil && a.ok > 0 {
+				againstRatios = append(againstRatios, s.rate()/a.rate())
+			}
 			if b := rw.bare[i]; b != nil && b.ok > 0 {
 				ratios = append(ratios, s.rate()/b.rate())
 				if bcpu, ok := b.cpuPerOp(); ok && cpuOK {
@@ -106,7 +116,11 @@ func (r *run) report(out io.Writer) {
 			}
 		}
 		cells := []string{rw.name, rw.workers, cell(rates, perSecond), cell(ratios, ratio), cell(p50s, duration),
-			cell(p99s, duration), cell(cpus, duration), cell(cpuRatios, ratio), strings.Join(problems, "; ")}
+			cell(p99s, duration), cell(cpus, duration), cell(cpuRatios, ratio)}
+		if r.other != nil {
+			cells = append(cells, cell(againstRatios, ratio))
+		}
+		cells = append(cells, strings.Join(problems, "; "))
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()

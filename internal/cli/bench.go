@@ -16,6 +16,7 @@ func (e env) bench(args []string) error {
 	fs := e.flags("bench")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "store to measure: sqlite (a scratch file) or a postgres:// URL, in whose database a scratch schema is made and dropped")
 	fs.StringVar(&cfg.Server, "server", "", "pforte binary to run as the server, e.g. an older build to compare with (default: this one)")
+	fs.StringVar(&cfg.Against, "against", "", "another pforte binary, e.g. an older build, run as a second server on a scratch store of its own and measured in turns with --server; × AGAINST is --server's rate over its")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long each timed measurement runs, at most 1m")
 	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds, 1 to 10: each measures everything once, the bare hash next to what it is compared with")
 	fs.IntVar(&cfg.Customers, "customers", cfg.Customers, "customers created before measuring")
