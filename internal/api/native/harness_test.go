@@ -25,7 +25,7 @@ type harness struct {
 	public string // raw public key of tenant default
 	tenant account.Tenant
 
-	allowBusy bool // 503 busy is an expected answer: for the pool test only
+	allowBusy bool // 503 busy is an expected answer: for the tests of load
 }
 
 type (
