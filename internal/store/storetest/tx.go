@@ -28,51 +28,64 @@ type markerError struct{ n int }
 
 func (e *markerError) Error() string { return fmt.Sprintf("marker %d", e.n) }
 
+// txWrites are what the commit and rollback tests write in one
+// transaction: a customer with a token and a session, a tenant setting,
+// a failed login and a tenant.
+type txWrites struct {
+	customer account.Customer
+	token    account.Token
+	session  account.Session
+	tenant   account.Tenant
+}
+
+func (w *txWrites) write(ctx context.Context, tx account.Tx, tenantID int64) error {
+	w.customer = newCustomer(tenantID, "alice")
+	if err := tx.CreateCustomer(ctx, &w.customer); err != nil {
+		return fmt.Errorf("CreateCustomer: %w", err)
+	}
+	w.token = newToken(w.customer, account.PurposeConfirm, "token", false)
+	if err := tx.CreateToken(ctx, &w.token); err != nil {
+		return fmt.Errorf("CreateToken: %w", err)
+	}
+	w.session = newSession(w.customer, "session")
+	if err := tx.CreateSession(ctx, &w.session); err != nil {
+		return fmt.Errorf("CreateSession: %w", err)
+	}
+	if err := tx.SetTenantSetting(ctx, tenantID, "default_locale", "en"); err != nil {
+		return fmt.Errorf("SetTenantSetting: %w", err)
+	}
+	if err := tx.EndLoginAttempt(ctx, tenantID, w.customer.EmailKey, ptr(t0)); err != nil {
+		return fmt.Errorf("EndLoginAttempt: %w", err)
+	}
+	w.tenant = account.Tenant{Slug: "inner"}
+	if err := tx.CreateTenant(ctx, &w.tenant); err != nil {
+		return fmt.Errorf("CreateTenant: %w", err)
+	}
+	return nil
+}
+
 func testTxCommit(inTx txRunner) func(t *testing.T, s account.Store) {
 	return func(t *testing.T, s account.Store) {
 		ctx := t.Context()
 		a := mustTenant(t, s, "acme")
-		var (
-			c     account.Customer
-			tok   account.Token
-			sess  account.Session
-			inner account.Tenant
-		)
+		var w txWrites
 		err := inTx(s)(ctx, func(tx account.Tx) error {
-			c = newCustomer(a.ID, "alice")
-			if err := tx.CreateCustomer(ctx, &c); err != nil {
-				return fmt.Errorf("CreateCustomer: %w", err)
+			if err := w.write(ctx, tx, a.ID); err != nil {
+				return err
 			}
-			got, err := tx.CustomerByEmailKey(ctx, a.ID, c.EmailKey) // a transaction reads its own writes
+			got, err := tx.CustomerByEmailKey(ctx, a.ID, w.customer.EmailKey) // a transaction reads its own writes
 			if err != nil {
 				return fmt.Errorf("CustomerByEmailKey inside the transaction: %w", err)
 			}
-			if got.ID != c.ID {
-				return fmt.Errorf("CustomerByEmailKey inside the transaction found customer %d, want %d", got.ID, c.ID)
-			}
-			tok = newToken(c, account.PurposeConfirm, "token", false)
-			if err := tx.CreateToken(ctx, &tok); err != nil {
-				return fmt.Errorf("CreateToken: %w", err)
-			}
-			sess = newSession(c, "session")
-			if err := tx.CreateSession(ctx, &sess); err != nil {
-				return fmt.Errorf("CreateSession: %w", err)
-			}
-			if err := tx.SetTenantSetting(ctx, a.ID, "default_locale", "en"); err != nil {
-				return fmt.Errorf("SetTenantSetting: %w", err)
-			}
-			if err := tx.EndLoginAttempt(ctx, a.ID, c.EmailKey, ptr(t0)); err != nil {
-				return fmt.Errorf("EndLoginAttempt: %w", err)
-			}
-			inner = account.Tenant{Slug: "inner"}
-			if err := tx.CreateTenant(ctx, &inner); err != nil {
-				return fmt.Errorf("CreateTenant: %w", err)
+			if got.ID != w.customer.ID {
+				return fmt.Errorf("CustomerByEmailKey inside the transaction found customer %d, want %d", got.ID, w.customer.ID)
 			}
 			return nil
 		})
 		if err != nil {
 			t.Fatalf("InTx: %v", err)
 		}
+		c, tok, sess, inner := w.customer, w.token, w.session, w.tenant
 		wantCustomerReads(t, s, c)
 		wantSession(t, s, "committed session", sess)
 		wantLoginFailures(t, s, a.ID, c.EmailKey, account.LoginFailures{Count: 1, Last: t0})
@@ -97,31 +110,11 @@ func testTxRollback(inTx txRunner) func(t *testing.T, s account.Store) {
 		eTok := mustToken(t, s, newToken(e, account.PurposeConfirm, "existing token", false))
 		eSess := mustSession(t, s, newSession(e, "existing session"))
 
-		var c account.Customer
-		var sess account.Session
+		var w txWrites
 		marker := &markerError{42}
 		err := inTx(s)(ctx, func(tx account.Tx) error {
-			c = newCustomer(a.ID, "alice")
-			if err := tx.CreateCustomer(ctx, &c); err != nil {
-				return fmt.Errorf("CreateCustomer: %w", err)
-			}
-			tok := newToken(c, account.PurposeConfirm, "token", false)
-			if err := tx.CreateToken(ctx, &tok); err != nil {
-				return fmt.Errorf("CreateToken: %w", err)
-			}
-			sess = newSession(c, "session")
-			if err := tx.CreateSession(ctx, &sess); err != nil {
-				return fmt.Errorf("CreateSession: %w", err)
-			}
-			if err := tx.SetTenantSetting(ctx, a.ID, "default_locale", "en"); err != nil {
-				return fmt.Errorf("SetTenantSetting: %w", err)
-			}
-			if err := tx.EndLoginAttempt(ctx, a.ID, c.EmailKey, ptr(t0)); err != nil {
-				return fmt.Errorf("EndLoginAttempt: %w", err)
-			}
-			inner := account.Tenant{Slug: "inner"}
-			if err := tx.CreateTenant(ctx, &inner); err != nil {
-				return fmt.Errorf("CreateTenant: %w", err)
+			if err := w.write(ctx, tx, a.ID); err != nil {
+				return err
 			}
 			changed := e
 			changed.FirstName = "Changed"
@@ -145,6 +138,7 @@ func testTxRollback(inTx txRunner) func(t *testing.T, s account.Store) {
 		}
 
 		// Nothing of fn's writes remains.
+		c, sess := w.customer, w.session
 		_, err = s.CustomerByEmailKey(ctx, a.ID, c.EmailKey)
 		wantErr(t, "CustomerByEmailKey(rolled back)", err, account.ErrNotFound)
 		_, err = s.CustomerByID(ctx, a.ID, c.ID)
