@@ -139,16 +139,18 @@ func (s *Audit) record(ctx context.Context, tx Tx, t Tenant, e AuditEvent) error
 	if e.ClientAddress == "" {
 		e.ClientAddress = clientAddress(ctx, t)
 	}
+	// The webhooks first: from NextAuditSeq to the commit the tenant's
+	// chain head is locked, and every audited write of the tenant waits.
+	if err := s.webhooks.fromAudit(ctx, tx, t, e); err != nil {
+		return err
+	}
 	seq, prev, err := tx.NextAuditSeq(ctx, t.ID)
 	if err != nil {
 		return err
 	}
 	e.Seq, e.PrevHash, e.BodyHash = seq, prev, e.bodyHash()
 	e.Hash = chainHash(e)
-	if err := tx.AppendAudit(ctx, &e); err != nil {
-		return err
-	}
-	return s.webhooks.fromAudit(ctx, tx, t, e)
+	return tx.AppendAudit(ctx, &e)
 }
 
 // recordAlone records e in a transaction of its own, for a step that
