@@ -33,14 +33,12 @@ func (q *queries) AppendAudit(ctx context.Context, e *account.AuditEvent) error 
 	if e.PrevHash == nil {
 		e.PrevHash = []byte{} // the first event's: empty, not NULL
 	}
-	_, err = q.db.Exec(ctx, `INSERT INTO audit_events (tenant_id, seq, at, type, actor, outcome, customer_id,
-		client_address, detail, erased, body_hash, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, false, $10, $11, $12)`,
+	// One statement, one round trip: the chain head is locked meanwhile.
+	_, err = q.db.Exec(ctx, `WITH event AS (INSERT INTO audit_events (tenant_id, seq, at, type, actor, outcome, customer_id,
+		client_address, detail, erased, body_hash, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, false, $10, $11, $12))
+		UPDATE audit_heads SET hash = $12 WHERE tenant_id = $1`,
 		e.TenantID, e.Seq, e.At, string(e.Type), e.Actor, e.Outcome, e.CustomerID, e.ClientAddress, string(detail),
 		e.BodyHash, e.PrevHash, e.Hash)
-	if err != nil {
-		return storeError("append audit event", err)
-	}
-	_, err = q.db.Exec(ctx, `UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1`, e.TenantID, e.Hash)
 	return storeError("append audit event", err)
 }
 
