@@ -114,7 +114,7 @@ func (s *Customers) Import(ctx context.Context, c Caller, next ImportSource, o I
 			break
 		}
 		var part ImportSummary
-		err := s.inTx(ctx, func(tx Tx) error {
+		err := s.inBulkTx(ctx, func(tx Tx) error {
 			part = ImportSummary{Invited: sum.Invited} // afresh if the transaction is retried
 			for _, row := range batch {
 				if err := s.importRow(ctx, tx, c, row, o, start, &part); err != nil {

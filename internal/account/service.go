@@ -307,6 +307,12 @@ func (s *core) inTxWithoutSync(ctx context.Context, fn func(tx Tx) error) error 
 	return s.runTx(ctx, s.store.InTxWithoutSync, fn)
 }
 
+// inBulkTx is inTx through Store.InBulkTx, for the batches of a bulk
+// write.
+func (s *core) inBulkTx(ctx context.Context, fn func(tx Tx) error) error {
+	return s.runTx(ctx, s.store.InBulkTx, fn)
+}
+
 func (s *core) runTx(ctx context.Context, run func(context.Context, func(Tx) error) error, fn func(tx Tx) error) error {
 	var err error
 	for range 3 {

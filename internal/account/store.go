@@ -31,6 +31,12 @@ type Store interface {
 	// session just opened) costs its customer no more than logging in
 	// again.
 	InTxWithoutSync(ctx context.Context, fn func(tx Tx) error) error
+	// InBulkTx is InTx for one of many transactions that each write many
+	// rows, such as the batches of an import, which can grow a table from
+	// empty to millions of rows within minutes: a database that reuses
+	// a statement's plan must plan it afresh, since a plan made for the
+	// table it was may scan the table it has become for every row.
+	InBulkTx(ctx context.Context, fn func(tx Tx) error) error
 	// Migrate applies the embedded schema migrations that are missing.
 	Migrate(ctx context.Context) error
 	// Ping checks that the database answers.

@@ -6,11 +6,11 @@ import (
 	"pforte/internal/account"
 )
 
-// SynchronousCommit is the synchronous_commit setting in force in q, a
-// transaction of InTx or InTxWithoutSync.
-func SynchronousCommit(ctx context.Context, q account.Tx) (string, error) {
+// Setting is the run-time setting name in force in q, a transaction of
+// one of the Store's ways to run one.
+func Setting(ctx context.Context, q account.Tx, name string) (string, error) {
 	db := q.(*queries).db
 	var v string
-	err := db.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v)
+	err := db.QueryRow(ctx, `SELECT current_setting($1)`, name).Scan(&v)
 	return v, err
 }

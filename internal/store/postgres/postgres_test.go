@@ -328,14 +328,28 @@ func TestInTxRetriesDeadlock(t *testing.T) {
 // transaction without sync, and only there: the pool's connections go on
 // committing with the server's setting.
 func TestInTxWithoutSync(t *testing.T) {
+	testTxSetting(t, "synchronous_commit", "off", "on", func(s *postgres.Store) txRun { return s.InTxWithoutSync })
+}
+
+// TestInBulkTx checks that a bulk transaction plans each statement for its
+// parameters, and that the pool's connections go back to reusing plans.
+func TestInBulkTx(t *testing.T) {
+	testTxSetting(t, "plan_cache_mode", "force_custom_plan", "auto", func(s *postgres.Store) txRun { return s.InBulkTx })
+}
+
+type txRun func(context.Context, func(account.Tx) error) error
+
+// testTxSetting checks that run's transactions have the setting name at
+// inside, and InTx's after them at outside.
+func testTxSetting(t *testing.T, name, inside, outside string, run func(s *postgres.Store) txRun) {
 	s := mustOpen(t)
 	ctx := t.Context()
-	setting := func(run func(context.Context, func(account.Tx) error) error) string {
+	setting := func(run txRun) string {
 		t.Helper()
 		var got string
 		if err := run(ctx, func(tx account.Tx) error {
 			var err error
-			got, err = postgres.SynchronousCommit(ctx, tx)
+			got, err = postgres.Setting(ctx, tx, name)
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -343,13 +357,13 @@ func TestInTxWithoutSync(t *testing.T) {
 		return got
 	}
 	// One after the other, the transactions take turns on the pool's
-	// idle connection: one without sync must not leave it behind.
+	// idle connection: one with the setting must not leave it behind.
 	for range 4 {
-		if got := setting(s.InTxWithoutSync); got != "off" {
-			t.Fatalf("synchronous_commit in InTxWithoutSync = %q, want off", got)
+		if got := setting(run(s)); got != inside {
+			t.Fatalf("%s in the transaction = %q, want %q", name, got, inside)
 		}
-		if got := setting(s.InTx); got != "on" {
-			t.Fatalf("synchronous_commit in InTx after InTxWithoutSync = %q, want on", got)
+		if got := setting(s.InTx); got != outside {
+			t.Fatalf("%s in InTx after it = %q, want %q", name, got, outside)
 		}
 	}
 }

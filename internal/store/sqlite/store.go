@@ -182,6 +182,13 @@ func (s *Store) InTxWithoutSync(ctx context.Context, fn func(tx account.Tx) erro
 	return err
 }
 
+// InBulkTx is InTx: SQLite plans a statement when it is prepared, by the
+// indexes alone, so a plan does not depend on how big a table was then
+// (the store runs no ANALYZE).
+func (s *Store) InBulkTx(ctx context.Context, fn func(tx account.Tx) error) error {
+	return s.InTx(ctx, fn)
+}
+
 // inTxWithoutSync runs the transaction of InTxWithoutSync on the write
 // connection, which it gives back, set to FULL again, also after a panic.
 func (s *Store) inTxWithoutSync(ctx context.Context, fn func(tx account.Tx) error) (*txStmts, error) {

@@ -152,6 +152,13 @@ var suite = []struct {
 		{"CreateCustomerOnce", testConcurrentCreateCustomer(inTxWithoutSync)},
 		{"ReadModifyWrite", testConcurrentReadModifyWrite(inTxWithoutSync)},
 	}},
+	{"BulkTransactions", []storeTest{
+		{"Commit", testTxCommit(inBulkTx)},
+		{"ErrorRollsBack", testTxRollback(inBulkTx)},
+		{"PanicRollsBack", testTxPanic(inBulkTx)},
+		{"ErrorsInside", testTxErrorsInside(inBulkTx)},
+		{"CreateCustomerOnce", testConcurrentCreateCustomer(inBulkTx)},
+	}},
 	{"Concurrency", []storeTest{
 		{"ConsumeToken", testConcurrentConsume},
 		{"CreateCustomerOnce", testConcurrentCreateCustomer(inTx)},

@@ -22,6 +22,8 @@ func inTxWithoutSync(s account.Store) func(context.Context, func(account.Tx) err
 	return s.InTxWithoutSync
 }
 
+func inBulkTx(s account.Store) func(context.Context, func(account.Tx) error) error { return s.InBulkTx }
+
 // markerError is what fn returns to make InTx roll back; the test checks
 // that InTx hands back this very value, wrapped or not.
 type markerError struct{ n int }
