@@ -205,6 +205,9 @@ func (r *run) setUp(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := r.srv.analyze(ctx); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
 	return nil
 }
 
