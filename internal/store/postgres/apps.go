@@ -72,14 +72,13 @@ func scanApp(row scanner) (account.Application, error) {
 func (q *queries) CreateApp(ctx context.Context, a *account.Application) error {
 	a.CreatedAt = dbTime(a.CreatedAt)
 	a.UpdatedAt = dbTime(a.UpdatedAt)
-	err := q.guard(ctx, func(db querier) error {
-		return db.QueryRow(ctx, `INSERT INTO applications (tenant_id, name, endpoint, confirm_url, reset_url, invite_url, delivery,
+	err := insertID(ctx, q.db, &a.ID, `INSERT INTO applications (tenant_id, name, endpoint, confirm_url, reset_url, invite_url, delivery,
 				settings, client_type, client_id, client_secret_hash, redirect_uris, logout_uris, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
-			a.TenantID, a.Name, a.Endpoint, a.ConfirmURL, a.ResetURL, a.InviteURL, string(a.Delivery), appSettings(a),
-			string(a.Client.Type), clientID(a), a.Client.SecretHash, uris(a.Client.RedirectURIs), uris(a.Client.LogoutURIs),
-			a.CreatedAt, a.UpdatedAt).Scan(&a.ID)
-	})
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			ON CONFLICT DO NOTHING RETURNING id`,
+		a.TenantID, a.Name, a.Endpoint, a.ConfirmURL, a.ResetURL, a.InviteURL, string(a.Delivery), appSettings(a),
+		string(a.Client.Type), clientID(a), a.Client.SecretHash, uris(a.Client.RedirectURIs), uris(a.Client.LogoutURIs),
+		a.CreatedAt, a.UpdatedAt)
 	return storeError("create app", err)
 }
 

@@ -42,15 +42,14 @@ func (q *queries) CreateCustomer(ctx context.Context, c *account.Customer) error
 	c.EmailConfirmedAt = dbTimePtr(c.EmailConfirmedAt)
 	c.CreatedAt = dbTime(c.CreatedAt)
 	c.UpdatedAt = dbTime(c.UpdatedAt)
-	err := q.guard(ctx, func(db querier) error {
-		return db.QueryRow(ctx, `INSERT INTO customers (uuid, tenant_id, email, email_key, username, salutation, first_name, last_name,
+	err := insertID(ctx, q.db, &c.ID, `INSERT INTO customers (uuid, tenant_id, email, email_key, username, salutation, first_name, last_name,
 				locale, partner_ref, state, disabled_from, password_hash, email_confirmed_at, created_at, updated_at, names_unconfirmed,
 				previous_email)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id`,
-			c.UUID, c.TenantID, c.Email, c.EmailKey, c.Username, c.Salutation, c.FirstName, c.LastName,
-			c.Locale, c.PartnerRef, c.State, c.DisabledFrom, c.PasswordHash, c.EmailConfirmedAt, c.CreatedAt, c.UpdatedAt,
-			c.NamesUnconfirmed, c.PreviousEmail).Scan(&c.ID)
-	})
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+			ON CONFLICT DO NOTHING RETURNING id`,
+		c.UUID, c.TenantID, c.Email, c.EmailKey, c.Username, c.Salutation, c.FirstName, c.LastName,
+		c.Locale, c.PartnerRef, c.State, c.DisabledFrom, c.PasswordHash, c.EmailConfirmedAt, c.CreatedAt, c.UpdatedAt,
+		c.NamesUnconfirmed, c.PreviousEmail)
 	return storeError("create customer", err)
 }
 

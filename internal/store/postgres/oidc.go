@@ -45,12 +45,10 @@ func (q *queries) CreateAuthorization(ctx context.Context, a *account.Authorizat
 		return err
 	}
 	a.CreatedAt, a.ExpiresAt = dbTime(a.CreatedAt), dbTime(a.ExpiresAt)
-	err = q.guard(ctx, func(db querier) error {
-		_, err := db.Exec(ctx, `INSERT INTO oidc_authorizations
-			(id, tenant_id, app_id, request, issuer, callback_url, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			a.ID, a.TenantID, a.AppID, string(request), a.Issuer, a.CallbackURL, a.CreatedAt, a.ExpiresAt)
-		return err
-	})
+	err = insertOne(ctx, q.db, `INSERT INTO oidc_authorizations
+			(id, tenant_id, app_id, request, issuer, callback_url, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT DO NOTHING`,
+		a.ID, a.TenantID, a.AppID, string(request), a.Issuer, a.CallbackURL, a.CreatedAt, a.ExpiresAt)
 	return storeError("create authorization", err)
 }
 
@@ -102,11 +100,9 @@ const grantColumns = `id, tenant_id, app_id, client_id, customer_id, session_id,
 // CreateGrant inserts g.
 func (q *queries) CreateGrant(ctx context.Context, g *account.Grant) error {
 	g.AuthTime, g.CreatedAt = dbTime(g.AuthTime), dbTime(g.CreatedAt)
-	err := q.guard(ctx, func(db querier) error {
-		_, err := db.Exec(ctx, `INSERT INTO oidc_grants (`+grantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			g.ID, g.TenantID, g.AppID, g.ClientID, g.CustomerID, g.SessionID, strings.Join(g.Scopes, " "), g.AuthTime, g.CreatedAt)
-		return err
-	})
+	err := insertOne(ctx, q.db, `INSERT INTO oidc_grants (`+grantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT DO NOTHING`,
+		g.ID, g.TenantID, g.AppID, g.ClientID, g.CustomerID, g.SessionID, strings.Join(g.Scopes, " "), g.AuthTime, g.CreatedAt)
 	return storeError("create grant", err)
 }
 
@@ -133,11 +129,9 @@ func (q *queries) DeleteGrant(ctx context.Context, tenantID int64, id string) er
 // CreateRefreshToken inserts t.
 func (q *queries) CreateRefreshToken(ctx context.Context, t *account.RefreshToken) error {
 	t.CreatedAt, t.ExpiresAt = dbTime(t.CreatedAt), dbTime(t.ExpiresAt)
-	err := q.guard(ctx, func(db querier) error {
-		_, err := db.Exec(ctx, `INSERT INTO oidc_refresh_tokens (hash, grant_id, tenant_id, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5)`, t.Hash, t.GrantID, t.TenantID, t.CreatedAt, t.ExpiresAt)
-		return err
-	})
+	err := insertOne(ctx, q.db, `INSERT INTO oidc_refresh_tokens (hash, grant_id, tenant_id, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT DO NOTHING`, t.Hash, t.GrantID, t.TenantID, t.CreatedAt, t.ExpiresAt)
 	return storeError("create refresh token", err)
 }
 
@@ -163,11 +157,9 @@ func (q *queries) UseRefreshToken(ctx context.Context, hash []byte, now time.Tim
 // CreateSigningKey inserts k.
 func (q *queries) CreateSigningKey(ctx context.Context, k *account.StoredSigningKey) error {
 	k.CreatedAt, k.RetiredAt = dbTime(k.CreatedAt), dbTimePtr(k.RetiredAt)
-	err := q.guard(ctx, func(db querier) error {
-		_, err := db.Exec(ctx, `INSERT INTO oidc_signing_keys (id, tenant_id, algorithm, sealed, created_at, retired_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`, k.ID, k.TenantID, k.Algorithm, k.Sealed, k.CreatedAt, k.RetiredAt)
-		return err
-	})
+	err := insertOne(ctx, q.db, `INSERT INTO oidc_signing_keys (id, tenant_id, algorithm, sealed, created_at, retired_at)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT DO NOTHING`, k.ID, k.TenantID, k.Algorithm, k.Sealed, k.CreatedAt, k.RetiredAt)
 	return storeError("create signing key", err)
 }
 

@@ -43,13 +43,12 @@ func (q *queries) EnqueueMail(ctx context.Context, m *account.Mail) error {
 	m.LeaseUntil = dbTimePtr(m.LeaseUntil)
 	m.CreatedAt = dbTime(m.CreatedAt)
 	m.FinishedAt = dbTimePtr(m.FinishedAt)
-	err := q.guard(ctx, func(db querier) error {
-		return db.QueryRow(ctx, `INSERT INTO outbox (tenant_id, customer_id, kind, locale, message_id, status, attempts,
+	err := insertID(ctx, q.db, &m.ID, `INSERT INTO outbox (tenant_id, customer_id, kind, locale, message_id, status, attempts,
 				next_attempt_at, lease_owner, lease_until, last_error, sealed, created_at, finished_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
-			m.TenantID, m.CustomerID, string(m.Kind), m.Locale, m.MessageID, string(m.Status), m.Attempts,
-			m.NextAttemptAt, m.LeaseOwner, m.LeaseUntil, m.LastError, m.Sealed, m.CreatedAt, m.FinishedAt).Scan(&m.ID)
-	})
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			ON CONFLICT DO NOTHING RETURNING id`,
+		m.TenantID, m.CustomerID, string(m.Kind), m.Locale, m.MessageID, string(m.Status), m.Attempts,
+		m.NextAttemptAt, m.LeaseOwner, m.LeaseUntil, m.LastError, m.Sealed, m.CreatedAt, m.FinishedAt)
 	return storeError("enqueue mail", err)
 }
 

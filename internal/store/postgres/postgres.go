@@ -177,10 +177,11 @@ func retryable(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
-// guard runs a write that may break a unique constraint. PostgreSQL aborts
-// the whole transaction on any error, so inside one the write runs under a
-// savepoint: a caller that gets ErrDuplicate can go on using the
-// transaction, as it can with SQLite.
+// guard runs an update that may break a unique constraint. PostgreSQL
+// aborts the whole transaction on any error, so inside one the update runs
+// under a savepoint: a caller that gets ErrDuplicate can go on using the
+// transaction, as it can with SQLite. Inserts need no savepoint, see
+// insertID and insertOne: a savepoint costs two round trips.
 func (q *queries) guard(ctx context.Context, write func(db querier) error) error {
 	if q.tx == nil {
 		return write(q.db)
@@ -196,6 +197,28 @@ func (q *queries) guard(ctx context.Context, write func(db querier) error) error
 		return err
 	}
 	return sp.Commit(ctx) // RELEASE SAVEPOINT
+}
+
+// insertID runs an INSERT … ON CONFLICT DO NOTHING RETURNING id into id.
+// A row that would break a unique constraint is not inserted, and that is
+// ErrDuplicate with the transaction still usable, as guard's savepoint
+// would leave it.
+func insertID(ctx context.Context, db querier, id *int64, sql string, args ...any) error {
+	err := db.QueryRow(ctx, sql, args...).Scan(id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return account.ErrDuplicate
+	}
+	return err
+}
+
+// insertOne is insertID for an INSERT … ON CONFLICT DO NOTHING of one row
+// that returns nothing.
+func insertOne(ctx context.Context, db querier, sql string, args ...any) error {
+	tag, err := db.Exec(ctx, sql, args...)
+	if err == nil && tag.RowsAffected() == 0 {
+		return account.ErrDuplicate
+	}
+	return err
 }
 
 // forUpdate is appended to customer reads inside a transaction: the row
@@ -220,6 +243,8 @@ func storeError(op string, err error) error {
 		return nil
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("postgres: %s: %w", op, account.ErrNotFound)
+	case errors.Is(err, account.ErrDuplicate):
+		return fmt.Errorf("postgres: %s: %w", op, err)
 	case errors.As(err, &pgErr) && pgErr.Code == "23505":
 		return fmt.Errorf("postgres: %s: %w: %w", op, account.ErrDuplicate, err)
 	default:

@@ -158,11 +158,18 @@ func TestErrorMapping(t *testing.T) {
 		})
 	}
 
-	// The driver error stays in the chain for the log.
-	err := s.CreateTenant(ctx, &account.Tenant{Slug: "acme"})
+	// An update's driver error stays in the chain for the log; an insert
+	// skips the conflicting row (ON CONFLICT DO NOTHING) and says which
+	// write it was.
+	b := mustCustomer(t, s, tn.ID, "b@example.com")
+	b.Email, b.EmailKey = c.Email, c.EmailKey
+	err := s.UpdateCustomer(ctx, &b)
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
-		t.Errorf("duplicate: driver error not in chain: %v", err)
+		t.Errorf("duplicate update: driver error not in chain: %v", err)
+	}
+	if err := s.CreateTenant(ctx, &account.Tenant{Slug: "acme"}); err == nil || !strings.Contains(err.Error(), "create tenant") {
+		t.Errorf("duplicate insert: %v, want the operation named", err)
 	}
 }
 

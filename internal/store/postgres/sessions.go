@@ -70,13 +70,12 @@ func (q *queries) CreateSession(ctx context.Context, s *account.Session) error {
 	s.LastSeenAt = dbTime(s.LastSeenAt)
 	s.ExpiresAt = dbTime(s.ExpiresAt)
 	s.IdleExpiry = s.IdleExpiry.Truncate(time.Second)
-	err := q.guard(ctx, func(db querier) error {
-		return db.QueryRow(ctx, `INSERT INTO sessions (tenant_id, customer_id, hash, created_at, last_seen_at, expires_at,
+	err := insertID(ctx, q.db, &s.ID, `INSERT INTO sessions (tenant_id, customer_id, hash, created_at, last_seen_at, expires_at,
 			idle_seconds, remembered, client_address, device)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-			s.TenantID, s.CustomerID, s.Hash, s.CreatedAt, s.LastSeenAt, s.ExpiresAt, int64(s.IdleExpiry/time.Second),
-			s.Remembered, s.ClientAddress, s.Device).Scan(&s.ID)
-	})
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT DO NOTHING RETURNING id`,
+		s.TenantID, s.CustomerID, s.Hash, s.CreatedAt, s.LastSeenAt, s.ExpiresAt, int64(s.IdleExpiry/time.Second),
+		s.Remembered, s.ClientAddress, s.Device)
 	return storeError("create session", err)
 }
 

@@ -67,16 +67,14 @@ func (q *queries) CreateTenant(ctx context.Context, t *account.Tenant) error {
 		values = append(values, v)
 	}
 	// One statement, so the tenant never exists without its settings.
-	err := q.guard(ctx, func(db querier) error {
-		return db.QueryRow(ctx, `WITH t AS (
-				INSERT INTO tenants (slug, created_at) VALUES ($1, $2) RETURNING id
-			), s AS (
-				INSERT INTO tenant_settings (tenant_id, key, value)
-				SELECT t.id, x.key, x.value FROM t, unnest($3::text[], $4::text[]) AS x (key, value)
-			)
-			SELECT id FROM t`,
-			t.Slug, t.CreatedAt, keys, values).Scan(&t.ID)
-	})
+	err := insertID(ctx, q.db, &t.ID, `WITH t AS (
+			INSERT INTO tenants (slug, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id
+		), s AS (
+			INSERT INTO tenant_settings (tenant_id, key, value)
+			SELECT t.id, x.key, x.value FROM t, unnest($3::text[], $4::text[]) AS x (key, value)
+		)
+		SELECT id FROM t`,
+		t.Slug, t.CreatedAt, keys, values)
 	return storeError("create tenant", err)
 }
 
@@ -128,11 +126,10 @@ func (q *queries) CreateAPIKey(ctx context.Context, k *account.APIKey) error {
 	k.CreatedAt = dbTime(k.CreatedAt)
 	k.LastUsedAt = dbTimePtr(k.LastUsedAt)
 	k.RevokedAt = dbTimePtr(k.RevokedAt)
-	err := q.guard(ctx, func(db querier) error {
-		return db.QueryRow(ctx, `INSERT INTO api_keys (tenant_id, kind, name, prefix, hash, created_at, last_used_at, revoked_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			k.TenantID, k.Kind, k.Name, k.Prefix, k.Hash, k.CreatedAt, k.LastUsedAt, k.RevokedAt).Scan(&k.ID)
-	})
+	err := insertID(ctx, q.db, &k.ID, `INSERT INTO api_keys (tenant_id, kind, name, prefix, hash, created_at, last_used_at, revoked_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT DO NOTHING RETURNING id`,
+		k.TenantID, k.Kind, k.Name, k.Prefix, k.Hash, k.CreatedAt, k.LastUsedAt, k.RevokedAt)
 	return storeError("create api key", err)
 }
 

@@ -40,12 +40,11 @@ func (q *queries) CreateToken(ctx context.Context, t *account.Token) error {
 	t.CreatedAt = dbTime(t.CreatedAt)
 	t.ExpiresAt = dbTime(t.ExpiresAt)
 	t.UsedAt = dbTimePtr(t.UsedAt)
-	err := q.guard(ctx, func(db querier) error {
-		return db.QueryRow(ctx, `INSERT INTO tokens (tenant_id, customer_id, purpose, hash, code, attempts, payload, created_at, expires_at, used_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-			t.TenantID, t.CustomerID, t.Purpose, t.Hash, t.Code, t.Attempts, payloadBytes(t.Payload),
-			t.CreatedAt, t.ExpiresAt, t.UsedAt).Scan(&t.ID)
-	})
+	err := insertID(ctx, q.db, &t.ID, `INSERT INTO tokens (tenant_id, customer_id, purpose, hash, code, attempts, payload, created_at, expires_at, used_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT DO NOTHING RETURNING id`,
+		t.TenantID, t.CustomerID, t.Purpose, t.Hash, t.Code, t.Attempts, payloadBytes(t.Payload),
+		t.CreatedAt, t.ExpiresAt, t.UsedAt)
 	return storeError("create token", err)
 }
 
