@@ -473,8 +473,13 @@ func (s *Webhooks) fromAudit(ctx context.Context, tx Tx, t Tenant, e AuditEvent)
 	}) {
 		return nil
 	}
+	// Read inside the transaction, the customer's row stays locked to the
+	// commit (on PostgreSQL), so that its deliveries are numbered in the
+	// order their transactions commit, the order ClaimDeliveries keeps.
 	cust, err := tx.CustomerByID(ctx, t.ID, e.CustomerID)
-	if err != nil {
+	if errors.Is(err, ErrNotFound) {
+		return nil // nothing to tell of a customer already gone; the audit event stays
+	} else if err != nil {
 		return err
 	}
 	for _, typ := range types {

@@ -145,9 +145,9 @@ func (s *server) analyze(ctx context.Context) error {
 	if s.schema == "" {
 		return nil
 	}
-	return execPostgres(ctx, s.db, `DO $$ DECLARE t text; BEGIN
-		FOR t IN SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() LOOP
-			EXECUTE 'ANALYZE ' || t;
+	return execPostgres(ctx, s.db, `DO $$ DECLARE t record; BEGIN
+		FOR t IN SELECT schemaname, tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
+			EXECUTE format('ANALYZE %I.%I', t.schemaname, t.tablename);
 		END LOOP; END $$`)
 }
 

@@ -202,7 +202,9 @@ func (q *queries) guard(ctx context.Context, write func(db querier) error) error
 // insertID runs an INSERT … ON CONFLICT DO NOTHING RETURNING id into id.
 // A row that would break a unique constraint is not inserted, and that is
 // ErrDuplicate with the transaction still usable, as guard's savepoint
-// would leave it.
+// would leave it. Any other error aborts the transaction, as it does on
+// every statement: the Store promises a usable transaction only after
+// ErrDuplicate.
 func insertID(ctx context.Context, db querier, id *int64, sql string, args ...any) error {
 	err := db.QueryRow(ctx, sql, args...).Scan(id)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -235,7 +237,8 @@ func (q *queries) forUpdate() string {
 // account.ErrNotFound, a unique violation (SQLSTATE 23505) is
 // account.ErrDuplicate, decided by code and never by message text. op names
 // the operation for the log. The driver error stays in the chain, so the
-// constraint's name reaches the log too.
+// constraint's name reaches the log too; an insert's ErrDuplicate (see
+// insertID) has no driver error and names the operation only.
 func storeError(op string, err error) error {
 	var pgErr *pgconn.PgError
 	switch {

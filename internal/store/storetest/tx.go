@@ -228,8 +228,8 @@ func testTxErrorsInside(inTx txRunner) func(t *testing.T, s account.Store) {
 		mustCustomerCount(t, s, a.ID, 1)
 
 		// After ErrDuplicate the transaction is still usable: fn may fall back
-		// to the existing row and go on writing (PostgreSQL needs a savepoint
-		// for this, SQLite does it anyway).
+		// to the existing row and go on writing (PostgreSQL's store skips the
+		// row, ON CONFLICT DO NOTHING; SQLite's transaction goes on anyway).
 		var other account.Customer
 		err = inTx(s)(ctx, func(tx account.Tx) error {
 			dup := newCustomer(a.ID, "other")
