@@ -138,33 +138,26 @@ var suite = []struct {
 		{"SigningKeys", testSigningKeys},
 		{"Purge", testPurgeOIDC},
 	}},
-	{"Transactions", []storeTest{
-		{"Commit", testTxCommit(inTx)},
-		{"ErrorRollsBack", testTxRollback(inTx)},
-		{"PanicRollsBack", testTxPanic(inTx)},
-		{"ErrorsInside", testTxErrorsInside(inTx)},
-	}},
-	{"TransactionsWithoutSync", []storeTest{
-		{"Commit", testTxCommit(inTxWithoutSync)},
-		{"ErrorRollsBack", testTxRollback(inTxWithoutSync)},
-		{"PanicRollsBack", testTxPanic(inTxWithoutSync)},
-		{"ErrorsInside", testTxErrorsInside(inTxWithoutSync)},
-		{"CreateCustomerOnce", testConcurrentCreateCustomer(inTxWithoutSync)},
-		{"ReadModifyWrite", testConcurrentReadModifyWrite(inTxWithoutSync)},
-	}},
-	{"BulkTransactions", []storeTest{
-		{"Commit", testTxCommit(inBulkTx)},
-		{"ErrorRollsBack", testTxRollback(inBulkTx)},
-		{"PanicRollsBack", testTxPanic(inBulkTx)},
-		{"ErrorsInside", testTxErrorsInside(inBulkTx)},
-		{"CreateCustomerOnce", testConcurrentCreateCustomer(inBulkTx)},
-	}},
+	{"Transactions", txContract(inTx)},
+	{"TransactionsWithoutSync", txContract(inTxWithoutSync)},
+	{"BulkTransactions", txContract(inBulkTx)},
 	{"Concurrency", []storeTest{
 		{"ConsumeToken", testConcurrentConsume},
-		{"CreateCustomerOnce", testConcurrentCreateCustomer(inTx)},
-		{"ReadModifyWrite", testConcurrentReadModifyWrite(inTx)},
 		{"RecordLoginFailure", testConcurrentLoginFailures},
 	}},
+}
+
+// txContract is what each of a store's ways to run a transaction must
+// do, concurrent transactions included.
+func txContract(run txRunner) []storeTest {
+	return []storeTest{
+		{"Commit", testTxCommit(run)},
+		{"ErrorRollsBack", testTxRollback(run)},
+		{"PanicRollsBack", testTxPanic(run)},
+		{"ErrorsInside", testTxErrorsInside(run)},
+		{"CreateCustomerOnce", testConcurrentCreateCustomer(run)},
+		{"ReadModifyWrite", testConcurrentReadModifyWrite(run)},
+	}
 }
 
 // t0 is the suite's fixed "now": microsecond precision, which both stores
