@@ -257,26 +257,36 @@ func (r *run) round(ctx context.Context, round int) error {
 		r.measured(ctx, "login", c, r.bareHash(c), func(o *run) load { return o.measure(c, o.login) })
 	}
 	r.measured(ctx, "registration", 16, r.bareHash(16), func(o *run) load { return o.measure(16, o.register(round)) })
-	r.measured(ctx, "session check", 4, nil, func(o *run) load { return o.measure(4, o.sessionCheck) })
+	r.measured(ctx, "session check", 4, r.floor(4), func(o *run) load { return o.measure(4, o.sessionCheck) })
 	r.measured(ctx, "confirmation", 4, nil, func(o *run) load { return o.measure(4, o.confirmation(round)) })
 	return ctx.Err()
 }
 
-// measured runs of(r) for the run's duration, in turns with bare (if not
+// A reference is measured in turns with what is compared with it, and
+// added as a row of its own above it.
+type reference struct {
+	name string
+	load load
+	hash bool // a bare hash: the rows below get its ratios
+}
+
+// measured runs of(r) for the run's duration, in turns with ref (if not
 // nil) and with of(r.other) (if there is one), and adds their rows.
-func (r *run) measured(ctx context.Context, name string, c int, bare load, of func(*run) load) {
+func (r *run) measured(ctx context.Context, name string, c int, ref *reference, of func(*run) load) {
 	loads := []load{of(r)}
 	if r.other != nil {
 		loads = append(loads, of(r.other))
 	}
-	if bare != nil {
-		loads = append(loads, bare)
+	if ref != nil {
+		loads = append(loads, ref.load)
 	}
 	samples := r.turns(ctx, loads...)
 	var b, against *sample
-	if bare != nil {
-		b = &samples[len(samples)-1]
-		r.add(fmt.Sprintf("bare hash|%d", c), *b, nil, nil)
+	if ref != nil {
+		r.add(fmt.Sprintf("%s|%d", ref.name, c), samples[len(samples)-1], nil, nil)
+		if ref.hash {
+			b = &samples[len(samples)-1]
+		}
 	}
 	if r.other != nil {
 		against = &samples[1]
@@ -319,13 +329,22 @@ func (r *run) turns(ctx context.Context, loads ...load) []sample {
 // bareHash verifies the run's password against its hash, c at a time,
 // in this process, as a login's hash would run in the server: through a
 // pool with a slot per CPU, whose slots have hashed before.
-func (r *run) bareHash(c int) load {
-	return func(ctx context.Context, d time.Duration) sample {
+func (r *run) bareHash(c int) *reference {
+	return &reference{name: "bare hash", hash: true, load: func(ctx context.Context, d time.Duration) sample {
 		return closedLoop(ctx, c, d, ownCPU, func(ctx context.Context, _, _ int) (bool, error) {
 			ok, _, err := r.hasher.Verify(ctx, r.sealed, r.pw)
 			return ok, err
 		})
-	}
+	}}
+}
+
+// floor is GET /healthz on the server, c at a time: a request that reads
+// and writes nothing, what every request costs before its own work.
+func (r *run) floor(c int) *reference {
+	return &reference{name: "GET /healthz (the floor)", load: r.measure(c, func(ctx context.Context, _, _ int) (bool, error) {
+		status, err := r.api.do(ctx, http.MethodGet, "/healthz", "", nil, http.StatusOK, nil)
+		return status == http.StatusOK, err
+	})}
 }
 
 // measure runs do against the server, c at a time, measuring the

@@ -65,7 +65,7 @@ func TestRun(t *testing.T) {
 			report := out.String()
 			t.Log("\n" + report)
 			for _, row := range []string{`bare hash +2 `, `login +2 `, `bare hash +4 `, `login +4 `, `bare hash +16 `,
-				`registration +16 `, `session check +4 `, `confirmation +4 `} {
+				`registration +16 `, `GET /healthz \(the floor\) +4 `, `session check +4 `, `confirmation +4 `} {
 				if !regexp.MustCompile(`(?m)^` + row).MatchString(report) {
 					t.Errorf("no row %q in the report", row)
 				}

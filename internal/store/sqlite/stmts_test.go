@@ -155,7 +155,7 @@ func mustOpenCounting(t *testing.T) (*Store, *compiles) {
 }
 
 // sessionFixture makes a tenant, a customer and a session of theirs.
-func sessionFixture(t *testing.T, s *Store) (account.Customer, account.Session) {
+func sessionFixture(t testing.TB, s *Store) (account.Customer, account.Session) {
 	t.Helper()
 	tn := account.Tenant{Slug: "acme"}
 	if err := s.CreateTenant(t.Context(), &tn); err != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 // mustOpen opens and migrates a fresh database file in a temporary directory.
-func mustOpen(t *testing.T) *Store {
+func mustOpen(t testing.TB) *Store {
 	t.Helper()
 	s := mustOpenPath(t, filepath.Join(t.TempDir(), "pforte.db"))
 	if err := s.Migrate(t.Context()); err != nil {
@@ -23,7 +23,7 @@ func mustOpen(t *testing.T) *Store {
 	return s
 }
 
-func mustOpenPath(t *testing.T, path string) *Store {
+func mustOpenPath(t testing.TB, path string) *Store {
 	t.Helper()
 	s, err := Open(t.Context(), path)
 	if err != nil {
@@ -37,7 +37,7 @@ func mustOpenPath(t *testing.T, path string) *Store {
 	return s
 }
 
-func mustCustomer(t *testing.T, s account.Tx, tenantID int64, name string) account.Customer {
+func mustCustomer(t testing.TB, s account.Tx, tenantID int64, name string) account.Customer {
 	t.Helper()
 	now := time.Now()
 	c := account.Customer{
