@@ -28,8 +28,9 @@ type addressLock struct {
 }
 
 // lock waits until the caller holds the address's lock, or ctx ends. The
-// returned function releases it.
-func (l *addressLocks) lock(ctx context.Context, tenantID int64, emailKey string) (unlock func(), err error) {
+// returned function releases it. contended, if not nil, is called before
+// waiting for a lock that another caller holds.
+func (l *addressLocks) lock(ctx context.Context, tenantID int64, emailKey string, contended func()) (unlock func(), err error) {
 	k := addressKey{tenantID, emailKey}
 	l.mu.Lock()
 	if l.held == nil {
@@ -44,9 +45,18 @@ func (l *addressLocks) lock(ctx context.Context, tenantID int64, emailKey string
 	a.callers++
 	l.mu.Unlock()
 
+	unlock = func() { a.free <- struct{}{}; l.leave(k, a) }
 	select {
 	case <-a.free:
-		return func() { a.free <- struct{}{}; l.leave(k, a) }, nil
+		return unlock, nil
+	default:
+	}
+	if contended != nil {
+		contended()
+	}
+	select {
+	case <-a.free:
+		return unlock, nil
 	case <-ctx.Done():
 		l.leave(k, a)
 		return nil, ctx.Err()

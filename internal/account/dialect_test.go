@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -623,4 +625,49 @@ func TestUniformResponseOnlyWhereItHides(t *testing.T) {
 	if short.Err() == nil {
 		t.Fatalf("a public registration answered before the uniform response time")
 	}
+}
+
+// TestUniformWaitPassesTheTurn: a public registration that holds its
+// place in the hashing pool, as the native API's do, has given its turn
+// to the next in line while it waits out the uniform response time, so
+// that more registrations than the pool has turns are written while all
+// of them wait.
+func TestUniformWaitPassesTheTurn(t *testing.T) {
+	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
+		st := open(t)
+		svc := startService(t, st, password.NewPool(1, 8), func(c *account.Config) { c.UniformResponse = time.Hour })
+		public := publicCaller(t, svc, account.DefaultTenant)
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer cancel()
+		const n = 6 // a pool of one slot has two turns
+		for i := range n {
+			wg.Go(func() {
+				held, release, err := svc.HoldHashing(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer release()
+				if _, err := svc.Registrations.Register(held, public, account.Registration{Email: fmt.Sprintf("waiting-%d@example.com", i), Password: dialectPassword}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+			written := 0
+			for i := range n {
+				if _, err := st.CustomerByEmailKey(context.Background(), public.Tenant.ID, fmt.Sprintf("waiting-%d@example.com", i)); err == nil {
+					written++
+				}
+			}
+			if written == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d registrations written while all wait out the uniform time", written, n)
+			}
+		}
+	})
 }

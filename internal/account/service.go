@@ -280,11 +280,15 @@ func hashError(err error) error {
 }
 
 // uniform waits until at least UniformResponse has passed since start.
+// The request's hashing turn, if it holds one, passes to the next in line
+// meanwhile: waiting costs nothing, and public registrations would
+// otherwise take a turn each for the whole wait.
 func (s *core) uniform(ctx context.Context, start time.Time) {
 	wait := s.cfg.UniformResponse - time.Since(start)
 	if wait <= 0 {
 		return
 	}
+	s.cfg.Hasher.Rest(ctx)
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {

@@ -4,7 +4,8 @@ import "context"
 
 // Hold returns ctx carrying a place in the pool for the hashes of one
 // request: the place ctx already holds, or one taken now (ErrBusy at once
-// if the pool is full). release gives back only a place Hold took, so a
+// if the pool is full) once it is its turn (Place.awaitTurn; ctx.Err() if
+// ctx ends first). release gives back only a place Hold took, so a
 // request's layers may each hold without taking two.
 func (h *Hasher) Hold(ctx context.Context) (held context.Context, release func(), err error) {
 	if pl, ok := ctx.Value(placeKey{}).(*Place); ok && pl.p == h.pool && !pl.left.Load() {
@@ -14,5 +15,31 @@ func (h *Hasher) Hold(ctx context.Context) (held context.Context, release func()
 	if err != nil {
 		return ctx, func() {}, err
 	}
+	if err := pl.awaitTurn(ctx); err != nil {
+		pl.Leave()
+		return ctx, func() {}, err
+	}
 	return WithPlace(ctx, pl), pl.Leave, nil
+}
+
+// Rest gives back the turn of the place ctx carries, if it holds one, for
+// a wait that needs neither the processors nor the database, such as a
+// uniform response's, or a wait for something that other places hold
+// (AwaitTurn takes a turn again): the next place in line may start its
+// work. The place itself stays taken, so the pool's capacity still
+// counts it.
+func (h *Hasher) Rest(ctx context.Context) {
+	if pl, ok := ctx.Value(placeKey{}).(*Place); ok && pl.p == h.pool {
+		pl.endTurn()
+	}
+}
+
+// AwaitTurn waits for a turn for the place ctx carries, if it has none
+// (after Rest), as Hold does (ctx.Err() if ctx ends first). Without a
+// place it waits for nothing.
+func (h *Hasher) AwaitTurn(ctx context.Context) error {
+	if pl, ok := ctx.Value(placeKey{}).(*Place); ok && pl.p == h.pool && !pl.left.Load() && !pl.turn.Load() {
+		return pl.awaitTurn(ctx)
+	}
+	return nil
 }

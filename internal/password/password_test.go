@@ -329,3 +329,147 @@ func TestPoolWorkerEndsWhenIdleAndComesBack(t *testing.T) {
 		pool.slots <- s
 	}
 }
+
+// TestPoolTurns: a pool lets turnsPerSlot places per slot past Hold at
+// once; the next waits until one is left or rests, or until its context
+// ends, when it gives its place back. A request's second Hold uses its
+// place and waits for nothing.
+func TestPoolTurns(t *testing.T) {
+	pool := NewPool(1, 8)
+	h, err := NewHasher(cheap, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	check := func(when string, pending int64, turns int) {
+		t.Helper()
+		if pool.Pending() != pending || len(pool.turns) != turns {
+			t.Fatalf("%s: %d places and %d turns taken, want %d and %d", when, pool.Pending(), len(pool.turns), pending, turns)
+		}
+	}
+	var releases []func()
+	for range turnsPerSlot {
+		_, release, err := h.Hold(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases = append(releases, release)
+	}
+	check("every turn held", turnsPerSlot, turnsPerSlot)
+
+	// A place taken without Hold has no turn; Hold on it waits for none.
+	pl, err := pool.Take()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.Hold(WithPlace(ctx, pl)); err != nil {
+		t.Fatalf("Hold on a context with a place: %v", err)
+	}
+	pl.Leave()
+	check("a place without a turn left", turnsPerSlot, turnsPerSlot)
+
+	// holdAsync starts a Hold, which gives its place back as soon as it
+	// has it, and returns once the Hold waits for a turn.
+	holdAsync := func(ctx context.Context) chan error {
+		waiting := pool.waiting.Load()
+		done := make(chan error, 1)
+		go func() {
+			_, release, err := h.Hold(ctx)
+			release()
+			done <- err
+		}()
+		for pool.waiting.Load() == waiting {
+			runtime.Gosched()
+		}
+		return done
+	}
+	waiter := holdAsync(ctx)
+	select {
+	case err := <-waiter:
+		t.Fatalf("a Hold past %d turns returned at once: %v", turnsPerSlot, err)
+	default:
+	}
+
+	// A wait whose context ends gives its place back.
+	cancelled, cancel := context.WithCancel(ctx)
+	gone := holdAsync(cancelled)
+	cancel()
+	if err := <-gone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Hold whose context ended while waiting: %v, want context.Canceled", err)
+	}
+	check("a wait cancelled, one waiting", turnsPerSlot+1, turnsPerSlot)
+
+	// Leaving passes the turn on.
+	releases[0]()
+	if err := <-waiter; err != nil {
+		t.Fatalf("Hold after a place was left: %v", err)
+	}
+	check("the waiter served", turnsPerSlot-1, turnsPerSlot-1)
+
+	// Resting passes the turn on and keeps the place.
+	resting, restingRelease, err := h.Hold(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := holdAsync(ctx)
+	h.Rest(resting)
+	if err := <-next; err != nil {
+		t.Fatalf("Hold after another rested: %v", err)
+	}
+	check("one resting", turnsPerSlot, turnsPerSlot-1)
+	restingRelease()
+	check("the resting one left", turnsPerSlot-1, turnsPerSlot-1)
+	for _, release := range releases[1:] {
+		release()
+	}
+	check("every place left", 0, 0)
+}
+
+// TestAwaitTurn: a place that rested takes a turn again, waiting while
+// every turn is taken; one that holds a turn, or no place, waits for
+// nothing.
+func TestAwaitTurn(t *testing.T) {
+	pool := NewPool(1, 8)
+	h, err := NewHasher(cheap, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := h.AwaitTurn(ctx); err != nil || len(pool.turns) != 0 {
+		t.Fatalf("AwaitTurn without a place: %v, %d turns taken", err, len(pool.turns))
+	}
+	held, release, err := h.Hold(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if err := h.AwaitTurn(held); err != nil || len(pool.turns) != 1 {
+		t.Fatalf("AwaitTurn holding a turn: %v, %d turns taken, want 1", err, len(pool.turns))
+	}
+	h.Rest(held)
+	var others []func()
+	for range turnsPerSlot {
+		_, r, err := h.Hold(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		others = append(others, r)
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.AwaitTurn(held) }()
+	for pool.waiting.Load() == 0 {
+		runtime.Gosched()
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("AwaitTurn with every turn taken returned at once: %v", err)
+	default:
+	}
+	others[0]()
+	if err := <-done; err != nil || len(pool.turns) != turnsPerSlot {
+		t.Fatalf("AwaitTurn once a turn was free: %v, %d turns taken", err, len(pool.turns))
+	}
+	for _, r := range others[1:] {
+		r()
+	}
+}

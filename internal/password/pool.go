@@ -19,8 +19,10 @@ var ErrBusy = errors.New("password: hashing queue is full")
 // callers wait. Each slot keeps the memory of its argon2id hashes, so the
 // slots bound memory; the queue bounds latency and goroutines.
 type Pool struct {
-	slots   chan *slot // the free ones
-	limit   int64      // slots + queue
+	slots   chan *slot    // the free ones
+	turns   chan struct{} // one per place past Hold; see Hold
+	waiting atomic.Int64  // places waiting for a turn
+	limit   int64         // slots + queue
 	pending atomic.Int64
 	runs    atomic.Uint64
 	procs   *processors // nil unless AddProcessors was called
@@ -47,7 +49,7 @@ func NewPool(slots, queue int) *Pool {
 	if queue <= 0 {
 		queue = 32 * slots
 	}
-	p := &Pool{slots: make(chan *slot, slots), limit: int64(slots + queue)}
+	p := &Pool{slots: make(chan *slot, slots), turns: make(chan struct{}, turnsPerSlot*slots), limit: int64(slots + queue)}
 	for range slots {
 		p.slots <- &slot{idle: workerIdle}
 	}
@@ -187,6 +189,31 @@ func (p *Pool) inSlot(ctx context.Context, fn func(*slot)) error {
 type Place struct {
 	p    *Pool
 	left atomic.Bool
+	turn atomic.Bool // holds one of the pool's turns
+}
+
+// turnsPerSlot is how many places per slot may do their work at once (see
+// awaitTurn): one hashing, one readying its hash or finishing after it.
+const turnsPerSlot = 2
+
+// awaitTurn waits, in the order of arrival, until fewer than
+// turnsPerSlot places per slot are at work, and counts this one among
+// them until it is left. The queue's other places wait here, before
+// their API key, their customer and their attempt are read and written:
+// under a storm the refusals, which need the processors for
+// microseconds each, do not wait behind the work of logins whose hash
+// is a hundred hashes away; and the waiting logins hold no reservation
+// that could count against their address in the meantime.
+func (pl *Place) awaitTurn(ctx context.Context) error {
+	pl.p.waiting.Add(1)
+	defer pl.p.waiting.Add(-1)
+	select {
+	case pl.p.turns <- struct{}{}:
+		pl.turn.Store(true)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Take takes a place, or returns ErrBusy at once.
@@ -198,9 +225,17 @@ func (p *Pool) Take() (*Place, error) {
 	return &Place{p: p}, nil
 }
 
+// endTurn gives back the place's turn, if it holds one.
+func (pl *Place) endTurn() {
+	if pl.turn.CompareAndSwap(true, false) {
+		<-pl.p.turns
+	}
+}
+
 // Leave gives the place back; later calls do nothing.
 func (pl *Place) Leave() {
 	if pl.left.CompareAndSwap(false, true) {
+		pl.endTurn()
 		pl.p.pending.Add(-1)
 	}
 }
