@@ -107,26 +107,47 @@ func TestLockAddressBounded(t *testing.T) {
 	}
 }
 
+// holdTurn takes a place in h's pool and its turn, as the native API does
+// for a request that will hash.
+func holdTurn(t *testing.T, h *password.Hasher) (context.Context, func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	held, release, err := h.Hold(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.AwaitTurn(held); err != nil {
+		t.Fatalf("no turn within a minute: %v", err)
+	}
+	return held, release
+}
+
+// waitForWaiting returns once n places of pool wait for their turn.
+func waitForWaiting(t *testing.T, pool *password.Pool, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); pool.Waiting() != n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d places wait for their turn, want %d", pool.Waiting(), n)
+		}
+	}
+}
+
 // A login that waits for its address's lock gives its hashing turn to the
-// next in line meanwhile: logins crowding one address do not hold back
-// those to other addresses.
+// next in line meanwhile, so that logins crowding one address do not hold
+// back those to other addresses, and takes a turn again, in line, before
+// it goes on.
 func TestLockAddressWaitsWithoutTurn(t *testing.T) {
-	g, h := guardWithPool(t, password.NewPool(1, 4))
+	pool := password.NewPool(1, 4)
+	g, h := guardWithPool(t, pool)
 	unlock, err := g.checking.lock(t.Context(), 1, "a@example.com", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A pool of one slot has two turns: both taken.
-	waiting, releaseWaiting, err := h.Hold(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	waiting, releaseWaiting := holdTurn(t, h)
 	defer releaseWaiting()
-	_, releaseOther, err := h.Hold(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer releaseOther()
+	_, releaseOther := holdTurn(t, h)
 	done := make(chan error, 1)
 	go func() {
 		u, err := g.lockAddress(waiting, 1, "a@example.com")
@@ -135,15 +156,46 @@ func TestLockAddressWaitsWithoutTurn(t *testing.T) {
 		}
 		done <- err
 	}()
-	next, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	_, releaseNext, err := h.Hold(next)
-	if err != nil {
-		t.Fatalf("no turn for another login while one waits for its address: %v", err)
-	}
-	releaseNext()
+	// The waiting login rests: another place gets its turn.
+	_, releaseNext := holdTurn(t, h)
+	defer releaseNext()
+	// With the lock, it waits in line for a turn again.
 	unlock()
-	if err := <-done; err != nil && !IsKind(err, KindUnavailable) {
+	waitForWaiting(t, pool, 1)
+	releaseOther()
+	if err := <-done; err != nil {
 		t.Fatalf("the waiting login: %v", err)
+	}
+}
+
+// pause gives the request's hashing turn back while it waits (as a login
+// does between looks at an address whose attempts other servers are
+// checking), and takes one again, in line, before it returns.
+func TestPauseWithoutTurn(t *testing.T) {
+	pool := password.NewPool(1, 4)
+	g, h := guardWithPool(t, pool)
+	pausing, releasePausing := holdTurn(t, h)
+	defer releasePausing()
+	_, releaseOther := holdTurn(t, h)
+	wake := make(chan time.Time)
+	done := make(chan error, 1)
+	go func() { done <- g.pause(pausing, wake) }()
+	_, releaseNext := holdTurn(t, h) // the turn pause gave back
+	defer releaseNext()
+	close(wake)
+	waitForWaiting(t, pool, 1)
+	select {
+	case err := <-done:
+		t.Fatalf("pause returned with every turn taken: %v", err)
+	default:
+	}
+	releaseOther()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(pausing)
+	cancel()
+	if err := g.pause(gone, nil); !IsKind(err, KindUnavailable) {
+		t.Fatalf("pause for a caller that gave up: %v, want busy", err)
 	}
 }

@@ -628,10 +628,10 @@ func TestUniformResponseOnlyWhereItHides(t *testing.T) {
 }
 
 // TestUniformWaitPassesTheTurn: a public registration that holds its
-// place in the hashing pool, as the native API's do, has given its turn
-// to the next in line while it waits out the uniform response time, so
-// that more registrations than the pool has turns are written while all
-// of them wait.
+// place in the hashing pool and its turn, as the native API's do, gives
+// the turn to the next in line while it waits out the uniform response
+// time, so that more registrations than the pool has turns are written
+// while all of them wait.
 func TestUniformWaitPassesTheTurn(t *testing.T) {
 	teststore.Each(t, func(t *testing.T, open teststore.Opener) {
 		st := open(t)
@@ -650,6 +650,10 @@ func TestUniformWaitPassesTheTurn(t *testing.T) {
 					return
 				}
 				defer release()
+				if err := svc.AwaitHashingTurn(held); err != nil {
+					t.Error(err)
+					return
+				}
 				if _, err := svc.Registrations.Register(held, public, account.Registration{Email: fmt.Sprintf("waiting-%d@example.com", i), Password: dialectPassword}); err != nil {
 					t.Error(err)
 				}

@@ -264,6 +264,27 @@ func (s *Service) HoldHashing(ctx context.Context) (held context.Context, releas
 	return held, release, hashError(err)
 }
 
+// AwaitHashingTurn waits until the place ctx holds (HoldHashing) has its
+// turn to do its work: a few per hashing slot at a time, in the order
+// they came, so that the queue's others read and write nothing yet.
+func (s *Service) AwaitHashingTurn(ctx context.Context) error {
+	return hashError(s.cfg.Hasher.AwaitTurn(ctx))
+}
+
+// pause waits until wait fires (or ctx ends) without the request's
+// hashing turn, which it takes again before it returns: a wait that
+// needs neither the processors nor the database must not hold back the
+// places in line behind it.
+func (s *core) pause(ctx context.Context, wait <-chan time.Time) error {
+	s.cfg.Hasher.Rest(ctx)
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return hashError(ctx.Err())
+	}
+	return hashError(s.cfg.Hasher.AwaitTurn(ctx))
+}
+
 func (s *core) hash(ctx context.Context, pw string) (string, error) {
 	h, err := s.cfg.Hasher.Hash(ctx, pw)
 	return h, hashError(err)

@@ -60,9 +60,6 @@ func (s *loginGuard) checkPassword(ctx context.Context, tenantID int64, emailKey
 		return false, err
 	}
 	defer unlock()
-	if err := s.cfg.Hasher.AwaitTurn(ctx); err != nil {
-		return false, hashError(err)
-	}
 	before, err := s.reserveAttempt(ctx, tenantID, emailKey)
 	if err != nil {
 		return false, err
@@ -115,14 +112,19 @@ func errAddressBusy() *Error {
 
 // lockAddress waits for this process's other checks of the address, as
 // long as a contended reservation would (about a second); then it is busy.
-// It waits without the request's hashing turn, which checkPassword takes
-// again with the lock: else a crowd of logins to one address, each
-// holding a turn while it waits for the next, would hold back the logins
-// to every other address.
+// It returns holding a hashing turn if the request has a place (see
+// AwaitHashingTurn), and waits for the lock without one: else a crowd of
+// logins to one address, each holding a turn while it waits for the
+// next, would hold back the logins to every other address.
 func (s *loginGuard) lockAddress(ctx context.Context, tenantID int64, emailKey string) (unlock func(), err error) {
 	wait, cancel := context.WithTimeout(ctx, contendedTries*contendedWait)
 	defer cancel()
 	unlock, err = s.checking.lock(wait, tenantID, emailKey, func() { s.cfg.Hasher.Rest(ctx) })
+	if err == nil {
+		if err = s.cfg.Hasher.AwaitTurn(ctx); err != nil {
+			unlock()
+		}
+	}
 	switch {
 	case err == nil:
 		return unlock, nil
@@ -166,11 +168,10 @@ func (s *loginGuard) reserveAttempt(ctx context.Context, tenantID int64, emailKe
 			return LoginFailures{}, errAddressBusy()
 		}
 		t := time.NewTimer(contendedWait/2 + rand.N(contendedWait))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return LoginFailures{}, hashError(ctx.Err())
-		case <-t.C:
+		err = s.pause(ctx, t.C)
+		t.Stop()
+		if err != nil {
+			return LoginFailures{}, err
 		}
 	}
 }

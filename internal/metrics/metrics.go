@@ -65,8 +65,12 @@ func New(pool *password.Pool) *Metrics {
 			}, func() float64 { return float64(pool.Runs()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "pforte_password_hash_pending",
-				Help: "Callers hashing or waiting for a hashing slot now.",
+				Help: "Requests holding a place in the hashing pool now: hashing, at work, or waiting for their turn or a hashing slot.",
 			}, func() float64 { return float64(pool.Pending()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "pforte_password_hash_waiting",
+				Help: "Of the pending requests, those waiting for their turn, before reading or writing anything.",
+			}, func() float64 { return float64(pool.Waiting()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "pforte_password_hash_capacity",
 				Help: "Callers that may hash or wait at once; beyond it the API answers 503.",

@@ -40,6 +40,7 @@ func TestMetrics(t *testing.T) {
 		`pforte_mail_send_duration_seconds_count 2`,
 		`pforte_password_hashes_total 1`,
 		`pforte_password_hash_pending 0`,
+		`pforte_password_hash_waiting 0`,
 		`pforte_password_hash_capacity 5`,
 		`go_goroutines `,
 	} {

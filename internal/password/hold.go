@@ -4,19 +4,15 @@ import "context"
 
 // Hold returns ctx carrying a place in the pool for the hashes of one
 // request: the place ctx already holds, or one taken now (ErrBusy at once
-// if the pool is full) once it is its turn (Place.awaitTurn; ctx.Err() if
-// ctx ends first). release gives back only a place Hold took, so a
-// request's layers may each hold without taking two.
+// if the pool is full). release gives back only a place Hold took, so a
+// request's layers may each hold without taking two. The place has no
+// turn yet: see AwaitTurn.
 func (h *Hasher) Hold(ctx context.Context) (held context.Context, release func(), err error) {
 	if pl, ok := ctx.Value(placeKey{}).(*Place); ok && pl.p == h.pool && !pl.left.Load() {
 		return ctx, func() {}, nil
 	}
 	pl, err := h.pool.Take()
 	if err != nil {
-		return ctx, func() {}, err
-	}
-	if err := pl.awaitTurn(ctx); err != nil {
-		pl.Leave()
 		return ctx, func() {}, err
 	}
 	return WithPlace(ctx, pl), pl.Leave, nil
@@ -34,9 +30,9 @@ func (h *Hasher) Rest(ctx context.Context) {
 	}
 }
 
-// AwaitTurn waits for a turn for the place ctx carries, if it has none
-// (after Rest), as Hold does (ctx.Err() if ctx ends first). Without a
-// place it waits for nothing.
+// AwaitTurn waits until the place ctx carries has a turn to do its work
+// (Place.awaitTurn), unless it has one; ctx.Err() if ctx ends first.
+// Without a place it waits for nothing.
 func (h *Hasher) AwaitTurn(ctx context.Context) error {
 	if pl, ok := ctx.Value(placeKey{}).(*Place); ok && pl.p == h.pool && !pl.left.Load() && !pl.turn.Load() {
 		return pl.awaitTurn(ctx)

@@ -330,10 +330,24 @@ func TestPoolWorkerEndsWhenIdleAndComesBack(t *testing.T) {
 	}
 }
 
-// TestPoolTurns: a pool lets turnsPerSlot places per slot past Hold at
+// holdTurn takes a place in h's pool and waits for its turn, as the
+// native API does for a request that will hash.
+func holdTurn(ctx context.Context, h *Hasher) (context.Context, func(), error) {
+	held, release, err := h.Hold(ctx)
+	if err != nil {
+		return ctx, release, err
+	}
+	if err := h.AwaitTurn(held); err != nil {
+		release()
+		return ctx, func() {}, err
+	}
+	return held, release, nil
+}
+
+// TestPoolTurns: a pool gives turnsPerSlot places per slot a turn at
 // once; the next waits until one is left or rests, or until its context
-// ends, when it gives its place back. A request's second Hold uses its
-// place and waits for nothing.
+// ends. Hold itself takes no turn, and a place holding one waits for
+// nothing.
 func TestPoolTurns(t *testing.T) {
 	pool := NewPool(1, 8)
 	h, err := NewHasher(cheap, pool)
@@ -347,129 +361,100 @@ func TestPoolTurns(t *testing.T) {
 			t.Fatalf("%s: %d places and %d turns taken, want %d and %d", when, pool.Pending(), len(pool.turns), pending, turns)
 		}
 	}
+	if err := h.AwaitTurn(ctx); err != nil {
+		t.Fatalf("AwaitTurn without a place: %v", err)
+	}
+	check("a turn awaited without a place", 0, 0)
 	var releases []func()
-	for range turnsPerSlot {
-		_, release, err := h.Hold(ctx)
+	var first context.Context
+	for i := range turnsPerSlot {
+		held, release, err := holdTurn(ctx, h)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 {
+			first = held
 		}
 		releases = append(releases, release)
 	}
 	check("every turn held", turnsPerSlot, turnsPerSlot)
-
-	// A place taken without Hold has no turn; Hold on it waits for none.
-	pl, err := pool.Take()
+	if err := h.AwaitTurn(first); err != nil {
+		t.Fatalf("AwaitTurn holding a turn: %v", err)
+	}
+	_, releaseNoTurn, err := h.Hold(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Hold with every turn taken: %v", err)
 	}
-	if _, _, err := h.Hold(WithPlace(ctx, pl)); err != nil {
-		t.Fatalf("Hold on a context with a place: %v", err)
-	}
-	pl.Leave()
-	check("a place without a turn left", turnsPerSlot, turnsPerSlot)
+	releaseNoTurn()
+	check("a place without a turn taken and left", turnsPerSlot, turnsPerSlot)
 
-	// holdAsync starts a Hold, which gives its place back as soon as it
-	// has it, and returns once the Hold waits for a turn.
-	holdAsync := func(ctx context.Context) chan error {
-		waiting := pool.waiting.Load()
+	// awaitAsync starts holdTurn, which gives its place back as soon as
+	// it has its turn, and returns once it waits for the turn.
+	awaitAsync := func(ctx context.Context) chan error {
+		waiting := pool.Waiting()
 		done := make(chan error, 1)
 		go func() {
-			_, release, err := h.Hold(ctx)
+			_, release, err := holdTurn(ctx, h)
 			release()
 			done <- err
 		}()
-		for pool.waiting.Load() == waiting {
+		for pool.Waiting() == waiting {
 			runtime.Gosched()
 		}
 		return done
 	}
-	waiter := holdAsync(ctx)
+	waiter := awaitAsync(ctx)
 	select {
 	case err := <-waiter:
-		t.Fatalf("a Hold past %d turns returned at once: %v", turnsPerSlot, err)
+		t.Fatalf("a turn past %d returned at once: %v", turnsPerSlot, err)
 	default:
 	}
 
-	// A wait whose context ends gives its place back.
+	// A wait whose context ends takes no turn.
 	cancelled, cancel := context.WithCancel(ctx)
-	gone := holdAsync(cancelled)
+	gone := awaitAsync(cancelled)
 	cancel()
 	if err := <-gone; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Hold whose context ended while waiting: %v, want context.Canceled", err)
+		t.Fatalf("a turn whose context ended while waiting: %v, want context.Canceled", err)
 	}
 	check("a wait cancelled, one waiting", turnsPerSlot+1, turnsPerSlot)
 
 	// Leaving passes the turn on.
 	releases[0]()
 	if err := <-waiter; err != nil {
-		t.Fatalf("Hold after a place was left: %v", err)
+		t.Fatalf("a turn after a place was left: %v", err)
 	}
 	check("the waiter served", turnsPerSlot-1, turnsPerSlot-1)
 
-	// Resting passes the turn on and keeps the place.
-	resting, restingRelease, err := h.Hold(ctx)
+	// Resting passes the turn on and keeps the place; AwaitTurn takes one
+	// again, waiting while every turn is taken.
+	resting, restingRelease, err := holdTurn(ctx, h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := holdAsync(ctx)
+	next := awaitAsync(ctx)
 	h.Rest(resting)
 	if err := <-next; err != nil {
-		t.Fatalf("Hold after another rested: %v", err)
+		t.Fatalf("a turn after another rested: %v", err)
 	}
 	check("one resting", turnsPerSlot, turnsPerSlot-1)
+	_, releaseLast, err := holdTurn(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := make(chan error, 1)
+	go func() { back <- h.AwaitTurn(resting) }()
+	for pool.Waiting() == 0 {
+		runtime.Gosched()
+	}
+	releaseLast()
+	if err := <-back; err != nil {
+		t.Fatalf("AwaitTurn after resting: %v", err)
+	}
+	check("the rested one back at work", turnsPerSlot, turnsPerSlot)
 	restingRelease()
-	check("the resting one left", turnsPerSlot-1, turnsPerSlot-1)
 	for _, release := range releases[1:] {
 		release()
 	}
 	check("every place left", 0, 0)
-}
-
-// TestAwaitTurn: a place that rested takes a turn again, waiting while
-// every turn is taken; one that holds a turn, or no place, waits for
-// nothing.
-func TestAwaitTurn(t *testing.T) {
-	pool := NewPool(1, 8)
-	h, err := NewHasher(cheap, pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := h.AwaitTurn(ctx); err != nil || len(pool.turns) != 0 {
-		t.Fatalf("AwaitTurn without a place: %v, %d turns taken", err, len(pool.turns))
-	}
-	held, release, err := h.Hold(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	if err := h.AwaitTurn(held); err != nil || len(pool.turns) != 1 {
-		t.Fatalf("AwaitTurn holding a turn: %v, %d turns taken, want 1", err, len(pool.turns))
-	}
-	h.Rest(held)
-	var others []func()
-	for range turnsPerSlot {
-		_, r, err := h.Hold(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		others = append(others, r)
-	}
-	done := make(chan error, 1)
-	go func() { done <- h.AwaitTurn(held) }()
-	for pool.waiting.Load() == 0 {
-		runtime.Gosched()
-	}
-	select {
-	case err := <-done:
-		t.Fatalf("AwaitTurn with every turn taken returned at once: %v", err)
-	default:
-	}
-	others[0]()
-	if err := <-done; err != nil || len(pool.turns) != turnsPerSlot {
-		t.Fatalf("AwaitTurn once a turn was free: %v, %d turns taken", err, len(pool.turns))
-	}
-	for _, r := range others[1:] {
-		r()
-	}
 }

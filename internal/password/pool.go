@@ -20,7 +20,7 @@ var ErrBusy = errors.New("password: hashing queue is full")
 // slots bound memory; the queue bounds latency and goroutines.
 type Pool struct {
 	slots   chan *slot    // the free ones
-	turns   chan struct{} // one per place past Hold; see Hold
+	turns   chan struct{} // one per place at work; see Place.awaitTurn
 	waiting atomic.Int64  // places waiting for a turn
 	limit   int64         // slots + queue
 	pending atomic.Int64
@@ -34,8 +34,12 @@ func (p *Pool) Runs() uint64 { return p.runs.Load() }
 // Slots is how many hashes the pool runs at once.
 func (p *Pool) Slots() int { return cap(p.slots) }
 
-// Pending is how many callers are hashing or waiting for a slot now.
+// Pending is how many callers hold a place now: hashing, at work, waiting
+// for a slot or for their turn, or resting (see Place).
 func (p *Pool) Pending() int64 { return p.pending.Load() }
+
+// Waiting is how many places wait for their turn now.
+func (p *Pool) Waiting() int64 { return p.waiting.Load() }
 
 // Capacity is how many callers may hash or wait at once; one more is busy.
 func (p *Pool) Capacity() int64 { return p.limit }
@@ -198,8 +202,8 @@ const turnsPerSlot = 2
 
 // awaitTurn waits, in the order of arrival, until fewer than
 // turnsPerSlot places per slot are at work, and counts this one among
-// them until it is left. The queue's other places wait here, before
-// their API key, their customer and their attempt are read and written:
+// them until it is left or rests (Hasher.Rest). The queue's other places
+// wait here, before a login's customer and attempt are read and written:
 // under a storm the refusals, which need the processors for
 // microseconds each, do not wait behind the work of logins whose hash
 // is a hundred hashes away; and the waiting logins hold no reservation
@@ -210,6 +214,9 @@ func (pl *Place) awaitTurn(ctx context.Context) error {
 	select {
 	case pl.p.turns <- struct{}{}:
 		pl.turn.Store(true)
+		if pl.left.Load() {
+			pl.endTurn() // left meanwhile, by another goroutine
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

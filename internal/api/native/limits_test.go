@@ -1,6 +1,7 @@
 package native_test
 
 import (
+	"context"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"pforte/internal/api/apitest"
+	"pforte/internal/password"
 	"pforte/internal/redislimit/redistest"
 	"pforte/internal/store/teststore"
 )
@@ -90,5 +92,36 @@ func TestClientLimit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A call past its client's limit is refused at once (429), also while
+// every hashing turn is taken: the limit is checked before a call that
+// will hash waits for its turn, so calls over their limit hold no place
+// in the hashing pool's line.
+func TestClientLimitBeforeHashingTurn(t *testing.T) {
+	pool := password.NewPool(1, 8)
+	h := newHarness(t, teststore.SQLite, apitest.WithHashing(apitest.CheapParams(), pool),
+		apitest.WithClientLimit(2, 1), apitest.WithTrustedProxies(netip.MustParsePrefix("127.0.0.1/32")))
+	for range 2 { // a pool of one slot has two turns
+		held, release, err := h.svc.HoldHashing(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		if err := h.svc.AwaitHashingTurn(held); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send := func(r request) *response {
+		r.Header = http.Header{"X-Forwarded-For": {"203.0.113.7"}}
+		return h.Do(t, r)
+	}
+	send(request{Method: http.MethodGet, Path: "/api/v1/customers", Key: h.public}) // the burst of one
+	login := request{Method: http.MethodPost, Path: "/api/v1/sessions", Key: h.public,
+		Body: map[string]string{"email": "nobody@example.com", "password": "whatever-phrase"}}
+	apitest.MustProblem(t, send(login), http.StatusTooManyRequests, "too_many_requests")
+	if pool.Pending() != 2 || pool.Waiting() != 0 {
+		t.Errorf("%d places taken and %d waiting after the refusal, want the two held and none", pool.Pending(), pool.Waiting())
 	}
 }

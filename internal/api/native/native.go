@@ -58,7 +58,8 @@ func (a *API) keyed(need access, fn keyedFunc) http.Handler {
 
 // hashing is keyed for endpoints that hash a password: the request takes
 // its place in the hashing pool before its key is looked up, so that under
-// overload a refusal (503) reads nothing.
+// overload a refusal (503) reads nothing. With its key and its client's
+// limit checked, it waits for its turn before doing its work.
 func (a *API) hashing(need access, fn keyedFunc) http.Handler {
 	return a.serve(func(w http.ResponseWriter, r *http.Request) error {
 		ctx, release, err := a.svc.HoldHashing(r.Context())
@@ -72,6 +73,9 @@ func (a *API) hashing(need access, fn keyedFunc) http.Handler {
 			return err
 		}
 		if r, err = wire.OnBehalf(r, c); err != nil {
+			return err
+		}
+		if err := a.svc.AwaitHashingTurn(ctx); err != nil {
 			return err
 		}
 		return fn(w, r, c)
