@@ -67,6 +67,10 @@ func (e WebhookEndpoint) subscribes(typ string) bool {
 	return typ == EventTest || slices.Contains(e.Events, typ) || slices.Contains(e.Events, "*")
 }
 
+// gets reports whether an event of typ is delivered to e: it is enabled
+// and subscribes to typ.
+func (e WebhookEndpoint) gets(typ string) bool { return e.Enabled && e.subscribes(typ) }
+
 // DeliveryStatus is where a delivery stands.
 type DeliveryStatus string
 
@@ -371,7 +375,7 @@ func (s *Webhooks) emitTo(ctx context.Context, tx Tx, es []WebhookEndpoint, typ 
 	id := newEventID()
 	queued := false
 	for _, e := range es {
-		if !e.Enabled || !e.subscribes(typ) {
+		if !e.gets(typ) {
 			continue
 		}
 		if _, err := s.enqueue(ctx, tx, e, id, typ, customerID, data); err != nil {
@@ -468,9 +472,7 @@ func (s *Webhooks) fromAudit(ctx context.Context, tx Tx, t Tenant, e AuditEvent)
 	}
 	// The customer is read only for an endpoint that gets the event: most
 	// tenants have none, and this runs in every audited transaction.
-	if !slices.ContainsFunc(es, func(w WebhookEndpoint) bool {
-		return w.Enabled && slices.ContainsFunc(types, w.subscribes)
-	}) {
+	if !slices.ContainsFunc(es, func(w WebhookEndpoint) bool { return slices.ContainsFunc(types, w.gets) }) {
 		return nil
 	}
 	// Read inside the transaction, the customer's row stays locked to the

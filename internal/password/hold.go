@@ -8,7 +8,7 @@ import "context"
 // request's layers may each hold without taking two. The place has no
 // turn yet: see AwaitTurn.
 func (h *Hasher) Hold(ctx context.Context) (held context.Context, release func(), err error) {
-	if pl, ok := ctx.Value(placeKey{}).(*Place); ok && pl.p == h.pool && !pl.left.Load() {
+	if h.pool.placeIn(ctx) != nil {
 		return ctx, func() {}, nil
 	}
 	pl, err := h.pool.Take()
@@ -25,7 +25,7 @@ func (h *Hasher) Hold(ctx context.Context) (held context.Context, release func()
 // work. The place itself stays taken, so the pool's capacity still
 // counts it.
 func (h *Hasher) Rest(ctx context.Context) {
-	if pl, ok := ctx.Value(placeKey{}).(*Place); ok && pl.p == h.pool {
+	if pl := h.pool.placeIn(ctx); pl != nil {
 		pl.endTurn()
 	}
 }
@@ -34,7 +34,7 @@ func (h *Hasher) Rest(ctx context.Context) {
 // (Place.awaitTurn), unless it has one; ctx.Err() if ctx ends first.
 // Without a place it waits for nothing.
 func (h *Hasher) AwaitTurn(ctx context.Context) error {
-	if pl, ok := ctx.Value(placeKey{}).(*Place); ok && pl.p == h.pool && !pl.left.Load() && !pl.turn.Load() {
+	if pl := h.pool.placeIn(ctx); pl != nil && !pl.turn.Load() {
 		return pl.awaitTurn(ctx)
 	}
 	return nil

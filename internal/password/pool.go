@@ -254,10 +254,19 @@ func WithPlace(ctx context.Context, pl *Place) context.Context {
 	return context.WithValue(ctx, placeKey{}, pl)
 }
 
+// placeIn returns the place ctx carries if it is this pool's and held,
+// else nil.
+func (p *Pool) placeIn(ctx context.Context) *Place {
+	if pl, ok := ctx.Value(placeKey{}).(*Place); ok && pl.p == p && !pl.left.Load() {
+		return pl
+	}
+	return nil
+}
+
 // run runs fn on the place ctx carries, if it is this pool's and held,
 // else on a place of its own.
 func (p *Pool) run(ctx context.Context, fn func(*slot)) error {
-	if pl, ok := ctx.Value(placeKey{}).(*Place); ok && pl.p == p && !pl.left.Load() {
+	if p.placeIn(ctx) != nil {
 		return p.inSlot(ctx, fn)
 	}
 	return p.do(ctx, fn)
