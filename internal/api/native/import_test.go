@@ -153,6 +153,35 @@ func TestImportCustomers(t *testing.T) {
 	})
 }
 
+// TestImportRowsOfOneBatch: the rows of one batch (one transaction) see
+// what the rows before them wrote: a second row for an address created
+// above updates that customer, an address that a row above moved away is
+// free for a new customer, and the address it moved to finds it.
+func TestImportRowsOfOneBatch(t *testing.T) {
+	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
+		h := newHarness(t, open)
+		const moved = "11efbcf6-1628-4719-a18b-b3e6f12b1130"
+		first := h.mustImport(t, "", "text/csv", "email,uuid,first_name\nold@example.com,"+moved+",Olga\n")
+		checkCounts(t, "first import", first, 1, 0, 0, 0)
+
+		sum := h.mustImport(t, "", "application/x-ndjson", `{"email":"new@example.com","first_name":"One"}`+"\n"+
+			`{"email":"new@example.com","first_name":"Two"}`+"\n"+
+			`{"email":"moved@example.com","uuid":"`+moved+`"}`+"\n"+
+			`{"email":"old@example.com","first_name":"Neu"}`+"\n"+
+			`{"email":"moved@example.com","last_name":"Umzug"}`+"\n")
+		checkCounts(t, "one batch", sum, 2, 3, 0, 0)
+		if c := h.storedCustomer(t, "new@example.com"); c.FirstName != "Two" {
+			t.Errorf("new@example.com: first name %q, want the second row's", c.FirstName)
+		}
+		if c := h.storedCustomer(t, "moved@example.com"); c.UUID != moved || c.FirstName != "Olga" || c.LastName != "Umzug" {
+			t.Errorf("moved@example.com: %+v; want Olga Umzug, uuid %s", c, moved)
+		}
+		if c := h.storedCustomer(t, "old@example.com"); c.UUID == moved || c.FirstName != "Neu" {
+			t.Errorf("old@example.com: %+v; want a new customer Neu", c)
+		}
+	})
+}
+
 // TestImportDryRunAndInvitations: a dry run reports what an import would
 // do and writes nothing; with invite=true each customer created gets an
 // invitation, spaced at the rate asked for; the endpoint needs a secret

@@ -76,6 +76,23 @@ func (q *queries) CustomerByEmailKey(ctx context.Context, tenantID int64, emailK
 	return q.customerBy(ctx, "customer by email key", `email_key = $2`, tenantID, emailKey)
 }
 
+// CustomersByEmailKeys returns the tenant's customers with these
+// normalised emails, by ID; in a transaction they are locked in that
+// order, as one statement locks them.
+func (q *queries) CustomersByEmailKeys(ctx context.Context, tenantID int64, emailKeys []string) ([]account.Customer, error) {
+	cs := []account.Customer{}
+	if len(emailKeys) == 0 {
+		return cs, nil
+	}
+	rows, err := q.db.Query(ctx, `SELECT `+customerColumns+` FROM customers WHERE tenant_id = $1 AND email_key = ANY($2)
+		ORDER BY id`+q.forUpdate(), tenantID, emailKeys)
+	if err != nil {
+		return nil, storeError("customers by email keys", err)
+	}
+	cs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (account.Customer, error) { return scanCustomer(row) })
+	return cs, storeError("customers by email keys", err)
+}
+
 // CustomerByUsername returns the tenant's customer with this username,
 // ignoring case. The condition matches the partial unique index, and an
 // empty username matches no one.

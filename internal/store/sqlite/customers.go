@@ -1,8 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
+	"slices"
 	"time"
 
 	"pforte/internal/account"
@@ -98,23 +101,50 @@ func (q queries) oneCustomer(ctx context.Context, op, where string, args ...any)
 // UnconfirmedBefore returns up to limit of the tenant's pending customers
 // created before before, by ID.
 func (q queries) UnconfirmedBefore(ctx context.Context, tenantID int64, before time.Time, limit int) ([]account.Customer, error) {
-	rows, err := q.r.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers
+	return q.customers(ctx, "unconfirmed customers", `SELECT `+customerColumns+` FROM customers
 		WHERE tenant_id = ? AND state = ? AND created_at < ? ORDER BY id LIMIT ?`,
 		tenantID, string(account.StatePending), micros(before), limit)
+}
+
+// customersByEmailKeys reads customers by a JSON array of email keys, so
+// that the statement is the same for any number of them. It has no ORDER
+// BY: with one, SQLite walks the tenant's customers in ID order instead of
+// looking each key up (TestCustomersByEmailKeysPlan).
+const customersByEmailKeys = `SELECT ` + customerColumns + ` FROM customers
+	WHERE tenant_id = ? AND email_key IN (SELECT value FROM json_each(?))`
+
+// CustomersByEmailKeys returns the tenant's customers with these
+// normalised emails, by ID.
+func (q queries) CustomersByEmailKeys(ctx context.Context, tenantID int64, emailKeys []string) ([]account.Customer, error) {
+	if len(emailKeys) == 0 {
+		return []account.Customer{}, nil
+	}
+	keys, err := json.Marshal(emailKeys)
 	if err != nil {
-		return nil, dbErr("unconfirmed customers", err)
+		return nil, dbErr("customers by email keys", err)
+	}
+	cs, err := q.customers(ctx, "customers by email keys", customersByEmailKeys, tenantID, string(keys))
+	slices.SortFunc(cs, func(a, b account.Customer) int { return cmp.Compare(a.ID, b.ID) })
+	return cs, err
+}
+
+// customers reads the customers a query selects.
+func (q queries) customers(ctx context.Context, op, query string, args ...any) ([]account.Customer, error) {
+	rows, err := q.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, dbErr(op, err)
 	}
 	defer rows.Close()
-	var cs []account.Customer
+	cs := []account.Customer{}
 	for rows.Next() {
 		c, err := scanCustomer(rows)
 		if err != nil {
-			return nil, dbErr("unconfirmed customers", err)
+			return nil, dbErr(op, err)
 		}
 		cs = append(cs, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbErr("unconfirmed customers", err)
+		return nil, dbErr(op, err)
 	}
 	return cs, nil
 }
@@ -122,9 +152,8 @@ func (q queries) UnconfirmedBefore(ctx context.Context, tenantID int64, before t
 // ListCustomers returns up to limit of the tenant's customers that f
 // selects with an ID above afterID, by ID.
 func (q queries) ListCustomers(ctx context.Context, tenantID int64, f account.CustomerFilter, afterID int64, limit int) ([]account.Customer, error) {
-	cs := []account.Customer{}
 	if limit <= 0 {
-		return cs, nil
+		return []account.Customer{}, nil
 	}
 	where, args := `tenant_id = ? AND id > ?`, []any{tenantID, afterID}
 	if f.State != "" {
@@ -136,23 +165,8 @@ func (q queries) ListCustomers(ctx context.Context, tenantID int64, f account.Cu
 	if !f.CreatedSince.IsZero() {
 		where, args = where+` AND created_at >= ?`, append(args, micros(f.CreatedSince))
 	}
-	rows, err := q.r.QueryContext(ctx, `SELECT `+customerColumns+` FROM customers
+	return q.customers(ctx, "list customers", `SELECT `+customerColumns+` FROM customers
 		WHERE `+where+` ORDER BY id LIMIT ?`, append(args, limit)...)
-	if err != nil {
-		return nil, dbErr("list customers", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		c, err := scanCustomer(rows)
-		if err != nil {
-			return nil, dbErr("list customers", err)
-		}
-		cs = append(cs, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("list customers", err)
-	}
-	return cs, nil
 }
 
 // UpdateCustomer writes every column of c but ID, TenantID and CreatedAt.

@@ -58,6 +58,28 @@ func wantCustomerReads(t *testing.T, s account.Tx, want account.Customer) {
 		}
 		checkCustomer(t, fmt.Sprintf("%s(customer %d)", r.name, want.ID), got, want)
 	}
+	got, err := s.CustomersByEmailKeys(ctx, want.TenantID, []string{want.EmailKey})
+	if err != nil {
+		t.Errorf("CustomersByEmailKeys(customer %d): %v", want.ID, err)
+		return
+	}
+	checkCustomers(t, fmt.Sprintf("CustomersByEmailKeys(customer %d)", want.ID), got, []account.Customer{want})
+}
+
+// checkCustomers compares a list of customers, in order, field by field.
+func checkCustomers(t *testing.T, what string, got, want []account.Customer) {
+	t.Helper()
+	if len(got) != len(want) {
+		var ids []int64
+		for _, c := range got {
+			ids = append(ids, c.ID)
+		}
+		t.Errorf("%s returned IDs %v, want %d customers", what, ids, len(want))
+		return
+	}
+	for i := range got {
+		checkCustomer(t, fmt.Sprintf("%s[%d]", what, i), got[i], want[i])
+	}
 }
 
 func testCustomerRoundTrip(t *testing.T, s account.Store) {
@@ -345,16 +367,57 @@ func testCustomerList(t *testing.T, s account.Store) {
 			t.Errorf("ListCustomers(%s): %v", tc.name, err)
 			continue
 		}
-		if len(got) != len(tc.want) {
-			var ids []int64
-			for _, c := range got {
-				ids = append(ids, c.ID)
-			}
-			t.Errorf("ListCustomers(%s) returned IDs %v, want %d customers", tc.name, ids, len(tc.want))
+		checkCustomers(t, "ListCustomers("+tc.name+")", got, tc.want)
+	}
+}
+
+// testCustomersByEmailKeys: a batch of email keys reads the tenant's
+// customers with those keys, by ID, whatever the keys' order, repeats or
+// characters, outside a transaction and in one.
+func testCustomersByEmailKeys(t *testing.T, s account.Store) {
+	ctx := t.Context()
+	a := mustTenant(t, s, "acme")
+	b := mustTenant(t, s, "globex")
+	alice := mustCustomer(t, s, fullCustomer(a.ID, "alice"))
+	bob := mustCustomer(t, s, newCustomer(a.ID, "bob"))
+	quoted := newCustomer(a.ID, "quoted")
+	quoted.EmailKey = `"o'neil\\",[]@example.com`
+	quoted = mustCustomer(t, s, quoted)
+	namesake := newCustomer(b.ID, "alice")
+	namesake.EmailKey = alice.EmailKey
+	namesake = mustCustomer(t, s, namesake)
+
+	many := []string{quoted.EmailKey}
+	for i := range 1000 {
+		many = append(many, fmt.Sprintf("nobody%d@example.com", i))
+	}
+	many = append(many, alice.EmailKey)
+	for _, tc := range []struct {
+		name   string
+		tenant int64
+		keys   []string
+		want   []account.Customer
+	}{
+		{"by id, not by the keys' order", a.ID, []string{quoted.EmailKey, bob.EmailKey, alice.EmailKey}, []account.Customer{alice, bob, quoted}},
+		{"repeats and unknown keys", a.ID, []string{bob.EmailKey, "nobody@example.com", bob.EmailKey}, []account.Customer{bob}},
+		{"a thousand unknown keys among them", a.ID, many, []account.Customer{alice, quoted}},
+		{"none", a.ID, nil, nil},
+		{"only unknown keys", a.ID, []string{"nobody@example.com"}, nil},
+		{"the other tenant's", b.ID, []string{alice.EmailKey, bob.EmailKey}, []account.Customer{namesake}},
+	} {
+		got, err := s.CustomersByEmailKeys(ctx, tc.tenant, tc.keys)
+		if err != nil {
+			t.Errorf("CustomersByEmailKeys(%s): %v", tc.name, err)
 			continue
 		}
-		for i := range got {
-			checkCustomer(t, fmt.Sprintf("ListCustomers(%s)[%d]", tc.name, i), got[i], tc.want[i])
+		checkCustomers(t, "CustomersByEmailKeys("+tc.name+")", got, tc.want)
+		err = s.InTx(ctx, func(tx account.Tx) error {
+			got, err := tx.CustomersByEmailKeys(ctx, tc.tenant, tc.keys)
+			checkCustomers(t, "CustomersByEmailKeys("+tc.name+") in a transaction", got, tc.want)
+			return err
+		})
+		if err != nil {
+			t.Errorf("CustomersByEmailKeys(%s) in a transaction: %v", tc.name, err)
 		}
 	}
 }

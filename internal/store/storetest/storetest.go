@@ -67,6 +67,7 @@ var suite = []struct {
 		{"Update", testCustomerUpdate},
 		{"UpdateRefused", testCustomerUpdateRefused},
 		{"List", testCustomerList},
+		{"ByEmailKeys", testCustomersByEmailKeys},
 		{"Delete", testCustomerDelete},
 		{"UnconfirmedBefore", testUnconfirmedBefore},
 	}},
