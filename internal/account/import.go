@@ -379,8 +379,9 @@ func (s *Customers) checkImportRow(t Tenant, fields map[string]string) (importIn
 
 // importMatches are the customers a batch's rows name by email, read in
 // one query as the batch begins (a round trip per row less on
-// PostgreSQL). A key that a row of the batch has written since, creating
-// a customer or moving one's address to or from it, is looked up again.
+// PostgreSQL). A key that a row of the batch has written since is looked
+// up again: one it created a customer with, or one of a customer it
+// changed, before and after the change.
 type importMatches struct {
 	byKey   map[string]Customer
 	written map[string]bool

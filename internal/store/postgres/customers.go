@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,20 +77,33 @@ func (q *queries) CustomerByEmailKey(ctx context.Context, tenantID int64, emailK
 	return q.customerBy(ctx, "customer by email key", `email_key = $2`, tenantID, emailKey)
 }
 
+// customersByEmailKeys reads customers by an array of email keys, each
+// looked up in the (tenant_id, email_key) index on its own, a plan that
+// needs no table statistics: with email_key = ANY($2), or a join that
+// PostgreSQL may flatten the lateral subquery into, it walks the whole
+// tenant until the table has been analyzed (TestCustomersByEmailKeysPlan).
+// LIMIT 1, true of a unique key anyway, keeps the subquery apart.
+// forUpdate locks each row as it is found.
+func customersByEmailKeys(forUpdate string) string {
+	return `SELECT c.* FROM unnest($2::text[]) AS k(key) CROSS JOIN LATERAL
+		(SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND email_key = k.key LIMIT 1` + forUpdate + `) c
+		ORDER BY c.id`
+}
+
 // CustomersByEmailKeys returns the tenant's customers with these
-// normalised emails, by ID; in a transaction they are locked in that
-// order, as one statement locks them.
+// normalised emails, by ID. In a transaction they are locked in the
+// keys' sorted order, the same for every caller.
 func (q *queries) CustomersByEmailKeys(ctx context.Context, tenantID int64, emailKeys []string) ([]account.Customer, error) {
-	cs := []account.Customer{}
 	if len(emailKeys) == 0 {
-		return cs, nil
+		return []account.Customer{}, nil
 	}
-	rows, err := q.db.Query(ctx, `SELECT `+customerColumns+` FROM customers WHERE tenant_id = $1 AND email_key = ANY($2)
-		ORDER BY id`+q.forUpdate(), tenantID, emailKeys)
+	keys := slices.Clone(emailKeys)
+	slices.Sort(keys)
+	rows, err := q.db.Query(ctx, customersByEmailKeys(q.forUpdate()), tenantID, slices.Compact(keys))
 	if err != nil {
 		return nil, storeError("customers by email keys", err)
 	}
-	cs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (account.Customer, error) { return scanCustomer(row) })
+	cs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (account.Customer, error) { return scanCustomer(row) })
 	return cs, storeError("customers by email keys", err)
 }
 

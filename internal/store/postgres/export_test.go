@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
+
 	"pforte/internal/account"
 )
 
@@ -13,4 +15,27 @@ func Setting(ctx context.Context, q account.Tx, name string) (string, error) {
 	var v string
 	err := db.QueryRow(ctx, `SELECT current_setting($1)`, name).Scan(&v)
 	return v, err
+}
+
+// EmailKeysPlan is PostgreSQL's plan for CustomersByEmailKeys in q, one
+// line of EXPLAIN's text a string.
+func EmailKeysPlan(ctx context.Context, q account.Tx, tenantID int64, keys []string) ([]string, error) {
+	qs, ok := q.(*queries)
+	if s, isStore := q.(*Store); isStore {
+		qs, ok = &s.queries, true
+	}
+	if !ok {
+		panic("EmailKeysPlan: not a PostgreSQL store or transaction")
+	}
+	rows, err := qs.db.Query(ctx, `EXPLAIN `+customersByEmailKeys(qs.forUpdate()), tenantID, keys)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// Analyze gathers the statistics of the customers table.
+func Analyze(ctx context.Context, s *Store) error {
+	_, err := s.pool.Exec(ctx, `ANALYZE customers`)
+	return err
 }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -191,6 +192,48 @@ func TestDuplicateInTxLeavesTxUsable(t *testing.T) {
 	}
 }
 
+// TestCustomersByEmailKeysPlan: an import's batch read looks each email
+// key up in the (tenant_id, email_key) index, in a transaction and out,
+// before the table has statistics and after. With email_key = ANY it
+// walked the whole tenant until the table was analyzed.
+func TestCustomersByEmailKeysPlan(t *testing.T) {
+	ctx := t.Context()
+	s := mustOpen(t)
+	tn := mustTenant(t, s, "acme")
+	var keys []string
+	for i := range 2000 {
+		keys = append(keys, mustCustomer(t, s, tn.ID, fmt.Sprintf("kunde%d@example.com", i)).EmailKey)
+	}
+	keys = keys[:500]
+	check := func(when string) {
+		t.Helper()
+		for _, where := range []string{"outside a transaction", "in a transaction"} {
+			var plan []string
+			var err error
+			if where == "outside a transaction" {
+				plan, err = postgres.EmailKeysPlan(ctx, s, tn.ID, keys)
+			} else {
+				err = s.InTx(ctx, func(tx account.Tx) error {
+					plan, err = postgres.EmailKeysPlan(ctx, tx, tn.ID, keys)
+					return err
+				})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := strings.Join(plan, "\n")
+			if !strings.Contains(text, "Index Scan using customers_tenant_id_email_key_key") || !strings.Contains(text, "email_key = k.key") {
+				t.Errorf("%s, %s, the plan does not look each key up by email key:\n%s", when, where, text)
+			}
+		}
+	}
+	check("before ANALYZE")
+	if err := postgres.Analyze(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	check("after ANALYZE")
+}
+
 // TestForUpdateInTx checks that a customer read inside a transaction locks
 // the row until commit, and that a read outside a transaction does not wait.
 func TestForUpdateInTx(t *testing.T) {
@@ -218,6 +261,16 @@ func TestForUpdateInTx(t *testing.T) {
 		}},
 		{"by username", func(ctx context.Context, tx account.Tx) (account.Customer, error) {
 			return tx.CustomerByUsername(ctx, tn.ID, "Alice")
+		}},
+		{"by email keys", func(ctx context.Context, tx account.Tx) (account.Customer, error) {
+			cs, err := tx.CustomersByEmailKeys(ctx, tn.ID, []string{"nobody@example.com", c.EmailKey})
+			if err == nil && len(cs) != 1 {
+				err = fmt.Errorf("%d customers, want 1", len(cs))
+			}
+			if err != nil {
+				return account.Customer{}, err
+			}
+			return cs[0], nil
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
