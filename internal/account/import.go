@@ -198,7 +198,7 @@ func (s *Customers) importRow(ctx context.Context, tx Tx, c Caller, row checkedR
 		return fail(FieldError{Field: "uuid", Code: FieldInvalid, Message: "the customer with this email address has the uuid " + cust.UUID})
 	}
 	if !found {
-		matches.wrote(in.key)
+		matches.wrote(in.uuid, in.key) // a new customer without a uuid in the file gets a fresh one
 		return s.importNew(ctx, tx, c, in, o, start, sum, fail)
 	}
 	oldKey := cust.EmailKey
@@ -210,7 +210,7 @@ func (s *Customers) importRow(ctx context.Context, tx Tx, c Caller, row checkedR
 		sum.Unchanged++
 		return nil
 	}
-	matches.wrote(oldKey, cust.EmailKey)
+	matches.wrote(cust.UUID, oldKey, cust.EmailKey)
 	cust.UpdatedAt = s.now()
 	if err := checkUnique(ctx, tx, cust); err != nil {
 		var e *Error
@@ -377,53 +377,73 @@ func (s *Customers) checkImportRow(t Tenant, fields map[string]string) (importIn
 	return in, nil
 }
 
-// importMatches are the customers a batch's rows name by email, read in
-// one query as the batch begins (a round trip per row less on
-// PostgreSQL). A key that a row of the batch has written since is looked
-// up again: one it created a customer with, or one of a customer it
-// changed, before and after the change.
+// importMatches are the customers a batch's rows name by UUID and by
+// email, read in a query each as the batch begins (a round trip per row
+// less on PostgreSQL). A UUID or email key that a row of the batch has
+// written since is looked up again: one it created a customer with, or
+// one of a customer it changed, before and after the change.
 type importMatches struct {
-	byKey   map[string]Customer
-	written map[string]bool
+	byUUID, byKey           matchesBy
+	writtenUUID, writtenKey map[string]bool
 }
 
+// matchesBy are customers by one of their unique keys.
+type matchesBy map[string]Customer
+
 func readImportMatches(ctx context.Context, tx Tx, tenantID int64, rows []checkedRow) (importMatches, error) {
-	m := importMatches{byKey: map[string]Customer{}, written: map[string]bool{}}
-	var keys []string
+	m := importMatches{byUUID: matchesBy{}, byKey: matchesBy{}, writtenUUID: map[string]bool{}, writtenKey: map[string]bool{}}
+	var uuids, keys []string
 	for _, row := range rows {
-		if row.wrong == nil {
-			keys = append(keys, row.in.key)
+		if row.wrong != nil {
+			continue
+		}
+		keys = append(keys, row.in.key)
+		if row.in.uuid != "" {
+			uuids = append(uuids, row.in.uuid)
 		}
 	}
-	found, err := tx.CustomersByEmailKeys(ctx, tenantID, keys)
-	for _, c := range found {
+	byUUID, err := tx.CustomersByUUIDs(ctx, tenantID, uuids)
+	if err != nil {
+		return m, err
+	}
+	byKey, err := tx.CustomersByEmailKeys(ctx, tenantID, keys)
+	for _, c := range byUUID {
+		m.byUUID[c.UUID] = c
+	}
+	for _, c := range byKey {
 		m.byKey[c.EmailKey] = c
 	}
 	return m, err
 }
 
-// wrote marks email keys that the batch has written.
-func (m importMatches) wrote(keys ...string) {
+// wrote marks a customer the batch has created or changed, with the
+// email keys it had and has.
+func (m importMatches) wrote(uuid string, keys ...string) {
+	m.writtenUUID[uuid] = true
 	for _, k := range keys {
-		m.written[k] = true
+		m.writtenKey[k] = true
 	}
 }
 
 // match finds the customer of a row: by uuid, else by email.
 func (m importMatches) match(ctx context.Context, tx Tx, tenantID int64, in importInput) (Customer, bool, error) {
 	if in.uuid != "" {
-		cust, err := tx.CustomerByUUID(ctx, tenantID, in.uuid)
-		if err == nil {
-			return cust, true, nil
-		} else if !errors.Is(err, ErrNotFound) {
-			return Customer{}, false, err
+		cust, found, err := m.byUUID.find(in.uuid, m.writtenUUID, func() (Customer, error) { return tx.CustomerByUUID(ctx, tenantID, in.uuid) })
+		if found || err != nil {
+			return cust, found, err
 		}
 	}
-	if !m.written[in.key] {
-		cust, ok := m.byKey[in.key]
+	return m.byKey.find(in.key, m.writtenKey, func() (Customer, error) { return tx.CustomerByEmailKey(ctx, tenantID, in.key) })
+}
+
+// find takes the customer under key from what the batch read, unless the
+// batch has written under key since: then it reads it again.
+func (by matchesBy) find(key string, written map[string]bool, read func() (Customer, error)) (Customer, bool, error) {
+	if !written[key] {
+		cust, ok := by[key]
 		return cust, ok, nil
 	}
-	cust, err := tx.CustomerByEmailKey(ctx, tenantID, in.key)
+	cust, err := read()
 	if errors.Is(err, ErrNotFound) {
 		return Customer{}, false, nil
 	}

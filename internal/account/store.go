@@ -79,9 +79,11 @@ type Tx interface {
 	CustomerByUUID(ctx context.Context, tenantID int64, uuid string) (Customer, error)
 	CustomerByEmailKey(ctx context.Context, tenantID int64, emailKey string) (Customer, error)
 	CustomerByUsername(ctx context.Context, tenantID int64, username string) (Customer, error) // case-insensitive
-	// CustomersByEmailKeys returns the tenant's customers with these
-	// normalised emails, by ID; a key that matches nobody is left out.
+	// CustomersByEmailKeys and CustomersByUUIDs return the tenant's
+	// customers with these normalised emails or UUIDs, by ID; one that
+	// matches nobody is left out.
 	CustomersByEmailKeys(ctx context.Context, tenantID int64, emailKeys []string) ([]Customer, error)
+	CustomersByUUIDs(ctx context.Context, tenantID int64, uuids []string) ([]Customer, error)
 	// ListCustomers returns up to limit of the tenant's customers that f
 	// selects with an ID above afterID, by ID ascending.
 	ListCustomers(ctx context.Context, tenantID int64, f CustomerFilter, afterID int64, limit int) ([]Customer, error)

@@ -155,25 +155,32 @@ func TestImportCustomers(t *testing.T) {
 
 // TestImportRowsOfOneBatch: the rows of one batch (one transaction) see
 // what the rows before them wrote: a second row for an address created
-// above updates that customer, rows that change one customer's names one
-// after the other keep each other's changes, an address that a row above
-// moved away is free for a new customer, and the address it moved to
-// finds it.
+// above updates that customer, and so does one for a uuid created above;
+// rows that change one customer's names one after the other, by email or
+// by uuid, keep each other's changes; an address that a row above moved
+// away is free for a new customer, and the address it moved to finds it.
 func TestImportRowsOfOneBatch(t *testing.T) {
 	apitest.EachParallel(t, func(t *testing.T, open teststore.Opener) {
 		h := newHarness(t, open)
-		const moved, named = "11efbcf6-1628-4719-a18b-b3e6f12b1130", "0b4a4f4e-5d0c-4a57-9f7e-0d5c8b1a9e21"
+		const moved, named, carl, dora = "11efbcf6-1628-4719-a18b-b3e6f12b1130", "0b4a4f4e-5d0c-4a57-9f7e-0d5c8b1a9e21",
+			"5e0c2d1a-7b8f-4c3e-9a6d-2f1e0b9c8d7a", "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
 		first := h.mustImport(t, "", "text/csv", "email,uuid,first_name,last_name\n"+
 			"old@example.com,"+moved+",Olga,\n"+
 			"anna@example.com,,Anna,Alt\n"+
-			"bert@example.com,"+named+",Bert,Berg\n")
-		checkCounts(t, "first import", first, 3, 0, 0, 0)
+			"bert@example.com,"+named+",Bert,Berg\n"+
+			"carl@example.com,"+carl+",Carl,Clau\n")
+		checkCounts(t, "first import", first, 4, 0, 0, 0)
 		names := h.mustImport(t, "", "application/x-ndjson", `{"email":"anna@example.com","first_name":"Anne"}`+"\n"+
 			`{"email":"anna@example.com","last_name":"Neu"}`+"\n"+
 			`{"email":"bert@example.com","uuid":"`+named+`","first_name":"Berta"}`+"\n"+
-			`{"email":"bert@example.com","last_name":"Brandt"}`+"\n")
-		checkCounts(t, "names, row by row", names, 0, 4, 0, 0)
-		for email, want := range map[string][2]string{"anna@example.com": {"Anne", "Neu"}, "bert@example.com": {"Berta", "Brandt"}} {
+			`{"email":"bert@example.com","last_name":"Brandt"}`+"\n"+
+			`{"email":"carl@example.com","first_name":"Carlo"}`+"\n"+
+			`{"email":"carl@example.com","uuid":"`+carl+`","last_name":"Cramer"}`+"\n"+
+			`{"email":"dora@example.com","uuid":"`+dora+`","first_name":"Dora"}`+"\n"+
+			`{"email":"dora.neu@example.com","uuid":"`+dora+`","last_name":"Dach"}`+"\n")
+		checkCounts(t, "names, row by row", names, 1, 7, 0, 0)
+		for email, want := range map[string][2]string{"anna@example.com": {"Anne", "Neu"}, "bert@example.com": {"Berta", "Brandt"},
+			"carl@example.com": {"Carlo", "Cramer"}, "dora.neu@example.com": {"Dora", "Dach"}} {
 			if c := h.storedCustomer(t, email); c.FirstName != want[0] || c.LastName != want[1] {
 				t.Errorf("%s: %s %s, want %s %s", email, c.FirstName, c.LastName, want[0], want[1])
 			}

@@ -77,16 +77,16 @@ func (q *queries) CustomerByEmailKey(ctx context.Context, tenantID int64, emailK
 	return q.customerBy(ctx, "customer by email key", `email_key = $2`, tenantID, emailKey)
 }
 
-// customersByEmailKeys reads customers by an array of email keys, each
-// looked up in the (tenant_id, email_key) index on its own, a plan that
-// needs no table statistics: with email_key = ANY($2), or a join that
-// PostgreSQL may flatten the lateral subquery into, it walks the whole
-// tenant until the table has been analyzed (TestCustomersByEmailKeysPlan).
-// LIMIT 1, true of a unique key anyway, keeps the subquery apart.
-// forUpdate locks each row as it is found.
-func customersByEmailKeys(forUpdate string) string {
-	return `SELECT c.* FROM unnest($2::text[]) AS k(key) CROSS JOIN LATERAL
-		(SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND email_key = k.key LIMIT 1` + forUpdate + `) c
+// customersIn reads customers by an array of values of one unique column
+// (email_key or uuid, with tenant_id), each looked up in that index on its
+// own, a plan that needs no table statistics: with column = ANY($2), or a
+// join that PostgreSQL may flatten the lateral subquery into, it walks the
+// whole tenant until the table has been analyzed
+// (TestCustomersInPlan). LIMIT 1, true of a unique column anyway,
+// keeps the subquery apart. forUpdate locks each row as it is found.
+func customersIn(column, forUpdate string) string {
+	return `SELECT c.* FROM unnest($2::text[]) AS k(value) CROSS JOIN LATERAL
+		(SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND ` + column + ` = k.value LIMIT 1` + forUpdate + `) c
 		ORDER BY c.id`
 }
 
@@ -94,17 +94,27 @@ func customersByEmailKeys(forUpdate string) string {
 // normalised emails, by ID. In a transaction they are locked in the
 // keys' sorted order, the same for every caller.
 func (q *queries) CustomersByEmailKeys(ctx context.Context, tenantID int64, emailKeys []string) ([]account.Customer, error) {
-	if len(emailKeys) == 0 {
+	return q.customersIn(ctx, "customers by email keys", "email_key", tenantID, emailKeys)
+}
+
+// CustomersByUUIDs returns the tenant's customers with these UUIDs, by
+// ID, locked in a transaction as CustomersByEmailKeys locks them.
+func (q *queries) CustomersByUUIDs(ctx context.Context, tenantID int64, uuids []string) ([]account.Customer, error) {
+	return q.customersIn(ctx, "customers by uuids", "uuid", tenantID, uuids)
+}
+
+func (q *queries) customersIn(ctx context.Context, op, column string, tenantID int64, values []string) ([]account.Customer, error) {
+	if len(values) == 0 {
 		return []account.Customer{}, nil
 	}
-	keys := slices.Clone(emailKeys)
-	slices.Sort(keys)
-	rows, err := q.db.Query(ctx, customersByEmailKeys(q.forUpdate()), tenantID, slices.Compact(keys))
+	sorted := slices.Clone(values)
+	slices.Sort(sorted)
+	rows, err := q.db.Query(ctx, customersIn(column, q.forUpdate()), tenantID, slices.Compact(sorted))
 	if err != nil {
-		return nil, storeError("customers by email keys", err)
+		return nil, storeError(op, err)
 	}
 	cs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (account.Customer, error) { return scanCustomer(row) })
-	return cs, storeError("customers by email keys", err)
+	return cs, storeError(op, err)
 }
 
 // CustomerByUsername returns the tenant's customer with this username,

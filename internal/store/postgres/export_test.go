@@ -17,17 +17,18 @@ func Setting(ctx context.Context, q account.Tx, name string) (string, error) {
 	return v, err
 }
 
-// EmailKeysPlan is PostgreSQL's plan for CustomersByEmailKeys in q, one
-// line of EXPLAIN's text a string.
-func EmailKeysPlan(ctx context.Context, q account.Tx, tenantID int64, keys []string) ([]string, error) {
+// CustomersInPlan is PostgreSQL's plan for CustomersByEmailKeys
+// (column email_key) or CustomersByUUIDs (uuid) in q, one line of
+// EXPLAIN's text a string.
+func CustomersInPlan(ctx context.Context, q account.Tx, column string, tenantID int64, values []string) ([]string, error) {
 	qs, ok := q.(*queries)
 	if s, isStore := q.(*Store); isStore {
 		qs, ok = &s.queries, true
 	}
 	if !ok {
-		panic("EmailKeysPlan: not a PostgreSQL store or transaction")
+		panic("CustomersInPlan: not a PostgreSQL store or transaction")
 	}
-	rows, err := qs.db.Query(ctx, `EXPLAIN `+customersByEmailKeys(qs.forUpdate()), tenantID, keys)
+	rows, err := qs.db.Query(ctx, `EXPLAIN `+customersIn(column, qs.forUpdate()), tenantID, values)
 	if err != nil {
 		return nil, err
 	}

@@ -192,38 +192,44 @@ func TestDuplicateInTxLeavesTxUsable(t *testing.T) {
 	}
 }
 
-// TestCustomersByEmailKeysPlan: an import's batch read looks each email
-// key up in the (tenant_id, email_key) index, in a transaction and out,
-// before the table has statistics and after. With email_key = ANY it
-// walked the whole tenant until the table was analyzed.
-func TestCustomersByEmailKeysPlan(t *testing.T) {
+// TestCustomersInPlan: an import's batch reads look each email key or
+// UUID up in the (tenant_id, email_key) or (tenant_id, uuid) index, in a
+// transaction and out, before the table has statistics and after. With
+// email_key = ANY they walked the whole tenant until the table was
+// analyzed.
+func TestCustomersInPlan(t *testing.T) {
 	ctx := t.Context()
 	s := mustOpen(t)
 	tn := mustTenant(t, s, "acme")
-	var keys []string
+	values := map[string][]string{}
 	for i := range 2000 {
-		keys = append(keys, mustCustomer(t, s, tn.ID, fmt.Sprintf("kunde%d@example.com", i)).EmailKey)
+		c := mustCustomer(t, s, tn.ID, fmt.Sprintf("kunde%d@example.com", i))
+		if i < 500 {
+			values["email_key"] = append(values["email_key"], c.EmailKey)
+			values["uuid"] = append(values["uuid"], c.UUID)
+		}
 	}
-	keys = keys[:500]
 	check := func(when string) {
 		t.Helper()
-		for _, where := range []string{"outside a transaction", "in a transaction"} {
-			var plan []string
-			var err error
-			if where == "outside a transaction" {
-				plan, err = postgres.EmailKeysPlan(ctx, s, tn.ID, keys)
-			} else {
-				err = s.InTx(ctx, func(tx account.Tx) error {
-					plan, err = postgres.EmailKeysPlan(ctx, tx, tn.ID, keys)
-					return err
-				})
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			text := strings.Join(plan, "\n")
-			if !strings.Contains(text, "Index Scan using customers_tenant_id_email_key_key") || !strings.Contains(text, "email_key = k.key") {
-				t.Errorf("%s, %s, the plan does not look each key up by email key:\n%s", when, where, text)
+		for column, vs := range values {
+			for _, where := range []string{"outside a transaction", "in a transaction"} {
+				var plan []string
+				var err error
+				if where == "outside a transaction" {
+					plan, err = postgres.CustomersInPlan(ctx, s, column, tn.ID, vs)
+				} else {
+					err = s.InTx(ctx, func(tx account.Tx) error {
+						plan, err = postgres.CustomersInPlan(ctx, tx, column, tn.ID, vs)
+						return err
+					})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				text := strings.Join(plan, "\n")
+				if !strings.Contains(text, "Index Scan using customers_tenant_id_"+column+"_key") || !strings.Contains(text, column+" = k.value") {
+					t.Errorf("%s, %s, the plan does not look each value up by %s:\n%s", when, where, column, text)
+				}
 			}
 		}
 	}
@@ -232,6 +238,17 @@ func TestCustomersByEmailKeysPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after ANALYZE")
+}
+
+// onlyOne is the one customer of a batch read.
+func onlyOne(cs []account.Customer, err error) (account.Customer, error) {
+	if err == nil && len(cs) != 1 {
+		err = fmt.Errorf("%d customers, want 1", len(cs))
+	}
+	if err != nil {
+		return account.Customer{}, err
+	}
+	return cs[0], nil
 }
 
 // TestForUpdateInTx checks that a customer read inside a transaction locks
@@ -263,14 +280,10 @@ func TestForUpdateInTx(t *testing.T) {
 			return tx.CustomerByUsername(ctx, tn.ID, "Alice")
 		}},
 		{"by email keys", func(ctx context.Context, tx account.Tx) (account.Customer, error) {
-			cs, err := tx.CustomersByEmailKeys(ctx, tn.ID, []string{"nobody@example.com", c.EmailKey})
-			if err == nil && len(cs) != 1 {
-				err = fmt.Errorf("%d customers, want 1", len(cs))
-			}
-			if err != nil {
-				return account.Customer{}, err
-			}
-			return cs[0], nil
+			return onlyOne(tx.CustomersByEmailKeys(ctx, tn.ID, []string{"nobody@example.com", c.EmailKey}))
+		}},
+		{"by uuids", func(ctx context.Context, tx account.Tx) (account.Customer, error) {
+			return onlyOne(tx.CustomersByUUIDs(ctx, tn.ID, []string{c.UUID, "no such uuid"}))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

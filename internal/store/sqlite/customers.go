@@ -106,24 +106,36 @@ func (q queries) UnconfirmedBefore(ctx context.Context, tenantID int64, before t
 		tenantID, string(account.StatePending), micros(before), limit)
 }
 
-// customersByEmailKeys reads customers by a JSON array of email keys, so
-// that the statement is the same for any number of them. It has no ORDER
-// BY: with one, SQLite walks the tenant's customers in ID order instead of
-// looking each key up (TestCustomersByEmailKeysPlan).
-const customersByEmailKeys = `SELECT ` + customerColumns + ` FROM customers
-	WHERE tenant_id = ? AND email_key IN (SELECT value FROM json_each(?))`
+// customersIn reads customers by a JSON array of values of one unique
+// column (email_key or uuid, with tenant_id), so that the statement is
+// the same for any number of them. It has no ORDER BY: with one, SQLite
+// walks the tenant's customers in ID order instead of looking each value
+// up (TestCustomersInPlan).
+func customersIn(column string) string {
+	return `SELECT ` + customerColumns + ` FROM customers
+	WHERE tenant_id = ? AND ` + column + ` IN (SELECT value FROM json_each(?))`
+}
 
 // CustomersByEmailKeys returns the tenant's customers with these
 // normalised emails, by ID.
 func (q queries) CustomersByEmailKeys(ctx context.Context, tenantID int64, emailKeys []string) ([]account.Customer, error) {
-	if len(emailKeys) == 0 {
+	return q.customersIn(ctx, "customers by email keys", "email_key", tenantID, emailKeys)
+}
+
+// CustomersByUUIDs returns the tenant's customers with these UUIDs, by ID.
+func (q queries) CustomersByUUIDs(ctx context.Context, tenantID int64, uuids []string) ([]account.Customer, error) {
+	return q.customersIn(ctx, "customers by uuids", "uuid", tenantID, uuids)
+}
+
+func (q queries) customersIn(ctx context.Context, op, column string, tenantID int64, values []string) ([]account.Customer, error) {
+	if len(values) == 0 {
 		return []account.Customer{}, nil
 	}
-	keys, err := json.Marshal(emailKeys)
+	list, err := json.Marshal(values)
 	if err != nil {
-		return nil, dbErr("customers by email keys", err)
+		return nil, dbErr(op, err)
 	}
-	cs, err := q.customers(ctx, "customers by email keys", customersByEmailKeys, tenantID, string(keys))
+	cs, err := q.customers(ctx, op, customersIn(column), tenantID, string(list))
 	slices.SortFunc(cs, func(a, b account.Customer) int { return cmp.Compare(a.ID, b.ID) })
 	return cs, err
 }

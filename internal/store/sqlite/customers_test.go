@@ -8,20 +8,20 @@ import (
 	"pforte/internal/account"
 )
 
-// TestCustomersByEmailKeysPlan: an import's batch read looks each email
-// key up in the (tenant_id, email_key) index, before and after ANALYZE.
-// A plan that walks the tenant's customers instead reads all of them for
-// every batch.
-func TestCustomersByEmailKeysPlan(t *testing.T) {
+// TestCustomersInPlan: an import's batch reads look each email key or
+// UUID up in the (tenant_id, email_key) or (tenant_id, uuid) index,
+// before and after ANALYZE. A plan that walks the tenant's customers
+// instead reads all of them for every batch.
+func TestCustomersInPlan(t *testing.T) {
 	ctx := t.Context()
 	s := mustOpen(t)
 	tn := account.Tenant{Slug: "acme"}
 	if err := s.CreateTenant(ctx, &tn); err != nil {
 		t.Fatal(err)
 	}
-	plan := func() string {
+	plan := func(column string) string {
 		t.Helper()
-		rows, err := s.write.QueryContext(ctx, `EXPLAIN QUERY PLAN `+customersByEmailKeys, tn.ID, `["a@example.com"]`)
+		rows, err := s.write.QueryContext(ctx, `EXPLAIN QUERY PLAN `+customersIn(column), tn.ID, `["a@example.com"]`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,8 +42,11 @@ func TestCustomersByEmailKeysPlan(t *testing.T) {
 	}
 	check := func(when string) {
 		t.Helper()
-		if p := plan(); !strings.Contains(p, "SEARCH customers USING INDEX") || !strings.Contains(p, "(tenant_id=? AND email_key=?)") {
-			t.Errorf("%s, the plan does not look the keys up by email key:\n%s", when, p)
+		for _, column := range []string{"email_key", "uuid"} {
+			p := plan(column)
+			if !strings.Contains(p, "SEARCH customers USING INDEX") || !strings.Contains(p, "(tenant_id=? AND "+column+"=?)") {
+				t.Errorf("%s, the plan does not look each value up by %s:\n%s", when, column, p)
+			}
 		}
 	}
 	check("on an empty table")

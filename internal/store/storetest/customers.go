@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -58,12 +59,22 @@ func wantCustomerReads(t *testing.T, s account.Tx, want account.Customer) {
 		}
 		checkCustomer(t, fmt.Sprintf("%s(customer %d)", r.name, want.ID), got, want)
 	}
-	got, err := s.CustomersByEmailKeys(ctx, want.TenantID, []string{want.EmailKey})
-	if err != nil {
-		t.Errorf("CustomersByEmailKeys(customer %d): %v", want.ID, err)
-		return
+	for _, r := range []struct {
+		name string
+		read func() ([]account.Customer, error)
+	}{
+		{"CustomersByEmailKeys", func() ([]account.Customer, error) {
+			return s.CustomersByEmailKeys(ctx, want.TenantID, []string{want.EmailKey})
+		}},
+		{"CustomersByUUIDs", func() ([]account.Customer, error) { return s.CustomersByUUIDs(ctx, want.TenantID, []string{want.UUID}) }},
+	} {
+		got, err := r.read()
+		if err != nil {
+			t.Errorf("%s(customer %d): %v", r.name, want.ID, err)
+			continue
+		}
+		checkCustomers(t, fmt.Sprintf("%s(customer %d)", r.name, want.ID), got, []account.Customer{want})
 	}
-	checkCustomers(t, fmt.Sprintf("CustomersByEmailKeys(customer %d)", want.ID), got, []account.Customer{want})
 }
 
 // checkCustomers compares a list of customers, in order, field by field.
@@ -371,53 +382,71 @@ func testCustomerList(t *testing.T, s account.Store) {
 	}
 }
 
-// testCustomersByEmailKeys: a batch of email keys reads the tenant's
+// testCustomersByKeys: a batch of email keys or UUIDs reads the tenant's
 // customers with those keys, by ID, whatever the keys' order, repeats or
 // characters, outside a transaction and in one.
-func testCustomersByEmailKeys(t *testing.T, s account.Store) {
+func testCustomersByKeys(t *testing.T, s account.Store) {
 	ctx := t.Context()
 	a := mustTenant(t, s, "acme")
 	b := mustTenant(t, s, "globex")
 	alice := mustCustomer(t, s, fullCustomer(a.ID, "alice"))
 	bob := mustCustomer(t, s, newCustomer(a.ID, "bob"))
 	quoted := newCustomer(a.ID, "quoted")
-	quoted.EmailKey = `"o'neil\\",[]@example.com`
+	quoted.EmailKey, quoted.UUID = `"o'neil\\",[]@example.com`, `{"uuid": "\u00fc"}`
 	quoted = mustCustomer(t, s, quoted)
 	namesake := newCustomer(b.ID, "alice")
-	namesake.EmailKey = alice.EmailKey
+	namesake.EmailKey, namesake.UUID = alice.EmailKey, alice.UUID
 	namesake = mustCustomer(t, s, namesake)
 
-	many := []string{quoted.EmailKey}
-	for i := range 1000 {
-		many = append(many, fmt.Sprintf("nobody%d@example.com", i))
-	}
-	many = append(many, alice.EmailKey)
-	for _, tc := range []struct {
-		name   string
-		tenant int64
-		keys   []string
-		want   []account.Customer
+	reads := []struct {
+		name string
+		key  func(account.Customer) string
+		read func(tx account.Tx, ctx context.Context, tenantID int64, keys []string) ([]account.Customer, error)
 	}{
-		{"by id, not by the keys' order", a.ID, []string{quoted.EmailKey, bob.EmailKey, alice.EmailKey}, []account.Customer{alice, bob, quoted}},
-		{"repeats and unknown keys", a.ID, []string{bob.EmailKey, "nobody@example.com", bob.EmailKey}, []account.Customer{bob}},
-		{"a thousand unknown keys among them", a.ID, many, []account.Customer{alice, quoted}},
-		{"none", a.ID, nil, nil},
-		{"only unknown keys", a.ID, []string{"nobody@example.com"}, nil},
-		{"the other tenant's", b.ID, []string{alice.EmailKey, bob.EmailKey}, []account.Customer{namesake}},
-	} {
-		got, err := s.CustomersByEmailKeys(ctx, tc.tenant, tc.keys)
-		if err != nil {
-			t.Errorf("CustomersByEmailKeys(%s): %v", tc.name, err)
-			continue
+		{"CustomersByEmailKeys", func(c account.Customer) string { return c.EmailKey }, account.Tx.CustomersByEmailKeys},
+		{"CustomersByUUIDs", func(c account.Customer) string { return c.UUID }, account.Tx.CustomersByUUIDs},
+	}
+	for _, r := range reads {
+		keys := func(cs ...account.Customer) []string {
+			var ks []string
+			for _, c := range cs {
+				ks = append(ks, r.key(c))
+			}
+			return ks
 		}
-		checkCustomers(t, "CustomersByEmailKeys("+tc.name+")", got, tc.want)
-		err = s.InTx(ctx, func(tx account.Tx) error {
-			got, err := tx.CustomersByEmailKeys(ctx, tc.tenant, tc.keys)
-			checkCustomers(t, "CustomersByEmailKeys("+tc.name+") in a transaction", got, tc.want)
-			return err
-		})
-		if err != nil {
-			t.Errorf("CustomersByEmailKeys(%s) in a transaction: %v", tc.name, err)
+		many := keys(quoted)
+		for i := range 1000 {
+			many = append(many, fmt.Sprintf("nobody%d@example.com", i))
+		}
+		many = append(many, keys(alice)...)
+		for _, tc := range []struct {
+			name   string
+			tenant int64
+			keys   []string
+			want   []account.Customer
+		}{
+			{"by id, not by the keys' order", a.ID, keys(quoted, bob, alice), []account.Customer{alice, bob, quoted}},
+			{"repeats and unknown keys", a.ID, append(keys(bob), "nobody@example.com", r.key(bob)), []account.Customer{bob}},
+			{"a thousand unknown keys among them", a.ID, many, []account.Customer{alice, quoted}},
+			{"none", a.ID, nil, nil},
+			{"only unknown keys", a.ID, []string{"nobody@example.com"}, nil},
+			{"the other tenant's", b.ID, keys(alice, bob), []account.Customer{namesake}},
+		} {
+			what := r.name + "(" + tc.name + ")"
+			got, err := r.read(s, ctx, tc.tenant, tc.keys)
+			if err != nil {
+				t.Errorf("%s: %v", what, err)
+				continue
+			}
+			checkCustomers(t, what, got, tc.want)
+			err = s.InTx(ctx, func(tx account.Tx) error {
+				got, err := r.read(tx, ctx, tc.tenant, tc.keys)
+				checkCustomers(t, what+" in a transaction", got, tc.want)
+				return err
+			})
+			if err != nil {
+				t.Errorf("%s in a transaction: %v", what, err)
+			}
 		}
 	}
 }

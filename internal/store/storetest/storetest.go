@@ -67,7 +67,7 @@ var suite = []struct {
 		{"Update", testCustomerUpdate},
 		{"UpdateRefused", testCustomerUpdateRefused},
 		{"List", testCustomerList},
-		{"ByEmailKeys", testCustomersByEmailKeys},
+		{"ByKeys", testCustomersByKeys},
 		{"Delete", testCustomerDelete},
 		{"UnconfirmedBefore", testUnconfirmedBefore},
 	}},
