@@ -198,7 +198,8 @@ func (s *Customers) importRow(ctx context.Context, tx Tx, c Caller, row checkedR
 		return fail(FieldError{Field: "uuid", Code: FieldInvalid, Message: "the customer with this email address has the uuid " + cust.UUID})
 	}
 	if !found {
-		matches.wrote(in.uuid, in.key) // a new customer without a uuid in the file gets a fresh one
+		// The row's uuid, if any: one importNew makes up no later row names.
+		matches.wrote(in.uuid, in.key)
 		return s.importNew(ctx, tx, c, in, o, start, sum, fail)
 	}
 	oldKey := cust.EmailKey
