@@ -408,13 +408,16 @@ func readImportMatches(ctx context.Context, tx Tx, tenantID int64, rows []checke
 		return m, err
 	}
 	byKey, err := tx.CustomersByEmailKeys(ctx, tenantID, keys)
+	if err != nil {
+		return m, err
+	}
 	for _, c := range byUUID {
 		m.byUUID[c.UUID] = c
 	}
 	for _, c := range byKey {
 		m.byKey[c.EmailKey] = c
 	}
-	return m, err
+	return m, nil
 }
 
 // wrote marks a customer the batch has created or changed, with the
