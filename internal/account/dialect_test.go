@@ -654,7 +654,10 @@ func TestUniformWaitPassesTheTurn(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if _, err := svc.Registrations.Register(held, public, account.Registration{Email: fmt.Sprintf("waiting-%d@example.com", i), Password: dialectPassword}); err != nil {
+				_, err = svc.Registrations.Register(held, public, account.Registration{Email: fmt.Sprintf("waiting-%d@example.com", i), Password: dialectPassword})
+				// The test cancels once every customer can be read, which on
+				// PostgreSQL may be before the commit's answer reaches pgx.
+				if err != nil && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {
 					t.Error(err)
 				}
 			})
